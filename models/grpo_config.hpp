@@ -1,0 +1,42 @@
+// grpo_config.hpp: settings of the GRPO objective (torch-free).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace tandem {
+
+/// How group-relative advantages are scaled (grpo.md §1).
+enum class std_scaling : uint8_t {
+  group, // (r - mean_g) / (std_g + eps), Bessel std over the group
+  batch, // (r - mean_g) / (std_batch + eps), std of the raw rewards of the batch
+  none,  // r - mean_g (Dr. GRPO)
+};
+
+/// How per-token losses become one scalar (grpo.md §4).
+enum class loss_aggregation : uint8_t {
+  sequence_mean,        // mean over tokens of each sequence, then over sequences
+  token_mean,           // sum over all tokens / number of tokens (DAPO)
+  constant_normalizer,  // sum over all tokens / (B * L) (Dr. GRPO)
+};
+
+struct grpo_config {
+  std_scaling scaling = std_scaling::group;
+  double advantage_eps = 1e-6;
+  double eps_low = 0.2;   // ratio clip 1 - eps_low for A < 0
+  double eps_high = 0.28; // ratio clip 1 + eps_high for A > 0 (DAPO clip-higher)
+  double kl_beta = 0.0;   // k3 KL to the frozen reference; 0 = no reference model
+  loss_aggregation aggregation = loss_aggregation::token_mean;
+  int32_t constant_normalizer = 0; // L for constant_normalizer; 0 = max_new_tokens
+  // Decoupled objective (AReaL / Hilton et al.): trust region centred on the
+  // proximal policy (learner weights before this update), each token weighted
+  // by w = min(pi_prox / pi_behav, behav_weight_cap). Off = coupled PPO whose
+  // ratio is taken against the behaviour log-probs directly.
+  bool decoupled = true;
+  double behav_weight_cap = 5.0; // truncation cap C of w (> 0)
+};
+
+const char* to_string(std_scaling x);
+const char* to_string(loss_aggregation x);
+
+} // namespace tandem

@@ -1,0 +1,82 @@
+// learner_core.hpp: one GRPO optimizer step on a batch of scored rollouts,
+// behind a torch-free interface.
+//
+// Owns the trained policy, the AdamW state and (when kl_beta > 0) a frozen
+// reference copy of the initial weights. The policy version starts at 0 and
+// goes up by one per optimizer step.
+//
+// Thread safety: one thread at a time (the learner's detached actor).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "models/grpo_config.hpp"
+#include "models/grpo_loss.hpp"
+#include "models/model_config.hpp"
+
+namespace tandem {
+
+struct optimizer_config {
+  double lr = 1e-3;
+  double weight_decay = 0.0;
+  double beta1 = 0.9;
+  double beta2 = 0.99;
+  double grad_clip = 1.0; // max global grad norm; 0 = no clipping
+};
+
+/// One completion in a training batch.
+struct train_sequence {
+  std::vector<int32_t> prompt;
+  std::vector<int32_t> completion;
+  std::vector<float> behav_logprobs; // one per completion token
+  std::vector<int64_t> versions;     // one per completion token
+  double advantage = 0;
+};
+
+struct train_step_stats {
+  int64_t version = 0;   // version after this step
+  grpo_loss_stats loss;
+  double grad_norm = 0;  // before clipping
+  double sampler_logp_abs_diff = 0; // mean |log pi_prox - log pi_behav|
+  int64_t tokens = 0;
+};
+
+struct learner_settings {
+  model_config model;
+  grpo_config grpo;
+  optimizer_config optimizer;
+  double temperature = 1.0;   // same as the samplers' (log-probs must match)
+  int32_t max_new_tokens = 8; // default constant normaliser
+  int32_t mini_batches = 1;   // optimizer steps per batch (versions bumped each)
+  uint64_t seed = 0;
+};
+
+class learner_core {
+public:
+  class impl;
+
+  static caf::expected<std::unique_ptr<learner_core>>
+  make(const learner_settings& settings);
+  ~learner_core();
+
+  /// Runs `mini_batches` optimizer steps on `batch` (split in order). Prox
+  /// log-probs are computed once, before the first update. Returns one entry
+  /// per optimizer step. A non-finite loss or gradient skips the step and
+  /// returns errc::numeric_failure with the weights unchanged.
+  caf::expected<std::vector<train_step_stats>>
+  train(const std::vector<train_sequence>& batch);
+
+  int64_t version() const;
+  std::vector<char> export_weights() const;
+  caf::error import_weights(const char* data, size_t size, int64_t version);
+
+private:
+  explicit learner_core(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace tandem

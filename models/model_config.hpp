@@ -1,0 +1,36 @@
+// model_config.hpp: shape of the decoder-only policy (Llama / Qwen2 layout) and
+// sampling settings. Plain structs, torch-free, shared by config, actors, models.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace tandem {
+
+/// Llama/Qwen2-style decoder: RMSNorm, rotary embeddings, SwiGLU MLP,
+/// grouped-query attention. Field names follow Hugging Face's config.json so
+/// that real checkpoints can be mapped onto it later.
+struct model_config {
+  int32_t vocab_size = 0;          // set from the tokenizer, never by hand
+  int32_t hidden_size = 64;
+  int32_t num_layers = 2;
+  int32_t num_heads = 4;
+  int32_t num_kv_heads = 2;        // must divide num_heads (GQA)
+  int32_t intermediate_size = 176; // SwiGLU inner width
+  int32_t max_seq_len = 64;        // prompt + completion; sizes the KV cache
+  double rope_theta = 10000.0;
+  double rms_norm_eps = 1e-6;
+  bool tie_embeddings = false;
+};
+
+/// How a sampler draws tokens. The recorded log-probability of a token is
+/// log softmax(logits / temperature)[token] over the full vocabulary (before
+/// top-p truncation): the learner recomputes exactly this quantity.
+struct sampling_params {
+  double temperature = 1.0;        // > 0
+  double top_p = 1.0;              // (0, 1]
+  int32_t max_new_tokens = 8;
+  std::vector<int32_t> stop_tokens; // generation of a sequence ends after one of these
+};
+
+} // namespace tandem

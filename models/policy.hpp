@@ -1,0 +1,107 @@
+// policy.hpp: the LibTorch policy model behind a torch-free interface.
+//
+// `policy` owns one set of weights of the decoder-only transformer.
+// `decode_session` runs batched sampling with a KV cache, one token per call
+// of step(), so that the caller (the sampler actor) can swap the policy's
+// weights between two decode steps, even in the middle of a sequence, and
+// record per token which policy version produced it.
+//
+// Thread safety: a policy and its sessions are used by one thread at a time
+// (the detached actor that owns them). Weight import while a session exists is
+// allowed between steps; the KV cache of earlier tokens is kept.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "models/model_config.hpp"
+
+namespace tandem {
+
+/// One sampled completion.
+struct generated_sequence {
+  std::vector<int32_t> tokens;   // completion tokens, including the stop token if hit
+  std::vector<float> logprobs;   // log pi(token) under the weights that sampled it
+  std::vector<int64_t> versions; // policy version that produced each token
+  bool finished = false;         // true if a stop token ended it (not max_new_tokens)
+};
+
+/// Prompt + completion to be scored by the learner-side forward pass.
+struct scored_input {
+  std::vector<int32_t> prompt;
+  std::vector<int32_t> completion;
+};
+
+class policy {
+public:
+  class impl; // defined in policy.cpp (LibTorch)
+
+  /// Builds a policy with weights initialised deterministically from `seed`.
+  static caf::expected<std::unique_ptr<policy>> make(const model_config& cfg,
+                                                     uint64_t seed);
+  ~policy();
+  policy(const policy&) = delete;
+  policy& operator=(const policy&) = delete;
+
+  const model_config& config() const;
+  int64_t num_parameters() const;
+
+  /// Weights as raw little-endian float32 in a fixed, documented order
+  /// (parameter names sorted as registered). Size = 4 * num_parameters().
+  std::vector<char> export_weights() const;
+
+  /// Replaces all weights. Rejects a blob of the wrong size or with
+  /// non-finite values, leaving the current weights untouched.
+  caf::error import_weights(const char* data, size_t size);
+
+  /// Per-token log-probabilities of each completion given its prompt, with
+  /// temperature scaling as in sampling. No gradient. Same numerics as the
+  /// sampler: used to check sampler/learner agreement.
+  caf::expected<std::vector<std::vector<float>>>
+  score(const std::vector<scored_input>& batch, double temperature);
+
+  /// Sets the number of intra-op threads LibTorch uses on this thread.
+  static void set_threads(int32_t n);
+
+  impl& internals();
+  const impl& internals() const;
+
+private:
+  explicit policy(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+/// Batched generation, one decode step per call. Sequences that hit a stop
+/// token or max_new_tokens stop advancing; the batch ends when all have.
+class decode_session {
+public:
+  class impl;
+
+  /// Validates prompts (non-empty, tokens in range, fits max_seq_len).
+  static caf::expected<std::unique_ptr<decode_session>>
+  start(policy& model, std::vector<std::vector<int32_t>> prompts,
+        sampling_params params, uint64_t seed);
+  ~decode_session();
+
+  /// Prefills on the first call, then appends one token to every unfinished
+  /// sequence using the policy's current weights, tagging it with `version`.
+  caf::error step(int64_t version);
+
+  bool done() const;
+  int32_t steps_taken() const;
+  int64_t tokens_generated() const;
+
+  /// The completions, in prompt order. Valid once done().
+  std::vector<generated_sequence> take_results();
+
+private:
+  explicit decode_session(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace tandem

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package tandem needs to build, run and test on CPU.
+# Idempotent: packages already present are skipped by apt; safe to run repeatedly.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libcaf-dev                      # actors (CAF 0.17 core + io)
+  libzmq3-dev cppzmq-dev          # data plane
+  libmsgpack-cxx-dev              # data-plane encoding
+  libprotobuf-dev protobuf-compiler
+  libyaml-cpp-dev                 # run config files (YAML with line/column marks)
+  libtorch-dev                    # LibTorch 1.13 (CPU)
+  libopenblas0-pthread            # without it Debian's LibTorch uses reference BLAS (~25x slower matmul)
+  libgtest-dev libgmock-dev
+  python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

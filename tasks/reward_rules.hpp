@@ -1,0 +1,42 @@
+// reward_rules.hpp: R1-style rule-based reward (accuracy + format).
+//
+// The completion text is what the policy generated after the prompt, decoded
+// with the special tokens rendered as tags. Because the prompt pre-fills
+// "<answer>", a well-formed completion is  <integer></answer>  optionally
+// followed by <eos>.
+//   format   = 1 if the completion is exactly that shape, else 0
+//   accuracy = 1 if the text before the first "</answer>" (trimmed of spaces)
+//              parses as an integer equal to the reference answer, else 0
+//   total    = accuracy_weight * accuracy + format_weight * format
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace tandem {
+
+struct reward_weights {
+  double accuracy = 0.9;
+  double format = 0.1;
+};
+
+struct reward_breakdown {
+  double total = 0;
+  double accuracy = 0;
+  double format = 0;
+};
+
+/// The answer inside the completion, or "" if there is none.
+std::string extract_answer(std::string_view completion);
+
+/// Integer comparison ("007" == "7", "-0" == "0"); non-integers compare as
+/// trimmed strings.
+bool answers_match(std::string_view predicted, std::string_view reference);
+
+reward_breakdown score_completion(std::string_view completion,
+                                  std::string_view reference,
+                                  const reward_weights& weights);
+
+} // namespace tandem

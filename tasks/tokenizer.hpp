@@ -1,0 +1,57 @@
+// tokenizer.hpp: the built-in character tokenizer for tandem's verifiable tasks.
+//
+// Special tokens are single ids; ordinary characters map one-to-one. Ids:
+//   0 <pad>  1 <bos>  2 <eos>  3 <answer>  4 </answer>  then the characters of
+//   `alphabet()` in order. The tag strings "<answer>" / "</answer>" inside text
+//   encode to their special ids.
+//
+// Thread safety: immutable after construction; safe to share.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+namespace tandem {
+
+class char_tokenizer {
+public:
+  static constexpr int32_t pad_id = 0;
+  static constexpr int32_t bos_id = 1;
+  static constexpr int32_t eos_id = 2;
+  static constexpr int32_t answer_open_id = 3;
+  static constexpr int32_t answer_close_id = 4;
+
+  char_tokenizer();
+
+  /// Characters that ordinary text may contain.
+  static const std::string& alphabet();
+
+  int32_t vocab_size() const;
+
+  /// Encodes text; a character outside the alphabet is errc::invalid_argument
+  /// naming the character and its offset.
+  caf::expected<std::vector<int32_t>> encode(std::string_view text) const;
+
+  /// Decodes ids; special tokens render as "<pad>", "<bos>", "<eos>",
+  /// "<answer>", "</answer>". An id out of range renders as "<unk>".
+  std::string decode(const std::vector<int32_t>& ids) const;
+
+private:
+  std::vector<int32_t> char_to_id_; // 256 entries, -1 = not in alphabet
+};
+
+/// Token ids of a prompt as the policy sees it:
+///   <bos> + encode(question) + <answer>
+/// The answer tag is pre-filled (as R1-Zero pre-fills "<think>"), so the
+/// completion is expected to be "<digits></answer>".
+caf::expected<std::vector<int32_t>>
+format_prompt(const char_tokenizer& tok, std::string_view question);
+
+/// Stop tokens for sampling: </answer> and <eos>.
+std::vector<int32_t> stop_tokens();
+
+} // namespace tandem

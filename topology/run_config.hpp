@@ -1,0 +1,84 @@
+// run_config.hpp: the typed configuration of one tandem run, one struct per
+// component. Produced by load_run_config() (config_loader.hpp) and validated
+// once there; components trust it afterwards.
+//
+// The YAML file mirrors these sections (see README "Config reference").
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "models/grpo_config.hpp"
+#include "models/learner_core.hpp"
+#include "models/model_config.hpp"
+#include "tasks/arithmetic_task.hpp"
+#include "tasks/reward_rules.hpp"
+
+namespace tandem {
+
+/// run: what the controller owns.
+struct run_section {
+  std::string name = "run";
+  uint64_t seed = 1;
+  int32_t steps = 100;            // optimizer steps (policy versions) to train
+  int32_t groups_per_step = 16;   // prompts per training batch
+  int32_t group_size = 8;         // completions per prompt (G)
+  int32_t max_staleness = 1;      // eta; 0 = synchronous on-policy mode
+  std::string output_dir = "runs/run";
+  double target_reward = 0;       // stop early once the 10-step mean reaches it; 0 = off
+  int32_t max_requeues = 3;       // a group failing more often is dropped and counted
+};
+
+/// task: where problems come from.
+struct task_section {
+  std::string kind = "arithmetic"; // "arithmetic" | "jsonl"
+  arithmetic_config arithmetic;
+  std::string jsonl_path;          // for kind == jsonl (relative to the config file)
+};
+
+/// sampler: the rollout actors.
+struct sampler_section {
+  int32_t count = 2;               // sampler actors in the head process
+  int32_t processes = 0;           // extra OS processes, one sampler each
+  int32_t groups_per_request = 4;  // groups a sampler decodes as one batch
+  int32_t threads = 1;             // LibTorch intra-op threads per sampler
+  sampling_params sampling;
+};
+
+/// reward: the scoring actor.
+struct reward_section {
+  reward_weights weights;
+  int32_t processes = 0;           // 1 = run the reward actor in its own process
+};
+
+/// learner: the GRPO update.
+struct learner_section {
+  optimizer_config optimizer;
+  grpo_config grpo;
+  int32_t mini_batches = 1;
+  int32_t threads = 1;
+};
+
+/// timeouts: every request between actors has one.
+struct timeout_section {
+  double generate_s = 120;  // one generate request (a batch of groups)
+  double score_s = 30;      // one scoring request
+  double train_s = 300;     // one learner step
+  double connect_s = 30;    // a remote process joining the head
+};
+
+struct run_config {
+  std::string source_path;   // file it was loaded from
+  run_section run;
+  model_config model;        // vocab_size is filled from the tokenizer
+  task_section task;
+  sampler_section sampler;
+  reward_section reward;
+  learner_section learner;
+  timeout_section timeouts;
+};
+
+/// Learner settings derived from a run config.
+learner_settings make_learner_settings(const run_config& cfg);
+
+} // namespace tandem
