@@ -1,1 +1,89 @@
-// placeholder: being written
+// arithmetic_task.cpp: seeded integer arithmetic problems.
+//
+// Determinism contract (pinned by a golden test): the generator is splitmix64
+// (tasks/internal/splitmix64.hpp) with initial state cfg.seed. Problem k draws,
+// in this order, a = min + U(span), b = min + U(span), op = ops[U(|ops|)],
+// where span = max - min + 1 and U(n) is the rejection-sampled uniform draw in
+// [0, n). The op is drawn even when there is only one.
+//
+// Operands are limited to [0, 1e9] so every result of + - * fits in int64.
+#include <memory>
+
+#include "tasks/arithmetic_task.hpp"
+
+#include "runtime/error.hpp"
+#include "tasks/internal/splitmix64.hpp"
+
+namespace tandem {
+
+namespace {
+
+constexpr int64_t max_operand_limit = 1000000000; // 1e9 * 1e9 < 2^63
+
+} // namespace
+
+caf::expected<std::unique_ptr<arithmetic_task>>
+arithmetic_task::make(const arithmetic_config& cfg) {
+  if (cfg.ops.empty())
+    return make_error(errc::invalid_config,
+                      "arithmetic ops: empty, expected some of \"+-*\"");
+  for (size_t i = 0; i < cfg.ops.size(); ++i) {
+    const char op = cfg.ops[i];
+    if (op != '+' && op != '-' && op != '*')
+      return make_error(errc::invalid_config,
+                        std::string("arithmetic ops: unknown op '") + op
+                          + "' in \"" + cfg.ops + "\", expected some of \"+-*\"");
+    if (cfg.ops.find(op) != i)
+      return make_error(errc::invalid_config,
+                        std::string("arithmetic ops: duplicate op '") + op
+                          + "' in \"" + cfg.ops + "\"");
+  }
+  if (cfg.min_operand < 0)
+    return make_error(errc::invalid_config,
+                      "arithmetic min_operand: " + std::to_string(cfg.min_operand)
+                        + " is negative");
+  if (cfg.max_operand > max_operand_limit)
+    return make_error(errc::invalid_config,
+                      "arithmetic max_operand: " + std::to_string(cfg.max_operand)
+                        + " exceeds " + std::to_string(max_operand_limit));
+  if (cfg.min_operand > cfg.max_operand)
+    return make_error(errc::invalid_config,
+                      "arithmetic min_operand: " + std::to_string(cfg.min_operand)
+                        + " is greater than max_operand "
+                        + std::to_string(cfg.max_operand));
+  return std::unique_ptr<arithmetic_task>(new arithmetic_task(cfg));
+}
+
+arithmetic_task::arithmetic_task(const arithmetic_config& cfg)
+  : cfg_(cfg), state_(cfg.seed) {
+  // nop
+}
+
+uint64_t arithmetic_task::draw(uint64_t bound) {
+  return internal::uniform_below(state_, bound);
+}
+
+problem arithmetic_task::next() {
+  const auto span = static_cast<uint64_t>(cfg_.max_operand - cfg_.min_operand) + 1;
+  const int64_t a = cfg_.min_operand + static_cast<int64_t>(draw(span));
+  const int64_t b = cfg_.min_operand + static_cast<int64_t>(draw(span));
+  const char op = cfg_.ops[draw(cfg_.ops.size())];
+  int64_t result = 0;
+  switch (op) {
+    case '+': result = a + b; break;
+    case '-': result = a - b; break;
+    default: result = a * b; break; // '*', the only other op make() accepts
+  }
+  problem p;
+  p.id = count_++;
+  p.question = std::to_string(a) + op + std::to_string(b) + "=";
+  p.answer = std::to_string(result);
+  return p;
+}
+
+std::string arithmetic_task::describe() const {
+  return "arithmetic a,b in [" + std::to_string(cfg_.min_operand) + ","
+         + std::to_string(cfg_.max_operand) + "] ops " + cfg_.ops;
+}
+
+} // namespace tandem

@@ -1,1 +1,101 @@
-// placeholder: being written
+// reward_rules.cpp: R1-style rule-based reward.
+//
+// Integers are compared as canonical digit strings (sign, leading zeros and
+// "-0" normalised), never parsed into a machine integer, so any length is
+// exact. Accuracy needs a "</answer>" and a non-empty answer before it; it is
+// answers_match(extracted, reference), which for the integer references of the
+// arithmetic task is exactly "parses as an integer equal to the reference".
+#include "tasks/reward_rules.hpp"
+
+#include <optional>
+
+namespace tandem {
+
+namespace {
+
+constexpr std::string_view close_tag = "</answer>";
+constexpr std::string_view eos_tag = "<eos>";
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+std::string_view trim(std::string_view s) {
+  const auto space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
+           || c == '\v';
+  };
+  while (!s.empty() && space(s.front()))
+    s.remove_prefix(1);
+  while (!s.empty() && space(s.back()))
+    s.remove_suffix(1);
+  return s;
+}
+
+// "[+-]digits" -> "-123" / "123" / "0"; nullopt if not an integer.
+std::optional<std::string> canonical_integer(std::string_view s) {
+  s = trim(s);
+  bool negative = false;
+  if (!s.empty() && (s.front() == '+' || s.front() == '-')) {
+    negative = s.front() == '-';
+    s.remove_prefix(1);
+  }
+  if (s.empty())
+    return std::nullopt;
+  for (char c : s)
+    if (!is_digit(c))
+      return std::nullopt;
+  while (s.size() > 1 && s.front() == '0')
+    s.remove_prefix(1);
+  if (s == "0")
+    negative = false;
+  return (negative ? "-" : "") + std::string{s};
+}
+
+// ^-?[0-9]+</answer>(<eos>)?$
+bool well_formed(std::string_view s) {
+  if (!s.empty() && s.front() == '-')
+    s.remove_prefix(1);
+  size_t digits = 0;
+  while (digits < s.size() && is_digit(s[digits]))
+    ++digits;
+  if (digits == 0)
+    return false;
+  s.remove_prefix(digits);
+  if (s.substr(0, close_tag.size()) != close_tag)
+    return false;
+  s.remove_prefix(close_tag.size());
+  return s.empty() || s == eos_tag;
+}
+
+} // namespace
+
+std::string extract_answer(std::string_view completion) {
+  const auto pos = completion.find(close_tag);
+  if (pos == std::string_view::npos)
+    return {};
+  return std::string{trim(completion.substr(0, pos))};
+}
+
+bool answers_match(std::string_view predicted, std::string_view reference) {
+  auto p = canonical_integer(predicted);
+  auto r = canonical_integer(reference);
+  if (p && r)
+    return *p == *r;
+  if (p || r)
+    return false; // an integer never equals a non-integer
+  return trim(predicted) == trim(reference);
+}
+
+reward_breakdown score_completion(std::string_view completion,
+                                  std::string_view reference,
+                                  const reward_weights& weights) {
+  reward_breakdown out;
+  const auto predicted = extract_answer(completion);
+  out.accuracy = !predicted.empty() && answers_match(predicted, reference) ? 1.0 : 0.0;
+  out.format = well_formed(completion) ? 1.0 : 0.0;
+  out.total = weights.accuracy * out.accuracy + weights.format * out.format;
+  return out;
+}
+
+} // namespace tandem

@@ -1,1 +1,210 @@
-// placeholder: being written
+// jsonl_dataset_test.cpp: loading, validation errors and deterministic
+// per-epoch shuffling of JSONL problem files.
+#include "tasks/jsonl_dataset.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "runtime/error.hpp"
+
+namespace tandem {
+namespace {
+
+std::string data(const std::string& name) {
+  return std::string(TANDEM_TEST_DATA_DIR) + "/" + name;
+}
+
+// Loads a file that must fail and returns the rendered error.
+std::string load_error(const std::string& path) {
+  char_tokenizer tok;
+  auto ds = jsonl_dataset::load(path, tok, 1);
+  EXPECT_FALSE(ds) << path << " loaded but should not";
+  if (ds)
+    return {};
+  EXPECT_TRUE(is(ds.error(), errc::invalid_config)) << describe(ds.error());
+  return describe(ds.error());
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// A temporary file removed when the test ends.
+struct temp_file {
+  std::string path;
+  explicit temp_file(const std::string& text) {
+    path = ::testing::TempDir() + "tandem_jsonl_"
+           + ::testing::UnitTest::GetInstance()->current_test_info()->name()
+           + ".jsonl";
+    std::ofstream{path} << text;
+  }
+  ~temp_file() {
+    std::remove(path.c_str());
+  }
+};
+
+TEST(JsonlDataset, LoadsGoodFileSkippingBlankLinesAndDecodingEscapes) {
+  char_tokenizer tok;
+  auto ds = jsonl_dataset::load(data("tiny.jsonl"), tok, 3);
+  ASSERT_TRUE(ds) << describe(ds.error());
+  EXPECT_EQ((*ds)->size(), 6u);
+  EXPECT_EQ((*ds)->describe(), "jsonl " + data("tiny.jsonl") + " (6 rows)");
+  std::map<std::string, std::string> rows;
+  for (int i = 0; i < 6; ++i) {
+    auto p = (*ds)->next();
+    rows[p.question] = p.answer;
+  }
+  const std::map<std::string, std::string> expected = {
+    {"What is 2 plus 3?", "5"},
+    {"7*6=", "42"},
+    {"Compute 10 minus 15.", "-5"},
+    {"Is 8/2 even? Say yes or no.", "yes"},
+    {"What is 9 times 9?", "81"},
+    {"(1+2)*3=", "9"},
+  };
+  EXPECT_EQ(rows, expected);
+}
+
+TEST(JsonlDataset, ServesEveryRowOncePerEpochWithRunningIds) {
+  char_tokenizer tok;
+  auto ds = jsonl_dataset::load(data("tiny.jsonl"), tok, 3);
+  ASSERT_TRUE(ds);
+  uint64_t id = 0;
+  std::vector<std::vector<std::string>> epochs;
+  for (int epoch = 0; epoch < 4; ++epoch) {
+    std::vector<std::string> order;
+    std::set<std::string> seen;
+    for (int i = 0; i < 6; ++i) {
+      auto p = (*ds)->next();
+      EXPECT_EQ(p.id, id++);
+      order.push_back(p.question);
+      seen.insert(p.question);
+    }
+    EXPECT_EQ(seen.size(), 6u) << "epoch " << epoch;
+    epochs.push_back(order);
+  }
+  // Reshuffled each epoch: with 720 orders, four identical epochs would mean
+  // no reshuffle at all.
+  EXPECT_FALSE(epochs[0] == epochs[1] && epochs[1] == epochs[2]
+               && epochs[2] == epochs[3]);
+}
+
+TEST(JsonlDataset, ShuffleIsDeterministicInTheSeed) {
+  char_tokenizer tok;
+  auto a = jsonl_dataset::load(data("tiny.jsonl"), tok, 17);
+  auto b = jsonl_dataset::load(data("tiny.jsonl"), tok, 17);
+  ASSERT_TRUE(a && b);
+  std::vector<std::string> qa, qb;
+  for (int i = 0; i < 30; ++i) {
+    qa.push_back((*a)->next().question);
+    qb.push_back((*b)->next().question);
+  }
+  EXPECT_EQ(qa, qb);
+  // Some other seed orders the 30 draws differently.
+  bool differs = false;
+  for (uint64_t seed = 18; seed < 28 && !differs; ++seed) {
+    auto c = jsonl_dataset::load(data("tiny.jsonl"), tok, seed);
+    ASSERT_TRUE(c);
+    for (int i = 0; i < 30; ++i)
+      differs |= (*c)->next().question != qa[i];
+  }
+  EXPECT_TRUE(differs);
+}
+
+TEST(JsonlDataset, ExampleDatasetLoads) {
+  char_tokenizer tok;
+  auto path = std::string(TANDEM_SOURCE_DIR) + "/configs/debug/data/arith-sample.jsonl";
+  auto ds = jsonl_dataset::load(path, tok, 1);
+  ASSERT_TRUE(ds) << describe(ds.error());
+  EXPECT_GE((*ds)->size(), 40u);
+}
+
+TEST(JsonlDataset, MissingFieldErrorsNameFileLineAndField) {
+  auto path = data("bad_missing_field.jsonl");
+  auto err = load_error(path);
+  EXPECT_TRUE(contains(err, path + ":2: field 'answer': missing")) << err;
+  EXPECT_TRUE(contains(err, path + ":3: field 'prompt': missing")) << err;
+  EXPECT_FALSE(contains(err, path + ":1:")) << err;
+}
+
+TEST(JsonlDataset, NonObjectLinesAreRejected) {
+  auto path = data("bad_not_object.jsonl");
+  auto err = load_error(path);
+  EXPECT_TRUE(contains(err, path + ":2: not a JSON object")) << err;
+  EXPECT_TRUE(contains(err, path + ":3: not a JSON object")) << err;
+  EXPECT_TRUE(contains(err, path + ":4: not a JSON object")) << err;
+}
+
+TEST(JsonlDataset, MalformedJsonIsRejected) {
+  auto path = data("bad_json.jsonl");
+  auto err = load_error(path);
+  EXPECT_TRUE(contains(err, path + ":2: bad JSON")) << err;
+  EXPECT_TRUE(contains(err, path + ":3: bad JSON: unexpected text after the object"))
+    << err;
+  EXPECT_TRUE(contains(err, path + ":4: bad JSON")) << err;
+}
+
+TEST(JsonlDataset, UnencodablePromptNamesLineAndCharacter) {
+  auto path = data("bad_char.jsonl");
+  auto err = load_error(path);
+  EXPECT_TRUE(contains(err, path + ":2: field 'prompt': character '!' (0x21) at "
+                              "offset 11 is not in the tokenizer alphabet"))
+    << err;
+  // "\u00e9" decodes to UTF-8 0xc3 0xa9; the first byte is reported.
+  EXPECT_TRUE(contains(err, path + ":3: field 'prompt': character '\\xc3' (0xc3) "
+                              "at offset 3"))
+    << err;
+}
+
+TEST(JsonlDataset, WrongFieldTypesAndYamlOnlyFormsAreRejected) {
+  auto path = data("bad_types.jsonl");
+  auto err = load_error(path);
+  EXPECT_TRUE(contains(err, path + ":1: field 'prompt': must be a string")) << err;
+  EXPECT_TRUE(contains(err, path + ":2: field 'answer': must be a string or number, got null"))
+    << err;
+  EXPECT_TRUE(contains(err, path + ":3: field 'answer': must be a string or number, got an array"))
+    << err;
+  EXPECT_TRUE(contains(err, path + ":4: field 'answer': must be a string or number")) << err;
+  EXPECT_TRUE(contains(err, path + ":5: bad JSON: object keys must be quoted")) << err;
+  EXPECT_TRUE(contains(err, path + ":6: duplicate key 'prompt'")) << err;
+}
+
+TEST(JsonlDataset, EmptyFileIsAnError) {
+  auto path = data("bad_empty.jsonl");
+  auto err = load_error(path);
+  EXPECT_TRUE(contains(err, path + ": no rows")) << err;
+}
+
+TEST(JsonlDataset, MissingFileIsAnIoFailure) {
+  char_tokenizer tok;
+  auto ds = jsonl_dataset::load(data("does_not_exist.jsonl"), tok, 1);
+  ASSERT_FALSE(ds);
+  EXPECT_TRUE(is(ds.error(), errc::io_failure)) << describe(ds.error());
+}
+
+TEST(JsonlDataset, ReportsAtMostTwentyErrorsAndCountsTheRest) {
+  std::string text;
+  for (int i = 0; i < 25; ++i)
+    text += "{\"prompt\": \"1+1=\"}\n";
+  temp_file file{text};
+  auto err = load_error(file.path);
+  EXPECT_TRUE(contains(err, file.path + ":20: field 'answer'")) << err;
+  EXPECT_FALSE(contains(err, file.path + ":21:")) << err;
+  EXPECT_TRUE(contains(err, "5 more bad lines (25 in all)")) << err;
+}
+
+TEST(JsonlDataset, CrlfLineEndingsAreAccepted) {
+  temp_file file{"{\"prompt\": \"1+1=\", \"answer\": \"2\"}\r\n\r\n"};
+  char_tokenizer tok;
+  auto ds = jsonl_dataset::load(file.path, tok, 1);
+  ASSERT_TRUE(ds) << describe(ds.error());
+  EXPECT_EQ((*ds)->size(), 1u);
+  EXPECT_EQ((*ds)->next().answer, "2");
+}
+
+} // namespace
+} // namespace tandem
