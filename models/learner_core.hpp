@@ -15,7 +15,7 @@
 #include <caf/expected.hpp>
 
 #include "models/grpo_config.hpp"
-#include "models/grpo_loss.hpp"
+#include "models/grpo_stats.hpp"
 #include "models/model_config.hpp"
 
 namespace tandem {

@@ -1,1 +1,204 @@
-// placeholder: being written
+// config_loader.cpp: the YAML schema (one field table per section) and the
+// parse -> bind -> check pipeline. Binding lives in internal/yaml_binder,
+// range and consistency rules in internal/config_checks.
+#include "topology/config_loader.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "runtime/error.hpp"
+#include "topology/internal/config_checks.hpp"
+#include "topology/internal/yaml_binder.hpp"
+
+namespace tandem {
+
+namespace {
+
+using internal::field;
+using internal::bind_enum;
+using internal::bind_section;
+using internal::binder_context;
+using internal::field_binding;
+
+std::vector<field_binding> run_fields(run_section& r) {
+  return {field("name", r.name),
+          field("seed", r.seed),
+          field("steps", r.steps),
+          field("groups_per_step", r.groups_per_step),
+          field("group_size", r.group_size),
+          field("max_staleness", r.max_staleness),
+          field("output_dir", r.output_dir),
+          field("target_reward", r.target_reward),
+          field("max_requeues", r.max_requeues)};
+}
+
+std::vector<field_binding> model_fields(model_config& m) {
+  return {internal::reject("vocab_size", "set from the tokenizer; remove this field"),
+          field("hidden_size", m.hidden_size),
+          field("num_layers", m.num_layers),
+          field("num_heads", m.num_heads),
+          field("num_kv_heads", m.num_kv_heads),
+          field("intermediate_size", m.intermediate_size),
+          field("max_seq_len", m.max_seq_len),
+          field("rope_theta", m.rope_theta),
+          field("rms_norm_eps", m.rms_norm_eps),
+          field("tie_embeddings", m.tie_embeddings)};
+}
+
+std::vector<field_binding> task_fields(task_section& t) {
+  return {field("kind", t.kind),
+          field("min_operand", t.arithmetic.min_operand),
+          field("max_operand", t.arithmetic.max_operand),
+          field("ops", t.arithmetic.ops),
+          field("seed", t.arithmetic.seed),
+          field("path", t.jsonl_path)};
+}
+
+std::vector<field_binding> sampler_fields(sampler_section& s) {
+  return {field("count", s.count),
+          field("processes", s.processes),
+          field("groups_per_request", s.groups_per_request),
+          field("threads", s.threads),
+          field("temperature", s.sampling.temperature),
+          field("top_p", s.sampling.top_p),
+          field("max_new_tokens", s.sampling.max_new_tokens)};
+}
+
+std::vector<field_binding> reward_fields(reward_section& r) {
+  return {field("accuracy_weight", r.weights.accuracy),
+          field("format_weight", r.weights.format),
+          field("processes", r.processes)};
+}
+
+std::vector<field_binding> learner_fields(learner_section& l) {
+  auto& g = l.grpo;
+  auto& o = l.optimizer;
+  return {field("lr", o.lr),
+          field("weight_decay", o.weight_decay),
+          field("beta1", o.beta1),
+          field("beta2", o.beta2),
+          field("grad_clip", o.grad_clip),
+          bind_enum("std_scaling", g.scaling,
+                    {{"group", std_scaling::group},
+                     {"batch", std_scaling::batch},
+                     {"none", std_scaling::none}}),
+          field("advantage_eps", g.advantage_eps),
+          field("eps_low", g.eps_low),
+          field("eps_high", g.eps_high),
+          field("kl_beta", g.kl_beta),
+          bind_enum("loss_aggregation", g.aggregation,
+                    {{"sequence_mean", loss_aggregation::sequence_mean},
+                     {"token_mean", loss_aggregation::token_mean},
+                     {"constant_normalizer", loss_aggregation::constant_normalizer}}),
+          field("constant_normalizer", g.constant_normalizer),
+          field("decoupled", g.decoupled),
+          field("behav_weight_cap", g.behav_weight_cap),
+          field("mini_batches", l.mini_batches),
+          field("threads", l.threads)};
+}
+
+std::vector<field_binding> timeout_fields(timeout_section& t) {
+  return {field("generate_s", t.generate_s),
+          field("score_s", t.score_s),
+          field("train_s", t.train_s),
+          field("connect_s", t.connect_s)};
+}
+
+std::vector<field_binding> schema(run_config& c) {
+  return {bind_section("run", run_fields(c.run)),
+          bind_section("model", model_fields(c.model)),
+          bind_section("task", task_fields(c.task)),
+          bind_section("sampler", sampler_fields(c.sampler)),
+          bind_section("reward", reward_fields(c.reward)),
+          bind_section("learner", learner_fields(c.learner)),
+          bind_section("timeouts", timeout_fields(c.timeouts))};
+}
+
+/// The one document of the file, or an undefined node after reporting why.
+YAML::Node parse_document(const std::string& text, binder_context& ctx) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    ctx.add(internal::to_position(e.mark), "", "YAML syntax error: " + e.msg);
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+  if (docs.size() > 1)
+    ctx.add(internal::to_position(docs[1].Mark()), "",
+            "a config file holds one YAML document; found " + std::to_string(docs.size()));
+  if (docs.empty() || docs[0].IsNull()) {
+    ctx.add({1, 1}, "", "empty config; expected a mapping of sections (run, model, "
+                        "task, sampler, reward, learner, timeouts)");
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+  if (!docs[0].IsMap()) {
+    ctx.add(internal::to_position(docs[0].Mark()), "",
+            "expected a mapping of sections (run, model, task, sampler, reward, "
+            "learner, timeouts) at the top level");
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+  return docs[0];
+}
+
+config_result parse_in(const std::string& text, const std::string& name,
+                       const std::string& base_dir) {
+  config_result result;
+  result.config.source_path = name;
+  binder_context ctx(name);
+  YAML::Node doc = parse_document(text, ctx);
+  if (doc.IsDefined()) {
+    internal::bind_mapping(doc, "", schema(result.config), ctx);
+    internal::check_run_config(result.config, base_dir, ctx);
+  }
+  result.issues = ctx.take_issues();
+  return result;
+}
+
+std::string parent_dir(const std::string& path) {
+  return std::filesystem::path(path).parent_path().string();
+}
+
+} // namespace
+
+std::string config_issue::to_string() const {
+  std::string out = file;
+  if (line > 0)
+    out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  out += ": ";
+  if (!field.empty())
+    out += field + ": ";
+  return out + message;
+}
+
+config_result parse_run_config(const std::string& text, const std::string& name) {
+  return parse_in(text, name, parent_dir(name));
+}
+
+config_result load_run_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::error_code ec;
+  if (!in || std::filesystem::is_directory(path, ec)) {
+    config_result result;
+    result.config.source_path = path;
+    result.issues.push_back(config_issue{path, 0, 0, "", "cannot open file"});
+    return result;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_in(text.str(), path, parent_dir(path));
+}
+
+caf::expected<run_config> load_run_config_or_error(const std::string& path) {
+  auto result = load_run_config(path);
+  if (result.ok())
+    return std::move(result.config);
+  std::string context = std::to_string(result.issues.size()) + " problem(s) in " + path;
+  for (const auto& issue : result.issues)
+    context += "\n" + issue.to_string();
+  return make_error(errc::invalid_config, std::move(context));
+}
+
+} // namespace tandem

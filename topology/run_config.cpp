@@ -1,1 +1,20 @@
-// placeholder: being written
+// run_config.cpp: settings derived from a validated run config.
+#include "topology/run_config.hpp"
+
+namespace tandem {
+
+learner_settings make_learner_settings(const run_config& cfg) {
+  learner_settings s;
+  s.model = cfg.model;
+  s.grpo = cfg.learner.grpo;
+  s.optimizer = cfg.learner.optimizer;
+  // The learner recomputes the samplers' log-probs, so it must use their
+  // temperature; max_new_tokens is the default constant normaliser.
+  s.temperature = cfg.sampler.sampling.temperature;
+  s.max_new_tokens = cfg.sampler.sampling.max_new_tokens;
+  s.mini_batches = cfg.learner.mini_batches;
+  s.seed = cfg.run.seed;
+  return s;
+}
+
+} // namespace tandem

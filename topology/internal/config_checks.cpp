@@ -1,0 +1,264 @@
+// config_checks.cpp: one small function per section plus the cross-section
+// rules (prompt length vs. max_seq_len, mini-batches vs. batch size).
+#include "topology/internal/config_checks.hpp"
+
+#include <filesystem>
+#include <initializer_list>
+#include <sstream>
+
+namespace tandem::internal {
+
+namespace {
+
+std::string num(double x) {
+  std::ostringstream out;
+  out << x;
+  return out.str();
+}
+std::string num(int64_t x) { return std::to_string(x); }
+std::string num(int32_t x) { return std::to_string(x); }
+
+const char* aggregation_name(loss_aggregation a) {
+  switch (a) {
+    case loss_aggregation::sequence_mean: return "sequence_mean";
+    case loss_aggregation::token_mean: return "token_mean";
+    case loss_aggregation::constant_normalizer: return "constant_normalizer";
+  }
+  return "?";
+}
+
+/// Reports at a field unless the rule holds or a field it reads failed to
+/// bind (then the type error already covers it).
+class checker {
+public:
+  explicit checker(binder_context& ctx) : ctx_(ctx) {}
+
+  void require(bool ok, const std::string& field, const std::string& message,
+               std::initializer_list<const char*> reads = {}) {
+    if (ok || ctx_.invalid(field))
+      return;
+    for (const char* r : reads)
+      if (ctx_.invalid(r))
+        return;
+    ctx_.add(ctx_.where(field), field, message);
+  }
+
+  template <class T>
+  void at_least(const std::string& field, T v, T lo) {
+    require(v >= lo, field, "must be >= " + num(lo) + " (got " + num(v) + ")");
+  }
+
+  void positive(const std::string& field, double v) {
+    require(v > 0, field, "must be > 0 (got " + num(v) + ")");
+  }
+
+  /// A field present in the file that the rest of the config ignores.
+  void no_effect(const std::string& field, bool ignored, const std::string& because) {
+    if (ignored && ctx_.present(field))
+      ctx_.add(ctx_.where(field), field, "has no effect with " + because + "; remove it");
+  }
+
+  binder_context& ctx() { return ctx_; }
+
+private:
+  binder_context& ctx_;
+};
+
+void check_run(const run_config& c, checker& k) {
+  const auto& r = c.run;
+  k.at_least("run.steps", r.steps, 1);
+  k.at_least("run.groups_per_step", r.groups_per_step, 1);
+  k.require(r.group_size >= 2, "run.group_size",
+            "must be >= 2 (got " + num(r.group_size)
+              + "): GRPO's baseline is the mean reward of a group");
+  k.require(r.max_staleness >= 0 && r.max_staleness <= 64, "run.max_staleness",
+            "must be in [0, 64] (got " + num(r.max_staleness) + ")");
+  k.at_least("run.target_reward", r.target_reward, 0.0);
+  double best = c.reward.weights.accuracy + c.reward.weights.format;
+  k.require(r.target_reward <= best, "run.target_reward",
+            "can never be reached: the highest reward is reward.accuracy_weight + "
+            "reward.format_weight = " + num(best) + " (got " + num(r.target_reward) + ")",
+            {"reward.accuracy_weight", "reward.format_weight"});
+  k.at_least("run.max_requeues", r.max_requeues, 0);
+  k.require(!r.output_dir.empty(), "run.output_dir", "must not be empty");
+}
+
+void check_model(const model_config& m, checker& k) {
+  k.at_least("model.hidden_size", m.hidden_size, 8);
+  k.at_least("model.num_layers", m.num_layers, 1);
+  k.at_least("model.num_heads", m.num_heads, 1);
+  k.at_least("model.num_kv_heads", m.num_kv_heads, 1);
+  k.at_least("model.intermediate_size", m.intermediate_size, 1);
+  k.at_least("model.max_seq_len", m.max_seq_len, 2);
+  k.positive("model.rope_theta", m.rope_theta);
+  k.positive("model.rms_norm_eps", m.rms_norm_eps);
+  if (m.hidden_size < 8 || m.num_heads < 1 || m.num_kv_heads < 1)
+    return;
+  k.require(m.hidden_size % m.num_heads == 0, "model.hidden_size",
+            "must be divisible by model.num_heads (" + num(m.hidden_size) + " % "
+              + num(m.num_heads) + " = " + num(m.hidden_size % m.num_heads) + ")",
+            {"model.num_heads"});
+  int32_t head_dim = m.hidden_size / m.num_heads;
+  k.require(m.hidden_size % m.num_heads != 0 || head_dim % 2 == 0, "model.hidden_size",
+            "head_dim = hidden_size / num_heads = " + num(head_dim)
+              + " must be even (rotary embeddings rotate pairs of dimensions)",
+            {"model.num_heads"});
+  k.require(m.num_heads % m.num_kv_heads == 0, "model.num_kv_heads",
+            "must divide model.num_heads (" + num(m.num_heads) + " % "
+              + num(m.num_kv_heads) + " = " + num(m.num_heads % m.num_kv_heads) + ")",
+            {"model.num_heads"});
+}
+
+void check_arithmetic(const task_section& t, checker& k) {
+  const auto& a = t.arithmetic;
+  k.at_least("task.min_operand", a.min_operand, int64_t{0});
+  k.require(a.max_operand <= 1000000000, "task.max_operand",
+            "must be <= 1000000000 (got " + num(a.max_operand) + ")");
+  k.require(a.min_operand <= a.max_operand, "task.min_operand",
+            "must be <= task.max_operand (" + num(a.min_operand) + " > "
+              + num(a.max_operand) + ")",
+            {"task.max_operand"});
+  k.require(!a.ops.empty(), "task.ops", "must name at least one of + - *");
+  for (size_t i = 0; i < a.ops.size(); ++i) {
+    char op = a.ops[i];
+    k.require(std::string("+-*").find(op) != std::string::npos, "task.ops",
+              std::string("unknown operator '") + op + "'; use any of + - *");
+    k.require(a.ops.find(op) == i, "task.ops",
+              std::string("operator '") + op + "' is listed twice");
+  }
+  k.no_effect("task.path", true, "task.kind: arithmetic");
+}
+
+void check_jsonl(task_section& t, const std::string& base_dir, checker& k) {
+  for (const char* f : {"task.min_operand", "task.max_operand", "task.ops"})
+    k.no_effect(f, true, "task.kind: jsonl");
+  if (k.ctx().invalid("task.path"))
+    return;
+  k.require(!t.jsonl_path.empty(), "task.path", "required with task.kind: jsonl");
+  if (t.jsonl_path.empty())
+    return;
+  namespace fs = std::filesystem;
+  fs::path p(t.jsonl_path);
+  if (p.is_relative() && !base_dir.empty())
+    p = fs::path(base_dir) / p;
+  t.jsonl_path = p.lexically_normal().string();
+  std::error_code ec;
+  k.require(fs::is_regular_file(p, ec), "task.path", "file not found: " + t.jsonl_path);
+}
+
+void check_task(task_section& t, const std::string& base_dir, checker& k) {
+  if (t.kind == "arithmetic")
+    return check_arithmetic(t, k);
+  if (t.kind == "jsonl")
+    return check_jsonl(t, base_dir, k);
+  std::string hint = closest_name(t.kind, {"arithmetic", "jsonl"});
+  k.require(false, "task.kind",
+            "unknown task kind '" + t.kind + "'; "
+              + (hint.empty() ? "use arithmetic or jsonl" : "did you mean '" + hint + "'?"));
+}
+
+void check_sampler(const sampler_section& s, checker& k) {
+  k.at_least("sampler.count", s.count, 0);
+  k.at_least("sampler.processes", s.processes, 0);
+  k.require(s.count < 0 || s.processes < 0 || s.count + s.processes >= 1, "sampler.count",
+            "no samplers: sampler.count + sampler.processes must be >= 1",
+            {"sampler.processes"});
+  k.at_least("sampler.groups_per_request", s.groups_per_request, 1);
+  k.at_least("sampler.threads", s.threads, 1);
+  k.positive("sampler.temperature", s.sampling.temperature);
+  k.require(s.sampling.top_p > 0 && s.sampling.top_p <= 1, "sampler.top_p",
+            "must be in (0, 1] (got " + num(s.sampling.top_p) + ")");
+  k.at_least("sampler.max_new_tokens", s.sampling.max_new_tokens, 1);
+}
+
+void check_prompt_fits(const run_config& c, checker& k) {
+  int64_t room = c.model.max_seq_len;
+  int64_t gen = c.sampler.sampling.max_new_tokens;
+  if (c.task.kind == "arithmetic") {
+    int64_t prompt = longest_arithmetic_prompt(c.task.arithmetic.max_operand);
+    k.require(prompt + gen <= room, "model.max_seq_len",
+              "too short: the longest prompt has " + num(prompt)
+                + " tokens and sampler.max_new_tokens is " + num(gen) + ", needing "
+                + num(prompt + gen) + " (got " + num(room) + ")",
+              {"task.max_operand", "sampler.max_new_tokens"});
+  } else {
+    k.require(gen < room, "model.max_seq_len",
+              "must leave room for a prompt: sampler.max_new_tokens is " + num(gen)
+                + " (got " + num(room) + ")",
+              {"sampler.max_new_tokens"});
+  }
+}
+
+void check_reward(const reward_section& r, checker& k) {
+  k.at_least("reward.accuracy_weight", r.weights.accuracy, 0.0);
+  k.at_least("reward.format_weight", r.weights.format, 0.0);
+  k.require(r.weights.accuracy != 0 || r.weights.format != 0, "reward.accuracy_weight",
+            "reward.accuracy_weight and reward.format_weight are both 0: every reward "
+            "would be 0",
+            {"reward.format_weight"});
+  k.require(r.processes == 0 || r.processes == 1, "reward.processes",
+            "must be 0 (in the head process) or 1 (own process) (got "
+              + num(r.processes) + ")");
+}
+
+void check_learner(const run_config& c, checker& k) {
+  const auto& o = c.learner.optimizer;
+  const auto& g = c.learner.grpo;
+  k.positive("learner.lr", o.lr);
+  k.at_least("learner.weight_decay", o.weight_decay, 0.0);
+  for (auto [field, v] : {std::pair{"learner.beta1", o.beta1}, {"learner.beta2", o.beta2}})
+    k.require(v >= 0 && v < 1, field, "must be in [0, 1) (got " + num(v) + ")");
+  k.at_least("learner.grad_clip", o.grad_clip, 0.0);
+  k.at_least("learner.advantage_eps", g.advantage_eps, 0.0);
+  k.no_effect("learner.advantage_eps", g.scaling == std_scaling::none,
+              "learner.std_scaling: none");
+  k.require(g.eps_low > 0 && g.eps_low < 1, "learner.eps_low",
+            "must be in (0, 1) (got " + num(g.eps_low) + ")");
+  k.positive("learner.eps_high", g.eps_high);
+  k.at_least("learner.kl_beta", g.kl_beta, 0.0);
+  k.at_least("learner.constant_normalizer", g.constant_normalizer, 0);
+  k.no_effect("learner.constant_normalizer",
+              g.aggregation != loss_aggregation::constant_normalizer,
+              std::string("learner.loss_aggregation: ") + aggregation_name(g.aggregation)
+                + " (only constant_normalizer uses it)");
+  k.positive("learner.behav_weight_cap", g.behav_weight_cap);
+  k.no_effect("learner.behav_weight_cap", !g.decoupled, "learner.decoupled: false");
+  int64_t batch = int64_t{c.run.groups_per_step} * c.run.group_size;
+  k.at_least("learner.mini_batches", c.learner.mini_batches, 1);
+  k.require(c.learner.mini_batches <= batch || batch < 1, "learner.mini_batches",
+            "must be <= run.groups_per_step * run.group_size = " + num(batch)
+              + " sequences (got " + num(c.learner.mini_batches) + ")",
+            {"run.groups_per_step", "run.group_size"});
+  k.at_least("learner.threads", c.learner.threads, 1);
+}
+
+void check_timeouts(const timeout_section& t, checker& k) {
+  k.positive("timeouts.generate_s", t.generate_s);
+  k.positive("timeouts.score_s", t.score_s);
+  k.positive("timeouts.train_s", t.train_s);
+  k.positive("timeouts.connect_s", t.connect_s);
+}
+
+} // namespace
+
+int64_t longest_arithmetic_prompt(int64_t max_operand) {
+  int64_t digits = 1;
+  for (int64_t x = max_operand; x >= 10; x /= 10)
+    ++digits;
+  return 1 + 2 * digits + 1 + 1 + 1;
+}
+
+void check_run_config(run_config& cfg, const std::string& base_dir,
+                      binder_context& ctx) {
+  checker k(ctx);
+  check_run(cfg, k);
+  check_model(cfg.model, k);
+  check_task(cfg.task, base_dir, k);
+  check_sampler(cfg.sampler, k);
+  check_prompt_fits(cfg, k);
+  check_reward(cfg.reward, k);
+  check_learner(cfg, k);
+  check_timeouts(cfg.timeouts, k);
+}
+
+} // namespace tandem::internal

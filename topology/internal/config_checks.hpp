@@ -1,0 +1,25 @@
+// config_checks.hpp: range and consistency rules of a bound run_config.
+//
+// Runs after binding; reports into the same binder_context so that every
+// problem of a file is collected. Each issue sits at the field that most
+// needs changing. Also resolves task.path against the config's directory.
+//
+// Thread safety: pure apart from reading the filesystem (task.path).
+#pragma once
+
+#include <string>
+
+#include "topology/internal/yaml_binder.hpp"
+#include "topology/run_config.hpp"
+
+namespace tandem::internal {
+
+/// Checks `cfg`; `base_dir` is the directory of the config file ("" = cwd).
+void check_run_config(run_config& cfg, const std::string& base_dir,
+                      binder_context& ctx);
+
+/// Tokens of the longest arithmetic prompt:
+///   <bos> + digits(max) + op + digits(max) + '=' + <answer>.
+int64_t longest_arithmetic_prompt(int64_t max_operand);
+
+} // namespace tandem::internal
