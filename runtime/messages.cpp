@@ -1,1 +1,28 @@
-// placeholder: being written
+#include "runtime/messages.hpp"
+
+#include "runtime/error.hpp"
+
+namespace tandem {
+
+void register_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<group_task>("tandem.group_task");
+  cfg.add_message_type<generate_request>("tandem.generate_request");
+  cfg.add_message_type<completion_record>("tandem.completion_record");
+  cfg.add_message_type<rollout_group>("tandem.rollout_group");
+  cfg.add_message_type<generate_result>("tandem.generate_result");
+  cfg.add_message_type<scored_group>("tandem.scored_group");
+  cfg.add_message_type<train_batch>("tandem.train_batch");
+  cfg.add_message_type<step_metrics>("tandem.step_metrics");
+  cfg.add_message_type<train_report>("tandem.train_report");
+  cfg.add_message_type<weights_chunk>("tandem.weights_chunk");
+  cfg.add_message_type<sampler_hello>("tandem.sampler_hello");
+  cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
+                                            const caf::message& ctx) {
+    std::string out = to_string(static_cast<errc>(code));
+    if (ctx.size() == 1 && ctx.match_element<std::string>(0))
+      out += ": " + ctx.get_as<std::string>(0);
+    return out;
+  });
+}
+
+} // namespace tandem

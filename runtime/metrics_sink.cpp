@@ -1,1 +1,92 @@
-// placeholder: being written
+#include "runtime/metrics_sink.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+#include "runtime/error.hpp"
+
+namespace tandem {
+
+std::string json_quote(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+json_record& json_record::add(const std::string& key, double value) {
+  if (!std::isfinite(value)) {
+    fields_.emplace_back(key, "null"); // JSON has no NaN/Inf
+    return *this;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.6g", value);
+  fields_.emplace_back(key, buf);
+  return *this;
+}
+
+json_record& json_record::add(const std::string& key, int64_t value) {
+  fields_.emplace_back(key, std::to_string(value));
+  return *this;
+}
+
+json_record& json_record::add(const std::string& key, const std::string& value) {
+  fields_.emplace_back(key, json_quote(value));
+  return *this;
+}
+
+json_record& json_record::add_array(const std::string& key,
+                                    const std::vector<int64_t>& xs) {
+  std::string v = "[";
+  for (size_t i = 0; i < xs.size(); ++i)
+    v += (i ? "," : "") + std::to_string(xs[i]);
+  fields_.emplace_back(key, v + "]");
+  return *this;
+}
+
+std::string json_record::str() const {
+  std::string out = "{";
+  for (size_t i = 0; i < fields_.size(); ++i)
+    out += (i ? "," : "") + json_quote(fields_[i].first) + ":" + fields_[i].second;
+  return out + "}";
+}
+
+caf::expected<std::unique_ptr<jsonl_file_sink>>
+jsonl_file_sink::open(const std::string& path) {
+  std::unique_ptr<jsonl_file_sink> sink{new jsonl_file_sink};
+  sink->path_ = path;
+  sink->out_.open(path, std::ios::out | std::ios::trunc);
+  if (!sink->out_)
+    return make_error(errc::io_failure, "cannot open " + path + " for writing");
+  return sink;
+}
+
+caf::error jsonl_file_sink::write(const json_record& rec) {
+  out_ << rec.str() << '\n';
+  out_.flush();
+  if (!out_)
+    return make_error(errc::io_failure, "write to " + path_ + " failed");
+  return caf::none;
+}
+
+caf::error memory_sink::write(const json_record& rec) {
+  lines.push_back(rec.str());
+  return caf::none;
+}
+
+} // namespace tandem

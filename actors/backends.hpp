@@ -1,0 +1,54 @@
+// backends.hpp: the boundaries between actors and LibTorch. The sampler and
+// the learner talk to these interfaces; torch_backends.cpp implements them
+// with models/ (LibTorch), and tests use fakes that return at once.
+//
+// Thread safety: an instance is used by one actor (one thread) at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "models/learner_core.hpp"
+#include "models/model_config.hpp"
+#include "models/policy.hpp"
+
+namespace tandem {
+
+/// Batched generation with weights that can change between decode steps.
+class generation_backend {
+public:
+  virtual ~generation_backend() = default;
+  /// Replaces the weights (a complete, verified blob).
+  virtual caf::error load_weights(const std::vector<char>& blob) = 0;
+  /// Starts decoding `prompts` (one entry per completion to generate).
+  virtual caf::error start(std::vector<std::vector<int32_t>> prompts, uint64_t seed) = 0;
+  /// One decode step with the current weights, tagged `version`.
+  virtual caf::error step(int64_t version) = 0;
+  virtual bool done() const = 0;
+  virtual std::vector<generated_sequence> take_results() = 0;
+};
+
+/// One GRPO optimizer step (or several, for mini-batches) per call.
+class training_backend {
+public:
+  virtual ~training_backend() = default;
+  virtual caf::expected<std::vector<train_step_stats>>
+  train(const std::vector<train_sequence>& batch) = 0;
+  virtual std::vector<char> export_weights() const = 0;
+  virtual int64_t version() const = 0;
+};
+
+/// LibTorch implementations. `threads` is applied on the first call from the
+/// owning actor's thread (LibTorch's thread pools are per calling thread).
+caf::expected<std::shared_ptr<generation_backend>>
+make_torch_generation_backend(const model_config& model, const sampling_params& params,
+                              int32_t threads);
+
+caf::expected<std::shared_ptr<training_backend>>
+make_torch_training_backend(const learner_settings& settings, int32_t threads);
+
+} // namespace tandem

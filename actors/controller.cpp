@@ -1,0 +1,299 @@
+#include "actors/controller.hpp"
+
+#include <chrono>
+
+#include <caf/all.hpp>
+
+#include "runtime/error.hpp"
+
+namespace tandem {
+
+namespace {
+
+using ctl = controller_actor_t;
+
+double seconds_between(caf::actor_clock::time_point a, caf::actor_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+staleness_policy gate(const ctl* self) {
+  return {self->state.cfg.max_staleness, self->state.cfg.groups_per_step};
+}
+
+void dispatch(ctl* self);
+void maybe_train(ctl* self);
+
+void finish(ctl* self, bool ok, const std::string& why) {
+  auto& st = self->state;
+  if (st.finished)
+    return;
+  st.finished = true;
+  auto& c = st.work->counters();
+  json_record j;
+  j.add("ok", int64_t{ok ? 1 : 0}).add("reason", why).add("steps", st.version)
+    .add("final_reward_mean", st.rewards.mean())
+    .add("elapsed_s", seconds_between(st.started, self->clock().now()))
+    .add("groups_admitted", static_cast<int64_t>(c.admitted))
+    .add("groups_consumed", static_cast<int64_t>(c.consumed))
+    .add("groups_requeued", static_cast<int64_t>(c.requeued))
+    .add("groups_dropped", static_cast<int64_t>(c.dropped))
+    .add("reports_rejected", static_cast<int64_t>(c.rejected))
+    .add("groups_stale_refused", static_cast<int64_t>(st.stale_refused))
+    .add("staleness_violations", static_cast<int64_t>(st.staleness_violations))
+    .add("max_staleness", static_cast<int64_t>(st.cfg.max_staleness));
+  self->send(st.deps.observer, finished_atom::value, ok, j.str());
+  self->quit();
+}
+
+void admit(ctl* self) {
+  auto& st = self->state;
+  auto& c = st.work->counters();
+  auto cap = admission_capacity(gate(self), st.version, c.admitted, c.dropped);
+  // Never admit past what the remaining steps can consume.
+  auto needed = static_cast<int64_t>(st.cfg.steps) * st.cfg.groups_per_step
+                - static_cast<int64_t>(c.consumed + st.work->live());
+  for (int64_t i = 0; i < std::min(cap, needed); ++i) {
+    auto p = st.deps.problems->next();
+    auto prompt = format_prompt(st.tokenizer, p.question);
+    if (!prompt) {
+      ++st.skipped_problems;
+      continue;
+    }
+    if (!st.work->admit(p.id, std::move(*prompt), p.answer, st.cfg.group_size))
+      break; // buffer full: wait for consumption
+  }
+}
+
+void on_scored(ctl* self, uint64_t id, scored_group& g, double secs) {
+  auto& st = self->state;
+  st.interval.score += secs;
+  if (st.work->mark_scored(id, std::move(g)))
+    return; // requeued or consumed meanwhile: counted as rejected
+  maybe_train(self);
+}
+
+void score(ctl* self, rollout_group g) {
+  auto& st = self->state;
+  auto reward = st.deps.rewards[st.next_reward++ % st.deps.rewards.size()];
+  auto id = g.group_id;
+  auto t0 = self->clock().now();
+  self->request(reward, st.cfg.score_timeout, std::move(g))
+    .then([=](scored_group& s) { on_scored(self, id, s, seconds_between(t0, self->clock().now())); },
+          [=](caf::error& err) {
+            if (self->state.work->state_of(id) == group_state::scoring)
+              self->state.work->requeue(id);
+            dispatch(self);
+          });
+}
+
+void on_generated(ctl* self, const std::string& name, const std::vector<uint64_t>& ids,
+                  generate_result& res) {
+  auto& st = self->state;
+  if (auto s = st.samplers.find(name)) {
+    --s->outstanding;
+    ++s->completed_requests;
+    s->busy_seconds += res.seconds;
+    s->tokens += res.tokens;
+  }
+  st.interval.generate += res.seconds;
+  st.interval_tokens += res.tokens;
+  for (auto& g : res.groups)
+    if (!st.work->mark_generated(g.group_id, name))
+      score(self, std::move(g));
+  // Anything the sampler did not return goes back to the queue.
+  for (auto id : ids)
+    if (st.work->state_of(id) == group_state::in_flight && st.work->holder_of(id) == name)
+      st.work->requeue(id);
+  dispatch(self);
+}
+
+void on_generate_failed(ctl* self, const std::string& name, const std::vector<uint64_t>& ids) {
+  auto& st = self->state;
+  if (auto s = st.samplers.find(name)) {
+    --s->outstanding;
+    ++s->failed_requests;
+  }
+  for (auto id : ids)
+    if (st.work->state_of(id) == group_state::in_flight && st.work->holder_of(id) == name)
+      st.work->requeue(id);
+  dispatch(self);
+}
+
+void dispatch(ctl* self) {
+  auto& st = self->state;
+  if (st.finished || st.deps.rewards.empty())
+    return; // nothing can be scored yet: wait for a reward actor to join
+  admit(self);
+  while (st.work->count(group_state::queued) > 0) {
+    auto* s = st.samplers.pick();
+    if (s == nullptr)
+      return;
+    auto tasks = st.work->take_for_dispatch(static_cast<size_t>(s->max_groups), s->name,
+                                            st.version, st.cfg.seed);
+    std::vector<uint64_t> ids;
+    for (auto& t : tasks)
+      ids.push_back(t.group_id);
+    ++s->outstanding;
+    auto name = s->name;
+    self->request(s->handle, st.cfg.generate_timeout, generate_request{std::move(tasks)})
+      .then([=](generate_result& r) { on_generated(self, name, ids, r); },
+            [=](caf::error&) { on_generate_failed(self, name, ids); });
+  }
+}
+
+step_record make_record(ctl* self, const std::vector<scored_group>& batch,
+                        const step_metrics& m, int64_t trained_at) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  step_record r;
+  r.step = st.version;
+  r.version = st.version;
+  r.rewards = summarize_rewards(batch);
+  r.staleness = measure_staleness(batch, trained_at);
+  r.learner = m;
+  r.times = st.interval;
+  r.times.train = m.seconds;
+  r.times.wall = seconds_between(st.last_step, now);
+  r.tokens_generated = st.interval_tokens;
+  r.elapsed = seconds_between(st.started, now);
+  auto& c = st.work->counters();
+  r.consumed = c.consumed, r.requeued = c.requeued, r.dropped = c.dropped;
+  r.stale_refused = st.stale_refused;
+  r.samplers = static_cast<int64_t>(st.samplers.size());
+  st.interval = {};
+  st.interval_tokens = 0;
+  st.last_step = now;
+  return r;
+}
+
+void on_trained(ctl* self, const std::vector<scored_group>& batch,
+                const std::vector<uint64_t>& ids, int64_t trained_at, train_report& rep) {
+  auto& st = self->state;
+  st.learner_busy = false;
+  st.train_failures = 0;
+  st.work->commit(ids);
+  st.consumed_ids.insert(st.consumed_ids.end(), ids.begin(), ids.end());
+  if (rep.steps.empty())
+    return finish(self, false, "learner returned no step");
+  st.version = rep.steps.back().version;
+  auto rec = make_record(self, batch, rep.steps.back(), trained_at);
+  if (rec.staleness.max > st.cfg.max_staleness)
+    st.staleness_violations += 1;
+  st.rewards.add(rec.rewards.reward_mean);
+  if (st.deps.metrics)
+    st.deps.metrics->write(to_json(rec));
+  if (st.deps.progress)
+    st.deps.progress(progress_line(rec, st.cfg.steps));
+  if (st.version >= st.cfg.steps)
+    return finish(self, true, "trained all steps");
+  if (st.cfg.target_reward > 0 && st.rewards.full() && st.rewards.mean() >= st.cfg.target_reward)
+    return finish(self, true, "target reward reached");
+  dispatch(self);
+  maybe_train(self);
+}
+
+void on_train_failed(ctl* self, const std::vector<uint64_t>& ids, const caf::error& err) {
+  auto& st = self->state;
+  st.learner_busy = false;
+  st.work->rollback(ids);
+  if (++st.train_failures > st.cfg.max_train_failures)
+    return finish(self, false, "learner failed " + std::to_string(st.train_failures)
+                                 + " times in a row: " + describe(err));
+  maybe_train(self);
+}
+
+void maybe_train(ctl* self) {
+  auto& st = self->state;
+  auto b = static_cast<size_t>(st.cfg.groups_per_step);
+  if (st.finished || st.learner_busy || st.work->count(group_state::scored) < b)
+    return;
+  std::vector<uint64_t> stale;
+  auto batch = st.work->take_batch(b, min_start_version(gate(self), st.version), &stale);
+  st.stale_refused += stale.size();
+  std::vector<uint64_t> ids;
+  for (auto& g : batch)
+    ids.push_back(g.rollout.group_id);
+  if (batch.size() < b) {
+    st.work->rollback(ids);
+    return dispatch(self);
+  }
+  st.learner_busy = true;
+  auto at = st.version;
+  self->request(st.deps.learner, st.cfg.train_timeout, train_batch{batch, at})
+    .then([=](train_report& rep) { on_trained(self, batch, ids, at, rep); },
+          [=](caf::error& err) { on_train_failed(self, ids, err); });
+}
+
+void on_join(ctl* self, sampler_hello& hello) {
+  auto& st = self->state;
+  if (!hello.handle)
+    return;
+  self->monitor(hello.handle);
+  st.samplers.add(hello.name, hello.handle, hello.max_groups);
+  self->send(st.deps.broadcaster, subscribe_atom::value, hello.handle);
+  dispatch(self);
+}
+
+void on_down(ctl* self, const caf::down_msg& dm) {
+  auto& st = self->state;
+  if (auto name = st.samplers.remove(dm.source)) {
+    st.work->requeue_holder(*name);
+    return dispatch(self);
+  }
+  if (dm.source == st.deps.learner.address())
+    return finish(self, false, "learner died: " + describe(dm.reason));
+  auto& rw = st.deps.rewards;
+  rw.erase(std::remove_if(rw.begin(), rw.end(),
+                          [&](const caf::actor& a) { return a.address() == dm.source; }),
+           rw.end());
+  if (rw.empty())
+    finish(self, false, "no reward actor left");
+}
+
+std::string status_json(ctl* self) {
+  auto& st = self->state;
+  auto& c = st.work->counters();
+  json_record j;
+  j.add("version", st.version).add("samplers", static_cast<int64_t>(st.samplers.size()))
+    .add("queued", static_cast<int64_t>(st.work->count(group_state::queued)))
+    .add("in_flight", static_cast<int64_t>(st.work->count(group_state::in_flight)))
+    .add("scoring", static_cast<int64_t>(st.work->count(group_state::scoring)))
+    .add("scored", static_cast<int64_t>(st.work->count(group_state::scored)))
+    .add("training", static_cast<int64_t>(st.work->count(group_state::training)))
+    .add("consumed", static_cast<int64_t>(c.consumed))
+    .add("requeued", static_cast<int64_t>(c.requeued))
+    .add("dropped", static_cast<int64_t>(c.dropped));
+  return j.str();
+}
+
+} // namespace
+
+caf::behavior controller_actor(ctl* self, controller_settings cfg, controller_deps deps) {
+  auto& st = self->state;
+  st.cfg = cfg;
+  st.deps = std::move(deps);
+  // Live groups stay below (eta + 2) * B by the staleness gate; twice that
+  // leaves headroom while still catching a runaway admission bug.
+  st.work = std::make_unique<work_buffer>(
+    static_cast<size_t>(2 * (cfg.max_staleness + 2) * cfg.groups_per_step), cfg.max_requeues);
+  st.rewards = reward_window{cfg.reward_window};
+  st.started = st.last_step = self->clock().now();
+  self->monitor(st.deps.learner);
+  for (auto& r : st.deps.rewards)
+    self->monitor(r);
+  self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
+  return {
+    [=](sampler_hello& hello) { on_join(self, hello); },
+    [=](join_atom, const caf::actor& reward) {
+      if (!reward)
+        return;
+      self->monitor(reward);
+      self->state.deps.rewards.push_back(reward);
+      dispatch(self);
+    },
+    [=](stop_atom) { finish(self, true, "stopped by user"); },
+    [=](status_atom) { return status_json(self); },
+  };
+}
+
+} // namespace tandem

@@ -1,0 +1,94 @@
+// controller: owns prompt dispatch, group accounting and the run's progress.
+// accepts:   sampler_hello             a sampler (local or remote) joining
+//            join_atom(reward)         a reward actor (local or remote) joining
+//            stop_atom                 finish early (Ctrl-C), with a summary
+//            status_atom               -> one-line JSON of counters (monitoring)
+//            down_msg                  a sampler, reward or the learner died
+// sends:     generate_request -> samplers   (request, generate timeout)
+//            rollout_group    -> reward     (request, score timeout)
+//            train_batch      -> learner    (request, train timeout)
+//            subscribe_atom(sampler) -> weight broadcaster
+//            finished_atom(ok, summary_json) -> observer, then quits
+// waits for: samplers to join; B scored groups and an idle learner to train
+// unblocked by: sampler_hello, generate / score / train replies
+//
+// The handlers only route: accounting is work_buffer, admission is
+// staleness_gate, dispatch choice is sampler_pool, reporting is run_report.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/internal/run_report.hpp"
+#include "actors/internal/sampler_pool.hpp"
+#include "actors/internal/staleness_gate.hpp"
+#include "actors/internal/work_buffer.hpp"
+#include "runtime/messages.hpp"
+#include "runtime/metrics_sink.hpp"
+#include "tasks/problem.hpp"
+#include "tasks/tokenizer.hpp"
+
+namespace tandem {
+
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+
+struct controller_settings {
+  int32_t steps = 1;
+  int32_t groups_per_step = 1;
+  int32_t group_size = 2;
+  int32_t max_staleness = 0;
+  uint32_t max_requeues = 3;
+  double target_reward = 0;    // 0 = train all steps
+  size_t reward_window = 10;   // steps averaged for target_reward and the summary
+  uint64_t seed = 1;
+  caf::timespan generate_timeout = std::chrono::seconds{120};
+  caf::timespan score_timeout = std::chrono::seconds{30};
+  caf::timespan train_timeout = std::chrono::seconds{300};
+  uint32_t max_train_failures = 3; // consecutive failed learner steps before giving up
+};
+
+struct controller_deps {
+  std::shared_ptr<problem_source> problems;
+  std::shared_ptr<metrics_sink> metrics;
+  std::function<void(const std::string&)> progress; // live progress output
+  caf::actor learner;
+  caf::actor broadcaster;
+  std::vector<caf::actor> rewards;
+  caf::actor observer;
+};
+
+struct controller_state {
+  controller_settings cfg;
+  controller_deps deps;
+  char_tokenizer tokenizer;
+  std::unique_ptr<work_buffer> work;
+  sampler_pool samplers;
+  int64_t version = 0;
+  bool learner_busy = false;
+  uint32_t train_failures = 0;
+  size_t next_reward = 0;
+  uint64_t stale_refused = 0;
+  uint64_t staleness_violations = 0; // tokens trained beyond the bound (must stay 0)
+  uint64_t skipped_problems = 0;     // problems the tokenizer could not encode
+  std::vector<uint64_t> consumed_ids; // every group id trained on, in order
+  reward_window rewards{10};
+  stage_times interval;               // accumulates until the next step
+  int64_t interval_tokens = 0;
+  caf::actor_clock::time_point started;
+  caf::actor_clock::time_point last_step;
+  bool finished = false;
+  static inline const char* name = "controller";
+};
+
+using controller_actor_t = caf::stateful_actor<controller_state>;
+
+caf::behavior controller_actor(controller_actor_t* self, controller_settings cfg,
+                               controller_deps deps);
+
+} // namespace tandem

@@ -1,0 +1,43 @@
+#include "actors/reward.hpp"
+
+#include <caf/all.hpp>
+
+#include "runtime/error.hpp"
+
+namespace tandem {
+
+caf::expected<scored_group> score_group(const rollout_group& g,
+                                        const char_tokenizer& tok,
+                                        const reward_weights& weights) {
+  if (g.completions.empty())
+    return make_error(errc::malformed_message,
+                      "group " + std::to_string(g.group_id) + " has no completions");
+  scored_group out;
+  out.rollout = g;
+  for (auto& c : g.completions) {
+    for (auto t : c.tokens)
+      if (t < 0 || t >= tok.vocab_size())
+        return make_error(errc::malformed_message,
+                          "group " + std::to_string(g.group_id) + ": token "
+                            + std::to_string(t) + " out of vocabulary");
+    auto r = score_completion(tok.decode(c.tokens), g.answer, weights);
+    out.rewards.push_back(r.total);
+    out.accuracy.push_back(r.accuracy);
+    out.format.push_back(r.format);
+  }
+  return out;
+}
+
+caf::behavior reward_actor(caf::event_based_actor* self, reward_weights weights) {
+  auto tok = std::make_shared<char_tokenizer>();
+  return {
+    [=](const rollout_group& g) -> caf::result<scored_group> {
+      auto s = score_group(g, *tok, weights);
+      if (!s)
+        return s.error();
+      return std::move(*s);
+    },
+  };
+}
+
+} // namespace tandem

@@ -1,0 +1,26 @@
+// reward: scores every completion of a group with the task's verifiable rules.
+// accepts:   rollout_group (request) -> scored_group
+// sends:     nothing else
+// waits for: nothing (stateless; any number may run, in any process)
+// unblocked by: -
+//
+// A group whose tokens are out of the tokenizer's range is rejected with
+// malformed_message (the controller requeues it) instead of being scored.
+#pragma once
+
+#include <caf/event_based_actor.hpp>
+
+#include "runtime/messages.hpp"
+#include "tasks/reward_rules.hpp"
+#include "tasks/tokenizer.hpp"
+
+namespace tandem {
+
+/// Pure scoring of one group (tested without actors).
+caf::expected<scored_group> score_group(const rollout_group& g,
+                                        const char_tokenizer& tok,
+                                        const reward_weights& weights);
+
+caf::behavior reward_actor(caf::event_based_actor* self, reward_weights weights);
+
+} // namespace tandem

@@ -1,0 +1,173 @@
+#include "actors/sampler.hpp"
+
+#include <chrono>
+#include <iostream>
+
+#include <caf/all.hpp>
+
+#include "runtime/error.hpp"
+
+namespace tandem {
+
+namespace {
+
+double now_seconds() {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+int64_t required_version(const generate_request& req) {
+  int64_t v = 0;
+  for (auto& g : req.groups)
+    v = std::max(v, g.min_version);
+  return v;
+}
+
+uint64_t batch_seed(const generate_request& req) {
+  uint64_t s = 0x51ED270B27A1B3ull;
+  for (auto& g : req.groups)
+    s = (s ^ g.seed) * 0x100000001B3ull;
+  return s;
+}
+
+void finish_active(sampler_actor_t* self);
+
+// Starts the next queued batch if none is active and the weights are new enough.
+void try_start(sampler_actor_t* self) {
+  auto& st = self->state;
+  if (st.active || st.queue.empty() || st.version < 0
+      || st.version < required_version(st.queue.front().request))
+    return;
+  st.active = std::move(st.queue.front());
+  st.queue.pop_front();
+  st.active_started = now_seconds();
+  auto err = st.backend->start(expand_prompts(st.active->request),
+                               batch_seed(st.active->request));
+  if (err) {
+    st.active->promise.deliver(err);
+    st.active.reset();
+    return try_start(self);
+  }
+  self->send(self, decode_atom::value);
+}
+
+void decode_step(sampler_actor_t* self) {
+  auto& st = self->state;
+  if (!st.active)
+    return;
+  if (auto err = st.backend->step(st.version)) {
+    st.active->promise.deliver(err);
+    st.active.reset();
+    st.backend->take_results();
+    return try_start(self);
+  }
+  if (st.backend->done())
+    return finish_active(self);
+  self->send(self, decode_atom::value);
+}
+
+void finish_active(sampler_actor_t* self) {
+  auto& st = self->state;
+  auto res = fold_results(st.active->request, st.backend->take_results(),
+                          st.settings.name);
+  if (res) {
+    res->seconds = now_seconds() - st.active_started;
+    st.tokens_generated += res->tokens;
+    st.active->promise.deliver(std::move(*res));
+  } else {
+    st.active->promise.deliver(res.error());
+  }
+  st.active.reset();
+  try_start(self);
+}
+
+void on_chunk(sampler_actor_t* self, const weights_chunk& c) {
+  auto& st = self->state;
+  auto got = st.assembler.add(c);
+  if (!got) {
+    ++st.bad_chunks;
+    std::cerr << "[" << st.settings.name << "] rejected " << describe(got.error()) << "\n";
+    return;
+  }
+  if (!*got)
+    return;
+  auto& w = **got;
+  if (auto err = st.backend->load_weights(w.bytes)) {
+    ++st.bad_chunks;
+    std::cerr << "[" << st.settings.name << "] cannot load v" << w.version << ": "
+              << describe(err) << "\n";
+    return;
+  }
+  st.version = w.version;
+  if (auto src = caf::actor_cast<caf::actor>(self->current_sender()))
+    self->send(src, weights_ack_atom::value, w.version);
+  try_start(self);
+}
+
+} // namespace
+
+std::vector<std::vector<int32_t>> expand_prompts(const generate_request& req) {
+  std::vector<std::vector<int32_t>> out;
+  for (auto& g : req.groups)
+    for (int32_t i = 0; i < g.group_size; ++i)
+      out.push_back(g.prompt);
+  return out;
+}
+
+caf::expected<generate_result> fold_results(const generate_request& req,
+                                            std::vector<generated_sequence> seqs,
+                                            const std::string& sampler_name) {
+  size_t expected = 0;
+  for (auto& g : req.groups)
+    expected += static_cast<size_t>(g.group_size);
+  if (seqs.size() != expected)
+    return make_error(errc::backend_failure,
+                      "backend returned " + std::to_string(seqs.size())
+                        + " completions, expected " + std::to_string(expected));
+  generate_result out;
+  size_t k = 0;
+  for (auto& g : req.groups) {
+    rollout_group r;
+    r.group_id = g.group_id;
+    r.problem_id = g.problem_id;
+    r.prompt = g.prompt;
+    r.answer = g.answer;
+    r.sampler = sampler_name;
+    for (int32_t i = 0; i < g.group_size; ++i, ++k) {
+      auto& s = seqs[k];
+      out.tokens += static_cast<int64_t>(s.tokens.size());
+      r.completions.push_back(completion_record{std::move(s.tokens), std::move(s.logprobs),
+                                                std::move(s.versions), s.finished});
+    }
+    out.groups.push_back(std::move(r));
+  }
+  return out;
+}
+
+caf::behavior sampler_actor(sampler_actor_t* self, sampler_settings settings,
+                            std::shared_ptr<generation_backend> backend) {
+  self->state.settings = std::move(settings);
+  self->state.backend = std::move(backend);
+  return {
+    [=](generate_request& req) -> caf::result<generate_result> {
+      auto& st = self->state;
+      if (req.groups.empty())
+        return make_error(errc::invalid_argument, "empty generate request");
+      if (st.queue.size() >= static_cast<size_t>(st.settings.max_queued))
+        return make_error(errc::capacity_exceeded, st.settings.name + " queue is full");
+      auto rp = self->make_response_promise();
+      st.queue.push_back({std::move(req), rp});
+      try_start(self);
+      return caf::delegated<generate_result>{};
+    },
+    [=](const weights_chunk& c) { on_chunk(self, c); },
+    [=](decode_atom) { decode_step(self); },
+    [=](status_atom) {
+      auto& st = self->state;
+      return caf::make_message(st.settings.name, st.version, st.tokens_generated,
+                               static_cast<int64_t>(st.queue.size()) + (st.active ? 1 : 0));
+    },
+  };
+}
+
+} // namespace tandem

@@ -1,0 +1,69 @@
+// sampler: generates G completions per prompt with the newest policy it holds.
+// accepts:   generate_request (request)   -> generate_result
+//            weights_chunk                (from the weight broadcaster)
+//            decode_atom                  (to itself: one decode step)
+// sends:     weights_ack_atom(version)    -> the chunk's sender
+// waits for: a complete weight version >= the batch's min_version before it
+//            starts decoding a batch
+// unblocked by: the weight broadcaster delivering that version
+//
+// Decoding runs one step per decode_atom message, so weight chunks that arrive
+// meanwhile are handled between two steps: a new version is switched in
+// mid-sequence and each token records the version that produced it.
+// Requests beyond `max_queued` are refused with capacity_exceeded (the
+// controller never sends more than sampler_pool::max_outstanding).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/backends.hpp"
+#include "runtime/messages.hpp"
+#include "runtime/weights_blob.hpp"
+
+namespace tandem {
+
+struct sampler_settings {
+  std::string name = "sampler";
+  int32_t max_queued = 2;
+};
+
+struct sampler_state {
+  struct pending {
+    generate_request request;
+    caf::response_promise promise;
+  };
+  sampler_settings settings;
+  std::shared_ptr<generation_backend> backend;
+  int64_t version = -1; // newest complete weight version loaded
+  weights_assembler assembler;
+  std::deque<pending> queue;     // bounded by settings.max_queued
+  std::optional<pending> active; // the batch being decoded
+  double active_started = 0;     // seconds (steady clock) when it started
+  int64_t tokens_generated = 0;
+  uint64_t bad_chunks = 0;
+  static inline const char* name = "sampler";
+};
+
+using sampler_actor_t = caf::stateful_actor<sampler_state>;
+
+caf::behavior sampler_actor(sampler_actor_t* self, sampler_settings settings,
+                            std::shared_ptr<generation_backend> backend);
+
+/// Pure helpers (tested without actors).
+/// Expands groups into one prompt per completion, group after group.
+std::vector<std::vector<int32_t>> expand_prompts(const generate_request& req);
+
+/// Folds per-completion results back into groups (same order as expand).
+caf::expected<generate_result> fold_results(const generate_request& req,
+                                            std::vector<generated_sequence> seqs,
+                                            const std::string& sampler_name);
+
+} // namespace tandem

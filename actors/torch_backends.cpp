@@ -1,0 +1,102 @@
+// torch_backends.cpp: generation_backend / training_backend on top of the
+// LibTorch policy (models/policy.hpp, models/learner_core.hpp). Torch-free
+// itself: the torch code lives behind those headers.
+#include "actors/backends.hpp"
+
+#include "runtime/error.hpp"
+
+namespace tandem {
+
+namespace {
+
+class torch_generation_backend : public generation_backend {
+public:
+  torch_generation_backend(std::unique_ptr<policy> p, sampling_params params,
+                           int32_t threads)
+    : policy_(std::move(p)), params_(std::move(params)), threads_(threads) {}
+
+  caf::error load_weights(const std::vector<char>& blob) override {
+    return policy_->import_weights(blob.data(), blob.size());
+  }
+
+  caf::error start(std::vector<std::vector<int32_t>> prompts, uint64_t seed) override {
+    if (threads_ > 0) {
+      policy::set_threads(threads_);
+      threads_ = 0;
+    }
+    auto s = decode_session::start(*policy_, std::move(prompts), params_, seed);
+    if (!s)
+      return s.error();
+    session_ = std::move(*s);
+    return caf::none;
+  }
+
+  caf::error step(int64_t version) override {
+    if (!session_)
+      return make_error(errc::not_ready, "step without a started batch");
+    return session_->step(version);
+  }
+
+  bool done() const override { return !session_ || session_->done(); }
+
+  std::vector<generated_sequence> take_results() override {
+    if (!session_)
+      return {};
+    auto out = session_->take_results();
+    session_.reset();
+    return out;
+  }
+
+private:
+  std::unique_ptr<policy> policy_;
+  std::unique_ptr<decode_session> session_;
+  sampling_params params_;
+  int32_t threads_;
+};
+
+class torch_training_backend : public training_backend {
+public:
+  torch_training_backend(std::unique_ptr<learner_core> core, int32_t threads)
+    : core_(std::move(core)), threads_(threads) {}
+
+  caf::expected<std::vector<train_step_stats>>
+  train(const std::vector<train_sequence>& batch) override {
+    if (threads_ > 0) {
+      policy::set_threads(threads_);
+      threads_ = 0;
+    }
+    return core_->train(batch);
+  }
+
+  std::vector<char> export_weights() const override { return core_->export_weights(); }
+  int64_t version() const override { return core_->version(); }
+
+private:
+  std::unique_ptr<learner_core> core_;
+  int32_t threads_;
+};
+
+} // namespace
+
+caf::expected<std::shared_ptr<generation_backend>>
+make_torch_generation_backend(const model_config& model, const sampling_params& params,
+                              int32_t threads) {
+  // The initial weights do not matter: a sampler generates only after it
+  // received a version from the weight broadcaster.
+  auto p = policy::make(model, 0);
+  if (!p)
+    return p.error();
+  return std::shared_ptr<generation_backend>{
+    new torch_generation_backend(std::move(*p), params, threads)};
+}
+
+caf::expected<std::shared_ptr<training_backend>>
+make_torch_training_backend(const learner_settings& settings, int32_t threads) {
+  auto core = learner_core::make(settings);
+  if (!core)
+    return core.error();
+  return std::shared_ptr<training_backend>{
+    new torch_training_backend(std::move(*core), threads)};
+}
+
+} // namespace tandem

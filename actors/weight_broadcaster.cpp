@@ -1,0 +1,95 @@
+#include "actors/weight_broadcaster.hpp"
+
+#include <caf/all.hpp>
+
+#include "runtime/weights_blob.hpp"
+
+namespace tandem {
+
+namespace {
+
+using check_atom = caf::atom_constant<caf::atom("ackcheck")>;
+
+void send_latest(broadcaster_actor_t* self, broadcaster_state::subscriber& s) {
+  auto& st = self->state;
+  if (!st.chunks || st.latest <= s.acked || s.in_transit >= 0)
+    return;
+  for (auto& c : *st.chunks)
+    self->send(s.handle, c);
+  st.chunks_sent += st.chunks->size();
+  s.in_transit = st.latest;
+  self->delayed_send(self, st.settings.ack_timeout, check_atom::value,
+                     s.handle.address(), st.latest);
+}
+
+void on_publish(broadcaster_actor_t* self, int64_t version, const std::vector<char>& bytes) {
+  auto& st = self->state;
+  if (version <= st.latest)
+    return; // a late duplicate; the newer version is already out
+  st.latest = version;
+  st.chunks = std::make_shared<const std::vector<weights_chunk>>(
+    split_weights(version, bytes, st.settings.chunk_bytes));
+  for (auto& [addr, s] : st.subscribers)
+    send_latest(self, s);
+}
+
+void on_ack(broadcaster_actor_t* self, int64_t version) {
+  auto& st = self->state;
+  auto it = st.subscribers.find(caf::actor_cast<caf::actor_addr>(self->current_sender()));
+  if (it == st.subscribers.end())
+    return;
+  auto& s = it->second;
+  s.acked = std::max(s.acked, version);
+  if (version >= s.in_transit)
+    s.in_transit = -1;
+  send_latest(self, s);
+}
+
+void on_ack_check(broadcaster_actor_t* self, const caf::actor_addr& addr, int64_t version) {
+  auto& st = self->state;
+  auto it = st.subscribers.find(addr);
+  if (it == st.subscribers.end() || it->second.acked >= version
+      || it->second.in_transit != version)
+    return;
+  ++it->second.resends;
+  it->second.in_transit = -1; // assume lost; send the newest again
+  send_latest(self, it->second);
+}
+
+} // namespace
+
+caf::behavior weight_broadcaster_actor(broadcaster_actor_t* self,
+                                       broadcaster_settings settings) {
+  self->state.settings = settings;
+  self->set_down_handler([=](caf::down_msg& dm) {
+    self->state.subscribers.erase(dm.source);
+  });
+  return {
+    [=](publish_atom, int64_t version, const std::vector<char>& bytes) {
+      on_publish(self, version, bytes);
+    },
+    [=](subscribe_atom, const caf::actor& sampler) {
+      auto& st = self->state;
+      if (!sampler || st.subscribers.count(sampler.address()) > 0)
+        return;
+      self->monitor(sampler);
+      auto& s = st.subscribers[sampler.address()];
+      s.handle = sampler;
+      send_latest(self, s);
+    },
+    [=](weights_ack_atom, int64_t version) { on_ack(self, version); },
+    [=](check_atom, const caf::actor_addr& addr, int64_t version) {
+      on_ack_check(self, addr, version);
+    },
+    [=](status_atom) {
+      auto& st = self->state;
+      int64_t min_acked = st.subscribers.empty() ? -1 : INT64_MAX;
+      for (auto& [a, s] : st.subscribers)
+        min_acked = std::min(min_acked, s.acked);
+      return caf::make_message(st.latest, static_cast<int64_t>(st.subscribers.size()),
+                               min_acked);
+    },
+  };
+}
+
+} // namespace tandem

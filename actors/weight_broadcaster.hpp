@@ -1,0 +1,56 @@
+// weight_broadcaster: delivers each new policy version to every sampler.
+// accepts:   publish_atom(version, bytes)   from the learner
+//            subscribe_atom(actor)          a sampler joining (sent by the controller)
+//            weights_ack_atom(version)      a sampler confirming a complete version
+//            status_atom                    -> (latest version, subscribers, min acked)
+// sends:     weights_chunk...               -> samplers
+// waits for: the learner's first publish before it can serve anyone
+// unblocked by: publish_atom
+//
+// Flow control: at most one version is in transit to a given sampler. When
+// it acknowledges, it gets the newest version if that is newer (versions in
+// between are skipped: a sampler only ever needs the newest). Memory is thus
+// bounded by one weight set plus one in transit per sampler. A sampler that
+// does not acknowledge within `ack_timeout` gets the newest version again.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "runtime/messages.hpp"
+
+namespace tandem {
+
+struct broadcaster_settings {
+  size_t chunk_bytes = size_t{1} << 20;
+  caf::timespan ack_timeout = std::chrono::seconds{30};
+};
+
+struct broadcaster_state {
+  struct subscriber {
+    caf::actor handle;
+    int64_t acked = -1;      // newest version it confirmed
+    int64_t in_transit = -1; // version sent and not yet confirmed (-1: none)
+    uint64_t resends = 0;
+  };
+  broadcaster_settings settings;
+  int64_t latest = -1;
+  std::shared_ptr<const std::vector<weights_chunk>> chunks; // of `latest`
+  std::map<caf::actor_addr, subscriber> subscribers;
+  uint64_t chunks_sent = 0;
+  static inline const char* name = "weight_broadcaster";
+};
+
+using broadcaster_actor_t = caf::stateful_actor<broadcaster_state>;
+
+caf::behavior weight_broadcaster_actor(broadcaster_actor_t* self,
+                                       broadcaster_settings settings);
+
+} // namespace tandem

@@ -1,0 +1,232 @@
+// bench_command.cpp: `tandem bench pipeline CONFIG` — generation alone,
+// training alone, the synchronous and the asynchronous pipeline, measured one
+// after the other in one process, printed as samples/s and ratios.
+//
+// Thread budget: each sampler and the learner own one OS thread with
+// `threads` intra-op threads each, as they would own their GPUs; the bench
+// runs `--samplers N` samplers (default 1) so that on a 2-core machine
+// generation and training each have one core.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include <caf/all.hpp>
+
+#include "actors/backends.hpp"
+#include "actors/internal/batch_builder.hpp"
+#include "actors/reward.hpp"
+#include "actors/sampler.hpp"
+#include "app/commands.hpp"
+#include "app/pipeline.hpp"
+#include "runtime/error.hpp"
+#include "topology/config_loader.hpp"
+
+namespace tandem {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+model_config bench_model(const run_config& cfg) {
+  auto m = cfg.model;
+  m.vocab_size = char_tokenizer{}.vocab_size();
+  return m;
+}
+
+/// One batch of groups_per_step groups, as the controller would dispatch it.
+generate_request make_request(const run_config& cfg, problem_source& src, uint64_t first_id) {
+  generate_request req;
+  char_tokenizer tok;
+  for (int32_t i = 0; i < cfg.run.groups_per_step; ++i) {
+    auto p = src.next();
+    group_task t;
+    t.group_id = first_id + i;
+    t.problem_id = p.id;
+    t.prompt = *format_prompt(tok, p.question);
+    t.answer = p.answer;
+    t.group_size = cfg.run.group_size;
+    t.seed = first_id * 7919 + i;
+    req.groups.push_back(std::move(t));
+  }
+  return req;
+}
+
+caf::expected<generate_result> generate(generation_backend& be, const generate_request& req) {
+  if (auto err = be.start(expand_prompts(req), req.groups.front().seed))
+    return err;
+  while (!be.done())
+    if (auto err = be.step(0))
+      return err;
+  return fold_results(req, be.take_results(), "bench");
+}
+
+struct stage_result {
+  double samples_per_s = 0;
+  std::string error;
+};
+
+/// Generation alone: every sampler decodes `steps` batches on its own thread.
+stage_result bench_generation(const run_config& cfg, const std::vector<char>& weights,
+                              int32_t samplers, int32_t steps,
+                              std::vector<scored_group>* scored_out) {
+  std::vector<std::thread> threads;
+  std::vector<std::vector<scored_group>> outs(samplers);
+  std::vector<std::string> errors(samplers);
+  auto params = cfg.sampler.sampling;
+  params.stop_tokens = stop_tokens();
+  auto t0 = clock_type::now();
+  for (int32_t s = 0; s < samplers; ++s)
+    threads.emplace_back([&, s] {
+      auto be = make_torch_generation_backend(bench_model(cfg), params, cfg.sampler.threads);
+      auto src = make_problem_source(cfg);
+      if (!be || !src || (*be)->load_weights(weights)) {
+        errors[s] = "cannot set up a sampler";
+        return;
+      }
+      char_tokenizer tok;
+      for (int32_t k = 0; k < steps; ++k) {
+        auto r = generate(**be, make_request(cfg, **src, uint64_t(s) * 100000 + k * 1000));
+        if (!r) {
+          errors[s] = describe(r.error());
+          return;
+        }
+        for (auto& g : r->groups)
+          outs[s].push_back(*score_group(g, tok, cfg.reward.weights));
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  auto secs = since(t0);
+  for (auto& e : errors)
+    if (!e.empty())
+      return {0, e};
+  double samples = double(samplers) * steps * cfg.run.groups_per_step * cfg.run.group_size;
+  for (auto& o : outs)
+    scored_out->insert(scored_out->end(), o.begin(), o.end());
+  return {samples / secs, {}};
+}
+
+/// Training alone: the learner trains on pre-generated batches.
+stage_result bench_training(const run_config& cfg, const std::vector<scored_group>& data,
+                            int32_t steps) {
+  auto ls = make_learner_settings(cfg);
+  ls.model = bench_model(cfg);
+  auto be = make_torch_training_backend(ls, cfg.learner.threads);
+  if (!be)
+    return {0, describe(be.error())};
+  auto b = static_cast<size_t>(cfg.run.groups_per_step);
+  double secs = 0;
+  for (int32_t k = 0; k < steps; ++k) {
+    auto first = (k * b) % std::max<size_t>(1, data.size() - b + 1);
+    std::vector<scored_group> batch(data.begin() + first, data.begin() + first + b);
+    auto built = build_train_batch(batch, cfg.learner.grpo);
+    if (!built)
+      return {0, describe(built.error())};
+    auto t0 = clock_type::now();
+    auto r = (*be)->train(built->sequences);
+    secs += since(t0);
+    if (!r)
+      return {0, describe(r.error())};
+  }
+  return {double(steps) * b * cfg.run.group_size / secs, {}};
+}
+
+/// The real actor pipeline for `steps` steps with the given staleness bound.
+stage_result bench_pipeline(run_config cfg, int32_t eta, int32_t steps) {
+  cfg.run.max_staleness = eta;
+  cfg.run.steps = steps;
+  cfg.run.target_reward = 0;
+  caf::actor_system_config sys_cfg;
+  configure_actor_system(sys_cfg);
+  caf::actor_system sys{sys_cfg};
+  caf::scoped_actor self{sys};
+  pipeline_options opts;
+  opts.observer = self;
+  auto t0 = clock_type::now();
+  auto p = spawn_pipeline(sys, cfg, opts);
+  if (!p)
+    return {0, describe(p.error())};
+  stage_result out;
+  auto limit = std::chrono::duration<double>(steps * (cfg.timeouts.generate_s + cfg.timeouts.train_s));
+  self->receive(
+    [&](finished_atom, bool ok, const std::string& summary) {
+      double samples = double(steps) * cfg.run.groups_per_step * cfg.run.group_size;
+      out = ok ? stage_result{samples / since(t0), {}} : stage_result{0, summary};
+    },
+    caf::after(std::chrono::duration_cast<caf::timespan>(limit)) >> [&] {
+      out = {0, "pipeline deadline passed"};
+    });
+  for (auto& h : p->all())
+    self->send_exit(h, caf::exit_reason::user_shutdown);
+  return out;
+}
+
+void print_row(const char* name, const stage_result& r) {
+  if (r.error.empty())
+    std::printf("%-28s %10.1f samples/s\n", name, r.samples_per_s);
+  else
+    std::printf("%-28s failed: %s\n", name, r.error.c_str());
+  std::fflush(stdout);
+}
+
+int bench_pipeline_command(const args& a) {
+  if (a.empty()) {
+    std::cerr << "usage: tandem bench pipeline CONFIG [--steps N] [--samplers N]\n";
+    return 2;
+  }
+  auto loaded = load_run_config_or_error(a[0]);
+  if (!loaded) {
+    std::cerr << describe(loaded.error()) << "\n";
+    return 2;
+  }
+  auto cfg = *loaded;
+  auto steps = std::stoi(flag_value(a, "--steps", "30"));
+  cfg.sampler.count = std::stoi(flag_value(a, "--samplers", "1"));
+  cfg.sampler.processes = 0;
+  cfg.reward.processes = 0;
+  auto init = policy::make(bench_model(cfg), cfg.run.seed);
+  if (!init) {
+    std::cerr << describe(init.error()) << "\n";
+    return 1;
+  }
+  std::printf("bench pipeline: %s, %d steps x %d groups x %d completions, %d sampler(s) x %d "
+              "thread(s), learner %d thread(s), %u hardware threads\n",
+              a[0].c_str(), steps, cfg.run.groups_per_step, cfg.run.group_size,
+              cfg.sampler.count, cfg.sampler.threads, cfg.learner.threads,
+              std::thread::hardware_concurrency());
+  std::vector<scored_group> data;
+  auto gen = bench_generation(cfg, (*init)->export_weights(), cfg.sampler.count,
+                              (steps + cfg.sampler.count - 1) / cfg.sampler.count, &data);
+  print_row("generation alone", gen);
+  auto train = data.empty() ? stage_result{0, "no data"} : bench_training(cfg, data, steps);
+  print_row("training alone", train);
+  auto sync = bench_pipeline(cfg, 0, steps);
+  print_row("sync pipeline (eta=0)", sync);
+  auto eta = std::max(1, cfg.run.max_staleness);
+  auto async = bench_pipeline(cfg, eta, steps);
+  std::string label = "async pipeline (eta=" + std::to_string(eta) + ")";
+  print_row(label.c_str(), async);
+  if (!gen.error.empty() || !train.error.empty() || !sync.error.empty() || !async.error.empty())
+    return 1;
+  std::printf("async/sync speedup           %10.2f\n", async.samples_per_s / sync.samples_per_s);
+  std::printf("overlap_efficiency           %10.2f\n",
+              async.samples_per_s / std::min(gen.samples_per_s, train.samples_per_s));
+  return 0;
+}
+
+} // namespace
+
+int bench_command(const args& a) {
+  if (a.empty() || a[0] != "pipeline") {
+    std::cerr << "usage: tandem bench pipeline CONFIG [--steps N] [--samplers N]\n";
+    return 2;
+  }
+  return bench_pipeline_command(args(a.begin() + 1, a.end()));
+}
+
+} // namespace tandem

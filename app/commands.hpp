@@ -1,0 +1,21 @@
+// commands.hpp: the tandem executable's subcommands. Each returns the
+// process exit code: 0 success, 1 runtime failure, 2 bad usage or config.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace tandem {
+
+using args = std::vector<std::string>;
+
+int run_command(const args& a);      // tandem run CONFIG [--steps N] [--output DIR] [--quiet]
+int validate_command(const args& a); // tandem validate CONFIG...
+int worker_command(const args& a);   // tandem worker --config CFG --head HOST:PORT --role R --name N
+int bench_command(const args& a);    // tandem bench pipeline CONFIG [...]
+
+/// Value of "--flag VALUE" in `a`, or `fallback`.
+std::string flag_value(const args& a, const std::string& flag, const std::string& fallback);
+bool has_flag(const args& a, const std::string& flag);
+
+} // namespace tandem

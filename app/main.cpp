@@ -1,0 +1,42 @@
+// main.cpp: tandem's command-line entry point.
+#include <iostream>
+
+#include "app/commands.hpp"
+
+namespace {
+
+const char* usage =
+  "tandem: asynchronous GRPO for language models, as cooperating actors\n"
+  "\n"
+  "usage:\n"
+  "  tandem run CONFIG [--steps N] [--output DIR] [--quiet]\n"
+  "      train a run described by a YAML config (see configs/basic/run.yaml)\n"
+  "  tandem validate CONFIG...\n"
+  "      check config files and print every problem (exit 2 if any)\n"
+  "  tandem bench pipeline CONFIG [--steps N]\n"
+  "      generation alone, training alone, sync and async pipelines side by side\n"
+  "  tandem worker --config CONFIG --head HOST:PORT --role sampler|reward --name NAME\n"
+  "      run one actor in this process and join a head (started by `tandem run`)\n"
+  "  tandem --help\n";
+
+} // namespace
+
+int main(int argc, char** argv) {
+  tandem::args a(argv + 1, argv + argc);
+  if (a.empty() || a[0] == "--help" || a[0] == "-h" || a[0] == "help") {
+    std::cout << usage;
+    return a.empty() ? 2 : 0;
+  }
+  auto cmd = a[0];
+  tandem::args rest(a.begin() + 1, a.end());
+  if (cmd == "run")
+    return tandem::run_command(rest);
+  if (cmd == "validate")
+    return tandem::validate_command(rest);
+  if (cmd == "worker")
+    return tandem::worker_command(rest);
+  if (cmd == "bench")
+    return tandem::bench_command(rest);
+  std::cerr << "tandem: unknown command '" << cmd << "'\n\n" << usage;
+  return 2;
+}

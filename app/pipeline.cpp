@@ -1,0 +1,122 @@
+#include "app/pipeline.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
+
+#include "actors/learner.hpp"
+#include "actors/reward.hpp"
+#include "actors/sampler.hpp"
+#include "actors/weight_broadcaster.hpp"
+#include "runtime/error.hpp"
+#include "runtime/messages.hpp"
+#include "tasks/jsonl_dataset.hpp"
+
+namespace tandem {
+
+namespace {
+
+caf::timespan seconds(double s) {
+  return std::chrono::duration_cast<caf::timespan>(std::chrono::duration<double>(s));
+}
+
+model_config model_with_vocab(const run_config& cfg) {
+  auto m = cfg.model;
+  m.vocab_size = char_tokenizer{}.vocab_size();
+  return m;
+}
+
+sampling_params sampling_with_stops(const run_config& cfg) {
+  auto p = cfg.sampler.sampling;
+  p.stop_tokens = stop_tokens();
+  return p;
+}
+
+} // namespace
+
+void configure_actor_system(caf::actor_system_config& cfg) {
+  register_message_types(cfg);
+  cfg.load<caf::io::middleman>();
+  cfg.set("scheduler.max-threads", 2);
+  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds{500}});
+  cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{2}});
+}
+
+std::vector<caf::actor> pipeline::all() const {
+  std::vector<caf::actor> out{controller, learner, broadcaster};
+  out.insert(out.end(), samplers.begin(), samplers.end());
+  out.insert(out.end(), rewards.begin(), rewards.end());
+  return out;
+}
+
+caf::expected<std::shared_ptr<problem_source>> make_problem_source(const run_config& cfg) {
+  if (cfg.task.kind == "jsonl") {
+    auto ds = jsonl_dataset::load(cfg.task.jsonl_path, char_tokenizer{}, cfg.task.arithmetic.seed);
+    if (!ds)
+      return ds.error();
+    return std::shared_ptr<problem_source>{std::move(*ds)};
+  }
+  auto t = arithmetic_task::make(cfg.task.arithmetic);
+  if (!t)
+    return t.error();
+  return std::shared_ptr<problem_source>{std::move(*t)};
+}
+
+controller_settings make_controller_settings(const run_config& cfg) {
+  controller_settings s;
+  s.steps = cfg.run.steps;
+  s.groups_per_step = cfg.run.groups_per_step;
+  s.group_size = cfg.run.group_size;
+  s.max_staleness = cfg.run.max_staleness;
+  s.max_requeues = static_cast<uint32_t>(cfg.run.max_requeues);
+  s.target_reward = cfg.run.target_reward;
+  s.seed = cfg.run.seed;
+  s.generate_timeout = seconds(cfg.timeouts.generate_s);
+  s.score_timeout = seconds(cfg.timeouts.score_s);
+  s.train_timeout = seconds(cfg.timeouts.train_s);
+  return s;
+}
+
+caf::expected<caf::actor> spawn_torch_sampler(caf::actor_system& sys, const run_config& cfg,
+                                              const std::string& name) {
+  auto be = make_torch_generation_backend(model_with_vocab(cfg), sampling_with_stops(cfg),
+                                          cfg.sampler.threads);
+  if (!be)
+    return be.error();
+  sampler_settings ss;
+  ss.name = name;
+  return caf::actor{sys.spawn<caf::detached>(sampler_actor, ss, *be)};
+}
+
+caf::expected<pipeline> spawn_pipeline(caf::actor_system& sys, const run_config& cfg,
+                                       const pipeline_options& opts) {
+  auto problems = make_problem_source(cfg);
+  if (!problems)
+    return problems.error();
+  auto ls = make_learner_settings(cfg);
+  ls.model = model_with_vocab(cfg);
+  auto trainer = make_torch_training_backend(ls, cfg.learner.threads);
+  if (!trainer)
+    return trainer.error();
+  pipeline p;
+  broadcaster_settings bs;
+  bs.ack_timeout = seconds(cfg.timeouts.generate_s);
+  p.broadcaster = sys.spawn(weight_broadcaster_actor, bs);
+  p.learner = sys.spawn<caf::detached>(learner_actor, cfg.learner.grpo, *trainer, p.broadcaster);
+  if (opts.local_reward)
+    p.rewards.push_back(sys.spawn(reward_actor, cfg.reward.weights));
+  controller_deps deps{*problems, opts.metrics, opts.progress, p.learner, p.broadcaster,
+                       p.rewards, opts.observer};
+  p.controller = sys.spawn(controller_actor, make_controller_settings(cfg), deps);
+  auto n = opts.local_samplers >= 0 ? opts.local_samplers : cfg.sampler.count;
+  for (int32_t i = 0; i < n; ++i) {
+    auto s = spawn_torch_sampler(sys, cfg, "sampler-" + std::to_string(i));
+    if (!s)
+      return s.error();
+    p.samplers.push_back(*s);
+    caf::anon_send(p.controller,
+                   sampler_hello{"sampler-" + std::to_string(i), *s, cfg.sampler.groups_per_request});
+  }
+  return p;
+}
+
+} // namespace tandem

@@ -1,0 +1,58 @@
+// pipeline.hpp: spawning tandem's actors for one run config in this process,
+// and the actor-system settings every tandem process uses.
+//
+// Thread budget: every LibTorch actor (sampler, learner) is detached, so it
+// owns one OS thread plus its configured intra-op threads; the scheduler runs
+// only the light control-plane actors (controller, reward, broadcaster).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/expected.hpp>
+
+#include "actors/controller.hpp"
+#include "topology/run_config.hpp"
+
+namespace tandem {
+
+/// Config for every tandem process: message types, error category, a small
+/// scheduler, the middleman with heartbeats (a hung peer is detected within
+/// about 2 s instead of never).
+void configure_actor_system(caf::actor_system_config& cfg);
+
+struct pipeline {
+  caf::actor controller, learner, broadcaster;
+  std::vector<caf::actor> samplers, rewards;
+  std::vector<caf::actor> all() const;
+};
+
+struct pipeline_options {
+  std::shared_ptr<metrics_sink> metrics;
+  std::function<void(const std::string&)> progress;
+  caf::actor observer;
+  int32_t local_samplers = -1; // -1: cfg.sampler.count
+  bool local_reward = true;    // false: wait for a remote reward to join
+};
+
+/// Problem source for the config's task.
+caf::expected<std::shared_ptr<problem_source>> make_problem_source(const run_config& cfg);
+
+/// Controller settings from the run config.
+controller_settings make_controller_settings(const run_config& cfg);
+
+/// Spawns broadcaster, learner, reward and local samplers, then the
+/// controller, and makes the local samplers join it.
+caf::expected<pipeline> spawn_pipeline(caf::actor_system& sys, const run_config& cfg,
+                                       const pipeline_options& opts);
+
+/// Spawns one detached sampler with a LibTorch backend.
+caf::expected<caf::actor> spawn_torch_sampler(caf::actor_system& sys, const run_config& cfg,
+                                              const std::string& name);
+
+} // namespace tandem

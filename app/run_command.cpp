@@ -1,0 +1,234 @@
+// run_command.cpp: `tandem run` (the head process) and `tandem validate`.
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/learner.hpp"
+#include "app/commands.hpp"
+#include "app/pipeline.hpp"
+#include "runtime/error.hpp"
+#include "runtime/process_launcher.hpp"
+#include "topology/config_loader.hpp"
+
+namespace tandem {
+
+namespace {
+
+std::atomic<bool> interrupted{false};
+
+void on_sigint(int) { interrupted = true; }
+
+bool print_issues(const config_result& r) {
+  for (auto& i : r.issues)
+    std::cerr << i.to_string() << "\n";
+  return r.ok();
+}
+
+caf::error apply_overrides(run_config& cfg, const args& a) {
+  try {
+    if (has_flag(a, "--steps"))
+      cfg.run.steps = std::stoi(flag_value(a, "--steps", ""));
+    if (has_flag(a, "--output"))
+      cfg.run.output_dir = flag_value(a, "--output", "");
+    if (has_flag(a, "--target-reward"))
+      cfg.run.target_reward = std::stod(flag_value(a, "--target-reward", ""));
+  } catch (const std::exception&) {
+    return make_error(errc::invalid_argument, "bad value for --steps/--output/--target-reward");
+  }
+  if (cfg.run.steps < 1)
+    return make_error(errc::invalid_argument, "--steps must be >= 1");
+  return caf::none;
+}
+
+/// Child processes for sampler.processes and reward.processes.
+caf::expected<std::vector<std::unique_ptr<child_process>>>
+launch_workers(const run_config& cfg, uint16_t port) {
+  os_process_launcher launcher;
+  std::vector<std::unique_ptr<child_process>> kids;
+  auto exe = self_executable_path();
+  auto head = "127.0.0.1:" + std::to_string(port);
+  auto start = [&](const std::string& role, const std::string& name) -> caf::error {
+    auto c = launcher.launch({exe, "worker", "--config", cfg.source_path, "--head", head,
+                              "--role", role, "--name", name});
+    if (!c)
+      return c.error();
+    kids.push_back(std::move(*c));
+    return caf::none;
+  };
+  for (int32_t i = 0; i < cfg.sampler.processes; ++i)
+    if (auto err = start("sampler", "sampler-p" + std::to_string(i)))
+      return err;
+  if (cfg.reward.processes > 0)
+    if (auto err = start("reward", "reward-p0"))
+      return err;
+  return kids;
+}
+
+struct outcome {
+  bool ok = false;
+  std::string summary;
+};
+
+/// Waits for the controller's finished message. Deadline: every step may take
+/// its full generate + train timeouts, plus the time workers need to connect.
+outcome wait_for_finish(caf::scoped_actor& self, const run_config& cfg, const caf::actor& ctl) {
+  auto budget = std::chrono::duration<double>(
+    cfg.run.steps * (cfg.timeouts.generate_s + cfg.timeouts.train_s) + cfg.timeouts.connect_s);
+  auto deadline = std::chrono::steady_clock::now()
+                  + std::chrono::duration_cast<std::chrono::steady_clock::duration>(budget);
+  outcome out;
+  bool done = false, stop_sent = false;
+  while (!done) {
+    self->receive(
+      [&](finished_atom, bool ok, const std::string& summary) {
+        out = {ok, summary};
+        done = true;
+      },
+      caf::after(std::chrono::milliseconds{250}) >> [&] {
+        if (interrupted && !stop_sent) {
+          std::cerr << "\ninterrupted: finishing the run\n";
+          self->send(ctl, stop_atom::value);
+          stop_sent = true;
+        }
+        if (std::chrono::steady_clock::now() > deadline) {
+          out = {false, "{\"ok\":0,\"reason\":\"run deadline passed\"}"};
+          done = true;
+        }
+      });
+  }
+  return out;
+}
+
+void save_weights(caf::scoped_actor& self, const caf::actor& learner, const std::string& path) {
+  self->request(learner, std::chrono::seconds{60}, save_atom::value, path)
+    .receive([&](int64_t v) { std::cerr << "saved weights v" << v << " to " << path << "\n"; },
+             [&](caf::error& err) {
+               std::cerr << "could not save weights: " << describe(err) << "\n";
+             });
+}
+
+std::function<void(const std::string&)> make_progress(bool quiet) {
+  bool tty = ::isatty(STDERR_FILENO) != 0;
+  auto count = std::make_shared<int64_t>(0);
+  return [=](const std::string& line) {
+    if (quiet)
+      return;
+    if (tty)
+      std::cerr << "\r\033[K" << line << std::flush;
+    else if ((*count)++ % 10 == 0)
+      std::cerr << line << "\n";
+  };
+}
+
+int run_loaded(run_config cfg, const args& a) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(cfg.run.output_dir, ec);
+  if (ec) {
+    std::cerr << "cannot create " << cfg.run.output_dir << ": " << ec.message() << "\n";
+    return 1;
+  }
+  auto sink = jsonl_file_sink::open(cfg.run.output_dir + "/metrics.jsonl");
+  if (!sink) {
+    std::cerr << describe(sink.error()) << "\n";
+    return 1;
+  }
+  fs::copy_file(cfg.source_path, cfg.run.output_dir + "/config.yaml",
+                fs::copy_options::overwrite_existing, ec);
+  caf::actor_system_config sys_cfg;
+  configure_actor_system(sys_cfg);
+  caf::actor_system sys{sys_cfg};
+  caf::scoped_actor self{sys};
+  pipeline_options opts;
+  opts.metrics = std::shared_ptr<metrics_sink>{std::move(*sink)};
+  opts.progress = make_progress(has_flag(a, "--quiet"));
+  opts.observer = self;
+  opts.local_reward = cfg.reward.processes == 0;
+  auto p = spawn_pipeline(sys, cfg, opts);
+  if (!p) {
+    std::cerr << "cannot start: " << describe(p.error()) << "\n";
+    return 1;
+  }
+  std::vector<std::unique_ptr<child_process>> kids;
+  if (cfg.sampler.processes > 0 || cfg.reward.processes > 0) {
+    auto port = sys.middleman().publish(p->controller, 0, "127.0.0.1", true);
+    if (!port) {
+      std::cerr << "cannot publish the controller: " << sys.render(port.error()) << "\n";
+      return 1;
+    }
+    auto launched = launch_workers(cfg, *port);
+    if (!launched) {
+      std::cerr << describe(launched.error()) << "\n";
+      return 1;
+    }
+    kids = std::move(*launched);
+    std::cerr << "head on 127.0.0.1:" << *port << ", " << kids.size() << " worker process(es)\n";
+  }
+  std::signal(SIGINT, on_sigint);
+  std::signal(SIGTERM, on_sigint);
+  auto res = wait_for_finish(self, cfg, p->controller);
+  std::cerr << "\n";
+  save_weights(self, p->learner, cfg.run.output_dir + "/weights.tndm");
+  std::ofstream(cfg.run.output_dir + "/summary.json") << res.summary << "\n";
+  std::cout << "summary: " << res.summary << "\n";
+  for (auto& h : p->all())
+    self->send_exit(h, caf::exit_reason::user_shutdown);
+  for (auto& k : kids)
+    k->stop(std::chrono::milliseconds{5000});
+  return res.ok ? 0 : 1;
+}
+
+} // namespace
+
+std::string flag_value(const args& a, const std::string& flag, const std::string& fallback) {
+  for (size_t i = 0; i + 1 < a.size(); ++i)
+    if (a[i] == flag)
+      return a[i + 1];
+  return fallback;
+}
+
+bool has_flag(const args& a, const std::string& flag) {
+  for (auto& x : a)
+    if (x == flag)
+      return true;
+  return false;
+}
+
+int run_command(const args& a) {
+  if (a.empty() || a[0].rfind("--", 0) == 0) {
+    std::cerr << "usage: tandem run CONFIG [--steps N] [--output DIR] [--quiet]\n";
+    return 2;
+  }
+  auto loaded = load_run_config(a[0]);
+  if (!print_issues(loaded))
+    return 2;
+  if (auto err = apply_overrides(loaded.config, a)) {
+    std::cerr << describe(err) << "\n";
+    return 2;
+  }
+  return run_loaded(std::move(loaded.config), a);
+}
+
+int validate_command(const args& a) {
+  if (a.empty()) {
+    std::cerr << "usage: tandem validate CONFIG...\n";
+    return 2;
+  }
+  bool all_ok = true;
+  for (auto& path : a) {
+    auto r = load_run_config(path);
+    if (print_issues(r))
+      std::cout << path << ": ok\n";
+    else
+      all_ok = false;
+  }
+  return all_ok ? 0 : 2;
+}
+
+} // namespace tandem

@@ -1,0 +1,178 @@
+// transformer.hpp: the decoder-only policy network (Llama layout) and the
+// packing helpers shared by the sampler (policy.cpp) and the learner
+// (learner_core.cpp). Private to models/: only policy.cpp, learner_core.cpp
+// and transformer.cpp include it, so nothing else pays for LibTorch headers.
+//
+// Layout: embed_tokens -> N x [input_layernorm -> GQA self_attn (RoPE,
+// HF rotate_half) -> residual -> post_attention_layernorm -> SwiGLU mlp ->
+// residual] -> norm -> lm_head (or the embedding when tied). Linear layers
+// have no bias (Llama; Qwen2's q/k/v biases are not modelled). Parameter
+// names follow Hugging Face without the "model." prefix.
+//
+// Numerics: float32 on CPU. Attention is written out (matmul, mask, softmax)
+// so that LibTorch 1.13 and 2.x compute the same thing. Padding never leaks
+// into real tokens: a masked key gets probability exactly 0, and every query
+// may attend to itself, so pad rows stay finite (no all -inf softmax row).
+//
+// Thread safety: a transformer is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include <torch/torch.h>
+
+#include "models/model_config.hpp"
+
+namespace tandem::internal {
+
+/// Per-layer key/value cache, each [B, kv_heads, capacity, head_dim].
+struct kv_cache {
+  std::vector<torch::Tensor> k;
+  std::vector<torch::Tensor> v;
+};
+
+class rms_norm_impl : public torch::nn::Module {
+public:
+  rms_norm_impl(int64_t dim, double eps);
+  torch::Tensor forward(const torch::Tensor& x);
+
+private:
+  torch::Tensor weight_;
+  double eps_;
+};
+TORCH_MODULE_IMPL(rms_norm, rms_norm_impl);
+
+/// Rotary tables for one forward call, [B, 1, S, head_dim] each.
+struct rotary {
+  torch::Tensor cos;
+  torch::Tensor sin;
+};
+
+class attention_impl : public torch::nn::Module {
+public:
+  explicit attention_impl(const model_config& cfg);
+  /// `blocked` is bool [B, 1, 1, S, Sk], true where a query must not see a
+  /// key. With a cache, the new keys/values are written at slots
+  /// [start, start + S) and the query attends over slots [0, start + S).
+  torch::Tensor forward(const torch::Tensor& x, const rotary& rope,
+                        const torch::Tensor& blocked, torch::Tensor* k_cache,
+                        torch::Tensor* v_cache, int64_t start);
+
+private:
+  int64_t heads_, kv_heads_, head_dim_;
+  torch::nn::Linear q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr},
+    o_proj_{nullptr};
+};
+TORCH_MODULE_IMPL(attention, attention_impl);
+
+class mlp_impl : public torch::nn::Module {
+public:
+  explicit mlp_impl(const model_config& cfg);
+  torch::Tensor forward(const torch::Tensor& x);
+
+private:
+  torch::nn::Linear gate_proj_{nullptr}, up_proj_{nullptr}, down_proj_{nullptr};
+};
+TORCH_MODULE_IMPL(mlp, mlp_impl);
+
+class decoder_layer_impl : public torch::nn::Module {
+public:
+  explicit decoder_layer_impl(const model_config& cfg);
+  torch::Tensor forward(const torch::Tensor& x, const rotary& rope,
+                        const torch::Tensor& blocked, torch::Tensor* k_cache,
+                        torch::Tensor* v_cache, int64_t start);
+
+private:
+  rms_norm input_layernorm_{nullptr}, post_attention_layernorm_{nullptr};
+  attention self_attn_{nullptr};
+  mlp mlp_{nullptr};
+};
+TORCH_MODULE_IMPL(decoder_layer, decoder_layer_impl);
+
+class transformer_impl : public torch::nn::Module {
+public:
+  explicit transformer_impl(const model_config& cfg);
+
+  /// normal(0, 0.02) for matrices, ones for norms, from torch::manual_seed.
+  void init_weights(uint64_t seed);
+
+  /// tokens/positions int64 [B, S]; mask bool [B, S, Sk]. Returns logits
+  /// [B, S, vocab]. With `cache`, see attention_impl::forward.
+  torch::Tensor forward(const torch::Tensor& tokens,
+                        const torch::Tensor& positions,
+                        const torch::Tensor& mask, kv_cache* cache = nullptr,
+                        int64_t start = 0);
+
+  /// Zeroed cache for `batch` rows and `capacity` slots.
+  kv_cache make_cache(int64_t batch, int64_t capacity) const;
+
+  const model_config& config() const { return cfg_; }
+
+private:
+  rotary make_rotary(const torch::Tensor& positions) const;
+
+  model_config cfg_;
+  torch::Tensor inv_freq_; // buffer-free constant, [head_dim / 2]
+  torch::nn::Embedding embed_tokens_{nullptr};
+  torch::nn::ModuleList layers_{nullptr};
+  rms_norm norm_{nullptr};
+  torch::nn::Linear lm_head_{nullptr}; // null when tied
+};
+TORCH_MODULE_IMPL(transformer, transformer_impl);
+
+/// Checks shape constraints (divisibility, positive sizes, even head_dim).
+caf::error validate(const model_config& cfg);
+
+/// Parameters in export order: registration order of named_parameters().
+std::vector<torch::Tensor> ordered_parameters(const transformer& model);
+int64_t count_parameters(const transformer& model);
+std::vector<char> export_weights(const transformer& model);
+/// All-or-nothing: validates size and finiteness before touching a weight.
+caf::error import_weights(transformer& model, const char* data, size_t size);
+
+/// One row of a learner-side batch: prompt then completion.
+struct sequence_ref {
+  const std::vector<int32_t>* prompt;
+  const std::vector<int32_t>* completion;
+};
+
+/// Right-padded [prompt + completion] rows with per-row positions from 0 and
+/// a causal mask over real tokens; plus where each completion token is
+/// predicted. T = longest completion (at least 1).
+struct packed_batch {
+  torch::Tensor tokens;    // int64 [B, S]
+  torch::Tensor positions; // int64 [B, S]
+  torch::Tensor mask;      // bool  [B, S, S]
+  torch::Tensor predict_at; // int64 [B, T]: logit row that predicts token t
+  torch::Tensor targets;   // int64 [B, T]
+  torch::Tensor loss_mask; // float [B, T]: 1 for real completion tokens
+  std::vector<int64_t> completion_len;
+};
+
+packed_batch pack(const std::vector<sequence_ref>& rows);
+
+/// Causal + key-validity mask; every query also sees itself. valid: bool
+/// [B, S]. Returns bool [B, S, S].
+torch::Tensor causal_mask(const torch::Tensor& valid);
+
+struct completion_logits {
+  torch::Tensor logits; // [B, T, V] / temperature (raw, before log_softmax)
+  torch::Tensor logp;   // [B, T] log-prob of the target tokens
+};
+
+/// Forward on a packed batch; logp keeps the graph if grad mode is on.
+completion_logits score_completions(transformer& model, const packed_batch& p,
+                                    double temperature);
+
+/// Validates tokens of one learner-side row: non-empty prompt, tokens in
+/// range, prompt + completion <= max_seq_len.
+caf::error validate_row(const model_config& cfg, const sequence_ref& row,
+                        size_t index);
+
+} // namespace tandem::internal

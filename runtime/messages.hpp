@@ -1,0 +1,201 @@
+// messages.hpp: every type and atom that travels between tandem's actors.
+//
+// All message types are registered by name in register_message_types() so
+// that any message can cross a process boundary through CAF's middleman.
+// Keep this the only place that defines message types: two processes that
+// registered a type under different names silently exchange empty messages.
+//
+// Large numeric payloads (weights) travel as raw bytes, never vector<float>
+// (CAF serializes vectors element by element).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
+
+namespace tandem {
+
+// -- atoms (CAF 0.17: at most 10 characters) ----------------------------------
+
+using generate_atom = caf::atom_constant<caf::atom("generate")>;
+using decode_atom = caf::atom_constant<caf::atom("decode")>;
+using score_atom = caf::atom_constant<caf::atom("score")>;
+using train_atom = caf::atom_constant<caf::atom("train")>;
+using publish_atom = caf::atom_constant<caf::atom("publish")>;
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+using weights_ack_atom = caf::atom_constant<caf::atom("wack")>;
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
+using finished_atom = caf::atom_constant<caf::atom("finished")>;
+
+// -- rollouts -----------------------------------------------------------------
+
+/// One prompt to be completed `group_size` times.
+struct group_task {
+  uint64_t group_id = 0;
+  uint64_t problem_id = 0;
+  std::vector<int32_t> prompt;
+  std::string answer;
+  int32_t group_size = 0;
+  int64_t min_version = 0; // the sampler must hold at least this version to start
+  uint64_t seed = 0;       // sampling seed of this attempt
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, group_task& x) {
+  return f(caf::meta::type_name("group_task"), x.group_id, x.problem_id,
+           x.prompt, x.answer, x.group_size, x.min_version, x.seed);
+}
+
+/// A batch of groups for one sampler request.
+struct generate_request {
+  std::vector<group_task> groups;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, generate_request& x) {
+  return f(caf::meta::type_name("generate_request"), x.groups);
+}
+
+struct completion_record {
+  std::vector<int32_t> tokens;
+  std::vector<float> logprobs;   // behaviour log-probs, one per token
+  std::vector<int64_t> versions; // policy version per token
+  bool finished = false;         // ended by a stop token
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, completion_record& x) {
+  return f(caf::meta::type_name("completion_record"), x.tokens, x.logprobs,
+           x.versions, x.finished);
+}
+
+struct rollout_group {
+  uint64_t group_id = 0;
+  uint64_t problem_id = 0;
+  std::vector<int32_t> prompt;
+  std::string answer;
+  std::vector<completion_record> completions;
+  std::string sampler; // name of the sampler that produced it
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rollout_group& x) {
+  return f(caf::meta::type_name("rollout_group"), x.group_id, x.problem_id,
+           x.prompt, x.answer, x.completions, x.sampler);
+}
+
+/// A sampler's answer to one generate_request.
+struct generate_result {
+  std::vector<rollout_group> groups;
+  double seconds = 0;    // wall time spent decoding this request
+  int64_t tokens = 0;    // completion tokens generated
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, generate_result& x) {
+  return f(caf::meta::type_name("generate_result"), x.groups, x.seconds,
+           x.tokens);
+}
+
+struct scored_group {
+  rollout_group rollout;
+  std::vector<double> rewards;  // total reward per completion
+  std::vector<double> accuracy; // accuracy component per completion
+  std::vector<double> format;   // format component per completion
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, scored_group& x) {
+  return f(caf::meta::type_name("scored_group"), x.rollout, x.rewards,
+           x.accuracy, x.format);
+}
+
+// -- learning -----------------------------------------------------------------
+
+struct train_batch {
+  std::vector<scored_group> groups;
+  int64_t expected_version = 0; // the learner's version when the batch was formed
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, train_batch& x) {
+  return f(caf::meta::type_name("train_batch"), x.groups, x.expected_version);
+}
+
+/// Learner statistics of one optimizer step (see grpo_loss_stats).
+struct step_metrics {
+  int64_t version = 0;
+  double loss = 0, pg_loss = 0, kl = 0, entropy = 0;
+  double clip_low = 0, clip_high = 0, clip_region = 0;
+  double ratio_mean = 0, ratio_min = 0, ratio_max = 0;
+  double behav_weight_mean = 0, behav_weight_truncated = 0, behav_approx_kl = 0;
+  double sampler_logp_abs_diff = 0, grad_norm = 0;
+  double advantage_abs_mean = 0, zero_std_fraction = 0;
+  int64_t tokens = 0;
+  double seconds = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, step_metrics& x) {
+  return f(caf::meta::type_name("step_metrics"), x.version, x.loss, x.pg_loss,
+           x.kl, x.entropy, x.clip_low, x.clip_high, x.clip_region,
+           x.ratio_mean, x.ratio_min, x.ratio_max, x.behav_weight_mean,
+           x.behav_weight_truncated, x.behav_approx_kl,
+           x.sampler_logp_abs_diff, x.grad_norm, x.advantage_abs_mean,
+           x.zero_std_fraction, x.tokens, x.seconds);
+}
+
+struct train_report {
+  std::vector<step_metrics> steps; // one per optimizer step
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, train_report& x) {
+  return f(caf::meta::type_name("train_report"), x.steps);
+}
+
+// -- weights ------------------------------------------------------------------
+
+/// One piece of a weight set. A receiver applies a version only once all
+/// `count` chunks arrived, the sizes add up and the checksum matches.
+struct weights_chunk {
+  int64_t version = 0;
+  uint32_t index = 0;
+  uint32_t count = 0;
+  uint64_t total_size = 0; // bytes of the whole weight set
+  uint64_t checksum = 0;   // FNV-1a 64 of the whole weight set
+  std::vector<char> bytes;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, weights_chunk& x) {
+  return f(caf::meta::type_name("weights_chunk"), x.version, x.index, x.count,
+           x.total_size, x.checksum, x.bytes);
+}
+
+// -- membership and health ------------------------------------------------------
+
+/// Sent by a sampler (local or remote) to join the controller.
+struct sampler_hello {
+  std::string name;
+  caf::actor handle;
+  int32_t max_groups = 0; // groups it decodes per request
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sampler_hello& x) {
+  return f(caf::meta::type_name("sampler_hello"), x.name, x.handle,
+           x.max_groups);
+}
+
+/// Registers every type above by name. Call on every actor_system_config.
+void register_message_types(caf::actor_system_config& cfg);
+
+} // namespace tandem

@@ -1,0 +1,49 @@
+// process_launcher.hpp: starting and stopping child OS processes, behind an
+// interface so that supervision logic can be tested with a fake.
+//
+// Lifecycle of a child: running → (exited | terminated). stop() sends SIGTERM,
+// waits up to a deadline, then SIGKILLs: no child outlives its launcher.
+//
+// Thread safety: one thread at a time.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+namespace tandem {
+
+class child_process {
+public:
+  virtual ~child_process() = default;
+  virtual int pid() const = 0;
+  /// Non-blocking: true while the process runs.
+  virtual bool running() = 0;
+  /// Exit code once exited (128 + signal if killed by a signal); -1 while running.
+  virtual int exit_code() const = 0;
+  /// SIGTERM, wait up to `grace`, then SIGKILL and reap.
+  virtual void stop(std::chrono::milliseconds grace) = 0;
+};
+
+class process_launcher {
+public:
+  virtual ~process_launcher() = default;
+  /// argv[0] is the program path. stdout/stderr are inherited.
+  virtual caf::expected<std::unique_ptr<child_process>>
+  launch(const std::vector<std::string>& argv) = 0;
+};
+
+/// posix_spawn-based launcher.
+class os_process_launcher : public process_launcher {
+public:
+  caf::expected<std::unique_ptr<child_process>>
+  launch(const std::vector<std::string>& argv) override;
+};
+
+/// Path of the running executable (/proc/self/exe).
+std::string self_executable_path();
+
+} // namespace tandem
