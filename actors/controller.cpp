@@ -172,7 +172,8 @@ void on_trained(ctl* self, const std::vector<scored_group>& batch,
   st.learner_busy = false;
   st.train_failures = 0;
   st.work->commit(ids);
-  st.consumed_ids.insert(st.consumed_ids.end(), ids.begin(), ids.end());
+  if (st.deps.on_consumed)
+    st.deps.on_consumed(ids);
   if (rep.steps.empty())
     return finish(self, false, "learner returned no step");
   st.version = rep.steps.back().version;

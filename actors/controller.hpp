@@ -61,6 +61,9 @@ struct controller_deps {
   caf::actor broadcaster;
   std::vector<caf::actor> rewards;
   caf::actor observer;
+  /// Audit hook: called with the group ids of every batch the learner
+  /// accepted, in order (tests check exactly-once consumption with it).
+  std::function<void(const std::vector<uint64_t>&)> on_consumed;
 };
 
 struct controller_state {
@@ -76,7 +79,6 @@ struct controller_state {
   uint64_t stale_refused = 0;
   uint64_t staleness_violations = 0; // tokens trained beyond the bound (must stay 0)
   uint64_t skipped_problems = 0;     // problems the tokenizer could not encode
-  std::vector<uint64_t> consumed_ids; // every group id trained on, in order
   reward_window rewards{10};
   stage_times interval;               // accumulates until the next step
   int64_t interval_tokens = 0;

@@ -105,7 +105,7 @@ caf::expected<pipeline> spawn_pipeline(caf::actor_system& sys, const run_config&
   if (opts.local_reward)
     p.rewards.push_back(sys.spawn(reward_actor, cfg.reward.weights));
   controller_deps deps{*problems, opts.metrics, opts.progress, p.learner, p.broadcaster,
-                       p.rewards, opts.observer};
+                       p.rewards, opts.observer, {}};
   p.controller = sys.spawn(controller_actor, make_controller_settings(cfg), deps);
   auto n = opts.local_samplers >= 0 ? opts.local_samplers : cfg.sampler.count;
   for (int32_t i = 0; i < n; ++i) {

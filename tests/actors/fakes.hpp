@@ -1,0 +1,102 @@
+// fakes.hpp: generation and training backends that return at once, for
+// deterministic actor tests (no LibTorch).
+#pragma once
+
+#include <cstring>
+#include <string>
+
+#include "actors/backends.hpp"
+#include "runtime/error.hpp"
+#include "tasks/tokenizer.hpp"
+
+namespace tandem::testing {
+
+/// Emits `length` tokens per sequence, one per step: the digits of `answer`
+/// (as set by the test) followed by </answer>, padded with '0' digits.
+/// Weights are "loaded" by remembering their first byte.
+class fake_generation_backend : public generation_backend {
+public:
+  explicit fake_generation_backend(int32_t length = 3) : length_(length) {}
+
+  caf::error load_weights(const std::vector<char>& blob) override {
+    ++loads;
+    last_blob = blob;
+    return caf::none;
+  }
+  caf::error start(std::vector<std::vector<int32_t>> prompts, uint64_t) override {
+    if (fail_next_start) {
+      fail_next_start = false;
+      return make_error(errc::backend_failure, "injected");
+    }
+    seqs_.assign(prompts.size(), {});
+    steps_ = 0;
+    ++batches;
+    return caf::none;
+  }
+  caf::error step(int64_t version) override {
+    char_tokenizer tok;
+    auto text = answer + "</answer>";
+    auto ids = *tok.encode(text);
+    for (auto& s : seqs_) {
+      auto t = steps_ < static_cast<int32_t>(ids.size()) ? ids[steps_] : ids.back();
+      s.tokens.push_back(t);
+      s.logprobs.push_back(-0.5f);
+      s.versions.push_back(version);
+      s.finished = t == char_tokenizer::answer_close_id;
+    }
+    ++steps_;
+    ++total_steps;
+    return caf::none;
+  }
+  bool done() const override {
+    return steps_ >= length_ || (!seqs_.empty() && seqs_.front().finished);
+  }
+  std::vector<generated_sequence> take_results() override {
+    auto out = std::move(seqs_);
+    seqs_.clear();
+    return out;
+  }
+
+  std::string answer = "7";
+  bool fail_next_start = false;
+  int loads = 0, batches = 0, total_steps = 0;
+  std::vector<char> last_blob;
+
+private:
+  int32_t length_;
+  int32_t steps_ = 0;
+  std::vector<generated_sequence> seqs_;
+};
+
+/// Counts steps; weights are 16 bytes holding the version.
+class fake_training_backend : public training_backend {
+public:
+  caf::expected<std::vector<train_step_stats>>
+  train(const std::vector<train_sequence>& batch) override {
+    if (fail_next) {
+      fail_next = false;
+      return make_error(errc::numeric_failure, "injected");
+    }
+    batches.push_back(batch.size());
+    train_step_stats s;
+    s.version = ++version_;
+    s.tokens = 0;
+    for (auto& b : batch)
+      s.tokens += static_cast<int64_t>(b.completion.size());
+    return std::vector<train_step_stats>{s};
+  }
+  std::vector<char> export_weights() const override {
+    std::vector<char> w(16, 0);
+    std::memcpy(w.data(), &version_, sizeof(version_));
+    return w;
+  }
+  int64_t version() const override { return version_; }
+
+  bool fail_next = false;
+  std::vector<size_t> batches;
+
+private:
+  int64_t version_ = 0;
+};
+
+} // namespace tandem::testing

@@ -1,0 +1,375 @@
+// Actor protocol tests: the real controller, sampler, reward, learner and
+// weight broadcaster actors with fake LibTorch backends, stepped message by
+// message on CAF's test coordinator (virtual time, no sleeps).
+#include <map>
+#include <set>
+
+#include "actor_test_fixture.hpp"
+#include "fakes.hpp"
+
+#include "actors/controller.hpp"
+#include "actors/learner.hpp"
+#include "actors/reward.hpp"
+#include "actors/sampler.hpp"
+#include "actors/weight_broadcaster.hpp"
+#include "runtime/weights_blob.hpp"
+#include "tasks/arithmetic_task.hpp"
+
+namespace tandem::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// True if `m` holds exactly these element types (empty messages are replies
+// to plain sends and match nothing).
+template <class... Ts>
+bool holds(const caf::message& m) {
+  return m.size() == sizeof...(Ts) && m.match_elements<Ts...>();
+}
+
+// A sampler that accepts requests and never answers (a hung process).
+struct stalled_state {
+  std::vector<caf::response_promise> held;
+};
+caf::behavior stalled_sampler(caf::stateful_actor<stalled_state>* self) {
+  return {
+    [=](generate_request&) -> caf::result<generate_result> {
+      self->state.held.push_back(self->make_response_promise());
+      return caf::delegated<generate_result>{};
+    },
+    [=](const weights_chunk&) {},
+  };
+}
+
+struct Pipeline : ActorTest {
+  controller_settings cs;
+  std::shared_ptr<fake_training_backend> trainer = std::make_shared<fake_training_backend>();
+  std::vector<std::shared_ptr<fake_generation_backend>> gens;
+  std::shared_ptr<memory_sink> metrics = std::make_shared<memory_sink>();
+  std::vector<uint64_t> consumed;
+  caf::actor observer, broadcaster, learner, reward, controller;
+  std::vector<caf::actor> samplers;
+
+  Pipeline() {
+    cs.steps = 6;
+    cs.groups_per_step = 4;
+    cs.group_size = 2;
+    cs.max_staleness = 1;
+    cs.generate_timeout = 10s;
+  }
+
+  void start(int n_samplers) {
+    observer = spawn_probe();
+    broadcaster = spawn(weight_broadcaster_actor, broadcaster_settings{});
+    learner = spawn(learner_actor, grpo_config{}, trainer, broadcaster);
+    reward = spawn(reward_actor, reward_weights{});
+    arithmetic_config ac;
+    std::shared_ptr<problem_source> src{std::move(*arithmetic_task::make(ac))};
+    controller_deps deps{src, metrics, {}, learner, broadcaster, {reward}, observer,
+                         [this](const std::vector<uint64_t>& ids) {
+                           consumed.insert(consumed.end(), ids.begin(), ids.end());
+                         }};
+    controller = spawn(controller_actor, cs, deps);
+    for (int i = 0; i < n_samplers; ++i)
+      add_sampler("s" + std::to_string(i));
+  }
+
+  caf::actor add_sampler(const std::string& name) {
+    gens.push_back(std::make_shared<fake_generation_backend>());
+    auto s = spawn(sampler_actor, sampler_settings{name, 2}, gens.back());
+    samplers.push_back(s);
+    caf::anon_send(controller, sampler_hello{name, s, 2});
+    return s;
+  }
+
+  // The (ok, summary) the controller sent to the observer, if any.
+  std::optional<std::pair<bool, std::string>> finished() {
+    for (auto& m : inbox(observer))
+      if (holds<finished_atom, bool, std::string>(m))
+        return std::make_pair(m.get_as<bool>(1), m.get_as<std::string>(2));
+    return std::nullopt;
+  }
+
+  void expect_each_group_consumed_once() {
+    std::set<uint64_t> unique(consumed.begin(), consumed.end());
+    EXPECT_EQ(unique.size(), consumed.size()) << "a group was consumed twice";
+    EXPECT_EQ(consumed.size(), size_t(cs.steps) * cs.groups_per_step);
+  }
+
+  int64_t max_logged_staleness() {
+    int64_t worst = -1;
+    for (auto& line : metrics->lines) {
+      auto pos = line.find("\"staleness_max\":");
+      worst = std::max<int64_t>(worst, std::stoll(line.substr(pos + 16)));
+    }
+    return worst;
+  }
+};
+
+TEST_F(Pipeline, TrainsAllStepsConsumingEveryGroupExactlyOnce) {
+  start(2);
+  run();
+  auto f = finished();
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(f->first) << f->second;
+  EXPECT_EQ(trainer->version(), 6);
+  EXPECT_EQ(metrics->lines.size(), 6u);
+  expect_each_group_consumed_once();
+  EXPECT_NE(f->second.find("\"staleness_violations\":0"), std::string::npos);
+}
+
+TEST_F(Pipeline, SynchronousModeTrainsOnlyOnSamplesOfTheNewestVersion) {
+  cs.max_staleness = 0;
+  start(2);
+  run();
+  ASSERT_TRUE(finished() && finished()->first);
+  EXPECT_EQ(max_logged_staleness(), 0);
+  expect_each_group_consumed_once();
+}
+
+TEST_F(Pipeline, AsyncModeNeverExceedsTheStalenessBound) {
+  cs.max_staleness = 2;
+  cs.steps = 10;
+  start(3);
+  run();
+  ASSERT_TRUE(finished() && finished()->first);
+  auto worst = max_logged_staleness();
+  EXPECT_LE(worst, 2);
+  EXPECT_GE(worst, 1) << "the async run never overlapped generation and training";
+  expect_each_group_consumed_once();
+}
+
+TEST_F(Pipeline, KilledSamplerHandsBackItsGroupsAndTrainingContinues) {
+  start(2);
+  auto victim = samplers[0];
+  // Step until the victim is decoding a batch, then kill it.
+  while (!state<sampler_state>(victim).active)
+    ASSERT_TRUE(sched.try_run_once());
+  caf::anon_send_exit(victim, caf::exit_reason::kill);
+  run();
+  auto f = finished();
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(f->first) << f->second;
+  EXPECT_EQ(f->second.find("\"groups_requeued\":0,"), std::string::npos)
+    << "the dead sampler's groups were not requeued: " << f->second;
+  expect_each_group_consumed_once();
+}
+
+TEST_F(Pipeline, HungSamplerTimesOutAndItsGroupsGoToAnotherSampler) {
+  start(0);
+  auto hung = spawn(stalled_sampler);
+  caf::anon_send(controller, sampler_hello{"hung", hung, 2});
+  run();
+  EXPECT_FALSE(finished()); // all work is parked at the hung sampler
+  EXPECT_EQ(state<stalled_state>(hung).held.size(), 2u);
+  add_sampler("healthy");
+  run();
+  EXPECT_EQ(advance_time(9s), 0u) << "nothing is due before the 10 s timeout";
+  advance_time(1s); // the hung requests time out; their groups are requeued
+  run();
+  for (int i = 0; i < 20 && !finished(); ++i)
+    advance_time(10s); // later requests to the hung sampler time out too
+  auto f = finished();
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(f->first) << f->second;
+  expect_each_group_consumed_once();
+}
+
+TEST_F(Pipeline, LearnerFailureRollsTheBatchBackAndRetries) {
+  trainer->fail_next = true;
+  start(1);
+  run();
+  auto f = finished();
+  ASSERT_TRUE(f && f->first);
+  EXPECT_EQ(trainer->version(), 6);
+  expect_each_group_consumed_once();
+}
+
+TEST_F(Pipeline, SamplerJoiningLateReceivesCurrentWeightsBeforeGenerating) {
+  start(1);
+  run();
+  ASSERT_TRUE(finished());
+  // The first sampler got version 0 before its first batch and newer ones after.
+  EXPECT_GE(gens[0]->loads, 2);
+  EXPECT_GT(gens[0]->batches, 0);
+}
+
+// -- the sampler on its own ----------------------------------------------------
+
+// Sends generate requests (with a timeout) and keeps replies and errors.
+struct client_state {
+  std::vector<generate_result> results;
+  std::vector<caf::error> errors;
+};
+caf::behavior client(caf::stateful_actor<client_state>* self, caf::actor sampler) {
+  return {[=](generate_request& r) {
+    self->request(sampler, 10s, std::move(r))
+      .then([=](generate_result& x) { self->state.results.push_back(std::move(x)); },
+            [=](caf::error& e) { self->state.errors.push_back(e); });
+  }};
+}
+
+struct SamplerTest : ActorTest {
+  std::shared_ptr<fake_generation_backend> gen = std::make_shared<fake_generation_backend>(4);
+  caf::actor probe = spawn_probe();
+  caf::actor sampler = spawn(sampler_actor, sampler_settings{"s", 2}, gen);
+  caf::actor cli = spawn(client, sampler);
+
+  void deliver(int64_t version) {
+    for (auto& c : split_weights(version, std::vector<char>(64, char(version)), 16))
+      caf::send_as(probe, sampler, c);
+  }
+  void ask(int64_t min_version) {
+    group_task t;
+    t.group_id = 1;
+    t.prompt = {1, 8, 3};
+    t.answer = "7";
+    t.group_size = 2;
+    t.min_version = min_version;
+    caf::anon_send(cli, generate_request{{t}});
+  }
+  client_state& replies() { return state<client_state>(cli); }
+  std::optional<generate_result> result() {
+    if (replies().results.empty())
+      return std::nullopt;
+    return replies().results.front();
+  }
+};
+
+TEST_F(SamplerTest, WaitsForTheRequiredVersionBeforeDecoding) {
+  deliver(0);
+  run();
+  gen->answer = "123"; // 4 tokens: 1 2 3 </answer>
+  ask(1);
+  run();
+  EXPECT_EQ(gen->batches, 0);
+  deliver(1);
+  run();
+  EXPECT_EQ(gen->batches, 1);
+  ASSERT_TRUE(result());
+}
+
+TEST_F(SamplerTest, SwitchesWeightsBetweenDecodeStepsAndTagsEveryToken) {
+  gen->answer = "123";
+  deliver(0);
+  run();
+  ask(0);
+  ASSERT_TRUE(sched.try_run_once()); // the client sends the request
+  ASSERT_TRUE(sched.try_run_once()); // the sampler starts the batch
+  ASSERT_TRUE(sched.try_run_once()); // decode step 1 (v0)
+  deliver(1);                        // v1 chunks queue behind the next decode
+  run();
+  auto r = result();
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->groups.size(), 1u);
+  auto& versions = r->groups[0].completions[0].versions;
+  EXPECT_EQ(versions, (std::vector<int64_t>{0, 0, 1, 1}));
+  // The sampler acknowledged both versions to the sender of the chunks.
+  int acks = 0;
+  for (auto& m : inbox(probe))
+    acks += holds<weights_ack_atom, int64_t>(m) ? 1 : 0;
+  EXPECT_EQ(acks, 2);
+}
+
+TEST_F(SamplerTest, CorruptWeightChunkIsRejectedAndOldWeightsStay) {
+  deliver(0);
+  run();
+  auto cs = split_weights(1, std::vector<char>(64, 1), 16);
+  cs[2].bytes[0] ^= 1;
+  for (auto& c : cs)
+    caf::send_as(probe, sampler, c);
+  run();
+  EXPECT_EQ(state<sampler_state>(sampler).version, 0);
+  EXPECT_EQ(state<sampler_state>(sampler).bad_chunks, 1u);
+  ask(0);
+  run();
+  EXPECT_TRUE(result()); // still serving
+}
+
+TEST_F(SamplerTest, RefusesRequestsBeyondItsQueueBound) {
+  // No weights yet: requests queue up to the bound of 2, the third is refused.
+  for (int i = 0; i < 3; ++i)
+    ask(0);
+  run();
+  ASSERT_EQ(replies().errors.size(), 1u);
+  EXPECT_TRUE(is(replies().errors[0], errc::capacity_exceeded))
+    << describe(replies().errors[0]);
+}
+
+TEST_F(SamplerTest, BackendFailureIsReportedAndTheNextBatchStillRuns) {
+  deliver(0);
+  run();
+  gen->fail_next_start = true;
+  ask(0);
+  ask(0);
+  run();
+  EXPECT_EQ(replies().errors.size(), 1u);
+  EXPECT_EQ(replies().results.size(), 1u);
+}
+
+// -- the weight broadcaster ----------------------------------------------------------
+
+TEST_F(ActorTest, BroadcasterSendsOnlyTheNewestVersionToASlowSampler) {
+  auto b = spawn(weight_broadcaster_actor, broadcaster_settings{16, 5s});
+  auto slow = spawn_probe(); // never acknowledges
+  caf::anon_send(b, publish_atom::value, int64_t{0}, std::vector<char>(40, 0));
+  caf::anon_send(b, subscribe_atom::value, slow);
+  run();
+  auto chunks = [&] {
+    size_t n = 0;
+    for (auto& m : inbox(slow))
+      n += holds<weights_chunk>(m) ? 1 : 0;
+    return n;
+  };
+  EXPECT_EQ(chunks(), 3u); // v0 in 3 chunks
+  caf::anon_send(b, publish_atom::value, int64_t{1}, std::vector<char>(40, 1));
+  caf::anon_send(b, publish_atom::value, int64_t{2}, std::vector<char>(40, 2));
+  run();
+  EXPECT_EQ(chunks(), 3u); // nothing more until v0 is acknowledged
+  caf::send_as(slow, b, weights_ack_atom::value, int64_t{0});
+  run();
+  ASSERT_EQ(chunks(), 6u); // then v2 directly, v1 skipped
+  EXPECT_EQ(inbox(slow).back().get_as<weights_chunk>(0).version, 2);
+  advance_time(5s); // no ack for v2 within the deadline: resent
+  EXPECT_EQ(chunks(), 9u);
+}
+
+// -- messages cross process boundaries ---------------------------------------------
+
+template <class T>
+T round_trip(caf::actor_system& sys, const T& x) {
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys, buf};
+  auto copy = x;
+  EXPECT_FALSE(sink(copy));
+  T y;
+  caf::binary_deserializer source{sys, buf};
+  EXPECT_FALSE(source(y));
+  return y;
+}
+
+TEST_F(ActorTest, EveryMessageTypeSerializesLosslessly) {
+  rollout_group g;
+  g.group_id = 9;
+  g.prompt = {1, 2};
+  g.answer = "3";
+  g.completions = {completion_record{{5, 4}, {-0.25f, -1.5f}, {3, 4}, true}};
+  g.sampler = "s";
+  auto g2 = round_trip(sys, g);
+  EXPECT_EQ(caf::deep_to_string(g2), caf::deep_to_string(g));
+  scored_group s{g, {1.0}, {1.0}, {0.0}};
+  EXPECT_EQ(caf::deep_to_string(round_trip(sys, s)), caf::deep_to_string(s));
+  auto chunk = split_weights(3, std::vector<char>(10, 'x'), 4)[1];
+  EXPECT_EQ(round_trip(sys, chunk).bytes, chunk.bytes);
+  train_report rep{{step_metrics{}}};
+  rep.steps[0].loss = 0.5;
+  EXPECT_EQ(round_trip(sys, rep).steps[0].loss, 0.5);
+  // Every type is registered by name (required to cross a process boundary).
+  for (auto name : {"tandem.group_task", "tandem.generate_request", "tandem.rollout_group",
+                    "tandem.generate_result", "tandem.scored_group", "tandem.train_batch",
+                    "tandem.train_report", "tandem.weights_chunk", "tandem.sampler_hello"})
+    EXPECT_NE(sys.types().make_value(name), nullptr) << name;
+}
+
+} // namespace
+} // namespace tandem::testing

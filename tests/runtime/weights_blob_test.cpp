@@ -1,0 +1,112 @@
+// Weight chunking: a version is handed out only when complete and verified.
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "runtime/checkpoint.hpp"
+#include "runtime/weights_blob.hpp"
+
+namespace tandem {
+namespace {
+
+std::vector<char> blob(size_t n, char seed) {
+  std::vector<char> b(n);
+  for (size_t i = 0; i < n; ++i)
+    b[i] = static_cast<char>(seed + i * 7);
+  return b;
+}
+
+TEST(WeightsBlob, SplitsIntoEqualChunksWithShorterLast) {
+  auto cs = split_weights(3, blob(25, 1), 10);
+  ASSERT_EQ(cs.size(), 3u);
+  EXPECT_EQ(cs[0].bytes.size(), 10u);
+  EXPECT_EQ(cs[2].bytes.size(), 5u);
+  for (auto& c : cs) {
+    EXPECT_EQ(c.version, 3);
+    EXPECT_EQ(c.count, 3u);
+    EXPECT_EQ(c.total_size, 25u);
+  }
+}
+
+TEST(WeightsBlob, ReassemblesOutOfOrderOnlyWhenComplete) {
+  auto b = blob(25, 1);
+  auto cs = split_weights(3, b, 10);
+  weights_assembler a;
+  EXPECT_FALSE(*a.add(cs[2]));
+  EXPECT_FALSE(*a.add(cs[0]));
+  auto done = a.add(cs[1]);
+  ASSERT_TRUE(done && *done);
+  EXPECT_EQ((*done)->version, 3);
+  EXPECT_EQ((*done)->bytes, b);
+}
+
+TEST(WeightsBlob, CorruptedChunkFailsTheChecksumAndIsNotApplied) {
+  auto cs = split_weights(1, blob(20, 1), 10);
+  cs[1].bytes[3] ^= 0x40;
+  weights_assembler a;
+  EXPECT_FALSE(*a.add(cs[0]));
+  auto r = a.add(cs[1]);
+  EXPECT_FALSE(r);
+}
+
+TEST(WeightsBlob, NewerVersionSupersedesAHalfReceivedOne) {
+  auto old_cs = split_weights(1, blob(20, 1), 10);
+  auto new_cs = split_weights(2, blob(20, 9), 10);
+  weights_assembler a;
+  EXPECT_FALSE(*a.add(old_cs[0]));
+  EXPECT_FALSE(*a.add(new_cs[0]));
+  EXPECT_FALSE(*a.add(old_cs[1])); // dropped: older than the one assembling
+  auto done = a.add(new_cs[1]);
+  ASSERT_TRUE(done && *done);
+  EXPECT_EQ((*done)->version, 2);
+}
+
+TEST(WeightsBlob, MalformedHeadersAreRejected) {
+  weights_assembler a;
+  auto c = split_weights(1, blob(20, 1), 10)[0];
+  auto bad = c;
+  bad.index = 5;
+  EXPECT_FALSE(a.add(bad));
+  bad = c;
+  bad.total_size = weights_assembler::max_total_bytes + 1;
+  EXPECT_FALSE(a.add(bad));
+  EXPECT_FALSE(*a.add(c));
+  bad = split_weights(1, blob(20, 1), 10)[1];
+  bad.count = 3;
+  EXPECT_FALSE(a.add(bad)); // disagrees with the first chunk
+}
+
+TEST(WeightsBlob, DuplicateChunkIsIdempotent) {
+  auto cs = split_weights(4, blob(20, 1), 10);
+  weights_assembler a;
+  EXPECT_FALSE(*a.add(cs[0]));
+  EXPECT_FALSE(*a.add(cs[0]));
+  EXPECT_TRUE(*a.add(cs[1]));
+}
+
+TEST(WeightsBlob, EmptyWeightSetIsOneChunk) {
+  auto cs = split_weights(0, {}, 10);
+  ASSERT_EQ(cs.size(), 1u);
+  weights_assembler a;
+  EXPECT_TRUE(*a.add(cs[0]));
+}
+
+TEST(Checkpoint, RoundTripsAndDetectsCorruption) {
+  auto path = ::testing::TempDir() + "/tandem_ckpt_test.tndm";
+  auto b = blob(100, 3);
+  ASSERT_FALSE(write_checkpoint(path, 17, b));
+  auto w = read_checkpoint(path);
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->version, 17);
+  EXPECT_EQ(w->bytes, b);
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(40);
+    f.put('x');
+  }
+  EXPECT_FALSE(read_checkpoint(path));
+  EXPECT_FALSE(read_checkpoint(path + ".missing"));
+}
+
+} // namespace
+} // namespace tandem
