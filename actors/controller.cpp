@@ -12,6 +12,9 @@ namespace {
 
 using ctl = controller_actor_t;
 
+// Fires `connect_timeout` after the pool became empty (or at start).
+using sampler_check_atom = caf::atom_constant<caf::atom("smpcheck")>;
+
 double seconds_between(caf::actor_clock::time_point a, caf::actor_clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
@@ -239,6 +242,8 @@ void on_down(ctl* self, const caf::down_msg& dm) {
   auto& st = self->state;
   if (auto name = st.samplers.remove(dm.source)) {
     st.work->requeue_holder(*name);
+    if (st.samplers.size() == 0)
+      self->delayed_send(self, st.cfg.connect_timeout, sampler_check_atom::value);
     return dispatch(self);
   }
   if (dm.source == st.deps.learner.address())
@@ -283,7 +288,15 @@ caf::behavior controller_actor(ctl* self, controller_settings cfg, controller_de
   for (auto& r : st.deps.rewards)
     self->monitor(r);
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
+  self->delayed_send(self, cfg.connect_timeout, sampler_check_atom::value);
   return {
+    [=](sampler_check_atom) {
+      if (self->state.samplers.size() == 0)
+        finish(self, false, "no sampler connected for "
+                              + std::to_string(std::chrono::duration<double>(
+                                self->state.cfg.connect_timeout).count())
+                              + " s");
+    },
     [=](sampler_hello& hello) { on_join(self, hello); },
     [=](join_atom, const caf::actor& reward) {
       if (!reward)

@@ -9,7 +9,7 @@
 //            train_batch      -> learner    (request, train timeout)
 //            subscribe_atom(sampler) -> weight broadcaster
 //            finished_atom(ok, summary_json) -> observer, then quits
-// waits for: samplers to join; B scored groups and an idle learner to train
+// waits for: samplers to join (fails after connect_timeout without any); B scored groups and an idle learner to train
 // unblocked by: sampler_hello, generate / score / train replies
 //
 // The handlers only route: accounting is work_buffer, admission is
@@ -50,6 +50,9 @@ struct controller_settings {
   caf::timespan generate_timeout = std::chrono::seconds{120};
   caf::timespan score_timeout = std::chrono::seconds{30};
   caf::timespan train_timeout = std::chrono::seconds{300};
+  // Without any sampler for this long (at start or after the last one died),
+  // the run fails instead of waiting forever.
+  caf::timespan connect_timeout = std::chrono::seconds{30};
   uint32_t max_train_failures = 3; // consecutive failed learner steps before giving up
 };
 

@@ -73,6 +73,7 @@ controller_settings make_controller_settings(const run_config& cfg) {
   s.generate_timeout = seconds(cfg.timeouts.generate_s);
   s.score_timeout = seconds(cfg.timeouts.score_s);
   s.train_timeout = seconds(cfg.timeouts.train_s);
+  s.connect_timeout = seconds(cfg.timeouts.connect_s);
   return s;
 }
 

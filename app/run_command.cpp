@@ -168,7 +168,10 @@ int run_loaded(run_config cfg, const args& a) {
       return 1;
     }
     kids = std::move(*launched);
-    std::cerr << "head on 127.0.0.1:" << *port << ", " << kids.size() << " worker process(es)\n";
+    std::cerr << "head on 127.0.0.1:" << *port << ", " << kids.size() << " worker process(es), pids";
+    for (auto& k : kids)
+      std::cerr << " " << k->pid();
+    std::cerr << "\n";
   }
   std::signal(SIGINT, on_sigint);
   std::signal(SIGTERM, on_sigint);

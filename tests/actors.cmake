@@ -7,7 +7,7 @@ tandem_add_test(protocol_test SOURCES actors/protocol_test.cpp LIBS tandem_actor
 
 # End-to-end: the real binary (LibTorch) through ctest.
 find_package(Python3 COMPONENTS Interpreter REQUIRED)
-foreach(check learning two_process bad_config)
+foreach(check learning two_process worker_killed bad_config)
   add_test(NAME e2e_${check}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e.py
                    $<TARGET_FILE:tandem> ${check})

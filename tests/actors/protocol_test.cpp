@@ -175,6 +175,21 @@ TEST_F(Pipeline, HungSamplerTimesOutAndItsGroupsGoToAnotherSampler) {
   expect_each_group_consumed_once();
 }
 
+TEST_F(Pipeline, RunFailsWhenNoSamplerIsLeftForTheConnectTimeout) {
+  cs.connect_timeout = 30s;
+  start(1);
+  caf::anon_send_exit(samplers[0], caf::exit_reason::kill);
+  run();
+  EXPECT_FALSE(finished());
+  advance_time(29s);
+  EXPECT_FALSE(finished());
+  advance_time(1s);
+  auto f = finished();
+  ASSERT_TRUE(f);
+  EXPECT_FALSE(f->first);
+  EXPECT_NE(f->second.find("no sampler"), std::string::npos) << f->second;
+}
+
 TEST_F(Pipeline, LearnerFailureRollsTheBatchBackAndRetries) {
   trainer->fail_next = true;
   start(1);

@@ -5,12 +5,16 @@ usage: e2e.py TANDEM_BINARY CHECK
   learning     a short run from random weights improves the reward
   two_process  a run whose only sampler (and reward) live in worker processes
   bad_config   config mistakes exit 2 with file:line:col and start nothing
+  worker_killed  a worker process is killed mid-run; training finishes anyway
 
 Every wait has a deadline (subprocess timeout); the summary JSON and
 metrics.jsonl written by the run are the evidence.
 """
 import json
 import os
+import re
+import signal
+import time
 import subprocess
 import sys
 import tempfile
@@ -76,6 +80,52 @@ def two_process(binary):
     check(last >= first + 0.05, "reward improved through the remote sampler: %.3f -> %.3f" % (first, last))
 
 
+def wait_for(pred, deadline_s, what):
+    """Polls a condition on files the run writes, with a deadline."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.05)
+    check(False, "timed out waiting for " + what)
+
+
+def worker_killed(binary):
+    out = tempfile.mkdtemp(prefix="tandem-e2e4-")
+    err_path = os.path.join(out, "stderr.log")
+    with open(err_path, "w") as err:
+        p = subprocess.Popen([binary, "run", os.path.join(DATA, "e2e_worker_killed.yaml"),
+                              "--output", out, "--quiet"], stdout=subprocess.PIPE,
+                             stderr=err, text=True)
+    pids = []
+
+    def worker_pid():
+        m = re.search(r"pids ([0-9 ]+)", open(err_path).read())
+        if m:
+            pids.extend(int(x) for x in m.group(1).split())
+        return bool(pids)
+
+    def steps_done():
+        path = os.path.join(out, "metrics.jsonl")
+        return os.path.exists(path) and sum(1 for _ in open(path)) >= 10
+
+    wait_for(worker_pid, 60, "the worker pid")
+    wait_for(steps_done, 120, "10 trained steps")
+    os.kill(pids[0], signal.SIGKILL)
+    try:
+        so, _ = p.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        check(False, "run did not finish after the worker was killed")
+    check(p.returncode == 0, "run finished after the worker was killed (rc=%d)" % p.returncode)
+    s = summary(out)
+    rows = metrics(out)
+    check(s["steps"] == 60, "all 60 steps trained")
+    check(s["groups_consumed"] == 60 * 8, "every group consumed exactly once (%d)" % s["groups_consumed"])
+    check(rows[5]["samplers"] == 2 and rows[-1]["samplers"] == 1, "the killed sampler left the pool")
+    check(s["staleness_violations"] == 0, "staleness bound held")
+
+
 def bad_config(binary):
     bad = os.path.join(DATA, "bad_run.yaml")
     out = tempfile.mkdtemp(prefix="tandem-e2e3-")
@@ -95,4 +145,5 @@ def bad_config(binary):
 
 
 if __name__ == "__main__":
-    {"learning": learning, "two_process": two_process, "bad_config": bad_config}[sys.argv[2]](sys.argv[1])
+    {"learning": learning, "two_process": two_process, "bad_config": bad_config,
+     "worker_killed": worker_killed}[sys.argv[2]](sys.argv[1])
