@@ -34,6 +34,10 @@ struct grpo_config {
   // ratio is taken against the behaviour log-probs directly.
   bool decoupled = true;
   double behav_weight_cap = 5.0; // truncation cap C of w (> 0)
+  // Entropy bonus: the learner minimises loss - entropy_coef * mean token
+  // entropy (token mean over the batch). Counters the collapse of a small
+  // policy onto one answer before it has learned to read the prompt.
+  double entropy_coef = 0.0;
 };
 
 const char* to_string(std_scaling x);

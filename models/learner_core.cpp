@@ -155,8 +155,16 @@ double learner_core::impl::clip_gradients() {
 
 caf::expected<train_step_stats> learner_core::impl::step(chunk_data& c) {
   auto out = internal::score_completions(model, c.packed, settings.temperature);
-  torch::Tensor entropy;
-  {
+  const auto& g = settings.grpo;
+  torch::Tensor entropy, bonus;
+  if (g.entropy_coef > 0) {
+    // The bonus needs the graph through the full-vocabulary distribution.
+    auto lp = torch::log_softmax(out.logits, -1);
+    auto ent = -(lp.exp() * lp).sum(-1);
+    const auto& m = c.packed.loss_mask;
+    bonus = (ent * m).sum() / m.sum().clamp_min(1.0);
+    entropy = ent.detach();
+  } else {
     // A statistic only: no graph through the full-vocabulary distribution.
     torch::NoGradGuard no_grad;
     auto lp = torch::log_softmax(out.logits.detach(), -1);
@@ -164,10 +172,11 @@ caf::expected<train_step_stats> learner_core::impl::step(chunk_data& c) {
   }
   grpo_loss_inputs in{out.logp, c.prox, c.behav, c.ref, c.advantages,
                       c.packed.loss_mask, entropy};
-  const auto& g = settings.grpo;
   const int64_t norm_len = g.constant_normalizer > 0 ? g.constant_normalizer
                                                      : settings.max_new_tokens;
   auto res = grpo_loss(in, g, norm_len);
+  if (bonus.defined())
+    res.loss = res.loss - g.entropy_coef * bonus;
   optimizer->zero_grad();
   const double loss = res.loss.item<double>();
   double grad_norm = NAN;

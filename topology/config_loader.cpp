@@ -96,6 +96,7 @@ std::vector<field_binding> learner_fields(learner_section& l) {
           field("constant_normalizer", g.constant_normalizer),
           field("decoupled", g.decoupled),
           field("behav_weight_cap", g.behav_weight_cap),
+          field("entropy_coef", g.entropy_coef),
           field("mini_batches", l.mini_batches),
           field("threads", l.threads)};
 }

@@ -229,3 +229,28 @@ TEST(LearnerCore, SpeedOfOneStepOnBatch128OnOneThread) {
   std::printf("learner step batch 128: %.2f ms\n", ms);
   EXPECT_LT(ms, 5000.0); // catches pathological slow paths, not a benchmark
 }
+
+// With zero advantages only the entropy bonus moves the weights: the policy's
+// entropy must rise, and stay put when the bonus is off.
+TEST(LearnerCore, EntropyBonusRaisesEntropyWhenAdvantagesAreZero) {
+  auto measure = [](double coef) {
+    auto s = tiny_settings();
+    s.optimizer.lr = 3e-3;
+    s.grpo.entropy_coef = coef;
+    auto l = make_learner(s);
+    auto batch = on_policy_batch(*l, s.model, 8);
+    for (auto& b : batch)
+      b.advantage = 0;
+    double first = 0, last = 0;
+    for (int i = 0; i < 15; ++i) {
+      auto st = l->train(batch);
+      EXPECT_TRUE(st);
+      if (i == 0)
+        first = st->back().loss.entropy;
+      last = st->back().loss.entropy;
+    }
+    return last - first;
+  };
+  EXPECT_GT(measure(1.0), 0.01);
+  EXPECT_NEAR(measure(0.0), 0.0, 1e-6);
+}
