@@ -126,6 +126,9 @@ void dispatch(ctl* self) {
   auto& st = self->state;
   if (st.finished || st.deps.rewards.empty())
     return; // nothing can be scored yet: wait for a reward actor to join
+  if (!st.dispatch_open && st.samplers.size() < static_cast<size_t>(st.cfg.expected_samplers))
+    return; // the launched samplers are still coming up
+  st.dispatch_open = true;
   admit(self);
   while (st.work->count(group_state::queued) > 0) {
     auto* s = st.samplers.pick();
@@ -291,6 +294,10 @@ caf::behavior controller_actor(ctl* self, controller_settings cfg, controller_de
   self->delayed_send(self, cfg.connect_timeout, sampler_check_atom::value);
   return {
     [=](sampler_check_atom) {
+      if (!self->state.dispatch_open) {
+        self->state.dispatch_open = true; // start with whoever joined
+        dispatch(self);
+      }
       if (self->state.samplers.size() == 0)
         finish(self, false, "no sampler connected for "
                               + std::to_string(std::chrono::duration<double>(

@@ -53,6 +53,10 @@ struct controller_settings {
   // Without any sampler for this long (at start or after the last one died),
   // the run fails instead of waiting forever.
   caf::timespan connect_timeout = std::chrono::seconds{30};
+  // Samplers the launcher started (local + worker processes). Dispatch waits
+  // until that many joined, or until connect_timeout passed, so that a run
+  // does not start lopsided on whichever sampler came up first. 0 = no wait.
+  int32_t expected_samplers = 0;
   uint32_t max_train_failures = 3; // consecutive failed learner steps before giving up
 };
 
@@ -88,6 +92,7 @@ struct controller_state {
   caf::actor_clock::time_point started;
   caf::actor_clock::time_point last_step;
   bool finished = false;
+  bool dispatch_open = false; // expected samplers joined, or connect_timeout passed
   static inline const char* name = "controller";
 };
 

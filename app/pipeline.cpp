@@ -74,6 +74,7 @@ controller_settings make_controller_settings(const run_config& cfg) {
   s.score_timeout = seconds(cfg.timeouts.score_s);
   s.train_timeout = seconds(cfg.timeouts.train_s);
   s.connect_timeout = seconds(cfg.timeouts.connect_s);
+  s.expected_samplers = cfg.sampler.count + cfg.sampler.processes;
   return s;
 }
 

@@ -190,6 +190,29 @@ TEST_F(Pipeline, RunFailsWhenNoSamplerIsLeftForTheConnectTimeout) {
   EXPECT_NE(f->second.find("no sampler"), std::string::npos) << f->second;
 }
 
+TEST_F(Pipeline, DispatchWaitsForTheExpectedSamplersOrTheConnectTimeout) {
+  cs.expected_samplers = 3;
+  cs.connect_timeout = 30s;
+  start(2);
+  run();
+  EXPECT_EQ(gens[0]->batches + gens[1]->batches, 0) << "dispatched before all joined";
+  add_sampler("late");
+  run();
+  EXPECT_GT(gens[0]->batches + gens[1]->batches + gens[2]->batches, 0);
+  ASSERT_TRUE(finished() && finished()->first);
+}
+
+TEST_F(Pipeline, DispatchStartsWithWhoeverJoinedWhenTheConnectTimeoutPasses) {
+  cs.expected_samplers = 3;
+  cs.connect_timeout = 30s;
+  start(1);
+  run();
+  EXPECT_EQ(gens[0]->batches, 0);
+  advance_time(30s);
+  EXPECT_GT(gens[0]->batches, 0);
+  ASSERT_TRUE(finished() && finished()->first);
+}
+
 TEST_F(Pipeline, LearnerFailureRollsTheBatchBackAndRetries) {
   trainer->fail_next = true;
   start(1);

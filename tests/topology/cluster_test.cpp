@@ -1,0 +1,3 @@
+// cluster_test: placeholder, filled below.
+#include "topology/cluster_loader.hpp"
+#include <gtest/gtest.h>

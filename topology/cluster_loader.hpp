@@ -1,0 +1,45 @@
+// cluster_loader.hpp: the `cluster:` section of a run file -> topology::Cluster.
+//
+// The loader reads the WHOLE run file but looks only at its top-level
+// `cluster:` key (the other sections belong to config_loader.hpp). The YAML
+// is mapped onto topology.proto by reflection: keys are field names, scalars
+// are type-checked (integer range, no fractions, true/false, enums by their
+// lower-case name), lists fill repeated fields, mappings fill messages.
+// Unknown keys (with a did-you-mean), duplicate keys and wrong types are
+// reported as FILE:LINE:COL: cluster.groups[1].placements[0].node: message;
+// then fill_defaults() and check_cluster() (cluster_checks.hpp) run, and all
+// issues of the file are collected in document order.
+//
+// No `cluster:` key: default_cluster(), one machine:
+//   node "local" on 127.0.0.1 with 0 GPUs; head on it (ephemeral ports);
+//   one group per role (controller, learner, broadcaster, reward, sampler),
+//   each 1 instance with 1 thread in the head process; transports caf; no
+//   secret (loopback only). Nothing is derived from the other sections.
+//
+// Thread safety: pure functions (parse_cluster_file reads the file).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "topology/config_loader.hpp"
+#include "topology/topology.pb.h"
+
+namespace tandem {
+
+struct cluster_result {
+  topology::Cluster cluster;        // defaults filled; meaningful when ok()
+  std::vector<config_issue> issues; // empty = valid
+  bool ok() const { return issues.empty(); }
+};
+
+/// Loads the `cluster:` section of the run file at `path`.
+cluster_result parse_cluster_file(const std::string& path);
+
+/// Same, from the text of a whole run file; `name` is the file name in issues.
+cluster_result parse_cluster_text(const std::string& text, const std::string& name);
+
+/// The cluster used when a run file has no `cluster:` key (see above).
+topology::Cluster default_cluster();
+
+} // namespace tandem
