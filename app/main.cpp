@@ -13,6 +13,8 @@ const char* usage =
   "      train a run described by a YAML config (see configs/basic/run.yaml)\n"
   "  tandem validate CONFIG...\n"
   "      check config files and print every problem (exit 2 if any)\n"
+  "  tandem plan CONFIG\n"
+  "      placement table (node, process, device, role, instances) and memory estimates\n"
   "  tandem bench pipeline CONFIG [--steps N]\n"
   "      generation alone, training alone, sync and async pipelines side by side\n"
   "  tandem worker --config CONFIG --head HOST:PORT --role sampler|reward --name NAME\n"
@@ -33,6 +35,8 @@ int main(int argc, char** argv) {
     return tandem::run_command(rest);
   if (cmd == "validate")
     return tandem::validate_command(rest);
+  if (cmd == "plan")
+    return tandem::plan_command(rest);
   if (cmd == "worker")
     return tandem::worker_command(rest);
   if (cmd == "bench")

@@ -14,7 +14,9 @@
 #include "app/pipeline.hpp"
 #include "runtime/error.hpp"
 #include "runtime/process_launcher.hpp"
+#include "topology/cluster_loader.hpp"
 #include "topology/config_loader.hpp"
+#include "topology/plan.hpp"
 
 namespace tandem {
 
@@ -218,6 +220,26 @@ int run_command(const args& a) {
   return run_loaded(std::move(loaded.config), a);
 }
 
+namespace {
+
+/// Run settings and cluster of one file, every problem of both printed.
+bool load_all(const std::string& path, run_config* cfg, topology::Cluster* cluster) {
+  auto r = load_run_config(path);
+  bool ok = print_issues(r);
+  if (!ok)
+    return false; // the cluster loader would repeat syntax errors
+  auto c = parse_cluster_file(path);
+  for (auto& i : c.issues)
+    std::cerr << i.to_string() << "\n";
+  if (cfg)
+    *cfg = std::move(r.config);
+  if (cluster)
+    *cluster = std::move(c.cluster);
+  return c.ok();
+}
+
+} // namespace
+
 int validate_command(const args& a) {
   if (a.empty()) {
     std::cerr << "usage: tandem validate CONFIG...\n";
@@ -225,13 +247,25 @@ int validate_command(const args& a) {
   }
   bool all_ok = true;
   for (auto& path : a) {
-    auto r = load_run_config(path);
-    if (print_issues(r))
+    if (load_all(path, nullptr, nullptr))
       std::cout << path << ": ok\n";
     else
       all_ok = false;
   }
   return all_ok ? 0 : 2;
+}
+
+int plan_command(const args& a) {
+  if (a.size() != 1) {
+    std::cerr << "usage: tandem plan CONFIG\n";
+    return 2;
+  }
+  run_config cfg;
+  topology::Cluster cluster;
+  if (!load_all(a[0], &cfg, &cluster))
+    return 2;
+  std::cout << format_plan(make_plan(cluster, cfg));
+  return 0;
 }
 
 } // namespace tandem

@@ -83,13 +83,16 @@ caf::error validate(const std::vector<double>& rewards, int32_t group_size,
 
 caf::expected<advantage_result>
 compute_advantages(const std::vector<double>& rewards, int32_t group_size,
-                   std_scaling scaling, double eps) {
+                   std_scaling scaling, double eps, advantage_baseline baseline) {
   if (auto err = validate(rewards, group_size, eps))
     return err;
+  if (baseline == advantage_baseline::batch && scaling == std_scaling::group)
+    return make_error(errc::invalid_argument,
+                      "compute_advantages: a batch baseline needs std scaling batch or none");
   const size_t n = rewards.size();
   const size_t g = static_cast<size_t>(group_size);
-  const double batch_std
-    = bessel_std(rewards.data(), n, mean_of(rewards.data(), n));
+  const double batch_mean = mean_of(rewards.data(), n);
+  const double batch_std = bessel_std(rewards.data(), n, batch_mean);
   advantage_result res;
   res.advantages.resize(n);
   size_t zero_groups = 0;
@@ -98,8 +101,9 @@ compute_advantages(const std::vector<double>& rewards, int32_t group_size,
     const bool equal = exactly_equal(grp, g);
     // An all-equal group gets exactly 0: the summed mean of e.g. {0.1, 0.1,
     // 0.1} is off by an ulp and would leave ~1e-11 advantages behind.
-    const double mean = equal ? grp[0] : mean_of(grp, g);
-    const double group_std = bessel_std(grp, g, mean);
+    const double group_mean = equal ? grp[0] : mean_of(grp, g);
+    const double group_std = bessel_std(grp, g, group_mean);
+    const double mean = baseline == advantage_baseline::batch ? batch_mean : group_mean;
     if (equal || group_std < zero_std_tolerance)
       ++zero_groups;
     double denom = 1.0;

@@ -31,4 +31,12 @@ const char* to_string(loss_aggregation x) {
   return "unknown"; // only reachable through a cast of an invalid value
 }
 
+const char* to_string(advantage_baseline x) {
+  switch (x) {
+    case advantage_baseline::group: return "group";
+    case advantage_baseline::batch: return "batch";
+  }
+  return "unknown";
+}
+
 } // namespace tandem

@@ -13,6 +13,15 @@ enum class std_scaling : uint8_t {
   none,  // r - mean_g (Dr. GRPO)
 };
 
+/// What a completion's reward is compared with (grpo.md §1; AReaL's
+/// mean_level).
+enum class advantage_baseline : uint8_t {
+  group, // the mean reward of its own group (GRPO)
+  batch, // the mean reward of the whole batch: a group whose completions all
+         // scored the same still learns whether it did better or worse than
+         // the batch, instead of carrying no gradient
+};
+
 /// How per-token losses become one scalar (grpo.md §4).
 enum class loss_aggregation : uint8_t {
   sequence_mean,        // mean over tokens of each sequence, then over sequences
@@ -22,6 +31,7 @@ enum class loss_aggregation : uint8_t {
 
 struct grpo_config {
   std_scaling scaling = std_scaling::group;
+  advantage_baseline baseline = advantage_baseline::group; // batch needs scaling batch|none
   double advantage_eps = 1e-6;
   double eps_low = 0.2;   // ratio clip 1 - eps_low for A < 0
   double eps_high = 0.28; // ratio clip 1 + eps_high for A > 0 (DAPO clip-higher)
@@ -42,5 +52,6 @@ struct grpo_config {
 
 const char* to_string(std_scaling x);
 const char* to_string(loss_aggregation x);
+const char* to_string(advantage_baseline x);
 
 } // namespace tandem

@@ -254,7 +254,7 @@ void checker::check_group(int g) {
   const std::string path = gpath(g);
   if (group.role() == topo::ROLE_UNSPECIFIED)
     report(path, "a group needs a role (one of controller, learner, sampler, reward, "
-                 "broadcaster)");
+                 "broadcaster)", {path + ".role"});
   for (int k = 0; k < g; ++k)
     if (c_.groups(k).name() == group.name() && !group.name().empty()) {
       std::string at = m_.present(path + ".name") ? path + ".name" : path;
@@ -304,12 +304,17 @@ void checker::check_devices(int g, int p, const topo::Node& node) {
     report(path + ".devices", "lists " + std::to_string(pl.devices_size())
                                 + " devices for " + std::to_string(pl.instances())
                                 + " instance(s); a device would stay idle");
+  std::string gpus_path;
+  for (int n = 0; n < c_.nodes_size() && gpus_path.empty(); ++n)
+    if (c_.nodes(n).name() == node.name())
+      gpus_path = npath(n) + ".gpus";
   for (int d = 0; d < pl.devices_size(); ++d) {
     const int dev = pl.devices(d);
     const std::string dpath = path + ".devices[" + std::to_string(d) + "]";
     if (dev < 0 || dev >= node.gpus()) {
       report(dpath, "node " + node.name() + " has " + std::to_string(node.gpus())
-                      + " GPUs; device " + std::to_string(dev) + " does not exist");
+                      + " GPUs; device " + std::to_string(dev) + " does not exist",
+             {gpus_path});
       continue;
     }
     auto [it, fresh] = device_owner_.emplace(std::make_pair(node.name(), dev), path);
@@ -324,17 +329,19 @@ void checker::check_process(int g, int p) {
   const auto& pl = c_.groups(g).placements(p);
   const std::string path = ppath(g, p) + ".process";
   const std::string& head = c_.head().node();
+  // With the head missing or unknown (reported once) defaults point nowhere.
+  const bool head_known = find_node(c_, head) != nullptr;
   if (pl.process().empty())
     return report(path, "must not be empty (absent = \"head\" on the head's node, "
                         "\"worker-<node>\" elsewhere)");
-  if (pl.process() == "head" && pl.node() != head && !head.empty())
+  if (pl.process() == "head" && pl.node() != head && head_known)
     return report(path, "the head process runs on node " + head + ", not on "
                           + pl.node());
   auto [it, fresh] = process_node_.emplace(pl.process(), pl.node());
   if (!fresh && it->second != pl.node())
     report(path, "process '" + pl.process() + "' already runs on node " + it->second
                    + "; a process lives on one node");
-  if (c_.groups(g).role() == topo::CONTROLLER && pl.process() != "head")
+  if (c_.groups(g).role() == topo::CONTROLLER && pl.process() != "head" && head_known)
     report(path, "the controller runs in the head process; remove process or set "
                  "it to head");
 }
@@ -357,7 +364,7 @@ void checker::check_single(topo::Role role, bool required) {
   const auto& grp = c_.groups(groups[0]);
   int total = 0;
   for (const auto& pl : grp.placements())
-    total += pl.instances();
+    total += std::max(pl.instances(), 1); // < 1 is reported at the field
   if (total > 1 || grp.placements_size() > 1) {
     std::string at = ppath(groups[0], 0) + ".instances";
     if (grp.placements_size() > 1)
@@ -371,15 +378,15 @@ void checker::check_roles() {
   check_single(topo::CONTROLLER, true);
   check_single(topo::LEARNER, true);
   check_single(topo::BROADCASTER, true);
+  // Each group has >= 1 placement and each placement >= 1 instance (both
+  // reported where they fail), so one group of the role means >= 1 instance.
   for (auto role : {topo::SAMPLER, topo::REWARD}) {
-    int total = 0;
-    for (const auto& g : c_.groups())
-      if (g.role() == role)
-        for (const auto& pl : g.placements())
-          total += pl.instances();
-    if (total < 1)
-      report("cluster.groups", "no " + role_name(role) + " instance; a run needs at "
-                               "least one", {"cluster.groups"});
+    bool any = std::any_of(c_.groups().begin(), c_.groups().end(),
+                           [&](const topo::ActorGroup& g) { return g.role() == role; });
+    if (!any)
+      report("cluster.groups", "no " + role_name(role) + " instance (no group has role "
+                                 + role_name(role) + "); a run needs at least one",
+             {"cluster.groups"});
   }
   if (c_.transports().weights() != "nccl")
     return;

@@ -147,8 +147,9 @@ private:
     const fd* f = msg.GetDescriptor()->FindFieldByName(name);
     if (f == nullptr)
       return unknown_field(key, field_path, name, msg.GetDescriptor());
-    // A null value has no useful mark of its own; point at the key then.
-    marks_.mark(field_path, to_pos(value.IsNull() ? key.Mark() : value.Mark()));
+    // Scalars are located at their value; a mapping or list (whose mark is
+    // its first entry) and a null value (no useful mark) at their key.
+    marks_.mark(field_path, to_pos(value.IsScalar() ? value.Mark() : key.Mark()));
     if (f->is_repeated())
       map_repeated(value, field_path, msg, f);
     else
@@ -163,6 +164,10 @@ private:
                             ? "unknown field (known: " + join(names, ", ") + ")"
                             : "unknown field; did you mean '" + hint + "'?";
     issue(to_pos(key.Mark()), path, message);
+    // The field the user probably meant is unknown rather than absent: keep
+    // rules that read it quiet (a typo'd `gpu:` must not also say "0 GPUs").
+    if (!hint.empty())
+      marks_.mark_invalid(parent_path(path) + "." + hint);
   }
 
   void map_repeated(const YAML::Node& value, const std::string& path, pb::Message& msg,
@@ -343,7 +348,7 @@ bool map_cluster(const YAML::Node& doc, yaml_to_proto& m, source_map& marks,
       marks.mark_invalid("cluster");
       continue;
     }
-    marks.mark("cluster", to_pos(value.Mark()));
+    marks.mark("cluster", to_pos(key.Mark()));
     m.map_message(value, "cluster", out);
   }
   return found;

@@ -85,6 +85,9 @@ std::vector<field_binding> learner_fields(learner_section& l) {
                     {{"group", std_scaling::group},
                      {"batch", std_scaling::batch},
                      {"none", std_scaling::none}}),
+          bind_enum("baseline", g.baseline,
+                    {{"group", advantage_baseline::group},
+                     {"batch", advantage_baseline::batch}}),
           field("advantage_eps", g.advantage_eps),
           field("eps_low", g.eps_low),
           field("eps_high", g.eps_high),
@@ -115,7 +118,10 @@ std::vector<field_binding> schema(run_config& c) {
           bind_section("sampler", sampler_fields(c.sampler)),
           bind_section("reward", reward_fields(c.reward)),
           bind_section("learner", learner_fields(c.learner)),
-          bind_section("timeouts", timeout_fields(c.timeouts))};
+          bind_section("timeouts", timeout_fields(c.timeouts)),
+          // Where actors run: parsed and checked by cluster_loader.hpp.
+          field_binding{"cluster", [](const YAML::Node&, const std::string&,
+                                      binder_context&) {}}};
 }
 
 /// The one document of the file, or an undefined node after reporting why.

@@ -224,6 +224,11 @@ void check_learner(const run_config& c, checker& k) {
   k.positive("learner.behav_weight_cap", g.behav_weight_cap);
   k.no_effect("learner.behav_weight_cap", !g.decoupled, "learner.decoupled: false");
   k.at_least("learner.entropy_coef", g.entropy_coef, 0.0);
+  k.require(!(g.baseline == advantage_baseline::batch && g.scaling == std_scaling::group),
+            "learner.baseline",
+            "baseline: batch needs std_scaling: batch or none (a group whose rewards are "
+            "all equal has no group std)",
+            {"learner.std_scaling"});
   int64_t batch = int64_t{c.run.groups_per_step} * c.run.group_size;
   k.at_least("learner.mini_batches", c.learner.mini_batches, 1);
   k.require(c.learner.mini_batches <= batch || batch < 1, "learner.mini_batches",
