@@ -91,6 +91,24 @@ TEST(Advantages, NoScalingOnlyCentresByGroupMean) {
   EXPECT_NEAR(res->zero_std_fraction, 1.0 / 3.0, tol);
 }
 
+// Batch baseline: rewards {1,1 | 0,0} (groups all-equal) still get signal.
+// mean 0.5, Bessel std sqrt(4 * 0.25 / 3) = 0.57735.
+TEST(Advantages, BatchBaselineGivesAllEqualGroupsASignal) {
+  auto r = compute_advantages({1, 1, 0, 0}, 2, std_scaling::batch, 0.0,
+                              tandem::advantage_baseline::batch);
+  ASSERT_TRUE(r);
+  const double a = 0.5 / std::sqrt(1.0 / 3.0);
+  EXPECT_NEAR(r->advantages[0], a, 1e-12);
+  EXPECT_NEAR(r->advantages[3], -a, 1e-12);
+  EXPECT_DOUBLE_EQ(r->zero_std_fraction, 1.0);
+  auto none = compute_advantages({1, 1, 0, 0}, 2, tandem::std_scaling::none, 0.0,
+                                 tandem::advantage_baseline::batch);
+  ASSERT_TRUE(none);
+  EXPECT_DOUBLE_EQ(none->advantages[0], 0.5);
+  EXPECT_FALSE(compute_advantages({1, 0}, 2, std_scaling::group, 0.0,
+                                  tandem::advantage_baseline::batch));
+}
+
 TEST(Advantages, GroupOfSizeOneHasZeroAdvantageAndCountsAsZeroStd) {
   for (auto scaling : {std_scaling::group, std_scaling::batch, std_scaling::none}) {
     auto res = compute_advantages({0.5, -1.0, 2.0}, 1, scaling, 0.0);

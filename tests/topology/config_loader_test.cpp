@@ -81,9 +81,9 @@ TEST(ConfigLoader, DefaultRunFileLoadsCleanWithItsValues) {
   EXPECT_EQ(c.source_path, source_dir + "/configs/basic/run.yaml");
   EXPECT_EQ(c.run.name, "basic");
   EXPECT_EQ(c.run.seed, 1u);
-  EXPECT_EQ(c.run.steps, 600);
+  EXPECT_EQ(c.run.steps, 3000);
   EXPECT_EQ(c.run.groups_per_step, 16);
-  EXPECT_EQ(c.run.group_size, 8);
+  EXPECT_EQ(c.run.group_size, 16);
   EXPECT_EQ(c.run.max_staleness, 1);
   EXPECT_EQ(c.run.output_dir, "runs/basic");
   EXPECT_DOUBLE_EQ(c.run.target_reward, 0.95);
@@ -96,7 +96,7 @@ TEST(ConfigLoader, DefaultRunFileLoadsCleanWithItsValues) {
   EXPECT_EQ(c.model.max_seq_len, 24);
   EXPECT_EQ(c.task.kind, "arithmetic");
   EXPECT_EQ(c.task.arithmetic.min_operand, 0);
-  EXPECT_EQ(c.task.arithmetic.max_operand, 9);
+  EXPECT_EQ(c.task.arithmetic.max_operand, 4);
   EXPECT_EQ(c.task.arithmetic.ops, "+");
   EXPECT_EQ(c.task.arithmetic.seed, 7u);
   EXPECT_EQ(c.sampler.count, 2);
@@ -109,7 +109,7 @@ TEST(ConfigLoader, DefaultRunFileLoadsCleanWithItsValues) {
   EXPECT_TRUE(c.sampler.sampling.stop_tokens.empty());
   EXPECT_DOUBLE_EQ(c.reward.weights.accuracy, 0.9);
   EXPECT_DOUBLE_EQ(c.reward.weights.format, 0.1);
-  EXPECT_DOUBLE_EQ(c.learner.optimizer.lr, 0.002);
+  EXPECT_DOUBLE_EQ(c.learner.optimizer.lr, 0.0005);
   EXPECT_DOUBLE_EQ(c.learner.optimizer.weight_decay, 0);
   EXPECT_DOUBLE_EQ(c.learner.optimizer.beta1, 0.9);
   EXPECT_DOUBLE_EQ(c.learner.optimizer.beta2, 0.99);
