@@ -6,6 +6,7 @@
 // `threads` intra-op threads each, as they would own their GPUs; the bench
 // runs `--samplers N` samplers (default 1) so that on a 2-core machine
 // generation and training each have one core.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -27,6 +28,10 @@ namespace tandem {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
+
+// Steps (batches) left out of every rate: the first ones pay for lazy
+// allocations and thread start-up, which a long run amortises.
+constexpr int32_t warmup_steps = 5;
 
 double since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
@@ -79,7 +84,7 @@ stage_result bench_generation(const run_config& cfg, const std::vector<char>& we
   std::vector<std::string> errors(samplers);
   auto params = cfg.sampler.sampling;
   params.stop_tokens = stop_tokens();
-  auto t0 = clock_type::now();
+  std::vector<clock_type::time_point> warm(samplers);
   for (int32_t s = 0; s < samplers; ++s)
     threads.emplace_back([&, s] {
       auto be = make_torch_generation_backend(bench_model(cfg), params, cfg.sampler.threads);
@@ -89,7 +94,9 @@ stage_result bench_generation(const run_config& cfg, const std::vector<char>& we
         return;
       }
       char_tokenizer tok;
-      for (int32_t k = 0; k < steps; ++k) {
+      for (int32_t k = 0; k < steps + warmup_steps; ++k) {
+        if (k == warmup_steps)
+          warm[s] = clock_type::now();
         auto r = generate(**be, make_request(cfg, **src, uint64_t(s) * 100000 + k * 1000));
         if (!r) {
           errors[s] = describe(r.error());
@@ -101,7 +108,7 @@ stage_result bench_generation(const run_config& cfg, const std::vector<char>& we
     });
   for (auto& t : threads)
     t.join();
-  auto secs = since(t0);
+  auto secs = since(*std::min_element(warm.begin(), warm.end()));
   for (auto& e : errors)
     if (!e.empty())
       return {0, e};
@@ -121,7 +128,7 @@ stage_result bench_training(const run_config& cfg, const std::vector<scored_grou
     return {0, describe(be.error())};
   auto b = static_cast<size_t>(cfg.run.groups_per_step);
   double secs = 0;
-  for (int32_t k = 0; k < steps; ++k) {
+  for (int32_t k = 0; k < steps + warmup_steps; ++k) {
     auto first = (k * b) % std::max<size_t>(1, data.size() - b + 1);
     std::vector<scored_group> batch(data.begin() + first, data.begin() + first + b);
     auto built = build_train_batch(batch, cfg.learner.grpo);
@@ -129,25 +136,33 @@ stage_result bench_training(const run_config& cfg, const std::vector<scored_grou
       return {0, describe(built.error())};
     auto t0 = clock_type::now();
     auto r = (*be)->train(built->sequences);
-    secs += since(t0);
+    if (k >= warmup_steps)
+      secs += since(t0);
     if (!r)
       return {0, describe(r.error())};
   }
   return {double(steps) * b * cfg.run.group_size / secs, {}};
 }
 
+/// "elapsed_s" of one metrics record (seconds since the run started).
+double elapsed_at(const std::string& json_line) {
+  auto pos = json_line.find("\"elapsed_s\":");
+  return pos == std::string::npos ? 0.0 : std::stod(json_line.substr(pos + 12));
+}
+
 /// The real actor pipeline for `steps` steps with the given staleness bound.
 stage_result bench_pipeline(run_config cfg, int32_t eta, int32_t steps) {
   cfg.run.max_staleness = eta;
-  cfg.run.steps = steps;
+  cfg.run.steps = steps + warmup_steps;
   cfg.run.target_reward = 0;
+  auto metrics = std::make_shared<memory_sink>();
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg);
   caf::actor_system sys{sys_cfg};
   caf::scoped_actor self{sys};
   pipeline_options opts;
   opts.observer = self;
-  auto t0 = clock_type::now();
+  opts.metrics = metrics;
   auto p = spawn_pipeline(sys, cfg, opts);
   if (!p)
     return {0, describe(p.error())};
@@ -156,7 +171,8 @@ stage_result bench_pipeline(run_config cfg, int32_t eta, int32_t steps) {
   self->receive(
     [&](finished_atom, bool ok, const std::string& summary) {
       double samples = double(steps) * cfg.run.groups_per_step * cfg.run.group_size;
-      out = ok ? stage_result{samples / since(t0), {}} : stage_result{0, summary};
+      auto secs = elapsed_at(metrics->lines.back()) - elapsed_at(metrics->lines[warmup_steps - 1]);
+      out = ok ? stage_result{samples / secs, {}} : stage_result{0, summary};
     },
     caf::after(std::chrono::duration_cast<caf::timespan>(limit)) >> [&] {
       out = {0, "pipeline deadline passed"};
@@ -189,13 +205,18 @@ int bench_pipeline_command(const args& a) {
   cfg.sampler.count = std::stoi(flag_value(a, "--samplers", "1"));
   cfg.sampler.processes = 0;
   cfg.reward.processes = 0;
+  // A fixed workload for all four measurements: a policy that learns shortens
+  // its completions within a few dozen steps, which would make the pipeline
+  // runs look faster than the stages measured alone. With a frozen policy every stage
+  // still does all of its work (forward, backward, optimizer, broadcast).
+  cfg.learner.optimizer.lr = 1e-12; // > 0 is required; this small changes nothing
   auto init = policy::make(bench_model(cfg), cfg.run.seed);
   if (!init) {
     std::cerr << describe(init.error()) << "\n";
     return 1;
   }
   std::printf("bench pipeline: %s, %d steps x %d groups x %d completions, %d sampler(s) x %d "
-              "thread(s), learner %d thread(s), %u hardware threads\n",
+              "thread(s), learner %d thread(s), %u hardware threads; policy frozen (lr 1e-12, fixed workload)\n",
               a[0].c_str(), steps, cfg.run.groups_per_step, cfg.run.group_size,
               cfg.sampler.count, cfg.sampler.threads, cfg.learner.threads,
               std::thread::hardware_concurrency());

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "app/commands.hpp"
+#include "runtime/cpu_budget.hpp"
 
 namespace {
 
@@ -24,6 +25,7 @@ const char* usage =
 } // namespace
 
 int main(int argc, char** argv) {
+  tandem::pin_blas_to_caller_threads();
   tandem::args a(argv + 1, argv + argc);
   if (a.empty() || a[0] == "--help" || a[0] == "-h" || a[0] == "help") {
     std::cout << usage;

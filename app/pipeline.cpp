@@ -7,6 +7,7 @@
 #include "actors/reward.hpp"
 #include "actors/sampler.hpp"
 #include "actors/weight_broadcaster.hpp"
+#include "runtime/cpu_budget.hpp"
 #include "runtime/error.hpp"
 #include "runtime/messages.hpp"
 #include "tasks/jsonl_dataset.hpp"
@@ -37,6 +38,7 @@ void configure_actor_system(caf::actor_system_config& cfg) {
   register_message_types(cfg);
   cfg.load<caf::io::middleman>();
   cfg.set("scheduler.max-threads", 2);
+  configure_quiet_scheduler(cfg);
   cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds{500}});
   cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{2}});
 }
