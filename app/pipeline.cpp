@@ -52,9 +52,20 @@ std::vector<caf::actor> pipeline::all() const {
 
 caf::expected<std::shared_ptr<problem_source>> make_problem_source(const run_config& cfg) {
   if (cfg.task.kind == "jsonl") {
-    auto ds = jsonl_dataset::load(cfg.task.jsonl_path, char_tokenizer{}, cfg.task.arithmetic.seed);
+    char_tokenizer tok;
+    auto ds = jsonl_dataset::load(cfg.task.jsonl_path, tok, cfg.task.arithmetic.seed);
     if (!ds)
       return ds.error();
+    // Checked here, not in the config loader: only now are the prompts known.
+    auto& longest = (*ds)->longest_prompt();
+    auto need = format_prompt(tok, longest.question)->size()
+                + static_cast<size_t>(cfg.sampler.sampling.max_new_tokens);
+    if (need > static_cast<size_t>(cfg.model.max_seq_len))
+      return make_error(errc::invalid_config,
+                        cfg.source_path + ": model.max_seq_len: " + std::to_string(cfg.model.max_seq_len)
+                          + " is too short for " + cfg.task.jsonl_path + ": the prompt \""
+                          + longest.question.substr(0, 40) + "\" needs "
+                          + std::to_string(need) + " tokens with sampler.max_new_tokens");
     return std::shared_ptr<problem_source>{std::move(*ds)};
   }
   auto t = arithmetic_task::make(cfg.task.arithmetic);

@@ -130,6 +130,12 @@ std::function<void(const std::string&)> make_progress(bool quiet) {
 
 int run_loaded(run_config cfg, const args& a) {
   namespace fs = std::filesystem;
+  // Data-dependent config checks (a dataset's prompts vs. max_seq_len) come
+  // before anything is created or started.
+  if (auto src = make_problem_source(cfg); !src) {
+    std::cerr << describe(src.error()) << "\n";
+    return is(src.error(), errc::invalid_config) ? 2 : 1;
+  }
   std::error_code ec;
   fs::create_directories(cfg.run.output_dir, ec);
   if (ec) {
@@ -155,7 +161,7 @@ int run_loaded(run_config cfg, const args& a) {
   auto p = spawn_pipeline(sys, cfg, opts);
   if (!p) {
     std::cerr << "cannot start: " << describe(p.error()) << "\n";
-    return 1;
+    return is(p.error(), errc::invalid_config) ? 2 : 1;
   }
   std::vector<std::unique_ptr<child_process>> kids;
   if (cfg.sampler.processes > 0 || cfg.reward.processes > 0) {

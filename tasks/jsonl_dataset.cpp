@@ -208,6 +208,14 @@ std::string jsonl_dataset::describe() const {
   return "jsonl " + path_ + " (" + std::to_string(rows_.size()) + " rows)";
 }
 
+const problem& jsonl_dataset::longest_prompt() const {
+  size_t best = 0;
+  for (size_t i = 1; i < rows_.size(); ++i)
+    if (rows_[i].question.size() > rows_[best].question.size())
+      best = i;
+  return rows_[best];
+}
+
 size_t jsonl_dataset::size() const {
   return rows_.size();
 }

@@ -23,6 +23,8 @@ public:
   problem next() override;
   std::string describe() const override;
   size_t size() const;
+  /// The row with the longest prompt (for checking it fits the model).
+  const problem& longest_prompt() const;
 
 private:
   jsonl_dataset() = default;

@@ -141,6 +141,12 @@ def bad_config(binary):
     check(not os.path.exists(out), "nothing was started or written")
     rc, so, se = run(binary, ["run", os.path.join(DATA, "missing.yaml")], timeout=60)
     check(rc == 2 and "missing.yaml" in se, "missing file named")
+    out2 = tempfile.mkdtemp(prefix="tandem-e2e5-")
+    os.rmdir(out2)
+    rc, so, se = run(binary, ["run", os.path.join(DATA, "jsonl_too_long.yaml"), "--output", out2],
+                     timeout=60)
+    check(rc == 2 and "model.max_seq_len" in se and not os.path.exists(out2),
+          "a dataset prompt longer than max_seq_len is refused before start (%r)" % se[-300:])
     rc, so, se = run(binary, ["--help"], timeout=60)
     check(rc == 0 and "tandem run CONFIG" in so, "--help lists the commands")
 
