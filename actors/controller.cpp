@@ -89,6 +89,40 @@ void score(ctl* self, rollout_group g) {
           });
 }
 
+// Draining samplers that became idle leave the pool and are told to stop.
+void retire_drained(ctl* self) {
+  for (auto& s : self->state.samplers.take_drained())
+    self->send_exit(s.handle, caf::exit_reason::user_shutdown);
+}
+
+caf::result<std::string> on_scale(ctl* self, const std::string& role, int32_t n) {
+  auto& st = self->state;
+  if (role != "sampler")
+    return make_error(errc::invalid_argument, "only samplers scale (got '" + role + "')");
+  // An upper bound that catches typos (sampler=10000) before processes start.
+  constexpr int32_t max_samplers = 1024;
+  if (n < 1 || n > max_samplers)
+    return make_error(errc::invalid_argument, "sampler count must be in 1.." + std::to_string(max_samplers));
+  auto serving = static_cast<int32_t>(st.samplers.serving());
+  if (n < serving) {
+    auto names = st.samplers.drain(static_cast<size_t>(serving - n));
+    retire_drained(self);
+    std::string list;
+    for (auto& x : names)
+      list += (list.empty() ? "" : ", ") + x;
+    return "retiring " + std::to_string(names.size()) + " sampler(s): " + list;
+  }
+  if (n == serving)
+    return "already " + std::to_string(n) + " sampler(s)";
+  if (!st.deps.scaler)
+    return make_error(errc::not_ready, "this head has no scaler to start samplers");
+  auto rp = self->make_response_promise<std::string>();
+  self->request(st.deps.scaler, st.cfg.connect_timeout, scale_atom::value, role, n - serving)
+    .then([rp](std::string& s) mutable { rp.deliver(std::move(s)); },
+          [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+  return rp;
+}
+
 void on_generated(ctl* self, const std::string& name, const std::vector<uint64_t>& ids,
                   generate_result& res) {
   auto& st = self->state;
@@ -107,6 +141,7 @@ void on_generated(ctl* self, const std::string& name, const std::vector<uint64_t
   for (auto id : ids)
     if (st.work->state_of(id) == group_state::in_flight && st.work->holder_of(id) == name)
       st.work->requeue(id);
+  retire_drained(self);
   dispatch(self);
 }
 
@@ -119,6 +154,7 @@ void on_generate_failed(ctl* self, const std::string& name, const std::vector<ui
   for (auto id : ids)
     if (st.work->state_of(id) == group_state::in_flight && st.work->holder_of(id) == name)
       st.work->requeue(id);
+  retire_drained(self);
   dispatch(self);
 }
 
@@ -263,7 +299,8 @@ std::string status_json(ctl* self) {
   auto& st = self->state;
   auto& c = st.work->counters();
   json_record j;
-  j.add("version", st.version).add("samplers", static_cast<int64_t>(st.samplers.size()))
+  j.add("version", st.version).add("samplers", static_cast<int64_t>(st.samplers.serving()))
+    .add("draining", static_cast<int64_t>(st.samplers.size() - st.samplers.serving()))
     .add("queued", static_cast<int64_t>(st.work->count(group_state::queued)))
     .add("in_flight", static_cast<int64_t>(st.work->count(group_state::in_flight)))
     .add("scoring", static_cast<int64_t>(st.work->count(group_state::scoring)))
@@ -313,6 +350,7 @@ caf::behavior controller_actor(ctl* self, controller_settings cfg, controller_de
       dispatch(self);
     },
     [=](stop_atom) { finish(self, true, "stopped by user"); },
+    [=](scale_atom, const std::string& role, int32_t n) { return on_scale(self, role, n); },
     [=](status_atom) { return status_json(self); },
   };
 }

@@ -2,6 +2,9 @@
 // accepts:   sampler_hello             a sampler (local or remote) joining
 //            join_atom(reward)         a reward actor (local or remote) joining
 //            stop_atom                 finish early (Ctrl-C), with a summary
+//            scale_atom(role, n)       -> text; n samplers from now on: fewer =
+//                                      retire the newest (they finish their work,
+//                                      then stop), more = ask the scaler
 //            status_atom               -> one-line JSON of counters (monitoring)
 //            down_msg                  a sampler, reward or the learner died
 // sends:     generate_request -> samplers   (request, generate timeout)
@@ -68,6 +71,8 @@ struct controller_deps {
   caf::actor broadcaster;
   std::vector<caf::actor> rewards;
   caf::actor observer;
+  /// Starts sampler processes on (scale_atom, "sampler", count); may be null.
+  caf::actor scaler;
   /// Audit hook: called with the group ids of every batch the learner
   /// accepted, in order (tests check exactly-once consumption with it).
   std::function<void(const std::vector<uint64_t>&)> on_consumed;

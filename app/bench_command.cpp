@@ -18,6 +18,7 @@
 #include "actors/internal/batch_builder.hpp"
 #include "actors/reward.hpp"
 #include "actors/sampler.hpp"
+#include "app/bench_control.hpp"
 #include "app/commands.hpp"
 #include "app/pipeline.hpp"
 #include "runtime/error.hpp"
@@ -243,6 +244,8 @@ int bench_pipeline_command(const args& a) {
 } // namespace
 
 int bench_command(const args& a) {
+  if (!a.empty() && a[0] == "control")
+    return bench_control_command(args(a.begin() + 1, a.end()));
   if (a.empty() || a[0] != "pipeline") {
     std::cerr << "usage: tandem bench pipeline CONFIG [--steps N] [--samplers N]\n";
     return 2;

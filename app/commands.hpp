@@ -12,6 +12,9 @@ using args = std::vector<std::string>;
 int run_command(const args& a);      // tandem run CONFIG [--steps N] [--output DIR] [--quiet]
 int validate_command(const args& a); // tandem validate CONFIG...
 int plan_command(const args& a);     // tandem plan CONFIG
+int scale_command(const args& a);    // tandem scale HOST:PORT sampler=N
+int status_command(const args& a);   // tandem status HOST:PORT
+int node_command(const args& a);     // tandem node CONFIG --node NAME
 int worker_command(const args& a);   // tandem worker --config CFG --head HOST:PORT --role R --name N
 int bench_command(const args& a);    // tandem bench pipeline CONFIG [...]
 

@@ -1,6 +1,7 @@
 // main.cpp: tandem's command-line entry point.
 #include <iostream>
 
+#include "app/bench_control.hpp"
 #include "app/commands.hpp"
 #include "runtime/cpu_budget.hpp"
 
@@ -18,7 +19,13 @@ const char* usage =
   "      placement table (node, process, device, role, instances) and memory estimates\n"
   "  tandem bench pipeline CONFIG [--steps N]\n"
   "      generation alone, training alone, sync and async pipelines side by side\n"
-  "  tandem worker --config CONFIG --head HOST:PORT --role sampler|reward --name NAME\n"
+  "  tandem scale HOST:PORT sampler=N\n"
+  "      add or retire samplers of a running head (address: RUN_DIR/head.address)\n"
+  "  tandem status HOST:PORT\n"
+  "      one line of JSON: version, samplers, groups per state\n"
+  "  tandem node CONFIG --node NAME\n"
+  "      start the worker processes a cluster: section places on node NAME\n"
+  "  tandem worker --config CONFIG --head HOST:PORT (--process NAME | --role sampler|reward --name NAME)\n"
   "      run one actor in this process and join a head (started by `tandem run`)\n"
   "  tandem --help\n";
 
@@ -39,6 +46,14 @@ int main(int argc, char** argv) {
     return tandem::validate_command(rest);
   if (cmd == "plan")
     return tandem::plan_command(rest);
+  if (cmd == "scale")
+    return tandem::scale_command(rest);
+  if (cmd == "status")
+    return tandem::status_command(rest);
+  if (cmd == "node")
+    return tandem::node_command(rest);
+  if (cmd == "sim-worker") // hidden: started by `tandem bench control --processes 1`
+    return tandem::sim_worker_command(rest);
   if (cmd == "worker")
     return tandem::worker_command(rest);
   if (cmd == "bench")

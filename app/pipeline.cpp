@@ -6,6 +6,7 @@
 #include "actors/learner.hpp"
 #include "actors/reward.hpp"
 #include "actors/sampler.hpp"
+#include "actors/sim_sampler.hpp"
 #include "actors/weight_broadcaster.hpp"
 #include "runtime/cpu_budget.hpp"
 #include "runtime/error.hpp"
@@ -91,8 +92,17 @@ controller_settings make_controller_settings(const run_config& cfg) {
   return s;
 }
 
-caf::expected<caf::actor> spawn_torch_sampler(caf::actor_system& sys, const run_config& cfg,
+caf::expected<caf::actor> spawn_sampler(caf::actor_system& sys, const run_config& cfg,
                                               const std::string& name) {
+  if (cfg.sampler.simulated_token_ms > 0) {
+    sim_sampler_settings ss;
+    ss.name = name;
+    ss.per_token = std::chrono::duration_cast<caf::timespan>(
+      std::chrono::duration<double, std::milli>(cfg.sampler.simulated_token_ms));
+    ss.lengths = {2, cfg.sampler.sampling.max_new_tokens};
+    ss.seed = cfg.run.seed ^ std::hash<std::string>{}(name);
+    return caf::actor{sys.spawn(sim_sampler_actor, ss)};
+  }
   auto be = make_torch_generation_backend(model_with_vocab(cfg), sampling_with_stops(cfg),
                                           cfg.sampler.threads);
   if (!be)
@@ -117,14 +127,17 @@ caf::expected<pipeline> spawn_pipeline(caf::actor_system& sys, const run_config&
   bs.ack_timeout = seconds(cfg.timeouts.generate_s);
   p.broadcaster = sys.spawn(weight_broadcaster_actor, bs);
   p.learner = sys.spawn<caf::detached>(learner_actor, cfg.learner.grpo, *trainer, p.broadcaster);
-  if (opts.local_reward)
+  for (int32_t i = 0; i < opts.local_rewards; ++i)
     p.rewards.push_back(sys.spawn(reward_actor, cfg.reward.weights));
   controller_deps deps{*problems, opts.metrics, opts.progress, p.learner, p.broadcaster,
-                       p.rewards, opts.observer, {}};
-  p.controller = sys.spawn(controller_actor, make_controller_settings(cfg), deps);
+                       p.rewards, opts.observer, opts.scaler, {}};
+  auto cs = make_controller_settings(cfg);
+  if (opts.expected_samplers >= 0)
+    cs.expected_samplers = opts.expected_samplers;
+  p.controller = sys.spawn(controller_actor, cs, deps);
   auto n = opts.local_samplers >= 0 ? opts.local_samplers : cfg.sampler.count;
   for (int32_t i = 0; i < n; ++i) {
-    auto s = spawn_torch_sampler(sys, cfg, "sampler-" + std::to_string(i));
+    auto s = spawn_sampler(sys, cfg, "sampler-" + std::to_string(i));
     if (!s)
       return s.error();
     p.samplers.push_back(*s);

@@ -36,8 +36,10 @@ struct pipeline_options {
   std::shared_ptr<metrics_sink> metrics;
   std::function<void(const std::string&)> progress;
   caf::actor observer;
-  int32_t local_samplers = -1; // -1: cfg.sampler.count
-  bool local_reward = true;    // false: wait for a remote reward to join
+  caf::actor scaler;              // starts sampler processes on scale requests
+  int32_t local_samplers = -1;    // -1: cfg.sampler.count
+  int32_t local_rewards = 1;      // 0: wait for a remote reward to join
+  int32_t expected_samplers = -1; // -1: cfg.sampler.count + cfg.sampler.processes
 };
 
 /// Problem source for the config's task.
@@ -51,8 +53,9 @@ controller_settings make_controller_settings(const run_config& cfg);
 caf::expected<pipeline> spawn_pipeline(caf::actor_system& sys, const run_config& cfg,
                                        const pipeline_options& opts);
 
-/// Spawns one detached sampler with a LibTorch backend.
-caf::expected<caf::actor> spawn_torch_sampler(caf::actor_system& sys, const run_config& cfg,
+/// Spawns one sampler: detached with a LibTorch backend, or a simulated one
+/// when sampler.simulated_token_ms > 0.
+caf::expected<caf::actor> spawn_sampler(caf::actor_system& sys, const run_config& cfg,
                                               const std::string& name);
 
 } // namespace tandem

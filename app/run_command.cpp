@@ -11,7 +11,9 @@
 
 #include "actors/learner.hpp"
 #include "app/commands.hpp"
+#include "app/cluster_launch.hpp"
 #include "app/pipeline.hpp"
+#include "app/scaler.hpp"
 #include "runtime/error.hpp"
 #include "runtime/process_launcher.hpp"
 #include "topology/cluster_loader.hpp"
@@ -48,27 +50,43 @@ caf::error apply_overrides(run_config& cfg, const args& a) {
   return caf::none;
 }
 
-/// Child processes for sampler.processes and reward.processes.
+/// Starts the layout's worker processes, joined to the head at `head`.
 caf::expected<std::vector<std::unique_ptr<child_process>>>
-launch_workers(const run_config& cfg, uint16_t port) {
+launch_workers(const run_config& cfg, const head_layout& layout, const std::string& head) {
   os_process_launcher launcher;
   std::vector<std::unique_ptr<child_process>> kids;
   auto exe = self_executable_path();
-  auto head = "127.0.0.1:" + std::to_string(port);
-  auto start = [&](const std::string& role, const std::string& name) -> caf::error {
-    auto c = launcher.launch({exe, "worker", "--config", cfg.source_path, "--head", head,
-                              "--role", role, "--name", name});
+  for (auto& extra : layout.workers) {
+    auto argv = std::vector<std::string>{exe, "worker", "--config", cfg.source_path, "--head", head};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto c = launcher.launch(argv);
     if (!c)
       return c.error();
     kids.push_back(std::move(*c));
-    return caf::none;
-  };
-  for (int32_t i = 0; i < cfg.sampler.processes; ++i)
-    if (auto err = start("sampler", "sampler-p" + std::to_string(i)))
-      return err;
-  if (cfg.reward.processes > 0)
-    if (auto err = start("reward", "reward-p0"))
-      return err;
+  }
+  return kids;
+}
+
+/// Publishes the controller (its control endpoint: workers, `tandem scale`,
+/// `tandem status`), tells the scaler, and starts the worker processes.
+caf::expected<std::vector<std::unique_ptr<child_process>>>
+start_workers(caf::actor_system& sys, const run_config& cfg, const head_layout& layout,
+              const caf::actor& controller, const caf::actor& scaler) {
+  auto port = sys.middleman().publish(controller, layout.port, layout.bind_host.c_str(), true);
+  if (!port)
+    return make_error(errc::io_failure, "cannot publish the controller on " + layout.bind_host
+                                          + ":" + std::to_string(layout.port) + ": "
+                                          + sys.render(port.error()));
+  auto head = layout.bind_host + ":" + std::to_string(*port);
+  caf::anon_send(scaler, publish_atom::value, head);
+  std::ofstream(cfg.run.output_dir + "/head.address") << head << "\n";
+  auto kids = launch_workers(cfg, layout, head);
+  if (!kids)
+    return kids.error();
+  std::cerr << "head on " << head << ", " << kids->size() << " worker process(es), pids";
+  for (auto& k : *kids)
+    std::cerr << " " << k->pid();
+  std::cerr << "\n";
   return kids;
 }
 
@@ -128,7 +146,7 @@ std::function<void(const std::string&)> make_progress(bool quiet) {
   };
 }
 
-int run_loaded(run_config cfg, const args& a) {
+int run_loaded(run_config cfg, const head_layout& layout, const args& a) {
   namespace fs = std::filesystem;
   // Data-dependent config checks (a dataset's prompts vs. max_seq_len) come
   // before anything is created or started.
@@ -157,29 +175,25 @@ int run_loaded(run_config cfg, const args& a) {
   opts.metrics = std::shared_ptr<metrics_sink>{std::move(*sink)};
   opts.progress = make_progress(has_flag(a, "--quiet"));
   opts.observer = self;
-  opts.local_reward = cfg.reward.processes == 0;
+  opts.scaler = sys.spawn(scaler_actor, std::make_shared<os_process_launcher>(),
+                          self_executable_path(), cfg.source_path);
+  opts.local_samplers = layout.samplers;
+  opts.local_rewards = layout.rewards;
+  opts.expected_samplers = layout.expected_samplers;
+  cfg.sampler.threads = layout.sampler_threads;
+  cfg.learner.threads = layout.learner_threads;
   auto p = spawn_pipeline(sys, cfg, opts);
   if (!p) {
     std::cerr << "cannot start: " << describe(p.error()) << "\n";
     return is(p.error(), errc::invalid_config) ? 2 : 1;
   }
-  std::vector<std::unique_ptr<child_process>> kids;
-  if (cfg.sampler.processes > 0 || cfg.reward.processes > 0) {
-    auto port = sys.middleman().publish(p->controller, 0, "127.0.0.1", true);
-    if (!port) {
-      std::cerr << "cannot publish the controller: " << sys.render(port.error()) << "\n";
-      return 1;
-    }
-    auto launched = launch_workers(cfg, *port);
-    if (!launched) {
-      std::cerr << describe(launched.error()) << "\n";
-      return 1;
-    }
-    kids = std::move(*launched);
-    std::cerr << "head on 127.0.0.1:" << *port << ", " << kids.size() << " worker process(es), pids";
-    for (auto& k : kids)
-      std::cerr << " " << k->pid();
-    std::cerr << "\n";
+  auto kids = start_workers(sys, cfg, layout, p->controller, opts.scaler);
+  if (!kids) {
+    std::cerr << describe(kids.error()) << "\n";
+    for (auto& h : p->all())
+      self->send_exit(h, caf::exit_reason::user_shutdown);
+    self->send_exit(opts.scaler, caf::exit_reason::user_shutdown);
+    return 1;
   }
   std::signal(SIGINT, on_sigint);
   std::signal(SIGTERM, on_sigint);
@@ -190,7 +204,8 @@ int run_loaded(run_config cfg, const args& a) {
   std::cout << "summary: " << res.summary << "\n";
   for (auto& h : p->all())
     self->send_exit(h, caf::exit_reason::user_shutdown);
-  for (auto& k : kids)
+  self->send_exit(opts.scaler, caf::exit_reason::user_shutdown);
+  for (auto& k : *kids)
     k->stop(std::chrono::milliseconds{5000});
   return res.ok ? 0 : 1;
 }
@@ -219,11 +234,18 @@ int run_command(const args& a) {
   auto loaded = load_run_config(a[0]);
   if (!print_issues(loaded))
     return 2;
+  auto cluster = parse_cluster_file(a[0]);
+  for (auto& i : cluster.issues)
+    std::cerr << i.to_string() << "\n";
+  if (!cluster.ok())
+    return 2;
   if (auto err = apply_overrides(loaded.config, a)) {
     std::cerr << describe(err) << "\n";
     return 2;
   }
-  return run_loaded(std::move(loaded.config), a);
+  auto layout = cluster.declared ? cluster_layout(loaded.config, cluster.cluster)
+                                 : legacy_layout(loaded.config);
+  return run_loaded(std::move(loaded.config), layout, a);
 }
 
 namespace {

@@ -6,16 +6,21 @@
 // dies or SIGTERM/SIGINT arrives. Exit 0 when the head finished normally.
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
+
+#include <sys/prctl.h>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
 #include "actors/reward.hpp"
 #include "app/commands.hpp"
+#include "app/cluster_launch.hpp"
 #include "app/pipeline.hpp"
 #include "runtime/error.hpp"
+#include "topology/cluster_loader.hpp"
 #include "topology/config_loader.hpp"
 
 namespace tandem {
@@ -51,39 +56,93 @@ caf::expected<caf::actor> connect_head(caf::actor_system& sys, const std::string
   }
 }
 
-int serve(caf::scoped_actor& self, const caf::actor& head, const caf::actor& mine) {
+/// Runs until the head goes away (0), all of this process's actors died (1)
+/// or a stop signal arrives (0).
+int serve(caf::scoped_actor& self, const caf::actor& head, const std::vector<caf::actor>& mine) {
   self->monitor(head);
-  self->monitor(mine);
+  for (auto& m : mine)
+    self->monitor(m);
+  size_t alive = mine.size();
+  bool failed = false;
   int code = -1;
   while (code < 0) {
     self->receive(
       [&](caf::down_msg& dm) {
-        code = dm.source == head.address() ? 0 : 1;
-        if (code == 1)
+        if (dm.source == head.address()) {
+          code = 0;
+          return;
+        }
+        // user_shutdown: the controller retired this sampler (scale-down).
+        bool retired = dm.reason == caf::exit_reason::user_shutdown;
+        if (!retired)
           std::cerr << "worker: actor died: " << self->system().render(dm.reason) << "\n";
+        failed |= !retired;
+        if (--alive == 0)
+          code = failed ? 1 : 0;
       },
       caf::after(std::chrono::milliseconds{250}) >> [&] {
         if (stop_requested)
           code = 0;
       });
   }
-  self->send_exit(mine, caf::exit_reason::user_shutdown);
+  for (auto& m : mine)
+    self->send_exit(m, caf::exit_reason::user_shutdown);
   return code;
+}
+
+struct worker_request {
+  std::string config, head, process, role, name;
+};
+
+/// The actors this worker hosts: a cluster process's placements, or one
+/// actor of `role` (without a cluster section).
+caf::expected<std::vector<caf::actor>>
+spawn_hosted(caf::actor_system& sys, caf::scoped_actor& self, run_config cfg,
+             const caf::actor& head, const worker_request& rq) {
+  int32_t samplers = rq.role == "sampler" ? 1 : 0;
+  int32_t rewards = rq.role == "reward" ? 1 : 0;
+  std::string prefix = rq.name;
+  if (!rq.process.empty()) {
+    auto c = parse_cluster_file(rq.config);
+    auto ps = plan_processes(c.cluster);
+    auto* p = find_process(ps, rq.process);
+    if (!c.ok() || p == nullptr)
+      return make_error(errc::invalid_config, "no process '" + rq.process + "' in " + rq.config);
+    samplers = p->count(topology::SAMPLER);
+    rewards = p->count(topology::REWARD);
+    cfg.sampler.threads = p->threads(topology::SAMPLER);
+    prefix = rq.process;
+  }
+  std::vector<caf::actor> mine;
+  for (int32_t i = 0; i < samplers; ++i) {
+    auto name = samplers == 1 && rq.process.empty() ? prefix : prefix + "/sampler-" + std::to_string(i);
+    auto s = spawn_sampler(sys, cfg, name);
+    if (!s)
+      return s.error();
+    mine.push_back(*s);
+    self->send(head, sampler_hello{name, *s, cfg.sampler.groups_per_request});
+  }
+  for (int32_t i = 0; i < rewards; ++i) {
+    mine.push_back(sys.spawn(reward_actor, cfg.reward.weights));
+    self->send(head, join_atom::value, mine.back());
+  }
+  return mine;
 }
 
 } // namespace
 
 int worker_command(const args& a) {
-  auto path = flag_value(a, "--config", "");
-  auto head_addr = flag_value(a, "--head", "");
-  auto role = flag_value(a, "--role", "sampler");
-  auto name = flag_value(a, "--name", role);
-  if (path.empty() || head_addr.empty() || (role != "sampler" && role != "reward")) {
-    std::cerr << "usage: tandem worker --config CFG --head HOST:PORT --role sampler|reward "
-                 "--name NAME\n";
+  worker_request rq{flag_value(a, "--config", ""), flag_value(a, "--head", ""),
+                    flag_value(a, "--process", ""), flag_value(a, "--role", "sampler"), ""};
+  rq.name = flag_value(a, "--name", rq.role);
+  if (rq.config.empty() || rq.head.empty() || (rq.role != "sampler" && rq.role != "reward")) {
+    std::cerr << "usage: tandem worker --config CFG --head HOST:PORT "
+                 "(--process NAME | --role sampler|reward --name NAME)\n";
     return 2;
   }
-  auto cfg = load_run_config_or_error(path);
+  // A worker never outlives the process that started it.
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  auto cfg = load_run_config_or_error(rq.config);
   if (!cfg) {
     std::cerr << describe(cfg.error()) << "\n";
     return 2;
@@ -93,27 +152,25 @@ int worker_command(const args& a) {
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg);
   caf::actor_system sys{sys_cfg};
-  auto head = connect_head(sys, head_addr, cfg->timeouts.connect_s);
+  auto head = connect_head(sys, rq.head, cfg->timeouts.connect_s);
   if (!head) {
-    std::cerr << "worker " << name << ": " << describe(head.error()) << "\n";
+    std::cerr << "worker " << rq.name << ": " << describe(head.error()) << "\n";
     return 1;
   }
   caf::scoped_actor self{sys};
-  caf::actor mine;
-  if (role == "sampler") {
-    auto s = spawn_torch_sampler(sys, *cfg, name);
-    if (!s) {
-      std::cerr << "worker " << name << ": " << describe(s.error()) << "\n";
-      return 1;
-    }
-    mine = *s;
-    self->send(*head, sampler_hello{name, mine, cfg->sampler.groups_per_request});
-  } else {
-    mine = sys.spawn(reward_actor, cfg->reward.weights);
-    self->send(*head, join_atom::value, mine);
+  auto mine = spawn_hosted(sys, self, *cfg, *head, rq);
+  if (!mine) {
+    std::cerr << "worker " << rq.name << ": " << describe(mine.error()) << "\n";
+    return 1;
   }
-  std::cerr << "worker " << name << " (" << role << ") joined " << head_addr << "\n";
-  return serve(self, *head, mine);
+  std::cerr << "worker " << (rq.process.empty() ? rq.name : rq.process) << " joined " << rq.head
+            << " with " << mine->size() << " actor(s)\n";
+  auto code = serve(self, *head, *mine);
+  // Nothing is left to save here. CAF's teardown may wait indefinitely for
+  // references the middleman keeps for a head that vanished, so the worker
+  // leaves directly instead of blocking its supervisor.
+  std::cerr.flush();
+  std::_Exit(code);
 }
 
 } // namespace tandem

@@ -33,6 +33,7 @@ using join_atom = caf::atom_constant<caf::atom("join")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 using finished_atom = caf::atom_constant<caf::atom("finished")>;
+using scale_atom = caf::atom_constant<caf::atom("scale")>;
 
 // -- rollouts -----------------------------------------------------------------
 

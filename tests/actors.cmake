@@ -7,9 +7,11 @@ tandem_add_test(protocol_test SOURCES actors/protocol_test.cpp LIBS tandem_actor
 
 # End-to-end: the real binary (LibTorch) through ctest.
 find_package(Python3 COMPONENTS Interpreter REQUIRED)
-foreach(check learning two_process worker_killed bad_config)
+foreach(check learning two_process worker_killed local_3proc two_node_netns scale bad_config)
   add_test(NAME e2e_${check}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e.py
                    $<TARGET_FILE:tandem> ${check})
-  set_tests_properties(e2e_${check} PROPERTIES TIMEOUT 900)
+  set_tests_properties(e2e_${check} PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77)
 endforeach()
+tandem_add_test(transport_test SOURCES runtime/transport_test.cpp LIBS tandem_transport)
+tandem_add_test(sim_test SOURCES actors/sim_test.cpp LIBS tandem_actors TIMEOUT 120)

@@ -395,6 +395,7 @@ cluster_result parse_cluster_text(const std::string& text, const std::string& na
   YAML::Node doc = parse_document(text, mapper);
   bool found = doc.IsDefined() && map_cluster(doc, mapper, marks, result.cluster);
   result.issues = mapper.take_issues();
+  result.declared = found;
   if (!found) {
     if (result.issues.empty())
       result.cluster = default_cluster();

@@ -30,6 +30,7 @@ namespace tandem {
 struct cluster_result {
   topology::Cluster cluster;        // defaults filled; meaningful when ok()
   std::vector<config_issue> issues; // empty = valid
+  bool declared = false;            // the file has a cluster: section
   bool ok() const { return issues.empty(); }
 };
 

@@ -64,7 +64,8 @@ std::vector<field_binding> sampler_fields(sampler_section& s) {
           field("threads", s.threads),
           field("temperature", s.sampling.temperature),
           field("top_p", s.sampling.top_p),
-          field("max_new_tokens", s.sampling.max_new_tokens)};
+          field("max_new_tokens", s.sampling.max_new_tokens),
+          field("simulated_token_ms", s.simulated_token_ms)};
 }
 
 std::vector<field_binding> reward_fields(reward_section& r) {

@@ -43,6 +43,10 @@ struct sampler_section {
   int32_t groups_per_request = 4;  // groups a sampler decodes as one batch
   int32_t threads = 1;             // LibTorch intra-op threads per sampler
   sampling_params sampling;
+  // > 0: simulation mode — samplers do not run the model but answer after
+  // this many milliseconds per decoded token (as a sampler on its own
+  // accelerator would), with completions of 2..max_new_tokens tokens.
+  double simulated_token_ms = 0;
 };
 
 /// reward: the scoring actor.

@@ -28,6 +28,9 @@ struct sampler_info {
   uint64_t failed_requests = 0;
   double busy_seconds = 0;
   int64_t tokens = 0;
+  uint64_t join_order = 0; // retire picks the most recent first
+  uint64_t last_pick = 0;  // dispatch breaks ties by least recently picked
+  bool draining = false;   // gets no new work; leaves once idle
 };
 
 class sampler_pool {
@@ -42,15 +45,29 @@ public:
   std::optional<std::string> remove(const caf::actor_addr& addr);
 
   /// The sampler with the fewest outstanding requests that can take one more,
-  /// ties broken by name; nullptr if all are saturated.
+  /// ties broken by least recently picked (round robin); nullptr if all are
+  /// saturated or draining. Marks the returned sampler as picked.
   sampler_info* pick();
 
   sampler_info* find(const std::string& name);
+
+  /// Marks up to n serving samplers, most recently joined first, as
+  /// draining; returns their names.
+  std::vector<std::string> drain(size_t n);
+
+  /// Draining samplers with no outstanding request: removed from the pool
+  /// and returned (the caller tells them to stop).
+  std::vector<sampler_info> take_drained();
+
+  /// Samplers not draining.
+  size_t serving() const;
   size_t size() const { return samplers_.size(); }
   const std::map<std::string, sampler_info>& all() const { return samplers_; }
 
 private:
   std::map<std::string, sampler_info> samplers_;
+  uint64_t joins_ = 0;
+  uint64_t picks_ = 0;
 };
 
 } // namespace tandem

@@ -41,13 +41,37 @@ caf::behavior stalled_sampler(caf::stateful_actor<stalled_state>* self) {
   };
 }
 
+// Records every down_msg of the actors it was asked to watch.
+struct watcher_state {
+  std::vector<caf::down_msg> downs;
+};
+caf::behavior watcher(caf::stateful_actor<watcher_state>* self, std::vector<caf::actor> xs) {
+  for (auto& x : xs)
+    self->monitor(x);
+  self->set_down_handler([=](caf::down_msg& dm) { self->state.downs.push_back(dm); });
+  return {[](int) {}};
+}
+
+// Sends scale requests (with a timeout) to the controller; keeps the answers.
+struct asker_state {
+  std::vector<std::string> replies;
+  std::vector<caf::error> errors;
+};
+caf::behavior asker(caf::stateful_actor<asker_state>* self, caf::actor target) {
+  return {[=](scale_atom, const std::string& role, int32_t n) {
+    self->request(target, std::chrono::seconds{10}, scale_atom::value, role, n)
+      .then([=](std::string& s) { self->state.replies.push_back(s); },
+            [=](caf::error& e) { self->state.errors.push_back(e); });
+  }};
+}
+
 struct Pipeline : ActorTest {
   controller_settings cs;
   std::shared_ptr<fake_training_backend> trainer = std::make_shared<fake_training_backend>();
   std::vector<std::shared_ptr<fake_generation_backend>> gens;
   std::shared_ptr<memory_sink> metrics = std::make_shared<memory_sink>();
   std::vector<uint64_t> consumed;
-  caf::actor observer, broadcaster, learner, reward, controller;
+  caf::actor observer, broadcaster, learner, reward, controller, scaler;
   std::vector<caf::actor> samplers;
 
   Pipeline() {
@@ -65,7 +89,7 @@ struct Pipeline : ActorTest {
     reward = spawn(reward_actor, reward_weights{});
     arithmetic_config ac;
     std::shared_ptr<problem_source> src{std::move(*arithmetic_task::make(ac))};
-    controller_deps deps{src, metrics, {}, learner, broadcaster, {reward}, observer,
+    controller_deps deps{src, metrics, {}, learner, broadcaster, {reward}, observer, scaler,
                          [this](const std::vector<uint64_t>& ids) {
                            consumed.insert(consumed.end(), ids.begin(), ids.end());
                          }};
@@ -210,6 +234,78 @@ TEST_F(Pipeline, DispatchStartsWithWhoeverJoinedWhenTheConnectTimeoutPasses) {
   EXPECT_EQ(gens[0]->batches, 0);
   advance_time(30s);
   EXPECT_GT(gens[0]->batches, 0);
+  ASSERT_TRUE(finished() && finished()->first);
+}
+
+TEST_F(Pipeline, ScaleDownRetiresTheNewestSamplersAfterTheirWork) {
+  cs.steps = 12;
+  start(3);
+  auto w = spawn(watcher, samplers);
+  auto ask = spawn(asker, controller);
+  caf::anon_send(ask, scale_atom::value, std::string{"sampler"}, int32_t{1});
+  run();
+  auto f = finished();
+  ASSERT_TRUE(f && f->first) << (f ? f->second : "");
+  auto& downs = state<watcher_state>(w).downs;
+  ASSERT_EQ(downs.size(), 2u);
+  for (auto& d : downs) {
+    EXPECT_EQ(d.reason, caf::exit_reason::user_shutdown);
+    EXPECT_NE(d.source, samplers[0].address()) << "the oldest sampler must stay";
+  }
+  auto& replies = state<asker_state>(ask).replies;
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].find("retiring 2 sampler(s)"), 0u) << replies[0];
+  expect_each_group_consumed_once();
+}
+
+// A scaler stand-in that "starts" samplers in-process.
+struct fake_scaler_state {
+  int32_t asked = 0;
+};
+
+TEST_F(Pipeline, ScaleUpAsksTheScalerAndNewSamplersGetWeightsBeforeWork) {
+  cs.steps = 12;
+  scaler = spawn([this](caf::stateful_actor<fake_scaler_state>* self) -> caf::behavior {
+    return {[=](scale_atom, const std::string&, int32_t k) -> std::string {
+      self->state.asked += k;
+      for (int32_t i = 0; i < k; ++i)
+        add_sampler("scaled-" + std::to_string(i));
+      return "started";
+    }};
+  });
+  start(1);
+  auto ask = spawn(asker, controller);
+  caf::anon_send(ask, scale_atom::value, std::string{"sampler"}, int32_t{3});
+  run();
+  auto f = finished();
+  ASSERT_TRUE(f && f->first) << (f ? f->second : "");
+  EXPECT_EQ(state<fake_scaler_state>(scaler).asked, 2);
+  ASSERT_EQ(gens.size(), 3u);
+  for (auto& g : gens) {
+    EXPECT_GT(g->batches, 0) << "loads " << g->loads;
+    EXPECT_GE(g->loads, 1); // a sampler decodes only after it holds a version
+  }
+  EXPECT_LE(max_logged_staleness(), cs.max_staleness);
+  expect_each_group_consumed_once();
+}
+
+TEST_F(Pipeline, ScaleRequestsOutOfRangeOrForOtherRolesAreRefused) {
+  start(1);
+  auto ask = spawn(asker, controller);
+  caf::anon_send(ask, scale_atom::value, std::string{"learner"}, int32_t{2});
+  caf::anon_send(ask, scale_atom::value, std::string{"sampler"}, int32_t{0});
+  caf::anon_send(ask, scale_atom::value, std::string{"sampler"}, int32_t{4}); // no scaler
+  run();
+  EXPECT_EQ(state<asker_state>(ask).errors.size(), 3u);
+  ASSERT_TRUE(finished() && finished()->first); // the run is unharmed
+}
+
+TEST_F(Pipeline, AsyncScaleMessageWithBadArgumentsDoesNotHarmTheRun) {
+  start(1);
+  auto w = spawn(watcher, std::vector<caf::actor>{controller});
+  caf::anon_send(controller, scale_atom::value, std::string{"learner"}, int32_t{2});
+  run();
+  EXPECT_TRUE(state<watcher_state>(w).downs.empty() || finished());
   ASSERT_TRUE(finished() && finished()->first);
 }
 

@@ -6,6 +6,9 @@ usage: e2e.py TANDEM_BINARY CHECK
   two_process  a run whose only sampler (and reward) live in worker processes
   bad_config   config mistakes exit 2 with file:line:col and start nothing
   worker_killed  a worker process is killed mid-run; training finishes anyway
+  local_3proc  the one-machine cluster topology: head + 2 sampler processes
+  scale        samplers scaled 1 -> 4 -> 2 during a run with `tandem scale`
+  two_node_netns  head and worker node in two network namespaces (needs root)
 
 Every wait has a deadline (subprocess timeout); the summary JSON and
 metrics.jsonl written by the run are the evidence.
@@ -13,6 +16,7 @@ metrics.jsonl written by the run are the evidence.
 import json
 import os
 import re
+import shutil
 import signal
 import time
 import subprocess
@@ -127,6 +131,124 @@ def worker_killed(binary):
     check(s["staleness_violations"] == 0, "staleness bound held")
 
 
+def local_3proc(binary):
+    out = tempfile.mkdtemp(prefix="tandem-e2e6-")
+    cfg = os.path.join(HERE, "..", "..", "configs", "local-3proc", "run.yaml")
+    rc, so, se = run(binary, ["run", cfg, "--steps", "40", "--output", out, "--quiet"], timeout=600)
+    check(rc == 0, "3-process topology run exits 0 (rc=%d, %s)" % (rc, se[-500:]))
+    check(se.count("joined") == 2, "both sampler processes joined the head")
+    rows = metrics(out)
+    check(len(rows) == 40 and all(r["samplers"] == 2 for r in rows),
+          "all 40 steps trained with the two remote samplers")
+
+
+def phase_rates(rows, per_step):
+    """samples/s of each run of consecutive steps with the same sampler count,
+    leaving out the first 3 steps of each (the transition)."""
+    phases, start = [], 0
+    for i in range(1, len(rows) + 1):
+        if i == len(rows) or rows[i]["samplers"] != rows[start]["samplers"]:
+            seg = rows[start + 3:i]
+            if len(seg) >= 5:
+                t = seg[-1]["elapsed_s"] - seg[0]["elapsed_s"]
+                phases.append((rows[start]["samplers"], (len(seg) - 1) * per_step / t))
+            start = i
+    return phases
+
+
+def scale(binary):
+    out = tempfile.mkdtemp(prefix="tandem-e2e8-")
+    cfg = os.path.join(DATA, "e2e_scale.yaml")
+    p = subprocess.Popen([binary, "run", cfg, "--output", out, "--quiet"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    mpath = os.path.join(out, "metrics.jsonl")
+
+    def rows_now():
+        return metrics(out) if os.path.exists(mpath) else []
+
+    def steps_with(n_samplers, count):
+        return sum(1 for r in rows_now() if r["samplers"] == n_samplers) >= count
+
+    try:
+        wait_for(lambda: os.path.exists(os.path.join(out, "head.address")), 60, "head.address")
+        head = open(os.path.join(out, "head.address")).read().strip()
+        wait_for(lambda: steps_with(1, 30), 120, "30 steps with 1 sampler")
+        rc, so, se = run(binary, ["scale", head, "sampler=4"], timeout=60)
+        check(rc == 0 and so.startswith("starting 3"), "scale to 4 accepted: " + so.strip() + se)
+        wait_for(lambda: steps_with(4, 60), 120, "60 steps with 4 samplers")
+        rc, so, se = run(binary, ["scale", head, "sampler=2"], timeout=60)
+        check(rc == 0 and so.startswith("retiring 2"), "scale to 2 accepted: " + so.strip() + se)
+        so, se = p.communicate(timeout=300)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    check(p.returncode == 0, "run finished (rc=%d, %s)" % (p.returncode, se[-300:]))
+    rows = metrics(out)
+    s = summary(out)
+    per_step = 16 * 4
+    rates = dict(phase_rates(rows, per_step))
+    print("samples/s by sampler count: %s" % {k: round(v) for k, v in rates.items()})
+    check(1 in rates and 4 in rates and 2 in rates, "phases with 1, 4 and 2 samplers")
+    check(rates[4] > 1.8 * rates[1], "throughput rose from 1 to 4 samplers")
+    check(rates[2] > 1.3 * rates[1], "2 samplers still outpace 1")
+    check(s["groups_consumed"] == s["steps"] * 16 and s["reports_rejected"] == 0,
+          "every group consumed exactly once (%d groups, %d rejected reports)"
+          % (s["groups_consumed"], s["reports_rejected"]))
+    check(s["staleness_violations"] == 0 and all(r["staleness_max"] <= 1 for r in rows),
+          "staleness bound held throughout")
+
+
+SKIP = 77  # ctest SKIP_RETURN_CODE
+
+
+def sh(*cmd):
+    subprocess.run(list(cmd), check=True, capture_output=True, timeout=30)
+
+
+def two_node_netns(binary):
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        print("SKIP: needs root and iproute2 to create network namespaces")
+        sys.exit(SKIP)
+    tag = str(os.getpid() % 100000)
+    ns_h, ns_w = "tdmh" + tag, "tdmw" + tag
+    out = tempfile.mkdtemp(prefix="tandem-e2e7-")
+    env = dict(os.environ, TANDEM_SECRET="e2e-shared-secret-0123456789")
+    procs = []
+    try:
+        sh("ip", "netns", "add", ns_h)
+        sh("ip", "netns", "add", ns_w)
+        sh("ip", "link", "add", "tva" + tag, "type", "veth", "peer", "name", "tvb" + tag)
+        sh("ip", "link", "set", "tva" + tag, "netns", ns_h)
+        sh("ip", "link", "set", "tvb" + tag, "netns", ns_w)
+        for ns, dev, addr in ((ns_h, "tva" + tag, "10.77.0.1/24"), (ns_w, "tvb" + tag, "10.77.0.2/24")):
+            sh("ip", "-n", ns, "addr", "add", addr, "dev", dev)
+            sh("ip", "-n", ns, "link", "set", dev, "up")
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        cfg = os.path.join(DATA, "e2e_two_node.yaml")
+        head = subprocess.Popen(["ip", "netns", "exec", ns_h, binary, "run", cfg, "--output", out,
+                                 "--quiet"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        node = subprocess.Popen(["ip", "netns", "exec", ns_w, binary, "node", cfg, "--node",
+                                 "worker"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        procs = [head, node]
+        so, se = head.communicate(timeout=300)
+        check(head.returncode == 0, "head in namespace %s exits 0 (%s)" % (ns_h, se[-500:]))
+        _, nse = node.communicate(timeout=60)
+        check(node.returncode == 0, "node in namespace %s exits 0 after the head (%s)"
+              % (ns_w, nse[-300:]))
+        rows = metrics(out)
+        check(len(rows) == 60 and all(r["samplers"] == 2 for r in rows),
+              "all 60 steps trained by the 2 samplers on 10.77.0.2")
+        check(summary(out)["staleness_violations"] == 0, "staleness bound held")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        for ns in (ns_h, ns_w):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
+
+
 def bad_config(binary):
     bad = os.path.join(DATA, "bad_run.yaml")
     out = tempfile.mkdtemp(prefix="tandem-e2e3-")
@@ -153,4 +275,5 @@ def bad_config(binary):
 
 if __name__ == "__main__":
     {"learning": learning, "two_process": two_process, "bad_config": bad_config,
-     "worker_killed": worker_killed}[sys.argv[2]](sys.argv[1])
+     "worker_killed": worker_killed, "local_3proc": local_3proc,
+     "two_node_netns": two_node_netns, "scale": scale}[sys.argv[2]](sys.argv[1])

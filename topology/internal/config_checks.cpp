@@ -224,6 +224,7 @@ void check_learner(const run_config& c, checker& k) {
   k.positive("learner.behav_weight_cap", g.behav_weight_cap);
   k.no_effect("learner.behav_weight_cap", !g.decoupled, "learner.decoupled: false");
   k.at_least("learner.entropy_coef", g.entropy_coef, 0.0);
+  k.at_least("sampler.simulated_token_ms", c.sampler.simulated_token_ms, 0.0);
   k.require(!(g.baseline == advantage_baseline::batch && g.scaling == std_scaling::group),
             "learner.baseline",
             "baseline: batch needs std_scaling: batch or none (a group whose rewards are "

@@ -1,0 +1,98 @@
+// node_command.cpp: `tandem node CONFIG --node NAME` — one machine's share of
+// a multi-machine topology (for srun, ssh or a container entrypoint).
+//
+// Starts one `tandem worker --process P` per process the cluster places on
+// NAME, pointing them at the head's control endpoint, and supervises them:
+// it returns when all have exited (exit code: 0 if all exited 0), and on
+// SIGINT/SIGTERM it stops them (SIGTERM, SIGKILL after 5 s) — no orphans.
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "app/cluster_launch.hpp"
+#include "app/commands.hpp"
+#include "runtime/error.hpp"
+#include "runtime/process_launcher.hpp"
+#include "topology/cluster_loader.hpp"
+#include "topology/config_loader.hpp"
+
+namespace tandem {
+
+namespace {
+
+std::atomic<bool> node_stop{false};
+
+void on_node_signal(int) { node_stop = true; }
+
+int supervise(std::vector<std::unique_ptr<child_process>>& kids) {
+  int worst = 0;
+  while (true) {
+    size_t running = 0;
+    for (auto& k : kids)
+      running += k->running() ? 1 : 0;
+    if (running == 0)
+      break;
+    if (node_stop) {
+      for (auto& k : kids)
+        k->stop(std::chrono::milliseconds{5000});
+      break;
+    }
+    // Polling children's exit status; waitpid has no timeout variant.
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  }
+  for (auto& k : kids)
+    worst = std::max(worst, k->exit_code());
+  return worst;
+}
+
+} // namespace
+
+int node_command(const args& a) {
+  auto node = flag_value(a, "--node", "");
+  if (a.empty() || a[0].rfind("--", 0) == 0 || node.empty()) {
+    std::cerr << "usage: tandem node CONFIG --node NAME\n";
+    return 2;
+  }
+  auto cfg = load_run_config(a[0]);
+  auto cl = parse_cluster_file(a[0]);
+  for (auto& i : cfg.issues)
+    std::cerr << i.to_string() << "\n";
+  for (auto& i : cl.issues)
+    std::cerr << i.to_string() << "\n";
+  if (!cfg.ok() || !cl.ok())
+    return 2;
+  if (!cl.declared) {
+    std::cerr << a[0] << ": has no cluster: section; use tandem run\n";
+    return 2;
+  }
+  if (node == cl.cluster.head().node()) {
+    std::cerr << "node " << node << " hosts the head: start it with tandem run " << a[0] << "\n";
+    return 2;
+  }
+  auto head = head_host(cl.cluster) + ":" + std::to_string(cl.cluster.head().control_port());
+  os_process_launcher launcher;
+  std::vector<std::unique_ptr<child_process>> kids;
+  for (auto& p : plan_processes(cl.cluster)) {
+    if (p.node != node)
+      continue;
+    auto c = launcher.launch(worker_argv(self_executable_path(), a[0], head, p.name));
+    if (!c) {
+      std::cerr << describe(c.error()) << "\n";
+      return 1;
+    }
+    kids.push_back(std::move(*c));
+  }
+  if (kids.empty()) {
+    std::cerr << "the cluster places no process on node " << node << "\n";
+    return 2;
+  }
+  std::cerr << "node " << node << ": " << kids.size() << " worker process(es) for head " << head
+            << "\n";
+  std::signal(SIGINT, on_node_signal);
+  std::signal(SIGTERM, on_node_signal);
+  return supervise(kids);
+}
+
+} // namespace tandem

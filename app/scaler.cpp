@@ -1,0 +1,47 @@
+#include "app/scaler.hpp"
+
+#include <caf/all.hpp>
+
+#include "runtime/error.hpp"
+#include "runtime/messages.hpp"
+
+namespace tandem {
+
+namespace {
+
+caf::result<std::string> start_samplers(scaler_actor_t* self, int32_t count) {
+  auto& st = self->state;
+  if (st.head.empty())
+    return make_error(errc::not_ready, "scaler: the head address is not known yet");
+  std::string names;
+  for (int32_t i = 0; i < count; ++i) {
+    auto name = "scaled-" + std::to_string(st.started++);
+    auto c = st.launcher->launch({st.exe, "worker", "--config", st.config, "--head", st.head,
+                                  "--role", "sampler", "--name", name});
+    if (!c)
+      return c.error();
+    st.children.push_back(std::move(*c));
+    names += (names.empty() ? "" : ", ") + name;
+  }
+  return "starting " + std::to_string(count) + " sampler process(es): " + names;
+}
+
+} // namespace
+
+caf::behavior scaler_actor(scaler_actor_t* self, std::shared_ptr<process_launcher> launcher,
+                           std::string exe, std::string config) {
+  auto& st = self->state;
+  st.launcher = std::move(launcher);
+  st.exe = std::move(exe);
+  st.config = std::move(config);
+  return {
+    [=](publish_atom, const std::string& head) { self->state.head = head; },
+    [=](scale_atom, const std::string& role, int32_t count) -> caf::result<std::string> {
+      if (role != "sampler" || count < 1)
+        return make_error(errc::invalid_argument, "scaler starts samplers only");
+      return start_samplers(self, count);
+    },
+  };
+}
+
+} // namespace tandem
