@@ -8,7 +8,9 @@
 
 #include "actors/controller.hpp"
 #include "app/commands.hpp"
+#include "app/head_link.hpp"
 #include "app/pipeline.hpp"
+#include "runtime/transport/auth.hpp"
 #include "runtime/error.hpp"
 
 namespace tandem {
@@ -20,28 +22,28 @@ namespace {
 constexpr auto connect_deadline = std::chrono::seconds{10};
 constexpr auto reply_deadline = std::chrono::seconds{60};
 
-caf::expected<caf::actor> connect(caf::actor_system& sys, const std::string& head) {
-  auto colon = head.rfind(':');
-  if (colon == std::string::npos)
-    return make_error(errc::invalid_argument, "HEAD must be HOST:PORT, got " + head);
-  int port = 0;
-  try {
-    port = std::stoi(head.substr(colon + 1));
-  } catch (const std::exception&) {
-    return make_error(errc::invalid_argument, "bad port in " + head);
-  }
-  auto h = sys.middleman().remote_actor(head.substr(0, colon), static_cast<uint16_t>(port));
-  if (!h)
-    return make_error(errc::peer_down, "cannot reach " + head + ": " + sys.render(h.error()));
-  return *h;
+/// The secret to answer the head's challenge with: --secret-file F,
+/// --secret-env NAME, or none (a loopback head without a secret).
+caf::expected<std::string> secret_from(const args& a) {
+  auto file = flag_value(a, "--secret-file", "");
+  auto env = flag_value(a, "--secret-env", "");
+  if (file.empty() && env.empty())
+    return std::string{};
+  return transport::load_secret(file, env);
 }
 
-int ask(const std::string& head, const caf::message& question) {
+int ask(const std::string& head, const caf::message& question, const args& a) {
+  auto secret = secret_from(a);
+  if (!secret) {
+    std::cerr << describe(secret.error()) << "\n";
+    return 2;
+  }
   caf::actor_system_config cfg;
   configure_actor_system(cfg);
   cfg.set("middleman.connection-timeout", caf::timespan{connect_deadline});
   caf::actor_system sys{cfg};
-  auto ctl = connect(sys, head);
+  auto ctl = join_head(sys, head, "tandem-cli", *secret,
+                       std::chrono::duration_cast<std::chrono::milliseconds>(connect_deadline));
   if (!ctl) {
     std::cerr << describe(ctl.error()) << "\n";
     return 1;
@@ -57,9 +59,9 @@ int ask(const std::string& head, const caf::message& question) {
 } // namespace
 
 int scale_command(const args& a) {
-  auto eq = a.size() == 2 ? a[1].find('=') : std::string::npos;
+  auto eq = a.size() >= 2 ? a[1].find('=') : std::string::npos;
   if (eq == std::string::npos) {
-    std::cerr << "usage: tandem scale HOST:PORT sampler=N\n";
+    std::cerr << "usage: tandem scale HOST:PORT sampler=N [--secret-file F | --secret-env NAME]\n";
     return 2;
   }
   int32_t n = 0;
@@ -69,15 +71,15 @@ int scale_command(const args& a) {
     std::cerr << "bad count in " << a[1] << "\n";
     return 2;
   }
-  return ask(a[0], caf::make_message(scale_atom::value, a[1].substr(0, eq), n));
+  return ask(a[0], caf::make_message(scale_atom::value, a[1].substr(0, eq), n), a);
 }
 
 int status_command(const args& a) {
-  if (a.size() != 1) {
-    std::cerr << "usage: tandem status HOST:PORT\n";
+  if (a.empty()) {
+    std::cerr << "usage: tandem status HOST:PORT [--secret-file F | --secret-env NAME]\n";
     return 2;
   }
-  return ask(a[0], caf::make_message(status_atom::value));
+  return ask(a[0], caf::make_message(status_atom::value), a);
 }
 
 } // namespace tandem

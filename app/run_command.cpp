@@ -12,6 +12,8 @@
 #include "actors/learner.hpp"
 #include "app/commands.hpp"
 #include "app/cluster_launch.hpp"
+#include "actors/gate.hpp"
+#include "app/head_link.hpp"
 #include "app/pipeline.hpp"
 #include "app/scaler.hpp"
 #include "runtime/error.hpp"
@@ -71,8 +73,10 @@ launch_workers(const run_config& cfg, const head_layout& layout, const std::stri
 /// `tandem status`), tells the scaler, and starts the worker processes.
 caf::expected<std::vector<std::unique_ptr<child_process>>>
 start_workers(caf::actor_system& sys, const run_config& cfg, const head_layout& layout,
-              const caf::actor& controller, const caf::actor& scaler) {
-  auto port = sys.middleman().publish(controller, layout.port, layout.bind_host.c_str(), true);
+              const caf::actor& gate, const caf::actor& scaler) {
+  // Only the gate is reachable from outside; it hands out the controller to
+  // peers that prove they hold the run's secret.
+  auto port = sys.middleman().publish(gate, layout.port, layout.bind_host.c_str(), true);
   if (!port)
     return make_error(errc::io_failure, "cannot publish the controller on " + layout.bind_host
                                           + ":" + std::to_string(layout.port) + ": "
@@ -146,7 +150,8 @@ std::function<void(const std::string&)> make_progress(bool quiet) {
   };
 }
 
-int run_loaded(run_config cfg, const head_layout& layout, const args& a) {
+int run_loaded(run_config cfg, const head_layout& layout, const std::string& secret,
+               const args& a) {
   namespace fs = std::filesystem;
   // Data-dependent config checks (a dataset's prompts vs. max_seq_len) come
   // before anything is created or started.
@@ -187,12 +192,17 @@ int run_loaded(run_config cfg, const head_layout& layout, const args& a) {
     std::cerr << "cannot start: " << describe(p.error()) << "\n";
     return is(p.error(), errc::invalid_config) ? 2 : 1;
   }
-  auto kids = start_workers(sys, cfg, layout, p->controller, opts.scaler);
-  if (!kids) {
-    std::cerr << describe(kids.error()) << "\n";
+  auto gate = sys.spawn(gate_actor, gate_settings{secret, p->controller});
+  auto stop_all = [&] {
     for (auto& h : p->all())
       self->send_exit(h, caf::exit_reason::user_shutdown);
     self->send_exit(opts.scaler, caf::exit_reason::user_shutdown);
+    self->send_exit(gate, caf::exit_reason::user_shutdown);
+  };
+  auto kids = start_workers(sys, cfg, layout, gate, opts.scaler);
+  if (!kids) {
+    std::cerr << describe(kids.error()) << "\n";
+    stop_all();
     return 1;
   }
   std::signal(SIGINT, on_sigint);
@@ -202,9 +212,7 @@ int run_loaded(run_config cfg, const head_layout& layout, const args& a) {
   save_weights(self, p->learner, cfg.run.output_dir + "/weights.tndm");
   std::ofstream(cfg.run.output_dir + "/summary.json") << res.summary << "\n";
   std::cout << "summary: " << res.summary << "\n";
-  for (auto& h : p->all())
-    self->send_exit(h, caf::exit_reason::user_shutdown);
-  self->send_exit(opts.scaler, caf::exit_reason::user_shutdown);
+  stop_all();
   for (auto& k : *kids)
     k->stop(std::chrono::milliseconds{5000});
   return res.ok ? 0 : 1;
@@ -245,7 +253,12 @@ int run_command(const args& a) {
   }
   auto layout = cluster.declared ? cluster_layout(loaded.config, cluster.cluster)
                                  : legacy_layout(loaded.config);
-  return run_loaded(std::move(loaded.config), layout, a);
+  auto secret = load_run_secret(cluster.cluster);
+  if (!secret) {
+    std::cerr << a[0] << ": " << describe(secret.error()) << "\n";
+    return 2;
+  }
+  return run_loaded(std::move(loaded.config), layout, *secret, a);
 }
 
 namespace {

@@ -18,6 +18,7 @@
 #include "actors/reward.hpp"
 #include "app/commands.hpp"
 #include "app/cluster_launch.hpp"
+#include "app/head_link.hpp"
 #include "app/pipeline.hpp"
 #include "runtime/error.hpp"
 #include "topology/cluster_loader.hpp"
@@ -30,31 +31,6 @@ namespace {
 std::atomic<bool> stop_requested{false};
 
 void on_signal(int) { stop_requested = true; }
-
-caf::expected<caf::actor> connect_head(caf::actor_system& sys, const std::string& head,
-                                       double timeout_s) {
-  auto colon = head.rfind(':');
-  if (colon == std::string::npos)
-    return make_error(errc::invalid_argument, "--head must be HOST:PORT, got " + head);
-  auto host = head.substr(0, colon);
-  uint16_t port = 0;
-  try {
-    port = static_cast<uint16_t>(std::stoi(head.substr(colon + 1)));
-  } catch (const std::exception&) {
-    return make_error(errc::invalid_argument, "bad port in --head " + head);
-  }
-  auto deadline = std::chrono::steady_clock::now()
-                  + std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
-  for (;;) {
-    auto h = sys.middleman().remote_actor(host, port);
-    if (h)
-      return *h;
-    if (std::chrono::steady_clock::now() > deadline)
-      return make_error(errc::timeout, "cannot reach head " + head + ": " + sys.render(h.error()));
-    // The head may still be starting: retry a few times per second.
-    std::this_thread::sleep_for(std::chrono::milliseconds{200});
-  }
-}
 
 /// Runs until the head goes away (0), all of this process's actors died (1)
 /// or a stop signal arrives (0).
@@ -152,7 +128,14 @@ int worker_command(const args& a) {
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg);
   caf::actor_system sys{sys_cfg};
-  auto head = connect_head(sys, rq.head, cfg->timeouts.connect_s);
+  auto cl = parse_cluster_file(rq.config);
+  auto secret = load_run_secret(cl.cluster);
+  if (!secret) {
+    std::cerr << "worker " << rq.name << ": " << describe(secret.error()) << "\n";
+    return 2;
+  }
+  auto head = join_head(sys, rq.head, rq.process.empty() ? rq.name : rq.process, *secret,
+                        std::chrono::milliseconds(static_cast<int64_t>(cfg->timeouts.connect_s * 1000)));
   if (!head) {
     std::cerr << "worker " << rq.name << ": " << describe(head.error()) << "\n";
     return 1;

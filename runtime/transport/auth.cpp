@@ -238,4 +238,48 @@ bool zap_handler::answer_one() {
   }
 }
 
+caf::expected<std::string> keyed_mac(const std::string& secret, const std::string& message) {
+  if (sodium_init() < 0)
+    return make_error(errc::backend_failure, "libsodium failed to initialise");
+  unsigned char out[32];
+  // An empty secret (loopback runs without one) still yields a fixed MAC;
+  // crypto_generichash takes a key of 0..64 bytes; longer secrets are cut to
+  // 64 bytes (512 bits, far beyond what the MAC needs).
+  std::string key = secret.size() <= crypto_generichash_KEYBYTES_MAX
+                      ? secret
+                      : std::string(secret, 0, crypto_generichash_KEYBYTES_MAX);
+  if (crypto_generichash(out, sizeof(out), reinterpret_cast<const unsigned char*>(message.data()),
+                         message.size(), reinterpret_cast<const unsigned char*>(key.data()),
+                         key.size())
+      != 0)
+    return make_error(errc::backend_failure, "crypto_generichash failed");
+  static const char* hex = "0123456789abcdef";
+  std::string res;
+  for (auto b : out) {
+    res += hex[b >> 4];
+    res += hex[b & 15];
+  }
+  return res;
+}
+
+bool macs_equal(const std::string& a, const std::string& b) {
+  if (a.size() != b.size())
+    return false;
+  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string random_nonce() {
+  if (sodium_init() < 0)
+    return {};
+  unsigned char buf[32];
+  randombytes_buf(buf, sizeof(buf));
+  static const char* hex = "0123456789abcdef";
+  std::string res;
+  for (auto b : buf) {
+    res += hex[b >> 4];
+    res += hex[b & 15];
+  }
+  return res;
+}
+
 } // namespace tandem::transport

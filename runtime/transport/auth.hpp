@@ -54,6 +54,16 @@ struct curve_keys {
 caf::expected<std::string> load_secret(const std::string& file,
                                        const std::string& env);
 
+/// Keyed BLAKE2b-256 of `message` under `secret`, hex-encoded: the proof a
+/// joining peer sends to the head's gate (control plane).
+caf::expected<std::string> keyed_mac(const std::string& secret, const std::string& message);
+
+/// Constant-time comparison of two MACs.
+bool macs_equal(const std::string& a, const std::string& b);
+
+/// 32 random bytes, hex-encoded (a one-time challenge).
+std::string random_nonce();
+
 /// Derives both keypairs deterministically from `secret`.
 caf::expected<curve_keys> derive_curve_keys(const std::string& secret);
 

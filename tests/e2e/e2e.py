@@ -232,14 +232,29 @@ def two_node_netns(binary):
                                  "worker"], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         procs = [head, node]
+        mpath = os.path.join(out, "metrics.jsonl")
+        wait_for(lambda: os.path.exists(mpath) and sum(1 for _ in open(mpath)) >= 5, 120,
+                 "5 trained steps")
+        # A peer without the secret is refused at the gate, before it gets any
+        # handle; raw garbage on the control port is dropped by the middleman.
+        bad_env = dict(os.environ, TANDEM_SECRET="not-the-secret-but-long-enough")
+        rogue = subprocess.run(["ip", "netns", "exec", ns_w, binary, "worker", "--config", cfg,
+                                "--head", "10.77.0.1:47400", "--role", "sampler", "--name",
+                                "rogue"], env=bad_env, capture_output=True, text=True, timeout=60)
+        check(rogue.returncode != 0 and "join refused" in rogue.stderr,
+              "a worker with the wrong secret is refused (%s)" % rogue.stderr.strip()[-200:])
+        garbage = ("import socket; s = socket.create_connection(('10.77.0.1', 47400), 5); "
+                   "s.sendall(bytes(range(256)) * 64); s.close()")
+        sh("ip", "netns", "exec", ns_w, sys.executable, "-c", garbage)
         so, se = head.communicate(timeout=300)
         check(head.returncode == 0, "head in namespace %s exits 0 (%s)" % (ns_h, se[-500:]))
         _, nse = node.communicate(timeout=60)
         check(node.returncode == 0, "node in namespace %s exits 0 after the head (%s)"
               % (ns_w, nse[-300:]))
         rows = metrics(out)
-        check(len(rows) == 60 and all(r["samplers"] == 2 for r in rows),
-              "all 60 steps trained by the 2 samplers on 10.77.0.2")
+        check(len(rows) == 200 and all(r["samplers"] == 2 for r in rows),
+              "all 200 steps trained by the 2 samplers on 10.77.0.2, the rogue never joined")
+        check("refused join of 'rogue'" in se, "the head logged the refusal")
         check(summary(out)["staleness_violations"] == 0, "staleness bound held")
     finally:
         for p in procs:
