@@ -14,6 +14,7 @@ packages=(
   libopenblas0-pthread            # without it Debian's LibTorch uses reference BLAS (~25x slower matmul)
   libgtest-dev libgmock-dev
   python3
+  iproute2                        # ip netns: the two-node test runs in network namespaces
 )
 
 missing=()
