@@ -83,15 +83,10 @@ void finish_active(sampler_actor_t* self) {
 
 void on_chunk(sampler_actor_t* self, const weights_chunk& c) {
   auto& st = self->state;
-  auto got = st.assembler.add(c);
-  if (!got) {
-    ++st.bad_chunks;
-    std::cerr << "[" << st.settings.name << "] rejected " << describe(got.error()) << "\n";
+  auto got = accept_chunk(st.assembler, c, st.settings.name, st.bad_chunks);
+  if (!got)
     return;
-  }
-  if (!*got)
-    return;
-  auto& w = **got;
+  auto& w = *got;
   if (auto err = st.backend->load_weights(w.bytes)) {
     ++st.bad_chunks;
     std::cerr << "[" << st.settings.name << "] cannot load v" << w.version << ": "

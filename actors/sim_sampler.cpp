@@ -129,15 +129,10 @@ void try_start(sim* self) {
 void on_chunk(sim* self, const weights_chunk& c) {
   auto& st = self->state;
   ++st.stats.chunks;
-  auto got = st.assembler.add(c);
-  if (!got) {
-    ++st.bad_chunks;
-    std::cerr << "[" << st.settings.name << "] rejected " << describe(got.error()) << "\n";
+  auto got = accept_chunk(st.assembler, c, st.settings.name, st.bad_chunks);
+  if (!got)
     return;
-  }
-  if (!*got)
-    return;
-  st.version = (*got)->version;
+  st.version = got->version;
   if (st.active)
     st.switches.emplace_back(self->clock().now(), st.version);
   if (auto src = caf::actor_cast<caf::actor>(self->current_sender())) {

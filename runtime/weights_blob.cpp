@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iostream>
 #include <string>
 
 #include "runtime/error.hpp"
@@ -97,6 +98,17 @@ weights_assembler::add(const weights_chunk& c) {
   weights_version done{last_complete_, std::move(buffer_)};
   buffer_.clear();
   return std::optional<weights_version>{std::move(done)};
+}
+
+std::optional<weights_version> accept_chunk(weights_assembler& a, const weights_chunk& c,
+                                            const std::string& who, uint64_t& bad) {
+  auto got = a.add(c);
+  if (!got) {
+    ++bad;
+    std::cerr << "[" << who << "] rejected " << describe(got.error()) << "\n";
+    return std::nullopt;
+  }
+  return std::move(*got);
 }
 
 } // namespace tandem

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -64,5 +65,11 @@ private:
   uint32_t received_ = 0;
   uint64_t offset_step_ = 0; // bytes per chunk (all but the last)
 };
+
+/// Feeds `c` to `a` on behalf of a receiver named `who`: returns the version
+/// it completed, if any. A rejected chunk is logged and counted in `bad` (the
+/// receiver keeps its current weights and keeps running).
+std::optional<weights_version> accept_chunk(weights_assembler& a, const weights_chunk& c,
+                                            const std::string& who, uint64_t& bad);
 
 } // namespace tandem
