@@ -30,7 +30,13 @@ PKGS=(
   libcaf-dev libcaf-core0.17 libcaf-io0.17   # CAF 0.17.6 core + io (no openssl)
   libyaml-cpp-dev libyaml-cpp0.7             # yaml-cpp 0.7 (+ CMake config)
   libgtest-dev                               # GoogleTest 1.12 static libs + CMake config
+  libzmq3-dev libzmq5 cppzmq-dev             # ZeroMQ 4.3.4 + cppzmq (data plane)
+  libmsgpack-cxx-dev                         # msgpack-c++ 4.1 (header-only + CMake config)
+  libsodium-dev libsodium23                  # keyed MACs, CURVE key derivation
+  libpgm-5.3-0 libnorm1 libbsd0 libmd0       # libzmq's runtime dependencies
+  libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0 libkeyutils1 libcom-err2
 )
+# protobuf 3.21 (libprotobuf-dev, protobuf-compiler) is already on the GPU image.
 
 rm -rf "$DEPS/debs" "$DEPS/stage" "$DEPS/prefix" "$DEPS/tools"
 mkdir -p "$DEPS/debs" "$DEPS/stage" "$DEPS/tools"
@@ -48,10 +54,13 @@ P="$DEPS/prefix"
 mkdir -p "$P/lib"
 cp -a "$DEPS/stage/usr/include" "$P/include"
 cp -a "$DEPS/stage/usr/lib/x86_64-linux-gnu" "$P/lib/"
+cp -a "$DEPS/stage/lib/x86_64-linux-gnu/." "$P/lib/x86_64-linux-gnu/" 2>/dev/null || true
+mkdir -p "$P/share" && cp -a "$DEPS/stage/usr/share/cmake" "$P/share/" 2>/dev/null || true
 L="$P/lib/x86_64-linux-gnu"
 rm -rf "$L/pkgconfig"
 rm -f "$L/libcaf_openssl.so"   # dangling dev symlink: libcaf-openssl0.17 is not carried
 rm -f "$L/libyaml-cpp.a"       # the CMake config imports the shared library
+rm -f "$L/libzmq.a" "$L/libsodium.a"  # shared libraries are linked; saves 15 MiB of carry
 
 for f in "$L"/*.so.*; do
   [ -L "$f" ] || "$PATCHELF" --set-rpath '$ORIGIN' "$f"
@@ -64,7 +73,9 @@ for want in include/caf/all.hpp include/yaml-cpp/yaml.h include/gtest/gtest.h \
             lib/x86_64-linux-gnu/libcaf_core.so lib/x86_64-linux-gnu/libcaf_io.so \
             lib/x86_64-linux-gnu/libyaml-cpp.so lib/x86_64-linux-gnu/libgtest.a \
             lib/x86_64-linux-gnu/cmake/GTest/GTestConfig.cmake \
-            lib/x86_64-linux-gnu/cmake/yaml-cpp/yaml-cpp-config.cmake; do
+            lib/x86_64-linux-gnu/cmake/yaml-cpp/yaml-cpp-config.cmake \
+            include/zmq.hpp include/msgpack.hpp include/sodium.h \
+            lib/x86_64-linux-gnu/libzmq.so lib/x86_64-linux-gnu/libsodium.so; do
   [ -e "$P/$want" ] || { echo "fetch-gpu-deps: missing $P/$want" >&2; exit 1; }
 done
 echo "fetch-gpu-deps: $(du -sh "$P" | cut -f1) in $P"
