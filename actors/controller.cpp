@@ -95,10 +95,40 @@ void retire_drained(ctl* self) {
     self->send_exit(s.handle, caf::exit_reason::user_shutdown);
 }
 
+// Reward actors leaving the rotation get no new groups at once and are
+// stopped after score_timeout, when every request they hold has been answered
+// or has timed out (then requeued): nothing is lost, nothing counted twice.
+using retire_atom = caf::atom_constant<caf::atom("retire")>;
+
+caf::result<std::string> scale_rewards(ctl* self, int32_t n) {
+  auto& st = self->state;
+  auto& rw = st.deps.rewards;
+  auto serving = static_cast<int32_t>(rw.size());
+  if (n < serving) {
+    for (int32_t i = n; i < serving; ++i)
+      self->delayed_send(self, st.cfg.score_timeout, retire_atom::value, rw[i]);
+    rw.resize(static_cast<size_t>(n));
+    return "retiring " + std::to_string(serving - n) + " reward actor(s)";
+  }
+  if (n == serving)
+    return "already " + std::to_string(n) + " reward actor(s)";
+  if (!st.deps.scaler)
+    return make_error(errc::not_ready, "this head has no scaler to start reward actors");
+  auto rp = self->make_response_promise<std::string>();
+  self->request(st.deps.scaler, st.cfg.connect_timeout, scale_atom::value, std::string{"reward"},
+                n - serving)
+    .then([rp](std::string& s) mutable { rp.deliver(std::move(s)); },
+          [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+  return rp;
+}
+
 caf::result<std::string> on_scale(ctl* self, const std::string& role, int32_t n) {
   auto& st = self->state;
+  if (role == "reward" && n >= 1 && n <= 1024)
+    return scale_rewards(self, n);
   if (role != "sampler")
-    return make_error(errc::invalid_argument, "only samplers scale (got '" + role + "')");
+    return make_error(errc::invalid_argument,
+                      "only samplers and rewards scale, to 1..1024 (got '" + role + "')");
   // An upper bound that catches typos (sampler=10000) before processes start.
   constexpr int32_t max_samplers = 1024;
   if (n < 1 || n > max_samplers)
@@ -351,6 +381,10 @@ caf::behavior controller_actor(ctl* self, controller_settings cfg, controller_de
     },
     [=](stop_atom) { finish(self, true, "stopped by user"); },
     [=](scale_atom, const std::string& role, int32_t n) { return on_scale(self, role, n); },
+    [=](retire_atom, const caf::actor& reward) {
+      self->demonitor(reward);
+      self->send_exit(reward, caf::exit_reason::user_shutdown);
+    },
     [=](status_atom) { return status_json(self); },
   };
 }

@@ -2,9 +2,11 @@
 // accepts:   sampler_hello             a sampler (local or remote) joining
 //            join_atom(reward)         a reward actor (local or remote) joining
 //            stop_atom                 finish early (Ctrl-C), with a summary
-//            scale_atom(role, n)       -> text; n samplers from now on: fewer =
-//                                      retire the newest (they finish their work,
-//                                      then stop), more = ask the scaler
+//            scale_atom(role, n)       -> text; n samplers (or reward actors) from
+//                                      now on: fewer = retire the newest (they
+//                                      finish their work, then stop), more = ask
+//                                      the scaler
+//            retire_atom(reward)       (to itself) stop a retired reward actor
 //            status_atom               -> one-line JSON of counters (monitoring)
 //            down_msg                  a sampler, reward or the learner died
 // sends:     generate_request -> samplers   (request, generate timeout)

@@ -9,21 +9,22 @@ namespace tandem {
 
 namespace {
 
-caf::result<std::string> start_samplers(scaler_actor_t* self, int32_t count) {
+caf::result<std::string> start_workers(scaler_actor_t* self, const std::string& role,
+                                       int32_t count) {
   auto& st = self->state;
   if (st.head.empty())
     return make_error(errc::not_ready, "scaler: the head address is not known yet");
   std::string names;
   for (int32_t i = 0; i < count; ++i) {
-    auto name = "scaled-" + std::to_string(st.started++);
+    auto name = (role == "reward" ? "scaled-reward-" : "scaled-") + std::to_string(st.started++);
     auto c = st.launcher->launch({st.exe, "worker", "--config", st.config, "--head", st.head,
-                                  "--role", "sampler", "--name", name});
+                                  "--role", role, "--name", name});
     if (!c)
       return c.error();
     st.children.push_back(std::move(*c));
     names += (names.empty() ? "" : ", ") + name;
   }
-  return "starting " + std::to_string(count) + " sampler process(es): " + names;
+  return "starting " + std::to_string(count) + " " + role + " process(es): " + names;
 }
 
 } // namespace
@@ -37,9 +38,9 @@ caf::behavior scaler_actor(scaler_actor_t* self, std::shared_ptr<process_launche
   return {
     [=](publish_atom, const std::string& head) { self->state.head = head; },
     [=](scale_atom, const std::string& role, int32_t count) -> caf::result<std::string> {
-      if (role != "sampler" || count < 1)
-        return make_error(errc::invalid_argument, "scaler starts samplers only");
-      return start_samplers(self, count);
+      if ((role != "sampler" && role != "reward") || count < 1)
+        return make_error(errc::invalid_argument, "scaler starts samplers and rewards only");
+      return start_workers(self, role, count);
     },
   };
 }

@@ -1,5 +1,5 @@
-// scaler: starts sampler worker processes when the controller scales up.
-// accepts:   scale_atom("sampler", count) (request) -> text naming the new samplers
+// scaler: starts sampler or reward worker processes when the controller scales up.
+// accepts:   scale_atom(role, count) (request) -> text naming the new processes
 //            publish_atom(head address)               where new workers connect
 // sends:     nothing; each worker joins the controller itself
 // waits for: the head address before it can start anything

@@ -289,6 +289,42 @@ TEST_F(Pipeline, ScaleUpAsksTheScalerAndNewSamplersGetWeightsBeforeWork) {
   expect_each_group_consumed_once();
 }
 
+TEST_F(Pipeline, RewardActorsScaleUpAndDownWithoutLosingGroups) {
+  std::vector<caf::actor> extra;
+  scaler = spawn([this, &extra](caf::event_based_actor*) -> caf::behavior {
+    return {[this, &extra](scale_atom, const std::string& role, int32_t k) -> std::string {
+      EXPECT_EQ(role, "reward");
+      for (int32_t i = 0; i < k; ++i) {
+        extra.push_back(spawn(reward_actor, reward_weights{}));
+        caf::anon_send(controller, join_atom::value, extra.back());
+      }
+      return "started";
+    }};
+  });
+  cs.steps = 40;
+  start(2);
+  auto ask = spawn(asker, controller);
+  auto& replies = state<asker_state>(ask).replies;
+  caf::anon_send(ask, scale_atom::value, std::string{"reward"}, int32_t{3});
+  while (replies.empty())
+    ASSERT_TRUE(sched.try_run_once()); // the run is still going
+  ASSERT_EQ(extra.size(), 2u);
+  auto w = spawn(watcher, extra);
+  caf::anon_send(ask, scale_atom::value, std::string{"reward"}, int32_t{1});
+  while (replies.size() < 2)
+    ASSERT_TRUE(sched.try_run_once());
+  EXPECT_TRUE(state<watcher_state>(w).downs.empty()) << "retired before score_timeout";
+  advance_time(cs.score_timeout); // retire timers fire, then the run completes
+  auto& downs = state<watcher_state>(w).downs;
+  EXPECT_EQ(downs.size(), 2u);
+  for (auto& d : downs)
+    EXPECT_EQ(d.reason, caf::exit_reason::user_shutdown);
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_EQ(replies[1], "retiring 2 reward actor(s)");
+  ASSERT_TRUE(finished() && finished()->first);
+  expect_each_group_consumed_once();
+}
+
 TEST_F(Pipeline, ScaleRequestsOutOfRangeOrForOtherRolesAreRefused) {
   start(1);
   auto ask = spawn(asker, controller);
