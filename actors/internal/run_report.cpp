@@ -84,10 +84,11 @@ std::string progress_line(const step_record& r, int64_t total_steps) {
   char buf[256];
   std::snprintf(buf, sizeof(buf),
                 "step %lld/%lld v%lld | reward %.3f acc %.3f | stale %.2f max %lld | "
-                "%.0f tok/s | %s elapsed, eta %s",
+                "%.0f tok/s | %lld samplers | %s elapsed, eta %s",
                 (long long) r.step, (long long) total_steps, (long long) r.version,
                 r.rewards.reward_mean, r.rewards.accuracy_mean, r.staleness.mean,
-                (long long) r.staleness.max, tps, format_duration(r.elapsed).c_str(),
+                (long long) r.staleness.max, tps, (long long) r.samplers,
+                format_duration(r.elapsed).c_str(),
                 format_duration(per_step * (total_steps - r.step)).c_str());
   return buf;
 }

@@ -49,7 +49,8 @@ struct step_record {
 
 json_record to_json(const step_record& r);
 
-/// "step 12/600 v12 | reward 0.43 acc 0.40 | stale 0.6 max 1 | 2,400 tok/s | eta 3m12s"
+/// "step 12/600 v12 | reward 0.43 acc 0.40 | stale 0.60 max 1 | 2400 tok/s | 2 samplers |
+///  41s elapsed, eta 3m12s"
 std::string progress_line(const step_record& r, int64_t total_steps);
 
 /// Rolling mean of the last `window` step rewards (for early stop and summary).

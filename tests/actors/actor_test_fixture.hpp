@@ -24,6 +24,20 @@ struct probe_state {
   std::vector<caf::message> inbox;
 };
 
+// A sampler's client: sends each generate_request it gets as a request (10 s
+// timeout) and keeps the replies and errors (a probe cannot see errors).
+struct client_state {
+  std::vector<generate_result> results;
+  std::vector<caf::error> errors;
+};
+inline caf::behavior client(caf::stateful_actor<client_state>* self, caf::actor sampler) {
+  return {[=](generate_request& r) {
+    self->request(sampler, std::chrono::seconds{10}, std::move(r))
+      .then([=](generate_result& x) { self->state.results.push_back(std::move(x)); },
+            [=](caf::error& e) { self->state.errors.push_back(e); });
+  }};
+}
+
 class ActorTest : public ::testing::Test {
 protected:
   test_config cfg;

@@ -366,19 +366,6 @@ TEST_F(Pipeline, SamplerJoiningLateReceivesCurrentWeightsBeforeGenerating) {
 
 // -- the sampler on its own ----------------------------------------------------
 
-// Sends generate requests (with a timeout) and keeps replies and errors.
-struct client_state {
-  std::vector<generate_result> results;
-  std::vector<caf::error> errors;
-};
-caf::behavior client(caf::stateful_actor<client_state>* self, caf::actor sampler) {
-  return {[=](generate_request& r) {
-    self->request(sampler, 10s, std::move(r))
-      .then([=](generate_result& x) { self->state.results.push_back(std::move(x)); },
-            [=](caf::error& e) { self->state.errors.push_back(e); });
-  }};
-}
-
 struct SamplerTest : ActorTest {
   std::shared_ptr<fake_generation_backend> gen = std::make_shared<fake_generation_backend>(4);
   caf::actor probe = spawn_probe();

@@ -38,19 +38,6 @@ group_task task(uint64_t id, int32_t size, int64_t min_version = 0) {
   return t;
 }
 
-// Sends generate requests (with a timeout) and keeps replies and errors.
-struct client_state {
-  std::vector<generate_result> results;
-  std::vector<caf::error> errors;
-};
-caf::behavior client(caf::stateful_actor<client_state>* self, caf::actor sampler) {
-  return {[=](generate_request& r) {
-    self->request(sampler, 10s, std::move(r))
-      .then([=](generate_result& x) { self->state.results.push_back(std::move(x)); },
-            [=](caf::error& e) { self->state.errors.push_back(e); });
-  }};
-}
-
 struct SimSampler : ActorTest {
   sim_sampler_settings ss;
   caf::actor probe, sampler;

@@ -16,6 +16,7 @@ metrics.jsonl written by the run are the evidence.
 import json
 import os
 import re
+import selectors
 import shutil
 import signal
 import time
@@ -84,43 +85,63 @@ def two_process(binary):
     check(last >= first + 0.05, "reward improved through the remote sampler: %.3f -> %.3f" % (first, last))
 
 
-def wait_for(pred, deadline_s, what):
-    """Polls a condition on files the run writes, with a deadline."""
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.05)
-    check(False, "timed out waiting for " + what)
+PROGRESS = re.compile(r"step (\d+)/\d+ .*\| (\d+) samplers \|")
+
+
+class Output:
+    """The stderr of a running tandem process, read line by line as it comes
+    (select with a deadline: the test reacts to what the run reports)."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.lines = []
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(proc.stderr, selectors.EVENT_READ)
+
+    def wait(self, pred, deadline_s, what):
+        """Returns the first truthy pred(line) of the lines still to come."""
+        end = time.monotonic() + deadline_s
+        while True:
+            left = end - time.monotonic()
+            if left <= 0 or not self.sel.select(timeout=left):
+                check(False, "timed out waiting for " + what)
+            line = self.proc.stderr.readline()
+            if not line:
+                check(False, "the run ended before " + what + ":\n" + "".join(self.lines[-20:]))
+            self.lines.append(line)
+            got = pred(line)
+            if got:
+                return got
+
+    def rest(self, timeout):
+        """Waits for the process to end; returns all of its stderr."""
+        _, err = self.proc.communicate(timeout=timeout)
+        self.lines.append(err)
+        return "".join(self.lines)
+
+
+def progress(line):
+    """(step, samplers) of a progress line, else None."""
+    m = PROGRESS.search(line)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def start(cmd, env=None):
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return p, Output(p)
 
 
 def worker_killed(binary):
     out = tempfile.mkdtemp(prefix="tandem-e2e4-")
-    err_path = os.path.join(out, "stderr.log")
-    with open(err_path, "w") as err:
-        p = subprocess.Popen([binary, "run", os.path.join(DATA, "e2e_worker_killed.yaml"),
-                              "--output", out, "--quiet"], stdout=subprocess.PIPE,
-                             stderr=err, text=True)
-    pids = []
-
-    def worker_pid():
-        m = re.search(r"pids ([0-9 ]+)", open(err_path).read())
-        if m:
-            pids.extend(int(x) for x in m.group(1).split())
-        return bool(pids)
-
-    def steps_done():
-        path = os.path.join(out, "metrics.jsonl")
-        return os.path.exists(path) and sum(1 for _ in open(path)) >= 10
-
-    wait_for(worker_pid, 60, "the worker pid")
-    wait_for(steps_done, 120, "10 trained steps")
-    os.kill(pids[0], signal.SIGKILL)
+    p, err = start([binary, "run", os.path.join(DATA, "e2e_worker_killed.yaml"), "--output", out])
     try:
-        so, _ = p.communicate(timeout=300)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        check(False, "run did not finish after the worker was killed")
+        pids = err.wait(lambda l: re.search(r"pids ([0-9 ]+)", l), 60, "the worker pid")
+        err.wait(lambda l: (progress(l) or (0, 0))[0] >= 11, 120, "11 trained steps")
+        os.kill(int(pids.group(1).split()[0]), signal.SIGKILL)
+        err.rest(timeout=300)
+    finally:
+        if p.poll() is None:
+            p.kill()
     check(p.returncode == 0, "run finished after the worker was killed (rc=%d)" % p.returncode)
     s = summary(out)
     rows = metrics(out)
@@ -159,26 +180,24 @@ def phase_rates(rows, per_step):
 def scale(binary):
     out = tempfile.mkdtemp(prefix="tandem-e2e8-")
     cfg = os.path.join(DATA, "e2e_scale.yaml")
-    p = subprocess.Popen([binary, "run", cfg, "--output", out, "--quiet"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    mpath = os.path.join(out, "metrics.jsonl")
+    p, err = start([binary, "run", cfg, "--output", out])
 
-    def rows_now():
-        return metrics(out) if os.path.exists(mpath) else []
-
-    def steps_with(n_samplers, count):
-        return sum(1 for r in rows_now() if r["samplers"] == n_samplers) >= count
+    def phase(samplers, min_step):
+        def pred(line):
+            pr = progress(line)
+            return pr if pr and pr[1] == samplers and pr[0] >= min_step else None
+        return pred
 
     try:
-        wait_for(lambda: os.path.exists(os.path.join(out, "head.address")), 60, "head.address")
-        head = open(os.path.join(out, "head.address")).read().strip()
-        wait_for(lambda: steps_with(1, 30), 120, "30 steps with 1 sampler")
+        head = err.wait(lambda l: re.search(r"head on (\S+),", l), 60, "the head address").group(1)
+        err.wait(phase(1, 31), 120, "30 steps with 1 sampler")
         rc, so, se = run(binary, ["scale", head, "sampler=4"], timeout=60)
         check(rc == 0 and so.startswith("starting 3"), "scale to 4 accepted: " + so.strip() + se)
-        wait_for(lambda: steps_with(4, 60), 120, "60 steps with 4 samplers")
+        first4 = err.wait(phase(4, 0), 120, "the 4 samplers")[0]
+        err.wait(phase(4, first4 + 60), 120, "60 steps with 4 samplers")
         rc, so, se = run(binary, ["scale", head, "sampler=2"], timeout=60)
         check(rc == 0 and so.startswith("retiring 2"), "scale to 2 accepted: " + so.strip() + se)
-        so, se = p.communicate(timeout=300)
+        se = err.rest(timeout=300)
     finally:
         if p.poll() is None:
             p.kill()
@@ -225,16 +244,13 @@ def two_node_netns(binary):
             sh("ip", "-n", ns, "link", "set", dev, "up")
             sh("ip", "-n", ns, "link", "set", "lo", "up")
         cfg = os.path.join(DATA, "e2e_two_node.yaml")
-        head = subprocess.Popen(["ip", "netns", "exec", ns_h, binary, "run", cfg, "--output", out,
-                                 "--quiet"], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        head, herr = start(["ip", "netns", "exec", ns_h, binary, "run", cfg, "--output", out],
+                           env=env)
         node = subprocess.Popen(["ip", "netns", "exec", ns_w, binary, "node", cfg, "--node",
                                  "worker"], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         procs = [head, node]
-        mpath = os.path.join(out, "metrics.jsonl")
-        wait_for(lambda: os.path.exists(mpath) and sum(1 for _ in open(mpath)) >= 5, 120,
-                 "5 trained steps")
+        herr.wait(lambda l: (progress(l) or (0, 0))[0] >= 11, 120, "11 trained steps")
         # A peer without the secret is refused at the gate, before it gets any
         # handle; raw garbage on the control port is dropped by the middleman.
         bad_env = dict(os.environ, TANDEM_SECRET="not-the-secret-but-long-enough")
@@ -246,7 +262,7 @@ def two_node_netns(binary):
         garbage = ("import socket; s = socket.create_connection(('10.77.0.1', 47400), 5); "
                    "s.sendall(bytes(range(256)) * 64); s.close()")
         sh("ip", "netns", "exec", ns_w, sys.executable, "-c", garbage)
-        so, se = head.communicate(timeout=300)
+        se = herr.rest(timeout=300)
         check(head.returncode == 0, "head in namespace %s exits 0 (%s)" % (ns_h, se[-500:]))
         _, nse = node.communicate(timeout=60)
         check(node.returncode == 0, "node in namespace %s exits 0 after the head (%s)"
