@@ -15,8 +15,33 @@
 #include "models/learner_core.hpp"
 #include "models/model_config.hpp"
 #include "models/policy.hpp"
+#include "runtime/messages.hpp"
 
 namespace tandem {
+
+/// Where a sampler sends finished rollouts instead of its CAF reply when the
+/// topology puts rollouts on the ZeroMQ data plane (data_plane.hpp has the
+/// ZeroMQ one; tests use a fake). send() blocks at most until its own
+/// deadline and returns an error instead of dropping anything.
+class rollout_outbox {
+public:
+  virtual ~rollout_outbox() = default;
+  virtual caf::error send(const std::vector<rollout_group>& groups) = 0;
+};
+
+/// With an outbox, moves a sampler's finished groups onto the data plane and
+/// leaves `res` holding only the figures, marked via_data_plane. Without
+/// one, does nothing. On error `res` is unchanged and the caller fails the
+/// request (the controller requeues its groups).
+inline caf::error divert_to_outbox(rollout_outbox* outbox, generate_result& res) {
+  if (outbox == nullptr)
+    return caf::none;
+  if (auto err = outbox->send(res.groups))
+    return err;
+  res.groups.clear();
+  res.via_data_plane = true;
+  return caf::none;
+}
 
 /// Batched generation with weights that can change between decode steps.
 class generation_backend {

@@ -14,6 +14,8 @@ using ctl = controller_actor_t;
 
 // Fires `connect_timeout` after the pool became empty (or at start).
 using sampler_check_atom = caf::atom_constant<caf::atom("smpcheck")>;
+// Fires payload_timeout after a via_data_plane reply: requeues what is missing.
+using payload_check_atom = caf::atom_constant<caf::atom("paycheck")>;
 
 double seconds_between(caf::actor_clock::time_point a, caf::actor_clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -25,6 +27,7 @@ staleness_policy gate(const ctl* self) {
 
 void dispatch(ctl* self);
 void maybe_train(ctl* self);
+void requeue_missing(ctl* self, const std::string& name, const std::vector<uint64_t>& ids);
 
 void finish(ctl* self, bool ok, const std::string& why) {
   auto& st = self->state;
@@ -43,7 +46,9 @@ void finish(ctl* self, bool ok, const std::string& why) {
     .add("reports_rejected", static_cast<int64_t>(c.rejected))
     .add("groups_stale_refused", static_cast<int64_t>(st.stale_refused))
     .add("staleness_violations", static_cast<int64_t>(st.staleness_violations))
-    .add("max_staleness", static_cast<int64_t>(st.cfg.max_staleness));
+    .add("max_staleness", static_cast<int64_t>(st.cfg.max_staleness))
+    .add("data_plane_groups", static_cast<int64_t>(st.data_plane_groups))
+    .add("data_plane_late", static_cast<int64_t>(st.data_plane_late));
   self->send(st.deps.observer, finished_atom::value, ok, j.str());
   self->quit();
 }
@@ -167,12 +172,35 @@ void on_generated(ctl* self, const std::string& name, const std::vector<uint64_t
   for (auto& g : res.groups)
     if (!st.work->mark_generated(g.group_id, name))
       score(self, std::move(g));
-  // Anything the sampler did not return goes back to the queue.
+  if (res.via_data_plane)
+    self->delayed_send(self, st.cfg.payload_timeout, payload_check_atom::value, name, ids);
+  else
+    requeue_missing(self, name, ids); // anything not returned goes back
+  retire_drained(self);
+  dispatch(self);
+}
+
+/// Groups that arrived over the ZeroMQ data plane. The holder is the sampler
+/// named in each group; a group that is not in flight there any more (timed
+/// out, requeued, duplicate) is rejected by the work buffer, not counted.
+void on_data_plane(ctl* self, generate_result& res) {
+  auto& st = self->state;
+  for (auto& g : res.groups) {
+    auto holder = g.sampler;
+    if (st.work->mark_generated(g.group_id, holder)) {
+      ++st.data_plane_late;
+      continue;
+    }
+    ++st.data_plane_groups;
+    score(self, std::move(g));
+  }
+}
+
+void requeue_missing(ctl* self, const std::string& name, const std::vector<uint64_t>& ids) {
+  auto& st = self->state;
   for (auto id : ids)
     if (st.work->state_of(id) == group_state::in_flight && st.work->holder_of(id) == name)
       st.work->requeue(id);
-  retire_drained(self);
-  dispatch(self);
 }
 
 void on_generate_failed(ctl* self, const std::string& name, const std::vector<uint64_t>& ids) {
@@ -181,9 +209,7 @@ void on_generate_failed(ctl* self, const std::string& name, const std::vector<ui
     --s->outstanding;
     ++s->failed_requests;
   }
-  for (auto id : ids)
-    if (st.work->state_of(id) == group_state::in_flight && st.work->holder_of(id) == name)
-      st.work->requeue(id);
+  requeue_missing(self, name, ids);
   retire_drained(self);
   dispatch(self);
 }
@@ -303,7 +329,8 @@ void on_join(ctl* self, sampler_hello& hello) {
     return;
   self->monitor(hello.handle);
   st.samplers.add(hello.name, hello.handle, hello.max_groups);
-  self->send(st.deps.broadcaster, subscribe_atom::value, hello.handle);
+  if (!hello.weights_via_data_plane)
+    self->send(st.deps.broadcaster, subscribe_atom::value, hello.handle);
   dispatch(self);
 }
 
@@ -338,7 +365,9 @@ std::string status_json(ctl* self) {
     .add("training", static_cast<int64_t>(st.work->count(group_state::training)))
     .add("consumed", static_cast<int64_t>(c.consumed))
     .add("requeued", static_cast<int64_t>(c.requeued))
-    .add("dropped", static_cast<int64_t>(c.dropped));
+    .add("dropped", static_cast<int64_t>(c.dropped))
+    .add("data_plane_groups", static_cast<int64_t>(st.data_plane_groups))
+    .add("data_plane_late", static_cast<int64_t>(st.data_plane_late));
   return j.str();
 }
 
@@ -386,6 +415,15 @@ caf::behavior controller_actor(ctl* self, controller_settings cfg, controller_de
       self->send_exit(reward, caf::exit_reason::user_shutdown);
     },
     [=](status_atom) { return status_json(self); },
+    [=](data_plane_atom) { return self->state.cfg.data_plane; },
+    [=](rollouts_atom, generate_result& r) {
+      on_data_plane(self, r);
+      dispatch(self);
+    },
+    [=](payload_check_atom, const std::string& name, const std::vector<uint64_t>& ids) {
+      requeue_missing(self, name, ids);
+      dispatch(self);
+    },
   };
 }
 

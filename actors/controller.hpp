@@ -8,6 +8,9 @@
 //                                      the scaler
 //            retire_atom(reward)       (to itself) stop a retired reward actor
 //            status_atom               -> one-line JSON of counters (monitoring)
+//            data_plane_atom           -> data_plane_info (the head's ZeroMQ endpoints)
+//            rollouts_atom(result)     groups that arrived over the ZeroMQ data
+//                                      plane (from the rollout intake)
 //            down_msg                  a sampler, reward or the learner died
 // sends:     generate_request -> samplers   (request, generate timeout)
 //            rollout_group    -> reward     (request, score timeout)
@@ -63,6 +66,13 @@ struct controller_settings {
   // does not start lopsided on whichever sampler came up first. 0 = no wait.
   int32_t expected_samplers = 0;
   uint32_t max_train_failures = 3; // consecutive failed learner steps before giving up
+  // ZeroMQ endpoints handed to workers (empty: that flow stays on CAF).
+  data_plane_info data_plane;
+  // A sampler's reply says its groups went over the data plane; the frame
+  // left before the reply, so it normally lands within milliseconds. Groups
+  // still missing after this are requeued (a lost frame costs a redo, never
+  // a lost group).
+  caf::timespan payload_timeout = std::chrono::seconds{10};
 };
 
 struct controller_deps {
@@ -93,6 +103,8 @@ struct controller_state {
   uint64_t stale_refused = 0;
   uint64_t staleness_violations = 0; // tokens trained beyond the bound (must stay 0)
   uint64_t skipped_problems = 0;     // problems the tokenizer could not encode
+  uint64_t data_plane_groups = 0;    // groups that arrived over ZeroMQ
+  uint64_t data_plane_late = 0;      // ... and were no longer expected (rejected)
   reward_window rewards{10};
   stage_times interval;               // accumulates until the next step
   int64_t interval_tokens = 0;

@@ -73,7 +73,10 @@ void finish_active(sampler_actor_t* self) {
   if (res) {
     res->seconds = now_seconds() - st.active_started;
     st.tokens_generated += res->tokens;
-    st.active->promise.deliver(std::move(*res));
+    if (auto err = divert_to_outbox(st.settings.outbox.get(), *res))
+      st.active->promise.deliver(err); // the controller requeues the groups
+    else
+      st.active->promise.deliver(std::move(*res));
   } else {
     st.active->promise.deliver(res.error());
   }

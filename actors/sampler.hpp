@@ -3,6 +3,8 @@
 //            weights_chunk                (from the weight broadcaster)
 //            decode_atom                  (to itself: one decode step)
 // sends:     weights_ack_atom(version)    -> the chunk's sender
+//            rollout groups               -> settings.outbox (when set), then a
+//                                            reply with via_data_plane = true
 // waits for: a complete weight version >= the batch's min_version before it
 //            starts decoding a batch
 // unblocked by: the weight broadcaster delivering that version
@@ -33,6 +35,9 @@ namespace tandem {
 struct sampler_settings {
   std::string name = "sampler";
   int32_t max_queued = 2;
+  // Null: finished groups travel in the CAF reply. Set: they go through the
+  // outbox (ZeroMQ) and the reply only says so (via_data_plane).
+  std::shared_ptr<rollout_outbox> outbox;
 };
 
 struct sampler_state {

@@ -91,7 +91,10 @@ void finish_active(sim* self, uint64_t serial) {
   }
   res.seconds = std::chrono::duration<double>(self->clock().now() - st.active_started).count();
   st.stats.tokens += res.tokens;
-  st.active->promise.deliver(std::move(res));
+  if (auto err = divert_to_outbox(st.settings.outbox.get(), res))
+    st.active->promise.deliver(err); // the controller requeues the groups
+  else
+    st.active->promise.deliver(std::move(res));
   st.active.reset();
   st.switches.clear();
   try_start(self);

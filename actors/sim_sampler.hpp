@@ -38,6 +38,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -48,6 +49,7 @@
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/backends.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/weights_blob.hpp"
 
@@ -69,6 +71,7 @@ struct sim_sampler_settings {
   double accuracy = 0.5; // probability that a completion holds the right answer
   uint64_t seed = 1;
   int32_t max_queued = 2; // requests waiting behind the active one
+  std::shared_ptr<rollout_outbox> outbox; // as sampler_settings::outbox
 };
 
 /// Counters a sim sampler reports with status_atom (summed by benchmarks).

@@ -4,6 +4,7 @@
 //            weights_ack_atom(version)      a sampler confirming a complete version
 //            status_atom                    -> (latest version, subscribers, min acked)
 // sends:     weights_chunk...               -> samplers
+//            publish_atom(version, bytes)   -> settings.mirror (when set)
 // waits for: the learner's first publish before it can serve anyone
 // unblocked by: publish_atom
 //
@@ -31,6 +32,9 @@ namespace tandem {
 struct broadcaster_settings {
   size_t chunk_bytes = size_t{1} << 20;
   caf::timespan ack_timeout = std::chrono::seconds{30};
+  // Also gets every publish_atom (the ZeroMQ weights_server, when weights
+  // travel over the data plane to worker processes). Null: none.
+  caf::actor mirror;
 };
 
 struct broadcaster_state {

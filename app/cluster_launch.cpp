@@ -108,6 +108,9 @@ head_layout cluster_layout(const run_config& cfg, const topology::Cluster& clust
   l.expected_samplers = total_instances(ps, topology::SAMPLER);
   l.bind_host = head_host(cluster);
   l.port = static_cast<uint16_t>(cluster.head().control_port());
+  l.zmq_rollouts = cluster.transports().rollouts() == "zmq";
+  l.zmq_weights = cluster.transports().weights() == "zmq";
+  l.data_port = static_cast<uint16_t>(cluster.head().data_port());
   for (auto& p : ps)
     if (!p.head && p.node == head.node)
       l.workers.push_back({"--process", p.name});

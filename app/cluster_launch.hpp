@@ -67,6 +67,11 @@ struct head_layout {
   int32_t expected_samplers = 0; // all sampler instances of the run
   std::string bind_host = "127.0.0.1";
   uint16_t port = 0;             // 0 = ephemeral
+  // ZeroMQ data plane (cluster.transports): rollouts bind data_port, weights
+  // data_port + 1 (0 = ephemeral; workers learn the endpoints from the head).
+  bool zmq_rollouts = false;
+  bool zmq_weights = false;
+  uint16_t data_port = 0;
   /// One entry per worker process to start here: extra worker arguments
   /// (--process P, or --role R --name N without a cluster section).
   std::vector<std::vector<std::string>> workers;

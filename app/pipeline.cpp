@@ -93,7 +93,8 @@ controller_settings make_controller_settings(const run_config& cfg) {
 }
 
 caf::expected<caf::actor> spawn_sampler(caf::actor_system& sys, const run_config& cfg,
-                                              const std::string& name) {
+                                        const std::string& name,
+                                        std::shared_ptr<rollout_outbox> outbox) {
   if (cfg.sampler.simulated_token_ms > 0) {
     sim_sampler_settings ss;
     ss.name = name;
@@ -101,6 +102,7 @@ caf::expected<caf::actor> spawn_sampler(caf::actor_system& sys, const run_config
       std::chrono::duration<double, std::milli>(cfg.sampler.simulated_token_ms));
     ss.lengths = {2, cfg.sampler.sampling.max_new_tokens};
     ss.seed = cfg.run.seed ^ std::hash<std::string>{}(name);
+    ss.outbox = outbox;
     return caf::actor{sys.spawn(sim_sampler_actor, ss)};
   }
   auto be = make_torch_generation_backend(model_with_vocab(cfg), sampling_with_stops(cfg),
@@ -109,6 +111,7 @@ caf::expected<caf::actor> spawn_sampler(caf::actor_system& sys, const run_config
     return be.error();
   sampler_settings ss;
   ss.name = name;
+  ss.outbox = std::move(outbox);
   return caf::actor{sys.spawn<caf::detached>(sampler_actor, ss, *be)};
 }
 
@@ -125,6 +128,7 @@ caf::expected<pipeline> spawn_pipeline(caf::actor_system& sys, const run_config&
   pipeline p;
   broadcaster_settings bs;
   bs.ack_timeout = seconds(cfg.timeouts.generate_s);
+  bs.mirror = opts.weights_mirror;
   p.broadcaster = sys.spawn(weight_broadcaster_actor, bs);
   p.learner = sys.spawn<caf::detached>(learner_actor, cfg.learner.grpo, *trainer, p.broadcaster);
   for (int32_t i = 0; i < opts.local_rewards; ++i)
@@ -134,6 +138,7 @@ caf::expected<pipeline> spawn_pipeline(caf::actor_system& sys, const run_config&
   auto cs = make_controller_settings(cfg);
   if (opts.expected_samplers >= 0)
     cs.expected_samplers = opts.expected_samplers;
+  cs.data_plane = opts.data_plane;
   p.controller = sys.spawn(controller_actor, cs, deps);
   auto n = opts.local_samplers >= 0 ? opts.local_samplers : cfg.sampler.count;
   for (int32_t i = 0; i < n; ++i) {

@@ -16,6 +16,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/expected.hpp>
 
+#include "actors/backends.hpp"
 #include "actors/controller.hpp"
 #include "topology/run_config.hpp"
 
@@ -40,6 +41,8 @@ struct pipeline_options {
   int32_t local_samplers = -1;    // -1: cfg.sampler.count
   int32_t local_rewards = 1;      // 0: wait for a remote reward to join
   int32_t expected_samplers = -1; // -1: cfg.sampler.count + cfg.sampler.processes
+  data_plane_info data_plane;     // the head's ZeroMQ endpoints (empty: CAF only)
+  caf::actor weights_mirror;      // gets every published version (weights_server)
 };
 
 /// Problem source for the config's task.
@@ -56,6 +59,7 @@ caf::expected<pipeline> spawn_pipeline(caf::actor_system& sys, const run_config&
 /// Spawns one sampler: detached with a LibTorch backend, or a simulated one
 /// when sampler.simulated_token_ms > 0.
 caf::expected<caf::actor> spawn_sampler(caf::actor_system& sys, const run_config& cfg,
-                                              const std::string& name);
+                                        const std::string& name,
+                                        std::shared_ptr<rollout_outbox> outbox = nullptr);
 
 } // namespace tandem

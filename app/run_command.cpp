@@ -12,6 +12,9 @@
 #include "actors/learner.hpp"
 #include "app/commands.hpp"
 #include "app/cluster_launch.hpp"
+#include "app/data_plane.hpp"
+#include "actors/rollout_intake.hpp"
+#include "actors/weights_server.hpp"
 #include "actors/gate.hpp"
 #include "app/head_link.hpp"
 #include "app/pipeline.hpp"
@@ -187,13 +190,36 @@ int run_loaded(run_config cfg, const head_layout& layout, const std::string& sec
   opts.expected_samplers = layout.expected_samplers;
   cfg.sampler.threads = layout.sampler_threads;
   cfg.learner.threads = layout.learner_threads;
+  auto plane = bind_head_data_plane(layout, secret);
+  if (!plane) {
+    std::cerr << "cannot bind the data plane: " << describe(plane.error()) << "\n";
+    return 1;
+  }
+  std::vector<caf::actor> plane_actors;
+  opts.data_plane = plane->info;
+  if (plane->weights) {
+    opts.weights_mirror = sys.spawn<caf::detached>(weights_server_actor, plane->weights);
+    plane_actors.push_back(opts.weights_mirror);
+  }
   auto p = spawn_pipeline(sys, cfg, opts);
   if (!p) {
     std::cerr << "cannot start: " << describe(p.error()) << "\n";
+    for (auto& a : plane_actors)
+      self->send_exit(a, caf::exit_reason::user_shutdown);
     return is(p.error(), errc::invalid_config) ? 2 : 1;
   }
+  if (plane->rollouts)
+    plane_actors.push_back(sys.spawn<caf::detached>(rollout_intake_actor, plane->rollouts,
+                                                    p->controller));
+  if (plane->enabled())
+    std::cerr << "data plane: rollouts " << (plane->info.rollouts.empty() ? "caf" : plane->info.rollouts)
+              << ", weights " << (plane->info.weights.empty() ? "caf" : plane->info.weights) << "\n";
+  plane->rollouts.reset(); // the actors own the sockets now
+  plane->weights.reset();
   auto gate = sys.spawn(gate_actor, gate_settings{secret, p->controller});
   auto stop_all = [&] {
+    for (auto& a : plane_actors)
+      self->send_exit(a, caf::exit_reason::user_shutdown);
     for (auto& h : p->all())
       self->send_exit(h, caf::exit_reason::user_shutdown);
     self->send_exit(opts.scaler, caf::exit_reason::user_shutdown);

@@ -18,6 +18,7 @@
 #include "actors/reward.hpp"
 #include "app/commands.hpp"
 #include "app/cluster_launch.hpp"
+#include "app/data_plane.hpp"
 #include "app/head_link.hpp"
 #include "app/pipeline.hpp"
 #include "runtime/error.hpp"
@@ -70,11 +71,35 @@ struct worker_request {
   std::string config, head, process, role, name;
 };
 
+/// The head's ZeroMQ endpoints (empty strings: that flow stays on CAF).
+caf::expected<data_plane_info> ask_data_plane(caf::scoped_actor& self, const caf::actor& head,
+                                              std::chrono::milliseconds timeout) {
+  caf::expected<data_plane_info> out{data_plane_info{}};
+  self->request(head, timeout, data_plane_atom::value)
+    .receive([&](data_plane_info& info) { out = std::move(info); },
+             [&](caf::error& err) { out = std::move(err); });
+  return out;
+}
+
+/// This process's end of the data plane: a transport context when any flow
+/// is on ZeroMQ.
+struct worker_plane {
+  data_plane_info info;
+  std::shared_ptr<transport::transport_context> ctx;
+};
+
+caf::expected<std::shared_ptr<rollout_outbox>> outbox_for(const worker_plane& wp,
+                                                          const std::string& name) {
+  if (wp.info.rollouts.empty())
+    return std::shared_ptr<rollout_outbox>{};
+  return connect_outbox(wp.ctx, wp.info.rollouts, name);
+}
+
 /// The actors this worker hosts: a cluster process's placements, or one
 /// actor of `role` (without a cluster section).
 caf::expected<std::vector<caf::actor>>
 spawn_hosted(caf::actor_system& sys, caf::scoped_actor& self, run_config cfg,
-             const caf::actor& head, const worker_request& rq) {
+             const caf::actor& head, const worker_request& rq, const worker_plane& wp) {
   int32_t samplers = rq.role == "sampler" ? 1 : 0;
   int32_t rewards = rq.role == "reward" ? 1 : 0;
   std::string prefix = rq.name;
@@ -90,14 +115,25 @@ spawn_hosted(caf::actor_system& sys, caf::scoped_actor& self, run_config cfg,
     prefix = rq.process;
   }
   std::vector<caf::actor> mine;
+  std::vector<sampler_hello> hellos;
   for (int32_t i = 0; i < samplers; ++i) {
     auto name = samplers == 1 && rq.process.empty() ? prefix : prefix + "/sampler-" + std::to_string(i);
-    auto s = spawn_sampler(sys, cfg, name);
+    auto outbox = outbox_for(wp, name);
+    if (!outbox)
+      return outbox.error();
+    auto s = spawn_sampler(sys, cfg, name, *outbox);
     if (!s)
       return s.error();
     mine.push_back(*s);
-    self->send(head, sampler_hello{name, *s, cfg.sampler.groups_per_request});
+    hellos.push_back({name, *s, cfg.sampler.groups_per_request, !wp.info.weights.empty()});
   }
+  if (!wp.info.weights.empty() && !mine.empty()) {
+    auto f = spawn_weights_fetcher(sys, wp.ctx, wp.info.weights, prefix, mine);
+    if (!f)
+      return f.error();
+  }
+  for (auto& h : hellos)
+    self->send(head, std::move(h));
   for (int32_t i = 0; i < rewards; ++i) {
     mine.push_back(sys.spawn(reward_actor, cfg.reward.weights));
     self->send(head, join_atom::value, mine.back());
@@ -141,7 +177,23 @@ int worker_command(const args& a) {
     return 1;
   }
   caf::scoped_actor self{sys};
-  auto mine = spawn_hosted(sys, self, *cfg, *head, rq);
+  auto connect_timeout = std::chrono::milliseconds(static_cast<int64_t>(cfg->timeouts.connect_s * 1000));
+  worker_plane wp;
+  auto info = ask_data_plane(self, *head, connect_timeout);
+  if (!info) {
+    std::cerr << "worker " << rq.name << ": no data-plane endpoints: " << describe(info.error()) << "\n";
+    return 1;
+  }
+  wp.info = std::move(*info);
+  if (!wp.info.rollouts.empty() || !wp.info.weights.empty()) {
+    auto ctx = make_transport_context(*secret);
+    if (!ctx) {
+      std::cerr << "worker " << rq.name << ": " << describe(ctx.error()) << "\n";
+      return 1;
+    }
+    wp.ctx = *ctx;
+  }
+  auto mine = spawn_hosted(sys, self, *cfg, *head, rq, wp);
   if (!mine) {
     std::cerr << "worker " << rq.name << ": " << describe(mine.error()) << "\n";
     return 1;

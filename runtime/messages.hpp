@@ -34,6 +34,8 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
 using finished_atom = caf::atom_constant<caf::atom("finished")>;
 using scale_atom = caf::atom_constant<caf::atom("scale")>;
+using rollouts_atom = caf::atom_constant<caf::atom("rollouts")>;   // data-plane arrivals
+using data_plane_atom = caf::atom_constant<caf::atom("dataplane")>; // ask for endpoints
 
 // -- rollouts -----------------------------------------------------------------
 
@@ -97,12 +99,15 @@ struct generate_result {
   std::vector<rollout_group> groups;
   double seconds = 0;    // wall time spent decoding this request
   int64_t tokens = 0;    // completion tokens generated
+  // True when `groups` is empty because they were sent over the ZeroMQ data
+  // plane (the controller then waits for them there, with a deadline).
+  bool via_data_plane = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, generate_result& x) {
   return f(caf::meta::type_name("generate_result"), x.groups, x.seconds,
-           x.tokens);
+           x.tokens, x.via_data_plane);
 }
 
 struct scored_group {
@@ -188,12 +193,28 @@ struct sampler_hello {
   std::string name;
   caf::actor handle;
   int32_t max_groups = 0; // groups it decodes per request
+  // True when the sampler gets weights over the ZeroMQ data plane (the
+  // controller then does not subscribe it to the weight broadcaster).
+  bool weights_via_data_plane = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sampler_hello& x) {
   return f(caf::meta::type_name("sampler_hello"), x.name, x.handle,
-           x.max_groups);
+           x.max_groups, x.weights_via_data_plane);
+}
+
+/// The head's ZeroMQ endpoints (empty = that flow stays on CAF). Workers ask
+/// the controller for them (data_plane_atom) after joining through the gate,
+/// so ephemeral ports work and the endpoints travel authenticated.
+struct data_plane_info {
+  std::string rollouts; // PULL socket of the head's rollout intake
+  std::string weights;  // ROUTER socket of the head's weights server
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, data_plane_info& x) {
+  return f(caf::meta::type_name("data_plane_info"), x.rollouts, x.weights);
 }
 
 /// Registers every type above by name. Call on every actor_system_config.

@@ -226,6 +226,16 @@ void checker::check_ports() {
   if (h.control_port() != 0 && h.control_port() == h.data_port())
     report("cluster.head.data_port", "must differ from control_port ("
                                        + std::to_string(h.control_port()) + ")");
+  // Weights over zmq use the next port too (rollouts data_port, weights +1).
+  if (c_.transports().weights() == "zmq" && h.data_port() != 0) {
+    if (h.data_port() == 65535)
+      report("cluster.head.data_port", "must be below 65535 with weights: zmq (the weights "
+                                       "server binds data_port + 1)");
+    else if (h.control_port() == h.data_port() + 1)
+      report("cluster.head.data_port", "data_port + 1 (the weights server with weights: zmq) "
+                                       "must differ from control_port ("
+                                         + std::to_string(h.control_port()) + ")");
+  }
   if (m_.present("cluster.head.data_port") && !any_non_caf())
     report("cluster.head.data_port",
            "has no effect with transports rollouts: caf and weights: caf; remove it");

@@ -1,0 +1,86 @@
+#include "app/data_plane.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/internal/zmq_outbox.hpp"
+#include "actors/weights_fetcher.hpp"
+#include "runtime/error.hpp"
+
+namespace tandem {
+
+namespace {
+
+std::string tcp_endpoint(const std::string& host, uint16_t port) {
+  return "tcp://" + host + ":" + (port == 0 ? std::string{"*"} : std::to_string(port));
+}
+
+} // namespace
+
+caf::expected<std::shared_ptr<transport::transport_context>>
+make_transport_context(const std::string& secret) {
+  return secret.empty() ? transport::transport_context::make()
+                        : transport::transport_context::with_secret(secret);
+}
+
+caf::expected<head_data_plane> bind_head_data_plane(const head_layout& layout,
+                                                    const std::string& secret) {
+  head_data_plane hp;
+  if (!layout.zmq_rollouts && !layout.zmq_weights)
+    return hp;
+  auto ctx = make_transport_context(secret);
+  if (!ctx)
+    return ctx.error();
+  hp.ctx = *ctx;
+  if (layout.zmq_rollouts) {
+    transport::rollout_channel_options o;
+    o.endpoint = tcp_endpoint(layout.bind_host, layout.data_port);
+    o.name = "head";
+    auto rx = transport::rollout_receiver::bind(hp.ctx, o);
+    if (!rx)
+      return rx.error();
+    hp.info.rollouts = (*rx)->endpoint();
+    hp.rollouts = std::move(*rx);
+  }
+  if (layout.zmq_weights) {
+    transport::weights_publisher_options o;
+    o.endpoint = tcp_endpoint(layout.bind_host,
+                              layout.data_port == 0 ? 0 : static_cast<uint16_t>(layout.data_port + 1));
+    o.name = "head";
+    auto pub = transport::weights_publisher::bind(hp.ctx, o);
+    if (!pub)
+      return pub.error();
+    hp.info.weights = (*pub)->endpoint();
+    hp.weights = std::move(*pub);
+  }
+  return hp;
+}
+
+caf::expected<std::shared_ptr<rollout_outbox>>
+connect_outbox(std::shared_ptr<transport::transport_context> ctx, const std::string& endpoint,
+               const std::string& sampler_name) {
+  transport::rollout_channel_options o;
+  o.endpoint = endpoint;
+  o.name = sampler_name;
+  auto tx = transport::rollout_sender::connect(std::move(ctx), o);
+  if (!tx)
+    return tx.error();
+  return std::shared_ptr<rollout_outbox>{std::make_shared<zmq_outbox>(std::move(*tx))};
+}
+
+caf::expected<caf::actor> spawn_weights_fetcher(caf::actor_system& sys,
+                                                std::shared_ptr<transport::transport_context> ctx,
+                                                const std::string& endpoint,
+                                                const std::string& process_name,
+                                                std::vector<caf::actor> samplers) {
+  transport::weights_subscriber_options o;
+  o.endpoint = endpoint;
+  o.name = process_name;
+  auto sub = transport::weights_subscriber::connect(std::move(ctx), o);
+  if (!sub)
+    return sub.error();
+  std::shared_ptr<transport::weights_subscriber> shared{std::move(*sub)};
+  return caf::actor{sys.spawn<caf::detached>(weights_fetcher_actor, fetcher_settings{}, shared,
+                                             std::move(samplers))};
+}
+
+} // namespace tandem

@@ -1,0 +1,60 @@
+// data_plane.hpp: setting up the ZeroMQ data plane of a run (the topology's
+// cluster.transports: zmq) on the head and in worker processes.
+//
+// Head: binds the rollout intake (PULL, on the head's host at data_port) and
+// the weights server (ROUTER, data_port + 1); ports 0 = ephemeral. Workers
+// ask the controller for the bound endpoints (data_plane_atom) after they
+// joined through the gate, so the endpoints travel authenticated and
+// ephemeral ports work. With a run secret every socket uses CURVE keys
+// derived from it (runtime/transport/auth.hpp): a peer without the secret
+// cannot connect.
+//
+// Worker: one rollout_sender per sampler (each actor owns its socket) and one
+// weights_fetcher per process feeding that process's samplers.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+
+#include "actors/backends.hpp"
+#include "app/cluster_launch.hpp"
+#include "runtime/messages.hpp"
+#include "runtime/transport/zmq_channel.hpp"
+
+namespace tandem {
+
+/// The head's sockets, bound but not yet served by actors.
+struct head_data_plane {
+  std::shared_ptr<transport::transport_context> ctx;
+  std::shared_ptr<transport::rollout_receiver> rollouts; // null: rollouts on CAF
+  std::shared_ptr<transport::weights_publisher> weights; // null: weights on CAF
+  data_plane_info info;
+  bool enabled() const { return rollouts || weights; }
+};
+
+/// Binds what `layout` puts on ZeroMQ. Nothing to bind = an empty plane.
+caf::expected<head_data_plane> bind_head_data_plane(const head_layout& layout,
+                                                    const std::string& secret);
+
+/// Transport context for a process (CURVE when `secret` is not empty).
+caf::expected<std::shared_ptr<transport::transport_context>>
+make_transport_context(const std::string& secret);
+
+/// A sampler's outbox to the head's rollout intake at `endpoint`.
+caf::expected<std::shared_ptr<rollout_outbox>>
+connect_outbox(std::shared_ptr<transport::transport_context> ctx, const std::string& endpoint,
+               const std::string& sampler_name);
+
+/// Spawns (detached) the fetcher that feeds `samplers` from `endpoint`.
+caf::expected<caf::actor> spawn_weights_fetcher(caf::actor_system& sys,
+                                                std::shared_ptr<transport::transport_context> ctx,
+                                                const std::string& endpoint,
+                                                const std::string& process_name,
+                                                std::vector<caf::actor> samplers);
+
+} // namespace tandem
