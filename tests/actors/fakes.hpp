@@ -2,6 +2,7 @@
 // deterministic actor tests (no LibTorch).
 #pragma once
 
+#include <functional>
 #include <cstring>
 #include <string>
 
@@ -97,6 +98,31 @@ public:
 
 private:
   int64_t version_ = 0;
+};
+
+/// A rollout_outbox standing in for the ZeroMQ data plane. Each send() is
+/// batch n (0, 1, ...); `plan(n)` says what the "network" does with it:
+/// deliver it to `controller` as the head's intake would, lose it, deliver
+/// it twice, or refuse it (the socket's send deadline passed).
+class fake_outbox : public rollout_outbox {
+public:
+  enum class fate { deliver, lose, duplicate, refuse };
+  caf::actor controller;
+  std::function<fate(size_t)> plan = [](size_t) { return fate::deliver; };
+  size_t sent = 0;
+
+  caf::error send(const std::vector<rollout_group>& groups) override {
+    auto f = plan(sent++);
+    if (f == fate::refuse)
+      return make_error(errc::timeout, "fake outbox: send deadline passed");
+    generate_result r;
+    r.groups = groups;
+    if (f != fate::lose)
+      caf::anon_send(controller, rollouts_atom::value, r);
+    if (f == fate::duplicate)
+      caf::anon_send(controller, rollouts_atom::value, r);
+    return caf::none;
+  }
 };
 
 } // namespace tandem::testing

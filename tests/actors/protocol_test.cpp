@@ -345,6 +345,48 @@ TEST_F(Pipeline, AsyncScaleMessageWithBadArgumentsDoesNotHarmTheRun) {
   ASSERT_TRUE(finished() && finished()->first);
 }
 
+// Rollouts over the data plane: groups arrive apart from the sampler's reply.
+// A lost frame is requeued after payload_timeout, a duplicated frame is
+// rejected, a refused send fails the request: every group is consumed once.
+TEST_F(Pipeline, DataPlaneRolloutsSurviveLostDuplicatedAndRefusedFrames) {
+  cs.payload_timeout = 2s;
+  start(0);
+  auto outbox = std::make_shared<fake_outbox>();
+  outbox->controller = controller;
+  outbox->plan = [](size_t n) {
+    using f = fake_outbox::fate;
+    return n == 1 ? f::lose : n == 2 ? f::duplicate : n == 4 ? f::refuse : f::deliver;
+  };
+  for (auto name : {"z0", "z1"}) {
+    gens.push_back(std::make_shared<fake_generation_backend>());
+    sampler_settings ss{name, 2, outbox};
+    samplers.push_back(spawn(sampler_actor, ss, gens.back()));
+    caf::anon_send(controller, sampler_hello{name, samplers.back(), 2});
+  }
+  run();
+  for (int i = 0; i < 20 && !finished(); ++i)
+    advance_time(2s); // the lost batch's groups come back after payload_timeout
+  auto f = finished();
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(f->first) << f->second;
+  expect_each_group_consumed_once();
+  EXPECT_GT(outbox->sent, 5u);
+  EXPECT_EQ(f->second.find("\"groups_requeued\":0,"), std::string::npos)
+    << "the lost and the refused batches were not requeued: " << f->second;
+  EXPECT_EQ(f->second.find("\"data_plane_late\":0"), std::string::npos)
+    << "the duplicated batch was not rejected: " << f->second;
+}
+
+TEST_F(Pipeline, DataPlaneSamplersAreNotSubscribedToTheBroadcaster) {
+  start(1);
+  auto s = spawn(stalled_sampler);
+  caf::anon_send(controller, sampler_hello{"zmq-fed", s, 2, true});
+  run();
+  auto& subs = state<broadcaster_state>(broadcaster).subscribers;
+  ASSERT_EQ(subs.size(), 1u) << "only the CAF-fed sampler s0 subscribes";
+  EXPECT_EQ(subs.begin()->second.handle, samplers[0]);
+}
+
 TEST_F(Pipeline, LearnerFailureRollsTheBatchBackAndRetries) {
   trainer->fail_next = true;
   start(1);
