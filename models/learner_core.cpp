@@ -11,15 +11,17 @@
 // A non-finite loss or grad norm zeroes the gradients, skips the step and
 // returns errc::numeric_failure (earlier chunks of the batch stay applied).
 //
-// Choices: AdamW decays every parameter, norms included (one param group);
-// the reference is the initial weights from the seed and is not replaced by
-// import_weights; the optimizer state survives import_weights.
+// Choices: AdamW decays every parameter, norms and biases included (one param
+// group); the reference is the initial weights (from the seed or the HF
+// checkpoint) and is not replaced by import_weights; the optimizer state
+// survives import_weights.
 //
 // Thread safety: one thread at a time (see learner_core.hpp).
 
 #include "models/learner_core.hpp"
 
 #include <cmath>
+#include <functional>
 
 #include "models/grpo_loss.hpp"
 #include "models/internal/transformer.hpp"
@@ -224,28 +226,73 @@ learner_core::impl::train(const std::vector<train_sequence>& batch) {
 learner_core::learner_core(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 learner_core::~learner_core() = default;
 
-caf::expected<std::unique_ptr<learner_core>> learner_core::make(const learner_settings& s) {
+namespace {
+
+// The model from `init`, its frozen reference copy when kl_beta > 0, AdamW.
+caf::expected<std::unique_ptr<learner_core::impl>>
+build(const learner_settings& s, const std::function<caf::error(internal::transformer&)>& init) {
   if (auto err = validate_settings(s))
     return err;
+  auto p = std::make_unique<learner_core::impl>(s);
+  if (auto err = init(p->model))
+    return err;
+  if (s.grpo.kl_beta > 0) {
+    p->reference = internal::transformer(s.model);
+    auto blob = internal::export_weights(p->model);
+    if (auto err = internal::import_weights(p->reference, blob.data(), blob.size()))
+      return err;
+    for (auto& q : p->reference->parameters())
+      q.set_requires_grad(false);
+  }
+  const auto& o = s.optimizer;
+  p->optimizer = std::make_unique<torch::optim::AdamW>(
+    p->model->parameters(), torch::optim::AdamWOptions(o.lr)
+                              .betas(std::make_tuple(o.beta1, o.beta2))
+                              .weight_decay(o.weight_decay));
+  return p;
+}
+
+} // namespace
+
+caf::expected<std::unique_ptr<learner_core>> learner_core::make(const learner_settings& s) {
   try {
-    auto p = std::make_unique<impl>(s);
-    p->model->init_weights(s.seed);
-    if (s.grpo.kl_beta > 0) {
-      p->reference = internal::transformer(s.model);
-      auto blob = internal::export_weights(p->model);
-      if (auto err = internal::import_weights(p->reference, blob.data(), blob.size()))
-        return err;
-      for (auto& q : p->reference->parameters())
-        q.set_requires_grad(false);
-    }
-    const auto& o = s.optimizer;
-    p->optimizer = std::make_unique<torch::optim::AdamW>(
-      p->model->parameters(), torch::optim::AdamWOptions(o.lr)
-                                .betas(std::make_tuple(o.beta1, o.beta2))
-                                .weight_decay(o.weight_decay));
-    return std::unique_ptr<learner_core>(new learner_core(std::move(p)));
+    auto p = build(s, [&s](internal::transformer& m) {
+      m->init_weights(s.seed);
+      return caf::error{};
+    });
+    if (!p)
+      return p.error();
+    return std::unique_ptr<learner_core>(new learner_core(std::move(*p)));
   } catch (const std::exception& e) {
     return make_error(errc::backend_failure, std::string("learner_core::make: ") + e.what());
+  }
+}
+
+caf::expected<std::unique_ptr<learner_core>>
+learner_core::make_from_hf(const learner_settings& s, const std::string& dir,
+                           const hf_load_options& opts) {
+  auto cfg = read_hf_config(dir, opts);
+  if (!cfg)
+    return cfg.error();
+  auto settings = s;
+  settings.model = *cfg;
+  try {
+    auto p = build(settings,
+                   [&dir](internal::transformer& m) { return internal::load_hf(m, dir); });
+    if (!p)
+      return p.error();
+    return std::unique_ptr<learner_core>(new learner_core(std::move(*p)));
+  } catch (const std::exception& e) {
+    return make_error(errc::backend_failure,
+                      std::string("learner_core::make_from_hf: ") + e.what());
+  }
+}
+
+caf::error learner_core::save_hf(const std::string& dir, uint64_t max_shard_bytes) const {
+  try {
+    return internal::save_hf(impl_->model, dir, max_shard_bytes);
+  } catch (const std::exception& e) {
+    return make_error(errc::backend_failure, std::string("learner_core::save_hf: ") + e.what());
   }
 }
 

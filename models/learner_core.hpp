@@ -10,12 +10,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <caf/expected.hpp>
 
 #include "models/grpo_config.hpp"
 #include "models/grpo_stats.hpp"
+#include "models/hf_checkpoint.hpp"
 #include "models/model_config.hpp"
 
 namespace tandem {
@@ -61,6 +63,15 @@ public:
 
   static caf::expected<std::unique_ptr<learner_core>>
   make(const learner_settings& settings);
+
+  /// Starts from the Hugging Face checkpoint in `dir` (Llama or Qwen2, see
+  /// models/hf_checkpoint.hpp) instead of seeded weights: the model comes
+  /// from the checkpoint's config.json, so settings.model is not used (cap
+  /// the sequence length with opts.max_seq_len). The reference policy, when
+  /// kl_beta > 0, is the checkpoint.
+  static caf::expected<std::unique_ptr<learner_core>>
+  make_from_hf(const learner_settings& settings, const std::string& dir,
+               const hf_load_options& opts = {});
   ~learner_core();
 
   /// Runs `mini_batches` optimizer steps on `batch` (split in order). Prox
@@ -73,6 +84,12 @@ public:
   int64_t version() const;
   std::vector<char> export_weights() const;
   caf::error import_weights(const char* data, size_t size, int64_t version);
+
+  /// Writes the current weights as a Hugging Face checkpoint (config.json +
+  /// safetensors, sharded above `max_shard_bytes`). Optimizer state and the
+  /// version are not part of the format and are not saved.
+  caf::error save_hf(const std::string& dir,
+                     uint64_t max_shard_bytes = default_max_shard_bytes) const;
 
 private:
   explicit learner_core(std::unique_ptr<impl> p);

@@ -3,13 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace tandem {
 
 /// Llama/Qwen2-style decoder: RMSNorm, rotary embeddings, SwiGLU MLP,
-/// grouped-query attention. Field names follow Hugging Face's config.json so
-/// that real checkpoints can be mapped onto it later.
+/// grouped-query attention. Field names follow Hugging Face's config.json
+/// (models/hf_checkpoint.hpp maps checkpoints of both families onto it).
 struct model_config {
   int32_t vocab_size = 0;          // set from the tokenizer, never by hand
   int32_t hidden_size = 64;
@@ -21,6 +22,9 @@ struct model_config {
   double rope_theta = 10000.0;
   double rms_norm_eps = 1e-6;
   bool tie_embeddings = false;
+  bool attention_bias = false;     // q/k/v projection biases: true for qwen2, false for llama
+  int32_t max_position_embeddings = 0; // HF checkpoint's trained range; 0 = max_seq_len
+  std::string model_type = "llama"; // HF family written by save_hf: "llama" or "qwen2"
 };
 
 /// How a sampler draws tokens. The recorded log-probability of a token is

@@ -61,6 +61,56 @@ caf::expected<std::unique_ptr<policy>> policy::make(const model_config& cfg,
   }
 }
 
+caf::expected<std::unique_ptr<policy>> policy::load_hf(const std::string& dir,
+                                                       const hf_load_options& opts) {
+  auto cfg = read_hf_config(dir, opts);
+  if (!cfg)
+    return cfg.error();
+  if (auto err = internal::validate(*cfg))
+    return err;
+  try {
+    auto p = std::make_unique<impl>(*cfg);
+    if (auto err = internal::load_hf(p->model, dir))
+      return err;
+    p->num_parameters = internal::count_parameters(p->model);
+    return std::unique_ptr<policy>(new policy(std::move(p)));
+  } catch (const std::exception& e) {
+    return backend_error("policy::load_hf", e);
+  }
+}
+
+caf::error policy::save_hf(const std::string& dir, uint64_t max_shard_bytes) const {
+  try {
+    return internal::save_hf(impl_->model, dir, max_shard_bytes);
+  } catch (const std::exception& e) {
+    return backend_error("policy::save_hf", e);
+  }
+}
+
+caf::expected<std::vector<float>> policy::logits(const std::vector<int32_t>& ids) {
+  const auto& cfg = config();
+  if (ids.empty() || ids.size() > static_cast<size_t>(cfg.max_seq_len))
+    return make_error(errc::invalid_argument, "logits: need 1.." + std::to_string(cfg.max_seq_len)
+                                                + " tokens, got " + std::to_string(ids.size()));
+  for (auto t : ids)
+    if (t < 0 || t >= cfg.vocab_size)
+      return make_error(errc::invalid_argument,
+                        "logits: token " + std::to_string(t) + " outside the vocabulary");
+  try {
+    torch::NoGradGuard no_grad;
+    const auto s = static_cast<int64_t>(ids.size());
+    std::vector<int64_t> tok(ids.begin(), ids.end());
+    auto tokens = torch::from_blob(tok.data(), {1, s}, torch::kLong).clone();
+    auto positions = torch::arange(s, torch::kLong).unsqueeze(0);
+    auto mask = internal::causal_mask(torch::ones({1, s}, torch::kBool));
+    auto out = impl_->model->forward(tokens, positions, mask).contiguous();
+    const float* data = out.data_ptr<float>();
+    return std::vector<float>(data, data + out.numel());
+  } catch (const std::exception& e) {
+    return backend_error("policy::logits", e);
+  }
+}
+
 const model_config& policy::config() const { return impl_->model->config(); }
 int64_t policy::num_parameters() const { return impl_->num_parameters; }
 

@@ -1,6 +1,7 @@
 // policy.hpp: the LibTorch policy model behind a torch-free interface.
 //
-// `policy` owns one set of weights of the decoder-only transformer.
+// `policy` owns one set of weights of the decoder-only transformer, drawn
+// from a seed (make) or read from a Hugging Face checkpoint (load_hf).
 // `decode_session` runs batched sampling with a KV cache, one token per call
 // of step(), so that the caller (the sampler actor) can swap the policy's
 // weights between two decode steps, even in the middle of a sequence, and
@@ -19,6 +20,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "models/hf_checkpoint.hpp"
 #include "models/model_config.hpp"
 
 namespace tandem {
@@ -44,6 +46,10 @@ public:
   /// Builds a policy with weights initialised deterministically from `seed`.
   static caf::expected<std::unique_ptr<policy>> make(const model_config& cfg,
                                                      uint64_t seed);
+  /// Builds a policy from a Hugging Face checkpoint directory (Llama or
+  /// Qwen2; see models/hf_checkpoint.hpp), weights converted to float32.
+  static caf::expected<std::unique_ptr<policy>> load_hf(const std::string& dir,
+                                                        const hf_load_options& opts = {});
   ~policy();
   policy(const policy&) = delete;
   policy& operator=(const policy&) = delete;
@@ -64,6 +70,15 @@ public:
   /// sampler: used to check sampler/learner agreement.
   caf::expected<std::vector<std::vector<float>>>
   score(const std::vector<scored_input>& batch, double temperature);
+
+  /// Full-vocabulary logits of one sequence (positions from 0, causal),
+  /// [ids.size(), vocab_size] row-major. No gradient, no temperature.
+  caf::expected<std::vector<float>> logits(const std::vector<int32_t>& ids);
+
+  /// Writes config.json and the weights as a Hugging Face checkpoint to
+  /// `dir` (sharded with an index above `max_shard_bytes`).
+  caf::error save_hf(const std::string& dir,
+                     uint64_t max_shard_bytes = default_max_shard_bytes) const;
 
   /// Sets the number of intra-op threads LibTorch uses on this thread.
   static void set_threads(int32_t n);

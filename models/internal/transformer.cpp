@@ -3,8 +3,9 @@
 //
 // Weight blob: raw little-endian float32 of every parameter, concatenated in
 // registration order of named_parameters() (embed_tokens, layers.i.{self_attn
-// q,k,v,o; mlp gate,up,down; input_layernorm; post_attention_layernorm},
-// norm, lm_head unless tied). Row-major, as the tensors are laid out.
+// q,k,v,o (each weight, then bias when attention_bias: q,k,v); mlp
+// gate,up,down; input_layernorm; post_attention_layernorm}, norm, lm_head
+// unless tied). Row-major, as the tensors are laid out.
 //
 // Thread safety: one thread at a time per transformer.
 
@@ -14,14 +15,15 @@
 #include <cstring>
 #include <limits>
 
+#include "models/hf_checkpoint.hpp"
 #include "runtime/error.hpp"
 
 namespace tandem::internal {
 
 namespace {
 
-torch::nn::Linear make_linear(int64_t in, int64_t out) {
-  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
+torch::nn::Linear make_linear(int64_t in, int64_t out, bool bias = false) {
+  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
 }
 
 // HF rotate_half: (x1, x2) -> (-x2, x1) over the two halves of head_dim.
@@ -53,9 +55,10 @@ attention_impl::attention_impl(const model_config& cfg)
   : heads_(cfg.num_heads),
     kv_heads_(cfg.num_kv_heads),
     head_dim_(cfg.hidden_size / cfg.num_heads) {
-  q_proj_ = register_module("q_proj", make_linear(cfg.hidden_size, heads_ * head_dim_));
-  k_proj_ = register_module("k_proj", make_linear(cfg.hidden_size, kv_heads_ * head_dim_));
-  v_proj_ = register_module("v_proj", make_linear(cfg.hidden_size, kv_heads_ * head_dim_));
+  const bool bias = cfg.attention_bias;
+  q_proj_ = register_module("q_proj", make_linear(cfg.hidden_size, heads_ * head_dim_, bias));
+  k_proj_ = register_module("k_proj", make_linear(cfg.hidden_size, kv_heads_ * head_dim_, bias));
+  v_proj_ = register_module("v_proj", make_linear(cfg.hidden_size, kv_heads_ * head_dim_, bias));
   o_proj_ = register_module("o_proj", make_linear(heads_ * head_dim_, cfg.hidden_size));
 }
 
@@ -134,8 +137,12 @@ void transformer_impl::init_weights(uint64_t seed) {
   // The global generator is reseeded right here so that the draws depend only
   // on the seed and the (fixed) registration order.
   torch::manual_seed(seed);
-  for (auto& p : parameters()) {
-    if (p.dim() == 1)
+  for (auto& item : named_parameters(/*recurse=*/true)) {
+    auto& p = item.value();
+    const auto& name = item.key();
+    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0)
+      p.zero_(); // q/k/v biases; no draw, so bias-free configs keep their stream
+    else if (p.dim() == 1)
       p.fill_(1.0); // RMSNorm gains
     else
       p.normal_(0.0, 0.02);
@@ -191,6 +198,14 @@ caf::error validate(const model_config& c) {
   if (c.max_seq_len < 2) return bad("model_config.max_seq_len must be >= 2");
   if (!(c.rope_theta > 0) || !(c.rms_norm_eps > 0))
     return bad("model_config: rope_theta and rms_norm_eps must be > 0");
+  // The two families differ only in the q/k/v biases (Qwen2 always has them).
+  if (c.model_type != "llama" && c.model_type != "qwen2")
+    return bad("model_config.model_type must be \"llama\" or \"qwen2\"");
+  if (c.attention_bias != (c.model_type == "qwen2"))
+    return bad("model_config.attention_bias must be true for qwen2 and false for llama");
+  if (c.max_position_embeddings < 0
+      || (c.max_position_embeddings > 0 && c.max_seq_len > c.max_position_embeddings))
+    return bad("model_config.max_seq_len must not exceed max_position_embeddings");
   return {};
 }
 
@@ -241,6 +256,37 @@ caf::error import_weights(transformer& model, const char* data, size_t size) {
     off += static_cast<size_t>(p.numel());
   }
   return {};
+}
+
+// --- Hugging Face checkpoints ------------------------------------------------
+
+caf::error load_hf(transformer& model, const std::string& dir) {
+  std::vector<hf_tensor_spec> specs;
+  std::vector<torch::Tensor> params;
+  for (const auto& item : model->named_parameters(/*recurse=*/true)) {
+    specs.push_back({item.key(), item.value().sizes().vec()});
+    params.push_back(item.value());
+  }
+  torch::NoGradGuard no_grad;
+  return read_hf_weights(dir, specs, [&](size_t i, const std::vector<float>& values) {
+    auto src = torch::from_blob(const_cast<float*>(values.data()), params[i].sizes(),
+                                torch::kFloat);
+    params[i].copy_(src);
+    return caf::error{};
+  });
+}
+
+caf::error save_hf(const transformer& model, const std::string& dir,
+                   uint64_t max_shard_bytes) {
+  if (auto err = write_hf_config(dir, model->config()))
+    return err;
+  std::vector<torch::Tensor> keep; // contiguous copies stay alive while writing
+  std::vector<hf_tensor_ref> refs;
+  for (const auto& item : model->named_parameters(/*recurse=*/true)) {
+    keep.push_back(item.value().detach().to(torch::kFloat).contiguous());
+    refs.push_back({item.key(), keep.back().sizes().vec(), keep.back().data_ptr<float>()});
+  }
+  return write_hf_weights(dir, refs, max_shard_bytes);
 }
 
 // --- learner-side packing -----------------------------------------------------

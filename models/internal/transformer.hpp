@@ -6,8 +6,8 @@
 // Layout: embed_tokens -> N x [input_layernorm -> GQA self_attn (RoPE,
 // HF rotate_half) -> residual -> post_attention_layernorm -> SwiGLU mlp ->
 // residual] -> norm -> lm_head (or the embedding when tied). Linear layers
-// have no bias (Llama; Qwen2's q/k/v biases are not modelled). Parameter
-// names follow Hugging Face without the "model." prefix.
+// have no bias except q/k/v when cfg.attention_bias (Qwen2). Parameter names
+// follow Hugging Face without the "model." prefix.
 //
 // Numerics: float32 on CPU. Attention is written out (matmul, mask, softmax)
 // so that LibTorch 1.13 and 2.x compute the same thing. Padding never leaks
@@ -99,7 +99,8 @@ class transformer_impl : public torch::nn::Module {
 public:
   explicit transformer_impl(const model_config& cfg);
 
-  /// normal(0, 0.02) for matrices, ones for norms, from torch::manual_seed.
+  /// normal(0, 0.02) for matrices, ones for norms, zeros for biases, from
+  /// torch::manual_seed.
   void init_weights(uint64_t seed);
 
   /// tokens/positions int64 [B, S]; mask bool [B, S, Sk]. Returns logits
@@ -135,6 +136,16 @@ int64_t count_parameters(const transformer& model);
 std::vector<char> export_weights(const transformer& model);
 /// All-or-nothing: validates size and finiteness before touching a weight.
 caf::error import_weights(transformer& model, const char* data, size_t size);
+
+/// Replaces every parameter with the Hugging Face checkpoint in `dir`
+/// (models/hf_checkpoint.hpp). Nothing is written until every tensor has
+/// been found and checked, but a read or conversion failure after that can
+/// leave a partly loaded model: callers load into a fresh one.
+caf::error load_hf(transformer& model, const std::string& dir);
+
+/// Writes config.json and the weights of `model` to `dir`.
+caf::error save_hf(const transformer& model, const std::string& dir,
+                   uint64_t max_shard_bytes);
 
 /// One row of a learner-side batch: prompt then completion.
 struct sequence_ref {

@@ -1,0 +1,275 @@
+// hf_config.cpp: Hugging Face config.json <-> model_config for the Llama
+// and Qwen2 families (declared in hf_checkpoint.hpp).
+//
+// Refused configs are refused because tandem's transformer would compute
+// something else than transformers does with them; every such field is
+// named in the error so that support can be added where it matters. Fields
+// that only matter to training in transformers (dropout, initializer_range,
+// use_cache, token ids) are ignored.
+//
+// Thread safety: stateless.
+
+#include "models/hf_checkpoint.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+
+#include "runtime/error.hpp"
+#include "runtime/json.hpp"
+
+namespace fs = std::filesystem;
+
+namespace tandem {
+
+namespace {
+
+// Field access with errors that name the file and the field.
+class config_fields {
+public:
+  config_fields(std::string file, const json::value& root)
+    : file_(std::move(file)), root_(root) {}
+
+  caf::error bad(const std::string& field, const std::string& what) const {
+    return make_error(errc::invalid_config, file_ + ": " + field + ": " + what);
+  }
+
+  // Absent and null read the same: transformers writes null for "unset".
+  const json::value* get(const std::string& key) const {
+    const auto* v = root_.find(key);
+    return v == nullptr || v->is_null() ? nullptr : v;
+  }
+
+  caf::error positive_int(const std::string& key, int32_t& out) const {
+    const auto* v = get(key);
+    if (v == nullptr)
+      return bad(key, "missing");
+    auto n = v->as_uint64();
+    if (!n || *n == 0 || *n > INT32_MAX)
+      return bad(key, "must be a positive integer below 2^31");
+    out = static_cast<int32_t>(*n);
+    return {};
+  }
+
+  caf::error number(const std::string& key, double& out) const {
+    const auto* v = get(key);
+    if (v == nullptr)
+      return {}; // keeps the transformers default already in `out`
+    auto d = v->as_double();
+    if (!d || !(*d > 0) || !std::isfinite(*d))
+      return bad(key, "must be a positive number");
+    out = *d;
+    return {};
+  }
+
+  caf::error boolean(const std::string& key, bool& out) const {
+    const auto* v = get(key);
+    if (v == nullptr)
+      return {};
+    if (!v->is_bool())
+      return bad(key, "must be true or false");
+    out = v->boolean;
+    return {};
+  }
+
+  caf::error string(const std::string& key, std::string& out) const {
+    const auto* v = get(key);
+    if (v == nullptr)
+      return {};
+    if (!v->is_string())
+      return bad(key, std::string("must be a string, not ") + json::kind_name(v->type));
+    out = v->text;
+    return {};
+  }
+
+  const std::string& file() const { return file_; }
+
+private:
+  std::string file_;
+  const json::value& root_;
+};
+
+// Only rope_type "default" computes what tandem's rotary does.
+caf::error check_rope_type(const config_fields& f, const std::string& key,
+                           const json::value& v) {
+  if (!v.is_object())
+    return f.bad(key, "must be an object");
+  for (const char* k : {"rope_type", "type"}) {
+    const auto* t = v.find(k);
+    if (t != nullptr && !t->is_null() && (!t->is_string() || t->text != "default"))
+      return f.bad(key, "rope scaling \"" + (t->is_string() ? t->text : "?")
+                          + "\" is not supported (only \"default\")");
+  }
+  return {};
+}
+
+caf::error read_rope(const config_fields& f, model_config& cfg) {
+  double top = 0;
+  if (auto err = f.number("rope_theta", top))
+    return err;
+  double nested = 0;
+  if (const auto* rp = f.get("rope_parameters")) {
+    if (auto err = check_rope_type(f, "rope_parameters", *rp))
+      return err;
+    if (const auto* t = rp->find("rope_theta"); t != nullptr && !t->is_null()) {
+      auto d = t->as_double();
+      if (!d || !(*d > 0) || !std::isfinite(*d))
+        return f.bad("rope_parameters.rope_theta", "must be a positive number");
+      nested = *d;
+    }
+  }
+  if (const auto* rs = f.get("rope_scaling"))
+    if (auto err = check_rope_type(f, "rope_scaling", *rs))
+      return err;
+  if (top > 0 && nested > 0 && top != nested)
+    return f.bad("rope_theta", "differs from rope_parameters.rope_theta");
+  cfg.rope_theta = nested > 0 ? nested : top > 0 ? top : 10000.0; // transformers' default
+  return {};
+}
+
+// Features of the two families that tandem's transformer does not compute.
+caf::error check_unsupported(const config_fields& f, const model_config& cfg) {
+  std::string act = "silu";
+  if (auto err = f.string("hidden_act", act))
+    return err;
+  if (act != "silu")
+    return f.bad("hidden_act", "\"" + act + "\" is not supported (only silu)");
+  if (f.get("quantization_config") != nullptr)
+    return f.bad("quantization_config", "quantized checkpoints are not supported");
+  bool flag = false;
+  if (auto err = f.boolean("mlp_bias", flag); err || flag)
+    return err ? err : f.bad("mlp_bias", "MLP biases are not supported");
+  if (auto err = f.boolean("use_sliding_window", flag); err || flag)
+    return err ? err : f.bad("use_sliding_window", "sliding-window attention is not supported");
+  if (const auto* lt = f.get("layer_types")) {
+    if (!lt->is_array())
+      return f.bad("layer_types", "must be an array");
+    for (const auto& t : lt->items)
+      if (!t.is_string() || t.text != "full_attention")
+        return f.bad("layer_types", "only full_attention layers are supported");
+  }
+  if (const auto* hd = f.get("head_dim")) {
+    auto n = hd->as_uint64();
+    if (!n || *n != static_cast<uint64_t>(cfg.hidden_size / cfg.num_heads)
+        || cfg.hidden_size % cfg.num_heads != 0)
+      return f.bad("head_dim", "must equal hidden_size / num_attention_heads");
+  }
+  return {};
+}
+
+caf::error read_shape(const config_fields& f, model_config& cfg) {
+  if (auto err = f.positive_int("vocab_size", cfg.vocab_size)) return err;
+  if (auto err = f.positive_int("hidden_size", cfg.hidden_size)) return err;
+  if (auto err = f.positive_int("intermediate_size", cfg.intermediate_size)) return err;
+  if (auto err = f.positive_int("num_hidden_layers", cfg.num_layers)) return err;
+  if (auto err = f.positive_int("num_attention_heads", cfg.num_heads)) return err;
+  cfg.num_kv_heads = cfg.num_heads; // transformers' default when absent
+  if (f.get("num_key_value_heads") != nullptr)
+    if (auto err = f.positive_int("num_key_value_heads", cfg.num_kv_heads)) return err;
+  if (auto err = f.positive_int("max_position_embeddings", cfg.max_position_embeddings))
+    return err;
+  cfg.rms_norm_eps = 1e-6; // default of both families
+  if (auto err = f.number("rms_norm_eps", cfg.rms_norm_eps)) return err;
+  cfg.tie_embeddings = false;
+  return f.boolean("tie_word_embeddings", cfg.tie_embeddings);
+}
+
+// Qwen2 always has q/k/v biases; Llama's attention_bias would add o_proj's too.
+caf::error read_family(const config_fields& f, model_config& cfg) {
+  const auto* mt = f.get("model_type");
+  if (mt == nullptr || !mt->is_string())
+    return f.bad("model_type", "missing (expected \"llama\" or \"qwen2\")");
+  if (mt->text != "llama" && mt->text != "qwen2")
+    return f.bad("model_type", "\"" + mt->text + "\" is not supported (llama, qwen2)");
+  cfg.model_type = mt->text;
+  cfg.attention_bias = cfg.model_type == "qwen2";
+  if (cfg.model_type == "llama") {
+    bool bias = false;
+    if (auto err = f.boolean("attention_bias", bias); err || bias)
+      return err ? err : f.bad("attention_bias", "biases on q/k/v/o projections are not supported");
+  }
+  return {};
+}
+
+caf::error apply_options(const config_fields& f, const hf_load_options& opts,
+                         model_config& cfg) {
+  cfg.max_seq_len = cfg.max_position_embeddings;
+  if (opts.max_seq_len < 0)
+    return make_error(errc::invalid_argument, "hf_load_options.max_seq_len must be >= 0");
+  if (opts.max_seq_len > cfg.max_position_embeddings)
+    return f.bad("max_position_embeddings",
+                 std::to_string(cfg.max_position_embeddings) + " is below the requested max_seq_len "
+                   + std::to_string(opts.max_seq_len));
+  if (opts.max_seq_len > 0)
+    cfg.max_seq_len = opts.max_seq_len;
+  return {};
+}
+
+std::string config_json(const model_config& c) {
+  const bool qwen = c.model_type == "qwen2";
+  const auto theta = json::number_text(c.rope_theta);
+  const int32_t max_pos = c.max_position_embeddings > 0 ? c.max_position_embeddings
+                                                        : c.max_seq_len;
+  auto field = [](const char* k, const std::string& v) {
+    return std::string("  \"") + k + "\": " + v + ",\n";
+  };
+  auto num = [](int32_t v) { return std::to_string(v); };
+  std::string out = "{\n";
+  out += field("architectures", qwen ? "[\"Qwen2ForCausalLM\"]" : "[\"LlamaForCausalLM\"]");
+  out += field("model_type", json::quote(c.model_type));
+  out += field("hidden_act", "\"silu\"");
+  out += field("hidden_size", num(c.hidden_size));
+  out += field("intermediate_size", num(c.intermediate_size));
+  out += field("num_hidden_layers", num(c.num_layers));
+  out += field("num_attention_heads", num(c.num_heads));
+  out += field("num_key_value_heads", num(c.num_kv_heads));
+  out += field("head_dim", num(c.hidden_size / c.num_heads));
+  out += field("vocab_size", num(c.vocab_size));
+  out += field("max_position_embeddings", num(max_pos));
+  out += field("rms_norm_eps", json::number_text(c.rms_norm_eps));
+  // transformers 4 reads rope_theta, transformers 5 rope_parameters.
+  out += field("rope_theta", theta);
+  out += field("rope_parameters", "{\"rope_type\": \"default\", \"rope_theta\": " + theta + "}");
+  out += field("tie_word_embeddings", c.tie_embeddings ? "true" : "false");
+  if (qwen)
+    out += field("use_sliding_window", "false");
+  else
+    out += field("attention_bias", "false") + field("mlp_bias", "false");
+  out += field("torch_dtype", "\"float32\"");
+  return out + "  \"dtype\": \"float32\"\n}\n";
+}
+
+} // namespace
+
+caf::expected<model_config> read_hf_config(const std::string& path,
+                                           const hf_load_options& opts) {
+  const auto file = fs::is_directory(path) ? (fs::path(path) / "config.json").string() : path;
+  auto doc = json::parse_file(file);
+  if (!doc)
+    return is(doc.error(), errc::io_failure)
+             ? doc.error()
+             : make_error(errc::invalid_config, "invalid JSON: " + describe(doc.error()));
+  if (!doc->is_object())
+    return make_error(errc::invalid_config, file + ": must hold a JSON object");
+  config_fields f{file, *doc};
+  model_config cfg;
+  if (auto err = read_family(f, cfg)) return err;
+  if (auto err = read_shape(f, cfg)) return err;
+  if (auto err = read_rope(f, cfg)) return err;
+  if (auto err = check_unsupported(f, cfg)) return err;
+  if (auto err = apply_options(f, opts, cfg)) return err;
+  return cfg;
+}
+
+caf::error write_hf_config(const std::string& dir, const model_config& c) {
+  if (c.model_type != "qwen2" && c.model_type != "llama")
+    return make_error(errc::invalid_argument, "write_hf_config: model_type \"" + c.model_type
+                                                + "\" is not llama or qwen2");
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec)
+    return make_error(errc::io_failure, "cannot create " + dir + ": " + ec.message());
+  return json::write_file((fs::path(dir) / "config.json").string(), config_json(c));
+}
+
+} // namespace tandem
