@@ -20,6 +20,7 @@ const char* to_string(errc code) {
     case errc::capacity_exceeded: return "capacity_exceeded";
     case errc::not_ready: return "not_ready";
     case errc::process_failure: return "process_failure";
+    case errc::collective_timeout: return "collective_timeout";
   }
   return "unknown";
 }

@@ -31,6 +31,7 @@ enum class errc : uint8_t {
   capacity_exceeded,   // a bounded queue or buffer is full
   not_ready,           // a component was asked before it had what it needs
   process_failure,     // a child process could not start or exited badly
+  collective_timeout,  // an NCCL init/broadcast missed its deadline (comm aborted)
 };
 
 /// The CAF category atom under which tandem errors travel between actors.

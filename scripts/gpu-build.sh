@@ -43,6 +43,8 @@ export PATH="$("$PY" -c 'import sys; print(sys.prefix)')/bin:/usr/local/cuda/bin
 export CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
 export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
 TORCH_PREFIX=$("$PY" -c 'import torch; print(torch.utils.cmake_prefix_path)')
+# NCCL for tandem_nccl: the wheel's nvidia/nccl (namespace package; lib/libnccl.so.2 only).
+NCCL_ROOT=${TANDEM_NCCL_ROOT:-$("$PY" -c 'import nvidia.nccl as m; print(list(m.__path__)[0])' 2>/dev/null || true)}
 
 echo "== gpu-build: environment"
 uname -m; (. /etc/os-release && echo "$PRETTY_NAME") || true
@@ -57,10 +59,11 @@ echo "== gpu-build: configure"
 cmake -S "$ROOT" -B "$BUILD" -G Ninja \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DTANDEM_WITH_CUDA=ON \
+  -DTANDEM_NCCL_ROOT="$NCCL_ROOT" \
   -DCMAKE_PREFIX_PATH="$DEPS;$TORCH_PREFIX" \
   -DCMAKE_CUDA_COMPILER="$CUDA_HOME/bin/nvcc" \
   -DPython3_EXECUTABLE="$PY_BIN"
-grep -E '^(CAF_core_LIBRARY|CAF_INCLUDE_DIR|yaml-cpp_DIR|GTest_DIR|Torch_DIR):' "$BUILD/CMakeCache.txt" || true
+grep -E '^(CAF_core_LIBRARY|CAF_INCLUDE_DIR|yaml-cpp_DIR|GTest_DIR|Torch_DIR|TANDEM_NCCL_LIBRARY|TANDEM_WITH_NCCL):' "$BUILD/CMakeCache.txt" || true
 t1=$SECONDS
 
 echo "== gpu-build: build (-j $JOBS)"

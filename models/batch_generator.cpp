@@ -1,0 +1,283 @@
+// batch_generator.cpp: the LibTorch side of batch_generator.hpp: row
+// bookkeeping for continuous batching and device-side sampling around
+// internal::fast_decoder.
+
+#include "models/batch_generator.hpp"
+
+#include <cmath>
+#include <deque>
+#include <random>
+
+#include "models/internal/fast_decoder.hpp"
+#include "models/internal/transformer.hpp"
+#include "runtime/error.hpp"
+
+#ifdef TANDEM_WITH_CUDA
+#include <torch/cuda.h>
+#endif
+
+namespace tandem {
+
+namespace {
+
+caf::error backend_error(const char* where, const std::exception& e) {
+  return make_error(errc::backend_failure, std::string(where) + ": " + e.what());
+}
+
+caf::expected<torch::ScalarType> parse_dtype(const std::string& s) {
+  if (s == "float32")
+    return torch::kFloat;
+  if (s == "bfloat16")
+    return torch::kBFloat16;
+  if (s == "float16")
+    return torch::kHalf;
+  return make_error(errc::invalid_argument,
+                    "dtype '" + s + "': expected float32, bfloat16 or float16");
+}
+
+} // namespace
+
+caf::error check_device(const device_options& o) {
+  if (o.max_rows < 1)
+    return make_error(errc::invalid_argument, "max_rows must be >= 1");
+  if (auto d = parse_dtype(o.dtype); !d)
+    return d.error();
+  if (o.device == "cpu")
+    return caf::none;
+  if (o.device.rfind("cuda", 0) != 0)
+    return make_error(errc::invalid_argument,
+                      "device '" + o.device + "': expected cpu, cuda or cuda:N");
+#ifdef TANDEM_WITH_CUDA
+  if (!torch::cuda::is_available())
+    return X;
+  return caf::none;
+#else
+  return make_error(errc::invalid_argument, "device '" + o.device
+                                         + "': this build has no CUDA (TANDEM_WITH_CUDA=OFF)");
+#endif
+}
+
+class batch_generator::impl {
+public:
+  impl(policy& owner, const device_options& o, torch::ScalarType dtype)
+    : owner_(owner),
+      cfg_(owner.config()),
+      device_(o.device),
+      decoder_(cfg_, device_, dtype, o.max_rows, cfg_.max_seq_len),
+      row_seq_(static_cast<size_t>(o.max_rows), -1) {
+    sync();
+    if (o.cuda_graphs)
+      graph_ = decoder_.enable_graph();
+  }
+
+  void sync() {
+    // The policy's weights travel through its export format, so this works
+    // with any policy; a CPU round trip per version.
+    internal::transformer staging(cfg_);
+    auto blob = owner_.export_weights();
+    if (auto err = internal::import_weights(staging, blob.data(), blob.size()))
+      throw std::runtime_error(describe(err));
+    decoder_.load(staging);
+  }
+
+  caf::error start(std::vector<std::vector<int32_t>> prompts, sampling_params params,
+                   uint64_t seed);
+  caf::error step(int64_t version);
+  bool done() const { return pending_.empty() && running_ == 0; }
+  int64_t generated() const { return generated_; }
+  bool graph() const { return graph_; }
+  std::vector<generated_sequence> take() { return std::move(results_); }
+
+private:
+  void refill(int64_t version);
+  void decode(int64_t version);
+  torch::Tensor draw(const torch::Tensor& logp);
+  void record(const std::vector<int64_t>& rows, const torch::Tensor& tokens,
+              const torch::Tensor& logp, int64_t version);
+
+  policy& owner_;
+  model_config cfg_;
+  torch::Device device_;
+  internal::fast_decoder decoder_;
+  bool graph_ = false;
+  sampling_params params_;
+  std::mt19937_64 rng_;
+  std::vector<std::vector<int32_t>> prompts_;
+  std::deque<int64_t> pending_;   // prompt indices not yet in a row
+  std::vector<int64_t> row_seq_;  // prompt index per row, -1 = free
+  int64_t running_ = 0;
+  std::vector<char> is_stop_;
+  std::vector<generated_sequence> results_;
+  torch::Tensor last_;            // int64 [R] on the device: next decode input
+  int64_t generated_ = 0;
+};
+
+caf::error batch_generator::impl::start(std::vector<std::vector<int32_t>> prompts,
+                                        sampling_params params, uint64_t seed) {
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    auto& p = prompts[i];
+    if (p.empty() || p.size() + static_cast<size_t>(params.max_new_tokens)
+                       > static_cast<size_t>(cfg_.max_seq_len))
+      return make_error(errc::invalid_argument,
+                        "batch_generator: prompt " + std::to_string(i)
+                          + " is empty or prompt + max_new_tokens exceeds max_seq_len");
+    for (auto t : p)
+      if (t < 0 || t >= cfg_.vocab_size)
+        return make_error(errc::invalid_argument, "batch_generator: prompt "
+                                                    + std::to_string(i) + ": token out of range");
+  }
+  if (!(params.temperature > 0) || !(params.top_p > 0 && params.top_p <= 1)
+      || params.max_new_tokens < 1)
+    return make_error(errc::invalid_argument,
+                      "batch_generator: temperature > 0, top_p in (0, 1], max_new_tokens >= 1");
+  params_ = std::move(params);
+  is_stop_.assign(static_cast<size_t>(cfg_.vocab_size), 0);
+  for (auto t : params_.stop_tokens)
+    if (t >= 0 && t < cfg_.vocab_size)
+      is_stop_[static_cast<size_t>(t)] = 1;
+  rng_.seed(seed);
+  prompts_ = std::move(prompts);
+  results_.assign(prompts_.size(), {});
+  pending_.clear();
+  for (size_t i = 0; i < prompts_.size(); ++i)
+    pending_.push_back(static_cast<int64_t>(i));
+  std::fill(row_seq_.begin(), row_seq_.end(), -1);
+  running_ = 0;
+  generated_ = 0;
+  last_ = torch::zeros({decoder_.rows()}, torch::TensorOptions().dtype(torch::kLong).device(device_));
+  return caf::none;
+}
+
+// Inverse-CDF draw with one host uniform per row (deterministic per seed).
+torch::Tensor batch_generator::impl::draw(const torch::Tensor& logp) {
+  const auto n = logp.size(0);
+  const auto v = logp.size(1);
+  std::vector<float> u(static_cast<size_t>(n));
+  for (auto& x : u)
+    x = static_cast<float>((rng_() >> 11) * 0x1.0p-53);
+  auto target = torch::from_blob(u.data(), {n}, torch::kFloat).to(device_);
+  auto probs = logp.exp();
+  torch::Tensor order;
+  auto limit = torch::full({n}, v - 1, torch::TensorOptions().dtype(torch::kLong).device(device_));
+  if (params_.top_p < 1.0) {
+    auto sorted = probs.sort(-1, true);
+    probs = std::get<0>(sorted);
+    order = std::get<1>(sorted);
+    auto keep = (probs.cumsum(-1) - probs) < params_.top_p;
+    probs = probs * keep.to(torch::kFloat);
+    limit = keep.sum(-1).to(torch::kLong) - 1;
+  }
+  auto cdf = probs.cumsum(-1);
+  auto idx = (cdf < (target * cdf.select(1, v - 1)).unsqueeze(1)).sum(-1).to(torch::kLong);
+  idx = torch::min(idx, limit);
+  return order.defined() ? order.gather(1, idx.unsqueeze(1)).squeeze(1) : idx;
+}
+
+void batch_generator::impl::record(const std::vector<int64_t>& rows, const torch::Tensor& tokens,
+                                   const torch::Tensor& logp, int64_t version) {
+  auto lp = logp.gather(1, tokens.unsqueeze(1)).squeeze(1).to(torch::kCPU).contiguous();
+  auto tk = tokens.to(torch::kCPU).contiguous();
+  const int64_t* t = tk.data_ptr<int64_t>();
+  const float* l = lp.data_ptr<float>();
+  for (size_t i = 0; i < rows.size(); ++i) {
+    auto row = rows[i];
+    auto seq = row_seq_[static_cast<size_t>(row)];
+    if (seq < 0)
+      continue; // an idle row computed along; nothing to record
+    auto& r = results_[static_cast<size_t>(seq)];
+    r.tokens.push_back(static_cast<int32_t>(t[i]));
+    r.logprobs.push_back(l[i]);
+    r.versions.push_back(version);
+    ++generated_;
+    r.finished = is_stop_[static_cast<size_t>(t[i])] != 0;
+    if (r.finished || static_cast<int32_t>(r.tokens.size()) >= params_.max_new_tokens) {
+      row_seq_[static_cast<size_t>(row)] = -1;
+      --running_;
+    }
+  }
+}
+
+// Prefills waiting prompts into free rows; their first token comes from it.
+void batch_generator::impl::refill(int64_t version) {
+  std::vector<int64_t> rows;
+  std::vector<std::vector<int32_t>> prompts;
+  for (size_t r = 0; r < row_seq_.size() && !pending_.empty(); ++r) {
+    if (row_seq_[r] >= 0)
+      continue;
+    row_seq_[r] = pending_.front();
+    pending_.pop_front();
+    ++running_;
+    rows.push_back(static_cast<int64_t>(r));
+    prompts.push_back(prompts_[static_cast<size_t>(row_seq_[r])]);
+  }
+  if (rows.empty())
+    return;
+  auto logp = torch::log_softmax(decoder_.prefill(rows, prompts) / params_.temperature, -1);
+  auto tokens = draw(logp);
+  auto idx = torch::tensor(rows, torch::TensorOptions().dtype(torch::kLong)).to(device_);
+  last_.index_put_({idx}, tokens);
+  record(rows, tokens, logp, version);
+}
+
+void batch_generator::impl::decode(int64_t version) {
+  auto logp = torch::log_softmax(decoder_.decode(last_) / params_.temperature, -1);
+  auto tokens = draw(logp);
+  last_.copy_(tokens);
+  std::vector<int64_t> rows(row_seq_.size());
+  for (size_t r = 0; r < rows.size(); ++r)
+    rows[r] = static_cast<int64_t>(r);
+  record(rows, tokens, logp, version);
+}
+
+caf::error batch_generator::impl::step(int64_t version) {
+  if (done())
+    return caf::none;
+  try {
+    c10::InferenceMode inference;
+    // Rows that were running before this step decode; free rows are refilled
+    // afterwards so that a new prompt's first token also counts as a step.
+    if (running_ > 0)
+      decode(version);
+    refill(version);
+    return caf::none;
+  } catch (const std::exception& e) {
+    return backend_error("batch_generator::step", e);
+  }
+}
+
+batch_generator::batch_generator(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+batch_generator::~batch_generator() = default;
+
+caf::expected<std::unique_ptr<batch_generator>> batch_generator::make(policy& model,
+                                                                      device_options opts) {
+  if (auto err = check_device(opts))
+    return err;
+  try {
+    auto p = std::make_unique<impl>(model, opts, *parse_dtype(opts.dtype));
+    return std::unique_ptr<batch_generator>(new batch_generator(std::move(p)));
+  } catch (const std::exception& e) {
+    return backend_error("batch_generator::make", e);
+  }
+}
+
+caf::error batch_generator::sync_weights() {
+  try {
+    impl_->sync();
+    return caf::none;
+  } catch (const std::exception& e) {
+    return backend_error("batch_generator::sync_weights", e);
+  }
+}
+
+caf::error batch_generator::start(std::vector<std::vector<int32_t>> prompts,
+                                  sampling_params params, uint64_t seed) {
+  return impl_->start(std::move(prompts), std::move(params), seed);
+}
+
+caf::error batch_generator::step(int64_t version) { return impl_->step(version); }
+bool batch_generator::done() const { return impl_->done(); }
+int64_t batch_generator::tokens_generated() const { return impl_->generated(); }
+bool batch_generator::graph_enabled() const { return impl_->graph(); }
+std::vector<generated_sequence> batch_generator::take_results() { return impl_->take(); }
+
+} // namespace tandem

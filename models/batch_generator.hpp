@@ -1,0 +1,80 @@
+// batch_generator.hpp: fast batched sampling on a device (GPU) with
+// continuous batching, behind a torch-free interface.
+//
+// Same contract as decode_session (policy.hpp): one call of step() advances
+// every running sequence by one token with the weights the generator holds
+// now, tags the token with `version`, and records log pi(token) =
+// log_softmax(logits / temperature)[token] over the full vocabulary. The
+// differences are for speed:
+//   - the weights are a copy of the policy's on `device` in `dtype` (bf16 on
+//     GPU); sync_weights() refreshes the copy in place between two steps;
+//   - at most `max_rows` sequences run at once (the KV cache is preallocated
+//     for them); when one finishes, the next waiting prompt is prefilled into
+//     its row at the next step, so a long tail does not idle the batch;
+//   - on CUDA the decode step is captured once into a CUDA graph and then
+//     replayed (cuda_graphs), which removes the per-kernel launch cost.
+//
+// Sampling draws one uniform per row from the generator's mt19937_64 (seeded
+// by start()); with top_p = 1 the token is found by inverse CDF over the
+// vocabulary in id order, with top_p < 1 over the sorted distribution as in
+// decode_session.
+//
+// Thread safety: one thread at a time, like the policy it copies from.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "models/model_config.hpp"
+#include "models/policy.hpp"
+
+namespace tandem {
+
+struct device_options {
+  std::string device = "cpu";    // "cpu", "cuda", "cuda:N"
+  std::string dtype = "float32"; // float32 | bfloat16 | float16
+  // Sequences decoded at once: the KV cache holds max_rows x max_seq_len
+  // slots per layer, so this is the memory knob (plan shows the figure).
+  int32_t max_rows = 64;
+  bool cuda_graphs = true; // capture the decode step (ignored off CUDA)
+};
+
+/// Whether this build can use `device` (CUDA compiled in and a GPU present).
+caf::error check_device(const device_options& opts);
+
+class batch_generator {
+public:
+  class impl;
+
+  /// Copies `model`'s weights to the device. The policy must outlive the
+  /// generator (sync_weights reads it again).
+  static caf::expected<std::unique_ptr<batch_generator>> make(policy& model,
+                                                              device_options opts);
+  ~batch_generator();
+
+  /// Re-copies the policy's current weights (call after import_weights).
+  caf::error sync_weights();
+
+  /// Queues `prompts` (results of an earlier batch are discarded).
+  caf::error start(std::vector<std::vector<int32_t>> prompts, sampling_params params,
+                   uint64_t seed);
+
+  caf::error step(int64_t version);
+  bool done() const;
+  int64_t tokens_generated() const;
+  bool graph_enabled() const;
+
+  /// Completions in prompt order; valid once done().
+  std::vector<generated_sequence> take_results();
+
+private:
+  explicit batch_generator(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace tandem

@@ -1,0 +1,258 @@
+// fast_decoder.cpp: see fast_decoder.hpp.
+
+#include "models/internal/fast_decoder.hpp"
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <stdexcept>
+#include <string>
+
+#include <torch/version.h>
+
+#ifdef TANDEM_WITH_CUDA
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
+namespace tandem::internal {
+
+namespace F = torch::nn::functional;
+
+namespace {
+
+torch::Tensor rotate_half(const torch::Tensor& x) {
+  auto half = x.size(-1) / 2;
+  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  return b.defined() ? F::linear(x, w, b) : F::linear(x, w);
+}
+
+/// q [B, kv, Lq, hd], k/v [B, kv, Lk, hd], keep bool [B, 1, Lq, Lk].
+torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                     const torch::Tensor& keep, double scale) {
+#if TORCH_VERSION_MAJOR >= 2
+  return at::scaled_dot_product_attention(q, k, v, keep, 0.0, false, scale);
+#else
+  auto s = torch::matmul(q, k.transpose(-2, -1)) * scale;
+  s = s.masked_fill(keep.logical_not(), -std::numeric_limits<float>::infinity());
+  return torch::matmul(torch::softmax(s, -1), v);
+#endif
+}
+
+torch::Tensor param(const std::map<std::string, torch::Tensor>& m, const std::string& name,
+                    bool required = true) {
+  auto it = m.find(name);
+  if (it == m.end()) {
+    if (required)
+      throw std::runtime_error("fast_decoder: the model has no parameter " + name);
+    return {};
+  }
+  return it->second;
+}
+
+} // namespace
+
+#ifdef TANDEM_WITH_CUDA
+struct fast_decoder::graph_state {
+  at::cuda::CUDAGraph graph;
+};
+#else
+struct fast_decoder::graph_state {};
+#endif
+
+fast_decoder::fast_decoder(const model_config& cfg, torch::Device device,
+                           torch::ScalarType dtype, int64_t rows, int64_t capacity)
+  : cfg_(cfg), device_(device), dtype_(dtype), rows_(rows), capacity_(capacity),
+    head_dim_(cfg.hidden_size / cfg.num_heads), rep_(cfg.num_heads / cfg.num_kv_heads) {
+  auto f32 = torch::TensorOptions().dtype(torch::kFloat).device(device_);
+  auto i64 = torch::TensorOptions().dtype(torch::kLong).device(device_);
+  auto dt = torch::TensorOptions().dtype(dtype_).device(device_);
+  inv_freq_ = 1.0 / torch::pow(cfg.rope_theta,
+                               torch::arange(0, head_dim_, 2, i64).to(torch::kFloat)
+                                 / double(head_dim_));
+  for (int32_t i = 0; i < cfg.num_layers; ++i) {
+    k_cache_.push_back(torch::zeros({rows_, cfg.num_kv_heads, capacity_, head_dim_}, dt));
+    v_cache_.push_back(torch::zeros({rows_, cfg.num_kv_heads, capacity_, head_dim_}, dt));
+  }
+  len_ = torch::zeros({rows_}, i64);
+  slots_ = torch::arange(capacity_, i64);
+  in_tokens_ = torch::zeros({rows_}, i64);
+  out_logits_ = torch::zeros({rows_, cfg.vocab_size}, f32);
+}
+
+fast_decoder::~fast_decoder() = default;
+
+void fast_decoder::load(const transformer& model) {
+  torch::NoGradGuard no_grad;
+  std::map<std::string, torch::Tensor> m;
+  for (const auto& item : model->named_parameters(true))
+    m[item.key()] = item.value();
+  auto put = [&](torch::Tensor& dst, const torch::Tensor& src) {
+    if (!src.defined())
+      return;
+    if (!dst.defined())
+      dst = torch::empty(src.sizes(), torch::TensorOptions().dtype(dtype_).device(device_));
+    dst.copy_(src);
+  };
+  put(embed_w_, param(m, "embed_tokens.weight"));
+  put(norm_w_, param(m, "norm.weight"));
+  put(lm_head_w_, param(m, "lm_head.weight", !cfg_.tie_embeddings));
+  layers_.resize(static_cast<size_t>(cfg_.num_layers));
+  for (int32_t i = 0; i < cfg_.num_layers; ++i) {
+    auto p = "layers." + std::to_string(i) + ".";
+    auto& l = layers_[static_cast<size_t>(i)];
+    put(l.ln1, param(m, p + "input_layernorm.weight"));
+    put(l.ln2, param(m, p + "post_attention_layernorm.weight"));
+    put(l.q_w, param(m, p + "self_attn.q_proj.weight"));
+    put(l.q_b, param(m, p + "self_attn.q_proj.bias", false));
+    put(l.k_w, param(m, p + "self_attn.k_proj.weight"));
+    put(l.k_b, param(m, p + "self_attn.k_proj.bias", false));
+    put(l.v_w, param(m, p + "self_attn.v_proj.weight"));
+    put(l.v_b, param(m, p + "self_attn.v_proj.bias", false));
+    put(l.o_w, param(m, p + "self_attn.o_proj.weight"));
+    put(l.gate_w, param(m, p + "mlp.gate_proj.weight"));
+    put(l.up_w, param(m, p + "mlp.up_proj.weight"));
+    put(l.down_w, param(m, p + "mlp.down_proj.weight"));
+  }
+}
+
+torch::Tensor fast_decoder::embed(const torch::Tensor& tokens) const {
+  return torch::embedding(embed_w_, tokens);
+}
+
+// Hugging Face's LlamaRMSNorm: float32 statistics, cast back, then the gain.
+torch::Tensor fast_decoder::rms(const torch::Tensor& x, const torch::Tensor& w) const {
+  auto xf = x.to(torch::kFloat);
+  xf = xf * torch::rsqrt(xf.pow(2).mean(-1, true) + cfg_.rms_norm_eps);
+  return w * xf.to(dtype_);
+}
+
+torch::Tensor fast_decoder::head(const torch::Tensor& h) const {
+  return F::linear(rms(h, norm_w_), lm_head_w_.defined() ? lm_head_w_ : embed_w_)
+    .to(torch::kFloat);
+}
+
+torch::Tensor fast_decoder::prefill(const std::vector<int64_t>& rows,
+                                    const std::vector<std::vector<int32_t>>& prompts) {
+  const auto n = static_cast<int64_t>(prompts.size());
+  int64_t p = 0;
+  for (auto& pr : prompts)
+    p = std::max<int64_t>(p, static_cast<int64_t>(pr.size()));
+  if (p > capacity_ || p == 0 || static_cast<int64_t>(rows.size()) != n)
+    throw std::runtime_error("fast_decoder::prefill: bad prompt lengths or rows");
+  std::vector<int64_t> tok(static_cast<size_t>(n * p), 0), lens(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    lens[i] = static_cast<int64_t>(prompts[i].size());
+    std::copy(prompts[i].begin(), prompts[i].end(), tok.begin() + i * p);
+  }
+  auto i64 = torch::TensorOptions().dtype(torch::kLong);
+  auto tokens = torch::from_blob(tok.data(), {n, p}, i64).to(device_);
+  auto len = torch::from_blob(lens.data(), {n}, i64).to(device_);
+  auto row_idx = torch::from_blob(const_cast<int64_t*>(rows.data()), {n}, i64).to(device_);
+  auto pos = slots_.narrow(0, 0, p);
+  auto freqs = pos.to(torch::kFloat).unsqueeze(-1) * inv_freq_;
+  auto emb = torch::cat({freqs, freqs}, -1).view({1, 1, p, head_dim_});
+  auto cos = emb.cos().to(dtype_), sin = emb.sin().to(dtype_);
+  auto causal = pos.unsqueeze(1) >= pos.unsqueeze(0);                        // [p, p]
+  auto keep = causal.unsqueeze(0) & (pos.unsqueeze(0) < len.unsqueeze(1)).unsqueeze(1); // [n,p,p]
+  keep = keep.unsqueeze(1).unsqueeze(2).expand({n, 1, rep_, p, p}).reshape({n, 1, rep_ * p, p});
+  const auto kv = cfg_.num_kv_heads;
+  const double scale = 1.0 / std::sqrt(double(head_dim_));
+  auto x = embed(tokens);
+  for (size_t li = 0; li < layers_.size(); ++li) {
+    auto& l = layers_[li];
+    auto h = rms(x, l.ln1);
+    auto q = linear(h, l.q_w, l.q_b).view({n, p, cfg_.num_heads, head_dim_}).transpose(1, 2);
+    auto k = linear(h, l.k_w, l.k_b).view({n, p, kv, head_dim_}).transpose(1, 2);
+    auto v = linear(h, l.v_w, l.v_b).view({n, p, kv, head_dim_}).transpose(1, 2);
+    q = q * cos + rotate_half(q) * sin;
+    k = k * cos + rotate_half(k) * sin;
+    for (int64_t i = 0; i < n; ++i) {
+      k_cache_[li][rows[i]].narrow(1, 0, p).copy_(k[i]);
+      v_cache_[li][rows[i]].narrow(1, 0, p).copy_(v[i]);
+    }
+    auto a = attend(q.reshape({n, kv, rep_ * p, head_dim_}), k, v, keep, scale);
+    a = a.reshape({n, cfg_.num_heads, p, head_dim_}).transpose(1, 2).reshape({n, p, -1});
+    x = x + F::linear(a, l.o_w);
+    auto h2 = rms(x, l.ln2);
+    x = x + F::linear(torch::silu(F::linear(h2, l.gate_w)) * F::linear(h2, l.up_w), l.down_w);
+  }
+  len_.index_put_({row_idx}, len);
+  auto last = x.gather(1, (len - 1).view({n, 1, 1}).expand({n, 1, x.size(2)})); // [n,1,D]
+  return head(last).squeeze(1);
+}
+
+void fast_decoder::decode_core() {
+  const auto r = rows_;
+  const auto kv = cfg_.num_kv_heads;
+  const double scale = 1.0 / std::sqrt(double(head_dim_));
+  auto freqs = len_.to(torch::kFloat).unsqueeze(-1) * inv_freq_;            // [R, hd/2]
+  auto emb = torch::cat({freqs, freqs}, -1).view({r, 1, 1, head_dim_});
+  auto cos = emb.cos().to(dtype_), sin = emb.sin().to(dtype_);
+  auto keep = (slots_.unsqueeze(0) <= len_.unsqueeze(1)).view({r, 1, 1, capacity_});
+  auto at = len_.view({r, 1, 1, 1}).expand({r, kv, 1, head_dim_});
+  auto x = embed(in_tokens_).unsqueeze(1); // [R, 1, D]
+  for (size_t li = 0; li < layers_.size(); ++li) {
+    auto& l = layers_[li];
+    auto h = rms(x, l.ln1);
+    auto q = linear(h, l.q_w, l.q_b).view({r, cfg_.num_heads, 1, head_dim_});
+    auto k = linear(h, l.k_w, l.k_b).view({r, kv, 1, head_dim_});
+    auto v = linear(h, l.v_w, l.v_b).view({r, kv, 1, head_dim_});
+    q = q * cos + rotate_half(q) * sin;
+    k = k * cos + rotate_half(k) * sin;
+    k_cache_[li].scatter_(2, at, k);
+    v_cache_[li].scatter_(2, at, v);
+    auto a = attend(q.view({r, kv, rep_, head_dim_}), k_cache_[li], v_cache_[li], keep, scale);
+    x = x + F::linear(a.reshape({r, 1, cfg_.num_heads * head_dim_}), l.o_w);
+    auto h2 = rms(x, l.ln2);
+    x = x + F::linear(torch::silu(F::linear(h2, l.gate_w)) * F::linear(h2, l.up_w), l.down_w);
+  }
+  out_logits_.copy_(head(x).squeeze(1));
+  // Every row advanced one slot; idle rows are clamped so writes stay in range.
+  len_.add_(1).clamp_max_(capacity_ - 1);
+}
+
+torch::Tensor fast_decoder::decode(const torch::Tensor& tokens) {
+  in_tokens_.copy_(tokens);
+#ifdef TANDEM_WITH_CUDA
+  if (graph_) {
+    graph_->graph.replay();
+    return out_logits_;
+  }
+#endif
+  decode_core();
+  return out_logits_;
+}
+
+bool fast_decoder::enable_graph() {
+#ifdef TANDEM_WITH_CUDA
+  if (!device_.is_cuda() || graph_)
+    return static_cast<bool>(graph_);
+  auto saved = len_.clone();
+  auto stream = c10::cuda::getStreamFromPool();
+  stream.synchronize();
+  {
+    c10::cuda::CUDAStreamGuard guard(stream);
+    // Warm-up outside the capture (cuBLAS workspaces, allocator pools).
+    for (int i = 0; i < 3; ++i)
+      decode_core();
+    stream.synchronize();
+    auto g = std::make_unique<graph_state>();
+    g->graph.capture_begin();
+    decode_core();
+    g->graph.capture_end();
+    graph_ = std::move(g);
+    len_.copy_(saved);
+    stream.synchronize();
+  }
+  return true;
+#else
+  return false;
+#endif
+}
+
+} // namespace tandem::internal

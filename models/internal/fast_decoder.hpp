@@ -1,0 +1,90 @@
+// fast_decoder.hpp: the inference-only decoder behind batch_generator (GPU
+// sampling): the policy's weights copied to a device and dtype, a
+// preallocated per-row KV cache, and a static-shape decode step that can be
+// captured into a CUDA graph.
+//
+// Row layout (continuous batching): the cache has R rows of `capacity` slots.
+// Row r holds one sequence whose tokens sit at slots [0, len[r]) with rotary
+// positions equal to the slot, so rows are independent: a finished row is
+// refilled by prefilling a new prompt into it while the others keep decoding.
+// A decode step writes every row's new key/value at slot len[r] (scatter) and
+// attends over slots <= len[r]; the shapes never change, which is what a CUDA
+// graph needs. Rows without a sequence still compute (their output is
+// ignored); len is clamped below capacity so their writes stay in range.
+//
+// Numerics follow Hugging Face's Llama/Qwen2 modules: RMSNorm in float32 then
+// cast, rotary tables in float32 cast to the dtype, attention through
+// scaled_dot_product_attention on LibTorch >= 2 (written out on 1.13).
+// Grouped-query attention folds the query heads of one kv head into the
+// query-length dimension, so keys and values are never copied per head.
+//
+// Thread safety: one thread at a time. Private to models/.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "models/internal/transformer.hpp"
+
+namespace tandem::internal {
+
+struct fast_layer {
+  torch::Tensor ln1, ln2;                // RMSNorm gains
+  torch::Tensor q_w, q_b, k_w, k_b, v_w, v_b, o_w; // biases undefined when absent
+  torch::Tensor gate_w, up_w, down_w;
+};
+
+class fast_decoder {
+public:
+  fast_decoder(const model_config& cfg, torch::Device device, torch::ScalarType dtype,
+               int64_t rows, int64_t capacity);
+  ~fast_decoder();
+
+  /// Copies the module's current weights in place (the device tensors keep
+  /// their addresses, so a captured CUDA graph stays valid).
+  void load(const transformer& model);
+
+  /// Prefills `prompts` into `rows` (one prompt per row; rows need not be
+  /// contiguous). Returns float32 logits [n, vocab] at each prompt's last token.
+  torch::Tensor prefill(const std::vector<int64_t>& rows,
+                        const std::vector<std::vector<int32_t>>& prompts);
+
+  /// One token for every row: `tokens` int64 [R] on the device. Returns
+  /// float32 logits [R, vocab] (a view of a static buffer, valid until the
+  /// next call).
+  torch::Tensor decode(const torch::Tensor& tokens);
+
+  /// Captures decode() into a CUDA graph (CUDA builds and devices only).
+  /// Returns false when graphs are unavailable; decode() then runs eagerly.
+  bool enable_graph();
+
+  int64_t rows() const { return rows_; }
+  int64_t capacity() const { return capacity_; }
+  torch::Device device() const { return device_; }
+
+private:
+  torch::Tensor embed(const torch::Tensor& tokens) const;
+  torch::Tensor rms(const torch::Tensor& x, const torch::Tensor& w) const;
+  torch::Tensor head(const torch::Tensor& h) const;
+  void decode_core();
+
+  model_config cfg_;
+  torch::Device device_;
+  torch::ScalarType dtype_;
+  int64_t rows_, capacity_, head_dim_, rep_;
+  torch::Tensor inv_freq_;             // float32 [head_dim / 2]
+  torch::Tensor embed_w_, norm_w_, lm_head_w_; // lm_head_w_ undefined when tied
+  std::vector<fast_layer> layers_;
+  std::vector<torch::Tensor> k_cache_, v_cache_; // [R, kv, capacity, head_dim]
+  torch::Tensor len_;                  // int64 [R]: tokens held per row
+  torch::Tensor slots_;                // int64 [capacity]
+  torch::Tensor in_tokens_;            // int64 [R]: decode input (static)
+  torch::Tensor out_logits_;           // float32 [R, vocab]: decode output (static)
+  struct graph_state;
+  std::unique_ptr<graph_state> graph_;
+};
+
+} // namespace tandem::internal

@@ -1,0 +1,87 @@
+// nccl_collective.hpp: the real collective: one rank of a non-blocking NCCL
+// communicator on one GPU (raw device pointers, no torch).
+//
+// Every call is bounded. The communicator is created with
+// ncclConfig_t.blocking = 0, so ncclCommInitRankConfig, ncclGroupEnd and
+// ncclCommFinalize return at once (often ncclInProgress); completion is
+// polled through poll_until: ncclCommGetAsyncError for the communicator's
+// state, then a CUDA event recorded behind the broadcast for the data. When
+// the deadline passes or NCCL reports an error, the communicator is aborted
+// (ncclCommAbort cancels the kernels) and the typed error returned:
+//   errc::collective_timeout  deadline passed (a dead or stalled peer)
+//   errc::peer_down           ncclRemoteError (a peer reported failure)
+//   errc::backend_failure     any other NCCL or CUDA error
+// After an abort the stream is given up to `drain` to empty before the
+// caller may reuse its buffers (the cancelled kernels exit quickly).
+//
+// Streams: without a stream in the options the collective creates its own
+// non-blocking one, so it never orders against the default stream; buffers
+// written on another stream must be complete (synchronised or joined by an
+// event) before broadcast() is called. With a caller's stream, NCCL work is
+// ordered after the caller's earlier work on it.
+//
+// Environment: set NCCL_NVLS_ENABLE=0 before the first init on machines
+// where NVLink multicast must stay off (tests/gpu does; scripts export it).
+//
+// Thread safety: one thread at a time; the CUDA device is selected
+// (cudaSetDevice) on every call, so a thread may drive several collectives.
+#pragma once
+
+#include <cuda_runtime_api.h>
+#include <nccl.h>
+
+#include "runtime/nccl/collective.hpp"
+
+namespace tandem::nccl {
+
+struct nccl_options {
+  int device = 0;
+  cudaStream_t stream = nullptr; // nullptr: own non-blocking stream
+  /// How long an aborted broadcast's kernels get to leave the stream. 2 s:
+  /// ncclCommAbort makes them exit within milliseconds; longer means a
+  /// wedged GPU, which the caller sees as stream_drained() == false.
+  duration drain = std::chrono::seconds(2);
+};
+
+class nccl_collective final : public collective {
+public:
+  explicit nccl_collective(clock_source& clock, nccl_options options = {});
+  ~nccl_collective() override;
+
+  nccl_collective(const nccl_collective&) = delete;
+  nccl_collective& operator=(const nccl_collective&) = delete;
+
+  caf::expected<comm_id> make_id() override;
+  caf::error init(int rank, int nranks, const comm_id& id,
+                  time_point until) override;
+  caf::error broadcast(const std::vector<device_span>& spans, int root,
+                       time_point until) override;
+  void close(time_point until) override;
+  void abort() override;
+  bool ready() const override { return comm_ != nullptr; }
+
+  /// False if the last abort left kernels on the stream past `drain`.
+  bool stream_drained() const { return drained_; }
+
+  /// Raw handles for benchmarks that drive NCCL directly (null when closed).
+  ncclComm_t native_comm() const { return comm_; }
+  cudaStream_t stream() const { return stream_; }
+
+private:
+  caf::error prepare_device();
+  caf::error wait_comm(time_point until, const char* what);
+  caf::error wait_event(time_point until);
+  caf::error enqueue(const std::vector<device_span>& spans, int root);
+  caf::error fail(const caf::error& err);
+  void drain();
+
+  clock_source& clock_;
+  nccl_options options_;
+  ncclComm_t comm_ = nullptr;
+  cudaStream_t stream_ = nullptr;
+  bool own_stream_ = false;
+  cudaEvent_t done_ = nullptr;
+  bool drained_ = true;
+};
+
+} // namespace tandem::nccl

@@ -1,0 +1,109 @@
+// weight_transfer.hpp: one weight version over one communicator epoch,
+// bucket by bucket, each bucket with its own deadline.
+//
+// The learner (rank 0, the root) calls send_version; each member calls
+// receive_version with the same header (it came over CAF) and the same plan.
+// Bucket i is one fused NCCL broadcast whose deadline is
+//   now + bucket_base + payload / min_bytes_per_s  (+ first_bucket_grace, i=0)
+// measured when the bucket starts, so a dead or stalled peer costs at most
+// one bucket's budget before the communicator is aborted (collective.hpp).
+// Errors name the epoch, version and bucket:
+//   "epoch 4, version 7, bucket 2/4 (268435456 bytes): collective_timeout: ..."
+// A receiver installs the version (version_intake::finish) only after its
+// last bucket completed; any failure leaves the previous version installed.
+//
+// Thread safety: the functions are reentrant; each collective, clock and
+// memory object is used by one thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "runtime/nccl/bucket_plan.hpp"
+#include "runtime/nccl/clock_source.hpp"
+#include "runtime/nccl/collective.hpp"
+#include "runtime/nccl/version_header.hpp"
+#include "runtime/nccl/version_intake.hpp"
+
+namespace tandem::nccl {
+
+/// The learner is always rank 0 of an epoch (epoch_planner.hpp).
+constexpr int root_rank = 0;
+
+struct transfer_timeouts {
+  /// Fixed part of every bucket's budget. 2 s covers NCCL's lazy connection
+  /// setup on the first operation of a new communicator (P2P/IPC handles,
+  /// ~0.1-1 s) and scheduling noise, yet bounds the stall a dead peer causes.
+  duration bucket_base = std::chrono::seconds(2);
+  /// Slowest link we accept: 1 GB/s (a congested TCP path between hosts;
+  /// NVLink is ~100x faster), i.e. +0.27 s for a 256 MiB bucket.
+  double min_bytes_per_s = 1e9;
+  /// Extra time for bucket 0 only: the header travels over CAF, so the peers
+  /// post their first broadcast up to one control-plane hop apart (5 s is
+  /// far above a loaded actor system's message latency).
+  duration first_bucket_grace = std::chrono::seconds(5);
+};
+
+/// The deadline budget of bucket `index` of `plan`.
+duration bucket_budget(const bucket_plan& plan, size_t index,
+                       const transfer_timeouts& t);
+
+/// Where this rank's bytes of each bucket live.
+class bucket_memory {
+public:
+  virtual ~bucket_memory() = default;
+  virtual std::vector<device_span> spans(const bucket_plan& plan,
+                                         size_t index) = 0;
+};
+
+/// Tensors at their own device addresses: one span per segment.
+class tensor_memory final : public bucket_memory {
+public:
+  explicit tensor_memory(std::vector<void*> tensors)
+    : tensors_(std::move(tensors)) {}
+  std::vector<device_span> spans(const bucket_plan& plan, size_t index) override;
+
+private:
+  std::vector<void*> tensors_;
+};
+
+/// One buffer of plan.flat_bytes in the plan's flat layout: one span per
+/// bucket (padding included), the fastest way to broadcast.
+class packed_memory final : public bucket_memory {
+public:
+  explicit packed_memory(void* base) : base_(static_cast<char*>(base)) {}
+  std::vector<device_span> spans(const bucket_plan& plan, size_t index) override;
+
+private:
+  char* base_;
+};
+
+struct transfer_report {
+  int64_t version = -1;
+  uint64_t epoch = 0;
+  size_t buckets = 0;
+  size_t bytes = 0;  // payload
+  duration elapsed{};
+};
+
+/// Root side. errc::invalid_argument if `h` does not describe `plan`.
+caf::expected<transfer_report> send_version(collective& comm, clock_source& clock,
+                                            const version_header& h,
+                                            const bucket_plan& plan,
+                                            bucket_memory& memory,
+                                            const transfer_timeouts& t = {});
+
+/// Receiver side: checks `h` against `plan` (before posting anything),
+/// receives every bucket and installs into `intake` only when all arrived.
+caf::expected<transfer_report> receive_version(collective& comm, clock_source& clock,
+                                               const version_header& h,
+                                               const bucket_plan& plan,
+                                               bucket_memory& memory,
+                                               version_intake& intake,
+                                               bool in_place,
+                                               const transfer_timeouts& t = {});
+
+} // namespace tandem::nccl

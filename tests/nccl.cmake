@@ -1,0 +1,16 @@
+# Tests of runtime/nccl. The CPU suite runs everywhere (fake collective,
+# manual clock). The GPU check needs tandem_nccl and two GPUs; ctest counts it
+# as skipped (exit 77) on a machine with fewer.
+tandem_add_test(broadcast_test
+  SOURCES runtime/nccl/comm_id_test.cpp runtime/nccl/bucket_plan_test.cpp
+          runtime/nccl/fake_collective_test.cpp runtime/nccl/weight_transfer_test.cpp
+          runtime/nccl/epoch_planner_test.cpp runtime/nccl/weight_sync_test.cpp
+  LIBS tandem_broadcast)
+
+if(TARGET tandem_nccl)
+  add_executable(nccl_broadcast_gpu_test gpu/nccl_broadcast_gpu_test.cpp)
+  target_link_libraries(nccl_broadcast_gpu_test PRIVATE tandem_nccl)
+  add_test(NAME nccl_broadcast_gpu_test COMMAND nccl_broadcast_gpu_test)
+  set_tests_properties(nccl_broadcast_gpu_test PROPERTIES
+    TIMEOUT 300 SKIP_RETURN_CODE 77 ENVIRONMENT "NCCL_NVLS_ENABLE=0")
+endif()

@@ -1,0 +1,165 @@
+// fake_collective and poll_until: deadlines expire at exact fake times, a
+// dead peer hangs or errors, and every failure leaves the collective closed.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <numeric>
+
+#include "runtime/error.hpp"
+#include "runtime/nccl/fake_collective.hpp"
+#include "runtime/nccl/manual_clock.hpp"
+#include "runtime/nccl/poll.hpp"
+
+namespace tandem::nccl {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(PollUntil, ProbesAtLeastOnceEvenPastTheDeadline) {
+  manual_clock clock;
+  int probes = 0;
+  auto state = poll_until(clock, clock.now() - 1s, [&] {
+    ++probes;
+    return poll_state::done;
+  });
+  EXPECT_EQ(state, poll_state::done);
+  EXPECT_EQ(probes, 1);
+}
+
+TEST(PollUntil, GivesUpAtTheFirstTickAtOrAfterTheDeadline) {
+  manual_clock clock;
+  auto state = poll_until(clock, clock.now() + 3s, [] { return poll_state::pending; });
+  EXPECT_EQ(state, poll_state::pending);
+  EXPECT_GE(clock.elapsed(), 3s);
+  EXPECT_LT(clock.elapsed(), 3s + 1ms + 1us);
+}
+
+TEST(PollUntil, StopsAtTheFirstFailure) {
+  manual_clock clock;
+  int probes = 0;
+  auto state = poll_until(clock, clock.now() + 1s, [&] {
+    return ++probes == 3 ? poll_state::failed : poll_state::pending;
+  });
+  EXPECT_EQ(state, poll_state::failed);
+  EXPECT_EQ(probes, 3);
+}
+
+struct two_ranks {
+  manual_clock clock;
+  fake_fabric fabric;
+  fake_collective root{fabric, clock};
+  fake_collective peer{fabric, clock};
+  comm_id id;
+
+  explicit two_ranks(death_mode mode = death_mode::hang) : fabric(mode) {
+    id = *root.make_id();
+  }
+  void init_both() {
+    ASSERT_FALSE(peer.init(1, 2, id, clock.now() + 1s));
+    ASSERT_FALSE(root.init(0, 2, id, clock.now() + 1s));
+  }
+};
+
+TEST(FakeCollective, BroadcastCopiesTheRootsBytesIntoTheReceiver) {
+  two_ranks t;
+  t.init_both();
+  std::vector<uint8_t> a(100), b(100, 0);
+  std::iota(a.begin(), a.end(), 1);
+  ASSERT_FALSE(broadcast(t.root, a.data(), a.size(), 0, t.clock.now() + 1s));
+  ASSERT_FALSE(broadcast(t.peer, b.data(), b.size(), 0, t.clock.now() + 1s));
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(t.fabric.broadcasts(t.id), 1u);
+  EXPECT_EQ(t.clock.elapsed(), 0s);
+}
+
+TEST(FakeCollective, MakesADifferentIdEachTime) {
+  two_ranks t;
+  EXPECT_NE(*t.root.make_id(), *t.root.make_id());
+}
+
+TEST(FakeCollective, RootInitTimesOutWhenAPeerNeverJoins) {
+  two_ranks t;
+  auto err = t.root.init(0, 2, t.id, t.clock.now() + 30s);
+  EXPECT_TRUE(is(err, errc::collective_timeout)) << describe(err);
+  EXPECT_GE(t.clock.elapsed(), 30s);
+  EXPECT_LT(t.clock.elapsed(), 30s + 2ms);
+  EXPECT_FALSE(t.root.ready());
+  EXPECT_EQ(t.root.aborts(), 1u);
+}
+
+TEST(FakeCollective, DeadPeerHangsTheRootUntilTheDeadlineThenAborts) {
+  two_ranks t;
+  t.init_both();
+  t.peer.crash();
+  std::vector<uint8_t> a(10);
+  auto err = broadcast(t.root, a.data(), a.size(), 0, t.clock.now() + 2s);
+  EXPECT_TRUE(is(err, errc::collective_timeout)) << describe(err);
+  EXPECT_GE(t.clock.elapsed(), 2s);
+  EXPECT_LT(t.clock.elapsed(), 2s + 2ms);
+  EXPECT_FALSE(t.root.ready());
+  EXPECT_EQ(t.root.aborts(), 1u);
+  // closed: a further call is refused at once, without waiting
+  EXPECT_TRUE(is(broadcast(t.root, a.data(), 10, 0, t.clock.now() + 2s),
+                 errc::not_ready));
+}
+
+TEST(FakeCollective, DeadPeerIsPeerDownAtOnceWhenTheTransportNotices) {
+  two_ranks t{death_mode::remote_error};
+  t.init_both();
+  t.peer.crash();
+  std::vector<uint8_t> a(10);
+  auto err = broadcast(t.root, a.data(), a.size(), 0, t.clock.now() + 2s);
+  EXPECT_TRUE(is(err, errc::peer_down)) << describe(err);
+  EXPECT_EQ(t.clock.elapsed(), 0s);
+  EXPECT_FALSE(t.root.ready());
+}
+
+TEST(FakeCollective, ReceiverTimesOutWhenTheRootNeverSends) {
+  two_ranks t;
+  t.init_both();
+  std::vector<uint8_t> b(10);
+  auto err = broadcast(t.peer, b.data(), b.size(), 0, t.clock.now() + 5s);
+  EXPECT_TRUE(is(err, errc::collective_timeout));
+  EXPECT_GE(t.clock.elapsed(), 5s);
+}
+
+TEST(FakeCollective, ScriptedHangTimesOutOnlyThatCall) {
+  two_ranks t;
+  t.init_both();
+  t.root.hang_at_broadcast(1);
+  std::vector<uint8_t> a(10);
+  EXPECT_FALSE(broadcast(t.root, a.data(), 10, 0, t.clock.now() + 1s));
+  EXPECT_TRUE(is(broadcast(t.root, a.data(), 10, 0, t.clock.now() + 1s),
+                 errc::collective_timeout));
+}
+
+TEST(FakeCollective, SlowLinkMissesADeadlineShorterThanTheTransfer) {
+  two_ranks t;
+  t.fabric.set_link_bytes_per_s(1e6); // 1 MB/s: 10 MB take 10 s
+  t.init_both();
+  std::vector<uint8_t> a(10'000'000);
+  EXPECT_TRUE(is(broadcast(t.root, a.data(), a.size(), 0, t.clock.now() + 5s),
+                 errc::collective_timeout));
+}
+
+TEST(FakeCollective, RefusesInitWhileReadyAndRanksOutOfRange) {
+  two_ranks t;
+  t.init_both();
+  EXPECT_TRUE(is(t.root.init(0, 2, t.id, t.clock.now() + 1s), errc::invalid_argument));
+  fake_collective other{t.fabric, t.clock};
+  EXPECT_TRUE(is(other.init(2, 2, t.id, t.clock.now() + 1s), errc::invalid_argument));
+  EXPECT_TRUE(is(other.init(1, 2, t.id, t.clock.now() + 1s), errc::invalid_argument))
+    << "rank 1 is taken";
+}
+
+TEST(FakeCollective, CloseIsGracefulAndCountedApartFromAbort) {
+  two_ranks t;
+  t.init_both();
+  t.root.close(t.clock.now() + 1s);
+  EXPECT_FALSE(t.root.ready());
+  EXPECT_EQ(t.root.closes(), 1u);
+  EXPECT_EQ(t.root.aborts(), 0u);
+}
+
+} // namespace
+} // namespace tandem::nccl
