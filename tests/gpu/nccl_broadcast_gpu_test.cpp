@@ -18,6 +18,7 @@
 // Exit: 0 all passed, 1 a check failed, 77 fewer than 2 GPUs (ctest: skip).
 // NCCL_NVLS_ENABLE=0 is set before any NCCL call unless already set.
 // A watchdog (alarm) turns any hang into a message and exit 1.
+// One file of ~500 lines on purpose: both roles of one program, run by hand.
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
