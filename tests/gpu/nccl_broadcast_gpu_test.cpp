@@ -181,13 +181,12 @@ bool exited_ok(int status) {
 
 // -- raw NCCL loop (the yardstick) ------------------------------------------------
 
-/// `iterations` x (`ops` back-to-back in-place broadcasts covering `bytes`),
-/// one wait at the end. Returns seconds, or a negative value on failure.
-double raw_loop(tn::nccl_collective& c, void* buf, size_t bytes, size_t ops, int iterations) {
+/// Enqueues `iterations` x `ops` back-to-back in-place broadcasts covering
+/// `bytes`, then waits (bounded: 60 s) for the stream. False on failure.
+bool raw_ops(tn::nccl_collective& c, void* buf, size_t bytes, size_t ops, int iterations) {
   tn::steady_clock_source clock;
   auto* base = static_cast<char*>(buf);
   size_t per = bytes / ops;
-  auto start = clock.now();
   for (int it = 0; it < iterations; ++it)
     for (size_t k = 0; k < ops; ++k) {
       size_t n = k + 1 == ops ? bytes - k * per : per;
@@ -200,9 +199,42 @@ double raw_loop(tn::nccl_collective& c, void* buf, size_t bytes, size_t ops, int
       });
       if ((r != ncclSuccess && r != ncclInProgress) || waited != tn::poll_state::done
           || st != ncclSuccess)
-        return -1;
+        return false;
     }
-  if (cudaStreamSynchronize(c.stream()) != cudaSuccess)
+  auto drained = tn::poll_until(clock, clock.now() + 60s, [&] {
+    auto e = cudaStreamQuery(c.stream());
+    return e == cudaErrorNotReady ? tn::poll_state::pending
+           : e == cudaSuccess     ? tn::poll_state::done
+                                  : tn::poll_state::failed;
+  });
+  return drained == tn::poll_state::done;
+}
+
+/// A 1-float all-reduce: neither rank finishes it before both arrived, so the
+/// timer after it does not include the peer arriving late.
+bool barrier(tn::nccl_collective& c) {
+  device_buffer one{sizeof(float)};
+  tn::steady_clock_source clock;
+  auto r = ncclAllReduce(one.ptr, one.ptr, 1, ncclFloat, ncclSum, c.native_comm(), c.stream());
+  ncclResult_t st = r;
+  auto waited = tn::poll_until(clock, clock.now() + 60s, [&] {
+    ncclCommGetAsyncError(c.native_comm(), &st);
+    if (st == ncclInProgress)
+      return tn::poll_state::pending;
+    return cudaStreamQuery(c.stream()) == cudaErrorNotReady ? tn::poll_state::pending
+                                                            : tn::poll_state::done;
+  });
+  return (r == ncclSuccess || r == ncclInProgress) && st == ncclSuccess
+         && waited == tn::poll_state::done;
+}
+
+/// Seconds for raw_ops after a barrier; negative on failure.
+double raw_loop(tn::nccl_collective& c, void* buf, size_t bytes, size_t ops, int iterations) {
+  tn::steady_clock_source clock;
+  if (!barrier(c))
+    return -1;
+  auto start = clock.now();
+  if (!raw_ops(c, buf, bytes, ops, iterations))
     return -1;
   return seconds_d(clock.now() - start).count();
 }
