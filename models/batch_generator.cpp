@@ -86,7 +86,9 @@ public:
   bool done() const { return pending_.empty() && running_ == 0; }
   int64_t generated() const { return generated_; }
   bool graph() const { return graph_; }
+  const model_config& config() const { return cfg_; }
   std::vector<generated_sequence> take() { return std::move(results_); }
+  std::vector<float> forced(const std::vector<int32_t>& ids, size_t prefill);
 
 private:
   void refill(int64_t version);
@@ -229,6 +231,23 @@ void batch_generator::impl::decode(int64_t version) {
   record(rows, tokens, logp, version);
 }
 
+std::vector<float> batch_generator::impl::forced(const std::vector<int32_t>& ids,
+                                                size_t prefill) {
+  c10::InferenceMode inference;
+  pending_.clear();
+  std::fill(row_seq_.begin(), row_seq_.end(), -1);
+  running_ = 0;
+  std::vector<int32_t> head(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(prefill));
+  std::vector<torch::Tensor> rows{decoder_.prefill({0}, {head})};
+  auto tokens = torch::zeros({decoder_.rows()}, torch::TensorOptions().dtype(torch::kLong));
+  for (size_t t = prefill; t < ids.size(); ++t) {
+    tokens[0] = static_cast<int64_t>(ids[t]);
+    rows.push_back(decoder_.decode(tokens.to(device_)).narrow(0, 0, 1).clone());
+  }
+  auto all = torch::cat(rows, 0).to(torch::kCPU).contiguous();
+  return {all.data_ptr<float>(), all.data_ptr<float>() + all.numel()};
+}
+
 caf::error batch_generator::impl::step(int64_t version) {
   if (done())
     return caf::none;
@@ -279,5 +298,21 @@ bool batch_generator::done() const { return impl_->done(); }
 int64_t batch_generator::tokens_generated() const { return impl_->generated(); }
 bool batch_generator::graph_enabled() const { return impl_->graph(); }
 std::vector<generated_sequence> batch_generator::take_results() { return impl_->take(); }
+
+caf::expected<std::vector<float>> batch_generator::forced_logits(const std::vector<int32_t>& ids,
+                                                                 size_t prefill) {
+  const auto& cfg = impl_->config();
+  if (prefill < 1 || prefill > ids.size() || ids.size() > static_cast<size_t>(cfg.max_seq_len))
+    return make_error(errc::invalid_argument,
+                      "forced_logits: need 1 <= prefill <= ids <= max_seq_len");
+  for (auto t : ids)
+    if (t < 0 || t >= cfg.vocab_size)
+      return make_error(errc::invalid_argument, "forced_logits: token out of range");
+  try {
+    return impl_->forced(ids, prefill);
+  } catch (const std::exception& e) {
+    return backend_error("batch_generator::forced_logits", e);
+  }
+}
 
 } // namespace tandem

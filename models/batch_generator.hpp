@@ -72,6 +72,14 @@ public:
   /// Completions in prompt order; valid once done().
   std::vector<generated_sequence> take_results();
 
+  /// Reference check of the decoding path: prefills ids[0, prefill) into row
+  /// 0, then feeds the remaining ids one decode step at a time (teacher
+  /// forcing). Returns float32 logits [ids.size() - prefill + 1, vocab] for
+  /// positions prefill-1 .. ids.size()-1, row-major. Discards any batch in
+  /// progress.
+  caf::expected<std::vector<float>> forced_logits(const std::vector<int32_t>& ids,
+                                                  size_t prefill);
+
 private:
   explicit batch_generator(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;

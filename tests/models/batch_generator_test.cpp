@@ -114,6 +114,26 @@ TEST(BatchGenerator, SyncedWeightsTakeEffectMidSequence) {
   }
 }
 
+TEST(BatchGenerator, TeacherForcedDecodeLogitsEqualTheFullForward) {
+  auto pol = policy::make(tiny(), 4);
+  ASSERT_TRUE(pol);
+  device_options o;
+  o.max_rows = 2;
+  auto gen = batch_generator::make(**pol, o);
+  ASSERT_TRUE(gen);
+  std::vector<int32_t> ids{3, 9, 27, 1, 14, 33, 8, 2, 19};
+  auto full = (*pol)->logits(ids); // [9, V]
+  auto forced = (*gen)->forced_logits(ids, 4); // positions 3..8
+  ASSERT_TRUE(full && forced) << describe(forced ? full.error() : forced.error());
+  const size_t v = 40;
+  ASSERT_EQ(forced->size(), 6 * v);
+  for (size_t r = 0; r < 6; ++r)
+    for (size_t j = 0; j < v; ++j)
+      EXPECT_NEAR((*forced)[r * v + j], (*full)[(r + 3) * v + j], 2e-5) << r << "," << j;
+  EXPECT_FALSE((*gen)->forced_logits(ids, 0));
+  EXPECT_FALSE((*gen)->forced_logits({1, 99}, 1));
+}
+
 TEST(BatchGenerator, RejectsBadInputAndUnknownDevices) {
   auto pol = policy::make(tiny(), 1);
   ASSERT_TRUE(pol);
