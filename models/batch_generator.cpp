@@ -49,7 +49,7 @@ caf::error check_device(const device_options& o) {
                       "device '" + o.device + "': expected cpu, cuda or cuda:N");
 #ifdef TANDEM_WITH_CUDA
   if (!torch::cuda::is_available())
-    return X;
+    return make_error(errc::backend_failure, "device '" + o.device + "': no CUDA GPU visible");
   return caf::none;
 #else
   return make_error(errc::invalid_argument, "device '" + o.device
