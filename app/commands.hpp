@@ -16,7 +16,9 @@ int scale_command(const args& a);    // tandem scale HOST:PORT sampler=N
 int status_command(const args& a);   // tandem status HOST:PORT
 int node_command(const args& a);     // tandem node CONFIG --node NAME
 int worker_command(const args& a);   // tandem worker --config CFG --head HOST:PORT --role R --name N
-int bench_command(const args& a);    // tandem bench pipeline CONFIG [...]
+int bench_command(const args& a);    // tandem bench pipeline|control|decode [...]
+int logits_command(const args& a);   // tandem logits --model DIR --ids ... --out F
+int tokenize_command(const args& a); // tandem tokenize --tokenizer F --input F --out F
 
 /// Value of "--flag VALUE" in `a`, or `fallback`.
 std::string flag_value(const args& a, const std::string& flag, const std::string& fallback);

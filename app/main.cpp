@@ -21,6 +21,13 @@ const char* usage =
   "      generation alone, training alone, sync and async pipelines side by side\n"
   "  tandem bench control [--samplers 1024] [--steps 200] [--processes 0|1] ...\n"
   "      the real control plane against simulated samplers: dispatch rate, cost per message\n"
+  "  tandem bench decode [--shape qwen2-0.5b | --model HF_DIR] [--batch 64] [--new-tokens 256]\n"
+  "                      [--device cuda] [--dtype bfloat16] [--reference CMD] [--compare-graphs]\n"
+  "      device sampler tokens/s, against transformers' generate() when --reference is given\n"
+  "  tandem logits --model HF_DIR --ids 1,2,3 [--device cuda --dtype bfloat16 --prefill K] --out F\n"
+  "      logits of a checkpoint as raw float32 (reference checks against transformers)\n"
+  "  tandem tokenize --tokenizer tokenizer.json --input texts.json --out ids.json\n"
+  "      token ids of a JSON list of strings (reference checks against tokenizers)\n"
   "  tandem scale HOST:PORT sampler=N [--secret-file F | --secret-env NAME]\n"
   "      add or retire samplers of a running head (address: RUN_DIR/head.address)\n"
   "  tandem status HOST:PORT [--secret-file F | --secret-env NAME]\n"
@@ -60,6 +67,10 @@ int main(int argc, char** argv) {
     return tandem::worker_command(rest);
   if (cmd == "bench")
     return tandem::bench_command(rest);
+  if (cmd == "logits")
+    return tandem::logits_command(rest);
+  if (cmd == "tokenize")
+    return tandem::tokenize_command(rest);
   std::cerr << "tandem: unknown command '" << cmd << "'\n\n" << usage;
   return 2;
 }
