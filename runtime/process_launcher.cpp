@@ -80,7 +80,8 @@ os_process_launcher::launch(const std::vector<std::string>& argv) {
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = 0;
-  auto rc = ::posix_spawn(&pid, argv[0].c_str(), nullptr, nullptr, args.data(),
+  // posix_spawnp: a bare name ("python3") is looked up in PATH, a path is used as is.
+  auto rc = ::posix_spawnp(&pid, argv[0].c_str(), nullptr, nullptr, args.data(),
                           environ);
   if (rc != 0)
     return make_error(errc::process_failure,
