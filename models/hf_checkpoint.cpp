@@ -19,7 +19,8 @@
 #include <set>
 
 #include "runtime/error.hpp"
-#include "runtime/json.hpp"
+#include "runtime/json_reader.hpp"
+#include "runtime/json_writer.hpp"
 #include "runtime/safetensors.hpp"
 
 namespace fs = std::filesystem;
@@ -60,20 +61,24 @@ bool plain_file_name(const std::string& name) {
 }
 
 // weight_map of DIR/model.safetensors.index.json: HF name -> shard file.
+// Programs write it, so like a safetensors header a broken one is malformed
+// data, and a tensor mapped twice is refused rather than resolved.
 caf::expected<std::map<std::string, std::string>> read_index(const std::string& path) {
-  auto doc = json::parse_file(path);
+  auto doc = read_json_file(path, json_options{/*unique_keys=*/true, errc::malformed_message});
   if (!doc)
     return doc.error();
   const auto* wm = doc->find("weight_map");
-  if (wm == nullptr || !wm->is_object())
-    return bad_weights(path + ": \"weight_map\" must be an object");
+  const auto* entries = wm == nullptr ? nullptr : wm->as_object();
+  if (entries == nullptr)
+    return bad_weights(path + (wm ? ":" + wm->where() : std::string())
+                       + ": \"weight_map\" must be an object");
   std::map<std::string, std::string> out;
-  for (size_t i = 0; i < wm->keys.size(); ++i) {
-    const auto& file = wm->items[i];
-    if (!file.is_string() || !plain_file_name(file.text))
-      return bad_weights(path + ": weight_map \"" + wm->keys[i]
+  for (const auto& m : *entries) {
+    const auto* file = m.value.as_string();
+    if (file == nullptr || !plain_file_name(*file))
+      return bad_weights(path + ":" + m.value.where() + ": weight_map \"" + m.key
                          + "\" must name a file in the same directory");
-    out[wm->keys[i]] = file.text;
+    out[m.key] = *file;
   }
   return out;
 }
@@ -252,8 +257,8 @@ std::string index_json(const std::vector<hf_tensor_ref>& tensors,
                     + "\n  },\n  \"weight_map\": {";
   size_t k = 0;
   for (const auto& kv : weight_map)
-    out += std::string(k++ ? "," : "") + "\n    " + json::quote(kv.first) + ": "
-           + json::quote(kv.second);
+    out += std::string(k++ ? "," : "") + "\n    " + json_quote(kv.first) + ": "
+           + json_quote(kv.second);
   return out + "\n  }\n}\n";
 }
 
@@ -320,7 +325,7 @@ caf::error write_hf_weights(const std::string& dir, const std::vector<hf_tensor_
       return err;
   }
   written.insert(index_file);
-  if (auto err = json::write_file((fs::path(dir) / index_file).string(), index_json(tensors, shards)))
+  if (auto err = write_json_file((fs::path(dir) / index_file).string(), index_json(tensors, shards)))
     return err;
   return remove_stale(dir, written);
 }

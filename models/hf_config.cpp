@@ -16,7 +16,8 @@
 #include <filesystem>
 
 #include "runtime/error.hpp"
-#include "runtime/json.hpp"
+#include "runtime/json_reader.hpp"
+#include "runtime/json_writer.hpp"
 
 namespace fs = std::filesystem;
 
@@ -24,18 +25,27 @@ namespace tandem {
 
 namespace {
 
-// Field access with errors that name the file and the field.
+// Field access with errors that name the file, the field and, when the file
+// has the field, its line:col.
 class config_fields {
 public:
-  config_fields(std::string file, const json::value& root)
+  config_fields(std::string file, const json_value& root)
     : file_(std::move(file)), root_(root) {}
 
+  // "FILE:LINE:COL: FIELD: what", pointing at `at` (a value of the file).
+  caf::error bad_at(const json_value* at, const std::string& field,
+                    const std::string& what) const {
+    const auto where = at != nullptr ? ":" + at->where() : std::string();
+    return make_error(errc::invalid_config, file_ + where + ": " + field + ": " + what);
+  }
+
+  // As bad_at, at the top-level field `field` if the file has it.
   caf::error bad(const std::string& field, const std::string& what) const {
-    return make_error(errc::invalid_config, file_ + ": " + field + ": " + what);
+    return bad_at(root_.find(field), field, what);
   }
 
   // Absent and null read the same: transformers writes null for "unset".
-  const json::value* get(const std::string& key) const {
+  const json_value* get(const std::string& key) const {
     const auto* v = root_.find(key);
     return v == nullptr || v->is_null() ? nullptr : v;
   }
@@ -44,8 +54,8 @@ public:
     const auto* v = get(key);
     if (v == nullptr)
       return bad(key, "missing");
-    auto n = v->as_uint64();
-    if (!n || *n == 0 || *n > INT32_MAX)
+    const auto* n = v->as_integer();
+    if (n == nullptr || *n <= 0 || *n > INT32_MAX)
       return bad(key, "must be a positive integer below 2^31");
     out = static_cast<int32_t>(*n);
     return {};
@@ -55,10 +65,10 @@ public:
     const auto* v = get(key);
     if (v == nullptr)
       return {}; // keeps the transformers default already in `out`
-    auto d = v->as_double();
-    if (!d || !(*d > 0) || !std::isfinite(*d))
+    const auto* n = v->as_number();
+    if (n == nullptr || !(n->value > 0) || !std::isfinite(n->value))
       return bad(key, "must be a positive number");
-    out = *d;
+    out = n->value;
     return {};
   }
 
@@ -66,9 +76,10 @@ public:
     const auto* v = get(key);
     if (v == nullptr)
       return {};
-    if (!v->is_bool())
+    const auto* b = v->as_bool();
+    if (b == nullptr)
       return bad(key, "must be true or false");
-    out = v->boolean;
+    out = *b;
     return {};
   }
 
@@ -76,9 +87,10 @@ public:
     const auto* v = get(key);
     if (v == nullptr)
       return {};
-    if (!v->is_string())
-      return bad(key, std::string("must be a string, not ") + json::kind_name(v->type));
-    out = v->text;
+    const auto* text = v->as_string();
+    if (text == nullptr)
+      return bad(key, std::string("must be a string, not ") + v->type_name());
+    out = *text;
     return {};
   }
 
@@ -86,19 +98,20 @@ public:
 
 private:
   std::string file_;
-  const json::value& root_;
+  const json_value& root_;
 };
 
 // Only rope_type "default" computes what tandem's rotary does.
 caf::error check_rope_type(const config_fields& f, const std::string& key,
-                           const json::value& v) {
-  if (!v.is_object())
+                           const json_value& v) {
+  if (v.as_object() == nullptr)
     return f.bad(key, "must be an object");
   for (const char* k : {"rope_type", "type"}) {
     const auto* t = v.find(k);
-    if (t != nullptr && !t->is_null() && (!t->is_string() || t->text != "default"))
-      return f.bad(key, "rope scaling \"" + (t->is_string() ? t->text : "?")
-                          + "\" is not supported (only \"default\")");
+    const auto* name = t == nullptr ? nullptr : t->as_string();
+    if (t != nullptr && !t->is_null() && (name == nullptr || *name != "default"))
+      return f.bad_at(t, key, "rope scaling \"" + (name ? *name : "?")
+                                + "\" is not supported (only \"default\")");
   }
   return {};
 }
@@ -112,10 +125,10 @@ caf::error read_rope(const config_fields& f, model_config& cfg) {
     if (auto err = check_rope_type(f, "rope_parameters", *rp))
       return err;
     if (const auto* t = rp->find("rope_theta"); t != nullptr && !t->is_null()) {
-      auto d = t->as_double();
-      if (!d || !(*d > 0) || !std::isfinite(*d))
-        return f.bad("rope_parameters.rope_theta", "must be a positive number");
-      nested = *d;
+      const auto* n = t->as_number();
+      if (n == nullptr || !(n->value > 0) || !std::isfinite(n->value))
+        return f.bad_at(t, "rope_parameters.rope_theta", "must be a positive number");
+      nested = n->value;
     }
   }
   if (const auto* rs = f.get("rope_scaling"))
@@ -142,15 +155,16 @@ caf::error check_unsupported(const config_fields& f, const model_config& cfg) {
   if (auto err = f.boolean("use_sliding_window", flag); err || flag)
     return err ? err : f.bad("use_sliding_window", "sliding-window attention is not supported");
   if (const auto* lt = f.get("layer_types")) {
-    if (!lt->is_array())
+    const auto* types = lt->as_array();
+    if (types == nullptr)
       return f.bad("layer_types", "must be an array");
-    for (const auto& t : lt->items)
-      if (!t.is_string() || t.text != "full_attention")
-        return f.bad("layer_types", "only full_attention layers are supported");
+    for (const auto& t : *types)
+      if (t.as_string() == nullptr || *t.as_string() != "full_attention")
+        return f.bad_at(&t, "layer_types", "only full_attention layers are supported");
   }
   if (const auto* hd = f.get("head_dim")) {
-    auto n = hd->as_uint64();
-    if (!n || *n != static_cast<uint64_t>(cfg.hidden_size / cfg.num_heads)
+    const auto* n = hd->as_integer();
+    if (n == nullptr || *n != cfg.hidden_size / cfg.num_heads
         || cfg.hidden_size % cfg.num_heads != 0)
       return f.bad("head_dim", "must equal hidden_size / num_attention_heads");
   }
@@ -177,11 +191,12 @@ caf::error read_shape(const config_fields& f, model_config& cfg) {
 // Qwen2 always has q/k/v biases; Llama's attention_bias would add o_proj's too.
 caf::error read_family(const config_fields& f, model_config& cfg) {
   const auto* mt = f.get("model_type");
-  if (mt == nullptr || !mt->is_string())
+  const auto* type = mt == nullptr ? nullptr : mt->as_string();
+  if (type == nullptr)
     return f.bad("model_type", "missing (expected \"llama\" or \"qwen2\")");
-  if (mt->text != "llama" && mt->text != "qwen2")
-    return f.bad("model_type", "\"" + mt->text + "\" is not supported (llama, qwen2)");
-  cfg.model_type = mt->text;
+  if (*type != "llama" && *type != "qwen2")
+    return f.bad("model_type", "\"" + *type + "\" is not supported (llama, qwen2)");
+  cfg.model_type = *type;
   cfg.attention_bias = cfg.model_type == "qwen2";
   if (cfg.model_type == "llama") {
     bool bias = false;
@@ -207,7 +222,7 @@ caf::error apply_options(const config_fields& f, const hf_load_options& opts,
 
 std::string config_json(const model_config& c) {
   const bool qwen = c.model_type == "qwen2";
-  const auto theta = json::number_text(c.rope_theta);
+  const auto theta = json_number_text(c.rope_theta);
   const int32_t max_pos = c.max_position_embeddings > 0 ? c.max_position_embeddings
                                                         : c.max_seq_len;
   auto field = [](const char* k, const std::string& v) {
@@ -216,7 +231,7 @@ std::string config_json(const model_config& c) {
   auto num = [](int32_t v) { return std::to_string(v); };
   std::string out = "{\n";
   out += field("architectures", qwen ? "[\"Qwen2ForCausalLM\"]" : "[\"LlamaForCausalLM\"]");
-  out += field("model_type", json::quote(c.model_type));
+  out += field("model_type", json_quote(c.model_type));
   out += field("hidden_act", "\"silu\"");
   out += field("hidden_size", num(c.hidden_size));
   out += field("intermediate_size", num(c.intermediate_size));
@@ -226,7 +241,7 @@ std::string config_json(const model_config& c) {
   out += field("head_dim", num(c.hidden_size / c.num_heads));
   out += field("vocab_size", num(c.vocab_size));
   out += field("max_position_embeddings", num(max_pos));
-  out += field("rms_norm_eps", json::number_text(c.rms_norm_eps));
+  out += field("rms_norm_eps", json_number_text(c.rms_norm_eps));
   // transformers 4 reads rope_theta, transformers 5 rope_parameters.
   out += field("rope_theta", theta);
   out += field("rope_parameters", "{\"rope_type\": \"default\", \"rope_theta\": " + theta + "}");
@@ -244,12 +259,12 @@ std::string config_json(const model_config& c) {
 caf::expected<model_config> read_hf_config(const std::string& path,
                                            const hf_load_options& opts) {
   const auto file = fs::is_directory(path) ? (fs::path(path) / "config.json").string() : path;
-  auto doc = json::parse_file(file);
+  // A key written twice is refused: Python's json keeps the last one, find()
+  // would keep the first.
+  auto doc = read_json_file(file, json_options{/*unique_keys=*/true});
   if (!doc)
-    return is(doc.error(), errc::io_failure)
-             ? doc.error()
-             : make_error(errc::invalid_config, "invalid JSON: " + describe(doc.error()));
-  if (!doc->is_object())
+    return doc.error(); // io_failure, or invalid_config at FILE:LINE:COL
+  if (doc->as_object() == nullptr)
     return make_error(errc::invalid_config, file + ": must hold a JSON object");
   config_fields f{file, *doc};
   model_config cfg;
@@ -269,7 +284,7 @@ caf::error write_hf_config(const std::string& dir, const model_config& c) {
   fs::create_directories(dir, ec);
   if (ec)
     return make_error(errc::io_failure, "cannot create " + dir + ": " + ec.message());
-  return json::write_file((fs::path(dir) / "config.json").string(), config_json(c));
+  return write_json_file((fs::path(dir) / "config.json").string(), config_json(c));
 }
 
 } // namespace tandem

@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <unordered_map>
+#include <utility>
 
 #include "runtime/error.hpp"
 
@@ -83,9 +85,9 @@ size_t utf8_sequence_length(const unsigned char* p, const unsigned char* end) {
 
 class parser {
 public:
-  parser(std::string_view text, std::string_view source)
+  parser(std::string_view text, std::string_view source, const json_options& opts)
     : p_(text.data()), end_(text.data() + text.size()), line_start_(text.data()),
-      source_(source) {}
+      source_(source), opts_(opts) {}
 
   caf::expected<json_value> run() {
     json_value root;
@@ -105,22 +107,39 @@ private:
   const char* end_;
   const char* line_start_;
   std::string_view source_;
+  json_options opts_;
   uint32_t line_ = 1;
   caf::error error_;
+
+  // Where each key of one object first appears (only with unique_keys).
+  using key_positions = std::unordered_map<std::string, std::pair<uint32_t, uint32_t>>;
 
   uint32_t column() const {
     return static_cast<uint32_t>(p_ - line_start_) + 1;
   }
 
-  std::string position() const {
-    std::string out = source_.empty() ? std::string() : std::string(source_) + ":";
-    return out + std::to_string(line_) + ":" + std::to_string(column());
+  bool fail_at(uint32_t line, uint32_t col, const std::string& what) {
+    if (!error_) {
+      std::string at = source_.empty() ? std::string() : std::string(source_) + ":";
+      at += std::to_string(line) + ":" + std::to_string(col);
+      error_ = make_error(opts_.code, at + ": " + what);
+    }
+    return false;
   }
 
   bool fail(const std::string& what) {
-    if (!error_)
-      error_ = make_error(errc::invalid_config, position() + ": " + what);
-    return false;
+    return fail_at(line_, column(), what);
+  }
+
+  bool note_key(key_positions& seen, const std::string& key, uint32_t line, uint32_t col) {
+    if (!opts_.unique_keys)
+      return true;
+    const auto [first, fresh] = seen.emplace(key, std::make_pair(line, col));
+    if (fresh)
+      return true;
+    return fail_at(line, col, "duplicate key \"" + key + "\" (first at "
+                                + std::to_string(first->second.first) + ":"
+                                + std::to_string(first->second.second) + ")");
   }
 
   std::string describe_here() const {
@@ -230,6 +249,7 @@ private:
     if (!enter(depth))
       return false;
     json_value::object_type members;
+    key_positions seen;
     if (p_ != end_ && *p_ == '}') {
       ++p_;
       out = json_value{std::move(members)};
@@ -238,8 +258,10 @@ private:
     for (;;) {
       if (p_ == end_ || *p_ != '"')
         return fail("expected a string key in object, got " + describe_here());
+      const uint32_t key_line = line_, key_col = column();
       members.emplace_back();
-      if (!parse_string(members.back().key))
+      if (!parse_string(members.back().key)
+          || !note_key(seen, members.back().key, key_line, key_col))
         return false;
       skip_whitespace();
       if (p_ == end_ || *p_ != ':')
@@ -437,11 +459,12 @@ std::string json_value::where() const {
   return std::to_string(line_) + ":" + std::to_string(column_);
 }
 
-caf::expected<json_value> parse_json(std::string_view text, std::string_view source) {
-  return parser{text, source}.run();
+caf::expected<json_value> parse_json(std::string_view text, std::string_view source,
+                                     const json_options& opts) {
+  return parser{text, source, opts}.run();
 }
 
-caf::expected<json_value> read_json_file(const std::string& path) {
+caf::expected<json_value> read_json_file(const std::string& path, const json_options& opts) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
     return make_error(errc::io_failure, "cannot open " + path);
@@ -451,7 +474,7 @@ caf::expected<json_value> read_json_file(const std::string& path) {
   std::string text(size > 0 ? static_cast<size_t>(size) : 0, '\0');
   if (size < 0 || !in.read(text.data(), static_cast<std::streamsize>(text.size())))
     return make_error(errc::io_failure, "cannot read " + path);
-  return parse_json(text, path);
+  return parse_json(text, path, opts);
 }
 
 } // namespace tandem

@@ -5,13 +5,17 @@
 // UTF-8 (escapes included; \uXXXX surrogate pairs join into one code point);
 // the input must be UTF-8 and invalid UTF-8 is an error. Objects keep their
 // members in document order, duplicate keys included (find() returns the
-// first); callers that care about duplicates check for them. Numbers keep
+// first) unless json_options::unique_keys asks for them to be refused. Numbers keep
 // their double value and, when written as an integer that fits int64_t, the
 // exact integer. Every value remembers the line:column where it starts so
 // callers can point at the offending value in their own errors.
 //
-// Errors are errc::invalid_config with "SOURCE:LINE:COL: what" (1-based; the
-// column counts bytes; "SOURCE:" only when a source name is given).
+// Errors are "SOURCE:LINE:COL: what" (1-based; the column counts bytes;
+// "SOURCE:" only when a source name is given), errc::invalid_config unless
+// json_options::code says otherwise.
+//
+// This is tandem's one JSON parser (tokenizer.json, safetensors headers,
+// Hugging Face config.json and weight indexes); json_writer.hpp writes JSON.
 //
 // Thread safety: parsing is reentrant; a json_value is an ordinary value type
 // (const access from many threads is safe).
@@ -24,6 +28,8 @@
 #include <vector>
 
 #include <caf/expected.hpp>
+
+#include "runtime/error.hpp"
 
 namespace tandem {
 
@@ -91,12 +97,26 @@ struct json_member {
   json_value value;
 };
 
+/// What a format asks of the parser beyond RFC 8259.
+struct json_options {
+  /// Refuses an object that holds a key twice ("duplicate key", at the
+  /// second one). RFC 8259 leaves duplicates open and readers disagree on
+  /// which one wins, so formats exchanged with Python tools refuse them;
+  /// tokenizer.json readers keep them and decide themselves.
+  bool unique_keys = false;
+  /// The code of parse errors: invalid_config for files people write,
+  /// malformed_message for data that programs write (safetensors headers).
+  errc code = errc::invalid_config;
+};
+
 /// Parses one JSON document (surrounding whitespace allowed, nothing else).
 /// `source` (a file name, say) prefixes error messages when not empty.
-caf::expected<json_value> parse_json(std::string_view text, std::string_view source = {});
+caf::expected<json_value> parse_json(std::string_view text, std::string_view source = {},
+                                     const json_options& opts = {});
 
 /// Reads and parses a file; errc::io_failure if it cannot be read, parse
 /// errors name the path as their source.
-caf::expected<json_value> read_json_file(const std::string& path);
+caf::expected<json_value> read_json_file(const std::string& path,
+                                         const json_options& opts = {});
 
 } // namespace tandem

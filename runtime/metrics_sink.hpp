@@ -1,5 +1,6 @@
 // metrics_sink.hpp: where per-step metrics go (a JSONL file in a run, memory
-// in tests), plus a small ordered JSON-object builder for one record.
+// in tests), plus a small ordered JSON-object builder for one record (strings
+// quoted by json_writer.hpp's json_quote).
 //
 // Thread safety: one writer at a time (the controller).
 #pragma once
@@ -27,9 +28,6 @@ public:
 private:
   std::vector<std::pair<std::string, std::string>> fields_; // key, encoded value
 };
-
-/// Escapes a string for JSON (quotes included).
-std::string json_quote(const std::string& s);
 
 class metrics_sink {
 public:

@@ -16,7 +16,8 @@
 #include <set>
 
 #include "runtime/error.hpp"
-#include "runtime/json.hpp"
+#include "runtime/json_reader.hpp"
+#include "runtime/json_writer.hpp"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.cpp copies little-endian file data as host values"
@@ -83,25 +84,37 @@ std::string range(const safetensors_entry& e) {
   return "[" + std::to_string(e.begin) + ", " + std::to_string(e.end) + ")";
 }
 
-caf::error parse_metadata(const std::string& path, const json::value& v,
+// A size or byte offset: an integer >= 0 written without fraction or
+// exponent (the reader's int64 range is far beyond any file).
+std::optional<uint64_t> size_value(const json_value& v) {
+  const auto* n = v.as_integer();
+  if (n == nullptr || *n < 0)
+    return std::nullopt;
+  return static_cast<uint64_t>(*n);
+}
+
+caf::error parse_metadata(const std::string& path, const json_value& v,
                           safetensors_header& out) {
-  if (!v.is_object())
+  const auto* members = v.as_object();
+  if (members == nullptr)
     return bad(path, "__metadata__ must be an object of strings");
-  for (size_t i = 0; i < v.keys.size(); ++i) {
-    if (!v.items[i].is_string())
-      return bad(path, "__metadata__ \"" + v.keys[i] + "\" must be a string, not a "
-                         + json::kind_name(v.items[i].type));
-    out.metadata.emplace_back(v.keys[i], v.items[i].text);
+  for (const auto& m : *members) {
+    const auto* text = m.value.as_string();
+    if (text == nullptr)
+      return bad(path, "__metadata__ \"" + m.key + "\" must be a string, not a "
+                         + m.value.type_name());
+    out.metadata.emplace_back(m.key, *text);
   }
   return {};
 }
 
 caf::error parse_shape(const std::string& path, const std::string& name,
-                       const json::value* v, safetensors_entry& e) {
-  if (v == nullptr || !v->is_array())
+                       const json_value* v, safetensors_entry& e) {
+  const auto* dims = v == nullptr ? nullptr : v->as_array();
+  if (dims == nullptr)
     return bad_tensor(path, name, "\"shape\" must be an array of sizes");
-  for (const auto& d : v->items) {
-    auto n = d.as_uint64();
+  for (const auto& d : *dims) {
+    auto n = size_value(d);
     if (!n)
       return bad_tensor(path, name, "\"shape\" holds something other than a size");
     e.shape.push_back(*n);
@@ -110,11 +123,12 @@ caf::error parse_shape(const std::string& path, const std::string& name,
 }
 
 caf::error parse_offsets(const std::string& path, const std::string& name,
-                         const json::value* v, safetensors_entry& e) {
-  if (v == nullptr || !v->is_array() || v->items.size() != 2)
+                         const json_value* v, safetensors_entry& e) {
+  const auto* pair = v == nullptr ? nullptr : v->as_array();
+  if (pair == nullptr || pair->size() != 2)
     return bad_tensor(path, name, "\"data_offsets\" must be [begin, end]");
-  auto b = v->items[0].as_uint64();
-  auto en = v->items[1].as_uint64();
+  auto b = size_value((*pair)[0]);
+  auto en = size_value((*pair)[1]);
   if (!b || !en)
     return bad_tensor(path, name, "\"data_offsets\" must hold two byte offsets");
   if (*b > *en)
@@ -126,21 +140,23 @@ caf::error parse_offsets(const std::string& path, const std::string& name,
 }
 
 caf::error parse_entry(const std::string& path, const std::string& name,
-                       const json::value& v, uint64_t data_size, safetensors_entry& e) {
+                       const json_value& v, uint64_t data_size, safetensors_entry& e) {
   e.name = name;
   if (name.empty())
     return bad(path, "a tensor has an empty name");
-  if (!v.is_object())
+  const auto* fields = v.as_object();
+  if (fields == nullptr)
     return bad_tensor(path, name, "entry must be an object");
-  for (const auto& k : v.keys)
-    if (k != "dtype" && k != "shape" && k != "data_offsets")
-      return bad_tensor(path, name, "unexpected field \"" + k + "\"");
+  for (const auto& f : *fields)
+    if (f.key != "dtype" && f.key != "shape" && f.key != "data_offsets")
+      return bad_tensor(path, name, "unexpected field \"" + f.key + "\"");
   const auto* dt = v.find("dtype");
-  if (dt == nullptr || !dt->is_string())
+  const auto* dt_text = dt == nullptr ? nullptr : dt->as_string();
+  if (dt_text == nullptr)
     return bad_tensor(path, name, "\"dtype\" must be a string");
-  auto t = parse_dtype(dt->text);
+  auto t = parse_dtype(*dt_text);
   if (!t)
-    return bad_tensor(path, name, "unknown dtype \"" + dt->text + "\"");
+    return bad_tensor(path, name, "unknown dtype \"" + *dt_text + "\"");
   e.dtype = *t;
   if (auto err = parse_shape(path, name, v.find("shape"), e))
     return err;
@@ -185,23 +201,27 @@ caf::error check_tiling(const std::string& path, const safetensors_header& h) {
 caf::expected<safetensors_header> parse_header(const std::string& path,
                                                std::string_view text,
                                                uint64_t data_start, uint64_t data_size) {
-  auto doc = json::parse(text, path + " (header)");
+  // A tensor or a field named twice is refused: which one wins differs
+  // between readers, so the file would not mean one thing.
+  const json_options strict{/*unique_keys=*/true, errc::malformed_message};
+  auto doc = parse_json(text, path + " (header)", strict);
   if (!doc)
     return doc.error();
-  if (!doc->is_object())
+  const auto* members = doc->as_object();
+  if (members == nullptr)
     return bad(path, "header must be a JSON object");
   safetensors_header h;
   h.path = path;
   h.data_start = data_start;
   h.data_size = data_size;
-  for (size_t i = 0; i < doc->keys.size(); ++i) {
-    if (doc->keys[i] == "__metadata__") {
-      if (auto err = parse_metadata(path, doc->items[i], h))
+  for (const auto& m : *members) {
+    if (m.key == "__metadata__") {
+      if (auto err = parse_metadata(path, m.value, h))
         return err;
       continue;
     }
     safetensors_entry e;
-    if (auto err = parse_entry(path, doc->keys[i], doc->items[i], data_size, e))
+    if (auto err = parse_entry(path, m.key, m.value, data_size, e))
       return err;
     h.tensors.push_back(std::move(e));
   }
@@ -277,13 +297,13 @@ std::string build_header(const std::vector<safetensors_view>& tensors,
   if (!metadata.empty()) {
     h += "\"__metadata__\":{";
     for (size_t i = 0; i < metadata.size(); ++i)
-      h += (i ? "," : "") + json::quote(metadata[i].first) + ":" + json::quote(metadata[i].second);
+      h += (i ? "," : "") + json_quote(metadata[i].first) + ":" + json_quote(metadata[i].second);
     h += "}";
   }
   uint64_t off = 0;
   for (const auto& t : tensors) {
     const uint64_t end = off + view_bytes(t);
-    h += (h.size() > 1 ? "," : "") + json::quote(t.name) + ":{\"dtype\":\""
+    h += (h.size() > 1 ? "," : "") + json_quote(t.name) + ":{\"dtype\":\""
          + to_string(t.dtype) + "\",\"shape\":[";
     for (size_t i = 0; i < t.shape.size(); ++i)
       h += (i ? "," : "") + std::to_string(t.shape[i]);

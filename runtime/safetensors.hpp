@@ -8,11 +8,11 @@
 //
 // Invariants checked by read_safetensors_header, as the reference
 // implementation does: N bounded and inside the file; the header is a JSON
-// object; every dtype known; shape product x dtype size == end - begin
+// object with no key twice; every dtype known; shape product x dtype size == end - begin
 // (without overflow); the tensors, sorted by offset, tile the data section
 // exactly (no overlap, no gap, no trailing bytes). Errors are
 // errc::malformed_message (io_failure for the filesystem) and name the file
-// and, where there is one, the tensor.
+// and, where there is one, the tensor; JSON errors give "PATH (header):1:COL".
 //
 // Thread safety: stateless functions; a safetensors_header is a plain value.
 #pragma once

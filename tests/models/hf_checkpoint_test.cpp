@@ -21,7 +21,7 @@
 #include "models/learner_core.hpp"
 #include "models/policy.hpp"
 #include "runtime/error.hpp"
-#include "runtime/json.hpp"
+#include "runtime/json_reader.hpp"
 #include "runtime/safetensors.hpp"
 
 using namespace tandem;
@@ -44,6 +44,10 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
 struct reference_logits {
   std::vector<int32_t> ids;
   std::vector<std::vector<float>> logits; // [seq][vocab]
@@ -51,18 +55,18 @@ struct reference_logits {
 
 reference_logits expected_for(const std::string& model) {
   reference_logits out;
-  auto doc = json::parse(read_file(data_dir + "/expected.json"), "expected.json");
+  auto doc = read_json_file(data_dir + "/expected.json");
   EXPECT_TRUE(doc) << describe(doc.error());
   if (!doc)
     return out;
   const auto* m = doc->find("models")->find(model);
   EXPECT_NE(m, nullptr) << model;
-  for (const auto& id : m->find("input_ids")->items)
-    out.ids.push_back(static_cast<int32_t>(*id.as_uint64()));
-  for (const auto& row : m->find("logits")->items) {
+  for (const auto& id : *m->find("input_ids")->as_array())
+    out.ids.push_back(static_cast<int32_t>(*id.as_integer()));
+  for (const auto& row : *m->find("logits")->as_array()) {
     out.logits.emplace_back();
-    for (const auto& x : row.items)
-      out.logits.back().push_back(static_cast<float>(*x.as_double()));
+    for (const auto& x : *row.as_array())
+      out.logits.back().push_back(static_cast<float>(x.as_number()->value));
   }
   return out;
 }
@@ -163,7 +167,7 @@ protected:
       if (c == ',' && depth == 0) break;
     }
     text.replace(start, end - start, " " + value);
-    std::ofstream(dir + "/config.json", std::ios::binary | std::ios::trunc) << text;
+    write_file(dir + "/config.json", text);
   }
 
   fs::path tmp_;
@@ -225,11 +229,28 @@ TEST_F(HfCheckpoint, UnsupportedConfigsAreRefusedNamingTheField) {
     EXPECT_NE(msg.find(dir + "/config.json"), std::string::npos) << msg;
     EXPECT_NE(msg.find(c.says), std::string::npos) << msg;
     EXPECT_FALSE(policy::load_hf(dir)) << c.key;
-    std::ofstream(dir + "/config.json", std::ios::binary | std::ios::trunc) << original;
+    write_file(dir + "/config.json", original);
   }
   EXPECT_NE(load_failure(read_hf_config(dir, {/*max_seq_len=*/65}), errc::invalid_config)
               .find("below the requested max_seq_len 65"),
             std::string::npos);
+}
+
+TEST_F(HfCheckpoint, ConfigErrorsPointAtTheLineAndColumnOfTheField) {
+  const auto dir = copy_of("tiny-llama");
+  const auto original = read_file(dir + "/config.json");
+  set_config(dir, "hidden_act", "\"gelu\"");
+  auto msg = load_failure(read_hf_config(dir), errc::invalid_config);
+  EXPECT_NE(msg.find(dir + "/config.json:11:17: hidden_act: \"gelu\" is not supported"),
+            std::string::npos) << msg;
+  // A key written twice is refused, not resolved one way or the other.
+  write_file(dir + "/config.json", "{\n  \"vocab_size\": 1," + original.substr(1));
+  msg = load_failure(read_hf_config(dir), errc::invalid_config);
+  EXPECT_NE(msg.find(dir + "/config.json:32:3: duplicate key \"vocab_size\" (first at 2:3)"),
+            std::string::npos) << msg;
+  write_file(dir + "/config.json", "{\"a\": }");
+  msg = load_failure(read_hf_config(dir), errc::invalid_config);
+  EXPECT_NE(msg.find(dir + "/config.json:1:7: expected a value"), std::string::npos) << msg;
 }
 
 TEST_F(HfCheckpoint, Qwen2SlidingWindowIsRefused) {
@@ -319,16 +340,18 @@ TEST_F(HfCheckpoint, ShardedSaveWritesAnIndexThatReloads) {
   auto err = p->save_hf(out, 60'000);
   ASSERT_FALSE(err) << describe(err);
   EXPECT_FALSE(fs::exists(out + "/model.safetensors"));
-  auto index = json::parse(read_file(out + "/model.safetensors.index.json"), "index");
+  auto index = read_json_file(out + "/model.safetensors.index.json");
   ASSERT_TRUE(index) << describe(index.error());
   const auto* wm = index->find("weight_map");
   ASSERT_NE(wm, nullptr);
-  EXPECT_EQ(wm->keys.size(), 21u);
-  EXPECT_EQ(index->find("metadata")->find("total_size")->as_uint64(),
-            std::optional<uint64_t>(172672)); // transformers' figure for the same model
+  ASSERT_NE(wm->as_object(), nullptr);
+  EXPECT_EQ(wm->as_object()->size(), 21u);
+  const auto* total = index->find("metadata")->find("total_size")->as_integer();
+  ASSERT_NE(total, nullptr);
+  EXPECT_EQ(*total, 172672); // transformers' figure for the same model
   std::set<std::string> shards;
-  for (const auto& f : wm->items)
-    shards.insert(f.text);
+  for (const auto& f : *wm->as_object())
+    shards.insert(*f.value.as_string());
   EXPECT_GE(shards.size(), 3u);
   for (const auto& s : shards) {
     auto h = read_safetensors_header(out + "/" + s);
@@ -461,28 +484,25 @@ TEST_F(HfCheckpoint, CorruptSafetensorsFilesAreRefusedNamingTheFile) {
   const auto dir = copy_of("tiny-llama");
   const auto file = dir + "/model.safetensors";
   const auto original = read_file(file);
-  auto write = [&](const std::string& bytes) {
-    std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
-  };
-  write(original.substr(0, original.size() - 100)); // truncated data
+  write_file(file, original.substr(0, original.size() - 100)); // truncated data
   auto msg = load_failure(policy::load_hf(dir), errc::malformed_message);
   EXPECT_NE(msg.find(file), std::string::npos) << msg;
   EXPECT_NE(msg.find("go beyond the data section"), std::string::npos) << msg;
 
-  write(original.substr(0, 4)); // truncated length
+  write_file(file, original.substr(0, 4)); // truncated length
   EXPECT_NE(load_failure(policy::load_hf(dir), errc::malformed_message).find("truncated"),
             std::string::npos);
 
   auto forged = original; // header length past the end of the file
   const uint64_t n = original.size();
   std::memcpy(forged.data(), &n, 8);
-  write(forged);
+  write_file(file, forged);
   EXPECT_NE(load_failure(policy::load_hf(dir), errc::malformed_message).find("goes beyond"),
             std::string::npos);
 
   auto unknown = original; // same length, unknown dtype
   unknown.replace(unknown.find("\"F32\""), 5, "\"Q32\"");
-  write(unknown);
+  write_file(file, unknown);
   EXPECT_NE(load_failure(policy::load_hf(dir), errc::malformed_message)
               .find("unknown dtype \"Q32\""),
             std::string::npos);
@@ -491,9 +511,27 @@ TEST_F(HfCheckpoint, CorruptSafetensorsFilesAreRefusedNamingTheFile) {
   const auto at = overlap.find("\"data_offsets\":[49152,98304]");
   ASSERT_NE(at, std::string::npos);
   overlap.replace(at, 28, "\"data_offsets\":[49150,98302]");
-  write(overlap);
+  write_file(file, overlap);
   EXPECT_NE(load_failure(policy::load_hf(dir), errc::malformed_message).find("overlap"),
             std::string::npos);
+}
+
+TEST_F(HfCheckpoint, BadIndexEntriesAreMalformedDataAtTheirLineAndColumn) {
+  const auto dir = copy_of("tiny-llama-sharded");
+  const auto index = dir + "/model.safetensors.index.json";
+  const auto original = read_file(index);
+  auto escaping = original;
+  escaping.replace(escaping.find("\"model-00003-of-00003"), 1, "\"../");
+  write_file(index, escaping);
+  auto msg = load_failure(policy::load_hf(dir), errc::malformed_message);
+  EXPECT_NE(msg.find(index + ":7:23: weight_map \"lm_head.weight\" must name a file"),
+            std::string::npos) << msg;
+  auto twice = original;
+  twice.insert(twice.find("\"lm_head.weight\""), "\"lm_head.weight\": \"x\",\n    ");
+  write_file(index, twice);
+  msg = load_failure(policy::load_hf(dir), errc::malformed_message);
+  EXPECT_NE(msg.find(index + ":8:5: duplicate key \"lm_head.weight\" (first at 7:5)"),
+            std::string::npos) << msg;
 }
 
 TEST_F(HfCheckpoint, IndexNamingAMissingShardFails) {

@@ -1,5 +1,6 @@
 // json_reader_test.cpp: the JSON DOM parser: values, escapes, numbers,
-// positions, and an error with line:column for each kind of malformed input.
+// positions, duplicate keys refused on request, and an error with
+// line:column for each kind of malformed input.
 #include "runtime/json_reader.hpp"
 
 #include <gtest/gtest.h>
@@ -58,6 +59,26 @@ TEST(JsonReader, FindReturnsTheFirstOfDuplicateKeysAndNullWhenMissing) {
   EXPECT_EQ(*v.find("k")->as_integer(), 1);
   EXPECT_EQ(v.as_object()->size(), 2u);
   EXPECT_EQ(v.find("missing"), nullptr);
+}
+
+TEST(JsonReader, UniqueKeysRefusesAKeyTwiceInAnyObjectAtItsSecondPlace) {
+  const json_options unique{/*unique_keys=*/true};
+  EXPECT_TRUE(parse_json(R"({"a": {"k": 1}, "b": {"k": 2}})", {}, unique));
+  auto top = parse_json("{\"k\": 1,\n \"k\": 2}", "x.json", unique);
+  ASSERT_FALSE(top);
+  EXPECT_NE(describe(top.error()).find("x.json:2:2: duplicate key \"k\" (first at 1:2)"),
+            std::string::npos) << describe(top.error());
+  auto nested = parse_json(R"([{"a": [{"z": 0, "z": 0}]}])", {}, unique);
+  ASSERT_FALSE(nested);
+  EXPECT_NE(describe(nested.error()).find("1:18: duplicate key \"z\" (first at 1:10)"),
+            std::string::npos) << describe(nested.error());
+}
+
+TEST(JsonReader, ErrorCodeCanBeChosenForDataFiles) {
+  auto v = parse_json("[1,]", "h", json_options{false, errc::malformed_message});
+  ASSERT_FALSE(v);
+  EXPECT_TRUE(is(v.error(), errc::malformed_message)) << describe(v.error());
+  EXPECT_NE(describe(v.error()).find("h:1:4: expected a value"), std::string::npos);
 }
 
 TEST(JsonReader, DecodesAllEscapesAndSurrogatePairsToUtf8) {
