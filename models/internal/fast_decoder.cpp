@@ -2,6 +2,7 @@
 
 #include "models/internal/fast_decoder.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -91,32 +92,36 @@ void fast_decoder::load(const transformer& model) {
   std::map<std::string, torch::Tensor> m;
   for (const auto& item : model->named_parameters(true))
     m[item.key()] = item.value();
-  auto put = [&](torch::Tensor& dst, const torch::Tensor& src) {
-    if (!src.defined())
+  // Copies the sources, concatenated along dim 0, into `dst` (allocated on
+  // first use; later loads overwrite it in place).
+  auto put = [&](torch::Tensor& dst, std::vector<torch::Tensor> srcs) {
+    srcs.erase(std::remove_if(srcs.begin(), srcs.end(),
+                              [](const torch::Tensor& t) { return !t.defined(); }),
+               srcs.end());
+    if (srcs.empty())
       return;
+    auto src = srcs.size() == 1 ? srcs[0] : torch::cat(srcs, 0);
     if (!dst.defined())
       dst = torch::empty(src.sizes(), torch::TensorOptions().dtype(dtype_).device(device_));
     dst.copy_(src);
   };
-  put(embed_w_, param(m, "embed_tokens.weight"));
-  put(norm_w_, param(m, "norm.weight"));
-  put(lm_head_w_, param(m, "lm_head.weight", !cfg_.tie_embeddings));
+  put(embed_w_, {param(m, "embed_tokens.weight")});
+  put(norm_w_, {param(m, "norm.weight")});
+  put(lm_head_w_, {param(m, "lm_head.weight", !cfg_.tie_embeddings)});
   layers_.resize(static_cast<size_t>(cfg_.num_layers));
   for (int32_t i = 0; i < cfg_.num_layers; ++i) {
     auto p = "layers." + std::to_string(i) + ".";
+    auto a = p + "self_attn.";
     auto& l = layers_[static_cast<size_t>(i)];
-    put(l.ln1, param(m, p + "input_layernorm.weight"));
-    put(l.ln2, param(m, p + "post_attention_layernorm.weight"));
-    put(l.q_w, param(m, p + "self_attn.q_proj.weight"));
-    put(l.q_b, param(m, p + "self_attn.q_proj.bias", false));
-    put(l.k_w, param(m, p + "self_attn.k_proj.weight"));
-    put(l.k_b, param(m, p + "self_attn.k_proj.bias", false));
-    put(l.v_w, param(m, p + "self_attn.v_proj.weight"));
-    put(l.v_b, param(m, p + "self_attn.v_proj.bias", false));
-    put(l.o_w, param(m, p + "self_attn.o_proj.weight"));
-    put(l.gate_w, param(m, p + "mlp.gate_proj.weight"));
-    put(l.up_w, param(m, p + "mlp.up_proj.weight"));
-    put(l.down_w, param(m, p + "mlp.down_proj.weight"));
+    put(l.ln1, {param(m, p + "input_layernorm.weight")});
+    put(l.ln2, {param(m, p + "post_attention_layernorm.weight")});
+    put(l.qkv_w, {param(m, a + "q_proj.weight"), param(m, a + "k_proj.weight"),
+                  param(m, a + "v_proj.weight")});
+    put(l.qkv_b, {param(m, a + "q_proj.bias", false), param(m, a + "k_proj.bias", false),
+                  param(m, a + "v_proj.bias", false)});
+    put(l.o_w, {param(m, a + "o_proj.weight")});
+    put(l.gate_up_w, {param(m, p + "mlp.gate_proj.weight"), param(m, p + "mlp.up_proj.weight")});
+    put(l.down_w, {param(m, p + "mlp.down_proj.weight")});
   }
 }
 
@@ -129,6 +134,17 @@ torch::Tensor fast_decoder::rms(const torch::Tensor& x, const torch::Tensor& w) 
   auto xf = x.to(torch::kFloat);
   xf = xf * torch::rsqrt(xf.pow(2).mean(-1, true) + cfg_.rms_norm_eps);
   return w * xf.to(dtype_);
+}
+
+torch::Tensor fast_decoder::mlp(const fast_layer& l, const torch::Tensor& x) const {
+  auto gu = F::linear(rms(x, l.ln2), l.gate_up_w);
+  const auto inter = static_cast<int64_t>(cfg_.intermediate_size);
+  return F::linear(torch::silu(gu.narrow(-1, 0, inter)) * gu.narrow(-1, inter, inter), l.down_w);
+}
+
+torch::Tensor fast_decoder::rope(const torch::Tensor& qk, const torch::Tensor& cos,
+                                 const torch::Tensor& sin) const {
+  return qk * cos + rotate_half(qk) * sin;
 }
 
 torch::Tensor fast_decoder::head(const torch::Tensor& h) const {
@@ -163,23 +179,23 @@ torch::Tensor fast_decoder::prefill(const std::vector<int64_t>& rows,
   const auto kv = cfg_.num_kv_heads;
   const double scale = 1.0 / std::sqrt(double(head_dim_));
   auto x = embed(tokens);
+  const auto heads = static_cast<int64_t>(cfg_.num_heads);
   for (size_t li = 0; li < layers_.size(); ++li) {
     auto& l = layers_[li];
-    auto h = rms(x, l.ln1);
-    auto q = linear(h, l.q_w, l.q_b).view({n, p, cfg_.num_heads, head_dim_}).transpose(1, 2);
-    auto k = linear(h, l.k_w, l.k_b).view({n, p, kv, head_dim_}).transpose(1, 2);
-    auto v = linear(h, l.v_w, l.v_b).view({n, p, kv, head_dim_}).transpose(1, 2);
-    q = q * cos + rotate_half(q) * sin;
-    k = k * cos + rotate_half(k) * sin;
+    auto qkv = linear(rms(x, l.ln1), l.qkv_w, l.qkv_b).view({n, p, heads + 2 * kv, head_dim_})
+                 .transpose(1, 2); // [n, heads + 2 kv, p, hd]
+    auto qk = rope(qkv.narrow(1, 0, heads + kv), cos, sin);
+    auto q = qk.narrow(1, 0, heads);
+    auto k = qk.narrow(1, heads, kv);
+    auto v = qkv.narrow(1, heads + kv, kv);
     for (int64_t i = 0; i < n; ++i) {
       k_cache_[li][rows[i]].narrow(1, 0, p).copy_(k[i]);
       v_cache_[li][rows[i]].narrow(1, 0, p).copy_(v[i]);
     }
     auto a = attend(q.reshape({n, kv, rep_ * p, head_dim_}), k, v, keep, scale);
-    a = a.reshape({n, cfg_.num_heads, p, head_dim_}).transpose(1, 2).reshape({n, p, -1});
+    a = a.reshape({n, heads, p, head_dim_}).transpose(1, 2).reshape({n, p, -1});
     x = x + F::linear(a, l.o_w);
-    auto h2 = rms(x, l.ln2);
-    x = x + F::linear(torch::silu(F::linear(h2, l.gate_w)) * F::linear(h2, l.up_w), l.down_w);
+    x = x + mlp(l, x);
   }
   len_.index_put_({row_idx}, len);
   auto last = x.gather(1, (len - 1).view({n, 1, 1}).expand({n, 1, x.size(2)})); // [n,1,D]
@@ -195,21 +211,18 @@ void fast_decoder::decode_core() {
   auto cos = emb.cos().to(dtype_), sin = emb.sin().to(dtype_);
   auto keep = (slots_.unsqueeze(0) <= len_.unsqueeze(1)).view({r, 1, 1, capacity_});
   auto at = len_.view({r, 1, 1, 1}).expand({r, kv, 1, head_dim_});
+  const auto heads = static_cast<int64_t>(cfg_.num_heads);
   auto x = embed(in_tokens_).unsqueeze(1); // [R, 1, D]
   for (size_t li = 0; li < layers_.size(); ++li) {
     auto& l = layers_[li];
-    auto h = rms(x, l.ln1);
-    auto q = linear(h, l.q_w, l.q_b).view({r, cfg_.num_heads, 1, head_dim_});
-    auto k = linear(h, l.k_w, l.k_b).view({r, kv, 1, head_dim_});
-    auto v = linear(h, l.v_w, l.v_b).view({r, kv, 1, head_dim_});
-    q = q * cos + rotate_half(q) * sin;
-    k = k * cos + rotate_half(k) * sin;
-    k_cache_[li].scatter_(2, at, k);
-    v_cache_[li].scatter_(2, at, v);
-    auto a = attend(q.view({r, kv, rep_, head_dim_}), k_cache_[li], v_cache_[li], keep, scale);
-    x = x + F::linear(a.reshape({r, 1, cfg_.num_heads * head_dim_}), l.o_w);
-    auto h2 = rms(x, l.ln2);
-    x = x + F::linear(torch::silu(F::linear(h2, l.gate_w)) * F::linear(h2, l.up_w), l.down_w);
+    auto qkv = linear(rms(x, l.ln1), l.qkv_w, l.qkv_b).view({r, heads + 2 * kv, 1, head_dim_});
+    auto qk = rope(qkv.narrow(1, 0, heads + kv), cos, sin);
+    k_cache_[li].scatter_(2, at, qk.narrow(1, heads, kv));
+    v_cache_[li].scatter_(2, at, qkv.narrow(1, heads + kv, kv));
+    auto q = qk.narrow(1, 0, heads).reshape({r, kv, rep_, head_dim_});
+    auto a = attend(q, k_cache_[li], v_cache_[li], keep, scale);
+    x = x + F::linear(a.reshape({r, 1, heads * head_dim_}), l.o_w);
+    x = x + mlp(l, x);
   }
   out_logits_.copy_(head(x).squeeze(1));
   // Every row advanced one slot; idle rows are clamped so writes stay in range.

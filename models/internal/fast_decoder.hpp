@@ -31,10 +31,14 @@
 
 namespace tandem::internal {
 
+// Fused projections: one GEMM for q, k and v (rows [q; k; v]) and one for
+// gate and up (rows [gate; up]), so a decode step launches fewer kernels.
 struct fast_layer {
-  torch::Tensor ln1, ln2;                // RMSNorm gains
-  torch::Tensor q_w, q_b, k_w, k_b, v_w, v_b, o_w; // biases undefined when absent
-  torch::Tensor gate_w, up_w, down_w;
+  torch::Tensor ln1, ln2;    // RMSNorm gains
+  torch::Tensor qkv_w, qkv_b; // [(heads + 2 kv) * head_dim, hidden]; bias undefined when absent
+  torch::Tensor o_w;
+  torch::Tensor gate_up_w;    // [2 * intermediate, hidden]
+  torch::Tensor down_w;
 };
 
 class fast_decoder {
@@ -69,6 +73,10 @@ private:
   torch::Tensor embed(const torch::Tensor& tokens) const;
   torch::Tensor rms(const torch::Tensor& x, const torch::Tensor& w) const;
   torch::Tensor head(const torch::Tensor& h) const;
+  torch::Tensor mlp(const fast_layer& l, const torch::Tensor& x) const;
+  /// Rotary embedding of q and k together: qk [B, heads + kv, S, head_dim].
+  torch::Tensor rope(const torch::Tensor& qk, const torch::Tensor& cos,
+                     const torch::Tensor& sin) const;
   void decode_core();
 
   model_config cfg_;

@@ -2,6 +2,9 @@
 // float32) against the policy it copies: every recorded log-prob must equal
 // the learner-side recomputation (policy::score), rows must be refilled as
 // sequences finish, and weight syncs must take effect between steps.
+#include <algorithm>
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "models/batch_generator.hpp"
@@ -132,6 +135,26 @@ TEST(BatchGenerator, TeacherForcedDecodeLogitsEqualTheFullForward) {
       EXPECT_NEAR((*forced)[r * v + j], (*full)[(r + 3) * v + j], 2e-5) << r << "," << j;
   EXPECT_FALSE((*gen)->forced_logits(ids, 0));
   EXPECT_FALSE((*gen)->forced_logits({1, 99}, 1));
+}
+
+TEST(BatchGenerator, Qwen2CheckpointWithBiasesAndTiedEmbeddingsDecodesLikeTheFullForward) {
+  auto pol = policy::load_hf(std::string(TANDEM_TEST_DATA_DIR) + "/hf/tiny-qwen2");
+  ASSERT_TRUE(pol) << describe(pol.error());
+  device_options o;
+  o.max_rows = 2;
+  auto gen = batch_generator::make(**pol, o);
+  ASSERT_TRUE(gen) << describe(gen.error());
+  std::vector<int32_t> ids{1, 17, 250, 3, 99, 383, 42, 7, 0, 200};
+  auto full = (*pol)->logits(ids);
+  auto forced = (*gen)->forced_logits(ids, 3);
+  ASSERT_TRUE(full && forced);
+  const size_t v = 384;
+  ASSERT_EQ(forced->size(), 8 * v);
+  double worst = 0;
+  for (size_t r = 0; r < 8; ++r)
+    for (size_t j = 0; j < v; ++j)
+      worst = std::max(worst, double(std::abs((*forced)[r * v + j] - (*full)[(r + 2) * v + j])));
+  EXPECT_LT(worst, 2e-5);
 }
 
 TEST(BatchGenerator, RejectsBadInputAndUnknownDevices) {
