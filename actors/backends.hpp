@@ -12,6 +12,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "models/batch_generator.hpp"
 #include "models/learner_core.hpp"
 #include "models/model_config.hpp"
 #include "models/policy.hpp"
@@ -71,7 +72,7 @@ public:
 /// owning actor's thread (LibTorch's thread pools are per calling thread).
 caf::expected<std::shared_ptr<generation_backend>>
 make_torch_generation_backend(const model_config& model, const sampling_params& params,
-                              int32_t threads);
+                              int32_t threads, const device_options& device = {});
 
 caf::expected<std::shared_ptr<training_backend>>
 make_torch_training_backend(const learner_settings& settings, int32_t threads);

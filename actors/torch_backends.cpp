@@ -54,6 +54,48 @@ private:
   int32_t threads_;
 };
 
+/// Decoding on a device (GPU): the policy stays the CPU float32 master copy
+/// that weight versions are imported into; the batch_generator holds its
+/// device copy and refreshes it between two decode steps.
+class device_generation_backend : public generation_backend {
+public:
+  device_generation_backend(std::unique_ptr<policy> p, std::unique_ptr<batch_generator> g,
+                            sampling_params params)
+    : policy_(std::move(p)), gen_(std::move(g)), params_(std::move(params)) {}
+
+  caf::error load_weights(const std::vector<char>& blob) override {
+    if (auto err = policy_->import_weights(blob.data(), blob.size()))
+      return err;
+    return gen_->sync_weights();
+  }
+
+  caf::error start(std::vector<std::vector<int32_t>> prompts, uint64_t seed) override {
+    started_ = true;
+    return gen_->start(std::move(prompts), params_, seed);
+  }
+
+  caf::error step(int64_t version) override {
+    if (!started_)
+      return make_error(errc::not_ready, "step without a started batch");
+    return gen_->step(version);
+  }
+
+  bool done() const override { return !started_ || gen_->done(); }
+
+  std::vector<generated_sequence> take_results() override {
+    if (!started_)
+      return {};
+    started_ = false;
+    return gen_->take_results();
+  }
+
+private:
+  std::unique_ptr<policy> policy_;
+  std::unique_ptr<batch_generator> gen_;
+  sampling_params params_;
+  bool started_ = false;
+};
+
 class torch_training_backend : public training_backend {
 public:
   torch_training_backend(std::unique_ptr<learner_core> core, int32_t threads)
@@ -80,14 +122,21 @@ private:
 
 caf::expected<std::shared_ptr<generation_backend>>
 make_torch_generation_backend(const model_config& model, const sampling_params& params,
-                              int32_t threads) {
+                              int32_t threads, const device_options& device) {
   // The initial weights do not matter: a sampler generates only after it
   // received a version from the weight broadcaster.
   auto p = policy::make(model, 0);
   if (!p)
     return p.error();
+  if (device.device == "cpu")
+    return std::shared_ptr<generation_backend>{
+      new torch_generation_backend(std::move(*p), params, threads)};
+  policy::set_threads(threads);
+  auto gen = batch_generator::make(**p, device);
+  if (!gen)
+    return gen.error();
   return std::shared_ptr<generation_backend>{
-    new torch_generation_backend(std::move(*p), params, threads)};
+    new device_generation_backend(std::move(*p), std::move(*gen), params)};
 }
 
 caf::expected<std::shared_ptr<training_backend>>

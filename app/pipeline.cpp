@@ -105,8 +105,13 @@ caf::expected<caf::actor> spawn_sampler(caf::actor_system& sys, const run_config
     ss.outbox = outbox;
     return caf::actor{sys.spawn(sim_sampler_actor, ss)};
   }
+  device_options dev;
+  dev.device = cfg.sampler.device;
+  dev.dtype = cfg.sampler.dtype;
+  // Every completion of a request decodes at once; more rows would idle.
+  dev.max_rows = cfg.sampler.groups_per_request * cfg.run.group_size;
   auto be = make_torch_generation_backend(model_with_vocab(cfg), sampling_with_stops(cfg),
-                                          cfg.sampler.threads);
+                                          cfg.sampler.threads, dev);
   if (!be)
     return be.error();
   sampler_settings ss;

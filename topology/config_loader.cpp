@@ -65,7 +65,9 @@ std::vector<field_binding> sampler_fields(sampler_section& s) {
           field("temperature", s.sampling.temperature),
           field("top_p", s.sampling.top_p),
           field("max_new_tokens", s.sampling.max_new_tokens),
-          field("simulated_token_ms", s.simulated_token_ms)};
+          field("simulated_token_ms", s.simulated_token_ms),
+          field("device", s.device),
+          field("dtype", s.dtype)};
 }
 
 std::vector<field_binding> reward_fields(reward_section& r) {

@@ -47,6 +47,11 @@ struct sampler_section {
   // this many milliseconds per decoded token (as a sampler on its own
   // accelerator would), with completions of 2..max_new_tokens tokens.
   double simulated_token_ms = 0;
+  // Where samplers decode: "cpu" (float32, decode_session) or "cuda" /
+  // "cuda:N" (batch_generator: continuous batching, CUDA-graph decode step)
+  // in dtype float32 | bfloat16 | float16.
+  std::string device = "cpu";
+  std::string dtype = "float32";
 };
 
 /// reward: the scoring actor.

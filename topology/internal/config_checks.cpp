@@ -169,6 +169,14 @@ void check_sampler(const sampler_section& s, checker& k) {
   k.require(s.sampling.top_p > 0 && s.sampling.top_p <= 1, "sampler.top_p",
             "must be in (0, 1] (got " + num(s.sampling.top_p) + ")");
   k.at_least("sampler.max_new_tokens", s.sampling.max_new_tokens, 1);
+  bool cuda = s.device.rfind("cuda", 0) == 0
+              && (s.device.size() == 4
+                  || (s.device.size() > 5 && s.device[4] == ':'
+                      && s.device.find_first_not_of("0123456789", 5) == std::string::npos));
+  k.require(s.device == "cpu" || cuda, "sampler.device",
+            "must be cpu, cuda or cuda:N (got '" + s.device + "')");
+  k.require(s.dtype == "float32" || s.dtype == "bfloat16" || s.dtype == "float16",
+            "sampler.dtype", "must be float32, bfloat16 or float16 (got '" + s.dtype + "')");
 }
 
 void check_prompt_fits(const run_config& c, checker& k) {
