@@ -19,6 +19,19 @@ int32_t process_plan::threads(topology::Role role) const {
   return 1;
 }
 
+std::string process_plan::device(topology::Role role, int32_t i) const {
+  for (auto& a : actors) {
+    if (a.role != role)
+      continue;
+    if (i < a.instances)
+      return a.devices.empty()
+               ? std::string{}
+               : "cuda:" + std::to_string(a.devices[static_cast<size_t>(i) % a.devices.size()]);
+    i -= a.instances;
+  }
+  return {};
+}
+
 namespace {
 
 std::string host_of(const topology::Cluster& c, const std::string& node) {
@@ -49,7 +62,8 @@ std::vector<process_plan> plan_processes(const topology::Cluster& cluster) {
   for (auto& g : cluster.groups())
     for (auto& p : g.placements())
       process_for(ps, cluster, p).actors.push_back(
-        actor_slot{g.role(), std::max(1, p.instances()), std::max(1, p.threads())});
+        actor_slot{g.role(), std::max(1, p.instances()), std::max(1, p.threads()),
+                   {p.devices().begin(), p.devices().end()}});
   std::stable_partition(ps.begin(), ps.end(), [](const process_plan& x) { return x.head; });
   return ps;
 }
@@ -105,6 +119,8 @@ head_layout cluster_layout(const run_config& cfg, const topology::Cluster& clust
   l.sampler_threads = head.threads(topology::SAMPLER);
   l.rewards = head.count(topology::REWARD);
   l.learner_threads = head.threads(topology::LEARNER);
+  l.sampler_device = head.device(topology::SAMPLER, 0);
+  l.learner_device = head.device(topology::LEARNER, 0);
   l.expected_samplers = total_instances(ps, topology::SAMPLER);
   l.bind_host = head_host(cluster);
   l.port = static_cast<uint16_t>(cluster.head().control_port());

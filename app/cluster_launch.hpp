@@ -25,6 +25,7 @@ struct actor_slot {
   topology::Role role = topology::ROLE_UNSPECIFIED;
   int32_t instances = 1;
   int32_t threads = 1;
+  std::vector<int32_t> devices; // GPU indices, instance i on devices[i % n]; empty = CPU
 };
 
 struct process_plan {
@@ -35,6 +36,9 @@ struct process_plan {
   std::vector<actor_slot> actors;
   int32_t count(topology::Role role) const;   // instances of a role
   int32_t threads(topology::Role role) const; // threads of its first slot (1 if none)
+  /// "cuda:D" for instance `i` of `role` (counted over this process's slots
+  /// of that role), or "" when that instance's placement has no devices.
+  std::string device(topology::Role role, int32_t i) const;
 };
 
 /// One entry per process, the head first, then in order of first mention.
@@ -64,6 +68,8 @@ struct head_layout {
   int32_t sampler_threads = 1;
   int32_t rewards = 1;           // reward actors in the head process
   int32_t learner_threads = 1;
+  std::string sampler_device;    // "cuda:D" of the head's samplers ("" = config's)
+  std::string learner_device;    // "cuda:D" of the learner ("" = config's)
   int32_t expected_samplers = 0; // all sampler instances of the run
   std::string bind_host = "127.0.0.1";
   uint16_t port = 0;             // 0 = ephemeral

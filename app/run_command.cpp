@@ -190,6 +190,8 @@ int run_loaded(run_config cfg, const head_layout& layout, const std::string& sec
   opts.expected_samplers = layout.expected_samplers;
   cfg.sampler.threads = layout.sampler_threads;
   cfg.learner.threads = layout.learner_threads;
+  if (!layout.sampler_device.empty())
+    cfg.sampler.device = layout.sampler_device; // the head's sampler placement has a GPU
   auto plane = bind_head_data_plane(layout, secret);
   if (!plane) {
     std::cerr << "cannot bind the data plane: " << describe(plane.error()) << "\n";

@@ -103,6 +103,7 @@ spawn_hosted(caf::actor_system& sys, caf::scoped_actor& self, run_config cfg,
   int32_t samplers = rq.role == "sampler" ? 1 : 0;
   int32_t rewards = rq.role == "reward" ? 1 : 0;
   std::string prefix = rq.name;
+  std::vector<std::string> devices; // per sampler instance, "" = the config's device
   if (!rq.process.empty()) {
     auto c = parse_cluster_file(rq.config);
     auto ps = plan_processes(c.cluster);
@@ -112,6 +113,8 @@ spawn_hosted(caf::actor_system& sys, caf::scoped_actor& self, run_config cfg,
     samplers = p->count(topology::SAMPLER);
     rewards = p->count(topology::REWARD);
     cfg.sampler.threads = p->threads(topology::SAMPLER);
+    for (int32_t i = 0; i < samplers; ++i)
+      devices.push_back(p->device(topology::SAMPLER, i));
     prefix = rq.process;
   }
   std::vector<caf::actor> mine;
@@ -121,7 +124,10 @@ spawn_hosted(caf::actor_system& sys, caf::scoped_actor& self, run_config cfg,
     auto outbox = outbox_for(wp, name);
     if (!outbox)
       return outbox.error();
-    auto s = spawn_sampler(sys, cfg, name, *outbox);
+    auto placed = cfg;
+    if (i < static_cast<int32_t>(devices.size()) && !devices[i].empty())
+      placed.sampler.device = devices[i]; // the placement's GPU
+    auto s = spawn_sampler(sys, placed, name, *outbox);
     if (!s)
       return s.error();
     mine.push_back(*s);
