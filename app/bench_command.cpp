@@ -19,6 +19,7 @@
 #include "actors/reward.hpp"
 #include "actors/sampler.hpp"
 #include "app/bench_control.hpp"
+#include "app/bench_learner.hpp"
 #include "app/bench_decode.hpp"
 #include "app/commands.hpp"
 #include "app/pipeline.hpp"
@@ -247,6 +248,8 @@ int bench_pipeline_command(const args& a) {
 int bench_command(const args& a) {
   if (!a.empty() && a[0] == "control")
     return bench_control_command(args(a.begin() + 1, a.end()));
+  if (!a.empty() && a[0] == "learner")
+    return bench_learner_command(args(a.begin() + 1, a.end()));
   if (!a.empty() && a[0] == "decode")
     return bench_decode_command(args(a.begin() + 1, a.end()));
   if (a.empty() || a[0] != "pipeline") {

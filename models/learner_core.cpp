@@ -2,14 +2,24 @@
 //
 // train(batch):
 //   1. validate every sequence (errc::invalid_argument names its index);
-//   2. split the batch into min(mini_batches, B) contiguous chunks and compute,
-//      with no grad and before any update, the prox log-probs (and reference
-//      log-probs when kl_beta > 0) of every chunk: all of them come from the
-//      weights the batch arrived at;
-//   3. per chunk: forward with grad, grpo_loss, backward, global grad norm,
-//      clip, AdamW step, version += 1.
+//   2. split the batch into min(mini_batches, B) contiguous chunks (one per
+//      optimizer step), each into micro-batches of at most
+//      micro_batch_tokens padded tokens, and compute, with no grad and before
+//      any update, the prox log-probs (and reference log-probs when
+//      kl_beta > 0) of every micro-batch: all of them come from the weights
+//      the batch arrived at;
+//   3. per chunk: forward + backward of each micro-batch with its share of
+//      the loss (models/internal/learner_step.hpp), global grad norm, clip,
+//      AdamW step, version += 1.
 // A non-finite loss or grad norm zeroes the gradients, skips the step and
 // returns errc::numeric_failure (earlier chunks of the batch stay applied).
+//
+// Device and precision: the model, its AdamW state, the reference model and
+// every batch tensor live on settings.device. bf16_autocast keeps float32
+// weights and optimizer state and runs the forwards under CUDA autocast;
+// backward follows the dtypes autocast chose. On CUDA, attention is the
+// fused causal kernel (no explicit mask; exact for right padding). Exported
+// and saved weights are float32 on the host.
 //
 // Choices: AdamW decays every parameter, norms and biases included (one param
 // group); the reference is the initial weights (from the seed or the HF
@@ -23,22 +33,14 @@
 #include <cmath>
 #include <functional>
 
-#include "models/grpo_loss.hpp"
+#include "models/internal/device_precision.hpp"
+#include "models/internal/learner_step.hpp"
 #include "models/internal/transformer.hpp"
 #include "runtime/error.hpp"
 
 namespace tandem {
 
 namespace {
-
-// Constants of one chunk, computed before the first update of the batch.
-struct chunk_data {
-  internal::packed_batch packed;
-  torch::Tensor prox;  // [b, T]
-  torch::Tensor ref;   // [b, T] or undefined
-  torch::Tensor behav; // [b, T], 0 at padding
-  torch::Tensor advantages; // [b]
-};
 
 caf::error validate_sequence(const model_config& cfg, const train_sequence& s,
                              size_t index) {
@@ -61,6 +63,30 @@ caf::error validate_sequence(const model_config& cfg, const train_sequence& s,
   return internal::validate_row(cfg, {&s.prompt, &s.completion}, index);
 }
 
+// Device, precision and micro-batch budget, checked together.
+caf::expected<internal::step_numerics> numerics_of(const learner_settings& s) {
+  auto device = internal::parse_device(s.device, "learner.device");
+  if (!device)
+    return device.error();
+  auto precision = internal::parse_precision(s.precision, *device, "learner.precision");
+  if (!precision)
+    return precision.error();
+  if (s.micro_batch_tokens < 0)
+    return make_error(errc::invalid_argument, "learner.micro_batch_tokens must be >= 0");
+  // A sequence is never split, so the budget must hold the longest one.
+  if (s.micro_batch_tokens > 0 && s.micro_batch_tokens < s.model.max_seq_len)
+    return make_error(errc::invalid_argument,
+                      "learner.micro_batch_tokens " + std::to_string(s.micro_batch_tokens)
+                        + " is below max_seq_len " + std::to_string(s.model.max_seq_len)
+                        + " (0 = no micro-batches)");
+  internal::step_numerics n;
+  n.device = *device;
+  n.autocast = *precision == internal::precision_mode::bf16_autocast;
+  n.causal_only = device->is_cuda();
+  n.temperature = s.temperature;
+  return n;
+}
+
 caf::error validate_settings(const learner_settings& s) {
   if (auto err = internal::validate(s.model))
     return err;
@@ -75,76 +101,59 @@ caf::error validate_settings(const learner_settings& s) {
   if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1))
     return bad("optimizer: betas must be in [0, 1)");
   if (!(s.grpo.kl_beta >= 0)) return bad("grpo.kl_beta must be >= 0");
+  if (auto n = numerics_of(s); !n)
+    return n.error();
   return {};
-}
-
-torch::Tensor padded(const std::vector<train_sequence>& batch, size_t lo, size_t hi,
-                     int64_t t) {
-  std::vector<float> v((hi - lo) * t, 0.f);
-  for (size_t i = lo; i < hi; ++i)
-    std::copy(batch[i].behav_logprobs.begin(), batch[i].behav_logprobs.end(),
-              v.begin() + (i - lo) * t);
-  return torch::from_blob(v.data(), {static_cast<int64_t>(hi - lo), t}, torch::kFloat).clone();
-}
-
-double masked_mean(const torch::Tensor& x, const torch::Tensor& mask) {
-  return ((x * mask).sum() / mask.sum().clamp_min(1.0)).item<double>();
 }
 
 } // namespace
 
 class learner_core::impl {
 public:
-  explicit impl(const learner_settings& s) : settings(s), model(s.model) {}
+  impl(const learner_settings& s, const internal::step_numerics& n)
+    : settings(s), numerics(n), model(s.model) {}
 
   caf::expected<std::vector<train_step_stats>> train(const std::vector<train_sequence>& batch);
 
   learner_settings settings;
+  internal::step_numerics numerics;
   internal::transformer model;
   internal::transformer reference{nullptr};
   std::unique_ptr<torch::optim::AdamW> optimizer;
   int64_t version = 0;
 
 private:
-  std::vector<chunk_data> prepare(const std::vector<train_sequence>& batch);
-  caf::expected<train_step_stats> step(chunk_data& c);
+  using step_parts = std::vector<internal::micro_batch>;
+  std::vector<step_parts> prepare(const std::vector<train_sequence>& batch);
+  caf::expected<train_step_stats> step(const step_parts& parts);
   double clip_gradients();
 };
 
-std::vector<chunk_data> learner_core::impl::prepare(const std::vector<train_sequence>& batch) {
-  torch::NoGradGuard no_grad;
+std::vector<learner_core::impl::step_parts>
+learner_core::impl::prepare(const std::vector<train_sequence>& batch) {
   const size_t n = std::min<size_t>(settings.mini_batches, batch.size());
-  std::vector<chunk_data> chunks;
+  auto* ref = reference ? &reference : nullptr;
+  std::vector<step_parts> steps(n);
   for (size_t k = 0; k < n; ++k) {
     const size_t lo = k * batch.size() / n;
     const size_t hi = (k + 1) * batch.size() / n;
-    std::vector<internal::sequence_ref> rows;
-    std::vector<float> adv;
-    for (size_t i = lo; i < hi; ++i) {
-      rows.push_back({&batch[i].prompt, &batch[i].completion});
-      adv.push_back(static_cast<float>(batch[i].advantage));
-    }
-    chunk_data c;
-    c.packed = internal::pack(rows);
-    const auto t = c.packed.targets.size(1);
-    c.prox = internal::score_completions(model, c.packed, settings.temperature).logp;
-    if (reference)
-      c.ref = internal::score_completions(reference, c.packed, settings.temperature).logp;
-    c.behav = padded(batch, lo, hi, t);
-    c.advantages = torch::from_blob(adv.data(), {static_cast<int64_t>(adv.size())},
-                                    torch::kFloat).clone();
-    chunks.push_back(std::move(c));
+    for (const auto& rows :
+         internal::plan_micro_batches(batch, lo, hi, settings.micro_batch_tokens))
+      steps[k].push_back(
+        internal::prepare_micro_batch(model, ref, batch, rows, version, numerics));
   }
-  return chunks;
+  return steps;
 }
 
 // Global L2 norm before clipping; scales gradients down to grad_clip.
 double learner_core::impl::clip_gradients() {
-  double sq = 0;
+  std::vector<torch::Tensor> squares; // one device scalar per parameter, read once
   for (const auto& p : model->parameters())
     if (p.grad().defined())
-      sq += p.grad().pow(2).sum().item<double>();
-  const double norm = std::sqrt(sq);
+      squares.push_back(p.grad().pow(2).sum().to(torch::kDouble));
+  if (squares.empty())
+    return 0;
+  const double norm = std::sqrt(torch::stack(squares).sum().item<double>());
   const double clip = settings.optimizer.grad_clip;
   if (clip > 0 && std::isfinite(norm) && norm > clip) {
     torch::NoGradGuard no_grad;
@@ -155,51 +164,32 @@ double learner_core::impl::clip_gradients() {
   return norm;
 }
 
-caf::expected<train_step_stats> learner_core::impl::step(chunk_data& c) {
-  auto out = internal::score_completions(model, c.packed, settings.temperature);
+caf::expected<train_step_stats> learner_core::impl::step(const step_parts& parts) {
   const auto& g = settings.grpo;
-  torch::Tensor entropy, bonus;
-  if (g.entropy_coef > 0) {
-    // The bonus needs the graph through the full-vocabulary distribution.
-    auto lp = torch::log_softmax(out.logits, -1);
-    auto ent = -(lp.exp() * lp).sum(-1);
-    const auto& m = c.packed.loss_mask;
-    bonus = (ent * m).sum() / m.sum().clamp_min(1.0);
-    entropy = ent.detach();
-  } else {
-    // A statistic only: no graph through the full-vocabulary distribution.
-    torch::NoGradGuard no_grad;
-    auto lp = torch::log_softmax(out.logits.detach(), -1);
-    entropy = -(lp.exp() * lp).sum(-1);
-  }
-  grpo_loss_inputs in{out.logp, c.prox, c.behav, c.ref, c.advantages,
-                      c.packed.loss_mask, entropy};
   const int64_t norm_len = g.constant_normalizer > 0 ? g.constant_normalizer
                                                      : settings.max_new_tokens;
-  auto res = grpo_loss(in, g, norm_len);
-  if (bonus.defined())
-    res.loss = res.loss - g.entropy_coef * bonus;
   optimizer->zero_grad();
-  const double loss = res.loss.item<double>();
-  double grad_norm = NAN;
-  if (std::isfinite(loss)) {
-    res.loss.backward();
-    grad_norm = clip_gradients();
-  }
-  if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
+  auto acc = internal::accumulate_gradients(model, parts, g, norm_len, numerics);
+  const double grad_norm = acc.finite ? clip_gradients() : NAN;
+  if (!acc.finite || !std::isfinite(grad_norm)) {
     optimizer->zero_grad();
+    const double loss = acc.finite ? acc.loss.loss : acc.bad_loss;
     return make_error(errc::numeric_failure,
                       "learner: non-finite loss " + std::to_string(loss) + " or grad norm "
                         + std::to_string(grad_norm) + " at version " + std::to_string(version));
   }
   optimizer->step();
   ++version;
+  const auto mismatch = internal::measure_mismatch(parts);
   train_step_stats st;
   st.version = version;
-  st.loss = res.stats;
+  st.loss = acc.loss;
   st.grad_norm = grad_norm;
-  st.sampler_logp_abs_diff = masked_mean((c.prox - c.behav).abs(), c.packed.loss_mask);
-  st.tokens = static_cast<int64_t>(c.packed.loss_mask.sum().item<double>());
+  st.sampler_logp_abs_diff = mismatch.all_abs;
+  st.mismatch_logp_abs = mismatch.abs;
+  st.mismatch_k3 = mismatch.k3;
+  st.mismatch_tokens = mismatch.tokens;
+  st.tokens = static_cast<int64_t>(acc.loss.tokens);
   return st;
 }
 
@@ -210,14 +200,16 @@ learner_core::impl::train(const std::vector<train_sequence>& batch) {
   for (size_t i = 0; i < batch.size(); ++i)
     if (auto err = validate_sequence(settings.model, batch[i], i))
       return err;
-  auto chunks = prepare(batch);
+  const auto steps = prepare(batch);
   std::vector<train_step_stats> stats;
-  for (auto& c : chunks) {
-    auto st = step(c);
+  for (const auto& parts : steps) {
+    auto st = step(parts);
     if (!st)
       return st.error();
     stats.push_back(*st);
   }
+  // Device work still queued (the last AdamW update) is part of this call.
+  internal::synchronize(numerics.device);
   return stats;
 }
 
@@ -233,7 +225,7 @@ caf::expected<std::unique_ptr<learner_core::impl>>
 build(const learner_settings& s, const std::function<caf::error(internal::transformer&)>& init) {
   if (auto err = validate_settings(s))
     return err;
-  auto p = std::make_unique<learner_core::impl>(s);
+  auto p = std::make_unique<learner_core::impl>(s, *numerics_of(s));
   if (auto err = init(p->model))
     return err;
   if (s.grpo.kl_beta > 0) {
@@ -243,7 +235,11 @@ build(const learner_settings& s, const std::function<caf::error(internal::transf
       return err;
     for (auto& q : p->reference->parameters())
       q.set_requires_grad(false);
+    p->reference->to(p->numerics.device);
   }
+  // Before the optimizer exists, so that its state is made on the device.
+  p->model->to(p->numerics.device);
+  p->model->set_activation_checkpointing(s.activation_checkpointing);
   const auto& o = s.optimizer;
   p->optimizer = std::make_unique<torch::optim::AdamW>(
     p->model->parameters(), torch::optim::AdamWOptions(o.lr)
@@ -265,6 +261,14 @@ caf::expected<std::unique_ptr<learner_core>> learner_core::make(const learner_se
     return std::unique_ptr<learner_core>(new learner_core(std::move(*p)));
   } catch (const std::exception& e) {
     return make_error(errc::backend_failure, std::string("learner_core::make: ") + e.what());
+  }
+}
+
+caf::error learner_core::validate(const learner_settings& s) {
+  try {
+    return validate_settings(s);
+  } catch (const std::exception& e) {
+    return make_error(errc::backend_failure, std::string("learner_core::validate: ") + e.what());
   }
 }
 

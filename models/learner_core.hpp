@@ -43,7 +43,14 @@ struct train_step_stats {
   int64_t version = 0;   // version after this step
   grpo_loss_stats loss;
   double grad_norm = 0;  // before clipping
-  double sampler_logp_abs_diff = 0; // mean |log pi_prox - log pi_behav|
+  double sampler_logp_abs_diff = 0; // mean |log pi_prox - log pi_behav|, all tokens
+  // Sampler/learner numerical mismatch: d = log pi_learner - log pi_sampler
+  // of the same token under the same weights, i.e. over the tokens whose
+  // recorded version equals the learner's version when the batch arrived
+  // (the prox forward). Stale tokens are left out: their gap is policy drift.
+  double mismatch_logp_abs = 0; // mean |d|
+  double mismatch_k3 = 0;       // mean exp(d) - d - 1: k3 estimate of KL(sampler || learner)
+  int64_t mismatch_tokens = 0;  // tokens in those means (0: none at that version)
   int64_t tokens = 0;
 };
 
@@ -55,6 +62,20 @@ struct learner_settings {
   int32_t max_new_tokens = 8; // default constant normaliser
   int32_t mini_batches = 1;   // optimizer steps per batch (versions bumped each)
   uint64_t seed = 0;
+  // Where the model, AdamW state, reference and batches live: "cpu", "cuda",
+  // "cuda:N" (CUDA needs a TANDEM_WITH_CUDA build and a visible GPU).
+  std::string device = "cpu";
+  // "float32", or "bf16_autocast" (CUDA only): float32 weights and AdamW
+  // state, forwards under bf16 autocast.
+  std::string precision = "float32";
+  // Gradient accumulation: each optimizer step's sequences are split into
+  // micro-batches of at most this many padded tokens (rows x longest prompt
+  // + completion); the gradient equals the unsplit one. 0 = no split;
+  // otherwise it must be >= model.max_seq_len (a sequence is never split).
+  int64_t micro_batch_tokens = 0;
+  // Recompute each decoder layer in backward instead of storing its
+  // activations (same gradients, less memory, one more forward).
+  bool activation_checkpointing = false;
 };
 
 class learner_core {
@@ -63,6 +84,10 @@ public:
 
   static caf::expected<std::unique_ptr<learner_core>>
   make(const learner_settings& settings);
+
+  /// The checks make() runs on `settings` (device included), without
+  /// building anything: errc::invalid_argument naming the field.
+  static caf::error validate(const learner_settings& settings);
 
   /// Starts from the Hugging Face checkpoint in `dir` (Llama or Qwen2, see
   /// models/hf_checkpoint.hpp) instead of seeded weights: the model comes
@@ -76,8 +101,9 @@ public:
 
   /// Runs `mini_batches` optimizer steps on `batch` (split in order). Prox
   /// log-probs are computed once, before the first update. Returns one entry
-  /// per optimizer step. A non-finite loss or gradient skips the step and
-  /// returns errc::numeric_failure with the weights unchanged.
+  /// per optimizer step, once the device has finished the work. A non-finite
+  /// loss or gradient skips the step and returns errc::numeric_failure with
+  /// the weights unchanged.
   caf::expected<std::vector<train_step_stats>>
   train(const std::vector<train_sequence>& batch);
 

@@ -146,16 +146,21 @@ struct step_metrics {
   double advantage_abs_mean = 0, zero_std_fraction = 0;
   int64_t tokens = 0;
   double seconds = 0;
+  // Sampler/learner mismatch at equal weights (see train_step_stats).
+  double mismatch_logp_abs = 0, mismatch_k3 = 0;
+  int64_t mismatch_tokens = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, step_metrics& x) {
+  // New fields go last: the order is the wire format.
   return f(caf::meta::type_name("step_metrics"), x.version, x.loss, x.pg_loss,
            x.kl, x.entropy, x.clip_low, x.clip_high, x.clip_region,
            x.ratio_mean, x.ratio_min, x.ratio_max, x.behav_weight_mean,
            x.behav_weight_truncated, x.behav_approx_kl,
            x.sampler_logp_abs_diff, x.grad_norm, x.advantage_abs_mean,
-           x.zero_std_fraction, x.tokens, x.seconds);
+           x.zero_std_fraction, x.tokens, x.seconds, x.mismatch_logp_abs,
+           x.mismatch_k3, x.mismatch_tokens);
 }
 
 struct train_report {

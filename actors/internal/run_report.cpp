@@ -50,6 +50,8 @@ json_record to_json(const step_record& r) {
     .add("behav_weight_truncated", l.behav_weight_truncated)
     .add("behav_approx_kl", l.behav_approx_kl)
     .add("sampler_logp_abs_diff", l.sampler_logp_abs_diff).add("grad_norm", l.grad_norm)
+    .add("mismatch_logp_abs", l.mismatch_logp_abs).add("mismatch_k3", l.mismatch_k3)
+    .add("mismatch_tokens", l.mismatch_tokens)
     .add("staleness_mean", r.staleness.mean).add("staleness_max", r.staleness.max)
     .add_array("staleness_hist", r.staleness.histogram)
     .add("tokens_generated", r.tokens_generated).add("train_tokens", l.tokens)

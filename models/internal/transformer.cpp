@@ -7,6 +7,10 @@
 // gate,up,down; input_layernorm; post_attention_layernorm}, norm, lm_head
 // unless tied). Row-major, as the tensors are laid out.
 //
+// Activation checkpointing: layer_checkpoint below is torch.utils.checkpoint's
+// reentrant variant written as a custom autograd function (LibTorch C++ has no
+// checkpoint utility).
+//
 // Thread safety: one thread at a time per transformer.
 
 #include "models/internal/transformer.hpp"
@@ -15,7 +19,10 @@
 #include <cstring>
 #include <limits>
 
+#include <torch/version.h>
+
 #include "models/hf_checkpoint.hpp"
+#include "models/internal/device_precision.hpp"
 #include "runtime/error.hpp"
 
 namespace tandem::internal {
@@ -37,6 +44,22 @@ torch::Tensor rotate_half(const torch::Tensor& x) {
 torch::Tensor apply_rotary(const torch::Tensor& x, const rotary& rope) {
   return x * rope.cos + rotate_half(x) * rope.sin;
 }
+
+#if TORCH_VERSION_MAJOR >= 2
+// Causal attention through the fused kernels; q [B, H, S, hd], k/v
+// [B, KV, S, hd]. Query head h uses kv head h / rep (HF repeat_kv).
+torch::Tensor fused_causal_attention(const torch::Tensor& q, torch::Tensor k, torch::Tensor v,
+                                     int64_t rep) {
+  if (rep > 1) {
+    k = k.repeat_interleave(rep, 1);
+    v = v.repeat_interleave(rep, 1);
+  }
+  // Under autocast the rotary products promote q and k to float32 while v
+  // comes out of its projection in bf16; the kernel wants one dtype.
+  const auto dtype = v.scalar_type();
+  return at::scaled_dot_product_attention(q.to(dtype), k.to(dtype), v, {}, 0.0, true);
+}
+#endif
 
 } // namespace
 
@@ -77,14 +100,26 @@ torch::Tensor attention_impl::forward(const torch::Tensor& x, const rotary& rope
     k = k_cache->narrow(2, 0, start + s);
     v = v_cache->narrow(2, 0, start + s);
   }
-  const auto sk = k.size(2);
   const auto rep = heads_ / kv_heads_;
+  const auto sk = k.size(2);
+  torch::Tensor mask = blocked;
+  if (!mask.defined()) {
+#if TORCH_VERSION_MAJOR >= 2
+    if (k_cache == nullptr) {
+      auto out = fused_causal_attention(q, k, v, rep);
+      return o_proj_(out.transpose(1, 2).reshape({b, s, heads_ * head_dim_}));
+    }
+#endif
+    // Query i sits at slot sk - s + i and sees the keys up to that slot.
+    mask = torch::ones({s, sk}, torch::TensorOptions().dtype(torch::kBool).device(x.device()))
+             .triu(sk - s + 1);
+  }
   // Query head h uses kv head h / rep (HF repeat_kv). Folding the rep query
   // heads into the row dimension avoids copying the keys and values.
   auto qg = q.reshape({b, kv_heads_, rep * s, head_dim_});
   auto scores = torch::matmul(qg, k.transpose(-2, -1)) * (1.0 / std::sqrt(double(head_dim_)));
   scores = scores.view({b, kv_heads_, rep, s, sk})
-             .masked_fill(blocked, -std::numeric_limits<float>::infinity());
+             .masked_fill(mask, -std::numeric_limits<float>::infinity());
   auto probs = torch::softmax(scores, -1).view({b, kv_heads_, rep * s, sk});
   auto out = torch::matmul(probs, v).view({b, heads_, s, head_dim_});
   return o_proj_(out.transpose(1, 2).reshape({b, s, heads_ * head_dim_}));
@@ -116,6 +151,57 @@ torch::Tensor decoder_layer_impl::forward(const torch::Tensor& x, const rotary& 
   auto h = x + self_attn_(input_layernorm_(x), rope, blocked, k_cache, v_cache, start);
   return h + mlp_(post_attention_layernorm_(h));
 }
+
+namespace {
+
+// What a checkpointed layer needs besides its input; not autograd inputs.
+struct layer_context {
+  rotary rope;
+  torch::Tensor blocked; // may be undefined (plain causal)
+};
+
+// One decoder layer, checkpointed. Forward runs without a graph (apply()
+// turns grad mode off) and keeps only the layer's input. Backward recomputes
+// the layer with grad, under the forward's autocast state, and
+// back-propagates through the recomputation (a reentrant backward): that
+// accumulates the layer's parameter gradients like any backward does, and the
+// input's gradient is returned to the outer graph.
+struct layer_checkpoint : torch::autograd::Function<layer_checkpoint> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               decoder_layer_impl* layer, const layer_context* c) {
+    ctx->save_for_backward({x});
+    // The layer belongs to the model, which outlives every graph built on it
+    // (a graph lives within one learner step); a raw address is enough.
+    ctx->saved_data["layer"] = reinterpret_cast<int64_t>(layer);
+    ctx->saved_data["cos"] = c->rope.cos;
+    ctx->saved_data["sin"] = c->rope.sin;
+    ctx->saved_data["masked"] = c->blocked.defined();
+    if (c->blocked.defined())
+      ctx->saved_data["blocked"] = c->blocked;
+    ctx->saved_data["autocast"] = autocast_guard::active();
+    return layer->forward(x, c->rope, c->blocked, nullptr, nullptr, 0);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
+    auto* layer = reinterpret_cast<decoder_layer_impl*>(ctx->saved_data["layer"].toInt());
+    rotary rope{ctx->saved_data["cos"].toTensor(), ctx->saved_data["sin"].toTensor()};
+    torch::Tensor blocked;
+    if (ctx->saved_data["masked"].toBool())
+      blocked = ctx->saved_data["blocked"].toTensor();
+    torch::Tensor out;
+    {
+      torch::AutoGradMode with_grad(true);
+      autocast_guard cast(ctx->saved_data["autocast"].toBool());
+      out = layer->forward(x, rope, blocked, nullptr, nullptr, 0);
+    }
+    torch::autograd::backward({out}, {grads[0]});
+    return {x.grad(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+} // namespace
 
 transformer_impl::transformer_impl(const model_config& cfg) : cfg_(cfg) {
   const int64_t head_dim = cfg.hidden_size / cfg.num_heads;
@@ -149,26 +235,52 @@ void transformer_impl::init_weights(uint64_t seed) {
   }
 }
 
-rotary transformer_impl::make_rotary(const torch::Tensor& positions) const {
-  auto freqs = positions.to(torch::kFloat).unsqueeze(-1) * inv_freq_; // [B,S,hd/2]
-  auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);             // [B,1,S,hd]
+rotary transformer_impl::make_rotary(const torch::Tensor& positions) {
+  // One copy per device instead of one small host-to-device copy per call.
+  if (!inv_freq_on_device_.defined() || inv_freq_on_device_.device() != positions.device())
+    inv_freq_on_device_ = inv_freq_.to(positions.device());
+  auto freqs = positions.to(torch::kFloat).unsqueeze(-1) * inv_freq_on_device_; // [B,S,hd/2]
+  auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);                       // [B,1,S,hd]
   return {emb.cos(), emb.sin()};
+}
+
+torch::Tensor transformer_impl::run_layers(const torch::Tensor& tokens,
+                                           const torch::Tensor& positions,
+                                           const torch::Tensor& mask, kv_cache* cache,
+                                           int64_t start) {
+  auto h = embed_tokens_(tokens);
+  layer_context c{make_rotary(positions), {}};
+  // [B, S, Sk] -> [B, kv_heads, rep, S, Sk] by broadcasting.
+  if (mask.defined())
+    c.blocked = mask.logical_not().unsqueeze(1).unsqueeze(1);
+  const bool checkpoint = checkpointing_ && cache == nullptr && torch::GradMode::is_enabled();
+  for (size_t i = 0; i < layers_->size(); ++i) {
+    auto* layer = layers_[i]->as<decoder_layer_impl>();
+    if (checkpoint) {
+      h = layer_checkpoint::apply(h, layer, &c);
+      continue;
+    }
+    auto* k = cache ? &cache->k[i] : nullptr;
+    auto* v = cache ? &cache->v[i] : nullptr;
+    h = layer->forward(h, c.rope, c.blocked, k, v, start);
+  }
+  return norm_(h);
 }
 
 torch::Tensor transformer_impl::forward(const torch::Tensor& tokens,
                                         const torch::Tensor& positions,
                                         const torch::Tensor& mask, kv_cache* cache,
                                         int64_t start) {
-  auto h = embed_tokens_(tokens);
-  const auto rope = make_rotary(positions);
-  // [B, S, Sk] -> [B, kv_heads, rep, S, Sk] by broadcasting.
-  const auto blocked = mask.logical_not().unsqueeze(1).unsqueeze(1);
-  for (size_t i = 0; i < layers_->size(); ++i) {
-    auto* k = cache ? &cache->k[i] : nullptr;
-    auto* v = cache ? &cache->v[i] : nullptr;
-    h = layers_[i]->as<decoder_layer_impl>()->forward(h, rope, blocked, k, v, start);
-  }
-  h = norm_(h);
+  return project(run_layers(tokens, positions, mask, cache, start));
+}
+
+torch::Tensor transformer_impl::hidden(const torch::Tensor& tokens,
+                                       const torch::Tensor& positions,
+                                       const torch::Tensor& mask) {
+  return run_layers(tokens, positions, mask, nullptr, 0);
+}
+
+torch::Tensor transformer_impl::project(const torch::Tensor& h) {
   if (lm_head_)
     return lm_head_(h);
   return torch::nn::functional::linear(h, embed_tokens_->weight);
@@ -227,7 +339,7 @@ std::vector<char> export_weights(const transformer& model) {
   std::vector<char> out(static_cast<size_t>(count_parameters(model)) * sizeof(float));
   size_t off = 0;
   for (const auto& p : ordered_parameters(model)) {
-    auto c = p.detach().contiguous();
+    auto c = p.detach().to(torch::kCPU, torch::kFloat).contiguous();
     const auto bytes = static_cast<size_t>(c.numel()) * sizeof(float);
     std::memcpy(out.data() + off, c.data_ptr<float>(), bytes);
     off += bytes;
@@ -283,7 +395,7 @@ caf::error save_hf(const transformer& model, const std::string& dir,
   std::vector<torch::Tensor> keep; // contiguous copies stay alive while writing
   std::vector<hf_tensor_ref> refs;
   for (const auto& item : model->named_parameters(/*recurse=*/true)) {
-    keep.push_back(item.value().detach().to(torch::kFloat).contiguous());
+    keep.push_back(item.value().detach().to(torch::kCPU, torch::kFloat).contiguous());
     refs.push_back({item.key(), keep.back().sizes().vec(), keep.back().data_ptr<float>()});
   }
   return write_hf_weights(dir, refs, max_shard_bytes);
@@ -342,15 +454,30 @@ packed_batch pack(const std::vector<sequence_ref>& rows) {
   return out;
 }
 
+packed_batch to_device(const packed_batch& p, const torch::Device& device) {
+  auto move = [&device](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
+  packed_batch out = p;
+  out.tokens = move(p.tokens);
+  out.positions = move(p.positions);
+  out.mask = move(p.mask);
+  out.predict_at = move(p.predict_at);
+  out.targets = move(p.targets);
+  out.loss_mask = move(p.loss_mask);
+  return out;
+}
+
 completion_logits score_completions(transformer& model, const packed_batch& p,
                                     double temperature) {
-  auto logits = model->forward(p.tokens, p.positions, p.mask); // [B,S,V]
-  const auto v = logits.size(-1);
-  auto idx = p.predict_at.unsqueeze(-1).expand({p.predict_at.size(0), p.predict_at.size(1), v});
+  auto h = model->hidden(p.tokens, p.positions, p.mask); // [B,S,H]
+  auto idx = p.predict_at.unsqueeze(-1).expand({p.predict_at.size(0), p.predict_at.size(1),
+                                                h.size(-1)});
+  // Projecting only the T predicting rows saves (S - T) x vocab logits.
+  auto logits = model->project(h.gather(1, idx)); // [B,T,V]
   // Same op order as the sampler: divide, then log_softmax, then gather.
-  auto scaled = logits.gather(1, idx) / temperature;
-  auto logp = torch::log_softmax(scaled, -1).gather(-1, p.targets.unsqueeze(-1)).squeeze(-1);
-  return {scaled, logp};
+  auto scaled = logits / temperature;
+  auto log_probs = torch::log_softmax(scaled, -1);
+  auto logp = log_probs.gather(-1, p.targets.unsqueeze(-1)).squeeze(-1);
+  return {log_probs, logp};
 }
 
 caf::error validate_row(const model_config& cfg, const sequence_ref& row, size_t index) {

@@ -13,6 +13,15 @@
 // so that LibTorch 1.13 and 2.x compute the same thing. Padding never leaks
 // into real tokens: a masked key gets probability exactly 0, and every query
 // may attend to itself, so pad rows stay finite (no all -inf softmax row).
+// Without a mask (undefined tensor) attention is plain causal, through
+// scaled_dot_product_attention on LibTorch 2 (the learner's GPU path): for
+// right-padded rows that is exact for every real token, whose keys all lie to
+// its left, and pad rows stay finite because each query sees itself.
+//
+// Devices: parameters follow Module::to(); the rotary frequencies follow the
+// positions' device. Activation checkpointing (off by default) recomputes
+// each decoder layer in backward instead of keeping its activations; it
+// applies only when grad mode is on and no KV cache is used.
 //
 // Thread safety: a transformer is used by one thread at a time.
 #pragma once
@@ -58,8 +67,9 @@ class attention_impl : public torch::nn::Module {
 public:
   explicit attention_impl(const model_config& cfg);
   /// `blocked` is bool [B, 1, 1, S, Sk], true where a query must not see a
-  /// key. With a cache, the new keys/values are written at slots
-  /// [start, start + S) and the query attends over slots [0, start + S).
+  /// key; undefined means causal (query i sees slots up to Sk - S + i). With
+  /// a cache, the new keys/values are written at slots [start, start + S)
+  /// and the query attends over slots [0, start + S).
   torch::Tensor forward(const torch::Tensor& x, const rotary& rope,
                         const torch::Tensor& blocked, torch::Tensor* k_cache,
                         torch::Tensor* v_cache, int64_t start);
@@ -103,12 +113,23 @@ public:
   /// torch::manual_seed.
   void init_weights(uint64_t seed);
 
-  /// tokens/positions int64 [B, S]; mask bool [B, S, Sk]. Returns logits
-  /// [B, S, vocab]. With `cache`, see attention_impl::forward.
+  /// tokens/positions int64 [B, S]; mask bool [B, S, Sk] (undefined: plain
+  /// causal, see the file comment). Returns logits [B, S, vocab]. With
+  /// `cache`, see attention_impl::forward.
   torch::Tensor forward(const torch::Tensor& tokens,
                         const torch::Tensor& positions,
                         const torch::Tensor& mask, kv_cache* cache = nullptr,
                         int64_t start = 0);
+
+  /// The final hidden states [B, S, hidden] (after the last norm), without a
+  /// cache; forward() == project(hidden()).
+  torch::Tensor hidden(const torch::Tensor& tokens, const torch::Tensor& positions,
+                       const torch::Tensor& mask);
+  /// Logits of hidden states: the lm_head (or the tied embedding).
+  torch::Tensor project(const torch::Tensor& h);
+
+  /// Recompute each decoder layer in backward (see the file comment).
+  void set_activation_checkpointing(bool on) { checkpointing_ = on; }
 
   /// Zeroed cache for `batch` rows and `capacity` slots.
   kv_cache make_cache(int64_t batch, int64_t capacity) const;
@@ -116,10 +137,14 @@ public:
   const model_config& config() const { return cfg_; }
 
 private:
-  rotary make_rotary(const torch::Tensor& positions) const;
+  rotary make_rotary(const torch::Tensor& positions);
+  torch::Tensor run_layers(const torch::Tensor& tokens, const torch::Tensor& positions,
+                           const torch::Tensor& mask, kv_cache* cache, int64_t start);
 
   model_config cfg_;
-  torch::Tensor inv_freq_; // buffer-free constant, [head_dim / 2]
+  torch::Tensor inv_freq_; // buffer-free constant, [head_dim / 2], on the CPU
+  torch::Tensor inv_freq_on_device_; // copy on the device of the last positions
+  bool checkpointing_ = false;
   torch::nn::Embedding embed_tokens_{nullptr};
   torch::nn::ModuleList layers_{nullptr};
   rms_norm norm_{nullptr};
@@ -159,7 +184,7 @@ struct sequence_ref {
 struct packed_batch {
   torch::Tensor tokens;    // int64 [B, S]
   torch::Tensor positions; // int64 [B, S]
-  torch::Tensor mask;      // bool  [B, S, S]
+  torch::Tensor mask;      // bool  [B, S, S]; undefined = plain causal
   torch::Tensor predict_at; // int64 [B, T]: logit row that predicts token t
   torch::Tensor targets;   // int64 [B, T]
   torch::Tensor loss_mask; // float [B, T]: 1 for real completion tokens
@@ -168,16 +193,20 @@ struct packed_batch {
 
 packed_batch pack(const std::vector<sequence_ref>& rows);
 
+/// `p` with every tensor copied to `device` (undefined ones stay undefined).
+packed_batch to_device(const packed_batch& p, const torch::Device& device);
+
 /// Causal + key-validity mask; every query also sees itself. valid: bool
 /// [B, S]. Returns bool [B, S, S].
 torch::Tensor causal_mask(const torch::Tensor& valid);
 
 struct completion_logits {
-  torch::Tensor logits; // [B, T, V] / temperature (raw, before log_softmax)
-  torch::Tensor logp;   // [B, T] log-prob of the target tokens
+  torch::Tensor log_probs; // [B, T, V] log_softmax(logits / temperature)
+  torch::Tensor logp;      // [B, T] log-prob of the target tokens
 };
 
-/// Forward on a packed batch; logp keeps the graph if grad mode is on.
+/// Forward on a packed batch; logp keeps the graph if grad mode is on. The
+/// vocabulary projection runs only at the T predicting rows, not all S.
 completion_logits score_completions(transformer& model, const packed_batch& p,
                                     double temperature);
 

@@ -562,7 +562,14 @@ TEST_F(ActorTest, EveryMessageTypeSerializesLosslessly) {
   EXPECT_EQ(round_trip(sys, chunk).bytes, chunk.bytes);
   train_report rep{{step_metrics{}}};
   rep.steps[0].loss = 0.5;
-  EXPECT_EQ(round_trip(sys, rep).steps[0].loss, 0.5);
+  rep.steps[0].mismatch_logp_abs = 0.25;
+  rep.steps[0].mismatch_k3 = 0.125;
+  rep.steps[0].mismatch_tokens = 7;
+  auto rep2 = round_trip(sys, rep);
+  EXPECT_EQ(rep2.steps[0].loss, 0.5);
+  EXPECT_EQ(rep2.steps[0].mismatch_logp_abs, 0.25);
+  EXPECT_EQ(rep2.steps[0].mismatch_k3, 0.125);
+  EXPECT_EQ(rep2.steps[0].mismatch_tokens, 7);
   // Every type is registered by name (required to cross a process boundary).
   for (auto name : {"tandem.group_task", "tandem.generate_request", "tandem.rollout_group",
                     "tandem.generate_result", "tandem.scored_group", "tandem.train_batch",

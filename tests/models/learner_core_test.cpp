@@ -254,3 +254,118 @@ TEST(LearnerCore, EntropyBonusRaisesEntropyWhenAdvantagesAreZero) {
   EXPECT_GT(measure(1.0), 0.01);
   EXPECT_NEAR(measure(0.0), 0.0, 1e-6);
 }
+
+// --- devices, micro-batches, checkpointing, mismatch ---------------------------
+
+TEST(LearnerCore, DeviceAndPrecisionOptionsAreValidated) {
+  auto expect_refused = [](learner_settings s, const std::string& words) {
+    auto l = learner_core::make(s);
+    ASSERT_FALSE(l) << words;
+    EXPECT_TRUE(is(l.error(), errc::invalid_argument));
+    EXPECT_NE(describe(l.error()).find(words), std::string::npos) << describe(l.error());
+  };
+  auto s = tiny_settings();
+  s.device = "tpu";
+  expect_refused(s, "learner.device 'tpu': expected cpu, cuda or cuda:N");
+  s.device = "cuda:x";
+  expect_refused(s, "expected cpu, cuda or cuda:N");
+#ifndef TANDEM_WITH_CUDA
+  s.device = "cuda";
+  expect_refused(s, "learner.device 'cuda': this build has no CUDA");
+  s.device = "cuda:1";
+  expect_refused(s, "this build has no CUDA");
+#endif
+  s = tiny_settings();
+  s.precision = "fp16";
+  expect_refused(s, "learner.precision 'fp16': expected float32 or bf16_autocast");
+  s.precision = "bf16_autocast";
+  expect_refused(s, "bf16_autocast needs a cuda device");
+  s = tiny_settings();
+  s.micro_batch_tokens = -1;
+  expect_refused(s, "micro_batch_tokens must be >= 0");
+  s.micro_batch_tokens = 31; // below max_seq_len 32: a sequence could not fit
+  expect_refused(s, "below max_seq_len 32");
+  s.micro_batch_tokens = 32;
+  s.activation_checkpointing = true;
+  EXPECT_TRUE(learner_core::make(s));
+}
+
+// The public face of learner_step_test's gradient equality: same loss
+// statistics and gradient norm, whatever the micro-batch budget.
+TEST(LearnerCore, MicroBatchesAndCheckpointingGiveTheSameStep) {
+  auto s = tiny_settings();
+  s.mini_batches = 2;
+  s.grpo.entropy_coef = 0.01;
+  auto base = make_learner(s);
+  auto batch = on_policy_batch(*base, s.model, 16);
+  for (size_t i = 0; i < batch.size(); ++i)
+    for (auto& lp : batch[i].behav_logprobs)
+      lp += 0.05f * static_cast<float>(i % 3); // ratio weights != 1
+  auto expected = base->train(batch);
+  ASSERT_TRUE(expected) << describe(expected.error());
+  for (int64_t budget : {0, 32, 48}) {
+    for (bool checkpointing : {false, true}) {
+      SCOPED_TRACE("budget " + std::to_string(budget) + (checkpointing ? " checkpointed" : ""));
+      auto t = s;
+      t.micro_batch_tokens = budget;
+      t.activation_checkpointing = checkpointing;
+      auto l = make_learner(t);
+      auto got = l->train(batch);
+      ASSERT_TRUE(got) << describe(got.error());
+      ASSERT_EQ(got->size(), expected->size());
+      for (size_t k = 0; k < got->size(); ++k) {
+        const auto& a = (*expected)[k];
+        const auto& b = (*got)[k];
+        EXPECT_NEAR(a.loss.loss, b.loss.loss, 1e-5);
+        EXPECT_NEAR(a.loss.entropy, b.loss.entropy, 1e-5);
+        EXPECT_NEAR(a.loss.behav_weight_mean, b.loss.behav_weight_mean, 1e-5);
+        EXPECT_NEAR(a.grad_norm, b.grad_norm, 1e-5 * a.grad_norm);
+        EXPECT_NEAR(a.sampler_logp_abs_diff, b.sampler_logp_abs_diff, 1e-6);
+        EXPECT_EQ(a.tokens, b.tokens);
+      }
+    }
+  }
+}
+
+TEST(LearnerCore, MismatchIsZeroWhenSamplerAndLearnerShareWeights) {
+  auto s = tiny_settings();
+  auto l = make_learner(s);
+  auto st = l->train(on_policy_batch(*l, s.model, 8));
+  ASSERT_TRUE(st);
+  const auto& m = (*st)[0];
+  EXPECT_LT(m.mismatch_logp_abs, 1e-5);
+  EXPECT_LT(m.mismatch_k3, 1e-5);
+  EXPECT_EQ(m.mismatch_tokens, m.tokens);
+}
+
+// behav = learner log-prob - delta, so d = log pi_learner - log pi_behav =
+// delta (up to the ~1e-7 of two float32 forwards of the same weights).
+TEST(LearnerCore, MismatchEqualsTheHandComputedFigureForPerturbedLogProbs) {
+  auto s = tiny_settings();
+  auto l = make_learner(s);
+  auto batch = on_policy_batch(*l, s.model, 8);
+  const double deltas[] = {0.1, -0.2, 0.05, 0.3, -0.4};
+  double abs_sum = 0, k3_sum = 0, abs_all = 0;
+  int64_t n = 0, all = 0, k = 0;
+  for (size_t i = 0; i < batch.size(); ++i)
+    for (size_t t = 0; t < batch[i].completion.size(); ++t, ++k) {
+      const double d = deltas[k % 5];
+      batch[i].behav_logprobs[t] -= static_cast<float>(d);
+      abs_all += std::abs(d);
+      ++all;
+      if (i == 3) { // sampled one version earlier: left out of the mismatch
+        batch[i].versions[t] = -1;
+        continue;
+      }
+      abs_sum += std::abs(d);
+      k3_sum += std::exp(d) - d - 1;
+      ++n;
+    }
+  auto st = l->train(batch);
+  ASSERT_TRUE(st);
+  const auto& m = (*st)[0];
+  EXPECT_EQ(m.mismatch_tokens, n);
+  EXPECT_NEAR(m.mismatch_logp_abs, abs_sum / n, 1e-5);
+  EXPECT_NEAR(m.mismatch_k3, k3_sum / n, 1e-5);
+  EXPECT_NEAR(m.sampler_logp_abs_diff, abs_all / all, 1e-5);
+}

@@ -1,0 +1,225 @@
+// learner_step.cpp: see learner_step.hpp.
+
+#include "models/internal/learner_step.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "models/grpo_loss.hpp"
+#include "models/internal/device_precision.hpp"
+
+namespace tandem::internal {
+
+namespace {
+
+int64_t row_length(const train_sequence& s) {
+  return static_cast<int64_t>(s.prompt.size() + s.completion.size());
+}
+
+// [b, T] float tensor of per-token values of `rows`, 0 at padding.
+template <class Get>
+torch::Tensor padded(const std::vector<train_sequence>& batch, const std::vector<size_t>& rows,
+                     int64_t t, Get get) {
+  std::vector<float> v(rows.size() * t, 0.f);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& s = batch[rows[i]];
+    for (size_t j = 0; j < s.completion.size(); ++j)
+      v[i * t + j] = get(s, j);
+  }
+  return torch::from_blob(v.data(), {static_cast<int64_t>(rows.size()), t}, torch::kFloat)
+    .clone();
+}
+
+// Accumulates per-part statistics into those of the whole step: loss and
+// pg_loss with the part's loss weight, token means weighted by tokens.
+class stats_merger {
+public:
+  void add(const grpo_loss_stats& s, double loss_weight) {
+    sum_.loss += loss_weight * s.loss;
+    sum_.pg_loss += loss_weight * s.pg_loss;
+    const double n = s.tokens;
+    sum_.kl += n * s.kl;
+    sum_.entropy += n * s.entropy;
+    sum_.clip_low += n * s.clip_low;
+    sum_.clip_high += n * s.clip_high;
+    sum_.clip_region += n * s.clip_region;
+    sum_.ratio_mean += n * s.ratio_mean;
+    sum_.behav_weight_mean += n * s.behav_weight_mean;
+    sum_.behav_weight_truncated += n * s.behav_weight_truncated;
+    sum_.behav_approx_kl += n * s.behav_approx_kl;
+    sum_.ratio_min = any_ ? std::min(sum_.ratio_min, s.ratio_min) : s.ratio_min;
+    sum_.ratio_max = any_ ? std::max(sum_.ratio_max, s.ratio_max) : s.ratio_max;
+    sum_.tokens += n;
+    any_ = any_ || n > 0;
+  }
+
+  grpo_loss_stats result() const {
+    grpo_loss_stats r = sum_;
+    const double n = std::max(sum_.tokens, 1.0);
+    for (double* f : {&r.kl, &r.entropy, &r.clip_low, &r.clip_high, &r.clip_region,
+                      &r.ratio_mean, &r.behav_weight_mean, &r.behav_weight_truncated,
+                      &r.behav_approx_kl})
+      *f /= n;
+    return r;
+  }
+
+private:
+  grpo_loss_stats sum_;
+  bool any_ = false;
+};
+
+// The loss of one part and the statistics grpo_loss reports for it.
+struct part_loss {
+  torch::Tensor loss;  // grpo loss (part's own aggregation)
+  torch::Tensor bonus; // token-mean entropy, undefined without an entropy bonus
+  grpo_loss_stats stats;
+};
+
+part_loss forward_part(transformer& model, const micro_batch& p, const grpo_config& g,
+                       int64_t normalizer_length, const step_numerics& n) {
+  autocast_guard cast(n.autocast);
+  auto out = score_completions(model, p.packed, n.temperature);
+  const auto& m = p.packed.loss_mask;
+  part_loss r;
+  torch::Tensor entropy;
+  if (g.entropy_coef > 0) {
+    // The bonus needs the graph through the full-vocabulary distribution.
+    const auto& lp = out.log_probs;
+    auto ent = -(lp.exp() * lp).sum(-1);
+    r.bonus = (ent * m).sum() / m.sum().clamp_min(1.0);
+    entropy = ent.detach();
+  } else {
+    // A statistic only: no graph through the full-vocabulary distribution.
+    torch::NoGradGuard no_grad;
+    auto lp = out.log_probs.detach();
+    entropy = -(lp.exp() * lp).sum(-1);
+  }
+  grpo_loss_inputs in{out.logp, p.prox, p.behav, p.ref, p.advantages, m, entropy};
+  auto res = grpo_loss(in, g, normalizer_length);
+  r.loss = res.loss;
+  r.stats = res.stats;
+  return r;
+}
+
+} // namespace
+
+std::vector<std::vector<size_t>> plan_micro_batches(const std::vector<train_sequence>& batch,
+                                                    size_t lo, size_t hi, int64_t max_tokens) {
+  std::vector<size_t> order(hi - lo);
+  std::iota(order.begin(), order.end(), lo);
+  if (max_tokens <= 0)
+    return {order};
+  std::stable_sort(order.begin(), order.end(), [&batch](size_t a, size_t b) {
+    return row_length(batch[a]) > row_length(batch[b]);
+  });
+  std::vector<std::vector<size_t>> plan;
+  int64_t longest = 0; // of the open micro-batch: its first row (longest first)
+  for (size_t i : order) {
+    const auto n = static_cast<int64_t>(plan.empty() ? 0 : plan.back().size());
+    if (plan.empty() || (n + 1) * longest > max_tokens) {
+      plan.push_back({i});
+      longest = row_length(batch[i]);
+    } else {
+      plan.back().push_back(i);
+    }
+  }
+  return plan;
+}
+
+micro_batch prepare_micro_batch(transformer& model, transformer* reference,
+                                const std::vector<train_sequence>& batch,
+                                const std::vector<size_t>& rows, int64_t version,
+                                const step_numerics& n) {
+  torch::NoGradGuard no_grad;
+  std::vector<sequence_ref> refs;
+  std::vector<float> adv;
+  micro_batch mb;
+  for (size_t i : rows) {
+    refs.push_back({&batch[i].prompt, &batch[i].completion});
+    adv.push_back(static_cast<float>(batch[i].advantage));
+    mb.tokens += static_cast<double>(batch[i].completion.size());
+  }
+  mb.rows = static_cast<double>(rows.size());
+  auto packed = pack(refs);
+  if (n.causal_only)
+    packed.mask = torch::Tensor(); // exact for right padding (transformer.hpp)
+  mb.packed = to_device(packed, n.device);
+  const auto t = packed.targets.size(1);
+  mb.behav = padded(batch, rows, t, [](const train_sequence& s, size_t j) {
+               return s.behav_logprobs[j];
+             }).to(n.device);
+  mb.same_version = padded(batch, rows, t, [version](const train_sequence& s, size_t j) {
+                      return s.versions[j] == version ? 1.f : 0.f;
+                    }).to(n.device) > 0;
+  mb.advantages = torch::from_blob(adv.data(), {static_cast<int64_t>(adv.size())}, torch::kFloat)
+                    .clone()
+                    .to(n.device);
+  autocast_guard cast(n.autocast);
+  mb.prox = score_completions(model, mb.packed, n.temperature).logp;
+  if (reference != nullptr)
+    mb.ref = score_completions(*reference, mb.packed, n.temperature).logp;
+  return mb;
+}
+
+accumulated_step accumulate_gradients(transformer& model, const std::vector<micro_batch>& parts,
+                                      const grpo_config& g, int64_t normalizer_length,
+                                      const step_numerics& n) {
+  double rows = 0, tokens = 0;
+  for (const auto& p : parts) {
+    rows += p.rows;
+    tokens += p.tokens;
+  }
+  stats_merger merged;
+  accumulated_step out;
+  for (const auto& p : parts) {
+    // The share of this part in the step's loss (see the file comment).
+    const double w_tokens = p.tokens / std::max(tokens, 1.0);
+    const double w_loss = g.aggregation == loss_aggregation::token_mean ? w_tokens
+                                                                        : p.rows / rows;
+    auto part = forward_part(model, p, g, normalizer_length, n);
+    auto total = part.loss * w_loss;
+    if (part.bonus.defined())
+      total = total - g.entropy_coef * w_tokens * part.bonus;
+    const double value = total.item<double>();
+    if (!std::isfinite(value)) {
+      out.finite = false;
+      out.bad_loss = value;
+      return out;
+    }
+    total.backward();
+    merged.add(part.stats, w_loss);
+  }
+  out.loss = merged.result();
+  return out;
+}
+
+mismatch_stats measure_mismatch(const std::vector<micro_batch>& parts) {
+  // Device-side sums, read back once: [all |d|, all tokens, |d|, k3, tokens].
+  torch::Tensor sums;
+  for (const auto& p : parts) {
+    const auto real = p.packed.loss_mask > 0;
+    const auto same = real.logical_and(p.same_version);
+    const auto zero = torch::zeros_like(p.prox);
+    const auto d = torch::where(real, p.prox - p.behav, zero);
+    const auto dc = d.clamp(-20.0, 20.0);
+    const auto k3 = dc.exp() - dc - 1.0;
+    auto s = torch::stack({d.abs().sum(), real.sum().to(torch::kFloat),
+                           torch::where(same, d.abs(), zero).sum(),
+                           torch::where(same, k3, zero).sum(), same.sum().to(torch::kFloat)})
+               .to(torch::kDouble);
+    sums = sums.defined() ? sums + s : s;
+  }
+  mismatch_stats m;
+  if (!sums.defined())
+    return m;
+  auto h = sums.to(torch::kCPU);
+  auto a = h.accessor<double, 1>();
+  m.all_abs = a[0] / std::max(a[1], 1.0);
+  m.abs = a[2] / std::max(a[4], 1.0);
+  m.k3 = a[3] / std::max(a[4], 1.0);
+  m.tokens = static_cast<int64_t>(a[4]);
+  return m;
+}
+
+} // namespace tandem::internal
