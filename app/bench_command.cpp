@@ -18,6 +18,7 @@
 #include "actors/internal/batch_builder.hpp"
 #include "actors/reward.hpp"
 #include "actors/sampler.hpp"
+#include "app/bench_broadcast.hpp"
 #include "app/bench_control.hpp"
 #include "app/bench_learner.hpp"
 #include "app/bench_decode.hpp"
@@ -252,8 +253,12 @@ int bench_command(const args& a) {
     return bench_learner_command(args(a.begin() + 1, a.end()));
   if (!a.empty() && a[0] == "decode")
     return bench_decode_command(args(a.begin() + 1, a.end()));
+  if (!a.empty() && a[0] == "broadcast")
+    return bench_broadcast_command(args(a.begin() + 1, a.end()));
   if (a.empty() || a[0] != "pipeline") {
-    std::cerr << "usage: tandem bench pipeline CONFIG [--steps N] [--samplers N]\n";
+    std::cerr << "usage: tandem bench pipeline CONFIG [--steps N] [--samplers N]\n"
+                 "       tandem bench broadcast [--bytes 8G] [--gpus 2] [--bucket-mb 512]"
+                 " [--versions 5] [--depth 8]\n";
     return 2;
   }
   return bench_pipeline_command(args(a.begin() + 1, a.end()));

@@ -43,13 +43,8 @@ public:
     if (!running())
       return;
     ::kill(pid_, SIGTERM);
-    auto deadline = std::chrono::steady_clock::now() + grace;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (!running())
-        return;
-      // Polling a child's exit; there is no waitpid with a timeout.
-      std::this_thread::sleep_for(std::chrono::milliseconds{10});
-    }
+    if (wait_exit(*this, grace))
+      return;
     ::kill(pid_, SIGKILL);
     int status = 0;
     if (::waitpid(pid_, &status, 0) == pid_)
@@ -87,6 +82,16 @@ os_process_launcher::launch(const std::vector<std::string>& argv) {
     return make_error(errc::process_failure,
                       "cannot start " + argv[0] + ": " + std::strerror(rc));
   return std::unique_ptr<child_process>{new os_child(pid)};
+}
+
+bool wait_exit(child_process& child, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (child.running()) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  return true;
 }
 
 std::string self_executable_path() {

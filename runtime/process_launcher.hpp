@@ -46,4 +46,9 @@ public:
 /// Path of the running executable (/proc/self/exe).
 std::string self_executable_path();
 
+/// Waits up to `limit` for `child` to exit (polling every 10 ms: there is no
+/// waitpid with a timeout). False if it still runs; the caller decides
+/// whether to stop() it.
+bool wait_exit(child_process& child, std::chrono::milliseconds limit);
+
 } // namespace tandem

@@ -28,12 +28,18 @@
 namespace tandem::nccl {
 
 struct bucket_options {
-  /// 256 MiB: big enough that the per-bucket fixed cost (group launch plus a
-  /// host poll, ~10-50 us) stays a few percent even at NVLink speed (~1 ms
-  /// per bucket on H200), small enough that a dead peer is noticed within
-  /// one bucket's deadline and a receiver that stages per bucket needs only
-  /// 256 MiB of spare memory.
-  size_t bucket_bytes = size_t{256} << 20;
+  /// 512 MiB. With pipelined buckets (weight_transfer.hpp) the host's cost
+  /// per bucket is hidden; what remains is NCCL's cost per operation on the
+  /// GPU (kernel start, pipeline fill and drain). On 2 H200s over NVLink
+  /// five back-to-back ops of 214 MB ran at 296 GB/s against 360 GB/s for one
+  /// 1 GiB op: ~0.13 ms per op. Keeping that under 10% of a bucket's wire
+  /// time at ~360 GB/s needs buckets of >= ~470 MB, hence 512 MiB (~0.9 of
+  /// one op's bandwidth; 1 GiB would add only ~0.05 more). Larger buckets
+  /// buy little and cost more: a longer per-bucket deadline (+0.54 s per
+  /// 512 MiB at the slowest accepted link), coarser failure attribution and
+  /// more spare memory for a receiver that stages a bucket at a time.
+  /// `tandem bench broadcast --bucket-mb N` measures the trade on a machine.
+  size_t bucket_bytes = size_t{512} << 20;
   /// 256 bytes: NCCL and CUDA copies run at full speed from 256-byte aligned
   /// addresses; any dtype's element size divides it.
   size_t alignment = 256;

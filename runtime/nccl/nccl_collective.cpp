@@ -5,6 +5,7 @@
 #include <string>
 
 #include "runtime/error.hpp"
+#include "runtime/nccl/internal/cuda_errors.hpp"
 #include "runtime/nccl/poll.hpp"
 
 namespace tandem::nccl {
@@ -12,32 +13,17 @@ namespace tandem::nccl {
 static_assert(sizeof(ncclUniqueId) == comm_id::size,
               "comm_id must hold exactly one ncclUniqueId");
 
-namespace {
-
-caf::error nccl_error(ncclResult_t r, ncclComm_t comm, const std::string& what) {
-  auto code = r == ncclRemoteError ? errc::peer_down : errc::backend_failure;
-  std::string text = what + ": " + ncclGetErrorString(r);
-  const char* last = ncclGetLastError(comm);
-  if (last != nullptr && *last != '\0')
-    text += " (" + std::string(last) + ")";
-  return make_error(code, text);
-}
-
-caf::error cuda_error(cudaError_t e, const std::string& what) {
-  return make_error(errc::backend_failure,
-                    what + ": " + cudaGetErrorName(e) + " " + cudaGetErrorString(e));
-}
-
-} // namespace
+using internal::cuda_error;
+using internal::nccl_error;
 
 nccl_collective::nccl_collective(clock_source& clock, nccl_options options)
   : clock_(clock), options_(options), stream_(options.stream) {}
 
 nccl_collective::~nccl_collective() {
-  abort();
+  abort(); // returns every in-flight event to spare_
   cudaSetDevice(options_.device);
-  if (done_ != nullptr)
-    cudaEventDestroy(done_);
+  for (auto e : spare_)
+    cudaEventDestroy(e);
   if (own_stream_)
     cudaStreamDestroy(stream_);
 }
@@ -60,12 +46,19 @@ caf::error nccl_collective::prepare_device() {
       return cuda_error(e, "cudaStreamCreateWithFlags");
     own_stream_ = true;
   }
-  if (done_ == nullptr) {
-    if (auto e = cudaEventCreateWithFlags(&done_, cudaEventDisableTiming);
-        e != cudaSuccess)
-      return cuda_error(e, "cudaEventCreateWithFlags");
-  }
   return {};
+}
+
+caf::expected<cudaEvent_t> nccl_collective::take_event() {
+  if (!spare_.empty()) {
+    auto e = spare_.back();
+    spare_.pop_back();
+    return e;
+  }
+  cudaEvent_t e = nullptr;
+  if (auto r = cudaEventCreateWithFlags(&e, cudaEventDisableTiming); r != cudaSuccess)
+    return cuda_error(r, "cudaEventCreateWithFlags");
+  return e;
 }
 
 caf::error nccl_collective::fail(const caf::error& err) {
@@ -109,6 +102,7 @@ caf::error nccl_collective::init(int rank, int nranks, const comm_id& id,
   std::memcpy(&raw, id.bytes.data(), comm_id::size);
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
   config.blocking = 0;
+  first_ = next_;
   auto r = ncclCommInitRankConfig(&comm_, nranks, raw, rank, &config);
   if (r != ncclSuccess && r != ncclInProgress) {
     auto err = nccl_error(r, comm_, "ncclCommInitRankConfig");
@@ -117,7 +111,8 @@ caf::error nccl_collective::init(int rank, int nranks, const comm_id& id,
   return wait_comm(until, "init");
 }
 
-// Launches one fused group of in-place broadcasts on the stream.
+// Launches one fused group of in-place broadcasts on the stream. Each post is
+// its own group so that an event can be recorded behind it (collective.hpp).
 caf::error nccl_collective::enqueue(const std::vector<device_span>& spans, int root) {
   ncclResult_t first = ncclSuccess;
   ncclGroupStart();
@@ -136,47 +131,58 @@ caf::error nccl_collective::enqueue(const std::vector<device_span>& spans, int r
   return {};
 }
 
-// Polls the event behind the broadcast, watching the communicator for errors.
-caf::error nccl_collective::wait_event(time_point until) {
-  if (auto e = cudaEventRecord(done_, stream_); e != cudaSuccess)
-    return fail(cuda_error(e, "cudaEventRecord"));
-  caf::error seen;
-  auto state = poll_until(clock_, until, [&] {
-    auto e = cudaEventQuery(done_);
-    if (e == cudaSuccess)
-      return poll_state::done;
-    if (e != cudaErrorNotReady) {
-      seen = cuda_error(e, "broadcast kernel");
-      return poll_state::failed;
-    }
-    ncclResult_t st = ncclSuccess;
-    ncclCommGetAsyncError(comm_, &st);
-    if (st == ncclSuccess || st == ncclInProgress)
-      return poll_state::pending;
-    seen = nccl_error(st, comm_, "broadcast");
-    return poll_state::failed;
-  });
-  if (state == poll_state::done)
-    return {};
-  if (state == poll_state::failed)
-    return fail(seen);
-  return fail(make_error(errc::collective_timeout,
-                         "broadcast missed its deadline; communicator aborted"));
-}
-
-caf::error nccl_collective::broadcast(const std::vector<device_span>& spans,
-                                      int root, time_point until) {
+caf::expected<ticket> nccl_collective::post(const std::vector<device_span>& spans,
+                                            int root, time_point until) {
   if (comm_ == nullptr)
-    return make_error(errc::not_ready, "broadcast: no communicator");
+    return make_error(errc::not_ready, "post: no communicator");
+  if (in_flight_.size() >= max_in_flight)
+    return make_error(errc::capacity_exceeded,
+                      "post: " + std::to_string(max_in_flight) + " broadcasts in flight");
   if (auto e = cudaSetDevice(options_.device); e != cudaSuccess)
     return fail(cuda_error(e, "cudaSetDevice"));
+  auto done = take_event();
+  if (!done)
+    return fail(done.error());
+  in_flight_.push_back({next_, *done}); // abort() recycles it from here on
   if (auto err = enqueue(spans, root))
     return fail(err);
-  // Non-blocking: the group may still be launching; it must finish before
-  // the event recorded behind it means anything.
+  // Non-blocking: the group may still be launching (the first one of a
+  // communicator connects to the peers); NCCL must not be called again, and
+  // an event recorded behind it would mean nothing, until it has launched.
   if (auto err = wait_comm(until, "broadcast launch"))
     return err;
-  return wait_event(until);
+  if (auto e = cudaEventRecord(*done, stream_); e != cudaSuccess)
+    return fail(cuda_error(e, "cudaEventRecord"));
+  return next_++;
+}
+
+// Polls ticket t's event, watching the communicator for errors. Events
+// complete in stream order, so t's done means every earlier one is too.
+caf::error nccl_collective::wait(ticket t, time_point until) {
+  if (comm_ == nullptr)
+    return make_error(errc::not_ready, "wait: no communicator");
+  if (t < first_ || t >= next_)
+    return make_error(errc::invalid_argument,
+                      "wait: ticket " + std::to_string(t) + " was not posted since init");
+  if (in_flight_.empty() || t < in_flight_.front().id)
+    return {}; // seen complete already
+  if (auto e = cudaSetDevice(options_.device); e != cudaSuccess)
+    return fail(cuda_error(e, "cudaSetDevice"));
+  auto done = in_flight_[t - in_flight_.front().id].done;
+  caf::error seen;
+  auto state = poll_until(clock_, until, [&] {
+    return internal::probe_work(cudaEventQuery(done), comm_, "broadcast", seen);
+  });
+  if (state == poll_state::failed)
+    return fail(seen);
+  if (state != poll_state::done)
+    return fail(make_error(errc::collective_timeout,
+                           "broadcast missed its deadline; communicator aborted"));
+  while (!in_flight_.empty() && in_flight_.front().id <= t) {
+    spare_.push_back(in_flight_.front().done);
+    in_flight_.pop_front();
+  }
+  return {};
 }
 
 void nccl_collective::close(time_point until) {
@@ -192,6 +198,7 @@ void nccl_collective::close(time_point until) {
     return;
   ncclCommDestroy(comm_);
   comm_ = nullptr;
+  recycle_in_flight();
 }
 
 void nccl_collective::abort() {
@@ -201,6 +208,14 @@ void nccl_collective::abort() {
   ncclCommAbort(comm_);
   comm_ = nullptr;
   drain();
+  recycle_in_flight();
+}
+
+// Every event goes back to spare_; post() re-records one before any query.
+void nccl_collective::recycle_in_flight() {
+  for (auto& f : in_flight_)
+    spare_.push_back(f.done);
+  in_flight_.clear();
 }
 
 void nccl_collective::drain() {

@@ -5,9 +5,13 @@
 // ncclConfig_t.blocking = 0, so ncclCommInitRankConfig, ncclGroupEnd and
 // ncclCommFinalize return at once (often ncclInProgress); completion is
 // polled through poll_until: ncclCommGetAsyncError for the communicator's
-// state, then a CUDA event recorded behind the broadcast for the data. When
-// the deadline passes or NCCL reports an error, the communicator is aborted
-// (ncclCommAbort cancels the kernels) and the typed error returned:
+// state (post() waits for it to leave ncclInProgress, i.e. for the launch,
+// before NCCL may be called again), then for the data a CUDA event recorded
+// on the stream behind each posted broadcast; wait(t) polls ticket t's event.
+// Events are pooled: one per broadcast in flight (collective::max_in_flight
+// at most), recycled once seen complete. When the deadline passes or NCCL
+// reports an error, the communicator is aborted (ncclCommAbort cancels the
+// kernels) and the typed error returned:
 //   errc::collective_timeout  deadline passed (a dead or stalled peer)
 //   errc::peer_down           ncclRemoteError (a peer reported failure)
 //   errc::backend_failure     any other NCCL or CUDA error
@@ -17,7 +21,7 @@
 // Streams: without a stream in the options the collective creates its own
 // non-blocking one, so it never orders against the default stream; buffers
 // written on another stream must be complete (synchronised or joined by an
-// event) before broadcast() is called. With a caller's stream, NCCL work is
+// event) before post() is called. With a caller's stream, NCCL work is
 // ordered after the caller's earlier work on it.
 //
 // Environment: set NCCL_NVLS_ENABLE=0 before the first init on machines
@@ -29,6 +33,9 @@
 
 #include <cuda_runtime_api.h>
 #include <nccl.h>
+
+#include <deque>
+#include <vector>
 
 #include "runtime/nccl/collective.hpp"
 
@@ -54,8 +61,9 @@ public:
   caf::expected<comm_id> make_id() override;
   caf::error init(int rank, int nranks, const comm_id& id,
                   time_point until) override;
-  caf::error broadcast(const std::vector<device_span>& spans, int root,
-                       time_point until) override;
+  caf::expected<ticket> post(const std::vector<device_span>& spans, int root,
+                             time_point until) override;
+  caf::error wait(ticket t, time_point until) override;
   void close(time_point until) override;
   void abort() override;
   bool ready() const override { return comm_ != nullptr; }
@@ -70,17 +78,26 @@ public:
 private:
   caf::error prepare_device();
   caf::error wait_comm(time_point until, const char* what);
-  caf::error wait_event(time_point until);
   caf::error enqueue(const std::vector<device_span>& spans, int root);
+  caf::expected<cudaEvent_t> take_event();
   caf::error fail(const caf::error& err);
   void drain();
+  void recycle_in_flight();
+
+  struct in_flight {
+    ticket id;
+    cudaEvent_t done;
+  };
 
   clock_source& clock_;
   nccl_options options_;
   ncclComm_t comm_ = nullptr;
   cudaStream_t stream_ = nullptr;
   bool own_stream_ = false;
-  cudaEvent_t done_ = nullptr;
+  std::deque<in_flight> in_flight_;  // posted, not yet seen complete, in order
+  std::vector<cudaEvent_t> spare_;   // created, free for the next post
+  ticket first_ = 0;                 // first ticket of the current init
+  ticket next_ = 0;
   bool drained_ = true;
 };
 

@@ -22,9 +22,11 @@ enum class poll_state {
 };
 
 /// Backoff between probes: yield for the first `spin`, then pause `step`.
-/// Why these numbers: a 256 MiB bucket takes ~1 ms over NVLink, so a wait
-/// that sleeps much longer than 50 us would cost several percent of
-/// bandwidth, and spinning (yield) for longer than 200 us burns a core for
+/// Why these numbers: a 512 MiB bucket takes ~1.5 ms over NVLink. Pipelined
+/// buckets (weight_transfer.hpp) keep the stream busy while the host sleeps,
+/// but a late wake-up still delays when a bucket is seen done and the next
+/// one is posted into the window; 50 us keeps that a few percent of a
+/// bucket, and spinning (yield) for longer than 200 us burns a core for
 /// nothing on slow links.
 struct poll_backoff {
   duration spin = std::chrono::microseconds(200);

@@ -11,9 +11,9 @@ bucket_options small(size_t bucket_bytes = 1024, size_t alignment = 256) {
   return {bucket_bytes, alignment};
 }
 
-TEST(BucketPlan, DefaultsTo256MiBBucketsAnd256ByteAlignment) {
+TEST(BucketPlan, DefaultsTo512MiBBucketsAnd256ByteAlignment) {
   bucket_options o;
-  EXPECT_EQ(o.bucket_bytes, size_t{256} << 20);
+  EXPECT_EQ(o.bucket_bytes, size_t{512} << 20);
   EXPECT_EQ(o.alignment, 256u);
 }
 

@@ -142,6 +142,63 @@ TEST(FakeCollective, SlowLinkMissesADeadlineShorterThanTheTransfer) {
                  errc::collective_timeout));
 }
 
+TEST(FakeCollective, PostReturnsAtOnceAndTicketsCompleteInPostingOrder) {
+  two_ranks t;
+  t.fabric.set_link_bytes_per_s(1000); // 1000 bytes: 1 s
+  t.init_both();
+  std::vector<uint8_t> a(1000, 7), b(2000, 8), c(1000), d(2000);
+  auto t0 = t.root.post({{a.data(), a.size()}}, 0, t.clock.now() + 1s);
+  auto t1 = t.root.post({{b.data(), b.size()}}, 0, t.clock.now() + 1s);
+  ASSERT_TRUE(t0 && t1);
+  EXPECT_EQ(t.clock.elapsed(), 0s);
+  EXPECT_EQ(t.root.in_flight(), 2u);
+  ASSERT_FALSE(t.root.wait(*t1, t.clock.now() + 5s)) << "the later ticket first";
+  EXPECT_EQ(t.clock.elapsed(), 3s) << "back to back: 1 s, then 2 s";
+  EXPECT_EQ(t.root.in_flight(), 0u);
+  EXPECT_FALSE(t.root.wait(*t0, t.clock.now())) << "done already: no wait";
+  auto r0 = t.peer.post({{c.data(), c.size()}}, 0, t.clock.now() + 1s);
+  auto r1 = t.peer.post({{d.data(), d.size()}}, 0, t.clock.now() + 1s);
+  ASSERT_FALSE(t.peer.wait(*r1, t.clock.now() + 1s));
+  EXPECT_EQ(c, a);
+  EXPECT_EQ(d, b);
+}
+
+TEST(FakeCollective, WaitForATicketNotPostedSinceInitIsRefused) {
+  two_ranks t;
+  t.init_both();
+  std::vector<uint8_t> a(10);
+  auto posted = t.root.post({{a.data(), a.size()}}, 0, t.clock.now() + 1s);
+  ASSERT_TRUE(posted);
+  EXPECT_TRUE(is(t.root.wait(*posted + 1, t.clock.now() + 1s), errc::invalid_argument));
+  EXPECT_TRUE(t.root.ready()) << "a refusal changes nothing";
+}
+
+TEST(FakeCollective, PostingPastTheInFlightBoundIsRefusedWithoutClosing) {
+  two_ranks t;
+  t.init_both();
+  std::vector<uint8_t> a(1);
+  for (size_t i = 0; i < collective::max_in_flight; ++i)
+    ASSERT_TRUE(t.root.post({{a.data(), 1}}, 0, t.clock.now() + 1s));
+  auto over = t.root.post({{a.data(), 1}}, 0, t.clock.now() + 1s);
+  EXPECT_TRUE(is(over.error(), errc::capacity_exceeded));
+  EXPECT_TRUE(t.root.ready());
+}
+
+TEST(FakeCollective, CrashAtAFutureTimeStopsOnlyTheOpsEndingAfterIt) {
+  two_ranks t;
+  t.fabric.set_link_bytes_per_s(1000);
+  t.init_both();
+  t.peer.crash_at(t.clock.now() + 1500ms);
+  std::vector<uint8_t> a(1000);
+  auto t0 = t.root.post({{a.data(), a.size()}}, 0, t.clock.now() + 1s);
+  auto t1 = t.root.post({{a.data(), a.size()}}, 0, t.clock.now() + 1s);
+  ASSERT_FALSE(t.root.wait(*t0, t.clock.now() + 5s));
+  EXPECT_EQ(t.clock.elapsed(), 1s);
+  EXPECT_TRUE(is(t.root.wait(*t1, t.clock.now() + 5s), errc::collective_timeout));
+  EXPECT_EQ(t.fabric.broadcasts(t.id), 1u);
+  EXPECT_EQ(t.root.in_flight(), 0u);
+}
+
 TEST(FakeCollective, RefusesInitWhileReadyAndRanksOutOfRange) {
   two_ranks t;
   t.init_both();

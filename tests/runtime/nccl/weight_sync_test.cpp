@@ -114,7 +114,7 @@ protected:
     auto h = make_header(version, planner.roster().epoch, plan);
     packed_memory mem{weights.data()};
     auto start_time = clock.now();
-    auto sent = send_version(learner, clock, h, plan, mem, timeouts);
+    auto sent = send_version(learner, clock, h, plan, mem, options);
     learner_wait = clock.now() - start_time;
     receive_all(h);
     if (!sent) {
@@ -131,7 +131,7 @@ protected:
       if (!s.alive)
         continue;
       packed_memory mem{s.weights.data()};
-      (void) receive_version(s.comm, clock, h, plan, mem, s.intake, false, timeouts);
+      (void) receive_version(s.comm, clock, h, plan, mem, s.intake, false, options);
     }
   }
 
@@ -156,7 +156,7 @@ protected:
   bucket_plan plan;
   std::vector<uint8_t> weights;
   std::map<member_id, std::unique_ptr<sampler>> samplers;
-  transfer_timeouts timeouts;
+  transfer_options options;
   duration accept_deadline = 5s;
   duration init_timeout = 30s;
   member_id dies_before_init;
@@ -212,8 +212,8 @@ TEST_F(WeightSync, SilentlyDeadPeerCostsOneBucketDeadlineThenTheNextEpochExclude
   ASSERT_TRUE(is(err, errc::collective_timeout)) << describe(err);
   EXPECT_NE(describe(err).find("epoch 1, version 2, bucket 1/6"), std::string::npos)
     << describe(err);
-  EXPECT_GE(learner_wait, bucket_budget(plan, 0, timeouts));
-  EXPECT_LT(learner_wait, bucket_budget(plan, 0, timeouts) + 2ms);
+  EXPECT_GE(learner_wait, bucket_budget(plan, 0, options.timeouts));
+  EXPECT_LT(learner_wait, bucket_budget(plan, 0, options.timeouts) + 2ms);
   EXPECT_EQ(learner.aborts(), 1u);
   EXPECT_TRUE(is(planner.last_failure(), errc::collective_timeout));
   EXPECT_TRUE(holds("s1", 1)) << "s1 never installs the half-sent version 2";
@@ -251,7 +251,7 @@ TEST_F(WeightSync, RemoteErrorEndsTheBroadcastAsPeerDownBeforeTheDeadline) {
   ASSERT_FALSE(learner2.init(0, 2, id, clock.now() + 1s));
   s1.comm.crash();
   packed_memory mem{weights.data()};
-  auto sent = send_version(learner2, clock, make_header(1, 1, plan), plan, mem, timeouts);
+  auto sent = send_version(learner2, clock, make_header(1, 1, plan), plan, mem, options);
   ASSERT_FALSE(sent);
   EXPECT_TRUE(is(sent.error(), errc::peer_down)) << describe(sent.error());
   EXPECT_EQ(clock.elapsed(), 0s);
