@@ -130,16 +130,30 @@ void write_all(const std::string& file, const std::vector<stored_tensor>& tensor
   ASSERT_FALSE(err) << describe(err);
 }
 
+// std::filesystem::remove_all is not called here: the CUDA LibTorch 2.11 wheel
+// exports its own copy of that symbol, which wins symbol resolution in a
+// binary linked against it and crashes (seen on the GPU machine). Removing
+// the entries deepest first needs only remove().
+void remove_tree(const fs::path& root) {
+  std::error_code ec;
+  std::vector<fs::path> entries;
+  for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec))
+    entries.push_back(it->path());
+  for (auto e = entries.rbegin(); e != entries.rend(); ++e)
+    fs::remove(*e, ec);
+  fs::remove(root, ec);
+}
+
 class HfCheckpoint : public ::testing::Test {
 protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     tmp_ = fs::temp_directory_path()
            / ("tandem_hf_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(tmp_);
+    remove_tree(tmp_);
     fs::create_directories(tmp_);
   }
-  void TearDown() override { fs::remove_all(tmp_); }
+  void TearDown() override { remove_tree(tmp_); }
 
   // A writable copy of fixture `name`.
   std::string copy_of(const std::string& name) {
