@@ -91,7 +91,8 @@ stage_result bench_generation(const run_config& cfg, const std::vector<char>& we
   std::vector<clock_type::time_point> warm(samplers);
   for (int32_t s = 0; s < samplers; ++s)
     threads.emplace_back([&, s] {
-      auto be = make_torch_generation_backend(bench_model(cfg), params, cfg.sampler.threads);
+      auto be = make_torch_generation_backend(bench_model(cfg), params, cfg.sampler.threads,
+                                              sampler_device(cfg));
       auto src = make_problem_source(cfg);
       if (!be || !src || (*be)->load_weights(weights)) {
         errors[s] = "cannot set up a sampler";

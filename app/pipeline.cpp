@@ -92,6 +92,15 @@ controller_settings make_controller_settings(const run_config& cfg) {
   return s;
 }
 
+device_options sampler_device(const run_config& cfg) {
+  device_options dev;
+  dev.device = cfg.sampler.device;
+  dev.dtype = cfg.sampler.dtype;
+  // Every completion of a request decodes at once; more rows would idle.
+  dev.max_rows = cfg.sampler.groups_per_request * cfg.run.group_size;
+  return dev;
+}
+
 caf::expected<caf::actor> spawn_sampler(caf::actor_system& sys, const run_config& cfg,
                                         const std::string& name,
                                         std::shared_ptr<rollout_outbox> outbox) {
@@ -105,13 +114,8 @@ caf::expected<caf::actor> spawn_sampler(caf::actor_system& sys, const run_config
     ss.outbox = outbox;
     return caf::actor{sys.spawn(sim_sampler_actor, ss)};
   }
-  device_options dev;
-  dev.device = cfg.sampler.device;
-  dev.dtype = cfg.sampler.dtype;
-  // Every completion of a request decodes at once; more rows would idle.
-  dev.max_rows = cfg.sampler.groups_per_request * cfg.run.group_size;
   auto be = make_torch_generation_backend(model_with_vocab(cfg), sampling_with_stops(cfg),
-                                          cfg.sampler.threads, dev);
+                                          cfg.sampler.threads, sampler_device(cfg));
   if (!be)
     return be.error();
   sampler_settings ss;

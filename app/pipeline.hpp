@@ -56,6 +56,9 @@ controller_settings make_controller_settings(const run_config& cfg);
 caf::expected<pipeline> spawn_pipeline(caf::actor_system& sys, const run_config& cfg,
                                        const pipeline_options& opts);
 
+/// Where the config's samplers decode (device, dtype, rows of a request).
+device_options sampler_device(const run_config& cfg);
+
 /// Spawns one sampler: detached with a LibTorch backend, or a simulated one
 /// when sampler.simulated_token_ms > 0.
 caf::expected<caf::actor> spawn_sampler(caf::actor_system& sys, const run_config& cfg,

@@ -104,7 +104,11 @@ std::vector<field_binding> learner_fields(learner_section& l) {
           field("behav_weight_cap", g.behav_weight_cap),
           field("entropy_coef", g.entropy_coef),
           field("mini_batches", l.mini_batches),
-          field("threads", l.threads)};
+          field("threads", l.threads),
+          field("device", l.device),
+          field("precision", l.precision),
+          field("micro_batch_tokens", l.micro_batch_tokens),
+          field("activation_checkpointing", l.activation_checkpointing)};
 }
 
 std::vector<field_binding> timeout_fields(timeout_section& t) {

@@ -13,6 +13,10 @@ learner_settings make_learner_settings(const run_config& cfg) {
   s.temperature = cfg.sampler.sampling.temperature;
   s.max_new_tokens = cfg.sampler.sampling.max_new_tokens;
   s.mini_batches = cfg.learner.mini_batches;
+  s.device = cfg.learner.device;
+  s.precision = cfg.learner.precision;
+  s.micro_batch_tokens = cfg.learner.micro_batch_tokens;
+  s.activation_checkpointing = cfg.learner.activation_checkpointing;
   s.seed = cfg.run.seed;
   return s;
 }

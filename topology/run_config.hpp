@@ -66,6 +66,10 @@ struct learner_section {
   grpo_config grpo;
   int32_t mini_batches = 1;
   int32_t threads = 1;
+  std::string device = "cpu";        // cpu | cuda | cuda:N
+  std::string precision = "float32"; // float32 | bf16_autocast (CUDA)
+  int64_t micro_batch_tokens = 0;    // gradient accumulation budget; 0 = one micro-batch
+  bool activation_checkpointing = false; // recompute decoder layers in backward
 };
 
 /// timeouts: every request between actors has one.

@@ -210,6 +210,12 @@ void check_reward(const reward_section& r, checker& k) {
 }
 
 void check_learner(const run_config& c, checker& k) {
+  k.require(c.learner.device == "cpu" || c.learner.device.rfind("cuda", 0) == 0,
+            "learner.device", "must be cpu, cuda or cuda:N (got '" + c.learner.device + "')");
+  k.require(c.learner.precision == "float32" || c.learner.precision == "bf16_autocast",
+            "learner.precision",
+            "must be float32 or bf16_autocast (got '" + c.learner.precision + "')");
+  k.at_least("learner.micro_batch_tokens", c.learner.micro_batch_tokens, int64_t{0});
   const auto& o = c.learner.optimizer;
   const auto& g = c.learner.grpo;
   k.positive("learner.lr", o.lr);
