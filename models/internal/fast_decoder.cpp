@@ -245,8 +245,12 @@ bool fast_decoder::enable_graph() {
 #ifdef TANDEM_WITH_CUDA
   if (!device_.is_cuda() || graph_)
     return static_cast<bool>(graph_);
+  // Capture on this decoder's GPU: a stream of another device (the thread's
+  // current one, e.g. the learner's GPU 0) would record an empty graph.
+  const auto index = device_.has_index() ? device_.index() : c10::cuda::current_device();
+  c10::cuda::CUDAGuard device_guard(index);
   auto saved = len_.clone();
-  auto stream = c10::cuda::getStreamFromPool();
+  auto stream = c10::cuda::getStreamFromPool(false, index);
   stream.synchronize();
   {
     c10::cuda::CUDAStreamGuard guard(stream);
