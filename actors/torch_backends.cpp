@@ -54,19 +54,19 @@ private:
   int32_t threads_;
 };
 
-/// Decoding on a device (GPU): the policy stays the CPU float32 master copy
-/// that weight versions are imported into; the batch_generator holds its
-/// device copy and refreshes it between two decode steps.
+/// Decoding on a device (GPU): each weight version goes from the received
+/// blob straight into the batch_generator's device copy, between two decode
+/// steps.
 class device_generation_backend : public generation_backend {
 public:
   device_generation_backend(std::unique_ptr<policy> p, std::unique_ptr<batch_generator> g,
                             sampling_params params)
     : policy_(std::move(p)), gen_(std::move(g)), params_(std::move(params)) {}
 
+  // Straight to the device: one upload, checked there; the CPU policy is
+  // only the shape the generator was built from.
   caf::error load_weights(const std::vector<char>& blob) override {
-    if (auto err = policy_->import_weights(blob.data(), blob.size()))
-      return err;
-    return gen_->sync_weights();
+    return gen_->load_weights(blob);
   }
 
   caf::error start(std::vector<std::vector<int32_t>> prompts, uint64_t seed) override {

@@ -8,6 +8,8 @@
 #include <deque>
 #include <random>
 
+#include <c10/util/accumulate.h>
+
 #include "models/internal/fast_decoder.hpp"
 #include "models/internal/transformer.hpp"
 #include "runtime/error.hpp"
@@ -65,19 +67,45 @@ public:
       device_(o.device),
       decoder_(cfg_, device_, dtype, o.max_rows, cfg_.max_seq_len),
       row_seq_(static_cast<size_t>(o.max_rows), -1) {
-    sync();
+    if (auto err = sync())
+      throw std::runtime_error(describe(err));
     if (o.cuda_graphs)
       graph_ = decoder_.enable_graph();
   }
 
-  void sync() {
-    // The policy's weights travel through its export format, so this works
-    // with any policy; a CPU round trip per version.
+  caf::error sync() { return load_blob(owner_.export_weights()); }
+
+  /// Blob layout (names and shapes in export order), learned once from a
+  /// staging module of the same config.
+  void learn_layout() {
     internal::transformer staging(cfg_);
-    auto blob = owner_.export_weights();
-    if (auto err = internal::import_weights(staging, blob.data(), blob.size()))
-      throw std::runtime_error(describe(err));
-    decoder_.load(staging);
+    for (const auto& item : staging->named_parameters(true))
+      layout_.emplace_back(item.key(), item.value().sizes().vec());
+  }
+
+  caf::error load_blob(const std::vector<char>& blob) {
+    if (layout_.empty())
+      learn_layout();
+    int64_t total = 0;
+    for (auto& [name, shape] : layout_)
+      total += c10::multiply_integers(shape);
+    if (blob.size() != static_cast<size_t>(total) * sizeof(float))
+      return make_error(errc::malformed_message,
+                        "weights: blob of " + std::to_string(blob.size()) + " bytes, expected "
+                          + std::to_string(total * 4));
+    torch::NoGradGuard no_grad;
+    auto flat = torch::from_blob(const_cast<char*>(blob.data()), {total}, torch::kFloat).to(device_);
+    if (!torch::isfinite(flat).all().item<bool>())
+      return make_error(errc::malformed_message, "weights: non-finite value; version refused");
+    std::map<std::string, torch::Tensor> views;
+    int64_t at = 0;
+    for (auto& [name, shape] : layout_) {
+      auto n = c10::multiply_integers(shape);
+      views[name] = flat.narrow(0, at, n).view(shape);
+      at += n;
+    }
+    decoder_.load(views);
+    return caf::none;
   }
 
   caf::error start(std::vector<std::vector<int32_t>> prompts, sampling_params params,
@@ -101,6 +129,7 @@ private:
   model_config cfg_;
   torch::Device device_;
   internal::fast_decoder decoder_;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> layout_;
   bool graph_ = false;
   sampling_params params_;
   std::mt19937_64 rng_;
@@ -281,10 +310,17 @@ caf::expected<std::unique_ptr<batch_generator>> batch_generator::make(policy& mo
 
 caf::error batch_generator::sync_weights() {
   try {
-    impl_->sync();
-    return caf::none;
+    return impl_->sync();
   } catch (const std::exception& e) {
     return backend_error("batch_generator::sync_weights", e);
+  }
+}
+
+caf::error batch_generator::load_weights(const std::vector<char>& blob) {
+  try {
+    return impl_->load_blob(blob);
+  } catch (const std::exception& e) {
+    return backend_error("batch_generator::load_weights", e);
   }
 }
 

@@ -60,6 +60,13 @@ public:
   /// Re-copies the policy's current weights (call after import_weights).
   caf::error sync_weights();
 
+  /// Installs a weight blob (policy.hpp's export format) directly: one upload
+  /// to the device, a finiteness check there, then device-side copies into
+  /// the decoder. All or nothing: a blob of the wrong size or with a
+  /// non-finite value changes nothing. The policy's own weights stay as
+  /// they were.
+  caf::error load_weights(const std::vector<char>& blob);
+
   /// Queues `prompts` (results of an earlier batch are discarded).
   caf::error start(std::vector<std::vector<int32_t>> prompts, sampling_params params,
                    uint64_t seed);

@@ -88,10 +88,14 @@ fast_decoder::fast_decoder(const model_config& cfg, torch::Device device,
 fast_decoder::~fast_decoder() = default;
 
 void fast_decoder::load(const transformer& model) {
-  torch::NoGradGuard no_grad;
   std::map<std::string, torch::Tensor> m;
   for (const auto& item : model->named_parameters(true))
     m[item.key()] = item.value();
+  load(m);
+}
+
+void fast_decoder::load(const std::map<std::string, torch::Tensor>& m) {
+  torch::NoGradGuard no_grad;
   // Copies the sources, concatenated along dim 0, into `dst` (allocated on
   // first use; later loads overwrite it in place).
   auto put = [&](torch::Tensor& dst, std::vector<torch::Tensor> srcs) {

@@ -22,6 +22,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <memory>
 #include <vector>
 
@@ -50,6 +52,10 @@ public:
   /// Copies the module's current weights in place (the device tensors keep
   /// their addresses, so a captured CUDA graph stays valid).
   void load(const transformer& model);
+
+  /// The same from named tensors (any device, float32): e.g. views into one
+  /// uploaded weight blob. Names as in transformer::named_parameters().
+  void load(const std::map<std::string, torch::Tensor>& params);
 
   /// Prefills `prompts` into `rows` (one prompt per row; rows need not be
   /// contiguous). Returns float32 logits [n, vocab] at each prompt's last token.

@@ -4,6 +4,7 @@
 // sequences finish, and weight syncs must take effect between steps.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include <gtest/gtest.h>
 
@@ -155,6 +156,34 @@ TEST(BatchGenerator, Qwen2CheckpointWithBiasesAndTiedEmbeddingsDecodesLikeTheFul
     for (size_t j = 0; j < v; ++j)
       worst = std::max(worst, double(std::abs((*forced)[r * v + j] - (*full)[(r + 2) * v + j])));
   EXPECT_LT(worst, 2e-5);
+}
+
+TEST(BatchGenerator, BlobLoadsLikeASyncAndBadBlobsChangeNothing) {
+  auto pol = policy::make(tiny(), 1);
+  auto other = policy::make(tiny(), 2);
+  ASSERT_TRUE(pol && other);
+  device_options o;
+  o.max_rows = 1;
+  auto gen = batch_generator::make(**pol, o);
+  ASSERT_TRUE(gen);
+  std::vector<int32_t> ids{3, 9, 27, 1, 14};
+  auto w = (*other)->export_weights();
+  ASSERT_FALSE((*gen)->load_weights(w));
+  auto got = (*gen)->forced_logits(ids, 2);
+  auto want = (*other)->logits(ids);
+  ASSERT_TRUE(got && want);
+  for (size_t j = 0; j < got->size(); ++j)
+    ASSERT_NEAR((*got)[j], (*want)[40 + j], 2e-5);
+  auto bad = w;
+  bad.pop_back();
+  EXPECT_TRUE((*gen)->load_weights(bad));
+  bad = w;
+  float nan = std::nanf("");
+  std::memcpy(bad.data() + 16, &nan, 4);
+  EXPECT_TRUE((*gen)->load_weights(bad));
+  auto still = (*gen)->forced_logits(ids, 2);
+  ASSERT_TRUE(still);
+  EXPECT_EQ(*still, *got) << "a refused blob changed the weights";
 }
 
 TEST(BatchGenerator, RejectsBadInputAndUnknownDevices) {
