@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "runtime/atomic_file.hpp"
 #include "runtime/error.hpp"
 
 namespace tandem {
@@ -12,7 +13,7 @@ namespace {
 
 constexpr char magic[8] = {'T', 'N', 'D', 'M', 'W', 'T', 'S', '1'};
 
-void put_u64(std::ofstream& out, uint64_t x) {
+void put_u64(std::ostream& out, uint64_t x) {
   char b[8];
   for (int i = 0; i < 8; ++i)
     b[i] = static_cast<char>((x >> (8 * i)) & 0xff);
@@ -33,22 +34,13 @@ bool get_u64(std::ifstream& in, uint64_t& x) {
 
 caf::error write_checkpoint(const std::string& path, int64_t version,
                             const std::vector<char>& bytes) {
-  auto tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out)
-      return make_error(errc::io_failure, "cannot open " + tmp);
+  return write_file_atomically(path, [&](std::ostream& out) {
     out.write(magic, sizeof(magic));
     put_u64(out, static_cast<uint64_t>(version));
     put_u64(out, bytes.size());
     put_u64(out, fnv1a64(bytes.data(), bytes.size()));
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out.flush())
-      return make_error(errc::io_failure, "write to " + tmp + " failed");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    return make_error(errc::io_failure, "cannot rename " + tmp + " to " + path);
-  return caf::none;
+  });
 }
 
 caf::expected<weights_version> read_checkpoint(const std::string& path) {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "runtime/atomic_file.hpp"
 #include "runtime/error.hpp"
 
 namespace tandem {
@@ -51,18 +52,7 @@ std::string json_number_text(double x) {
 }
 
 caf::error write_json_file(const std::string& path, const std::string& text) {
-  const auto tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out)
-      return make_error(errc::io_failure, "cannot open " + tmp);
-    out << text;
-    if (!out.flush())
-      return make_error(errc::io_failure, "write to " + tmp + " failed");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    return make_error(errc::io_failure, "cannot rename " + tmp + " to " + path);
-  return {};
+  return write_file_atomically(path, [&](std::ostream& out) { out << text; });
 }
 
 } // namespace tandem

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <set>
 
+#include "runtime/atomic_file.hpp"
 #include "runtime/error.hpp"
 #include "runtime/json_reader.hpp"
 #include "runtime/json_writer.hpp"
@@ -427,25 +428,15 @@ caf::error write_safetensors(const std::string& path,
   if (auto err = check_views(path, tensors))
     return err;
   const auto header = build_header(tensors, metadata);
-  const auto tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out)
-      return make_error(errc::io_failure, "cannot open " + tmp);
+  return write_file_atomically(path, [&](std::ostream& out) {
     char len[8];
     for (int i = 0; i < 8; ++i)
       len[i] = static_cast<char>((static_cast<uint64_t>(header.size()) >> (8 * i)) & 0xff);
     out.write(len, 8);
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    for (const auto& t : tensors) {
+    for (const auto& t : tensors)
       out.write(static_cast<const char*>(t.data), static_cast<std::streamsize>(view_bytes(t)));
-    }
-    if (!out.flush())
-      return make_error(errc::io_failure, "write to " + tmp + " failed");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    return make_error(errc::io_failure, "cannot rename " + tmp + " to " + path);
-  return {};
+  });
 }
 
 } // namespace tandem

@@ -4,6 +4,8 @@
 // case in prompts and code) answers from a small switch-free path first.
 #include "tasks/internal/unicode.hpp"
 
+#include "runtime/utf8.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -215,21 +217,7 @@ char32_t next_code_point(std::string_view s, size_t& i) {
 }
 
 void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
+  tandem::append_utf8(out, static_cast<uint32_t>(cp));
 }
 
 bool is_letter(char32_t cp) {
