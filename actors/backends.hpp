@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -76,5 +77,12 @@ make_torch_generation_backend(const model_config& model, const sampling_params& 
 
 caf::expected<std::shared_ptr<training_backend>>
 make_torch_training_backend(const learner_settings& settings, int32_t threads);
+
+/// The same, starting from the Hugging Face checkpoint in `hf_dir`
+/// (learner_core::make_from_hf: settings.model is not used; the sequence
+/// length is capped at `max_seq_len`, 0 = the checkpoint's own).
+caf::expected<std::shared_ptr<training_backend>>
+make_torch_training_backend_from_hf(const learner_settings& settings, const std::string& hf_dir,
+                                    int32_t max_seq_len, int32_t threads);
 
 } // namespace tandem

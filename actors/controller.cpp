@@ -62,7 +62,7 @@ void admit(ctl* self) {
                 - static_cast<int64_t>(c.consumed + st.work->live());
   for (int64_t i = 0; i < std::min(cap, needed); ++i) {
     auto p = st.deps.problems->next();
-    auto prompt = format_prompt(st.tokenizer, p.question);
+    auto prompt = st.tokenizer->prompt_ids(p.question);
     if (!prompt) {
       ++st.skipped_problems;
       continue;
@@ -377,6 +377,9 @@ caf::behavior controller_actor(ctl* self, controller_settings cfg, controller_de
   auto& st = self->state;
   st.cfg = cfg;
   st.deps = std::move(deps);
+  st.tokenizer = st.deps.tokenizer;
+  if (!st.tokenizer)
+    st.tokenizer = std::make_shared<char_tokenizer>();
   // Live groups stay below (eta + 2) * B by the staleness gate; twice that
   // leaves headroom while still catching a runaway admission bug.
   st.work = std::make_unique<work_buffer>(

@@ -40,6 +40,7 @@
 #include "runtime/messages.hpp"
 #include "runtime/metrics_sink.hpp"
 #include "tasks/problem.hpp"
+#include "tasks/text_tokenizer.hpp"
 #include "tasks/tokenizer.hpp"
 
 namespace tandem {
@@ -88,12 +89,14 @@ struct controller_deps {
   /// Audit hook: called with the group ids of every batch the learner
   /// accepted, in order (tests check exactly-once consumption with it).
   std::function<void(const std::vector<uint64_t>&)> on_consumed;
+  /// Turns questions into prompt ids; null = the built-in char_tokenizer.
+  std::shared_ptr<const text_tokenizer> tokenizer;
 };
 
 struct controller_state {
   controller_settings cfg;
   controller_deps deps;
-  char_tokenizer tokenizer;
+  std::shared_ptr<const text_tokenizer> tokenizer; // deps.tokenizer or a char_tokenizer
   std::unique_ptr<work_buffer> work;
   sampler_pool samplers;
   int64_t version = 0;

@@ -1,3 +1,4 @@
+// reward.cpp: the reward actor; scoring itself is score_group (no actors).
 #include "actors/reward.hpp"
 
 #include <caf/all.hpp>
@@ -7,7 +8,7 @@
 namespace tandem {
 
 caf::expected<scored_group> score_group(const rollout_group& g,
-                                        const char_tokenizer& tok,
+                                        const text_tokenizer& tok,
                                         const reward_weights& weights) {
   if (g.completions.empty())
     return make_error(errc::malformed_message,
@@ -20,7 +21,7 @@ caf::expected<scored_group> score_group(const rollout_group& g,
         return make_error(errc::malformed_message,
                           "group " + std::to_string(g.group_id) + ": token "
                             + std::to_string(t) + " out of vocabulary");
-    auto r = score_completion(tok.decode(c.tokens), g.answer, weights);
+    auto r = tok.score(c.tokens, g.answer, weights);
     out.rewards.push_back(r.total);
     out.accuracy.push_back(r.accuracy);
     out.format.push_back(r.format);
@@ -29,7 +30,11 @@ caf::expected<scored_group> score_group(const rollout_group& g,
 }
 
 caf::behavior reward_actor(caf::event_based_actor* self, reward_weights weights) {
-  auto tok = std::make_shared<char_tokenizer>();
+  return tokenized_reward_actor(self, weights, std::make_shared<char_tokenizer>());
+}
+
+caf::behavior tokenized_reward_actor(caf::event_based_actor* self, reward_weights weights,
+                                     std::shared_ptr<const text_tokenizer> tok) {
   return {
     [=](const rollout_group& g) -> caf::result<scored_group> {
       auto s = score_group(g, *tok, weights);

@@ -6,21 +6,31 @@
 //
 // A group whose tokens are out of the tokenizer's range is rejected with
 // malformed_message (the controller requeues it) instead of being scored.
+// The tokenizer (char_tokenizer, or a run's tokenizer.json) decides how a
+// completion is decoded and scored (text_tokenizer::score).
 #pragma once
+
+#include <memory>
 
 #include <caf/event_based_actor.hpp>
 
 #include "runtime/messages.hpp"
 #include "tasks/reward_rules.hpp"
+#include "tasks/text_tokenizer.hpp"
 #include "tasks/tokenizer.hpp"
 
 namespace tandem {
 
 /// Pure scoring of one group (tested without actors).
 caf::expected<scored_group> score_group(const rollout_group& g,
-                                        const char_tokenizer& tok,
+                                        const text_tokenizer& tok,
                                         const reward_weights& weights);
 
+/// Scores with the built-in char_tokenizer.
 caf::behavior reward_actor(caf::event_based_actor* self, reward_weights weights);
+
+/// Scores with `tok` (shared, immutable).
+caf::behavior tokenized_reward_actor(caf::event_based_actor* self, reward_weights weights,
+                                     std::shared_ptr<const text_tokenizer> tok);
 
 } // namespace tandem

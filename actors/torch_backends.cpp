@@ -148,4 +148,16 @@ make_torch_training_backend(const learner_settings& settings, int32_t threads) {
     new torch_training_backend(std::move(*core), threads)};
 }
 
+caf::expected<std::shared_ptr<training_backend>>
+make_torch_training_backend_from_hf(const learner_settings& settings, const std::string& hf_dir,
+                                    int32_t max_seq_len, int32_t threads) {
+  hf_load_options opts;
+  opts.max_seq_len = max_seq_len;
+  auto core = learner_core::make_from_hf(settings, hf_dir, opts);
+  if (!core)
+    return core.error();
+  return std::shared_ptr<training_backend>{
+    new torch_training_backend(std::move(*core), threads)};
+}
+
 } // namespace tandem

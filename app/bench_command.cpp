@@ -41,22 +41,16 @@ double since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
-model_config bench_model(const run_config& cfg) {
-  auto m = cfg.model;
-  m.vocab_size = char_tokenizer{}.vocab_size();
-  return m;
-}
-
 /// One batch of groups_per_step groups, as the controller would dispatch it.
-generate_request make_request(const run_config& cfg, problem_source& src, uint64_t first_id) {
+generate_request make_request(const run_config& cfg, const text_tokenizer& tok,
+                              problem_source& src, uint64_t first_id) {
   generate_request req;
-  char_tokenizer tok;
   for (int32_t i = 0; i < cfg.run.groups_per_step; ++i) {
     auto p = src.next();
     group_task t;
     t.group_id = first_id + i;
     t.problem_id = p.id;
-    t.prompt = *format_prompt(tok, p.question);
+    t.prompt = *tok.prompt_ids(p.question);
     t.answer = p.answer;
     t.group_size = cfg.run.group_size;
     t.seed = first_id * 7919 + i;
@@ -86,29 +80,31 @@ stage_result bench_generation(const run_config& cfg, const std::vector<char>& we
   std::vector<std::thread> threads;
   std::vector<std::vector<scored_group>> outs(samplers);
   std::vector<std::string> errors(samplers);
+  auto tok = task_tokenizer(cfg);
+  if (!tok)
+    return {0, describe(tok.error())};
   auto params = cfg.sampler.sampling;
-  params.stop_tokens = stop_tokens();
+  params.stop_tokens = (*tok)->stop_ids();
   std::vector<clock_type::time_point> warm(samplers);
   for (int32_t s = 0; s < samplers; ++s)
     threads.emplace_back([&, s] {
-      auto be = make_torch_generation_backend(bench_model(cfg), params, cfg.sampler.threads,
+      auto be = make_torch_generation_backend(policy_model(cfg), params, cfg.sampler.threads,
                                               sampler_device(cfg));
       auto src = make_problem_source(cfg);
       if (!be || !src || (*be)->load_weights(weights)) {
         errors[s] = "cannot set up a sampler";
         return;
       }
-      char_tokenizer tok;
       for (int32_t k = 0; k < steps + warmup_steps; ++k) {
         if (k == warmup_steps)
           warm[s] = clock_type::now();
-        auto r = generate(**be, make_request(cfg, **src, uint64_t(s) * 100000 + k * 1000));
+        auto r = generate(**be, make_request(cfg, **tok, **src, uint64_t(s) * 100000 + k * 1000));
         if (!r) {
           errors[s] = describe(r.error());
           return;
         }
         for (auto& g : r->groups)
-          outs[s].push_back(*score_group(g, tok, cfg.reward.weights));
+          outs[s].push_back(*score_group(g, **tok, cfg.reward.weights));
       }
     });
   for (auto& t : threads)
@@ -126,9 +122,7 @@ stage_result bench_generation(const run_config& cfg, const std::vector<char>& we
 /// Training alone: the learner trains on pre-generated batches.
 stage_result bench_training(const run_config& cfg, const std::vector<scored_group>& data,
                             int32_t steps) {
-  auto ls = make_learner_settings(cfg);
-  ls.model = bench_model(cfg);
-  auto be = make_torch_training_backend(ls, cfg.learner.threads);
+  auto be = make_trainer(cfg);
   if (!be)
     return {0, describe(be.error())};
   auto b = static_cast<size_t>(cfg.run.groups_per_step);
@@ -215,7 +209,10 @@ int bench_pipeline_command(const args& a) {
   // runs look faster than the stages measured alone. With a frozen policy every stage
   // still does all of its work (forward, backward, optimizer, broadcast).
   cfg.learner.optimizer.lr = 1e-12; // > 0 is required; this small changes nothing
-  auto init = policy::make(bench_model(cfg), cfg.run.seed);
+  hf_load_options hf_opts;
+  hf_opts.max_seq_len = cfg.model.max_seq_len;
+  auto init = cfg.hf_path.empty() ? policy::make(policy_model(cfg), cfg.run.seed)
+                                  : policy::load_hf(cfg.hf_path, hf_opts);
   if (!init) {
     std::cerr << describe(init.error()) << "\n";
     return 1;

@@ -1,4 +1,11 @@
+// pipeline.cpp: the actors of one run in this process, built from its config:
+// the model (random init or model.hf_path), the task tokenizer (built-in or
+// task.tokenizer) shared by the controller, the reward actors and the
+// samplers' stop tokens.
 #include "app/pipeline.hpp"
+
+#include <map>
+#include <mutex>
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
@@ -11,6 +18,7 @@
 #include "runtime/cpu_budget.hpp"
 #include "runtime/error.hpp"
 #include "runtime/messages.hpp"
+#include "tasks/bpe_task_tokenizer.hpp"
 #include "tasks/jsonl_dataset.hpp"
 
 namespace tandem {
@@ -21,19 +29,53 @@ caf::timespan seconds(double s) {
   return std::chrono::duration_cast<caf::timespan>(std::chrono::duration<double>(s));
 }
 
-model_config model_with_vocab(const run_config& cfg) {
-  auto m = cfg.model;
-  m.vocab_size = char_tokenizer{}.vocab_size();
-  return m;
+caf::expected<std::shared_ptr<const text_tokenizer>>
+load_bpe_tokenizer(const run_config& cfg) {
+  bpe_task_options opts;
+  opts.answer_prefix = cfg.task.answer_prefix;
+  opts.stop_tokens = cfg.task.stop_tokens;
+  opts.vocab_size = cfg.model.vocab_size;
+  auto tok = bpe_task_tokenizer::load(cfg.task.tokenizer_path, std::move(opts));
+  if (!tok)
+    return tok.error();
+  return std::shared_ptr<const text_tokenizer>{std::move(*tok)};
 }
 
-sampling_params sampling_with_stops(const run_config& cfg) {
+caf::expected<sampling_params> sampling_with_stops(const run_config& cfg) {
+  auto tok = task_tokenizer(cfg);
+  if (!tok)
+    return tok.error();
   auto p = cfg.sampler.sampling;
-  p.stop_tokens = stop_tokens();
+  p.stop_tokens = (*tok)->stop_ids();
   return p;
 }
 
 } // namespace
+
+model_config policy_model(const run_config& cfg) {
+  auto m = cfg.model;
+  if (m.vocab_size == 0) // set by the config checks from a checkpoint or tokenizer.json
+    m.vocab_size = char_tokenizer{}.vocab_size();
+  return m;
+}
+
+caf::expected<std::shared_ptr<const text_tokenizer>> task_tokenizer(const run_config& cfg) {
+  if (cfg.task.tokenizer_path.empty())
+    return std::shared_ptr<const text_tokenizer>{std::make_shared<char_tokenizer>()};
+  // One load per process and file: samplers, rewards and the controller
+  // share it (a real tokenizer.json is several MB). Bounded by the number of
+  // distinct configs a process loads: one.
+  static std::mutex mtx;
+  static std::map<std::string, std::shared_ptr<const text_tokenizer>> loaded;
+  std::lock_guard<std::mutex> guard{mtx};
+  const auto key = cfg.task.tokenizer_path + "|" + std::to_string(cfg.model.vocab_size);
+  if (auto i = loaded.find(key); i != loaded.end())
+    return i->second;
+  auto tok = load_bpe_tokenizer(cfg);
+  if (tok)
+    loaded.emplace(key, *tok);
+  return tok;
+}
 
 void configure_actor_system(caf::actor_system_config& cfg) {
   register_message_types(cfg);
@@ -53,13 +95,15 @@ std::vector<caf::actor> pipeline::all() const {
 
 caf::expected<std::shared_ptr<problem_source>> make_problem_source(const run_config& cfg) {
   if (cfg.task.kind == "jsonl") {
-    char_tokenizer tok;
-    auto ds = jsonl_dataset::load(cfg.task.jsonl_path, tok, cfg.task.arithmetic.seed);
+    auto tok = task_tokenizer(cfg);
+    if (!tok)
+      return tok.error();
+    auto ds = jsonl_dataset::load(cfg.task.jsonl_path, **tok, cfg.task.arithmetic.seed);
     if (!ds)
       return ds.error();
     // Checked here, not in the config loader: only now are the prompts known.
     auto& longest = (*ds)->longest_prompt();
-    auto need = format_prompt(tok, longest.question)->size()
+    auto need = (*tok)->prompt_ids(longest.question)->size()
                 + static_cast<size_t>(cfg.sampler.sampling.max_new_tokens);
     if (need > static_cast<size_t>(cfg.model.max_seq_len))
       return make_error(errc::invalid_config,
@@ -114,8 +158,11 @@ caf::expected<caf::actor> spawn_sampler(caf::actor_system& sys, const run_config
     ss.outbox = outbox;
     return caf::actor{sys.spawn(sim_sampler_actor, ss)};
   }
-  auto be = make_torch_generation_backend(model_with_vocab(cfg), sampling_with_stops(cfg),
-                                          cfg.sampler.threads, sampler_device(cfg));
+  auto sampling = sampling_with_stops(cfg);
+  if (!sampling)
+    return sampling.error();
+  auto be = make_torch_generation_backend(policy_model(cfg), *sampling, cfg.sampler.threads,
+                                          sampler_device(cfg));
   if (!be)
     return be.error();
   sampler_settings ss;
@@ -124,14 +171,24 @@ caf::expected<caf::actor> spawn_sampler(caf::actor_system& sys, const run_config
   return caf::actor{sys.spawn<caf::detached>(sampler_actor, ss, *be)};
 }
 
+caf::expected<std::shared_ptr<training_backend>> make_trainer(const run_config& cfg) {
+  auto ls = make_learner_settings(cfg);
+  ls.model = policy_model(cfg);
+  if (cfg.hf_path.empty())
+    return make_torch_training_backend(ls, cfg.learner.threads);
+  return make_torch_training_backend_from_hf(ls, cfg.hf_path, cfg.model.max_seq_len,
+                                             cfg.learner.threads);
+}
+
 caf::expected<pipeline> spawn_pipeline(caf::actor_system& sys, const run_config& cfg,
                                        const pipeline_options& opts) {
   auto problems = make_problem_source(cfg);
   if (!problems)
     return problems.error();
-  auto ls = make_learner_settings(cfg);
-  ls.model = model_with_vocab(cfg);
-  auto trainer = make_torch_training_backend(ls, cfg.learner.threads);
+  auto tok = task_tokenizer(cfg);
+  if (!tok)
+    return tok.error();
+  auto trainer = make_trainer(cfg);
   if (!trainer)
     return trainer.error();
   pipeline p;
@@ -141,9 +198,9 @@ caf::expected<pipeline> spawn_pipeline(caf::actor_system& sys, const run_config&
   p.broadcaster = sys.spawn(weight_broadcaster_actor, bs);
   p.learner = sys.spawn<caf::detached>(learner_actor, cfg.learner.grpo, *trainer, p.broadcaster);
   for (int32_t i = 0; i < opts.local_rewards; ++i)
-    p.rewards.push_back(sys.spawn(reward_actor, cfg.reward.weights));
+    p.rewards.push_back(sys.spawn(tokenized_reward_actor, cfg.reward.weights, *tok));
   controller_deps deps{*problems, opts.metrics, opts.progress, p.learner, p.broadcaster,
-                       p.rewards, opts.observer, opts.scaler, {}};
+                       p.rewards, opts.observer, opts.scaler, {}, *tok};
   auto cs = make_controller_settings(cfg);
   if (opts.expected_samplers >= 0)
     cs.expected_samplers = opts.expected_samplers;

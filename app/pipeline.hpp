@@ -18,6 +18,7 @@
 
 #include "actors/backends.hpp"
 #include "actors/controller.hpp"
+#include "tasks/text_tokenizer.hpp"
 #include "topology/run_config.hpp"
 
 namespace tandem {
@@ -44,6 +45,17 @@ struct pipeline_options {
   data_plane_info data_plane;     // the head's ZeroMQ endpoints (empty: CAF only)
   caf::actor weights_mirror;      // gets every published version (weights_server)
 };
+
+/// The policy's shape: cfg.model with vocab_size set (the config checks set
+/// it from a checkpoint or tokenizer.json; the built-in tokenizer's otherwise).
+model_config policy_model(const run_config& cfg);
+
+/// The task's tokenizer: the built-in char_tokenizer, or task.tokenizer's
+/// tokenizer.json (loaded once per process and shared; thread-safe).
+caf::expected<std::shared_ptr<const text_tokenizer>> task_tokenizer(const run_config& cfg);
+
+/// The learner's backend: seeded random weights, or model.hf_path's checkpoint.
+caf::expected<std::shared_ptr<training_backend>> make_trainer(const run_config& cfg);
 
 /// Problem source for the config's task.
 caf::expected<std::shared_ptr<problem_source>> make_problem_source(const run_config& cfg);

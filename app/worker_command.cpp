@@ -140,8 +140,11 @@ spawn_hosted(caf::actor_system& sys, caf::scoped_actor& self, run_config cfg,
   }
   for (auto& h : hellos)
     self->send(head, std::move(h));
+  auto tok = task_tokenizer(cfg);
+  if (!tok)
+    return tok.error();
   for (int32_t i = 0; i < rewards; ++i) {
-    mine.push_back(sys.spawn(reward_actor, cfg.reward.weights));
+    mine.push_back(sys.spawn(tokenized_reward_actor, cfg.reward.weights, *tok));
     self->send(head, join_atom::value, mine.back());
   }
   return mine;

@@ -95,7 +95,7 @@ std::string error_text(const caf::error& err) {
 }
 
 // Parses one non-blank line into `out`; returns "" or the reason it is bad.
-std::string parse_line(const std::string& line, const char_tokenizer& tok,
+std::string parse_line(const std::string& line, const text_tokenizer& tok,
                        problem& out) {
   const size_t open = line.find_first_not_of(" \t\r\n\f\v");
   if (line[open] != '{')
@@ -146,7 +146,7 @@ std::string parse_line(const std::string& line, const char_tokenizer& tok,
 } // namespace
 
 caf::expected<std::unique_ptr<jsonl_dataset>>
-jsonl_dataset::load(const std::string& path, const char_tokenizer& tok,
+jsonl_dataset::load(const std::string& path, const text_tokenizer& tok,
                     uint64_t seed) {
   std::ifstream in{path};
   if (!in)

@@ -18,7 +18,7 @@ namespace tandem {
 class jsonl_dataset : public problem_source {
 public:
   static caf::expected<std::unique_ptr<jsonl_dataset>>
-  load(const std::string& path, const char_tokenizer& tok, uint64_t seed);
+  load(const std::string& path, const text_tokenizer& tok, uint64_t seed);
 
   problem next() override;
   std::string describe() const override;

@@ -52,8 +52,8 @@ std::optional<std::string> canonical_integer(std::string_view s) {
   return (negative ? "-" : "") + std::string{s};
 }
 
-// ^-?[0-9]+</answer>(<eos>)?$
-bool well_formed(std::string_view s) {
+// ^-?[0-9]+</answer>(<eos>)?$, without the <eos> alternative unless allowed.
+bool well_formed(std::string_view s, bool allow_eos_tag) {
   if (!s.empty() && s.front() == '-')
     s.remove_prefix(1);
   size_t digits = 0;
@@ -65,7 +65,17 @@ bool well_formed(std::string_view s) {
   if (s.substr(0, close_tag.size()) != close_tag)
     return false;
   s.remove_prefix(close_tag.size());
-  return s.empty() || s == eos_tag;
+  return s.empty() || (allow_eos_tag && s == eos_tag);
+}
+
+reward_breakdown score(std::string_view completion, std::string_view reference,
+                       const reward_weights& weights, bool allow_eos_tag) {
+  reward_breakdown out;
+  const auto predicted = extract_answer(completion);
+  out.accuracy = !predicted.empty() && answers_match(predicted, reference) ? 1.0 : 0.0;
+  out.format = well_formed(completion, allow_eos_tag) ? 1.0 : 0.0;
+  out.total = weights.accuracy * out.accuracy + weights.format * out.format;
+  return out;
 }
 
 } // namespace
@@ -90,12 +100,12 @@ bool answers_match(std::string_view predicted, std::string_view reference) {
 reward_breakdown score_completion(std::string_view completion,
                                   std::string_view reference,
                                   const reward_weights& weights) {
-  reward_breakdown out;
-  const auto predicted = extract_answer(completion);
-  out.accuracy = !predicted.empty() && answers_match(predicted, reference) ? 1.0 : 0.0;
-  out.format = well_formed(completion) ? 1.0 : 0.0;
-  out.total = weights.accuracy * out.accuracy + weights.format * out.format;
-  return out;
+  return score(completion, reference, weights, true);
+}
+
+reward_breakdown score_answer_text(std::string_view text, std::string_view reference,
+                                   const reward_weights& weights) {
+  return score(text, reference, weights, false);
 }
 
 } // namespace tandem

@@ -39,4 +39,11 @@ reward_breakdown score_completion(std::string_view completion,
                                   std::string_view reference,
                                   const reward_weights& weights);
 
+/// The same rule for a completion whose end is not part of its text (a
+/// BPE completion, decoded up to but not including its stop token): format
+/// is 1 only for exactly  <integer></answer>  (no "<eos>" tag: in BPE text
+/// that would be five characters the policy spelled, not an end).
+reward_breakdown score_answer_text(std::string_view text, std::string_view reference,
+                                   const reward_weights& weights);
+
 } // namespace tandem

@@ -136,4 +136,23 @@ std::vector<int32_t> stop_tokens() {
   return {char_tokenizer::answer_close_id, char_tokenizer::eos_id};
 }
 
+caf::expected<std::vector<int32_t>>
+char_tokenizer::prompt_ids(std::string_view question) const {
+  return tandem::format_prompt(*this, question);
+}
+
+std::vector<int32_t> char_tokenizer::stop_ids() const {
+  return tandem::stop_tokens();
+}
+
+reward_breakdown char_tokenizer::score(const std::vector<int32_t>& completion,
+                                       std::string_view reference,
+                                       const reward_weights& weights) const {
+  return score_completion(decode(completion), reference, weights);
+}
+
+std::string char_tokenizer::describe() const {
+  return "char (" + std::to_string(vocab_size()) + " ids)";
+}
+
 } // namespace tandem

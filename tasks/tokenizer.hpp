@@ -15,9 +15,11 @@
 
 #include <caf/expected.hpp>
 
+#include "tasks/text_tokenizer.hpp"
+
 namespace tandem {
 
-class char_tokenizer {
+class char_tokenizer : public text_tokenizer {
 public:
   static constexpr int32_t pad_id = 0;
   static constexpr int32_t bos_id = 1;
@@ -30,15 +32,25 @@ public:
   /// Characters that ordinary text may contain.
   static const std::string& alphabet();
 
-  int32_t vocab_size() const;
+  int32_t vocab_size() const override;
 
   /// Encodes text; a character outside the alphabet is errc::invalid_argument
   /// naming the character and its offset.
-  caf::expected<std::vector<int32_t>> encode(std::string_view text) const;
+  caf::expected<std::vector<int32_t>> encode(std::string_view text) const override;
 
   /// Decodes ids; special tokens render as "<pad>", "<bos>", "<eos>",
   /// "<answer>", "</answer>". An id out of range renders as "<unk>".
-  std::string decode(const std::vector<int32_t>& ids) const;
+  std::string decode(const std::vector<int32_t>& ids) const override;
+
+  /// format_prompt(*this, question).
+  caf::expected<std::vector<int32_t>> prompt_ids(std::string_view question) const override;
+  /// stop_tokens(): </answer> and <eos>.
+  std::vector<int32_t> stop_ids() const override;
+  /// score_completion(decode(completion), ...): the tags are special ids, so
+  /// the decoded text shows "</answer>" and "<eos>" exactly where they are.
+  reward_breakdown score(const std::vector<int32_t>& completion, std::string_view reference,
+                         const reward_weights& weights) const override;
+  std::string describe() const override;
 
 private:
   std::vector<int32_t> char_to_id_; // 256 entries, -1 = not in alphabet

@@ -35,8 +35,10 @@ std::vector<field_binding> run_fields(run_section& r) {
           field("max_requeues", r.max_requeues)};
 }
 
-std::vector<field_binding> model_fields(model_config& m) {
+std::vector<field_binding> model_fields(run_config& c) {
+  auto& m = c.model;
   return {internal::reject("vocab_size", "set from the tokenizer; remove this field"),
+          field("hf_path", c.hf_path),
           field("hidden_size", m.hidden_size),
           field("num_layers", m.num_layers),
           field("num_heads", m.num_heads),
@@ -54,7 +56,10 @@ std::vector<field_binding> task_fields(task_section& t) {
           field("max_operand", t.arithmetic.max_operand),
           field("ops", t.arithmetic.ops),
           field("seed", t.arithmetic.seed),
-          field("path", t.jsonl_path)};
+          field("path", t.jsonl_path),
+          field("tokenizer", t.tokenizer_path),
+          field("answer_prefix", t.answer_prefix),
+          field("stop_tokens", t.stop_tokens)};
 }
 
 std::vector<field_binding> sampler_fields(sampler_section& s) {
@@ -120,7 +125,7 @@ std::vector<field_binding> timeout_fields(timeout_section& t) {
 
 std::vector<field_binding> schema(run_config& c) {
   return {bind_section("run", run_fields(c.run)),
-          bind_section("model", model_fields(c.model)),
+          bind_section("model", model_fields(c)),
           bind_section("task", task_fields(c.task)),
           bind_section("sampler", sampler_fields(c.sampler)),
           bind_section("reward", reward_fields(c.reward)),

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "models/grpo_config.hpp"
 #include "models/learner_core.hpp"
@@ -29,11 +30,16 @@ struct run_section {
   int32_t max_requeues = 3;       // a group failing more often is dropped and counted
 };
 
-/// task: where problems come from.
+/// task: where problems come from, and the tokenizer that frames them.
 struct task_section {
   std::string kind = "arithmetic"; // "arithmetic" | "jsonl"
   arithmetic_config arithmetic;
   std::string jsonl_path;          // for kind == jsonl (relative to the config file)
+  // A Hugging Face tokenizer.json (relative to the config file) instead of
+  // the built-in char tokenizer; required with model.hf_path.
+  std::string tokenizer_path;
+  std::string answer_prefix = "<answer>"; // appended to every question (tokenizer only)
+  std::vector<std::string> stop_tokens;   // special tokens ending a completion (tokenizer only)
 };
 
 /// sampler: the rollout actors.
@@ -83,7 +89,9 @@ struct timeout_section {
 struct run_config {
   std::string source_path;   // file it was loaded from
   run_section run;
-  model_config model;        // vocab_size is filled from the tokenizer
+  model_config model;        // vocab_size is filled from the tokenizer; with
+                             // hf_path, every shape field from the checkpoint
+  std::string hf_path;       // model.hf_path: checkpoint directory; "" = random init
   task_section task;
   sampler_section sampler;
   reward_section reward;

@@ -9,16 +9,19 @@ usage: e2e.py TANDEM_BINARY CHECK
   local_3proc  the one-machine cluster topology: head + 2 sampler processes
   scale        samplers scaled 1 -> 4 -> 2 during a run with `tandem scale`
   two_node_netns  head and worker node in two network namespaces (needs root)
+  hf           a short run from the tiny Qwen2 checkpoint with its tokenizer.json
 
 Every wait has a deadline (subprocess timeout); the summary JSON and
 metrics.jsonl written by the run are the evidence.
 """
+import array
 import json
 import os
 import re
 import selectors
 import shutil
 import signal
+import struct
 import time
 import subprocess
 import sys
@@ -293,6 +296,52 @@ def two_node_netns(binary):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
 
 
+def safetensor(path, name):
+    """The float32 values of tensor `name` in a safetensors file."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    n = struct.unpack("<Q", blob[:8])[0]
+    t = json.loads(blob[8:8 + n])[name]
+    assert t["dtype"] == "F32", t["dtype"]
+    begin, end = t["data_offsets"]
+    values = array.array("f")
+    values.frombytes(blob[8 + n + begin:8 + n + end])
+    return values
+
+
+def hf(binary):
+    out = tempfile.mkdtemp(prefix="tandem-e2e9-")
+    cfg = os.path.join(DATA, "e2e_hf.yaml")
+    rc, so, se = run(binary, ["run", cfg, "--steps", "5", "--output", out, "--quiet"],
+                     timeout=300)
+    check(rc == 0, "run from the checkpoint exits 0 (rc=%d, stderr tail: %s)" % (rc, se[-500:]))
+    s = summary(out)
+    rows = metrics(out)
+    check(s["ok"] == 1 and s["steps"] == 5 and len(rows) == 5, "trained 5 steps, summary ok")
+    check(s["groups_consumed"] == 5 * 4 and s["reports_rejected"] == 0,
+          "every group consumed once; no reward rejected a BPE token")
+    check(all(0 < r["completion_len"] <= 8 for r in rows), "completions within max_new_tokens")
+    # The blob starts with embed_tokens (models/internal/transformer.cpp):
+    # 5 AdamW steps at lr 5e-4 move a weight by a few 1e-3 at most, while a
+    # random initialisation would differ everywhere by about the weights' size.
+    ckpt = safetensor(os.path.join(DATA, "hf", "tiny-qwen2", "model.safetensors"),
+                      "model.embed_tokens.weight")
+    with open(os.path.join(out, "weights.tndm"), "rb") as f:
+        final = array.array("f")
+        final.frombytes(f.read()[32:32 + 4 * len(ckpt)])
+    diff = max(abs(a - b) for a, b in zip(ckpt, final))
+    check(len(final) == len(ckpt) and diff < 5e-3,
+          "the learner started from the checkpoint (max |dW| of embed_tokens %.2g)" % diff)
+    bad = os.path.join(out, "bad_hf.yaml")
+    with open(bad, "w") as f:
+        f.write("model:\n  hf_path: %s\n  hidden_size: 64\n" % os.path.join(DATA, "hf", "tiny-qwen2"))
+    rc, so, se = run(binary, ["validate", bad], timeout=60)
+    check(rc == 2 and (bad + ":3:16: model.hidden_size: set by model.hf_path") in se
+          and "task.tokenizer: required with model.hf_path" in se,
+          "shape fields next to hf_path and a missing tokenizer are refused at FILE:LINE:COL (%r)"
+          % se[-400:])
+
+
 def bad_config(binary):
     bad = os.path.join(DATA, "bad_run.yaml")
     out = tempfile.mkdtemp(prefix="tandem-e2e3-")
@@ -320,4 +369,4 @@ def bad_config(binary):
 if __name__ == "__main__":
     {"learning": learning, "two_process": two_process, "bad_config": bad_config,
      "worker_killed": worker_killed, "local_3proc": local_3proc,
-     "two_node_netns": two_node_netns, "scale": scale}[sys.argv[2]](sys.argv[1])
+     "two_node_netns": two_node_netns, "scale": scale, "hf": hf}[sys.argv[2]](sys.argv[1])

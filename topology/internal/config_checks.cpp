@@ -1,10 +1,17 @@
 // config_checks.cpp: one small function per section plus the cross-section
-// rules (prompt length vs. max_seq_len, mini-batches vs. batch size).
+// rules (prompt length vs. max_seq_len, mini-batches vs. batch size), and the
+// model source: a Hugging Face checkpoint (model.hf_path) fills the shape,
+// a tokenizer.json (task.tokenizer) the vocabulary; both files are read here
+// so that their mistakes are reported at the config's FILE:LINE:COL.
 #include "topology/internal/config_checks.hpp"
 
 #include <filesystem>
 #include <initializer_list>
 #include <sstream>
+
+#include "models/hf_checkpoint.hpp"
+#include "runtime/error.hpp"
+#include "tasks/bpe_tokenizer.hpp"
 
 namespace tandem::internal {
 
@@ -17,6 +24,22 @@ std::string num(double x) {
 }
 std::string num(int64_t x) { return std::to_string(x); }
 std::string num(int32_t x) { return std::to_string(x); }
+
+// The context string of a tandem error (its message without the code name).
+std::string error_text(const caf::error& err) {
+  const auto& ctx = err.context();
+  if (ctx.size() == 1 && ctx.match_element<std::string>(0))
+    return ctx.get_as<std::string>(0);
+  return describe(err);
+}
+
+// `path` relative to the config file's directory, normalised.
+std::string resolve(const std::string& path, const std::string& base_dir) {
+  std::filesystem::path p(path);
+  if (p.is_relative() && !base_dir.empty())
+    p = std::filesystem::path(base_dir) / p;
+  return p.lexically_normal().string();
+}
 
 const char* aggregation_name(loss_aggregation a) {
   switch (a) {
@@ -137,13 +160,10 @@ void check_jsonl(task_section& t, const std::string& base_dir, checker& k) {
   k.require(!t.jsonl_path.empty(), "task.path", "required with task.kind: jsonl");
   if (t.jsonl_path.empty())
     return;
-  namespace fs = std::filesystem;
-  fs::path p(t.jsonl_path);
-  if (p.is_relative() && !base_dir.empty())
-    p = fs::path(base_dir) / p;
-  t.jsonl_path = p.lexically_normal().string();
+  t.jsonl_path = resolve(t.jsonl_path, base_dir);
   std::error_code ec;
-  k.require(fs::is_regular_file(p, ec), "task.path", "file not found: " + t.jsonl_path);
+  k.require(std::filesystem::is_regular_file(t.jsonl_path, ec), "task.path",
+            "file not found: " + t.jsonl_path);
 }
 
 void check_task(task_section& t, const std::string& base_dir, checker& k) {
@@ -184,8 +204,13 @@ void check_prompt_fits(const run_config& c, checker& k) {
   int64_t gen = c.sampler.sampling.max_new_tokens;
   if (c.task.kind == "arithmetic") {
     int64_t prompt = longest_arithmetic_prompt(c.task.arithmetic.max_operand);
+    const bool bpe = !c.task.tokenizer_path.empty();
+    if (bpe) // byte-level BPE: at most one token per byte
+      prompt = longest_arithmetic_question_bytes(c.task.arithmetic.max_operand)
+               + static_cast<int64_t>(c.task.answer_prefix.size());
     k.require(prompt + gen <= room, "model.max_seq_len",
-              "too short: the longest prompt has " + num(prompt)
+              std::string("too short: the longest prompt has ") + (bpe ? "up to " : "")
+                + num(prompt)
                 + " tokens and sampler.max_new_tokens is " + num(gen) + ", needing "
                 + num(prompt + gen) + " (got " + num(room) + ")",
               {"task.max_operand", "sampler.max_new_tokens"});
@@ -253,6 +278,100 @@ void check_learner(const run_config& c, checker& k) {
   k.at_least("learner.threads", c.learner.threads, 1);
 }
 
+// --- model source: model.hf_path and task.tokenizer -------------------------
+
+// The shape fields a checkpoint's config.json decides.
+const std::vector<std::string> checkpoint_shape_fields = {
+  "model.hidden_size", "model.num_layers", "model.num_heads", "model.num_kv_heads",
+  "model.intermediate_size", "model.rope_theta", "model.rms_norm_eps",
+  "model.tie_embeddings"};
+
+// Replaces the shape with the checkpoint's; model.max_seq_len, when given,
+// caps the sequence length (RoPE positions past the trained range are refused).
+void load_checkpoint_shape(run_config& c, const std::string& base_dir, checker& k) {
+  auto& ctx = k.ctx();
+  for (const auto& f : checkpoint_shape_fields)
+    if (ctx.present(f))
+      ctx.add(ctx.where(f), f, "set by model.hf_path (the checkpoint's config.json); remove it");
+  if (ctx.invalid("model.hf_path") || ctx.invalid("model.max_seq_len"))
+    return;
+  k.require(!c.hf_path.empty(), "model.hf_path", "must not be empty");
+  if (c.hf_path.empty())
+    return;
+  c.hf_path = resolve(c.hf_path, base_dir);
+  std::error_code ec;
+  if (!std::filesystem::is_directory(c.hf_path, ec))
+    return k.require(false, "model.hf_path", "directory not found: " + c.hf_path);
+  auto hf = read_hf_config(c.hf_path);
+  if (!hf)
+    return k.require(false, "model.hf_path", error_text(hf.error()));
+  if (ctx.present("model.max_seq_len")) {
+    k.require(c.model.max_seq_len <= hf->max_position_embeddings, "model.max_seq_len",
+              num(c.model.max_seq_len) + " exceeds max_position_embeddings "
+                + num(hf->max_position_embeddings) + " of " + c.hf_path + "/config.json");
+    hf->max_seq_len = c.model.max_seq_len;
+  }
+  c.model = *hf;
+}
+
+void check_model_source(run_config& c, const std::string& base_dir, checker& k) {
+  if (!k.ctx().present("model.hf_path"))
+    return check_model(c.model, k);
+  k.at_least("model.max_seq_len", c.model.max_seq_len, 2);
+  load_checkpoint_shape(c, base_dir, k);
+}
+
+// Fields that only a tokenizer.json uses.
+void check_without_tokenizer(const run_config& c, checker& k) {
+  k.no_effect("task.answer_prefix", true, "the built-in tokenizer (no task.tokenizer)");
+  k.no_effect("task.stop_tokens", true, "the built-in tokenizer (no task.tokenizer)");
+  if (c.hf_path.empty() || k.ctx().invalid("model.hf_path"))
+    return;
+  const char* at = k.ctx().present("task") ? "task.tokenizer" : "model.hf_path";
+  k.ctx().add(k.ctx().where(at), "task.tokenizer",
+              "required with model.hf_path: the checkpoint's tokenizer.json (the built-in "
+              "tokenizer's ids mean nothing to a pretrained model)");
+}
+
+// Vocabulary and stop tokens of a loaded tokenizer against the model.
+void check_tokenizer_fits(run_config& c, const bpe_tokenizer& tok, checker& k) {
+  const auto& path = c.task.tokenizer_path;
+  if (!c.hf_path.empty() && c.model.vocab_size > 0) {
+    k.require(tok.id_bound() <= c.model.vocab_size, "task.tokenizer",
+              path + " has " + num(tok.id_bound()) + " token ids, more than vocab_size "
+                + num(c.model.vocab_size) + " of " + c.hf_path + "/config.json");
+  } else if (c.hf_path.empty()) {
+    c.model.vocab_size = tok.id_bound(); // random init: one row per token id
+  }
+  for (const auto& name : c.task.stop_tokens)
+    k.require(tok.token_to_id(name).has_value(), "task.stop_tokens",
+              "'" + name + "' is not a token of " + path);
+}
+
+void check_tokenizer(run_config& c, const std::string& base_dir, checker& k) {
+  auto& t = c.task;
+  if (!k.ctx().present("task.tokenizer"))
+    return check_without_tokenizer(c, k);
+  k.require(c.sampler.simulated_token_ms <= 0, "sampler.simulated_token_ms",
+            "simulated samplers emit the built-in tokenizer's ids; not with task.tokenizer");
+  k.require(!t.stop_tokens.empty(), "task.stop_tokens",
+            "required with task.tokenizer: the special tokens that end a completion, "
+            "e.g. [\"<|endoftext|>\", \"<|im_end|>\"]");
+  if (k.ctx().invalid("task.tokenizer"))
+    return;
+  k.require(!t.tokenizer_path.empty(), "task.tokenizer", "must not be empty");
+  if (t.tokenizer_path.empty())
+    return;
+  t.tokenizer_path = resolve(t.tokenizer_path, base_dir);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(t.tokenizer_path, ec))
+    return k.require(false, "task.tokenizer", "file not found: " + t.tokenizer_path);
+  auto tok = load_tokenizer_json(t.tokenizer_path);
+  if (!tok)
+    return k.require(false, "task.tokenizer", error_text(tok.error()));
+  check_tokenizer_fits(c, *tok, k);
+}
+
 void check_timeouts(const timeout_section& t, checker& k) {
   k.positive("timeouts.generate_s", t.generate_s);
   k.positive("timeouts.score_s", t.score_s);
@@ -262,19 +381,24 @@ void check_timeouts(const timeout_section& t, checker& k) {
 
 } // namespace
 
-int64_t longest_arithmetic_prompt(int64_t max_operand) {
+int64_t longest_arithmetic_question_bytes(int64_t max_operand) {
   int64_t digits = 1;
   for (int64_t x = max_operand; x >= 10; x /= 10)
     ++digits;
-  return 1 + 2 * digits + 1 + 1 + 1;
+  return 2 * digits + 1 + 1;
+}
+
+int64_t longest_arithmetic_prompt(int64_t max_operand) {
+  return 1 + longest_arithmetic_question_bytes(max_operand) + 1;
 }
 
 void check_run_config(run_config& cfg, const std::string& base_dir,
                       binder_context& ctx) {
   checker k(ctx);
   check_run(cfg, k);
-  check_model(cfg.model, k);
+  check_model_source(cfg, base_dir, k);
   check_task(cfg.task, base_dir, k);
+  check_tokenizer(cfg, base_dir, k);
   check_sampler(cfg.sampler, k);
   check_prompt_fits(cfg, k);
   check_reward(cfg.reward, k);

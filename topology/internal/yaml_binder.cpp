@@ -192,6 +192,24 @@ field_binding field(std::string key, std::string& dst) {
           }};
 }
 
+field_binding field(std::string key, std::vector<std::string>& dst) {
+  return {std::move(key), [&dst](const YAML::Node& v, const std::string& p,
+                                 binder_context& ctx) {
+            if (!v.IsSequence())
+              return type_issue(v, p, std::string("expected a list of strings, got ")
+                                        + (v.IsScalar() ? "a single value" : node_kind(v)),
+                                ctx);
+            std::vector<std::string> items;
+            for (const auto& item : v) {
+              std::string text;
+              if (!scalar_text(item, p, "a list of strings", ctx, text))
+                return;
+              items.push_back(text);
+            }
+            dst = std::move(items);
+          }};
+}
+
 field_binding reject(std::string key, std::string message) {
   // bind_mapping records a non-suggested key at the key's own position.
   auto set = [message](const YAML::Node&, const std::string& p, binder_context& ctx) {

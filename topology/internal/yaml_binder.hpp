@@ -76,6 +76,8 @@ field_binding field(std::string key, uint64_t& dst);
 field_binding field(std::string key, double& dst);
 field_binding field(std::string key, bool& dst);
 field_binding field(std::string key, std::string& dst);
+/// A list of strings (a flow [a, b] or block list; a single string is refused).
+field_binding field(std::string key, std::vector<std::string>& dst);
 
 /// A key that must not appear; `message` says why.
 field_binding reject(std::string key, std::string message);
