@@ -102,8 +102,9 @@ std::string pad(const std::string& s, size_t width) {
 int64_t parameter_count(const model_config& m) {
   const int64_t h = m.hidden_size, v = vocab(m);
   const int64_t kv_width = int64_t(m.num_kv_heads) * head_dim(m);
+  const int64_t biases = m.attention_bias ? h + 2 * kv_width : 0; // q, k, v (Qwen2 checkpoints)
   const int64_t per_layer = 2 * h * h + 2 * h * kv_width
-                            + 3 * h * int64_t(m.intermediate_size) + 2 * h;
+                            + 3 * h * int64_t(m.intermediate_size) + 2 * h + biases;
   return v * h + m.num_layers * per_layer + h + (m.tie_embeddings ? 0 : v * h);
 }
 

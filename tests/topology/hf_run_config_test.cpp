@@ -3,6 +3,7 @@
 // tokenizer.json, and every mistake is reported at FILE:LINE:COL with its
 // field (fixtures: tests/data/hf/tiny-qwen2, tests/data/hf/tokenizer-qwen2).
 #include "topology/config_loader.hpp"
+#include "topology/plan.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -67,6 +68,14 @@ TEST(HfRunConfig, TheShapeAndVocabularyComeFromTheCheckpoint) {
   EXPECT_EQ(r.config.task.tokenizer_path,
             TANDEM_TEST_DATA_DIR "/hf/tokenizer-qwen2/tokenizer.json");
   EXPECT_EQ(r.config.task.answer_prefix, "<answer>");
+}
+
+TEST(HfRunConfig, ThePlanCountsTheCheckpointsParametersAttentionBiasesIncluded) {
+  auto r = parse("model:\n  hf_path: hf/tiny-qwen2\n" + tokenizer_lines);
+  ASSERT_TRUE(r.ok()) << all_issues(r);
+  // 384x32 tied embedding, 2 layers of 2x32x32 + 2x32x16 + 3x32x64 + 2x32
+  // + biases 32+16+16, final norm 32: the float count of the weight blob.
+  EXPECT_EQ(parameter_count(r.config.model), 31008);
 }
 
 TEST(HfRunConfig, WithoutMaxSeqLenTheCheckpointsRangeIsUsed) {
