@@ -188,6 +188,13 @@ TEST(HfRunConfig, ATokenizerLargerThanTheModelsVocabularyNamesBothFiles) {
   EXPECT_NE(r.issues[0].message.find("tiny-qwen2/config.json"), std::string::npos);
 }
 
+TEST(HfRunConfig, TheDebugExampleLoads) {
+  auto r = load_run_config(TANDEM_SOURCE_DIR "/configs/debug/hf-tiny.yaml");
+  ASSERT_TRUE(r.ok()) << all_issues(r);
+  EXPECT_EQ(r.config.model.model_type, "qwen2");
+  EXPECT_EQ(r.config.model.vocab_size, 384);
+}
+
 TEST(HfRunConfig, SimulatedSamplersCannotSpeakATokenizerJson) {
   auto r = parse(tokenizer_lines + "sampler:\n  simulated_token_ms: 1\n");
   expect_single(r, "sampler.simulated_token_ms", "not with task.tokenizer", 5);
