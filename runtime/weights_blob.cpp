@@ -5,6 +5,7 @@
 #include <iostream>
 #include <string>
 
+#include "runtime/checksum.hpp"
 #include "runtime/error.hpp"
 
 namespace tandem {
@@ -23,7 +24,7 @@ std::vector<weights_chunk> split_weights(int64_t version,
                                          size_t chunk_bytes) {
   chunk_bytes = std::max<size_t>(chunk_bytes, 1);
   auto count = std::max<size_t>(1, (blob.size() + chunk_bytes - 1) / chunk_bytes);
-  auto sum = fnv1a64(blob.data(), blob.size());
+  auto sum = fast_checksum64(blob.data(), blob.size());
   std::vector<weights_chunk> out(count);
   for (size_t i = 0; i < count; ++i) {
     auto& c = out[i];
@@ -89,7 +90,7 @@ weights_assembler::add(const weights_chunk& c) {
   seen_[c.index] = true;
   if (++received_ < count_)
     return std::optional<weights_version>{};
-  if (fnv1a64(buffer_.data(), buffer_.size()) != checksum_) {
+  if (fast_checksum64(buffer_.data(), buffer_.size()) != checksum_) {
     version_ = -1;
     return bad("checksum mismatch; version discarded");
   }

@@ -2,7 +2,8 @@
 // reassembling it on the receiving side.
 //
 // Invariant: weights_assembler hands out a version only when every chunk of it
-// arrived, sizes agree and the FNV-1a checksum of the whole matches; a sampler
+// arrived, sizes agree and the checksum of the whole (fast_checksum64,
+// runtime/checksum.hpp) matches; a sampler
 // therefore never runs with a half-received version. Chunks of a version
 // older than the one being assembled are dropped (a newer version supersedes
 // them); a chunk of a newer version restarts assembly.
@@ -21,7 +22,7 @@
 
 namespace tandem {
 
-/// FNV-1a 64-bit hash of `size` bytes.
+/// FNV-1a 64-bit hash of `size` bytes (checkpoint files, small digests).
 uint64_t fnv1a64(const char* data, size_t size);
 
 /// Default chunk size: 1 MiB keeps one CAF message well below the middleman's

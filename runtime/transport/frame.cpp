@@ -6,6 +6,7 @@
 
 #include <msgpack.hpp>
 
+#include "runtime/checksum.hpp"
 #include "runtime/error.hpp"
 #include "runtime/weights_blob.hpp"
 
@@ -156,7 +157,7 @@ std::vector<char> encode_frame(const frame& f) {
   pk.pack_uint64(f.seq);
   pk.pack_bin(static_cast<uint32_t>(f.payload.size()));
   pk.pack_bin_body(f.payload.data(), static_cast<uint32_t>(f.payload.size()));
-  pk.pack_uint64(fnv1a64(f.payload.data(), f.payload.size()));
+  pk.pack_uint64(fast_checksum64(f.payload.data(), f.payload.size()));
   return to_vector(sb);
 }
 
@@ -202,7 +203,7 @@ caf::expected<frame> decode_frame(const char* data, size_t size,
       || a[5].type != msgpack::type::BIN || !get_uint(a[6], checksum))
     return bad("frame", "field of the wrong type");
   const auto& bin = a[5].via.bin;
-  if (fnv1a64(bin.ptr, bin.size) != checksum)
+  if (fast_checksum64(bin.ptr, bin.size) != checksum)
     return bad("frame", "payload checksum mismatch");
   f.payload.assign(bin.ptr, bin.ptr + bin.size);
   return f;

@@ -2,7 +2,7 @@
 // codecs (msgpack).
 //
 // Wire form of one frame (one ZeroMQ message), a msgpack array of 7:
-//   ["TNDM", format_version, kind, sender, seq, payload (bin), fnv1a64(payload)]
+//   ["TNDM", format_version, kind, sender, seq, payload (bin), fast_checksum64(payload)]
 // The checksum catches corruption and codec bugs, not forgery: authenticity
 // comes from CURVE (auth.hpp).
 //
@@ -39,7 +39,7 @@
 namespace tandem::transport {
 
 constexpr char frame_magic[] = "TNDM";
-constexpr uint32_t frame_format_version = 1;
+constexpr uint32_t frame_format_version = 2; // 2: fast_checksum64 replaced FNV-1a
 
 /// Longest accepted sender name; longer names are malformed.
 constexpr size_t max_sender_bytes = 256;

@@ -1,9 +1,12 @@
 // Weight chunking: a version is handed out only when complete and verified.
+#include <algorithm>
 #include <fstream>
+#include <set>
 
 #include <gtest/gtest.h>
 
 #include "runtime/checkpoint.hpp"
+#include "runtime/checksum.hpp"
 #include "runtime/weights_blob.hpp"
 
 namespace tandem {
@@ -14,6 +17,31 @@ std::vector<char> blob(size_t n, char seed) {
   for (size_t i = 0; i < n; ++i)
     b[i] = static_cast<char>(seed + i * 7);
   return b;
+}
+
+// The data-plane checksum: every single-bit flip of a 1000-byte buffer (all
+// 8000 of them) and every truncation changes it, and it depends on the bytes,
+// not on their address.
+TEST(Checksum, EveryBitFlipAndEveryLengthChangesTheChecksum) {
+  std::vector<char> buf(1000);
+  for (size_t i = 0; i < buf.size(); ++i)
+    buf[i] = static_cast<char>(i * 131 + 7);
+  const auto base = fast_checksum64(buf.data(), buf.size());
+  for (size_t bit = 0; bit < buf.size() * 8; ++bit) {
+    buf[bit / 8] ^= static_cast<char>(1 << (bit % 8));
+    ASSERT_NE(fast_checksum64(buf.data(), buf.size()), base) << "bit " << bit;
+    buf[bit / 8] ^= static_cast<char>(1 << (bit % 8));
+  }
+  std::set<uint64_t> lengths;
+  for (size_t n = 0; n <= buf.size(); ++n)
+    lengths.insert(fast_checksum64(buf.data(), n));
+  EXPECT_EQ(lengths.size(), buf.size() + 1);
+  std::vector<char> shifted(buf.size() + 3);
+  std::copy(buf.begin(), buf.end(), shifted.begin() + 3);
+  EXPECT_EQ(fast_checksum64(shifted.data() + 3, buf.size()), base);
+  // Zeros of different lengths differ too (the length is mixed in).
+  std::vector<char> zeros(64, 0);
+  EXPECT_NE(fast_checksum64(zeros.data(), 32), fast_checksum64(zeros.data(), 64));
 }
 
 TEST(WeightsBlob, SplitsIntoEqualChunksWithShorterLast) {
