@@ -43,23 +43,9 @@ int hex_value(char c) {
 
 // Length of the well-formed UTF-8 sequence at p (Unicode Table 3-7), or 0.
 size_t utf8_sequence_length(const unsigned char* p, const unsigned char* end) {
-  const unsigned char b = p[0];
-  size_t n = 0;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (b >= 0xC2 && b <= 0xDF) {
-    n = 2;
-  } else if (b >= 0xE0 && b <= 0xEF) {
-    n = 3;
-    lo = b == 0xE0 ? 0xA0 : 0x80;
-    hi = b == 0xED ? 0x9F : 0xBF;
-  } else if (b >= 0xF0 && b <= 0xF4) {
-    n = 4;
-    lo = b == 0xF0 ? 0x90 : 0x80;
-    hi = b == 0xF4 ? 0x8F : 0xBF;
-  } else {
-    return 0;
-  }
-  if (static_cast<size_t>(end - p) < n || p[1] < lo || p[1] > hi)
+  const auto lead = utf8_lead_of(p[0]);
+  const auto n = static_cast<size_t>(lead.length);
+  if (n == 0 || static_cast<size_t>(end - p) < n || p[1] < lead.lo || p[1] > lead.hi)
     return 0;
   for (size_t i = 2; i < n; ++i)
     if (p[i] < 0x80 || p[i] > 0xBF)

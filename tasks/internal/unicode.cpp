@@ -153,25 +153,11 @@ void canonical_compose(std::u32string& d, const std::vector<uint8_t>& ccc) {
 // Length of the well-formed sequence at p (Unicode Table 3-7), or the length
 // of its maximal ill-formed prefix negated (-1..-3).
 int utf8_sequence(const unsigned char* p, size_t avail) {
-  const unsigned char b = p[0];
-  if (b < 0x80)
+  if (p[0] < 0x80)
     return 1;
-  int n = 0;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (b >= 0xC2 && b <= 0xDF) {
-    n = 2;
-  } else if (b >= 0xE0 && b <= 0xEF) {
-    n = 3;
-    lo = b == 0xE0 ? 0xA0 : 0x80;
-    hi = b == 0xED ? 0x9F : 0xBF;
-  } else if (b >= 0xF0 && b <= 0xF4) {
-    n = 4;
-    lo = b == 0xF0 ? 0x90 : 0x80;
-    hi = b == 0xF4 ? 0x8F : 0xBF;
-  } else {
-    return -1;
-  }
-  if (avail < 2 || p[1] < lo || p[1] > hi)
+  const auto lead = tandem::utf8_lead_of(p[0]);
+  const int n = lead.length;
+  if (n == 0 || avail < 2 || p[1] < lead.lo || p[1] > lead.hi)
     return -1;
   for (int i = 2; i < n; ++i)
     if (static_cast<size_t>(i) >= avail || p[i] < 0x80 || p[i] > 0xBF)
