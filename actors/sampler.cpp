@@ -97,6 +97,7 @@ void on_chunk(sampler_actor_t* self, const weights_chunk& c) {
     return;
   }
   st.version = w.version;
+  st.assembler.recycle(std::move(w.bytes)); // the next version reuses these pages
   if (auto src = caf::actor_cast<caf::actor>(self->current_sender()))
     self->send(src, weights_ack_atom::value, w.version);
   try_start(self);

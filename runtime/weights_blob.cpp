@@ -40,12 +40,20 @@ std::vector<weights_chunk> split_weights(int64_t version,
   return out;
 }
 
+void weights_assembler::recycle(std::vector<char> spare) {
+  if (version_ < 0 && buffer_.empty())
+    buffer_ = std::move(spare);
+}
+
 void weights_assembler::reset(const weights_chunk& c) {
   version_ = c.version;
   count_ = c.count;
   total_ = c.total_size;
   checksum_ = c.checksum;
-  buffer_.assign(total_, 0);
+  // No zero fill: chunks tile [0, total) and a version completes only when
+  // every chunk arrived, so every byte is overwritten before it is handed out.
+  if (buffer_.size() != total_)
+    buffer_.resize(total_);
   seen_.assign(count_, false);
   received_ = 0;
   // Every chunk but the last has the same size: take it from this chunk, or,

@@ -44,6 +44,34 @@ TEST(Checksum, EveryBitFlipAndEveryLengthChangesTheChecksum) {
   EXPECT_NE(fast_checksum64(zeros.data(), 32), fast_checksum64(zeros.data(), 64));
 }
 
+// A recycled buffer still holds the previous version's bytes; the next
+// version must come out exactly as sent, whatever the sizes.
+TEST(WeightsBlob, RecycledBuffersYieldExactlyTheNewVersion) {
+  weights_assembler a;
+  uint64_t bad = 0;
+  auto assemble = [&](int64_t v, const std::vector<char>& blob) {
+    std::optional<weights_version> got;
+    for (auto& c : split_weights(v, blob, 7))
+      if (auto r = accept_chunk(a, c, "t", bad))
+        got = std::move(r);
+    return got;
+  };
+  auto first = assemble(1, std::vector<char>(50, 'a'));
+  ASSERT_TRUE(first);
+  a.recycle(std::move(first->bytes));
+  std::vector<char> second(50);
+  for (size_t i = 0; i < second.size(); ++i)
+    second[i] = static_cast<char>('b' + i % 3);
+  auto got = assemble(2, second);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->bytes, second);
+  a.recycle(std::move(got->bytes));
+  auto smaller = assemble(3, std::vector<char>(20, 'z')); // a different size
+  ASSERT_TRUE(smaller);
+  EXPECT_EQ(smaller->bytes, std::vector<char>(20, 'z'));
+  EXPECT_EQ(bad, 0u);
+}
+
 TEST(WeightsBlob, SplitsIntoEqualChunksWithShorterLast) {
   auto cs = split_weights(3, blob(25, 1), 10);
   ASSERT_EQ(cs.size(), 3u);
