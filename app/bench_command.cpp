@@ -22,6 +22,7 @@
 #include "app/bench_control.hpp"
 #include "app/bench_learner.hpp"
 #include "app/bench_decode.hpp"
+#include "app/bench_weights.hpp"
 #include "app/commands.hpp"
 #include "app/pipeline.hpp"
 #include "runtime/error.hpp"
@@ -249,6 +250,8 @@ int bench_command(const args& a) {
     return bench_control_command(args(a.begin() + 1, a.end()));
   if (!a.empty() && a[0] == "learner")
     return bench_learner_command(args(a.begin() + 1, a.end()));
+  if (!a.empty() && a[0] == "weights")
+    return bench_weights_command(args(a.begin() + 1, a.end()));
   if (!a.empty() && a[0] == "decode")
     return bench_decode_command(args(a.begin() + 1, a.end()));
   if (!a.empty() && a[0] == "broadcast")

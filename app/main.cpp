@@ -26,6 +26,8 @@ const char* usage =
   "      device sampler tokens/s, against transformers' generate() when --reference is given\n"
   "  tandem bench learner [--shape tiny|qwen2-0.5b | --model HF_DIR] [--device cuda] [--reference CMD] ...\n"
   "      training tokens/s of the GRPO step vs PyTorch eager, and a first-step loss check\n"
+  "  tandem bench weights [--mb 100]\n"
+  "      CPU cost of one weight version on the byte path (checksum, split, reassembly)\n"
   "  tandem bench broadcast [--bytes 8G] [--gpus 2] [--bucket-mb 512] [--versions 5]\n"
   "      NCCL weight broadcast GB/s against the raw ncclBroadcast bus bandwidth (GPU builds)\n"
   "  tandem logits --model HF_DIR --ids 1,2,3 [--device cuda --dtype bfloat16 --prefill K] --out F\n"
