@@ -82,10 +82,10 @@ stage_result bench_generation(const run_config& cfg, const std::vector<char>& we
   std::vector<std::vector<scored_group>> outs(samplers);
   std::vector<std::string> errors(samplers);
   auto tok = task_tokenizer(cfg);
-  if (!tok)
-    return {0, describe(tok.error())};
-  auto params = cfg.sampler.sampling;
-  params.stop_tokens = (*tok)->stop_ids();
+  auto sampling = sampling_with_stops(cfg);
+  if (!tok || !sampling)
+    return {0, describe(!tok ? tok.error() : sampling.error())};
+  const auto& params = *sampling;
   std::vector<clock_type::time_point> warm(samplers);
   for (int32_t s = 0; s < samplers; ++s)
     threads.emplace_back([&, s] {

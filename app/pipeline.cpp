@@ -41,16 +41,21 @@ load_bpe_tokenizer(const run_config& cfg) {
   return std::shared_ptr<const text_tokenizer>{std::move(*tok)};
 }
 
+
+} // namespace
+
 caf::expected<sampling_params> sampling_with_stops(const run_config& cfg) {
   auto tok = task_tokenizer(cfg);
   if (!tok)
     return tok.error();
   auto p = cfg.sampler.sampling;
   p.stop_tokens = (*tok)->stop_ids();
+  if (auto check = (*tok)->stop_text_check()) {
+    auto keep = *tok; // the check refers to the tokenizer: keep it alive
+    p.stop_after = [keep, check](const std::vector<int32_t>& c) { return check(c); };
+  }
   return p;
 }
-
-} // namespace
 
 model_config policy_model(const run_config& cfg) {
   auto m = cfg.model;

@@ -68,6 +68,10 @@ controller_settings make_controller_settings(const run_config& cfg);
 caf::expected<pipeline> spawn_pipeline(caf::actor_system& sys, const run_config& cfg,
                                        const pipeline_options& opts);
 
+/// Sampling settings of the config's samplers: its temperature, top_p and
+/// max_new_tokens plus the task tokenizer's stop ids and stop-text check.
+caf::expected<sampling_params> sampling_with_stops(const run_config& cfg);
+
 /// Where the config's samplers decode (device, dtype, rows of a request).
 device_options sampler_device(const run_config& cfg);
 

@@ -220,7 +220,8 @@ void batch_generator::impl::record(const std::vector<int64_t>& rows, const torch
     r.logprobs.push_back(l[i]);
     r.versions.push_back(version);
     ++generated_;
-    r.finished = is_stop_[static_cast<size_t>(t[i])] != 0;
+    r.finished = is_stop_[static_cast<size_t>(t[i])] != 0
+                 || (params_.stop_after && params_.stop_after(r.tokens));
     if (r.finished || static_cast<int32_t>(r.tokens.size()) >= params_.max_new_tokens) {
       row_seq_[static_cast<size_t>(row)] = -1;
       --running_;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,10 @@ struct sampling_params {
   double top_p = 1.0;              // (0, 1]
   int32_t max_new_tokens = 8;
   std::vector<int32_t> stop_tokens; // generation of a sequence ends after one of these
+  // Optional: called with a sequence's completion after each new token; true
+  // ends it as finished, like a stop token. For stop *texts* that span
+  // several tokens (a BPE "</answer>"). Must be cheap: it runs per token.
+  std::function<bool(const std::vector<int32_t>&)> stop_after;
 };
 
 } // namespace tandem

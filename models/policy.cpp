@@ -282,7 +282,7 @@ void decode_session::impl::record(const torch::Tensor& tokens, const torch::Tens
     r.logprobs.push_back(l[i]);
     r.versions.push_back(version);
     ++generated_;
-    r.finished = is_stop_[t[i]] != 0;
+    r.finished = is_stop_[t[i]] != 0 || (params_.stop_after && params_.stop_after(r.tokens));
     if (r.finished || static_cast<int32_t>(r.tokens.size()) >= params_.max_new_tokens) {
       active_[i] = 0;
       --active_count_;

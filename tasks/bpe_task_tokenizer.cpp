@@ -65,6 +65,17 @@ std::vector<int32_t> bpe_task_tokenizer::stop_ids() const {
   return stops_;
 }
 
+std::function<bool(const std::vector<int32_t>&)> bpe_task_tokenizer::stop_text_check() const {
+  // "</answer>" is 9 bytes, so it lies within the last 9 tokens that could
+  // have completed it; 16 leaves room for tokens that decode to nothing.
+  constexpr size_t window = 16;
+  return [this](const std::vector<int32_t>& completion) {
+    auto from = completion.size() > window ? completion.end() - window : completion.begin();
+    return tok_.decode(std::vector<int32_t>(from, completion.end())).find("</answer>")
+           != std::string::npos;
+  };
+}
+
 std::string bpe_task_tokenizer::answer_text(const std::vector<int32_t>& completion) const {
   auto end = std::find_first_of(completion.begin(), completion.end(), stops_.begin(),
                                 stops_.end());

@@ -54,6 +54,9 @@ public:
   int32_t vocab_size() const override;
   caf::expected<std::vector<int32_t>> prompt_ids(std::string_view question) const override;
   std::vector<int32_t> stop_ids() const override;
+  /// True once the completion's text contains "</answer>" (looks at the
+  /// last few tokens only, so it costs O(1) per token).
+  std::function<bool(const std::vector<int32_t>&)> stop_text_check() const override;
   reward_breakdown score(const std::vector<int32_t>& completion, std::string_view reference,
                          const reward_weights& weights) const override;
   std::string describe() const override;

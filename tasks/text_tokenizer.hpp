@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,11 @@ public:
 
   /// Ids after which the sampler ends a completion.
   virtual std::vector<int32_t> stop_ids() const = 0;
+
+  /// A per-token check that ends a completion once its text closes the
+  /// answer (sampling_params::stop_after); empty when stop_ids() suffice.
+  /// The check refers to this tokenizer, which must outlive it.
+  virtual std::function<bool(const std::vector<int32_t>&)> stop_text_check() const { return {}; }
 
   /// The R1 reward of `completion` (the ids generated after the prompt).
   virtual reward_breakdown score(const std::vector<int32_t>& completion,

@@ -69,6 +69,40 @@ TEST(BatchGenerator, RecordedLogprobsEqualTheLearnerRecomputation) {
       EXPECT_NEAR(res[i].logprobs[t], (*scored)[i][t], 2e-5) << "sequence " << i << " token " << t;
 }
 
+// stop_after ends a sequence as finished, in the device generator and in the
+// CPU decode session alike.
+TEST(BatchGenerator, StopAfterEndsSequencesLikeAStopToken) {
+  auto pol = policy::make(tiny(), 3);
+  ASSERT_TRUE(pol);
+  sampling_params sp;
+  sp.max_new_tokens = 8;
+  // Ends a completion at its first even token after the first one.
+  sp.stop_after = [](const std::vector<int32_t>& c) { return c.size() >= 2 && c.back() % 2 == 0; };
+  auto check = [&](const std::vector<generated_sequence>& res) {
+    for (auto& r : res) {
+      bool fired = r.tokens.size() >= 2 && r.tokens.back() % 2 == 0;
+      EXPECT_EQ(r.finished, fired);
+      for (size_t t = 1; t + 1 < r.tokens.size(); ++t)
+        EXPECT_NE(r.tokens[t] % 2, 0) << "generation went on after the check fired";
+      if (!fired)
+        EXPECT_EQ(r.tokens.size(), 8u);
+    }
+  };
+  device_options o;
+  o.max_rows = 3;
+  auto gen = batch_generator::make(**pol, o);
+  ASSERT_TRUE(gen);
+  ASSERT_FALSE((*gen)->start(prompts(), sp, 5));
+  while (!(*gen)->done())
+    ASSERT_FALSE((*gen)->step(0));
+  check((*gen)->take_results());
+  auto session = decode_session::start(**pol, prompts(), sp, 5);
+  ASSERT_TRUE(session);
+  while (!(*session)->done())
+    ASSERT_FALSE((*session)->step(0));
+  check((*session)->take_results());
+}
+
 TEST(BatchGenerator, SameSeedSameCompletions) {
   auto pol = policy::make(tiny(), 5);
   ASSERT_TRUE(pol);

@@ -143,6 +143,23 @@ TEST(BpeTaskTokenizer, RewardIsTheR1RuleOnTheDecodedCompletion) {
             1.0);
 }
 
+TEST(BpeTaskTokenizer, StopTextCheckFiresWhenTheClosingTagIsComplete) {
+  auto tok = qwen2();
+  ASSERT_TRUE(tok);
+  auto check = tok->stop_text_check();
+  ASSERT_TRUE(check);
+  auto done = ids(*tok, "42</answer>");
+  ASSERT_GT(done.size(), 2u); // the tag spans several tokens here
+  for (size_t n = 1; n < done.size(); ++n)
+    EXPECT_FALSE(check(std::vector<int32_t>(done.begin(), done.begin() + n))) << n;
+  EXPECT_TRUE(check(done));
+  // A long completion: only its end is looked at, and it still fires.
+  auto long_one = plus(ids(*tok, std::string(200, 'x')), done);
+  EXPECT_TRUE(check(long_one));
+  EXPECT_FALSE(check(ids(*tok, std::string(200, 'x') + "</answ")));
+  EXPECT_FALSE(char_tokenizer{}.stop_text_check()) << "the char tokenizer stops on ids";
+}
+
 TEST(BpeTaskTokenizer, AnswerTextStopsAtTheFirstStopToken) {
   auto tok = qwen2();
   ASSERT_TRUE(tok);
