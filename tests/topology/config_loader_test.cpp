@@ -109,7 +109,7 @@ TEST(ConfigLoader, DefaultRunFileLoadsCleanWithItsValues) {
   EXPECT_TRUE(c.sampler.sampling.stop_tokens.empty());
   EXPECT_DOUBLE_EQ(c.reward.weights.accuracy, 0.9);
   EXPECT_DOUBLE_EQ(c.reward.weights.format, 0.1);
-  EXPECT_DOUBLE_EQ(c.learner.optimizer.lr, 0.0005);
+  EXPECT_DOUBLE_EQ(c.learner.optimizer.lr, 0.0003);
   EXPECT_DOUBLE_EQ(c.learner.optimizer.weight_decay, 0);
   EXPECT_DOUBLE_EQ(c.learner.optimizer.beta1, 0.9);
   EXPECT_DOUBLE_EQ(c.learner.optimizer.beta2, 0.99);
