@@ -87,7 +87,9 @@ int bench_weights_command(const args& a) {
   row("checksum (FNV-1a -> fast64)", fnv, fast);
   row("reassembly (fresh -> reused)", fresh_ms, reused_ms);
   std::printf("  %-28s %9.1f ms (includes fast64 of the whole)\n", "split_weights", split);
-  return sink == 42 ? 1 : 0; // keeps the checksums from being optimised away
+  // Printing the checksums keeps the compiler from dropping their loops.
+  std::printf("  (checksum sink %016llx)\n", static_cast<unsigned long long>(sink));
+  return 0;
 }
 
 } // namespace tandem

@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <sstream>
-#include <thread>
 
 #include "runtime/error.hpp"
 #include "runtime/process_launcher.hpp"
@@ -29,17 +28,11 @@ caf::expected<json_value> run_reference(std::vector<std::string> argv, const std
   auto child = launcher.launch(argv);
   if (!child)
     return child.error();
-  auto until = std::chrono::steady_clock::now() + deadline;
-  // Polling a child's exit every 200 ms costs nothing next to a reference
-  // run of seconds to minutes.
-  while ((*child)->running()) {
-    if (std::chrono::steady_clock::now() > until) {
-      (*child)->stop(std::chrono::milliseconds{5000});
-      return make_error(errc::timeout, "reference '" + argv[0] + " " + argv[1]
-                                         + "' did not finish within "
-                                         + std::to_string(deadline.count()) + " s");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  if (!wait_exit(**child, deadline)) {
+    (*child)->stop(std::chrono::milliseconds{5000});
+    return make_error(errc::timeout, "reference '" + argv[0] + " " + argv[1]
+                                       + "' did not finish within "
+                                       + std::to_string(deadline.count()) + " s");
   }
   if ((*child)->exit_code() != 0)
     return make_error(errc::process_failure, "reference '" + argv[0] + " " + argv[1]

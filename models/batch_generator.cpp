@@ -134,7 +134,9 @@ private:
   sampling_params params_;
   std::mt19937_64 rng_;
   std::vector<std::vector<int32_t>> prompts_;
-  std::deque<int64_t> pending_;   // prompt indices not yet in a row
+  // Prompt indices not yet in a row: bounded by the batch start() was given
+  // (the sampler's request, itself bounded by groups_per_request).
+  std::deque<int64_t> pending_;
   std::vector<int64_t> row_seq_;  // prompt index per row, -1 = free
   int64_t running_ = 0;
   std::vector<char> is_stop_;
@@ -145,27 +147,12 @@ private:
 
 caf::error batch_generator::impl::start(std::vector<std::vector<int32_t>> prompts,
                                         sampling_params params, uint64_t seed) {
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    auto& p = prompts[i];
-    if (p.empty() || p.size() + static_cast<size_t>(params.max_new_tokens)
-                       > static_cast<size_t>(cfg_.max_seq_len))
-      return make_error(errc::invalid_argument,
-                        "batch_generator: prompt " + std::to_string(i)
-                          + " is empty or prompt + max_new_tokens exceeds max_seq_len");
-    for (auto t : p)
-      if (t < 0 || t >= cfg_.vocab_size)
-        return make_error(errc::invalid_argument, "batch_generator: prompt "
-                                                    + std::to_string(i) + ": token out of range");
-  }
-  if (!(params.temperature > 0) || !(params.top_p > 0 && params.top_p <= 1)
-      || params.max_new_tokens < 1)
-    return make_error(errc::invalid_argument,
-                      "batch_generator: temperature > 0, top_p in (0, 1], max_new_tokens >= 1");
+  if (auto err = validate_generation(cfg_, prompts, params))
+    return err;
   params_ = std::move(params);
   is_stop_.assign(static_cast<size_t>(cfg_.vocab_size), 0);
-  for (auto t : params_.stop_tokens)
-    if (t >= 0 && t < cfg_.vocab_size)
-      is_stop_[static_cast<size_t>(t)] = 1;
+  for (auto t : params_.stop_tokens) // in range: validate_generation checked them
+    is_stop_[static_cast<size_t>(t)] = 1;
   rng_.seed(seed);
   prompts_ = std::move(prompts);
   results_.assign(prompts_.size(), {});

@@ -311,13 +311,11 @@ caf::error decode_session::impl::step(int64_t version) {
 decode_session::decode_session(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 decode_session::~decode_session() = default;
 
-namespace {
-
-caf::error validate_session(const model_config& cfg,
+caf::error validate_generation(const model_config& cfg,
                             const std::vector<std::vector<int32_t>>& prompts,
                             const sampling_params& sp) {
   auto bad = [](std::string what) {
-    return make_error(errc::invalid_argument, "decode_session: " + what);
+    return make_error(errc::invalid_argument, "generation: " + what);
   };
   if (prompts.empty())
     return bad("no prompts");
@@ -345,12 +343,11 @@ caf::error validate_session(const model_config& cfg,
   return {};
 }
 
-} // namespace
 
 caf::expected<std::unique_ptr<decode_session>>
 decode_session::start(policy& model, std::vector<std::vector<int32_t>> prompts,
                       sampling_params params, uint64_t seed) {
-  if (auto err = validate_session(model.config(), prompts, params))
+  if (auto err = validate_generation(model.config(), prompts, params))
     return err;
   auto p = std::make_unique<impl>(model, std::move(prompts), std::move(params), seed);
   return std::unique_ptr<decode_session>(new decode_session(std::move(p)));

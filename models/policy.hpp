@@ -91,6 +91,14 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
+/// Checks a generation request against the model: prompts non-empty, tokens
+/// and stop tokens in the vocabulary, prompt + max_new_tokens within
+/// max_seq_len, temperature > 0, top_p in (0, 1]. errc::invalid_argument
+/// names the first problem. Used by decode_session and batch_generator.
+caf::error validate_generation(const model_config& cfg,
+                               const std::vector<std::vector<int32_t>>& prompts,
+                               const sampling_params& params);
+
 /// Batched generation, one decode step per call. Sequences that hit a stop
 /// token or max_new_tokens stop advancing; the batch ends when all have.
 class decode_session {
