@@ -3,7 +3,9 @@
 #include <caf/all.hpp>
 
 #include "actors/internal/zmq_outbox.hpp"
+#include "actors/rollout_intake.hpp"
 #include "actors/weights_fetcher.hpp"
+#include "actors/weights_server.hpp"
 #include "runtime/error.hpp"
 
 namespace tandem {
@@ -53,6 +55,28 @@ caf::expected<head_data_plane> bind_head_data_plane(const head_layout& layout,
     hp.weights = std::move(*pub);
   }
   return hp;
+}
+
+caf::actor spawn_weights_server(caf::actor_system& sys, head_data_plane& plane) {
+  if (!plane.weights)
+    return {};
+  auto a = sys.spawn<caf::detached>(weights_server_actor, std::move(plane.weights));
+  plane.weights.reset();
+  return caf::actor{a};
+}
+
+caf::actor spawn_rollout_intake(caf::actor_system& sys, head_data_plane& plane,
+                                const caf::actor& controller) {
+  if (!plane.rollouts)
+    return {};
+  auto a = sys.spawn<caf::detached>(rollout_intake_actor, std::move(plane.rollouts), controller);
+  plane.rollouts.reset();
+  return caf::actor{a};
+}
+
+std::string describe_plane(const data_plane_info& info) {
+  return "rollouts " + (info.rollouts.empty() ? std::string{"caf"} : info.rollouts) + ", weights "
+         + (info.weights.empty() ? std::string{"caf"} : info.weights);
 }
 
 caf::expected<std::shared_ptr<rollout_outbox>>

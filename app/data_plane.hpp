@@ -41,6 +41,18 @@ struct head_data_plane {
 caf::expected<head_data_plane> bind_head_data_plane(const head_layout& layout,
                                                     const std::string& secret);
 
+/// Spawns (detached) the actor that serves the bound weights socket, which
+/// it then owns; null when weights stay on CAF.
+caf::actor spawn_weights_server(caf::actor_system& sys, head_data_plane& plane);
+
+/// Spawns (detached) the actor that feeds rollout frames to `controller`,
+/// owning the bound socket; null when rollouts stay on CAF.
+caf::actor spawn_rollout_intake(caf::actor_system& sys, head_data_plane& plane,
+                                const caf::actor& controller);
+
+/// "rollouts tcp://..., weights caf" for the start-up log.
+std::string describe_plane(const data_plane_info& info);
+
 /// Transport context for a process (CURVE when `secret` is not empty).
 caf::expected<std::shared_ptr<transport::transport_context>>
 make_transport_context(const std::string& secret);

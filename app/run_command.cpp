@@ -13,8 +13,6 @@
 #include "app/commands.hpp"
 #include "app/cluster_launch.hpp"
 #include "app/data_plane.hpp"
-#include "actors/rollout_intake.hpp"
-#include "actors/weights_server.hpp"
 #include "actors/gate.hpp"
 #include "app/head_link.hpp"
 #include "app/pipeline.hpp"
@@ -199,31 +197,24 @@ int run_loaded(run_config cfg, const head_layout& layout, const std::string& sec
     std::cerr << "cannot bind the data plane: " << describe(plane.error()) << "\n";
     return 1;
   }
-  std::vector<caf::actor> plane_actors;
+  if (plane->enabled())
+    std::cerr << "data plane: " << describe_plane(plane->info) << "\n";
   opts.data_plane = plane->info;
-  if (plane->weights) {
-    opts.weights_mirror = sys.spawn<caf::detached>(weights_server_actor, plane->weights);
-    plane_actors.push_back(opts.weights_mirror);
-  }
+  opts.weights_mirror = spawn_weights_server(sys, *plane);
+  std::vector<caf::actor> plane_actors{opts.weights_mirror};
   auto p = spawn_pipeline(sys, cfg, opts);
   if (!p) {
     std::cerr << "cannot start: " << describe(p.error()) << "\n";
-    for (auto& a : plane_actors)
-      self->send_exit(a, caf::exit_reason::user_shutdown);
+    if (opts.weights_mirror)
+      self->send_exit(opts.weights_mirror, caf::exit_reason::user_shutdown);
     return is(p.error(), errc::invalid_config) ? 2 : 1;
   }
-  if (plane->rollouts)
-    plane_actors.push_back(sys.spawn<caf::detached>(rollout_intake_actor, plane->rollouts,
-                                                    p->controller));
-  if (plane->enabled())
-    std::cerr << "data plane: rollouts " << (plane->info.rollouts.empty() ? "caf" : plane->info.rollouts)
-              << ", weights " << (plane->info.weights.empty() ? "caf" : plane->info.weights) << "\n";
-  plane->rollouts.reset(); // the actors own the sockets now
-  plane->weights.reset();
+  plane_actors.push_back(spawn_rollout_intake(sys, *plane, p->controller));
   auto gate = sys.spawn(gate_actor, gate_settings{secret, p->controller});
   auto stop_all = [&] {
     for (auto& a : plane_actors)
-      self->send_exit(a, caf::exit_reason::user_shutdown);
+      if (a) // null where that flow stays on CAF
+        self->send_exit(a, caf::exit_reason::user_shutdown);
     for (auto& h : p->all())
       self->send_exit(h, caf::exit_reason::user_shutdown);
     self->send_exit(opts.scaler, caf::exit_reason::user_shutdown);
