@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libcaf-dev                      # actors (CAF 0.17 core + io)
   libzmq3-dev cppzmq-dev          # data plane
+  libsodium-dev                   # CURVE key derivation and keyed MACs (also pulled in by libzmq3-dev)
   libmsgpack-cxx-dev              # data-plane encoding
   libprotobuf-dev protobuf-compiler
   libyaml-cpp-dev                 # run config files (YAML with line/column marks)
