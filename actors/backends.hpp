@@ -14,9 +14,11 @@
 #include <caf/expected.hpp>
 
 #include "models/batch_generator.hpp"
+#include "models/flat_weights.hpp"
 #include "models/learner_core.hpp"
 #include "models/model_config.hpp"
 #include "models/policy.hpp"
+#include "runtime/error.hpp"
 #include "runtime/messages.hpp"
 
 namespace tandem {
@@ -57,6 +59,17 @@ public:
   virtual caf::error step(int64_t version) = 0;
   virtual bool done() const = 0;
   virtual std::vector<generated_sequence> take_results() = 0;
+
+  /// NCCL weights: the buffer a version is received into (same layout as a
+  /// load_weights blob; valid until the next call), then installed with
+  /// install_received(). Backends that decode on the CPU have none.
+  virtual caf::expected<flat_weights> receive_buffer() {
+    return make_error(errc::invalid_argument, "this sampler backend cannot receive weights "
+                                              "into device memory (needs a GPU sampler)");
+  }
+  virtual caf::error install_received() {
+    return make_error(errc::invalid_argument, "no receive buffer");
+  }
 };
 
 /// One GRPO optimizer step (or several, for mini-batches) per call.
@@ -67,6 +80,13 @@ public:
   train(const std::vector<train_sequence>& batch) = 0;
   virtual std::vector<char> export_weights() const = 0;
   virtual int64_t version() const = 0;
+
+  /// NCCL weights: the current version as one flat buffer (export order) on
+  /// the learner's device, refreshed by this call and complete when it
+  /// returns.
+  virtual caf::expected<flat_weights> device_weights() {
+    return make_error(errc::invalid_argument, "this learner backend has no flat weights");
+  }
 };
 
 /// LibTorch implementations. `threads` is applied on the first call from the

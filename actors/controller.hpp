@@ -16,6 +16,7 @@
 //            rollout_group    -> reward     (request, score timeout)
 //            train_batch      -> learner    (request, train timeout)
 //            subscribe_atom(sampler) -> weight broadcaster
+//            nccl_join_atom(name, sampler) -> learner (weights_over_nccl)
 //            finished_atom(ok, summary_json) -> observer, then quits
 // waits for: samplers to join (fails after connect_timeout without any); B scored groups and an idle learner to train
 // unblocked by: sampler_hello, generate / score / train replies
@@ -74,6 +75,10 @@ struct controller_settings {
   // still missing after this are requeued (a lost frame costs a redo, never
   // a lost group).
   caf::timespan payload_timeout = std::chrono::seconds{10};
+  // cluster.transports.weights: nccl. Every joining sampler is also named to
+  // the learner, which brings it into its next NCCL epoch; the broadcaster
+  // keeps serving it bytes whenever NCCL does not reach it.
+  bool weights_over_nccl = false;
 };
 
 struct controller_deps {

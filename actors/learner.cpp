@@ -1,6 +1,7 @@
 #include "actors/learner.hpp"
 
 #include <chrono>
+#include <iostream>
 
 #include <caf/all.hpp>
 
@@ -34,6 +35,125 @@ step_metrics to_metrics(const train_step_stats& s, const built_batch& b, double 
   return m;
 }
 
+void log_nccl(learner_actor_t* self, const std::string& what) {
+  (void) self;
+  std::cerr << "[learner] nccl: " << what << "\n";
+}
+
+/// Announces the current version to the live epoch's members and broadcasts
+/// it. True when every member that wants NCCL weights got it.
+bool send_current(learner_actor_t* self) {
+  auto& st = self->state;
+  auto& pub = *st.nccl.publisher;
+  auto w = st.backend->device_weights();
+  if (!w) {
+    log_nccl(self, "no flat weights: " + describe(w.error()));
+    return false;
+  }
+  auto h = pub.announce(st.backend->version(), w->bytes);
+  if (!h) {
+    log_nccl(self, describe(h.error()));
+    return false;
+  }
+  const auto& ranks = pub.planner().roster().ranks;
+  for (size_t r = 1; r < ranks.size(); ++r)
+    if (auto it = st.members.find(ranks[r]); it != st.members.end())
+      self->send(it->second, nccl_version_atom::value, *h);
+  auto sent = pub.send(*h, w->data);
+  if (!sent) {
+    ++st.nccl_failures;
+    log_nccl(self, describe(sent.error()) + " (training goes on; bytes serve this version)");
+    return false;
+  }
+  return pub.serves_all();
+}
+
+/// Seals `epoch`, tells each member its rank, joins as rank 0 and sends the
+/// current version on the new communicator.
+void open_epoch(learner_actor_t* self, uint64_t epoch) {
+  auto& st = self->state;
+  auto& pub = *st.nccl.publisher;
+  auto roster = pub.seal(epoch);
+  if (!roster) {
+    log_nccl(self, describe(roster.error()));
+    return;
+  }
+  auto id = nccl::to_bytes(roster->id);
+  for (int r = 1; r < roster->nranks(); ++r)
+    if (auto it = st.members.find(roster->ranks[r]); it != st.members.end())
+      self->send(it->second, nccl_open{epoch, id, r, roster->nranks(), pub.bucket_bytes()});
+  if (auto err = pub.init(*roster)) {
+    ++st.nccl_failures;
+    log_nccl(self, describe(err));
+    return;
+  }
+  log_nccl(self, "epoch " + std::to_string(epoch) + " open with "
+                   + std::to_string(roster->nranks() - 1) + " member(s)");
+  if (!send_current(self))
+    self->send(st.broadcaster, publish_atom::value, st.backend->version(),
+               st.backend->export_weights());
+}
+
+/// Invites every candidate of a forming epoch; seals on the last accept or
+/// at the accept deadline, whichever comes first.
+void invite(learner_actor_t* self, const nccl::boundary_step& step) {
+  auto& st = self->state;
+  for (auto& m : step.invite) {
+    auto it = st.members.find(m);
+    if (it == st.members.end())
+      continue; // gone: it cannot accept and is dropped at the seal
+    self->request(it->second, st.nccl.accept_timeout, nccl_invite_atom::value, step.epoch)
+      .then(
+        [=](nccl_accept_atom, const std::string& name, uint64_t epoch) {
+          auto& planner = self->state.nccl.publisher->planner();
+          planner.accept(name, epoch);
+          if (planner.all_accepted())
+            open_epoch(self, epoch);
+        },
+        [=](caf::error&) { /* the seal timer decides */ });
+  }
+  self->delayed_send(self, st.nccl.accept_timeout, nccl_seal_atom::value, step.epoch);
+}
+
+/// The version boundary on NCCL. True when every NCCL member got the
+/// version (no bytes needed).
+bool nccl_boundary(learner_actor_t* self) {
+  auto& pub = *self->state.nccl.publisher;
+  if (pub.busy())
+    return false; // an invite round or init is under way: bytes meanwhile
+  auto step = pub.boundary();
+  if (step.kind == nccl::boundary_step::form) {
+    invite(self, step);
+    return false;
+  }
+  if (step.kind == nccl::boundary_step::broadcast)
+    return send_current(self);
+  return false; // skip: nobody is on NCCL, so bytes serve everyone
+}
+
+/// Delivers the current version: over NCCL where it can, as bytes through
+/// the broadcaster wherever NCCL did not reach every sampler.
+void publish(learner_actor_t* self) {
+  auto& st = self->state;
+  if (st.nccl.publisher && nccl_boundary(self))
+    return;
+  self->send(st.broadcaster, publish_atom::value, st.backend->version(),
+             st.backend->export_weights());
+}
+
+void on_member_down(learner_actor_t* self, const caf::down_msg& dm) {
+  auto& st = self->state;
+  for (auto it = st.members.begin(); it != st.members.end(); ++it) {
+    if (it->second.address() != dm.source)
+      continue;
+    if (st.nccl.publisher)
+      st.nccl.publisher->planner().lost(it->first);
+    log_nccl(self, "member " + it->first + " is down: " + describe(dm.reason));
+    st.members.erase(it);
+    return;
+  }
+}
+
 caf::expected<train_report> train_on(learner_actor_t* self, const train_batch& batch) {
   auto& st = self->state;
   if (batch.expected_version != st.backend->version())
@@ -51,8 +171,7 @@ caf::expected<train_report> train_on(learner_actor_t* self, const train_batch& b
   train_report report;
   for (auto& s : *stats)
     report.steps.push_back(to_metrics(s, *built, secs / stats->size()));
-  self->send(st.broadcaster, publish_atom::value, st.backend->version(),
-             st.backend->export_weights());
+  publish(self);
   return report;
 }
 
@@ -60,11 +179,13 @@ caf::expected<train_report> train_on(learner_actor_t* self, const train_batch& b
 
 caf::behavior learner_actor(learner_actor_t* self, grpo_config grpo,
                             std::shared_ptr<training_backend> backend,
-                            caf::actor broadcaster) {
+                            caf::actor broadcaster, learner_nccl nccl) {
   auto& st = self->state;
   st.backend = std::move(backend);
   st.grpo = grpo;
   st.broadcaster = std::move(broadcaster);
+  st.nccl = std::move(nccl);
+  self->set_down_handler([=](caf::down_msg& dm) { on_member_down(self, dm); });
   self->send(st.broadcaster, publish_atom::value, st.backend->version(),
              st.backend->export_weights());
   return {
@@ -73,6 +194,20 @@ caf::behavior learner_actor(learner_actor_t* self, grpo_config grpo,
       if (!r)
         return r.error();
       return std::move(*r);
+    },
+    [=](nccl_join_atom, const std::string& name, const caf::actor& member) {
+      auto& st = self->state;
+      if (!st.nccl.publisher || !member)
+        return;
+      self->monitor(member);
+      st.members[name] = member;
+      st.nccl.publisher->planner().join(name); // takes effect at the next boundary
+    },
+    [=](nccl_seal_atom, uint64_t epoch) {
+      auto& pub = self->state.nccl.publisher;
+      if (pub && pub->planner().state() == nccl::epoch_state::forming
+          && pub->planner().next_epoch() == epoch + 1)
+        open_epoch(self, epoch);
     },
     [=](save_atom, const std::string& path) -> caf::result<int64_t> {
       auto& be = *self->state.backend;

@@ -90,6 +90,13 @@ void on_chunk(sampler_actor_t* self, const weights_chunk& c) {
   if (!got)
     return;
   auto& w = *got;
+  auto src = caf::actor_cast<caf::actor>(self->current_sender());
+  if (w.version <= st.version) { // NCCL already brought it (or a newer one)
+    st.assembler.recycle(std::move(w.bytes));
+    if (src)
+      self->send(src, weights_ack_atom::value, w.version);
+    return;
+  }
   if (auto err = st.backend->load_weights(w.bytes)) {
     ++st.bad_chunks;
     std::cerr << "[" << st.settings.name << "] cannot load v" << w.version << ": "
@@ -98,8 +105,43 @@ void on_chunk(sampler_actor_t* self, const weights_chunk& c) {
   }
   st.version = w.version;
   st.assembler.recycle(std::move(w.bytes)); // the next version reuses these pages
-  if (auto src = caf::actor_cast<caf::actor>(self->current_sender()))
+  if (src)
     self->send(src, weights_ack_atom::value, w.version);
+  try_start(self);
+}
+
+void log_nccl(sampler_actor_t* self, const std::string& what) {
+  std::cerr << "[" << self->state.settings.name << "] nccl: " << what << "\n";
+}
+
+void on_nccl_open(sampler_actor_t* self, const nccl_open& o) {
+  auto& rx = self->state.settings.nccl;
+  auto id = nccl::from_bytes(o.id);
+  if (!id)
+    return log_nccl(self, "epoch " + std::to_string(o.epoch) + ": " + describe(id.error()));
+  if (auto err = rx->open(o.epoch, *id, o.rank, o.nranks, o.bucket_bytes))
+    return log_nccl(self, describe(err));
+}
+
+/// Takes part in the broadcast of `h`; installs it when newer than held.
+void on_nccl_version(sampler_actor_t* self, const nccl::version_header& h) {
+  auto& st = self->state;
+  auto buf = st.backend->receive_buffer();
+  if (!buf)
+    return log_nccl(self, describe(buf.error()));
+  auto got = st.settings.nccl->receive(h, buf->data, buf->bytes);
+  if (!got)
+    return log_nccl(self, describe(got.error()) + " (keeping v" + std::to_string(st.version)
+                            + ")");
+  if (h.version <= st.version)
+    return;
+  if (auto err = st.backend->install_received()) {
+    ++st.bad_chunks;
+    return log_nccl(self, "cannot install v" + std::to_string(h.version) + ": "
+                            + describe(err));
+  }
+  st.version = h.version;
+  ++st.nccl_versions;
   try_start(self);
 }
 
@@ -161,6 +203,22 @@ caf::behavior sampler_actor(sampler_actor_t* self, sampler_settings settings,
     },
     [=](const weights_chunk& c) { on_chunk(self, c); },
     [=](decode_atom) { decode_step(self); },
+    [=](nccl_invite_atom, uint64_t epoch)
+      -> caf::result<nccl_accept_atom, std::string, uint64_t> {
+      auto& st = self->state;
+      if (!st.settings.nccl)
+        return make_error(errc::invalid_argument, st.settings.name + " has no NCCL endpoint");
+      st.settings.nccl->invite(epoch);
+      return {nccl_accept_atom::value, st.settings.name, epoch};
+    },
+    [=](const nccl_open& o) {
+      if (self->state.settings.nccl)
+        on_nccl_open(self, o);
+    },
+    [=](nccl_version_atom, const nccl::version_header& h) {
+      if (self->state.settings.nccl)
+        on_nccl_version(self, h);
+    },
     [=](status_atom) {
       auto& st = self->state;
       return caf::make_message(st.settings.name, st.version, st.tokens_generated,

@@ -2,6 +2,9 @@
 // accepts:   generate_request (request)   -> generate_result
 //            weights_chunk                (from the weight broadcaster)
 //            decode_atom                  (to itself: one decode step)
+//            nccl_invite_atom(epoch) (request) -> (nccl_accept_atom, name, epoch)
+//            nccl_open                    join a communicator epoch
+//            nccl_version_atom(header)    take part in that version's broadcast
 // sends:     weights_ack_atom(version)    -> the chunk's sender
 //            rollout groups               -> settings.outbox (when set), then a
 //                                            reply with via_data_plane = true
@@ -12,6 +15,12 @@
 // Decoding runs one step per decode_atom message, so weight chunks that arrive
 // meanwhile are handled between two steps: a new version is switched in
 // mid-sequence and each token records the version that produced it.
+// NCCL weights (settings.nccl set; runtime/nccl/weight_receiver.hpp): the
+// learner's messages are handled between two decode steps like chunks; a
+// version arrives into the backend's device receive buffer and is installed
+// only once complete and newer than the one held. A failed receive is
+// logged with its typed error; the sampler keeps the weights it has, keeps
+// decoding, and is served bytes until the learner invites it again.
 // Requests beyond `max_queued` are refused with capacity_exceeded (the
 // controller never sends more than sampler_pool::max_outstanding).
 #pragma once
@@ -28,6 +37,7 @@
 
 #include "actors/backends.hpp"
 #include "runtime/messages.hpp"
+#include "runtime/nccl/weight_receiver.hpp"
 #include "runtime/weights_blob.hpp"
 
 namespace tandem {
@@ -38,6 +48,9 @@ struct sampler_settings {
   // Null: finished groups travel in the CAF reply. Set: they go through the
   // outbox (ZeroMQ) and the reply only says so (via_data_plane).
   std::shared_ptr<rollout_outbox> outbox;
+  // Null: weights come as bytes only. Set: also over NCCL (needs a backend
+  // with a device receive buffer).
+  std::shared_ptr<nccl::weight_receiver> nccl;
 };
 
 struct sampler_state {
@@ -54,6 +67,7 @@ struct sampler_state {
   double active_started = 0;     // seconds (steady clock) when it started
   int64_t tokens_generated = 0;
   uint64_t bad_chunks = 0;
+  uint64_t nccl_versions = 0; // versions installed from NCCL
   static inline const char* name = "sampler";
 };
 

@@ -89,6 +89,9 @@ public:
     return gen_->take_results();
   }
 
+  caf::expected<flat_weights> receive_buffer() override { return gen_->receive_buffer(); }
+  caf::error install_received() override { return gen_->install_received(); }
+
 private:
   std::unique_ptr<policy> policy_;
   std::unique_ptr<batch_generator> gen_;
@@ -112,6 +115,9 @@ public:
 
   std::vector<char> export_weights() const override { return core_->export_weights(); }
   int64_t version() const override { return core_->version(); }
+  caf::expected<flat_weights> device_weights() override {
+    return core_->refresh_flat_weights();
+  }
 
 private:
   std::unique_ptr<learner_core> core_;

@@ -192,7 +192,7 @@ void print_row(const char* name, const stage_result& r) {
 
 int bench_pipeline_command(const args& a) {
   if (a.empty()) {
-    std::cerr << "usage: tandem bench pipeline CONFIG [--steps N] [--samplers N]\n";
+    std::cerr << "usage: tandem bench pipeline CONFIG [--steps N] [--samplers N] [--weights caf|nccl]\n";
     return 2;
   }
   auto loaded = load_run_config_or_error(a[0]);
@@ -202,6 +202,11 @@ int bench_pipeline_command(const args& a) {
   }
   auto cfg = *loaded;
   auto steps = std::stoi(flag_value(a, "--steps", "30"));
+  auto weights = flag_value(a, "--weights", "caf");
+  if (weights != "caf" && weights != "nccl") {
+    std::cerr << "--weights: caf or nccl (got '" << weights << "')\n";
+    return 2;
+  }
   cfg.sampler.count = std::stoi(flag_value(a, "--samplers", "1"));
   cfg.sampler.processes = 0;
   cfg.reward.processes = 0;
@@ -235,11 +240,27 @@ int bench_pipeline_command(const args& a) {
   auto async = bench_pipeline(cfg, eta, steps);
   std::string label = "async pipeline (eta=" + std::to_string(eta) + ")";
   print_row(label.c_str(), async);
-  if (!gen.error.empty() || !train.error.empty() || !sync.error.empty() || !async.error.empty())
+  // --weights nccl: the same async run again with weights over NCCL, side
+  // by side with the byte path above (both ran in this process).
+  stage_result async_nccl{0, {}};
+  if (weights == "nccl") {
+    auto nc = cfg;
+    nc.weights_transport = "nccl";
+    async_nccl = bench_pipeline(nc, eta, steps);
+    label = "async pipeline, NCCL weights";
+    print_row(label.c_str(), async_nccl);
+  }
+  if (!gen.error.empty() || !train.error.empty() || !sync.error.empty() || !async.error.empty()
+      || !async_nccl.error.empty())
     return 1;
+  auto bound = std::min(gen.samples_per_s, train.samples_per_s);
   std::printf("async/sync speedup           %10.2f\n", async.samples_per_s / sync.samples_per_s);
-  std::printf("overlap_efficiency           %10.2f\n",
-              async.samples_per_s / std::min(gen.samples_per_s, train.samples_per_s));
+  std::printf("overlap_efficiency           %10.2f\n", async.samples_per_s / bound);
+  if (weights == "nccl") {
+    std::printf("overlap_efficiency (NCCL)    %10.2f\n", async_nccl.samples_per_s / bound);
+    std::printf("NCCL/bytes async speedup     %10.2f\n",
+                async_nccl.samples_per_s / async.samples_per_s);
+  }
   return 0;
 }
 
@@ -257,7 +278,7 @@ int bench_command(const args& a) {
   if (!a.empty() && a[0] == "broadcast")
     return bench_broadcast_command(args(a.begin() + 1, a.end()));
   if (a.empty() || a[0] != "pipeline") {
-    std::cerr << "usage: tandem bench pipeline CONFIG [--steps N] [--samplers N]\n"
+    std::cerr << "usage: tandem bench pipeline CONFIG [--steps N] [--samplers N] [--weights caf|nccl]\n"
                  "       tandem bench broadcast [--bytes 8G] [--gpus 2] [--bucket-mb 512]"
                  " [--versions 5] [--depth 8]\n";
     return 2;

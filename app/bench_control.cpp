@@ -373,7 +373,7 @@ int run_head(const control_options& o) {
   broadcaster_settings bs;
   bs.ack_timeout = 30s;
   auto broadcaster = sys.spawn(weight_broadcaster_actor, bs);
-  auto learner = sys.spawn<caf::detached>(learner_actor, grpo_config{}, trainer, broadcaster);
+  auto learner = sys.spawn<caf::detached>(learner_actor, grpo_config{}, trainer, broadcaster, learner_nccl{});
   auto reward = sys.spawn(reward_actor, reward_weights{});
   arithmetic_config ac;
   ac.seed = o.seed;

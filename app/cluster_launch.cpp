@@ -126,6 +126,8 @@ head_layout cluster_layout(const run_config& cfg, const topology::Cluster& clust
   l.port = static_cast<uint16_t>(cluster.head().control_port());
   l.zmq_rollouts = cluster.transports().rollouts() == "zmq";
   l.zmq_weights = cluster.transports().weights() == "zmq";
+  if (!cluster.transports().weights().empty())
+    l.weights_transport = cluster.transports().weights();
   l.data_port = static_cast<uint16_t>(cluster.head().data_port());
   for (auto& p : ps)
     if (!p.head && p.node == head.node)

@@ -77,6 +77,7 @@ struct head_layout {
   // data_port + 1 (0 = ephemeral; workers learn the endpoints from the head).
   bool zmq_rollouts = false;
   bool zmq_weights = false;
+  std::string weights_transport = "caf"; // cluster.transports.weights
   uint16_t data_port = 0;
   /// One entry per worker process to start here: extra worker arguments
   /// (--process P, or --role R --name N without a cluster section).

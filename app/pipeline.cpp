@@ -15,6 +15,7 @@
 #include "actors/sampler.hpp"
 #include "actors/sim_sampler.hpp"
 #include "actors/weight_broadcaster.hpp"
+#include "app/nccl_endpoints.hpp"
 #include "runtime/cpu_budget.hpp"
 #include "runtime/error.hpp"
 #include "runtime/messages.hpp"
@@ -138,6 +139,7 @@ controller_settings make_controller_settings(const run_config& cfg) {
   s.train_timeout = seconds(cfg.timeouts.train_s);
   s.connect_timeout = seconds(cfg.timeouts.connect_s);
   s.expected_samplers = cfg.sampler.count + cfg.sampler.processes;
+  s.weights_over_nccl = cfg.weights_transport == "nccl";
   return s;
 }
 
@@ -173,6 +175,10 @@ caf::expected<caf::actor> spawn_sampler(caf::actor_system& sys, const run_config
   sampler_settings ss;
   ss.name = name;
   ss.outbox = std::move(outbox);
+  auto rx = make_sampler_nccl(cfg, cfg.sampler.device);
+  if (!rx)
+    return rx.error();
+  ss.nccl = std::move(*rx);
   return caf::actor{sys.spawn<caf::detached>(sampler_actor, ss, *be)};
 }
 
@@ -201,7 +207,11 @@ caf::expected<pipeline> spawn_pipeline(caf::actor_system& sys, const run_config&
   bs.ack_timeout = seconds(cfg.timeouts.generate_s);
   bs.mirror = opts.weights_mirror;
   p.broadcaster = sys.spawn(weight_broadcaster_actor, bs);
-  p.learner = sys.spawn<caf::detached>(learner_actor, cfg.learner.grpo, *trainer, p.broadcaster);
+  auto nccl = make_learner_nccl(cfg);
+  if (!nccl)
+    return nccl.error();
+  p.learner = sys.spawn<caf::detached>(learner_actor, cfg.learner.grpo, *trainer, p.broadcaster,
+                                       std::move(*nccl));
   for (int32_t i = 0; i < opts.local_rewards; ++i)
     p.rewards.push_back(sys.spawn(tokenized_reward_actor, cfg.reward.weights, *tok));
   controller_deps deps{*problems, opts.metrics, opts.progress, p.learner, p.broadcaster,

@@ -192,6 +192,7 @@ int run_loaded(run_config cfg, const head_layout& layout, const std::string& sec
     cfg.sampler.device = layout.sampler_device; // the head's sampler placement has a GPU
   if (!layout.learner_device.empty())
     cfg.learner.device = layout.learner_device; // the learner placement's GPU
+  cfg.weights_transport = layout.weights_transport;
   auto plane = bind_head_data_plane(layout, secret);
   if (!plane) {
     std::cerr << "cannot bind the data plane: " << describe(plane.error()) << "\n";

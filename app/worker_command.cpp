@@ -112,6 +112,8 @@ spawn_hosted(caf::actor_system& sys, caf::scoped_actor& self, run_config cfg,
       return make_error(errc::invalid_config, "no process '" + rq.process + "' in " + rq.config);
     samplers = p->count(topology::SAMPLER);
     rewards = p->count(topology::REWARD);
+    if (!c.cluster.transports().weights().empty())
+      cfg.weights_transport = c.cluster.transports().weights();
     cfg.sampler.threads = p->threads(topology::SAMPLER);
     for (int32_t i = 0; i < samplers; ++i)
       devices.push_back(p->device(topology::SAMPLER, i));

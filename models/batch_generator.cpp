@@ -10,6 +10,7 @@
 
 #include <c10/util/accumulate.h>
 
+#include "models/internal/device_precision.hpp"
 #include "models/internal/fast_decoder.hpp"
 #include "models/internal/transformer.hpp"
 #include "runtime/error.hpp"
@@ -83,18 +84,46 @@ public:
       layout_.emplace_back(item.key(), item.value().sizes().vec());
   }
 
-  caf::error load_blob(const std::vector<char>& blob) {
+  int64_t layout_elements() {
     if (layout_.empty())
       learn_layout();
     int64_t total = 0;
     for (auto& [name, shape] : layout_)
       total += c10::multiply_integers(shape);
+    return total;
+  }
+
+  caf::error load_blob(const std::vector<char>& blob) {
+    auto total = layout_elements();
     if (blob.size() != static_cast<size_t>(total) * sizeof(float))
       return make_error(errc::malformed_message,
                         "weights: blob of " + std::to_string(blob.size()) + " bytes, expected "
                           + std::to_string(total * 4));
     torch::NoGradGuard no_grad;
     auto flat = torch::from_blob(const_cast<char*>(blob.data()), {total}, torch::kFloat).to(device_);
+    return install(flat);
+  }
+
+  /// The staging buffer a transport writes one version into (made once).
+  flat_weights receive_buffer() {
+    auto total = layout_elements();
+    if (!staging_.defined())
+      staging_ = torch::zeros({total}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
+    internal::synchronize(device_); // the last install's copies out of it are done
+    return {staging_.data_ptr(), static_cast<size_t>(total) * sizeof(float),
+            staging_.is_cuda() ? static_cast<int>(staging_.get_device()) : -1};
+  }
+
+  caf::error install_received() {
+    if (!staging_.defined())
+      return make_error(errc::not_ready, "weights: no receive buffer");
+    torch::NoGradGuard no_grad;
+    return install(staging_);
+  }
+
+  /// Checks `flat` (float32, export order, on the device) and copies it into
+  /// the decoder; all or nothing.
+  caf::error install(const torch::Tensor& flat) {
     if (!torch::isfinite(flat).all().item<bool>())
       return make_error(errc::malformed_message, "weights: non-finite value; version refused");
     std::map<std::string, torch::Tensor> views;
@@ -130,6 +159,7 @@ private:
   torch::Device device_;
   internal::fast_decoder decoder_;
   std::vector<std::pair<std::string, std::vector<int64_t>>> layout_;
+  torch::Tensor staging_; // receive_buffer(): one version, made on first use
   bool graph_ = false;
   sampling_params params_;
   std::mt19937_64 rng_;
@@ -309,6 +339,22 @@ caf::error batch_generator::load_weights(const std::vector<char>& blob) {
     return impl_->load_blob(blob);
   } catch (const std::exception& e) {
     return backend_error("batch_generator::load_weights", e);
+  }
+}
+
+caf::expected<flat_weights> batch_generator::receive_buffer() {
+  try {
+    return impl_->receive_buffer();
+  } catch (const std::exception& e) {
+    return backend_error("batch_generator::receive_buffer", e);
+  }
+}
+
+caf::error batch_generator::install_received() {
+  try {
+    return impl_->install_received();
+  } catch (const std::exception& e) {
+    return backend_error("batch_generator::install_received", e);
   }
 }
 

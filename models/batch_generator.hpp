@@ -30,6 +30,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "models/flat_weights.hpp"
 #include "models/model_config.hpp"
 #include "models/policy.hpp"
 
@@ -66,6 +67,13 @@ public:
   /// non-finite value changes nothing. The policy's own weights stay as
   /// they were.
   caf::error load_weights(const std::vector<char>& blob);
+
+  /// A float32 buffer on the device in load_weights' layout, for a transport
+  /// (NCCL) to receive a version into; install_received() then installs it
+  /// like load_weights. The same buffer every call; any earlier install out
+  /// of it is complete when this returns.
+  caf::expected<flat_weights> receive_buffer();
+  caf::error install_received();
 
   /// Queues `prompts` (results of an earlier batch are discarded).
   caf::error start(std::vector<std::vector<int32_t>> prompts, sampling_params params,

@@ -121,6 +121,7 @@ public:
   internal::transformer reference{nullptr};
   std::unique_ptr<torch::optim::AdamW> optimizer;
   int64_t version = 0;
+  torch::Tensor flat; // refresh_flat_weights' buffer, made on first use
 
 private:
   using step_parts = std::vector<internal::micro_batch>;
@@ -317,6 +318,34 @@ std::vector<char> learner_core::export_weights() const {
     return internal::export_weights(impl_->model);
   } catch (const std::exception&) {
     return {}; // unreachable for CPU float tensors; an empty blob never imports
+  }
+}
+
+caf::expected<flat_weights> learner_core::refresh_flat_weights() {
+  try {
+    torch::NoGradGuard no_grad;
+    auto params = internal::ordered_parameters(impl_->model);
+    int64_t total = 0;
+    for (auto& p : params)
+      total += p.numel();
+    auto& flat = impl_->flat;
+    if (!flat.defined() || flat.numel() != total)
+      flat = torch::empty({total}, torch::TensorOptions().dtype(torch::kFloat)
+                                     .device(impl_->numerics.device));
+    int64_t at = 0;
+    for (auto& p : params) {
+      flat.narrow(0, at, p.numel()).copy_(p.detach().reshape({-1}));
+      at += p.numel();
+    }
+    flat_weights out{flat.data_ptr(), static_cast<size_t>(total) * sizeof(float), -1};
+    if (flat.is_cuda()) {
+      out.device = flat.get_device();
+      internal::synchronize(flat.device()); // NCCL reads it on its own stream
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return make_error(errc::backend_failure,
+                      std::string("learner_core::refresh_flat_weights: ") + e.what());
   }
 }
 

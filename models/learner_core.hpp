@@ -17,6 +17,7 @@
 
 #include "models/grpo_config.hpp"
 #include "models/grpo_stats.hpp"
+#include "models/flat_weights.hpp"
 #include "models/hf_checkpoint.hpp"
 #include "models/model_config.hpp"
 
@@ -109,6 +110,11 @@ public:
 
   int64_t version() const;
   std::vector<char> export_weights() const;
+
+  /// The current weights copied into a persistent flat float32 buffer on the
+  /// learner's device (export order), complete when this returns: the
+  /// source of an NCCL broadcast. The view stays valid until the next call.
+  caf::expected<flat_weights> refresh_flat_weights();
   caf::error import_weights(const char* data, size_t size, int64_t version);
 
   /// Writes the current weights as a Hugging Face checkpoint (config.json +

@@ -17,6 +17,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<weights_chunk>("tandem.weights_chunk");
   cfg.add_message_type<sampler_hello>("tandem.sampler_hello");
   cfg.add_message_type<data_plane_info>("tandem.data_plane_info");
+  cfg.add_message_type<nccl_open>("tandem.nccl_open");
+  cfg.add_message_type<nccl::version_header>("tandem.version_header");
   cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
                                             const caf::message& ctx) {
     std::string out = to_string(static_cast<errc>(code));

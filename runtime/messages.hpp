@@ -18,6 +18,8 @@
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "runtime/nccl/version_header.hpp"
+
 namespace tandem {
 
 // -- atoms (CAF 0.17: at most 10 characters) ----------------------------------
@@ -36,6 +38,12 @@ using finished_atom = caf::atom_constant<caf::atom("finished")>;
 using scale_atom = caf::atom_constant<caf::atom("scale")>;
 using rollouts_atom = caf::atom_constant<caf::atom("rollouts")>;   // data-plane arrivals
 using data_plane_atom = caf::atom_constant<caf::atom("dataplane")>; // ask for endpoints
+// NCCL weight broadcast (actors/learner.hpp, actors/sampler.hpp)
+using nccl_join_atom = caf::atom_constant<caf::atom("ncclJoin")>;     // member wants weights
+using nccl_invite_atom = caf::atom_constant<caf::atom("ncclInvite")>; // ready for epoch N?
+using nccl_accept_atom = caf::atom_constant<caf::atom("ncclAccept")>; // yes
+using nccl_seal_atom = caf::atom_constant<caf::atom("ncclSeal")>;     // accept deadline
+using nccl_version_atom = caf::atom_constant<caf::atom("ncclVer")>;   // broadcast follows
 
 // -- rollouts -----------------------------------------------------------------
 
@@ -220,6 +228,23 @@ struct data_plane_info {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, data_plane_info& x) {
   return f(caf::meta::type_name("data_plane_info"), x.rollouts, x.weights);
+}
+
+/// The learner to a member of communicator epoch `epoch`: join it as `rank`
+/// of `nranks` (NCCL unique id `id`, nccl::comm_id's bytes); versions on it
+/// travel in buckets of `bucket_bytes`.
+struct nccl_open {
+  uint64_t epoch = 0;
+  std::vector<uint8_t> id;
+  int32_t rank = 0;
+  int32_t nranks = 0;
+  uint64_t bucket_bytes = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, nccl_open& x) {
+  return f(caf::meta::type_name("nccl_open"), x.epoch, x.id, x.rank, x.nranks,
+           x.bucket_bytes);
 }
 
 /// Registers every type above by name. Call on every actor_system_config.

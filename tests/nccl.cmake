@@ -5,6 +5,7 @@ tandem_add_test(broadcast_test
   SOURCES runtime/nccl/comm_id_test.cpp runtime/nccl/bucket_plan_test.cpp
           runtime/nccl/fake_collective_test.cpp runtime/nccl/weight_transfer_test.cpp
           runtime/nccl/epoch_planner_test.cpp runtime/nccl/weight_sync_test.cpp
+          runtime/nccl/weight_endpoints_test.cpp
   LIBS tandem_broadcast)
 
 if(TARGET tandem_nccl)
@@ -13,4 +14,12 @@ if(TARGET tandem_nccl)
   add_test(NAME nccl_broadcast_gpu_test COMMAND nccl_broadcast_gpu_test)
   set_tests_properties(nccl_broadcast_gpu_test PROPERTIES
     TIMEOUT 300 SKIP_RETURN_CODE 77 ENVIRONMENT "NCCL_NVLS_ENABLE=0")
+  # The whole run through the actors: needs the tandem binary (LibTorch).
+  if(TARGET tandem)
+    add_test(NAME nccl_run_kill_test
+      COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/gpu/nccl_run_kill_test.sh
+              $<TARGET_FILE:tandem> ${TANDEM_ROOT})
+    set_tests_properties(nccl_run_kill_test PROPERTIES
+      TIMEOUT 600 SKIP_RETURN_CODE 77 ENVIRONMENT "NCCL_NVLS_ENABLE=0")
+  endif()
 endif()

@@ -113,7 +113,8 @@ std::vector<field_binding> learner_fields(learner_section& l) {
           field("device", l.device),
           field("precision", l.precision),
           field("micro_batch_tokens", l.micro_batch_tokens),
-          field("activation_checkpointing", l.activation_checkpointing)};
+          field("activation_checkpointing", l.activation_checkpointing),
+          field("nccl_bucket_mb", l.nccl_bucket_mb)};
 }
 
 std::vector<field_binding> timeout_fields(timeout_section& t) {

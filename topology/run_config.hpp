@@ -76,6 +76,7 @@ struct learner_section {
   std::string precision = "float32"; // float32 | bf16_autocast (CUDA)
   int64_t micro_batch_tokens = 0;    // gradient accumulation budget; 0 = one micro-batch
   bool activation_checkpointing = false; // recompute decoder layers in backward
+  int64_t nccl_bucket_mb = 512;      // NCCL weight broadcast bucket (transports.weights: nccl)
 };
 
 /// timeouts: every request between actors has one.
@@ -97,6 +98,9 @@ struct run_config {
   reward_section reward;
   learner_section learner;
   timeout_section timeouts;
+  // Not a run key: cluster.transports.weights of the topology this process
+  // runs (caf | zmq | nccl), set by the launcher and the workers.
+  std::string weights_transport = "caf";
 };
 
 /// Learner settings derived from a run config.

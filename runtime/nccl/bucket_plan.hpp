@@ -77,4 +77,10 @@ caf::expected<bucket_plan> plan_buckets(const std::vector<size_t>& tensor_bytes,
 /// SIZE_MAX for a zero-byte tensor.
 size_t flat_offset_of(const bucket_plan& plan, size_t t);
 
+/// Bytes of the flat layout that buckets actually touch: the end of the last
+/// bucket (flat_bytes also counts the alignment padding after it).
+inline size_t packed_extent(const bucket_plan& plan) {
+  return plan.buckets.empty() ? 0 : plan.buckets.back().flat_offset + plan.buckets.back().bytes;
+}
+
 } // namespace tandem::nccl

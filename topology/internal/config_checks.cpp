@@ -241,6 +241,11 @@ void check_learner(const run_config& c, checker& k) {
             "learner.precision",
             "must be float32 or bf16_autocast (got '" + c.learner.precision + "')");
   k.at_least("learner.micro_batch_tokens", c.learner.micro_batch_tokens, int64_t{0});
+  // Buckets of 1 MiB .. 4 GiB: below, NCCL's per-operation cost dominates;
+  // above, one bucket's deadline and staging memory grow past use.
+  k.require(c.learner.nccl_bucket_mb >= 1 && c.learner.nccl_bucket_mb <= 4096,
+            "learner.nccl_bucket_mb",
+            "must be in 1..4096 (got " + std::to_string(c.learner.nccl_bucket_mb) + ")");
   const auto& o = c.learner.optimizer;
   const auto& g = c.learner.grpo;
   k.positive("learner.lr", o.lr);

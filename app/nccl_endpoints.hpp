@@ -1,0 +1,37 @@
+// nccl_endpoints.hpp: the NCCL ends of the weight broadcast for a run with
+// cluster.transports.weights: nccl -- the learner's publisher and each GPU
+// sampler's receiver, on the real nccl_collective when this build has NCCL
+// (TANDEM_WITH_NCCL), otherwise a clear error naming the option.
+//
+// Fault injection for failure tests: with TANDEM_FAULT_NCCL_DIE=V:B in a
+// sampler process's environment, that process SIGKILLs itself right before
+// posting bucket B of version V (mid-broadcast, as a crashed host would).
+//
+// Thread safety: the factories are reentrant; each object they return is
+// used by one actor.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <caf/expected.hpp>
+
+#include "actors/learner.hpp"
+#include "runtime/nccl/weight_receiver.hpp"
+#include "topology/run_config.hpp"
+
+namespace tandem {
+
+/// True when this build can move weights over NCCL.
+bool nccl_available();
+
+/// The learner's NCCL settings for `cfg` (empty publisher unless weights
+/// travel over NCCL); the learner runs on cfg.learner.device.
+caf::expected<learner_nccl> make_learner_nccl(const run_config& cfg);
+
+/// A sampler's receiver on `device` ("cuda:N"); null unless weights travel
+/// over NCCL.
+caf::expected<std::shared_ptr<nccl::weight_receiver>>
+make_sampler_nccl(const run_config& cfg, const std::string& device);
+
+} // namespace tandem
