@@ -13,13 +13,13 @@ if(TARGET tandem_nccl)
   target_link_libraries(nccl_broadcast_gpu_test PRIVATE tandem_nccl)
   add_test(NAME nccl_broadcast_gpu_test COMMAND nccl_broadcast_gpu_test)
   set_tests_properties(nccl_broadcast_gpu_test PROPERTIES
-    TIMEOUT 300 SKIP_RETURN_CODE 77 ENVIRONMENT "NCCL_NVLS_ENABLE=0")
+    TIMEOUT 300 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE ENVIRONMENT "NCCL_NVLS_ENABLE=0")
   # The whole run through the actors: needs the tandem binary (LibTorch).
   if(TARGET tandem)
     add_test(NAME nccl_run_kill_test
       COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/gpu/nccl_run_kill_test.sh
               $<TARGET_FILE:tandem> ${TANDEM_ROOT})
     set_tests_properties(nccl_run_kill_test PROPERTIES
-      TIMEOUT 600 SKIP_RETURN_CODE 77 ENVIRONMENT "NCCL_NVLS_ENABLE=0")
+      TIMEOUT 600 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE ENVIRONMENT "NCCL_NVLS_ENABLE=0")
   endif()
 endif()

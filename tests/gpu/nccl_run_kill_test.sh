@@ -3,7 +3,7 @@
 # (configs/gpu-2/nccl.yaml: learner on GPU 0, sampler process on GPU 1,
 # weights over NCCL) whose sampler process is SIGKILLed in the middle of the
 # broadcast of version 5 (TANDEM_FAULT_NCCL_DIE=5:3: right before it posts
-# bucket 4 of 7). Checks, from the run's own log and metrics:
+# bucket 4 of 6). Checks, from the run's own log and metrics:
 #   1. the learner reports a typed error (collective_timeout or peer_down)
 #      naming epoch 1 and version 5, within the bucket's deadline (2 s base +
 #      16 MiB at 1 GB/s) plus 3 s of slack after the kill;
