@@ -22,8 +22,17 @@ if [ "${GPUS:-0}" -lt 2 ]; then
 fi
 export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}
 WORK=$(mktemp -d)
-trap 'kill $RUN $REPL 2>/dev/null; sleep 1; kill -9 $RUN $REPL 2>/dev/null; rm -rf "$WORK"' EXIT
-RUN=0 REPL=0
+RUN= REPL=
+cleanup() {
+  # Only the pids this script started (an empty list must not become "kill 0").
+  local pids="$RUN $REPL"
+  if [ -n "${pids// /}" ]; then
+    kill $pids 2>/dev/null; sleep 1; kill -9 $pids 2>/dev/null
+  fi
+  [ -n "${TANDEM_TEST_LOG_DIR:-}" ] && cp "$WORK/run.log" "$TANDEM_TEST_LOG_DIR/nccl_run_kill_test.log" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
 STEPS=40
 sed -e "s#output_dir: runs/gpu-2-nccl#output_dir: $WORK/out#" \
     -e "s#steps: 400#steps: $STEPS#" -e "s#target_reward: 0.95#target_reward: 0#" \
@@ -37,7 +46,7 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 wait_for() { # wait_for <pattern> <deadline s>
   local start=$(now_ms)
   while ! grep -qE "$1" "$LOG" 2>/dev/null; do
-    if ! kill -0 "$RUN" 2>/dev/null; then return 2; fi
+    if ! kill -0 "$RUN" 2>/dev/null; then echo "(the run exited)"; return 2; fi
     if [ $(( $(now_ms) - start )) -gt $(( $2 * 1000 )) ]; then return 1; fi
     sleep 0.05
   done
