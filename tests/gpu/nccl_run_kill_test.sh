@@ -3,7 +3,7 @@
 # (configs/gpu-2/nccl.yaml: learner on GPU 0, sampler process on GPU 1,
 # weights over NCCL) whose sampler process is SIGKILLed in the middle of the
 # broadcast of version 5 (TANDEM_FAULT_NCCL_DIE=5:3: right before it posts
-# bucket 4 of 6). Checks, from the run's own log and metrics:
+# bucket 4 of 44). Checks, from the run's own log and metrics:
 #   1. the learner reports a typed error (collective_timeout or peer_down)
 #      naming epoch 1 and version 5, within the bucket's deadline (2 s base +
 #      16 MiB at 1 GB/s) plus 3 s of slack after the kill;
@@ -34,7 +34,15 @@ cleanup() {
 }
 trap cleanup EXIT
 STEPS=40
+# A 181M-parameter model (689 MiB per version, 44 buckets of 16 MiB): a
+# version far larger than NCCL's staging buffers between two GPUs (tens of
+# MiB), so the learner's broadcast cannot complete into them and must notice
+# the dead receiver. (A version that fits in those buffers completes on the
+# learner's side without the receiver; the control plane's down message then
+# drops the sampler instead.)
 sed -e "s#output_dir: runs/gpu-2-nccl#output_dir: $WORK/out#" \
+    -e "s#hidden_size: 512#hidden_size: 1024#" -e "s#num_layers: 8#num_layers: 16#" \
+    -e "s#intermediate_size: 1408#intermediate_size: 2816#" \
     -e "s#steps: 400#steps: $STEPS#" -e "s#target_reward: 0.95#target_reward: 0#" \
     "$ROOT/configs/gpu-2/nccl.yaml" > "$WORK/run.yaml"
 LOG=$WORK/run.log
