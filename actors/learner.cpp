@@ -131,11 +131,23 @@ bool nccl_boundary(learner_actor_t* self) {
   return false; // skip: nobody is on NCCL, so bytes serve everyone
 }
 
+/// True when every sampler the learner knows of (members that left NCCL
+/// included) is in the live epoch.
+bool every_sampler_on_nccl(const learner_state& st) {
+  const auto& pub = *st.nccl.publisher;
+  if (pub.planner().state() != nccl::epoch_state::active)
+    return false;
+  for (auto& [name, handle] : st.members)
+    if (pub.planner().roster().rank_of(name) < 1)
+      return false;
+  return true;
+}
+
 /// Delivers the current version: over NCCL where it can, as bytes through
 /// the broadcaster wherever NCCL did not reach every sampler.
 void publish(learner_actor_t* self) {
   auto& st = self->state;
-  if (st.nccl.publisher && nccl_boundary(self))
+  if (st.nccl.publisher && nccl_boundary(self) && every_sampler_on_nccl(st))
     return;
   self->send(st.broadcaster, publish_atom::value, st.backend->version(),
              st.backend->export_weights());
@@ -202,6 +214,13 @@ caf::behavior learner_actor(learner_actor_t* self, grpo_config grpo,
       self->monitor(member);
       st.members[name] = member;
       st.nccl.publisher->planner().join(name); // takes effect at the next boundary
+    },
+    [=](nccl_leave_atom, const std::string& name) {
+      auto& st = self->state;
+      if (!st.nccl.publisher)
+        return;
+      st.nccl.publisher->planner().leave(name); // released at the next boundary
+      log_nccl(self, "member " + name + " left after a failure of its own; bytes serve it");
     },
     [=](nccl_seal_atom, uint64_t epoch) {
       auto& pub = self->state.nccl.publisher;

@@ -4,6 +4,7 @@
 //            save_atom(path)        (request) -> version written to path
 //            nccl_join_atom(name, sampler)  a sampler wanting NCCL weights
 //                                           (from the controller)
+//            nccl_leave_atom(name)          a member giving up on NCCL (bytes only)
 //            nccl_seal_atom(epoch)          (to itself) accept deadline
 // sends:     publish_atom(version, bytes) -> weight broadcaster
 //            nccl_invite_atom(epoch) (request) -> member: nccl_accept_atom
@@ -62,7 +63,9 @@ struct learner_state {
   grpo_config grpo;
   caf::actor broadcaster;
   learner_nccl nccl;
-  std::map<std::string, caf::actor> members; // NCCL members by name
+  // Samplers named by the controller, by name, until they die; those that
+  // left NCCL stay here (they need bytes).
+  std::map<std::string, caf::actor> members;
   uint64_t nccl_failures = 0;
   static inline const char* name = "learner";
 };

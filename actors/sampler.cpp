@@ -114,13 +114,31 @@ void log_nccl(sampler_actor_t* self, const std::string& what) {
   std::cerr << "[" << self->state.settings.name << "] nccl: " << what << "\n";
 }
 
+/// A failed init or receive. A missed deadline is what healthy members see
+/// when a peer dies, and a version for an epoch it already left follows
+/// from that; both just await the next invite (the learner's own deadline
+/// ends the epoch). Any other failure is this member's own (its GPU or NCCL
+/// is broken), so it leaves NCCL for good and keeps getting bytes, instead
+/// of failing every epoch it is invited to.
+void on_nccl_failure(sampler_actor_t* self, const caf::error& err) {
+  auto& st = self->state;
+  if (is(err, errc::collective_timeout) || is(err, errc::version_mismatch))
+    return log_nccl(self, describe(err) + " (keeping v" + std::to_string(st.version)
+                            + "; waiting for the next epoch)");
+  log_nccl(self, describe(err) + " (keeping v" + std::to_string(st.version)
+                   + "; leaving NCCL, weights as bytes from now on)");
+  if (auto learner = caf::actor_cast<caf::actor>(self->current_sender()))
+    self->send(learner, nccl_leave_atom::value, st.settings.name);
+  st.settings.nccl.reset();
+}
+
 void on_nccl_open(sampler_actor_t* self, const nccl_open& o) {
   auto& rx = self->state.settings.nccl;
   auto id = nccl::from_bytes(o.id);
   if (!id)
     return log_nccl(self, "epoch " + std::to_string(o.epoch) + ": " + describe(id.error()));
   if (auto err = rx->open(o.epoch, *id, o.rank, o.nranks, o.bucket_bytes))
-    return log_nccl(self, describe(err));
+    return on_nccl_failure(self, err);
 }
 
 /// Takes part in the broadcast of `h`; installs it when newer than held.
@@ -131,8 +149,7 @@ void on_nccl_version(sampler_actor_t* self, const nccl::version_header& h) {
     return log_nccl(self, describe(buf.error()));
   auto got = st.settings.nccl->receive(h, buf->data, buf->bytes);
   if (!got)
-    return log_nccl(self, describe(got.error()) + " (keeping v" + std::to_string(st.version)
-                            + ")");
+    return on_nccl_failure(self, got.error());
   if (h.version <= st.version)
     return;
   if (auto err = st.backend->install_received()) {

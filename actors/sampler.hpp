@@ -6,6 +6,8 @@
 //            nccl_open                    join a communicator epoch
 //            nccl_version_atom(header)    take part in that version's broadcast
 // sends:     weights_ack_atom(version)    -> the chunk's sender
+//            nccl_leave_atom(name)        -> the learner, after an NCCL failure
+//                                            of its own (not a timeout)
 //            rollout groups               -> settings.outbox (when set), then a
 //                                            reply with via_data_plane = true
 // waits for: a complete weight version >= the batch's min_version before it
@@ -20,7 +22,10 @@
 // version arrives into the backend's device receive buffer and is installed
 // only once complete and newer than the one held. A failed receive is
 // logged with its typed error; the sampler keeps the weights it has, keeps
-// decoding, and is served bytes until the learner invites it again.
+// decoding, and is served bytes until the learner invites it again. A
+// failure that is not a timeout is its own fault (broken GPU, out of step):
+// it then leaves NCCL for the rest of the run (nccl_leave_atom) rather than
+// make every new epoch fail.
 // Requests beyond `max_queued` are refused with capacity_exceeded (the
 // controller never sends more than sampler_pool::max_outstanding).
 #pragma once

@@ -44,6 +44,7 @@ using nccl_invite_atom = caf::atom_constant<caf::atom("ncclInvite")>; // ready f
 using nccl_accept_atom = caf::atom_constant<caf::atom("ncclAccept")>; // yes
 using nccl_seal_atom = caf::atom_constant<caf::atom("ncclSeal")>;     // accept deadline
 using nccl_version_atom = caf::atom_constant<caf::atom("ncclVer")>;   // broadcast follows
+using nccl_leave_atom = caf::atom_constant<caf::atom("ncclLeave")>;   // bytes only from now
 
 // -- rollouts -----------------------------------------------------------------
 
