@@ -148,6 +148,18 @@ struct NcclPipeline : ActorTest {
     return s;
   }
 
+  /// A hook for sampler `i`: its process dies right before it posts bucket
+  /// `bucket` of `version` (its collective stops, its actor is killed, so
+  /// the controller and the learner get a down message).
+  nccl::weight_receiver::bucket_hook process_dies(size_t i, int64_t version, size_t bucket) {
+    return [this, i, version, bucket](int64_t v, size_t index) {
+      if (v == version && index == bucket) {
+        member_comms[i]->crash();
+        caf::anon_send_exit(samplers[i], caf::exit_reason::kill);
+      }
+    };
+  }
+
   std::optional<std::pair<bool, std::string>> finished() {
     for (auto& m : inbox(observer))
       if (m.size() == 3 && m.match_elements<finished_atom, bool, std::string>())
@@ -183,15 +195,7 @@ TEST_F(NcclPipeline, MemberKilledMidBroadcastIsATypedErrorAndTrainingGoesOn) {
   cs.steps = 12;
   fabric.set_link_bytes_per_s(1e6); // 1 KiB bucket = ~1 ms of fake time
   start(1);
-  // s1's process dies right before it posts bucket 2 of version 4: its
-  // collective stops and its actor is gone (the controller and the learner
-  // see a down message).
-  add_sampler("s1", [this](int64_t version, size_t index) {
-    if (version == 4 && index == 2) {
-      member_comms[1]->crash();
-      caf::anon_send_exit(samplers[1], caf::exit_reason::kill);
-    }
-  });
+  add_sampler("s1", process_dies(1, 4, 2)); // dies before bucket 2 of version 4
   run();
   auto f = finished();
   ASSERT_TRUE(f);
@@ -213,12 +217,7 @@ TEST_F(NcclPipeline, LearnersTypedErrorNamesEpochVersionAndBucketWithinTheBudget
   cs.steps = 6;
   fabric.set_link_bytes_per_s(1e6);
   start(1);
-  add_sampler("s1", [this](int64_t version, size_t index) {
-    if (version == 4 && index == 2) {
-      member_comms[1]->crash();
-      caf::anon_send_exit(samplers[1], caf::exit_reason::kill);
-    }
-  });
+  add_sampler("s1", process_dies(1, 4, 2));
   // Step until the learner's broadcast of version 4 failed.
   auto& planner = publisher->planner();
   while (state<learner_state>(learner).nccl_failures == 0 && sched.try_run_once()) {
