@@ -68,12 +68,39 @@ bool send_current(learner_actor_t* self) {
   return pub.serves_all();
 }
 
+/// Invitees that did not accept in time were dropped by the seal; the live
+/// ones are invited again after a cool-down (a sampler stuck in one long
+/// decode step recovers; a zombie costs one invite round per cool-down).
+void schedule_rejoins(learner_actor_t* self) {
+  auto& st = self->state;
+  for (auto& m : st.nccl.publisher->planner().dropped()) {
+    log_nccl(self, "member " + m + " did not accept in time; bytes serve it, invited again "
+                     "in " + std::to_string(st.nccl.rejoin_after) + " versions");
+    st.rejoin_at[m] = st.backend->version() + st.nccl.rejoin_after;
+  }
+}
+
+/// Joins again the dropped members whose cool-down is over.
+void rejoin_due(learner_actor_t* self) {
+  auto& st = self->state;
+  for (auto it = st.rejoin_at.begin(); it != st.rejoin_at.end();) {
+    if (st.backend->version() < it->second) {
+      ++it;
+      continue;
+    }
+    if (st.members.count(it->first) > 0)
+      st.nccl.publisher->planner().join(it->first);
+    it = st.rejoin_at.erase(it);
+  }
+}
+
 /// Seals `epoch`, tells each member its rank, joins as rank 0 and sends the
 /// current version on the new communicator.
 void open_epoch(learner_actor_t* self, uint64_t epoch) {
   auto& st = self->state;
   auto& pub = *st.nccl.publisher;
   auto roster = pub.seal(epoch);
+  schedule_rejoins(self);
   if (!roster) {
     log_nccl(self, describe(roster.error()));
     return;
@@ -121,6 +148,7 @@ bool nccl_boundary(learner_actor_t* self) {
   auto& pub = *self->state.nccl.publisher;
   if (pub.busy())
     return false; // an invite round or init is under way: bytes meanwhile
+  rejoin_due(self);
   auto step = pub.boundary();
   if (step.kind == nccl::boundary_step::form) {
     invite(self, step);
@@ -160,6 +188,7 @@ void on_member_down(learner_actor_t* self, const caf::down_msg& dm) {
       continue;
     if (st.nccl.publisher)
       st.nccl.publisher->planner().lost(it->first);
+    st.rejoin_at.erase(it->first);
     log_nccl(self, "member " + it->first + " is down: " + describe(dm.reason));
     st.members.erase(it);
     return;

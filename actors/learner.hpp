@@ -56,6 +56,11 @@ struct learner_nccl {
   // 10 s covers a loaded actor system and a remote hop, and bounds how long
   // a silent member delays the epoch (the others get bytes meanwhile).
   caf::timespan accept_timeout = std::chrono::seconds{10};
+  // Versions before a member that missed the accept deadline is invited
+  // again. 16: at a step per second or faster that retries within seconds to
+  // a minute, and a member that never answers costs one invite round (bytes
+  // for everyone during its 10 s) per 16 versions at most.
+  int64_t rejoin_after = 16;
 };
 
 struct learner_state {
@@ -66,6 +71,7 @@ struct learner_state {
   // Samplers named by the controller, by name, until they die; those that
   // left NCCL stay here (they need bytes).
   std::map<std::string, caf::actor> members;
+  std::map<std::string, int64_t> rejoin_at; // dropped at a seal -> version to re-invite
   uint64_t nccl_failures = 0;
   static inline const char* name = "learner";
 };

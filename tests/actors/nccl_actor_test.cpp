@@ -30,6 +30,19 @@
 namespace tandem::testing {
 namespace {
 
+// A member that never answers an invite (a process stuck in a GPU call).
+struct zombie_state {
+  std::vector<caf::response_promise> held;
+};
+caf::behavior zombie(caf::stateful_actor<zombie_state>* self) {
+  return {
+    [=](nccl_invite_atom, uint64_t) -> caf::result<nccl_accept_atom, std::string, uint64_t> {
+      self->state.held.push_back(self->make_response_promise());
+      return caf::delegated<nccl_accept_atom, std::string, uint64_t>{};
+    },
+  };
+}
+
 using namespace std::chrono_literals;
 
 constexpr size_t weight_bytes = 4096; // 4 buckets of 1 KiB
@@ -100,6 +113,7 @@ struct NcclPipeline : ActorTest {
   nccl::fake_fabric fabric;
   std::shared_ptr<flat_trainer> trainer = std::make_shared<flat_trainer>();
   std::shared_ptr<nccl::weight_publisher> publisher;
+  learner_nccl learner_options;
   std::vector<std::shared_ptr<flat_generator>> gens;
   std::vector<nccl::fake_collective*> member_comms; // owned by their receivers
   std::shared_ptr<memory_sink> metrics = std::make_shared<memory_sink>();
@@ -120,7 +134,7 @@ struct NcclPipeline : ActorTest {
     broadcaster = spawn(weight_broadcaster_actor, broadcaster_settings{});
     publisher = std::make_shared<nccl::weight_publisher>(
       "learner", std::make_unique<nccl::fake_collective>(fabric, clock), clock, bucket_bytes);
-    learner_nccl ln;
+    learner_nccl ln = learner_options;
     ln.publisher = publisher;
     learner = spawn(learner_actor, grpo_config{}, trainer, broadcaster, ln);
     reward = spawn(reward_actor, reward_weights{});
@@ -280,6 +294,39 @@ TEST_F(NcclPipeline, SamplerJoiningMidRunGetsBytesAtOnceAndNcclFromTheNextEpoch)
   EXPECT_EQ(publisher->planner().roster().epoch, 2u);
   EXPECT_EQ(gens[1]->installed.back(), 10);
   EXPECT_TRUE(gens[1]->intact);
+}
+
+TEST_F(NcclPipeline, MemberThatNeverAcceptsIsSealedOutAtTheDeadlineAndInvitedAgainLater) {
+  cs.steps = 12;
+  cs.generate_timeout = 60s; // only the 10 s accept deadline fires below
+  learner_options.rejoin_after = 3;
+  start(1);
+  auto z = spawn(zombie);
+  caf::anon_send(learner, nccl_join_atom::value, std::string{"zombie"}, z);
+  // Step until the first epoch is forming (s0 and the zombie invited).
+  auto& planner = publisher->planner();
+  while (planner.state() != nccl::epoch_state::forming && sched.try_run_once()) {
+  }
+  ASSERT_EQ(planner.state(), nccl::epoch_state::forming);
+  for (int i = 0; i < 50; ++i) // s0 accepts; the zombie never does
+    sched.try_run_once();
+  EXPECT_EQ(planner.state(), nccl::epoch_state::forming) << "waiting for the zombie";
+  EXPECT_GE(gens[0]->loads, 1) << "bytes serve s0 meanwhile";
+  EXPECT_EQ(publisher->versions_sent(), 0u);
+  // The accept deadline: seal without the zombie; the run goes on with s0 on
+  // NCCL until the cool-down brings the zombie back into a new invite round.
+  advance_time(10s);
+  EXPECT_EQ(planner.dropped(), (std::vector<nccl::member_id>{"zombie"}));
+  for (int i = 0; i < 4 && !finished(); ++i)
+    advance_time(10s); // later invite rounds that the zombie ignores too
+  auto f = finished();
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(f->first) << f->second;
+  EXPECT_EQ(trainer->version(), 12);
+  EXPECT_GE(state<zombie_state>(z).held.size(), 2u) << "invited again after the cool-down";
+  EXPECT_TRUE(gens[0]->intact);
+  EXPECT_GE(publisher->versions_sent(), 3u) << "s0 got versions over NCCL in between";
+  EXPECT_FALSE(gens[0]->installed.empty());
 }
 
 } // namespace
