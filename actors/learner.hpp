@@ -20,7 +20,9 @@
 // from the flat device weights, every bucket under its deadline), or form a
 // new epoch (invite over CAF, seal on all accepts or at accept_timeout, tell
 // each member its rank, init, then send the current version at once).
-// Members are monitored; a dead one is dropped at the next boundary. A
+// Members are monitored; a dead one is dropped at the next boundary. One
+// that misses the accept deadline is sealed out and invited again after
+// `rejoin_after` versions. A
 // version is also published as bytes to the broadcaster whenever NCCL did
 // not reach every member (version 0, a round in progress, a joiner not yet
 // in the epoch, a failed broadcast), so no sampler ever waits for an epoch.
