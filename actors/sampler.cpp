@@ -145,8 +145,8 @@ void on_nccl_open(sampler_actor_t* self, const nccl_open& o) {
 void on_nccl_version(sampler_actor_t* self, const nccl::version_header& h) {
   auto& st = self->state;
   auto buf = st.backend->receive_buffer();
-  if (!buf)
-    return log_nccl(self, describe(buf.error()));
+  if (!buf) // it cannot take part: leave rather than stall every broadcast
+    return on_nccl_failure(self, buf.error());
   auto got = st.settings.nccl->receive(h, buf->data, buf->bytes);
   if (!got)
     return on_nccl_failure(self, got.error());
@@ -158,7 +158,6 @@ void on_nccl_version(sampler_actor_t* self, const nccl::version_header& h) {
                             + describe(err));
   }
   st.version = h.version;
-  ++st.nccl_versions;
   try_start(self);
 }
 

@@ -72,7 +72,6 @@ struct sampler_state {
   double active_started = 0;     // seconds (steady clock) when it started
   int64_t tokens_generated = 0;
   uint64_t bad_chunks = 0;
-  uint64_t nccl_versions = 0; // versions installed from NCCL
   static inline const char* name = "sampler";
 };
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "models/device_name.hpp"
 #include "runtime/error.hpp"
 #include "runtime/nccl/clock_source.hpp"
 
@@ -22,15 +23,9 @@ nccl::clock_source& steady_clock() {
   return clock;
 }
 
-caf::expected<int> cuda_index(const std::string& device, const char* field) {
-  if (device == "cuda")
-    return 0;
-  if (device.rfind("cuda:", 0) == 0) {
-    try {
-      return std::stoi(device.substr(5));
-    } catch (const std::exception&) {
-    }
-  }
+caf::expected<int> gpu_of(const std::string& device, const char* field) {
+  if (auto index = cuda_index(device))
+    return *index;
   return make_error(errc::invalid_config,
                     std::string(field) + ": transports.weights nccl needs a GPU (got '"
                       + device + "')");
@@ -70,19 +65,11 @@ nccl::weight_receiver::bucket_hook fault_hook() {
 
 } // namespace
 
-bool nccl_available() {
-#ifdef TANDEM_HAVE_NCCL
-  return true;
-#else
-  return false;
-#endif
-}
-
 caf::expected<learner_nccl> make_learner_nccl(const run_config& cfg) {
   learner_nccl out;
   if (cfg.weights_transport != "nccl")
     return out;
-  auto dev = cuda_index(cfg.learner.device, "learner.device");
+  auto dev = gpu_of(cfg.learner.device, "learner.device");
   if (!dev)
     return dev.error();
   auto comm = make_collective(*dev);
@@ -98,7 +85,7 @@ caf::expected<std::shared_ptr<nccl::weight_receiver>>
 make_sampler_nccl(const run_config& cfg, const std::string& device) {
   if (cfg.weights_transport != "nccl")
     return std::shared_ptr<nccl::weight_receiver>{};
-  auto dev = cuda_index(device, "sampler.device");
+  auto dev = gpu_of(device, "sampler.device");
   if (!dev)
     return dev.error();
   auto comm = make_collective(*dev);

@@ -22,9 +22,6 @@
 
 namespace tandem {
 
-/// True when this build can move weights over NCCL.
-bool nccl_available();
-
 /// The learner's NCCL settings for `cfg` (empty publisher unless weights
 /// travel over NCCL); the learner runs on cfg.learner.device.
 caf::expected<learner_nccl> make_learner_nccl(const run_config& cfg);

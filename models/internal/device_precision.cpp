@@ -2,6 +2,8 @@
 
 #include "models/internal/device_precision.hpp"
 
+#include "models/device_name.hpp"
+
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
 
@@ -46,24 +48,13 @@ at::ScalarType cuda_autocast_dtype() {
 #endif
 }
 
-// "N" of "cuda:N": digits only, and few enough to fit an int.
-bool parse_index(const std::string& s, int& out) {
-  if (s.empty() || s.size() > 4)
-    return false;
-  for (char c : s)
-    if (c < '0' || c > '9')
-      return false;
-  out = std::stoi(s);
-  return true;
-}
-
 } // namespace
 
 caf::expected<torch::Device> parse_device(const std::string& name, const std::string& field) {
   if (name == "cpu")
     return torch::Device(torch::kCPU);
-  int index = 0;
-  const bool cuda = name == "cuda" || (name.rfind("cuda:", 0) == 0 && parse_index(name.substr(5), index));
+  const auto cuda = cuda_index(name);
+  const int index = cuda.value_or(0);
   if (!cuda)
     return make_error(errc::invalid_argument,
                       field + " '" + name + "': expected cpu, cuda or cuda:N");

@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <sstream>
 
+#include "models/device_name.hpp"
 #include "models/hf_checkpoint.hpp"
 #include "runtime/error.hpp"
 #include "tasks/bpe_tokenizer.hpp"
@@ -189,11 +190,7 @@ void check_sampler(const sampler_section& s, checker& k) {
   k.require(s.sampling.top_p > 0 && s.sampling.top_p <= 1, "sampler.top_p",
             "must be in (0, 1] (got " + num(s.sampling.top_p) + ")");
   k.at_least("sampler.max_new_tokens", s.sampling.max_new_tokens, 1);
-  bool cuda = s.device.rfind("cuda", 0) == 0
-              && (s.device.size() == 4
-                  || (s.device.size() > 5 && s.device[4] == ':'
-                      && s.device.find_first_not_of("0123456789", 5) == std::string::npos));
-  k.require(s.device == "cpu" || cuda, "sampler.device",
+  k.require(valid_device_name(s.device), "sampler.device",
             "must be cpu, cuda or cuda:N (got '" + s.device + "')");
   k.require(s.dtype == "float32" || s.dtype == "bfloat16" || s.dtype == "float16",
             "sampler.dtype", "must be float32, bfloat16 or float16 (got '" + s.dtype + "')");
@@ -235,7 +232,7 @@ void check_reward(const reward_section& r, checker& k) {
 }
 
 void check_learner(const run_config& c, checker& k) {
-  k.require(c.learner.device == "cpu" || c.learner.device.rfind("cuda", 0) == 0,
+  k.require(valid_device_name(c.learner.device),
             "learner.device", "must be cpu, cuda or cuda:N (got '" + c.learner.device + "')");
   k.require(c.learner.precision == "float32" || c.learner.precision == "bf16_autocast",
             "learner.precision",
