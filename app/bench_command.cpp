@@ -24,9 +24,11 @@
 #include "app/bench_decode.hpp"
 #include "app/bench_weights.hpp"
 #include "app/commands.hpp"
-#include "app/pipeline.hpp"
+#include "wiring/actor_system.hpp"
+#include "wiring/components.hpp"
 #include "runtime/error.hpp"
 #include "topology/config_loader.hpp"
+#include "topology/run_loader.hpp"
 
 namespace tandem {
 
@@ -75,7 +77,8 @@ struct stage_result {
 };
 
 /// Generation alone: every sampler decodes `steps` batches on its own thread.
-stage_result bench_generation(const run_config& cfg, const std::vector<char>& weights,
+stage_result bench_generation(const run_config& cfg, const run_plan& plan,
+                              const std::vector<char>& weights,
                               int32_t samplers, int32_t steps,
                               std::vector<scored_group>* scored_out) {
   std::vector<std::thread> threads;
@@ -89,8 +92,9 @@ stage_result bench_generation(const run_config& cfg, const std::vector<char>& we
   std::vector<clock_type::time_point> warm(samplers);
   for (int32_t s = 0; s < samplers; ++s)
     threads.emplace_back([&, s] {
-      auto be = make_torch_generation_backend(policy_model(cfg), params, cfg.sampler.threads,
-                                              sampler_device(cfg));
+      const auto& inst = plan.head().samplers[s];
+      auto be = make_torch_generation_backend(policy_model(cfg), params, inst.threads,
+                                              sampler_device(cfg, inst));
       auto src = make_problem_source(cfg);
       if (!be || !src || (*be)->load_weights(weights)) {
         errors[s] = "cannot set up a sampler";
@@ -121,9 +125,9 @@ stage_result bench_generation(const run_config& cfg, const std::vector<char>& we
 }
 
 /// Training alone: the learner trains on pre-generated batches.
-stage_result bench_training(const run_config& cfg, const std::vector<scored_group>& data,
-                            int32_t steps) {
-  auto be = make_trainer(cfg);
+stage_result bench_training(const run_config& cfg, const run_plan& plan,
+                            const std::vector<scored_group>& data, int32_t steps) {
+  auto be = make_trainer(cfg, plan.head().learner);
   if (!be)
     return {0, describe(be.error())};
   auto b = static_cast<size_t>(cfg.run.groups_per_step);
@@ -151,19 +155,24 @@ double elapsed_at(const std::string& json_line) {
 }
 
 /// The real actor pipeline for `steps` steps with the given staleness bound.
-stage_result bench_pipeline(run_config cfg, int32_t eta, int32_t steps) {
-  cfg.run.max_staleness = eta;
-  cfg.run.steps = steps + warmup_steps;
-  cfg.run.target_reward = 0;
+stage_result bench_pipeline(const run_config& base, const run_plan& plan, int32_t eta,
+                            int32_t steps) {
+  run_overrides o;
+  o.max_staleness = eta;
+  o.steps = steps + warmup_steps;
+  o.target_reward = 0;
+  auto cfg = with_overrides(base, o, "bench").config;
   auto metrics = std::make_shared<memory_sink>();
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg);
   caf::actor_system sys{sys_cfg};
   caf::scoped_actor self{sys};
-  pipeline_options opts;
-  opts.observer = self;
-  opts.metrics = metrics;
-  auto p = spawn_pipeline(sys, cfg, opts);
+  auto parts = make_head_parts(sys, cfg, plan);
+  if (!parts)
+    return {0, describe(parts.error())};
+  parts->observer = self;
+  parts->metrics = metrics;
+  auto p = spawn_head(sys, make_head_settings(cfg, plan), *parts);
   if (!p)
     return {0, describe(p.error())};
   stage_result out;
@@ -200,21 +209,21 @@ int bench_pipeline_command(const args& a) {
     std::cerr << describe(loaded.error()) << "\n";
     return 2;
   }
-  auto cfg = *loaded;
   auto steps = std::stoi(flag_value(a, "--steps", "30"));
   auto weights = flag_value(a, "--weights", "caf");
   if (weights != "caf" && weights != "nccl") {
     std::cerr << "--weights: caf or nccl (got '" << weights << "')\n";
     return 2;
   }
-  cfg.sampler.count = std::stoi(flag_value(a, "--samplers", "1"));
-  cfg.sampler.processes = 0;
-  cfg.reward.processes = 0;
+  const int32_t samplers = std::stoi(flag_value(a, "--samplers", "1"));
   // A fixed workload for all four measurements: a policy that learns shortens
   // its completions within a few dozen steps, which would make the pipeline
   // runs look faster than the stages measured alone. With a frozen policy every stage
   // still does all of its work (forward, backward, optimizer, broadcast).
-  cfg.learner.optimizer.lr = 1e-12; // > 0 is required; this small changes nothing
+  run_overrides frozen;
+  frozen.learning_rate = 1e-12; // > 0 is required; this small changes nothing
+  const auto cfg = with_overrides(*loaded, frozen, "bench").config;
+  const auto plan = single_process_plan(cfg, samplers);
   hf_load_options hf_opts;
   hf_opts.max_seq_len = cfg.model.max_seq_len;
   auto init = cfg.hf_path.empty() ? policy::make(policy_model(cfg), cfg.run.seed)
@@ -226,27 +235,25 @@ int bench_pipeline_command(const args& a) {
   std::printf("bench pipeline: %s, %d steps x %d groups x %d completions, %d sampler(s) x %d "
               "thread(s), learner %d thread(s), %u hardware threads; policy frozen (lr 1e-12, fixed workload)\n",
               a[0].c_str(), steps, cfg.run.groups_per_step, cfg.run.group_size,
-              cfg.sampler.count, cfg.sampler.threads, cfg.learner.threads,
+              samplers, cfg.sampler.threads, plan.head().learner.threads,
               std::thread::hardware_concurrency());
   std::vector<scored_group> data;
-  auto gen = bench_generation(cfg, (*init)->export_weights(), cfg.sampler.count,
-                              (steps + cfg.sampler.count - 1) / cfg.sampler.count, &data);
+  auto gen = bench_generation(cfg, plan, (*init)->export_weights(), samplers,
+                              (steps + samplers - 1) / samplers, &data);
   print_row("generation alone", gen);
-  auto train = data.empty() ? stage_result{0, "no data"} : bench_training(cfg, data, steps);
+  auto train = data.empty() ? stage_result{0, "no data"} : bench_training(cfg, plan, data, steps);
   print_row("training alone", train);
-  auto sync = bench_pipeline(cfg, 0, steps);
+  auto sync = bench_pipeline(cfg, plan, 0, steps);
   print_row("sync pipeline (eta=0)", sync);
   auto eta = std::max(1, cfg.run.max_staleness);
-  auto async = bench_pipeline(cfg, eta, steps);
+  auto async = bench_pipeline(cfg, plan, eta, steps);
   std::string label = "async pipeline (eta=" + std::to_string(eta) + ")";
   print_row(label.c_str(), async);
   // --weights nccl: the same async run again with weights over NCCL, side
   // by side with the byte path above (both ran in this process).
   stage_result async_nccl{0, {}};
   if (weights == "nccl") {
-    auto nc = cfg;
-    nc.weights_transport = "nccl";
-    async_nccl = bench_pipeline(nc, eta, steps);
+    async_nccl = bench_pipeline(cfg, single_process_plan(cfg, samplers, "nccl"), eta, steps);
     label = "async pipeline, NCCL weights";
     print_row(label.c_str(), async_nccl);
   }

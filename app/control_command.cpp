@@ -8,8 +8,9 @@
 
 #include "actors/controller.hpp"
 #include "app/commands.hpp"
-#include "app/head_link.hpp"
-#include "app/pipeline.hpp"
+#include "wiring/head_link.hpp"
+#include "runtime/cli_flags.hpp"
+#include "wiring/actor_system.hpp"
 #include "runtime/transport/auth.hpp"
 #include "runtime/error.hpp"
 
@@ -24,16 +25,16 @@ constexpr auto reply_deadline = std::chrono::seconds{60};
 
 /// The secret to answer the head's challenge with: --secret-file F,
 /// --secret-env NAME, or none (a loopback head without a secret).
-caf::expected<std::string> secret_from(const args& a) {
-  auto file = flag_value(a, "--secret-file", "");
-  auto env = flag_value(a, "--secret-env", "");
+caf::expected<std::string> secret_from(const command_line& cl) {
+  auto file = cl.value("--secret-file");
+  auto env = cl.value("--secret-env");
   if (file.empty() && env.empty())
     return std::string{};
   return transport::load_secret(file, env);
 }
 
-int ask(const std::string& head, const caf::message& question, const args& a) {
-  auto secret = secret_from(a);
+int ask(const std::string& head, const caf::message& question, const command_line& cl) {
+  auto secret = secret_from(cl);
   if (!secret) {
     std::cerr << describe(secret.error()) << "\n";
     return 2;
@@ -56,30 +57,41 @@ int ask(const std::string& head, const caf::message& question, const args& a) {
   return code;
 }
 
+command_line& secret_flags(command_line& cl) {
+  return cl.text("--secret-file", "FILE", "the run's secret (cluster.security.secret_file)")
+    .text("--secret-env", "NAME", "environment variable holding the run's secret");
+}
+
 } // namespace
 
 int scale_command(const args& a) {
-  auto eq = a.size() >= 2 ? a[1].find('=') : std::string::npos;
-  if (eq == std::string::npos) {
-    std::cerr << "usage: tandem scale HOST:PORT sampler=N [--secret-file F | --secret-env NAME]\n";
+  command_line cl("tandem scale HOST:PORT ROLE=N [flags]",
+                  "add or retire samplers (sampler=N) or reward actors (reward=N) of a running "
+                  "head (its address: RUN_DIR/head.address)");
+  cl.positional("HOST:PORT", "the head's control endpoint")
+    .positional("ROLE=N", "sampler=N or reward=N: how many from now on");
+  secret_flags(cl);
+  if (auto code = parse_or_exit(cl, a))
+    return *code;
+  const auto& target = cl.positionals()[1];
+  auto eq = target.find('=');
+  auto n = eq == std::string::npos ? std::nullopt : parse_integer(target.substr(eq + 1));
+  if (!n || *n < 0 || *n > 100000) {
+    std::cerr << "tandem scale: expected ROLE=N with a whole N >= 0, got '" << target << "'\n";
     return 2;
   }
-  int32_t n = 0;
-  try {
-    n = std::stoi(a[1].substr(eq + 1));
-  } catch (const std::exception&) {
-    std::cerr << "bad count in " << a[1] << "\n";
-    return 2;
-  }
-  return ask(a[0], caf::make_message(scale_atom::value, a[1].substr(0, eq), n), a);
+  return ask(cl.positionals()[0],
+             caf::make_message(scale_atom::value, target.substr(0, eq), int32_t(*n)), cl);
 }
 
 int status_command(const args& a) {
-  if (a.empty()) {
-    std::cerr << "usage: tandem status HOST:PORT [--secret-file F | --secret-env NAME]\n";
-    return 2;
-  }
-  return ask(a[0], caf::make_message(status_atom::value), a);
+  command_line cl("tandem status HOST:PORT [flags]",
+                  "one line of JSON from a running head: version, samplers, groups per state");
+  cl.positional("HOST:PORT", "the head's control endpoint");
+  secret_flags(cl);
+  if (auto code = parse_or_exit(cl, a))
+    return *code;
+  return ask(cl.positionals()[0], caf::make_message(status_atom::value), cl);
 }
 
 } // namespace tandem

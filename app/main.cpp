@@ -42,9 +42,29 @@ const char* usage =
   "      start the worker processes a cluster: section places on node NAME\n"
   "  tandem worker --config CONFIG --head HOST:PORT (--process NAME | --role sampler|reward --name NAME)\n"
   "      run one actor in this process and join a head (started by `tandem run`)\n"
-  "  tandem --help\n";
+  "  tandem --version\n"
+  "  tandem COMMAND --help    the flags of one command\n";
 
 } // namespace
+
+namespace tandem {
+
+// Until every bench command parses with runtime/cli_flags.hpp.
+std::string flag_value(const args& a, const std::string& flag, const std::string& fallback) {
+  for (size_t i = 0; i + 1 < a.size(); ++i)
+    if (a[i] == flag)
+      return a[i + 1];
+  return fallback;
+}
+
+bool has_flag(const args& a, const std::string& flag) {
+  for (auto& x : a)
+    if (x == flag)
+      return true;
+  return false;
+}
+
+} // namespace tandem
 
 int main(int argc, char** argv) {
   tandem::pin_blas_to_caller_threads();
@@ -52,6 +72,10 @@ int main(int argc, char** argv) {
   if (a.empty() || a[0] == "--help" || a[0] == "-h" || a[0] == "help") {
     std::cout << usage;
     return a.empty() ? 2 : 0;
+  }
+  if (a[0] == "--version" || a[0] == "version") {
+    std::cout << "tandem " << TANDEM_VERSION << "\n";
+    return 0;
   }
   auto cmd = a[0];
   tandem::args rest(a.begin() + 1, a.end());

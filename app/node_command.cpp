@@ -11,12 +11,11 @@
 #include <iostream>
 #include <thread>
 
-#include "app/cluster_launch.hpp"
 #include "app/commands.hpp"
+#include "runtime/cli_flags.hpp"
 #include "runtime/error.hpp"
 #include "runtime/process_launcher.hpp"
-#include "topology/cluster_loader.hpp"
-#include "topology/config_loader.hpp"
+#include "topology/run_loader.hpp"
 
 namespace tandem {
 
@@ -50,34 +49,32 @@ int supervise(std::vector<std::unique_ptr<child_process>>& kids) {
 } // namespace
 
 int node_command(const args& a) {
-  auto node = flag_value(a, "--node", "");
-  if (a.empty() || a[0].rfind("--", 0) == 0 || node.empty()) {
-    std::cerr << "usage: tandem node CONFIG --node NAME\n";
-    return 2;
-  }
-  auto cfg = load_run_config(a[0]);
-  auto cl = parse_cluster_file(a[0]);
-  for (auto& i : cfg.issues)
+  command_line cl("tandem node CONFIG --node NAME",
+                  "start and supervise the worker processes the plan places on node NAME");
+  cl.positional("CONFIG", "the run file (with a cluster: section)")
+    .text("--node", "NAME", "this machine's node name in the cluster");
+  if (auto code = parse_or_exit(cl, a))
+    return *code;
+  auto node = cl.value("--node");
+  const auto& path = cl.positionals()[0];
+  auto run = load_run(path);
+  for (auto& i : run.issues)
     std::cerr << i.to_string() << "\n";
-  for (auto& i : cl.issues)
-    std::cerr << i.to_string() << "\n";
-  if (!cfg.ok() || !cl.ok())
+  if (!run.ok())
     return 2;
-  if (!cl.declared) {
-    std::cerr << a[0] << ": has no cluster: section; use tandem run\n";
+  if (node.empty() || !run.plan.declared) {
+    std::cerr << (node.empty() ? "--node is required" : path + ": has no cluster: section; use tandem run") << "\n";
     return 2;
   }
-  if (node == cl.cluster.head().node()) {
-    std::cerr << "node " << node << " hosts the head: start it with tandem run " << a[0] << "\n";
+  if (node == run.plan.head_node) {
+    std::cerr << "node " << node << " hosts the head: start it with tandem run " << path << "\n";
     return 2;
   }
-  auto head = head_host(cl.cluster) + ":" + std::to_string(cl.cluster.head().control_port());
+  auto head = run.plan.bind_host + ":" + std::to_string(run.plan.control_port);
   os_process_launcher launcher;
   std::vector<std::unique_ptr<child_process>> kids;
-  for (auto& p : plan_processes(cl.cluster)) {
-    if (p.node != node)
-      continue;
-    auto c = launcher.launch(worker_argv(self_executable_path(), a[0], head, p.name));
+  for (auto* p : run.plan.workers_on(node)) {
+    auto c = launcher.launch(worker_argv(self_executable_path(), path, head, p->name));
     if (!c) {
       std::cerr << describe(c.error()) << "\n";
       return 1;

@@ -1,4 +1,7 @@
-// run_command.cpp: `tandem run` (the head process) and `tandem validate`.
+// run_command.cpp: `tandem run` — the head process of a run. Everything it
+// starts comes from load_run()'s plan (the same one `tandem plan` prints):
+// the head's actors through spawn_head(), the worker processes of the
+// head's node through worker_argv().
 #include <atomic>
 #include <csignal>
 #include <filesystem>
@@ -9,19 +12,18 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actors/learner.hpp"
-#include "app/commands.hpp"
-#include "app/cluster_launch.hpp"
-#include "app/data_plane.hpp"
 #include "actors/gate.hpp"
-#include "app/head_link.hpp"
-#include "app/pipeline.hpp"
-#include "app/scaler.hpp"
+#include "actors/learner.hpp"
+#include "actors/scaler.hpp"
+#include "app/commands.hpp"
+#include "runtime/cli_flags.hpp"
 #include "runtime/error.hpp"
 #include "runtime/process_launcher.hpp"
-#include "topology/cluster_loader.hpp"
-#include "topology/config_loader.hpp"
-#include "topology/plan.hpp"
+#include "topology/run_loader.hpp"
+#include "wiring/actor_system.hpp"
+#include "wiring/components.hpp"
+#include "wiring/data_plane.hpp"
+#include "wiring/head_link.hpp"
 
 namespace tandem {
 
@@ -31,65 +33,35 @@ std::atomic<bool> interrupted{false};
 
 void on_sigint(int) { interrupted = true; }
 
-bool print_issues(const config_result& r) {
-  for (auto& i : r.issues)
-    std::cerr << i.to_string() << "\n";
-  return r.ok();
-}
+using children = std::vector<std::unique_ptr<child_process>>;
 
-caf::error apply_overrides(run_config& cfg, const args& a) {
-  try {
-    if (has_flag(a, "--steps"))
-      cfg.run.steps = std::stoi(flag_value(a, "--steps", ""));
-    if (has_flag(a, "--output"))
-      cfg.run.output_dir = flag_value(a, "--output", "");
-    if (has_flag(a, "--target-reward"))
-      cfg.run.target_reward = std::stod(flag_value(a, "--target-reward", ""));
-  } catch (const std::exception&) {
-    return make_error(errc::invalid_argument, "bad value for --steps/--output/--target-reward");
-  }
-  if (cfg.run.steps < 1)
-    return make_error(errc::invalid_argument, "--steps must be >= 1");
-  return caf::none;
-}
-
-/// Starts the layout's worker processes, joined to the head at `head`.
-caf::expected<std::vector<std::unique_ptr<child_process>>>
-launch_workers(const run_config& cfg, const head_layout& layout, const std::string& head) {
+/// Publishes the gate (the head's control endpoint: workers, `tandem
+/// scale`, `tandem status`), tells the scaler, writes RUN_DIR/head.address
+/// and starts the worker processes the plan puts on the head's node.
+caf::expected<children> start_workers(caf::actor_system& sys, const loaded_run& run,
+                                      const caf::actor& gate, const caf::actor& scaler) {
+  const auto& plan = run.plan;
+  // Only the gate is reachable from outside; it hands out the controller to
+  // peers that prove they hold the run's secret.
+  auto port = sys.middleman().publish(gate, plan.control_port, plan.bind_host.c_str(), true);
+  if (!port)
+    return make_error(errc::io_failure, "cannot publish the controller on " + plan.bind_host
+                                          + ":" + std::to_string(plan.control_port) + ": "
+                                          + sys.render(port.error()));
+  auto head = plan.bind_host + ":" + std::to_string(*port);
+  caf::anon_send(scaler, publish_atom::value, head);
+  std::ofstream(run.config.run.output_dir + "/head.address") << head << "\n";
   os_process_launcher launcher;
-  std::vector<std::unique_ptr<child_process>> kids;
-  auto exe = self_executable_path();
-  for (auto& extra : layout.workers) {
-    auto argv = std::vector<std::string>{exe, "worker", "--config", cfg.source_path, "--head", head};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    auto c = launcher.launch(argv);
+  children kids;
+  for (auto* p : plan.workers_on(plan.head_node)) {
+    auto c = launcher.launch(worker_argv(self_executable_path(), run.config.source_path, head,
+                                         p->name));
     if (!c)
       return c.error();
     kids.push_back(std::move(*c));
   }
-  return kids;
-}
-
-/// Publishes the controller (its control endpoint: workers, `tandem scale`,
-/// `tandem status`), tells the scaler, and starts the worker processes.
-caf::expected<std::vector<std::unique_ptr<child_process>>>
-start_workers(caf::actor_system& sys, const run_config& cfg, const head_layout& layout,
-              const caf::actor& gate, const caf::actor& scaler) {
-  // Only the gate is reachable from outside; it hands out the controller to
-  // peers that prove they hold the run's secret.
-  auto port = sys.middleman().publish(gate, layout.port, layout.bind_host.c_str(), true);
-  if (!port)
-    return make_error(errc::io_failure, "cannot publish the controller on " + layout.bind_host
-                                          + ":" + std::to_string(layout.port) + ": "
-                                          + sys.render(port.error()));
-  auto head = layout.bind_host + ":" + std::to_string(*port);
-  caf::anon_send(scaler, publish_atom::value, head);
-  std::ofstream(cfg.run.output_dir + "/head.address") << head << "\n";
-  auto kids = launch_workers(cfg, layout, head);
-  if (!kids)
-    return kids.error();
-  std::cerr << "head on " << head << ", " << kids->size() << " worker process(es), pids";
-  for (auto& k : *kids)
+  std::cerr << "head on " << head << ", " << kids.size() << " worker process(es), pids";
+  for (auto& k : kids)
     std::cerr << " " << k->pid();
   std::cerr << "\n";
   return kids;
@@ -151,184 +123,147 @@ std::function<void(const std::string&)> make_progress(bool quiet) {
   };
 }
 
-int run_loaded(run_config cfg, const head_layout& layout, const std::string& secret,
-               const args& a) {
+/// The run directory with a copy of the config and the metrics file.
+caf::expected<std::shared_ptr<metrics_sink>> prepare_run_dir(const run_config& cfg) {
   namespace fs = std::filesystem;
-  // Data-dependent config checks (a dataset's prompts vs. max_seq_len) come
-  // before anything is created or started.
-  if (auto src = make_problem_source(cfg); !src) {
-    std::cerr << describe(src.error()) << "\n";
-    return is(src.error(), errc::invalid_config) ? 2 : 1;
-  }
   std::error_code ec;
   fs::create_directories(cfg.run.output_dir, ec);
-  if (ec) {
-    std::cerr << "cannot create " << cfg.run.output_dir << ": " << ec.message() << "\n";
-    return 1;
-  }
+  if (ec)
+    return make_error(errc::io_failure, "cannot create " + cfg.run.output_dir + ": " + ec.message());
   auto sink = jsonl_file_sink::open(cfg.run.output_dir + "/metrics.jsonl");
-  if (!sink) {
-    std::cerr << describe(sink.error()) << "\n";
-    return 1;
-  }
+  if (!sink)
+    return sink.error();
   fs::copy_file(cfg.source_path, cfg.run.output_dir + "/config.yaml",
                 fs::copy_options::overwrite_existing, ec);
-  caf::actor_system_config sys_cfg;
-  configure_actor_system(sys_cfg);
-  caf::actor_system sys{sys_cfg};
+  return std::shared_ptr<metrics_sink>{std::move(*sink)};
+}
+
+/// The head's actors that are not part of the training graph.
+struct head_extras {
+  caf::actor scaler, gate;
+  std::vector<caf::actor> plane; // ZeroMQ actors; null where a flow stays on CAF
+};
+
+void stop_everything(caf::scoped_actor& self, const head_graph& g, const head_extras& x) {
+  auto all = g.all();
+  all.insert(all.end(), x.plane.begin(), x.plane.end());
+  all.push_back(x.scaler);
+  all.push_back(x.gate);
+  for (auto& h : all)
+    if (h)
+      self->send_exit(h, caf::exit_reason::user_shutdown);
+}
+
+/// The training graph through spawn_head(), reporting to `self`.
+caf::expected<head_graph> spawn_training_graph(caf::actor_system& sys, const loaded_run& run,
+                                               head_data_plane& plane, caf::scoped_actor& self,
+                                               head_extras& x, std::shared_ptr<metrics_sink> sink,
+                                               bool quiet) {
+  auto parts = make_head_parts(sys, run.config, run.plan);
+  if (!parts)
+    return parts.error();
+  auto settings = make_head_settings(run.config, run.plan);
+  settings.controller.data_plane = plane.info;
+  parts->metrics = std::move(sink);
+  parts->progress = make_progress(quiet);
+  parts->observer = self;
+  parts->scaler = x.scaler;
+  parts->weights_mirror = spawn_weights_server(sys, plane);
+  x.plane.push_back(parts->weights_mirror);
+  return spawn_head(sys, settings, *parts);
+}
+
+/// Spawns the head (graph, data plane, gate, scaler) and runs it to the end.
+int run_head(caf::actor_system& sys, const loaded_run& run, const std::string& secret,
+             std::shared_ptr<metrics_sink> sink, bool quiet) {
+  const auto& cfg = run.config;
   caf::scoped_actor self{sys};
-  pipeline_options opts;
-  opts.metrics = std::shared_ptr<metrics_sink>{std::move(*sink)};
-  opts.progress = make_progress(has_flag(a, "--quiet"));
-  opts.observer = self;
-  opts.scaler = sys.spawn(scaler_actor, std::make_shared<os_process_launcher>(),
-                          self_executable_path(), cfg.source_path);
-  opts.local_samplers = layout.samplers;
-  opts.local_rewards = layout.rewards;
-  opts.expected_samplers = layout.expected_samplers;
-  cfg.sampler.threads = layout.sampler_threads;
-  cfg.learner.threads = layout.learner_threads;
-  if (!layout.sampler_device.empty())
-    cfg.sampler.device = layout.sampler_device; // the head's sampler placement has a GPU
-  if (!layout.learner_device.empty())
-    cfg.learner.device = layout.learner_device; // the learner placement's GPU
-  cfg.weights_transport = layout.weights_transport;
-  auto plane = bind_head_data_plane(layout, secret);
+  head_extras x;
+  x.scaler = sys.spawn(scaler_actor, std::make_shared<os_process_launcher>(),
+                       self_executable_path(), cfg.source_path);
+  auto plane = bind_head_data_plane(run.plan, secret);
   if (!plane) {
     std::cerr << "cannot bind the data plane: " << describe(plane.error()) << "\n";
+    self->send_exit(x.scaler, caf::exit_reason::user_shutdown);
     return 1;
   }
   if (plane->enabled())
     std::cerr << "data plane: " << describe_plane(plane->info) << "\n";
-  opts.data_plane = plane->info;
-  opts.weights_mirror = spawn_weights_server(sys, *plane);
-  std::vector<caf::actor> plane_actors{opts.weights_mirror};
-  auto p = spawn_pipeline(sys, cfg, opts);
-  if (!p) {
-    std::cerr << "cannot start: " << describe(p.error()) << "\n";
-    if (opts.weights_mirror)
-      self->send_exit(opts.weights_mirror, caf::exit_reason::user_shutdown);
-    return is(p.error(), errc::invalid_config) ? 2 : 1;
+  auto graph = spawn_training_graph(sys, run, *plane, self, x, std::move(sink), quiet);
+  if (!graph) {
+    std::cerr << "cannot start: " << describe(graph.error()) << "\n";
+    stop_everything(self, head_graph{}, x);
+    return is(graph.error(), errc::invalid_config) ? 2 : 1;
   }
-  plane_actors.push_back(spawn_rollout_intake(sys, *plane, p->controller));
-  auto gate = sys.spawn(gate_actor, gate_settings{secret, p->controller});
-  auto stop_all = [&] {
-    for (auto& a : plane_actors)
-      if (a) // null where that flow stays on CAF
-        self->send_exit(a, caf::exit_reason::user_shutdown);
-    for (auto& h : p->all())
-      self->send_exit(h, caf::exit_reason::user_shutdown);
-    self->send_exit(opts.scaler, caf::exit_reason::user_shutdown);
-    self->send_exit(gate, caf::exit_reason::user_shutdown);
-  };
-  auto kids = start_workers(sys, cfg, layout, gate, opts.scaler);
+  x.plane.push_back(spawn_rollout_intake(sys, *plane, graph->controller));
+  x.gate = sys.spawn(gate_actor, gate_settings{secret, graph->controller});
+  auto kids = start_workers(sys, run, x.gate, x.scaler);
   if (!kids) {
     std::cerr << describe(kids.error()) << "\n";
-    stop_all();
+    stop_everything(self, *graph, x);
     return 1;
   }
   std::signal(SIGINT, on_sigint);
   std::signal(SIGTERM, on_sigint);
-  auto res = wait_for_finish(self, cfg, p->controller);
+  auto res = wait_for_finish(self, cfg, graph->controller);
   std::cerr << "\n";
-  save_weights(self, p->learner, cfg.run.output_dir + "/weights.tndm");
+  save_weights(self, graph->learner, cfg.run.output_dir + "/weights.tndm");
   std::ofstream(cfg.run.output_dir + "/summary.json") << res.summary << "\n";
   std::cout << "summary: " << res.summary << "\n";
-  stop_all();
+  stop_everything(self, *graph, x);
   for (auto& k : *kids)
     k->stop(std::chrono::milliseconds{5000});
   return res.ok ? 0 : 1;
 }
 
+bool print_issues(const std::vector<config_issue>& issues) {
+  for (auto& i : issues)
+    std::cerr << i.to_string() << "\n";
+  return issues.empty();
+}
+
 } // namespace
-
-std::string flag_value(const args& a, const std::string& flag, const std::string& fallback) {
-  for (size_t i = 0; i + 1 < a.size(); ++i)
-    if (a[i] == flag)
-      return a[i + 1];
-  return fallback;
-}
-
-bool has_flag(const args& a, const std::string& flag) {
-  for (auto& x : a)
-    if (x == flag)
-      return true;
-  return false;
-}
 
 int run_command(const args& a) {
-  if (a.empty() || a[0].rfind("--", 0) == 0) {
-    std::cerr << "usage: tandem run CONFIG [--steps N] [--output DIR] [--quiet]\n";
+  command_line cl("tandem run CONFIG [flags]", "train the run a YAML config describes "
+                                                "(see configs/basic/run.yaml)");
+  cl.positional("CONFIG", "the run file")
+    .integer("--steps", "optimizer steps to train (overrides run.steps)", 0, 1, 100000000)
+    .text("--output", "DIR", "run directory (overrides run.output_dir)")
+    .number("--target-reward", "stop once the 10-step mean reward reaches it (0 = off)", 0, 0, 1)
+    .toggle("--quiet", "no progress lines");
+  if (auto code = parse_or_exit(cl, a))
+    return *code;
+  run_overrides o;
+  if (cl.given("--steps"))
+    o.steps = static_cast<int32_t>(cl.as_int("--steps"));
+  if (cl.given("--output"))
+    o.output_dir = cl.value("--output");
+  if (cl.given("--target-reward"))
+    o.target_reward = cl.as_number("--target-reward");
+  auto run = load_run(cl.positionals()[0], o);
+  if (!print_issues(run.issues))
     return 2;
-  }
-  auto loaded = load_run_config(a[0]);
-  if (!print_issues(loaded))
-    return 2;
-  auto cluster = parse_cluster_file(a[0]);
-  for (auto& i : cluster.issues)
-    std::cerr << i.to_string() << "\n";
-  if (!cluster.ok())
-    return 2;
-  if (auto err = apply_overrides(loaded.config, a)) {
-    std::cerr << describe(err) << "\n";
-    return 2;
-  }
-  auto layout = cluster.declared ? cluster_layout(loaded.config, cluster.cluster)
-                                 : legacy_layout(loaded.config);
-  auto secret = load_run_secret(cluster.cluster);
+  auto secret = load_run_secret(run.cluster);
   if (!secret) {
-    std::cerr << a[0] << ": " << describe(secret.error()) << "\n";
+    std::cerr << run.config.source_path << ": " << describe(secret.error()) << "\n";
     return 2;
   }
-  return run_loaded(std::move(loaded.config), layout, *secret, a);
-}
-
-namespace {
-
-/// Run settings and cluster of one file, every problem of both printed.
-bool load_all(const std::string& path, run_config* cfg, topology::Cluster* cluster) {
-  auto r = load_run_config(path);
-  bool ok = print_issues(r);
-  if (!ok)
-    return false; // the cluster loader would repeat syntax errors
-  auto c = parse_cluster_file(path);
-  for (auto& i : c.issues)
-    std::cerr << i.to_string() << "\n";
-  if (cfg)
-    *cfg = std::move(r.config);
-  if (cluster)
-    *cluster = std::move(c.cluster);
-  return c.ok();
-}
-
-} // namespace
-
-int validate_command(const args& a) {
-  if (a.empty()) {
-    std::cerr << "usage: tandem validate CONFIG...\n";
-    return 2;
+  // Data-dependent checks (a dataset's prompts vs. max_seq_len) come before
+  // anything is created or started.
+  if (auto src = make_problem_source(run.config); !src) {
+    std::cerr << describe(src.error()) << "\n";
+    return is(src.error(), errc::invalid_config) ? 2 : 1;
   }
-  bool all_ok = true;
-  for (auto& path : a) {
-    if (load_all(path, nullptr, nullptr))
-      std::cout << path << ": ok\n";
-    else
-      all_ok = false;
+  auto sink = prepare_run_dir(run.config);
+  if (!sink) {
+    std::cerr << describe(sink.error()) << "\n";
+    return 1;
   }
-  return all_ok ? 0 : 2;
-}
-
-int plan_command(const args& a) {
-  if (a.size() != 1) {
-    std::cerr << "usage: tandem plan CONFIG\n";
-    return 2;
-  }
-  run_config cfg;
-  topology::Cluster cluster;
-  if (!load_all(a[0], &cfg, &cluster))
-    return 2;
-  std::cout << format_plan(make_plan(cluster, cfg));
-  return 0;
+  caf::actor_system_config sys_cfg;
+  configure_actor_system(sys_cfg);
+  caf::actor_system sys{sys_cfg};
+  return run_head(sys, run, *secret, std::move(*sink), cl.on("--quiet"));
 }
 
 } // namespace tandem

@@ -1,5 +1,6 @@
-// worker_command.cpp: `tandem worker` — one sampler or reward actor in its
-// own OS process, joined to a head's controller through CAF's middleman.
+// worker_command.cpp: `tandem worker` — one worker process of a run's plan
+// (or one started by `tandem scale`), joined to a head's controller through
+// CAF's middleman.
 //
 // Lifecycle: connect (retrying until timeouts.connect_s) → spawn the actor →
 // announce it to the controller → run until the head goes away, the actor
@@ -15,15 +16,14 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actors/reward.hpp"
 #include "app/commands.hpp"
-#include "app/cluster_launch.hpp"
-#include "app/data_plane.hpp"
-#include "app/head_link.hpp"
-#include "app/pipeline.hpp"
+#include "runtime/cli_flags.hpp"
 #include "runtime/error.hpp"
-#include "topology/cluster_loader.hpp"
-#include "topology/config_loader.hpp"
+#include "topology/run_loader.hpp"
+#include "wiring/actor_system.hpp"
+#include "wiring/data_plane.hpp"
+#include "wiring/head_link.hpp"
+#include "wiring/worker.hpp"
 
 namespace tandem {
 
@@ -67,10 +67,6 @@ int serve(caf::scoped_actor& self, const caf::actor& head, const std::vector<caf
   return code;
 }
 
-struct worker_request {
-  std::string config, head, process, role, name;
-};
-
 /// The head's ZeroMQ endpoints (empty strings: that flow stays on CAF).
 caf::expected<data_plane_info> ask_data_plane(caf::scoped_actor& self, const caf::actor& head,
                                               std::chrono::milliseconds timeout) {
@@ -81,93 +77,92 @@ caf::expected<data_plane_info> ask_data_plane(caf::scoped_actor& self, const caf
   return out;
 }
 
-/// This process's end of the data plane: a transport context when any flow
-/// is on ZeroMQ.
-struct worker_plane {
-  data_plane_info info;
-  std::shared_ptr<transport::transport_context> ctx;
-};
-
-caf::expected<std::shared_ptr<rollout_outbox>> outbox_for(const worker_plane& wp,
-                                                          const std::string& name) {
-  if (wp.info.rollouts.empty())
-    return std::shared_ptr<rollout_outbox>{};
-  return connect_outbox(wp.ctx, wp.info.rollouts, name);
+/// This process's end of the data plane, from the head's endpoints.
+caf::expected<worker_plane> connect_plane(caf::scoped_actor& self, const caf::actor& head,
+                                          const std::string& secret,
+                                          std::chrono::milliseconds timeout) {
+  worker_plane wp;
+  auto info = ask_data_plane(self, head, timeout);
+  if (!info)
+    return make_error(errc::io_failure, "no data-plane endpoints: " + describe(info.error()));
+  wp.info = std::move(*info);
+  if (!wp.info.rollouts.empty() || !wp.info.weights.empty()) {
+    auto ctx = make_transport_context(secret);
+    if (!ctx)
+      return ctx.error();
+    wp.ctx = *ctx;
+  }
+  return wp;
 }
 
-/// The actors this worker hosts: a cluster process's placements, or one
-/// actor of `role` (without a cluster section).
-caf::expected<std::vector<caf::actor>>
-spawn_hosted(caf::actor_system& sys, caf::scoped_actor& self, run_config cfg,
-             const caf::actor& head, const worker_request& rq, const worker_plane& wp) {
-  int32_t samplers = rq.role == "sampler" ? 1 : 0;
-  int32_t rewards = rq.role == "reward" ? 1 : 0;
-  std::string prefix = rq.name;
-  std::vector<std::string> devices; // per sampler instance, "" = the config's device
-  if (!rq.process.empty()) {
-    auto c = parse_cluster_file(rq.config);
-    auto ps = plan_processes(c.cluster);
-    auto* p = find_process(ps, rq.process);
-    if (!c.ok() || p == nullptr)
-      return make_error(errc::invalid_config, "no process '" + rq.process + "' in " + rq.config);
-    samplers = p->count(topology::SAMPLER);
-    rewards = p->count(topology::REWARD);
-    if (!c.cluster.transports().weights().empty())
-      cfg.weights_transport = c.cluster.transports().weights();
-    cfg.sampler.threads = p->threads(topology::SAMPLER);
-    for (int32_t i = 0; i < samplers; ++i)
-      devices.push_back(p->device(topology::SAMPLER, i));
-    prefix = rq.process;
+/// Which process this worker is: one of the plan's (--process), or one
+/// started at runtime by `tandem scale` (--role R --name N).
+caf::expected<process_plan> which_process(const command_line& cl, const loaded_run& run) {
+  if (cl.given("--process")) {
+    auto* p = run.plan.find(cl.value("--process"));
+    if (p == nullptr || p->head)
+      return make_error(errc::invalid_config, "no worker process '" + cl.value("--process")
+                                                + "' in " + run.config.source_path);
+    return *p;
   }
-  std::vector<caf::actor> mine;
-  std::vector<sampler_hello> hellos;
-  for (int32_t i = 0; i < samplers; ++i) {
-    auto name = samplers == 1 && rq.process.empty() ? prefix : prefix + "/sampler-" + std::to_string(i);
-    auto outbox = outbox_for(wp, name);
-    if (!outbox)
-      return outbox.error();
-    auto placed = cfg;
-    if (i < static_cast<int32_t>(devices.size()) && !devices[i].empty())
-      placed.sampler.device = devices[i]; // the placement's GPU
-    auto s = spawn_sampler(sys, placed, name, *outbox);
-    if (!s)
-      return s.error();
-    mine.push_back(*s);
-    hellos.push_back({name, *s, cfg.sampler.groups_per_request, !wp.info.weights.empty()});
+  auto role = cl.value("--role");
+  if ((role != "sampler" && role != "reward") || !cl.given("--name"))
+    return make_error(errc::invalid_argument,
+                      "give --process NAME, or --role sampler|reward with --name NAME");
+  return scaled_process(run.config, role == "sampler" ? topology::SAMPLER : topology::REWARD,
+                        cl.value("--name"));
+}
+
+/// Joins the head, spawns this process's actors and serves until the end.
+int join_and_serve(caf::actor_system& sys, const loaded_run& run, const process_plan& proc,
+                   const std::string& head_address, const std::string& secret) {
+  auto timeout = std::chrono::milliseconds(static_cast<int64_t>(run.config.timeouts.connect_s * 1000));
+  auto head = join_head(sys, head_address, proc.name, secret, timeout);
+  if (!head) {
+    std::cerr << "worker " << proc.name << ": " << describe(head.error()) << "\n";
+    return 1;
   }
-  if (!wp.info.weights.empty() && !mine.empty()) {
-    auto f = spawn_weights_fetcher(sys, wp.ctx, wp.info.weights, prefix, mine);
-    if (!f)
-      return f.error();
+  caf::scoped_actor self{sys};
+  auto wp = connect_plane(self, *head, secret, timeout);
+  auto mine = wp ? spawn_worker(sys, run.config, run.plan, proc, *head, *wp)
+                 : caf::expected<std::vector<caf::actor>>{wp.error()};
+  if (!mine) {
+    std::cerr << "worker " << proc.name << ": " << describe(mine.error()) << "\n";
+    return 1;
   }
-  for (auto& h : hellos)
-    self->send(head, std::move(h));
-  auto tok = task_tokenizer(cfg);
-  if (!tok)
-    return tok.error();
-  for (int32_t i = 0; i < rewards; ++i) {
-    mine.push_back(sys.spawn(tokenized_reward_actor, cfg.reward.weights, *tok));
-    self->send(head, join_atom::value, mine.back());
-  }
-  return mine;
+  std::cerr << "worker " << proc.name << " joined " << head_address << " with "
+            << mine->size() << " actor(s)\n";
+  return serve(self, *head, *mine);
 }
 
 } // namespace
 
 int worker_command(const args& a) {
-  worker_request rq{flag_value(a, "--config", ""), flag_value(a, "--head", ""),
-                    flag_value(a, "--process", ""), flag_value(a, "--role", "sampler"), ""};
-  rq.name = flag_value(a, "--name", rq.role);
-  if (rq.config.empty() || rq.head.empty() || (rq.role != "sampler" && rq.role != "reward")) {
-    std::cerr << "usage: tandem worker --config CFG --head HOST:PORT "
-                 "(--process NAME | --role sampler|reward --name NAME)\n";
+  command_line cl("tandem worker --config CONFIG --head HOST:PORT (--process NAME | --role R --name N)",
+                  "run one worker process of a run and join its head (started by tandem run, "
+                  "tandem node and tandem scale)");
+  cl.text("--config", "FILE", "the run file")
+    .text("--head", "HOST:PORT", "the head's control endpoint")
+    .text("--process", "NAME", "a worker process of the run's plan")
+    .text("--role", "ROLE", "sampler | reward (a process started by tandem scale)")
+    .text("--name", "NAME", "its name (with --role)");
+  if (auto code = parse_or_exit(cl, a))
+    return *code;
+  if (!cl.given("--config") || !cl.given("--head")) {
+    std::cerr << "tandem worker: --config and --head are required\n";
     return 2;
   }
   // A worker never outlives the process that started it.
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-  auto cfg = load_run_config_or_error(rq.config);
-  if (!cfg) {
-    std::cerr << describe(cfg.error()) << "\n";
+  auto run = load_run(cl.value("--config"));
+  for (auto& i : run.issues)
+    std::cerr << i.to_string() << "\n";
+  if (!run.ok())
+    return 2;
+  auto proc = which_process(cl, run);
+  auto secret = load_run_secret(run.cluster);
+  if (!proc || !secret) {
+    std::cerr << "worker: " << describe(!proc ? proc.error() : secret.error()) << "\n";
     return 2;
   }
   std::signal(SIGTERM, on_signal);
@@ -175,43 +170,7 @@ int worker_command(const args& a) {
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg);
   caf::actor_system sys{sys_cfg};
-  auto cl = parse_cluster_file(rq.config);
-  auto secret = load_run_secret(cl.cluster);
-  if (!secret) {
-    std::cerr << "worker " << rq.name << ": " << describe(secret.error()) << "\n";
-    return 2;
-  }
-  auto head = join_head(sys, rq.head, rq.process.empty() ? rq.name : rq.process, *secret,
-                        std::chrono::milliseconds(static_cast<int64_t>(cfg->timeouts.connect_s * 1000)));
-  if (!head) {
-    std::cerr << "worker " << rq.name << ": " << describe(head.error()) << "\n";
-    return 1;
-  }
-  caf::scoped_actor self{sys};
-  auto connect_timeout = std::chrono::milliseconds(static_cast<int64_t>(cfg->timeouts.connect_s * 1000));
-  worker_plane wp;
-  auto info = ask_data_plane(self, *head, connect_timeout);
-  if (!info) {
-    std::cerr << "worker " << rq.name << ": no data-plane endpoints: " << describe(info.error()) << "\n";
-    return 1;
-  }
-  wp.info = std::move(*info);
-  if (!wp.info.rollouts.empty() || !wp.info.weights.empty()) {
-    auto ctx = make_transport_context(*secret);
-    if (!ctx) {
-      std::cerr << "worker " << rq.name << ": " << describe(ctx.error()) << "\n";
-      return 1;
-    }
-    wp.ctx = *ctx;
-  }
-  auto mine = spawn_hosted(sys, self, *cfg, *head, rq, wp);
-  if (!mine) {
-    std::cerr << "worker " << rq.name << ": " << describe(mine.error()) << "\n";
-    return 1;
-  }
-  std::cerr << "worker " << (rq.process.empty() ? rq.name : rq.process) << " joined " << rq.head
-            << " with " << mine->size() << " actor(s)\n";
-  auto code = serve(self, *head, *mine);
+  auto code = join_and_serve(sys, run, *proc, cl.value("--head"), *secret);
   // Nothing is left to save here. CAF's teardown may wait indefinitely for
   // references the middleman keeps for a head that vanished, so the worker
   // leaves directly instead of blocking its supervisor.

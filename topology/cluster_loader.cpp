@@ -365,29 +365,6 @@ void sort_issues(std::vector<config_issue>& issues) {
 
 } // namespace
 
-topology::Cluster default_cluster() {
-  topology::Cluster c;
-  c.set_name("local");
-  auto* node = c.add_nodes();
-  node->set_name("local");
-  node->set_host("127.0.0.1");
-  c.mutable_head()->set_node("local");
-  for (auto role : {topology::CONTROLLER, topology::LEARNER, topology::BROADCASTER,
-                    topology::REWARD, topology::SAMPLER}) {
-    auto* g = c.add_groups();
-    g->set_role(role);
-    g->set_name(role_name(role));
-    auto* p = g->add_placements();
-    p->set_node("local");
-    p->set_instances(1);
-    p->set_threads(1);
-    p->set_process("head");
-  }
-  c.mutable_transports()->set_rollouts("caf");
-  c.mutable_transports()->set_weights("caf");
-  return c;
-}
-
 cluster_result parse_cluster_text(const std::string& text, const std::string& name) {
   cluster_result result;
   source_map marks;
@@ -396,11 +373,8 @@ cluster_result parse_cluster_text(const std::string& text, const std::string& na
   bool found = doc.IsDefined() && map_cluster(doc, mapper, marks, result.cluster);
   result.issues = mapper.take_issues();
   result.declared = found;
-  if (!found) {
-    if (result.issues.empty())
-      result.cluster = default_cluster();
-    return result;
-  }
+  if (!found)
+    return result; // the short form stands for the layout (process_plan.hpp)
   if (marks.invalid("cluster"))
     return result;
   fill_defaults(result.cluster, marks);

@@ -10,11 +10,9 @@
 // then fill_defaults() and check_cluster() (cluster_checks.hpp) run, and all
 // issues of the file are collected in document order.
 //
-// No `cluster:` key: default_cluster(), one machine:
-//   node "local" on 127.0.0.1 with 0 GPUs; head on it (ephemeral ports);
-//   one group per role (controller, learner, broadcaster, reward, sampler),
-//   each 1 instance with 1 thread in the head process; transports caf; no
-//   secret (loopback only). Nothing is derived from the other sections.
+// No `cluster:` key: `declared` is false and the cluster is empty; the run
+// file's short form stands for the layout (short_form_cluster() in
+// process_plan.hpp; load_run() in run_loader.hpp does this for callers).
 //
 // Thread safety: pure functions (parse_cluster_file reads the file).
 #pragma once
@@ -39,8 +37,5 @@ cluster_result parse_cluster_file(const std::string& path);
 
 /// Same, from the text of a whole run file; `name` is the file name in issues.
 cluster_result parse_cluster_text(const std::string& text, const std::string& name);
-
-/// The cluster used when a run file has no `cluster:` key (see above).
-topology::Cluster default_cluster();
 
 } // namespace tandem

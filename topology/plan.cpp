@@ -8,6 +8,7 @@
 
 #include "tasks/tokenizer.hpp"
 #include "topology/cluster_checks.hpp"
+#include "topology/process_plan.hpp"
 
 namespace tandem {
 
@@ -37,22 +38,22 @@ int64_t role_bytes(topo::Role role, const memory_estimate& mem) {
   }
 }
 
-/// Rows of one placement: one for the CPU, or one per device it holds.
-void add_rows(const topo::ActorGroup& g, const topo::Placement& p, const topo::Node& node,
-              const memory_estimate& mem, std::vector<plan_row>& rows) {
-  plan_row base{node.name(), node.host(), p.process(), "cpu", role_name(g.role()),
-                g.name(), p.instances(), p.threads(), 0};
-  const int n = p.devices_size();
+/// Rows of one slot of a process: one for the CPU, or one per device it holds.
+void add_rows(const process_plan& proc, const actor_slot& slot, const memory_estimate& mem,
+              std::vector<plan_row>& rows) {
+  plan_row base{proc.node, proc.host, proc.name, "cpu", role_name(slot.role),
+                slot.group, slot.instances, slot.threads, 0};
+  const int n = static_cast<int>(slot.devices.size());
   if (n == 0) {
-    base.bytes = role_bytes(g.role(), mem) * p.instances();
+    base.bytes = role_bytes(slot.role, mem) * slot.instances;
     rows.push_back(base);
     return;
   }
   for (int d = 0; d < n; ++d) {
     plan_row row = base;
-    row.device = "gpu:" + std::to_string(p.devices(d));
-    row.instances = p.instances() / n + (d < p.instances() % n ? 1 : 0); // round-robin
-    row.bytes = role_bytes(g.role(), mem) * row.instances;
+    row.device = "gpu:" + std::to_string(slot.devices[d]);
+    row.instances = slot.instances / n + (d < slot.instances % n ? 1 : 0); // round-robin
+    row.bytes = role_bytes(slot.role, mem) * row.instances;
     rows.push_back(row);
   }
 }
@@ -131,11 +132,11 @@ placement_plan make_plan(const topo::Cluster& c, const run_config& cfg) {
   placement_plan plan;
   plan.cluster = c.name();
   plan.memory = estimate_memory(cfg);
-  for (const auto& g : c.groups())
-    for (const auto& p : g.placements())
-      for (const auto& n : c.nodes())
-        if (n.name() == p.node())
-          add_rows(g, p, n, plan.memory, plan.rows);
+  // The rows come from the same resolution `tandem run` starts processes
+  // from, so the table and the run cannot disagree.
+  for (const auto& proc : resolve_processes(cfg, c).processes)
+    for (const auto& slot : proc.actors)
+      add_rows(proc, slot, plan.memory, plan.rows);
   add_device_loads(c, plan);
   add_warnings(c, plan);
   return plan;

@@ -76,7 +76,7 @@ struct device_load {
 struct placement_plan {
   std::string cluster;
   memory_estimate memory;
-  std::vector<plan_row> rows;         // in group, placement, device order
+  std::vector<plan_row> rows;         // in process, placement, device order
   std::vector<device_load> devices;   // every GPU that holds a placement
   std::vector<std::string> warnings;
 };
@@ -87,7 +87,8 @@ int64_t parameter_count(const model_config& model);
 /// Per-instance memory of the learner and a sampler for `cfg`.
 memory_estimate estimate_memory(const run_config& cfg);
 
-/// The plan of a cluster that passed check_cluster().
+/// The plan of a cluster that passed check_cluster() (or the short form's
+/// cluster), one row per process slot and device, from resolve_processes().
 placement_plan make_plan(const topology::Cluster& cluster, const run_config& cfg);
 
 /// Aligned table, memory summary and warnings ("warning: ..."), one per line.

@@ -61,6 +61,9 @@ protected:
     return h;
   }
 
+  /// Actors spawned elsewhere (e.g. by spawn_head) that the fixture stops.
+  void adopt(const caf::actor& h) { spawned_.push_back(h); }
+
   caf::actor spawn_probe() {
     return spawn([](caf::stateful_actor<probe_state>* self) -> caf::behavior {
       auto rec = [=](caf::message m) { self->state.inbox.push_back(m); };

@@ -19,6 +19,7 @@
 #include "topology/cluster_checks.hpp"
 #include "topology/config_loader.hpp"
 #include "topology/plan.hpp"
+#include "topology/process_plan.hpp"
 
 namespace fs = std::filesystem;
 using namespace tandem;
@@ -133,22 +134,26 @@ TEST(ClusterCorpus, ExampleConfigsLoadCleanAndKeepTheirRunSectionsValid) {
 
 // --- mapping and defaults -------------------------------------------------------
 
-TEST(ClusterLoader, MissingClusterKeyGivesTheDefaultOneMachineCluster) {
+TEST(ClusterLoader, MissingClusterKeyLeavesTheLayoutToTheShortForm) {
   auto r = parse_cluster_text("run:\n  steps: 3\n", "run.yaml");
   ASSERT_TRUE(r.ok()) << all_issues(r.issues);
-  const auto& c = r.cluster;
+  EXPECT_FALSE(r.declared);
+  // The short form's cluster: one machine, everything on it, and it passes
+  // the same checks as a written cluster: section.
+  run_config cfg;
+  cfg.sampler.count = 2;
+  cfg.sampler.processes = 1;
+  cfg.reward.processes = 1;
+  auto c = short_form_cluster(cfg);
   ASSERT_EQ(c.nodes_size(), 1);
   EXPECT_EQ(c.nodes(0).name(), "local");
   EXPECT_EQ(c.nodes(0).host(), "127.0.0.1");
   EXPECT_EQ(c.nodes(0).gpus(), 0);
   EXPECT_EQ(c.head().node(), "local");
   ASSERT_EQ(c.groups_size(), 5);
-  for (const auto& g : c.groups()) {
-    ASSERT_EQ(g.placements_size(), 1);
-    EXPECT_EQ(g.placements(0).node(), "local");
-    EXPECT_EQ(g.placements(0).process(), "head");
-  }
-  // The default passes its own checks.
+  for (const auto& g : c.groups())
+    for (const auto& p : g.placements())
+      EXPECT_EQ(p.node(), "local");
   source_map marks;
   EXPECT_TRUE(check_cluster(c, marks, "x").empty());
 }

@@ -1,4 +1,4 @@
-#include "app/scaler.hpp"
+#include "actors/scaler.hpp"
 
 #include <caf/all.hpp>
 

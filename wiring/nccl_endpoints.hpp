@@ -18,17 +18,18 @@
 
 #include "actors/learner.hpp"
 #include "runtime/nccl/weight_receiver.hpp"
-#include "topology/run_config.hpp"
+#include "topology/process_plan.hpp"
 
 namespace tandem {
 
-/// The learner's NCCL settings for `cfg` (empty publisher unless weights
-/// travel over NCCL); the learner runs on cfg.learner.device.
-caf::expected<learner_nccl> make_learner_nccl(const run_config& cfg);
+/// The learner's NCCL settings (empty publisher unless the plan sends
+/// weights over NCCL); the learner runs on the head's learner device, its
+/// bucket is cfg.learner.nccl_bucket_mb.
+caf::expected<learner_nccl> make_learner_nccl(const run_config& cfg, const run_plan& plan);
 
 /// A sampler's receiver on `device` ("cuda:N"); null unless weights travel
 /// over NCCL.
 caf::expected<std::shared_ptr<nccl::weight_receiver>>
-make_sampler_nccl(const run_config& cfg, const std::string& device);
+make_sampler_nccl(const run_plan& plan, const std::string& device);
 
 } // namespace tandem

@@ -1,5 +1,5 @@
 // nccl_endpoints.cpp: builds the NCCL publisher and receivers (see header).
-#include "app/nccl_endpoints.hpp"
+#include "wiring/nccl_endpoints.hpp"
 
 #include <csignal>
 #include <cstdlib>
@@ -65,11 +65,11 @@ nccl::weight_receiver::bucket_hook fault_hook() {
 
 } // namespace
 
-caf::expected<learner_nccl> make_learner_nccl(const run_config& cfg) {
+caf::expected<learner_nccl> make_learner_nccl(const run_config& cfg, const run_plan& plan) {
   learner_nccl out;
-  if (cfg.weights_transport != "nccl")
+  if (!plan.weights_over_nccl())
     return out;
-  auto dev = gpu_of(cfg.learner.device, "learner.device");
+  auto dev = gpu_of(plan.head().learner.device, "learner.device");
   if (!dev)
     return dev.error();
   auto comm = make_collective(*dev);
@@ -82,8 +82,8 @@ caf::expected<learner_nccl> make_learner_nccl(const run_config& cfg) {
 }
 
 caf::expected<std::shared_ptr<nccl::weight_receiver>>
-make_sampler_nccl(const run_config& cfg, const std::string& device) {
-  if (cfg.weights_transport != "nccl")
+make_sampler_nccl(const run_plan& plan, const std::string& device) {
+  if (!plan.weights_over_nccl())
     return std::shared_ptr<nccl::weight_receiver>{};
   auto dev = gpu_of(device, "sampler.device");
   if (!dev)

@@ -1,4 +1,4 @@
-#include "app/head_link.hpp"
+#include "wiring/head_link.hpp"
 
 #include <thread>
 

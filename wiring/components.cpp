@@ -2,7 +2,7 @@
 // the model (random init or model.hf_path), the task tokenizer (built-in or
 // task.tokenizer) shared by the controller, the reward actors and the
 // samplers' stop tokens.
-#include "app/pipeline.hpp"
+#include "wiring/components.hpp"
 
 #include <map>
 #include <mutex>
@@ -15,7 +15,7 @@
 #include "actors/sampler.hpp"
 #include "actors/sim_sampler.hpp"
 #include "actors/weight_broadcaster.hpp"
-#include "app/nccl_endpoints.hpp"
+#include "wiring/nccl_endpoints.hpp"
 #include "runtime/cpu_budget.hpp"
 #include "runtime/error.hpp"
 #include "runtime/messages.hpp"
@@ -83,22 +83,6 @@ caf::expected<std::shared_ptr<const text_tokenizer>> task_tokenizer(const run_co
   return tok;
 }
 
-void configure_actor_system(caf::actor_system_config& cfg) {
-  register_message_types(cfg);
-  cfg.load<caf::io::middleman>();
-  cfg.set("scheduler.max-threads", 2);
-  configure_quiet_scheduler(cfg);
-  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds{500}});
-  cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{2}});
-}
-
-std::vector<caf::actor> pipeline::all() const {
-  std::vector<caf::actor> out{controller, learner, broadcaster};
-  out.insert(out.end(), samplers.begin(), samplers.end());
-  out.insert(out.end(), rewards.begin(), rewards.end());
-  return out;
-}
-
 caf::expected<std::shared_ptr<problem_source>> make_problem_source(const run_config& cfg) {
   if (cfg.task.kind == "jsonl") {
     auto tok = task_tokenizer(cfg);
@@ -125,7 +109,7 @@ caf::expected<std::shared_ptr<problem_source>> make_problem_source(const run_con
   return std::shared_ptr<problem_source>{std::move(*t)};
 }
 
-controller_settings make_controller_settings(const run_config& cfg) {
+controller_settings make_controller_settings(const run_config& cfg, const run_plan& plan) {
   controller_settings s;
   s.steps = cfg.run.steps;
   s.groups_per_step = cfg.run.groups_per_step;
@@ -138,14 +122,14 @@ controller_settings make_controller_settings(const run_config& cfg) {
   s.score_timeout = seconds(cfg.timeouts.score_s);
   s.train_timeout = seconds(cfg.timeouts.train_s);
   s.connect_timeout = seconds(cfg.timeouts.connect_s);
-  s.expected_samplers = cfg.sampler.count + cfg.sampler.processes;
-  s.weights_over_nccl = cfg.weights_transport == "nccl";
+  s.expected_samplers = plan.total(topology::SAMPLER);
+  s.weights_over_nccl = plan.weights_over_nccl();
   return s;
 }
 
-device_options sampler_device(const run_config& cfg) {
+device_options sampler_device(const run_config& cfg, const placed_instance& inst) {
   device_options dev;
-  dev.device = cfg.sampler.device;
+  dev.device = inst.device;
   dev.dtype = cfg.sampler.dtype;
   // Every completion of a request decodes at once; more rows would idle.
   dev.max_rows = cfg.sampler.groups_per_request * cfg.run.group_size;
@@ -153,8 +137,9 @@ device_options sampler_device(const run_config& cfg) {
 }
 
 caf::expected<caf::actor> spawn_sampler(caf::actor_system& sys, const run_config& cfg,
-                                        const std::string& name,
+                                        const run_plan& plan, const placed_instance& inst,
                                         std::shared_ptr<rollout_outbox> outbox) {
+  const auto& name = inst.name;
   if (cfg.sampler.simulated_token_ms > 0) {
     sim_sampler_settings ss;
     ss.name = name;
@@ -168,68 +153,65 @@ caf::expected<caf::actor> spawn_sampler(caf::actor_system& sys, const run_config
   auto sampling = sampling_with_stops(cfg);
   if (!sampling)
     return sampling.error();
-  auto be = make_torch_generation_backend(policy_model(cfg), *sampling, cfg.sampler.threads,
-                                          sampler_device(cfg));
+  auto be = make_torch_generation_backend(policy_model(cfg), *sampling, inst.threads,
+                                          sampler_device(cfg, inst));
   if (!be)
     return be.error();
   sampler_settings ss;
   ss.name = name;
   ss.outbox = std::move(outbox);
-  auto rx = make_sampler_nccl(cfg, cfg.sampler.device);
+  auto rx = make_sampler_nccl(plan, inst.device);
   if (!rx)
     return rx.error();
   ss.nccl = std::move(*rx);
   return caf::actor{sys.spawn<caf::detached>(sampler_actor, ss, *be)};
 }
 
-caf::expected<std::shared_ptr<training_backend>> make_trainer(const run_config& cfg) {
+caf::expected<std::shared_ptr<training_backend>> make_trainer(const run_config& cfg,
+                                                              const placed_instance& learner) {
   auto ls = make_learner_settings(cfg);
   ls.model = policy_model(cfg);
+  ls.device = learner.device;
   if (cfg.hf_path.empty())
-    return make_torch_training_backend(ls, cfg.learner.threads);
+    return make_torch_training_backend(ls, learner.threads);
   return make_torch_training_backend_from_hf(ls, cfg.hf_path, cfg.model.max_seq_len,
-                                             cfg.learner.threads);
+                                             learner.threads);
 }
 
-caf::expected<pipeline> spawn_pipeline(caf::actor_system& sys, const run_config& cfg,
-                                       const pipeline_options& opts) {
+head_settings make_head_settings(const run_config& cfg, const run_plan& plan) {
+  head_settings s;
+  s.controller = make_controller_settings(cfg, plan);
+  s.broadcaster.ack_timeout = seconds(cfg.timeouts.generate_s);
+  s.grpo = cfg.learner.grpo;
+  s.reward = cfg.reward.weights;
+  s.samplers = plan.head().samplers;
+  s.rewards = plan.head().rewards;
+  s.sampler_max_groups = cfg.sampler.groups_per_request;
+  return s;
+}
+
+caf::expected<head_parts> make_head_parts(caf::actor_system& sys, const run_config& cfg,
+                                          const run_plan& plan) {
+  head_parts p;
   auto problems = make_problem_source(cfg);
   if (!problems)
     return problems.error();
   auto tok = task_tokenizer(cfg);
   if (!tok)
     return tok.error();
-  auto trainer = make_trainer(cfg);
+  auto trainer = make_trainer(cfg, plan.head().learner);
   if (!trainer)
     return trainer.error();
-  pipeline p;
-  broadcaster_settings bs;
-  bs.ack_timeout = seconds(cfg.timeouts.generate_s);
-  bs.mirror = opts.weights_mirror;
-  p.broadcaster = sys.spawn(weight_broadcaster_actor, bs);
-  auto nccl = make_learner_nccl(cfg);
+  auto nccl = make_learner_nccl(cfg, plan);
   if (!nccl)
     return nccl.error();
-  p.learner = sys.spawn<caf::detached>(learner_actor, cfg.learner.grpo, *trainer, p.broadcaster,
-                                       std::move(*nccl));
-  for (int32_t i = 0; i < opts.local_rewards; ++i)
-    p.rewards.push_back(sys.spawn(tokenized_reward_actor, cfg.reward.weights, *tok));
-  controller_deps deps{*problems, opts.metrics, opts.progress, p.learner, p.broadcaster,
-                       p.rewards, opts.observer, opts.scaler, {}, *tok};
-  auto cs = make_controller_settings(cfg);
-  if (opts.expected_samplers >= 0)
-    cs.expected_samplers = opts.expected_samplers;
-  cs.data_plane = opts.data_plane;
-  p.controller = sys.spawn(controller_actor, cs, deps);
-  auto n = opts.local_samplers >= 0 ? opts.local_samplers : cfg.sampler.count;
-  for (int32_t i = 0; i < n; ++i) {
-    auto s = spawn_sampler(sys, cfg, "sampler-" + std::to_string(i));
-    if (!s)
-      return s.error();
-    p.samplers.push_back(*s);
-    caf::anon_send(p.controller,
-                   sampler_hello{"sampler-" + std::to_string(i), *s, cfg.sampler.groups_per_request});
-  }
+  p.problems = *problems;
+  p.tokenizer = *tok;
+  p.trainer = *trainer;
+  p.nccl = std::move(*nccl);
+  p.spawn_sampler = [&sys, cfg, plan](const placed_instance& inst) {
+    return spawn_sampler(sys, cfg, plan, inst);
+  };
   return p;
 }
 

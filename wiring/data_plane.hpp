@@ -22,7 +22,7 @@
 #include <caf/expected.hpp>
 
 #include "actors/backends.hpp"
-#include "app/cluster_launch.hpp"
+#include "topology/process_plan.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/transport/zmq_channel.hpp"
 
@@ -37,8 +37,8 @@ struct head_data_plane {
   bool enabled() const { return rollouts || weights; }
 };
 
-/// Binds what `layout` puts on ZeroMQ. Nothing to bind = an empty plane.
-caf::expected<head_data_plane> bind_head_data_plane(const head_layout& layout,
+/// Binds what `plan` puts on ZeroMQ. Nothing to bind = an empty plane.
+caf::expected<head_data_plane> bind_head_data_plane(const run_plan& plan,
                                                     const std::string& secret);
 
 /// Spawns (detached) the actor that serves the bound weights socket, which

@@ -1,4 +1,4 @@
-#include "app/data_plane.hpp"
+#include "wiring/data_plane.hpp"
 
 #include <caf/all.hpp>
 
@@ -24,18 +24,20 @@ make_transport_context(const std::string& secret) {
                         : transport::transport_context::with_secret(secret);
 }
 
-caf::expected<head_data_plane> bind_head_data_plane(const head_layout& layout,
+caf::expected<head_data_plane> bind_head_data_plane(const run_plan& plan,
                                                     const std::string& secret) {
   head_data_plane hp;
-  if (!layout.zmq_rollouts && !layout.zmq_weights)
+  const bool zmq_rollouts = plan.transports.rollouts == "zmq";
+  const bool zmq_weights = plan.transports.weights == "zmq";
+  if (!zmq_rollouts && !zmq_weights)
     return hp;
   auto ctx = make_transport_context(secret);
   if (!ctx)
     return ctx.error();
   hp.ctx = *ctx;
-  if (layout.zmq_rollouts) {
+  if (zmq_rollouts) {
     transport::rollout_channel_options o;
-    o.endpoint = tcp_endpoint(layout.bind_host, layout.data_port);
+    o.endpoint = tcp_endpoint(plan.bind_host, plan.data_port);
     o.name = "head";
     auto rx = transport::rollout_receiver::bind(hp.ctx, o);
     if (!rx)
@@ -43,10 +45,10 @@ caf::expected<head_data_plane> bind_head_data_plane(const head_layout& layout,
     hp.info.rollouts = (*rx)->endpoint();
     hp.rollouts = std::move(*rx);
   }
-  if (layout.zmq_weights) {
+  if (zmq_weights) {
     transport::weights_publisher_options o;
-    o.endpoint = tcp_endpoint(layout.bind_host,
-                              layout.data_port == 0 ? 0 : static_cast<uint16_t>(layout.data_port + 1));
+    o.endpoint = tcp_endpoint(plan.bind_host,
+                              plan.data_port == 0 ? 0 : static_cast<uint16_t>(plan.data_port + 1));
     o.name = "head";
     auto pub = transport::weights_publisher::bind(hp.ctx, o);
     if (!pub)
