@@ -10,6 +10,7 @@
 #include "actors/reward.hpp"
 #include "actors/sim_backends.hpp"
 #include "actors/sim_sampler.hpp"
+#include "wiring/head.hpp"
 #include "actors/weight_broadcaster.hpp"
 #include "runtime/error.hpp"
 #include "runtime/weights_blob.hpp"
@@ -192,35 +193,45 @@ struct SimPipeline : ActorTest {
     cs.generate_timeout = 10s;
   }
 
+  /// The graph as `tandem run` builds it (wiring/head.hpp), with simulated
+  /// samplers and learner.
   void start() {
     observer = spawn_probe();
-    broadcaster = spawn(weight_broadcaster_actor, broadcaster_settings{});
-    learner = spawn(learner_actor, grpo_config{}, trainer, broadcaster, learner_nccl{});
-    reward = spawn(reward_actor, reward_weights{});
+    head_settings hs;
+    hs.controller = cs;
+    hs.detached = false;
+    hs.sampler_max_groups = 1;
+    for (int i = 0; i < n_samplers; ++i)
+      hs.samplers.push_back({"sim-" + std::to_string(i), "cpu", 1});
+    head_parts parts;
     arithmetic_config ac;
-    std::shared_ptr<problem_source> src{std::move(*arithmetic_task::make(ac))};
-    controller_deps deps; // by member: robust to fields added later
-    deps.problems = src;
-    deps.metrics = metrics;
-    deps.learner = learner;
-    deps.broadcaster = broadcaster;
-    deps.rewards = {reward};
-    deps.observer = observer;
-    deps.on_consumed = [this](const std::vector<uint64_t>& ids) {
+    parts.problems = std::shared_ptr<problem_source>{std::move(*arithmetic_task::make(ac))};
+    parts.trainer = trainer;
+    parts.metrics = metrics;
+    parts.observer = observer;
+    parts.on_consumed = [this](const std::vector<uint64_t>& ids) {
       consumed.insert(consumed.end(), ids.begin(), ids.end());
     };
-    controller = spawn(controller_actor, cs, deps);
-    for (int i = 0; i < n_samplers; ++i) {
+    int index = 0;
+    parts.spawn_sampler = [this, &index](const placed_instance& inst) -> caf::expected<caf::actor> {
       sim_sampler_settings ss;
-      ss.name = "sim-" + std::to_string(i);
+      ss.name = inst.name;
       ss.per_token = 1ms;
       ss.overhead = 1ms;
       ss.lengths = {2, 6};
       ss.accuracy = 0.3;
-      ss.seed = static_cast<uint64_t>(i) + 1;
-      samplers.push_back(spawn(sim_sampler_actor, ss));
-      caf::anon_send(controller, sampler_hello{ss.name, samplers.back(), 1});
-    }
+      ss.seed = static_cast<uint64_t>(index++) + 1;
+      return caf::actor{sys.spawn(sim_sampler_actor, ss)};
+    };
+    auto g = spawn_head(sys, hs, parts);
+    ASSERT_TRUE(g);
+    for (auto& h : g->all())
+      adopt(h);
+    broadcaster = g->broadcaster;
+    learner = g->learner;
+    reward = g->rewards.at(0);
+    controller = g->controller;
+    samplers = g->samplers;
   }
 
   std::optional<std::pair<bool, std::string>> finished() {
