@@ -1,0 +1,98 @@
+// head_lifecycle.cpp: the head process's run directory, progress line,
+// finish wait and final save.
+#include "app/head_lifecycle.hpp"
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+
+#include "actors/controller.hpp"
+#include "actors/learner.hpp"
+#include "runtime/error.hpp"
+
+namespace tandem {
+
+std::atomic<bool> interrupted{false};
+
+namespace {
+
+void on_stop_signal(int) { interrupted = true; }
+
+} // namespace
+
+void catch_stop_signals() {
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+}
+
+// Waits for the controller's finished message. Deadline: every step may take
+/// its full generate + train timeouts, plus the time workers need to connect.
+outcome wait_for_finish(caf::scoped_actor& self, const run_config& cfg, const caf::actor& ctl,
+                        const std::atomic<bool>& interrupted) {
+  auto budget = std::chrono::duration<double>(
+    cfg.run.steps * (cfg.timeouts.generate_s + cfg.timeouts.train_s) + cfg.timeouts.connect_s);
+  auto deadline = std::chrono::steady_clock::now()
+                  + std::chrono::duration_cast<std::chrono::steady_clock::duration>(budget);
+  outcome out;
+  bool done = false, stop_sent = false;
+  while (!done) {
+    self->receive(
+      [&](finished_atom, bool ok, const std::string& summary) {
+        out = {ok, summary};
+        done = true;
+      },
+      caf::after(std::chrono::milliseconds{250}) >> [&] {
+        if (interrupted && !stop_sent) {
+          std::cerr << "\ninterrupted: finishing the run\n";
+          self->send(ctl, stop_atom::value);
+          stop_sent = true;
+        }
+        if (std::chrono::steady_clock::now() > deadline) {
+          out = {false, "{\"ok\":0,\"reason\":\"run deadline passed\"}"};
+          done = true;
+        }
+      });
+  }
+  return out;
+}
+
+void save_weights(caf::scoped_actor& self, const caf::actor& learner, const std::string& path) {
+  self->request(learner, std::chrono::seconds{60}, save_atom::value, path)
+    .receive([&](int64_t v) { std::cerr << "saved weights v" << v << " to " << path << "\n"; },
+             [&](caf::error& err) {
+               std::cerr << "could not save weights: " << describe(err) << "\n";
+             });
+}
+
+std::function<void(const std::string&)> make_progress(bool quiet) {
+  bool tty = ::isatty(STDERR_FILENO) != 0;
+  auto count = std::make_shared<int64_t>(0);
+  return [=](const std::string& line) {
+    if (quiet)
+      return;
+    if (tty)
+      std::cerr << "\r\033[K" << line << std::flush;
+    else if ((*count)++ % 10 == 0)
+      std::cerr << line << "\n";
+  };
+}
+
+/// The run directory with a copy of the config and the metrics file.
+caf::expected<std::shared_ptr<metrics_sink>> prepare_run_dir(const run_config& cfg) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(cfg.run.output_dir, ec);
+  if (ec)
+    return make_error(errc::io_failure, "cannot create " + cfg.run.output_dir + ": " + ec.message());
+  auto sink = jsonl_file_sink::open(cfg.run.output_dir + "/metrics.jsonl");
+  if (!sink)
+    return sink.error();
+  fs::copy_file(cfg.source_path, cfg.run.output_dir + "/config.yaml",
+                fs::copy_options::overwrite_existing, ec);
+  return std::shared_ptr<metrics_sink>{std::move(*sink)};
+}
+
+} // namespace tandem

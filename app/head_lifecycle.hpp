@@ -1,0 +1,48 @@
+// head_lifecycle.hpp: what the head process does around its actors — the
+// run directory, the progress line, waiting for the controller to finish
+// (with a deadline, Ctrl-C / SIGTERM turned into a stop), the final save.
+//
+// Thread safety: call from the head's main thread; `interrupted` is set by
+// the signal handler.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "runtime/metrics_sink.hpp"
+#include "topology/run_config.hpp"
+
+namespace tandem {
+
+/// Set by SIGINT/SIGTERM once catch_stop_signals() ran.
+extern std::atomic<bool> interrupted;
+void catch_stop_signals();
+
+struct outcome {
+  bool ok = false;
+  std::string summary;
+};
+
+/// Waits for the controller's finished message; sends it stop_atom once
+/// `interrupted` is set. Deadline: every step may take its full generate +
+/// train timeouts, plus the time workers need to connect.
+outcome wait_for_finish(caf::scoped_actor& self, const run_config& cfg, const caf::actor& ctl,
+                        const std::atomic<bool>& interrupted);
+
+/// Asks the learner to write its weights to `path` (60 s deadline).
+void save_weights(caf::scoped_actor& self, const caf::actor& learner, const std::string& path);
+
+/// The progress sink: rewrites one line on a terminal, every 10th line
+/// otherwise, nothing when quiet.
+std::function<void(const std::string&)> make_progress(bool quiet);
+
+/// The run directory with a copy of the config and the metrics file.
+caf::expected<std::shared_ptr<metrics_sink>> prepare_run_dir(const run_config& cfg);
+
+} // namespace tandem
