@@ -2,7 +2,7 @@
 
 #include <caf/all.hpp>
 
-#include "actors/internal/zmq_outbox.hpp"
+#include "wiring/zmq_outbox.hpp"
 #include "actors/rollout_intake.hpp"
 #include "actors/weights_fetcher.hpp"
 #include "actors/weights_server.hpp"

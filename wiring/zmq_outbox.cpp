@@ -1,4 +1,4 @@
-#include "actors/internal/zmq_outbox.hpp"
+#include "wiring/zmq_outbox.hpp"
 
 namespace tandem {
 
