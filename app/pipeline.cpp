@@ -139,7 +139,6 @@ controller_settings make_controller_settings(const run_config& cfg) {
   s.train_timeout = seconds(cfg.timeouts.train_s);
   s.connect_timeout = seconds(cfg.timeouts.connect_s);
   s.expected_samplers = cfg.sampler.count + cfg.sampler.processes;
-  s.weights_over_nccl = cfg.weights_transport == "nccl";
   return s;
 }
 
@@ -205,16 +204,16 @@ caf::expected<pipeline> spawn_pipeline(caf::actor_system& sys, const run_config&
   pipeline p;
   broadcaster_settings bs;
   bs.ack_timeout = seconds(cfg.timeouts.generate_s);
-  bs.mirror = opts.weights_mirror;
   p.broadcaster = sys.spawn(weight_broadcaster_actor, bs);
   auto nccl = make_learner_nccl(cfg);
   if (!nccl)
     return nccl.error();
-  p.learner = sys.spawn<caf::detached>(learner_actor, cfg.learner.grpo, *trainer, p.broadcaster,
+  p.learner = sys.spawn<caf::detached>(learner_actor, cfg.learner.grpo, *trainer,
+                                       weight_routes{p.broadcaster, opts.weights_mirror},
                                        std::move(*nccl));
   for (int32_t i = 0; i < opts.local_rewards; ++i)
     p.rewards.push_back(sys.spawn(tokenized_reward_actor, cfg.reward.weights, *tok));
-  controller_deps deps{*problems, opts.metrics, opts.progress, p.learner, p.broadcaster,
+  controller_deps deps{*problems, opts.metrics, opts.progress, p.learner,
                        p.rewards, opts.observer, opts.scaler, {}, *tok};
   auto cs = make_controller_settings(cfg);
   if (opts.expected_samplers >= 0)

@@ -195,7 +195,7 @@ struct SimPipeline : ActorTest {
   void start() {
     observer = spawn_probe();
     broadcaster = spawn(weight_broadcaster_actor, broadcaster_settings{});
-    learner = spawn(learner_actor, grpo_config{}, trainer, broadcaster, learner_nccl{});
+    learner = spawn(learner_actor, grpo_config{}, trainer, weight_routes{broadcaster}, learner_nccl{});
     reward = spawn(reward_actor, reward_weights{});
     arithmetic_config ac;
     std::shared_ptr<problem_source> src{std::move(*arithmetic_task::make(ac))};
@@ -203,7 +203,6 @@ struct SimPipeline : ActorTest {
     deps.problems = src;
     deps.metrics = metrics;
     deps.learner = learner;
-    deps.broadcaster = broadcaster;
     deps.rewards = {reward};
     deps.observer = observer;
     deps.on_consumed = [this](const std::vector<uint64_t>& ids) {
