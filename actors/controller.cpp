@@ -329,10 +329,7 @@ void on_join(ctl* self, sampler_hello& hello) {
     return;
   self->monitor(hello.handle);
   st.samplers.add(hello.name, hello.handle, hello.max_groups);
-  if (!hello.weights_via_data_plane)
-    self->send(st.deps.broadcaster, subscribe_atom::value, hello.handle);
-  if (st.cfg.weights_over_nccl)
-    self->send(st.deps.learner, nccl_join_atom::value, hello.name, hello.handle);
+  self->send(st.deps.learner, hello); // its weight roster picks the route
   dispatch(self);
 }
 

@@ -15,8 +15,9 @@
 // sends:     generate_request -> samplers   (request, generate timeout)
 //            rollout_group    -> reward     (request, score timeout)
 //            train_batch      -> learner    (request, train timeout)
-//            subscribe_atom(sampler) -> weight broadcaster
-//            nccl_join_atom(name, sampler) -> learner (weights_over_nccl)
+//            sampler_hello    -> learner (once per joining sampler: the
+//                                learner's weight roster decides how
+//                                weights reach it)
 //            finished_atom(ok, summary_json) -> observer, then quits
 // waits for: samplers to join (fails after connect_timeout without any); B scored groups and an idle learner to train
 // unblocked by: sampler_hello, generate / score / train replies
@@ -75,10 +76,6 @@ struct controller_settings {
   // still missing after this are requeued (a lost frame costs a redo, never
   // a lost group).
   caf::timespan payload_timeout = std::chrono::seconds{10};
-  // cluster.transports.weights: nccl. Every joining sampler is also named to
-  // the learner, which brings it into its next NCCL epoch; the broadcaster
-  // keeps serving it bytes whenever NCCL does not reach it.
-  bool weights_over_nccl = false;
 };
 
 struct controller_deps {
@@ -86,7 +83,6 @@ struct controller_deps {
   std::shared_ptr<metrics_sink> metrics;
   std::function<void(const std::string&)> progress; // live progress output
   caf::actor learner;
-  caf::actor broadcaster;
   std::vector<caf::actor> rewards;
   caf::actor observer;
   /// Starts sampler processes on (scale_atom, "sampler", count); may be null.

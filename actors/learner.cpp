@@ -35,162 +35,85 @@ step_metrics to_metrics(const train_step_stats& s, const built_batch& b, double 
   return m;
 }
 
-void log_nccl(learner_actor_t* self, const std::string& what) {
-  (void) self;
+void log_nccl(const std::string& what) {
   std::cerr << "[learner] nccl: " << what << "\n";
 }
 
-/// Announces the current version to the live epoch's members and broadcasts
-/// it. True when the broadcast succeeded.
-bool send_current(learner_actor_t* self) {
-  auto& st = self->state;
-  auto& pub = *st.nccl.publisher;
-  auto w = st.backend->device_weights();
-  if (!w) {
-    log_nccl(self, "no flat weights: " + describe(w.error()));
-    return false;
-  }
-  auto h = pub.announce(st.backend->version(), w->bytes);
-  if (!h) {
-    log_nccl(self, describe(h.error()));
-    return false;
-  }
-  const auto& ranks = pub.planner().roster().ranks;
-  for (size_t r = 1; r < ranks.size(); ++r)
-    if (auto it = st.members.find(ranks[r]); it != st.members.end())
-      self->send(it->second, nccl_version_atom::value, *h);
-  auto sent = pub.send(*h, w->data);
-  if (!sent) {
-    ++st.nccl_failures;
-    log_nccl(self, describe(sent.error()) + " (training goes on; bytes serve this version)");
-    return false;
-  }
-  return true;
-}
+/// The weight roster's hands: CAF messages to the broadcaster, the mirror
+/// and the members (by name), and the learner's weights.
+class learner_port final : public weight_port {
+public:
+  explicit learner_port(learner_actor_t* self) : self_(self) {}
 
-/// Invitees that did not accept in time were dropped by the seal; the live
-/// ones are invited again after a cool-down (a sampler stuck in one long
-/// decode step recovers; a zombie costs one invite round per cool-down).
-void schedule_rejoins(learner_actor_t* self) {
-  auto& st = self->state;
-  for (auto& m : st.nccl.publisher->planner().dropped()) {
-    log_nccl(self, "member " + m + " did not accept in time; bytes serve it, invited again "
-                     "in " + std::to_string(st.nccl.rejoin_after) + " versions");
-    st.rejoin_at[m] = st.backend->version() + st.nccl.rejoin_after;
+  caf::expected<flat_weights> device_weights() override {
+    return self_->state.backend->device_weights();
   }
-}
 
-/// Joins again the dropped members whose cool-down is over.
-void rejoin_due(learner_actor_t* self) {
-  auto& st = self->state;
-  for (auto it = st.rejoin_at.begin(); it != st.rejoin_at.end();) {
-    if (st.backend->version() < it->second) {
-      ++it;
-      continue;
-    }
-    if (st.members.count(it->first) > 0)
-      st.nccl.publisher->planner().join(it->first);
-    it = st.rejoin_at.erase(it);
+  void publish_bytes(int64_t version, byte_targets to) override {
+    auto& st = self_->state;
+    // One message for both: receivers share the exported bytes.
+    auto msg = caf::make_message(publish_atom::value, version, st.backend->export_weights());
+    if (to.broadcaster)
+      self_->send(st.routes.broadcaster, msg);
+    if (to.mirror && st.routes.mirror)
+      self_->send(st.routes.mirror, msg);
   }
-}
 
-/// Seals `epoch`, tells each member its rank, joins as rank 0 and sends the
-/// current version on the new communicator.
-void open_epoch(learner_actor_t* self, uint64_t epoch) {
+  /// Invite requests, each bounded by the accept deadline, and the seal
+  /// timer at that deadline: the last accept or the timer seals.
+  void invite(const std::vector<nccl::member_id>& members, uint64_t epoch) override {
+    auto self = self_;
+    auto timeout = self->state.accept_timeout;
+    for (auto& m : members)
+      if (auto h = handle(m))
+        self->request(h, timeout, nccl_invite_atom::value, epoch)
+          .then([=](nccl_accept_atom, const std::string& name,
+                    uint64_t e) { self->state.roster->accept(name, e); },
+                [](caf::error&) { /* the seal timer decides */ });
+    self->delayed_send(self, timeout, nccl_seal_atom::value, epoch);
+  }
+
+  void open(const nccl::member_id& member, const nccl_open& rank) override {
+    if (auto h = handle(member))
+      self_->send(h, rank);
+  }
+
+  void announce(const nccl::member_id& member, const nccl::version_header& h) override {
+    if (auto a = handle(member))
+      self_->send(a, nccl_version_atom::value, h);
+  }
+
+  void log(const std::string& line) override { log_nccl(line); }
+
+private:
+  caf::actor handle(const nccl::member_id& name) const {
+    auto& hs = self_->state.samplers;
+    auto it = hs.find(name);
+    return it == hs.end() ? caf::actor{} : it->second; // gone: dropped at the seal
+  }
+
+  learner_actor_t* self_;
+};
+
+void on_sampler(learner_actor_t* self, const sampler_hello& hello) {
   auto& st = self->state;
-  auto& pub = *st.nccl.publisher;
-  auto roster = pub.seal(epoch);
-  schedule_rejoins(self);
-  if (!roster) {
-    log_nccl(self, describe(roster.error()));
+  if (!hello.handle)
     return;
-  }
-  auto id = nccl::to_bytes(roster->id);
-  for (int r = 1; r < roster->nranks(); ++r)
-    if (auto it = st.members.find(roster->ranks[r]); it != st.members.end())
-      self->send(it->second, nccl_open{epoch, id, r, roster->nranks(), pub.bucket_bytes()});
-  if (auto err = pub.init(*roster)) {
-    ++st.nccl_failures;
-    log_nccl(self, describe(err));
-    return;
-  }
-  log_nccl(self, "epoch " + std::to_string(epoch) + " open with "
-                   + std::to_string(roster->nranks() - 1) + " member(s)");
-  // This version also went out as bytes when the epoch began forming, so a
-  // failure here costs nothing but the log line.
-  send_current(self);
+  self->monitor(hello.handle);
+  st.samplers[hello.name] = hello.handle;
+  if (st.roster->join(hello.name, hello.weights_via_data_plane) != weight_route::data_plane)
+    self->send(st.routes.broadcaster, subscribe_atom::value, hello.handle);
 }
 
-/// Invites every candidate of a forming epoch; seals on the last accept or
-/// at the accept deadline, whichever comes first.
-void invite(learner_actor_t* self, const nccl::boundary_step& step) {
-  auto& st = self->state;
-  for (auto& m : step.invite) {
-    auto it = st.members.find(m);
-    if (it == st.members.end())
-      continue; // gone: it cannot accept and is dropped at the seal
-    self->request(it->second, st.nccl.accept_timeout, nccl_invite_atom::value, step.epoch)
-      .then(
-        [=](nccl_accept_atom, const std::string& name, uint64_t epoch) {
-          auto& planner = self->state.nccl.publisher->planner();
-          planner.accept(name, epoch);
-          if (planner.all_accepted())
-            open_epoch(self, epoch);
-        },
-        [=](caf::error&) { /* the seal timer decides */ });
-  }
-  self->delayed_send(self, st.nccl.accept_timeout, nccl_seal_atom::value, step.epoch);
-}
-
-/// The version boundary on NCCL. True when the version was broadcast on the
-/// live epoch.
-bool nccl_boundary(learner_actor_t* self) {
-  auto& pub = *self->state.nccl.publisher;
-  if (pub.busy())
-    return false; // an invite round or init is under way: bytes meanwhile
-  rejoin_due(self);
-  auto step = pub.boundary();
-  if (step.kind == nccl::boundary_step::form) {
-    invite(self, step);
-    return false;
-  }
-  if (step.kind == nccl::boundary_step::broadcast)
-    return send_current(self);
-  return false; // skip: nobody is on NCCL, so bytes serve everyone
-}
-
-/// True when every sampler the learner knows of (members that left NCCL
-/// included) is in the live epoch.
-bool every_sampler_on_nccl(const learner_state& st) {
-  const auto& pub = *st.nccl.publisher;
-  if (pub.planner().state() != nccl::epoch_state::active)
-    return false;
-  for (auto& [name, handle] : st.members)
-    if (pub.planner().roster().rank_of(name) < 1)
-      return false;
-  return true;
-}
-
-/// Delivers the current version: over NCCL where it can, as bytes through
-/// the broadcaster wherever NCCL did not reach every sampler.
-void publish(learner_actor_t* self) {
-  auto& st = self->state;
-  if (st.nccl.publisher && nccl_boundary(self) && every_sampler_on_nccl(st))
-    return;
-  self->send(st.broadcaster, publish_atom::value, st.backend->version(),
-             st.backend->export_weights());
-}
-
-void on_member_down(learner_actor_t* self, const caf::down_msg& dm) {
-  auto& st = self->state;
-  for (auto it = st.members.begin(); it != st.members.end(); ++it) {
+void on_sampler_down(learner_actor_t* self, const caf::down_msg& dm) {
+  auto& hs = self->state.samplers;
+  for (auto it = hs.begin(); it != hs.end(); ++it) {
     if (it->second.address() != dm.source)
       continue;
-    if (st.nccl.publisher)
-      st.nccl.publisher->planner().lost(it->first);
-    st.rejoin_at.erase(it->first);
-    log_nccl(self, "member " + it->first + " is down: " + describe(dm.reason));
-    st.members.erase(it);
+    self->state.roster->lost(it->first);
+    if (self->state.roster->publisher())
+      log_nccl("member " + it->first + " is down: " + describe(dm.reason));
+    hs.erase(it);
     return;
   }
 }
@@ -212,7 +135,7 @@ caf::expected<train_report> train_on(learner_actor_t* self, const train_batch& b
   train_report report;
   for (auto& s : *stats)
     report.steps.push_back(to_metrics(s, *built, secs / stats->size()));
-  publish(self);
+  st.roster->deliver(st.backend->version());
   return report;
 }
 
@@ -220,15 +143,17 @@ caf::expected<train_report> train_on(learner_actor_t* self, const train_batch& b
 
 caf::behavior learner_actor(learner_actor_t* self, grpo_config grpo,
                             std::shared_ptr<training_backend> backend,
-                            caf::actor broadcaster, learner_nccl nccl) {
+                            weight_routes routes, learner_nccl nccl) {
   auto& st = self->state;
   st.backend = std::move(backend);
   st.grpo = grpo;
-  st.broadcaster = std::move(broadcaster);
-  st.nccl = std::move(nccl);
-  self->set_down_handler([=](caf::down_msg& dm) { on_member_down(self, dm); });
-  self->send(st.broadcaster, publish_atom::value, st.backend->version(),
-             st.backend->export_weights());
+  st.routes = std::move(routes);
+  st.accept_timeout = nccl.accept_timeout;
+  weight_roster_settings ws{std::move(nccl.publisher), nccl.rejoin_after,
+                            static_cast<bool>(st.routes.mirror)};
+  st.roster = std::make_unique<weight_roster>(std::move(ws), std::make_unique<learner_port>(self));
+  self->set_down_handler([=](caf::down_msg& dm) { on_sampler_down(self, dm); });
+  st.roster->deliver(st.backend->version()); // no sampler yet: bytes
   return {
     [=](const train_batch& batch) -> caf::result<train_report> {
       auto r = train_on(self, batch);
@@ -236,27 +161,12 @@ caf::behavior learner_actor(learner_actor_t* self, grpo_config grpo,
         return r.error();
       return std::move(*r);
     },
-    [=](nccl_join_atom, const std::string& name, const caf::actor& member) {
-      auto& st = self->state;
-      if (!st.nccl.publisher || !member)
-        return;
-      self->monitor(member);
-      st.members[name] = member;
-      st.nccl.publisher->planner().join(name); // takes effect at the next boundary
-    },
+    [=](const sampler_hello& hello) { on_sampler(self, hello); },
     [=](nccl_leave_atom, const std::string& name) {
-      auto& st = self->state;
-      if (!st.nccl.publisher)
-        return;
-      st.nccl.publisher->planner().leave(name); // released at the next boundary
-      log_nccl(self, "member " + name + " left after a failure of its own; bytes serve it");
+      if (self->state.roster->leave(name))
+        log_nccl("member " + name + " left after a failure of its own; bytes serve it");
     },
-    [=](nccl_seal_atom, uint64_t epoch) {
-      auto& pub = self->state.nccl.publisher;
-      if (pub && pub->planner().state() == nccl::epoch_state::forming
-          && pub->planner().next_epoch() == epoch + 1)
-        open_epoch(self, epoch);
-    },
+    [=](nccl_seal_atom, uint64_t epoch) { self->state.roster->seal(epoch); },
     [=](save_atom, const std::string& path) -> caf::result<int64_t> {
       auto& be = *self->state.backend;
       if (auto err = write_checkpoint(path, be.version(), be.export_weights()))

@@ -2,36 +2,37 @@
 // policy version.
 // accepts:   train_batch (request) -> train_report
 //            save_atom(path)        (request) -> version written to path
-//            nccl_join_atom(name, sampler)  a sampler wanting NCCL weights
-//                                           (from the controller)
-//            nccl_leave_atom(name)          a member giving up on NCCL (bytes only)
-//            nccl_seal_atom(epoch)          (to itself) accept deadline
-// sends:     publish_atom(version, bytes) -> weight broadcaster
+//            sampler_hello          a sampler joined the run (forwarded once by
+//                                   the controller): its name, handle and
+//                                   whether its process takes weights over
+//                                   the ZeroMQ data plane
+//            nccl_leave_atom(name)  a member giving up on NCCL (bytes only)
+//            nccl_seal_atom(epoch)  (to itself) accept deadline
+//            down_msg               a sampler died
+// sends:     publish_atom(version, bytes) -> weight broadcaster, weights mirror
+//            subscribe_atom(sampler)      -> weight broadcaster (CAF-fed samplers)
 //            nccl_invite_atom(epoch) (request) -> member: nccl_accept_atom
 //            nccl_open                  -> member: join epoch as rank r
 //            nccl_version_atom(header)  -> member: a broadcast follows
 // waits for: nothing; it owns the weights and publishes version 0 at start
 // unblocked by: -
 //
-// NCCL weights (when `nccl.publisher` is set; design in
-// runtime/nccl/weight_publisher.hpp and epoch_planner.hpp): the learner is
-// rank 0. After every version it asks the publisher what the boundary
-// needs: broadcast on the live epoch (announce to each member, then send
-// from the flat device weights, every bucket under its deadline), or form a
-// new epoch (invite over CAF, seal on all accepts or at accept_timeout, tell
-// each member its rank, init, then send the current version at once).
-// Members are monitored; a dead one is dropped at the next boundary. One
-// that misses the accept deadline is sealed out and invited again after
-// `rejoin_after` versions. A
-// version is also published as bytes to the broadcaster whenever NCCL did
-// not reach every member (version 0, a round in progress, a joiner not yet
-// in the epoch, a failed broadcast), so no sampler ever waits for an epoch.
-// A failed broadcast is logged with its typed error (epoch, version,
-// bucket) and training goes on.
+// Publishing: every version goes to one place, the weight roster
+// (actors/internal/weight_roster.hpp), which knows every sampler and decides
+// which route reaches it: the live NCCL epoch (the learner is rank 0; design
+// in runtime/nccl/weight_publisher.hpp and epoch_planner.hpp), bytes through
+// the weight broadcaster whenever some sampler fed by it is outside the live
+// epoch, and the ZeroMQ mirror (every version). This actor only carries the
+// roster's messages: invite requests with the accept deadline and the seal
+// timer, ranks and announcements to members, and down messages of the
+// samplers it monitors. A failed broadcast is logged with its typed error
+// (epoch, version, bucket) and training goes on.
 //
-// Runs detached in production (a LibTorch step blocks its thread). A batch
-// that fails (invalid, or a non-finite loss) is answered with the error and
-// leaves the weights and version unchanged; the controller decides to retry.
+// Runs detached in production (a LibTorch step, and an NCCL init or
+// broadcast, block its thread; a sampler joining meanwhile is subscribed to
+// the broadcaster when the step ends). A batch that fails (invalid, or a
+// non-finite loss) is answered with the error and leaves the weights and
+// version unchanged; the controller decides to retry.
 #pragma once
 
 #include <chrono>
@@ -44,6 +45,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/backends.hpp"
+#include "actors/internal/weight_roster.hpp"
 #include "models/grpo_config.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/nccl/weight_publisher.hpp"
@@ -65,16 +67,19 @@ struct learner_nccl {
   int64_t rejoin_after = 16;
 };
 
+/// Where a version can go besides NCCL; the weight roster picks per version.
+struct weight_routes {
+  caf::actor broadcaster{}; // CAF bytes to the samplers subscribed to it
+  caf::actor mirror{};      // the ZeroMQ weights server: every version (null: none)
+};
+
 struct learner_state {
   std::shared_ptr<training_backend> backend;
   grpo_config grpo;
-  caf::actor broadcaster;
-  learner_nccl nccl;
-  // Samplers named by the controller, by name, until they die; those that
-  // left NCCL stay here (they need bytes).
-  std::map<std::string, caf::actor> members;
-  std::map<std::string, int64_t> rejoin_at; // dropped at a seal -> version to re-invite
-  uint64_t nccl_failures = 0;
+  weight_routes routes;
+  caf::timespan accept_timeout{};
+  std::map<std::string, caf::actor> samplers; // handles of the roster's samplers
+  std::unique_ptr<weight_roster> roster;
   static inline const char* name = "learner";
 };
 
@@ -82,6 +87,6 @@ using learner_actor_t = caf::stateful_actor<learner_state>;
 
 caf::behavior learner_actor(learner_actor_t* self, grpo_config grpo,
                             std::shared_ptr<training_backend> backend,
-                            caf::actor broadcaster, learner_nccl nccl);
+                            weight_routes routes, learner_nccl nccl);
 
 } // namespace tandem

@@ -66,8 +66,6 @@ caf::behavior weight_broadcaster_actor(broadcaster_actor_t* self,
   });
   return {
     [=](publish_atom, int64_t version, const std::vector<char>& bytes) {
-      if (self->state.settings.mirror)
-        self->send(self->state.settings.mirror, publish_atom::value, version, bytes);
       on_publish(self, version, bytes);
     },
     [=](subscribe_atom, const caf::actor& sampler) {

@@ -1,12 +1,19 @@
-// weight_broadcaster: delivers each new policy version to every sampler.
-// accepts:   publish_atom(version, bytes)   from the learner
-//            subscribe_atom(actor)          a sampler joining (sent by the controller)
+// weight_broadcaster: delivers policy versions as bytes over CAF to the
+// samplers subscribed to it.
+// accepts:   publish_atom(version, bytes)   from the learner, for the versions
+//                                           its weight roster sends as bytes
+//            subscribe_atom(actor)          a CAF-fed sampler joining (sent by
+//                                           the learner)
 //            weights_ack_atom(version)      a sampler confirming a complete version
 //            status_atom                    -> (latest version, subscribers, min acked)
 // sends:     weights_chunk...               -> samplers
-//            publish_atom(version, bytes)   -> settings.mirror (when set)
 // waits for: the learner's first publish before it can serve anyone
 // unblocked by: publish_atom
+//
+// Which versions come here is the learner's decision
+// (actors/internal/weight_roster.hpp): every version without NCCL, and with
+// NCCL only while some subscriber is outside the live epoch. The ZeroMQ
+// weights server gets its versions from the learner directly.
 //
 // Flow control: at most one version is in transit to a given sampler. When
 // it acknowledges, it gets the newest version if that is newer (versions in
@@ -32,9 +39,6 @@ namespace tandem {
 struct broadcaster_settings {
   size_t chunk_bytes = size_t{1} << 20;
   caf::timespan ack_timeout = std::chrono::seconds{30};
-  // Also gets every publish_atom (the ZeroMQ weights_server, when weights
-  // travel over the data plane to worker processes). Null: none.
-  caf::actor mirror;
 };
 
 struct broadcaster_state {

@@ -1,6 +1,6 @@
 // weights_server: the head's end of the ZeroMQ weight flow. Serves the newest
 // policy version to the weights_fetcher of every worker process.
-// accepts:   publish_atom(version, bytes) from the weight broadcaster (mirror)
+// accepts:   publish_atom(version, bytes) from the learner (every version)
 //            tick_atom                    (to itself: answer requests for `poll`)
 //            status_atom                  -> (newest version, requests, chunks sent, malformed)
 // sends:     weight chunks over ZeroMQ (request-driven: only what a fetcher asks for)

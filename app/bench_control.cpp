@@ -374,7 +374,8 @@ int run_head(const control_options& o) {
   broadcaster_settings bs;
   bs.ack_timeout = 30s;
   auto broadcaster = sys.spawn(weight_broadcaster_actor, bs);
-  auto learner = sys.spawn<caf::detached>(learner_actor, grpo_config{}, trainer, broadcaster, learner_nccl{});
+  auto learner = sys.spawn<caf::detached>(learner_actor, grpo_config{}, trainer,
+                                          weight_routes{broadcaster}, learner_nccl{});
   auto reward = sys.spawn(reward_actor, reward_weights{});
   arithmetic_config ac;
   ac.seed = o.seed;
@@ -395,7 +396,6 @@ int run_head(const control_options& o) {
   deps.problems = problems;
   deps.metrics = metrics;
   deps.learner = learner;
-  deps.broadcaster = broadcaster;
   deps.rewards = {reward};
   deps.observer = caf::actor_cast<caf::actor>(self);
   auto controller = sys.spawn(controller_actor, cs, deps);

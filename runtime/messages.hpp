@@ -39,7 +39,6 @@ using scale_atom = caf::atom_constant<caf::atom("scale")>;
 using rollouts_atom = caf::atom_constant<caf::atom("rollouts")>;   // data-plane arrivals
 using data_plane_atom = caf::atom_constant<caf::atom("dataplane")>; // ask for endpoints
 // NCCL weight broadcast (actors/learner.hpp, actors/sampler.hpp)
-using nccl_join_atom = caf::atom_constant<caf::atom("ncclJoin")>;     // member wants weights
 using nccl_invite_atom = caf::atom_constant<caf::atom("ncclInvite")>; // ready for epoch N?
 using nccl_accept_atom = caf::atom_constant<caf::atom("ncclAccept")>; // yes
 using nccl_seal_atom = caf::atom_constant<caf::atom("ncclSeal")>;     // accept deadline
@@ -208,7 +207,7 @@ struct sampler_hello {
   caf::actor handle;
   int32_t max_groups = 0; // groups it decodes per request
   // True when the sampler gets weights over the ZeroMQ data plane (the
-  // controller then does not subscribe it to the weight broadcaster).
+  // learner then does not subscribe it to the weight broadcaster).
   bool weights_via_data_plane = false;
 };
 

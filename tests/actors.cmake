@@ -20,3 +20,4 @@ tandem_add_test(nccl_actor_test SOURCES actors/nccl_actor_test.cpp LIBS tandem_a
 # The one layout resolution against what the head actually spawns.
 tandem_add_test(wiring_test SOURCES wiring/wiring_test.cpp LIBS tandem_wiring TIMEOUT 120)
 tandem_add_test(cli_flags_test SOURCES runtime/cli_flags_test.cpp LIBS tandem_runtime)
+tandem_add_test(weight_roster_test SOURCES actors/weight_roster_test.cpp LIBS tandem_actors)

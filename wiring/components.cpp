@@ -123,7 +123,6 @@ controller_settings make_controller_settings(const run_config& cfg, const run_pl
   s.train_timeout = seconds(cfg.timeouts.train_s);
   s.connect_timeout = seconds(cfg.timeouts.connect_s);
   s.expected_samplers = plan.total(topology::SAMPLER);
-  s.weights_over_nccl = plan.weights_over_nccl();
   return s;
 }
 

@@ -21,9 +21,10 @@ namespace {
 
 caf::actor spawn_learner(caf::actor_system& sys, const head_settings& s, const head_parts& p,
                          const caf::actor& broadcaster) {
+  weight_routes routes{broadcaster, p.weights_mirror};
   if (s.detached)
-    return sys.spawn<caf::detached>(learner_actor, s.grpo, p.trainer, broadcaster, p.nccl);
-  return sys.spawn(learner_actor, s.grpo, p.trainer, broadcaster, p.nccl);
+    return sys.spawn<caf::detached>(learner_actor, s.grpo, p.trainer, routes, p.nccl);
+  return sys.spawn(learner_actor, s.grpo, p.trainer, routes, p.nccl);
 }
 
 controller_deps deps_of(const head_parts& p, const head_graph& g) {
@@ -32,7 +33,6 @@ controller_deps deps_of(const head_parts& p, const head_graph& g) {
   d.metrics = p.metrics;
   d.progress = p.progress;
   d.learner = g.learner;
-  d.broadcaster = g.broadcaster;
   d.rewards = g.rewards;
   d.observer = p.observer;
   d.scaler = p.scaler;
@@ -50,9 +50,7 @@ caf::expected<head_graph> spawn_head(caf::actor_system& sys, const head_settings
   if (!s.samplers.empty() && !p.spawn_sampler)
     return make_error(errc::invalid_argument, "spawn_head: samplers placed but no spawner");
   head_graph g;
-  auto bs = s.broadcaster;
-  bs.mirror = p.weights_mirror;
-  g.broadcaster = sys.spawn(weight_broadcaster_actor, bs);
+  g.broadcaster = sys.spawn(weight_broadcaster_actor, s.broadcaster);
   g.learner = spawn_learner(sys, s, p, g.broadcaster);
   auto tok = p.tokenizer ? p.tokenizer
                          : std::shared_ptr<const text_tokenizer>{std::make_shared<char_tokenizer>()};

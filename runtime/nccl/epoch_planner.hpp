@@ -45,7 +45,8 @@
 // active(N) -> (boundary with changes) forming(N+1) ... ; failed() from
 // initializing/active returns to idle. Epoch numbers only grow.
 //
-// Thread safety: one thread at a time (the broadcaster actor).
+// Thread safety: one thread at a time (the learner actor, through its
+// weight roster).
 #pragma once
 
 #include <cstdint>

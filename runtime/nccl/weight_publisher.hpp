@@ -1,9 +1,10 @@
 // weight_publisher.hpp: the learner's end of the NCCL weight broadcast (rank 0
 // of every communicator epoch): an epoch_planner, one collective and the
-// bucket loop, driven by the learner actor at each version boundary.
-//
-// The actor's part (actors/learner.hpp) is the messaging; this class holds
-// every decision so that it is tested on fakes without an actor system:
+// bucket loop, driven at each version boundary by the learner's weight roster
+// (actors/internal/weight_roster.hpp), which adds the samplers' routes and
+// the membership rules; the learner actor only carries the messages. This
+// class holds the epoch and transfer decisions, tested on fakes without an
+// actor system:
 //   boundary()  -> broadcast: announce() the version to the roster, then
 //                  send() it; form: invite the members (CAF), record their
 //                  accept()s, then seal() and tell each its rank, then

@@ -85,11 +85,11 @@ struct Pipeline : ActorTest {
   void start(int n_samplers) {
     observer = spawn_probe();
     broadcaster = spawn(weight_broadcaster_actor, broadcaster_settings{});
-    learner = spawn(learner_actor, grpo_config{}, trainer, broadcaster, learner_nccl{});
+    learner = spawn(learner_actor, grpo_config{}, trainer, weight_routes{broadcaster}, learner_nccl{});
     reward = spawn(reward_actor, reward_weights{});
     arithmetic_config ac;
     std::shared_ptr<problem_source> src{std::move(*arithmetic_task::make(ac))};
-    controller_deps deps{src, metrics, {}, learner, broadcaster, {reward}, observer, scaler,
+    controller_deps deps{src, metrics, {}, learner, {reward}, observer, scaler,
                          [this](const std::vector<uint64_t>& ids) {
                            consumed.insert(consumed.end(), ids.begin(), ids.end());
                          }};
@@ -531,6 +531,29 @@ TEST_F(ActorTest, BroadcasterSendsOnlyTheNewestVersionToASlowSampler) {
   EXPECT_EQ(inbox(slow).back().get_as<weights_chunk>(0).version, 2);
   advance_time(5s); // no ack for v2 within the deadline: resent
   EXPECT_EQ(chunks(), 9u);
+}
+
+// -- the learner's weight routes ---------------------------------------------------
+
+TEST_F(ActorTest, LearnerSendsVersionZeroToBroadcasterAndMirrorAndSubscribesCafFedSamplers) {
+  auto b = spawn_probe();
+  auto mirror = spawn_probe();
+  auto l = spawn(learner_actor, grpo_config{}, std::make_shared<fake_training_backend>(),
+                 weight_routes{b, mirror}, learner_nccl{});
+  auto caf_fed = spawn_probe();
+  auto zmq_fed = spawn_probe();
+  caf::anon_send(l, sampler_hello{"caf-fed", caf_fed, 2});
+  caf::anon_send(l, sampler_hello{"zmq-fed", zmq_fed, 2, true});
+  run();
+  auto v0 = [](const caf::message& m) {
+    return holds<publish_atom, int64_t, std::vector<char>>(m) && m.get_as<int64_t>(1) == 0;
+  };
+  ASSERT_EQ(inbox(b).size(), 2u);
+  EXPECT_TRUE(v0(inbox(b)[0]));
+  ASSERT_TRUE((holds<subscribe_atom, caf::actor>(inbox(b)[1])));
+  EXPECT_EQ(inbox(b)[1].get_as<caf::actor>(1), caf_fed) << "the data-plane sampler is not subscribed";
+  ASSERT_EQ(inbox(mirror).size(), 1u);
+  EXPECT_TRUE(v0(inbox(mirror)[0]));
 }
 
 // -- messages cross process boundaries ---------------------------------------------

@@ -113,7 +113,7 @@ TEST_F(Wiring, PlanAndRunAgreeForEveryShippedConfig) {
     for (auto& [k, n] : want)
       table_samplers += k.second == "sampler" ? n : 0;
     EXPECT_EQ(settings.controller.expected_samplers, table_samplers);
-    EXPECT_EQ(settings.controller.weights_over_nccl,
+    EXPECT_EQ(run.plan.weights_over_nccl(),
               run.plan.declared && run.cluster.transports().weights() == "nccl");
     // Every other process, as `tandem worker --process P` resolves it.
     std::set<std::string> processes;
