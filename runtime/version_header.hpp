@@ -8,9 +8,10 @@
 // a hang or silent corruption.
 //
 // A plain message type: it lives in runtime/ (with messages.hpp, which
-// registers it) so that tandem_runtime needs nothing from runtime/nccl. The
-// broadcast code builds it from a bucket plan (nccl::make_header in
-// runtime/nccl/bucket_plan.hpp) and checks it (runtime/nccl/version_intake.hpp).
+// registers it) so that tandem_runtime needs nothing from the broadcast
+// library above it. That library (directory runtime/nccl) builds it from a
+// bucket plan (make_header in bucket_plan.hpp) and checks it against the
+// receiver's plan (version_intake.hpp).
 //
 // Thread safety: a value type.
 #pragma once
