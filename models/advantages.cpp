@@ -1,9 +1,9 @@
-// advantages.cpp: group-relative advantages (grpo.md §1).
+// advantages.cpp: group-relative advantages (docs/grpo.md §1).
 //
 //   A_i = (r_i - mean_g(i)) / (std + eps)   scaling group | batch
 //   A_i =  r_i - mean_g(i)                  scaling none (Dr. GRPO)
 //
-// Choices where grpo.md lists alternatives:
+// Choices among alternatives (docs/grpo.md §1 says why):
 // - std is Bessel's (n - 1) everywhere; a group (or batch) of one has std 0,
 //   so its advantage is 0 / (0 + eps) = 0 rather than verl's "std 1" rule.
 // - "batch" is TRL's definition: the std of the raw rewards around the

@@ -1,4 +1,4 @@
-// advantages.hpp: group-relative advantages (torch-free; grpo.md §1).
+// advantages.hpp: group-relative advantages (torch-free; docs/grpo.md §1).
 //
 // Thread safety: pure functions.
 #pragma once

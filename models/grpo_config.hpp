@@ -6,14 +6,14 @@
 
 namespace tandem {
 
-/// How group-relative advantages are scaled (grpo.md §1).
+/// How group-relative advantages are scaled (docs/grpo.md §1).
 enum class std_scaling : uint8_t {
   group, // (r - mean_g) / (std_g + eps), Bessel std over the group
   batch, // (r - mean_g) / (std_batch + eps), std of the raw rewards of the batch
   none,  // r - mean_g (Dr. GRPO)
 };
 
-/// What a completion's reward is compared with (grpo.md §1; AReaL's
+/// What a completion's reward is compared with (docs/grpo.md §1; AReaL's
 /// mean_level).
 enum class advantage_baseline : uint8_t {
   group, // the mean reward of its own group (GRPO)
@@ -22,7 +22,7 @@ enum class advantage_baseline : uint8_t {
          // the batch, instead of carrying no gradient
 };
 
-/// How per-token losses become one scalar (grpo.md §4).
+/// How per-token losses become one scalar (docs/grpo.md §4).
 enum class loss_aggregation : uint8_t {
   sequence_mean,        // mean over tokens of each sequence, then over sequences
   token_mean,           // sum over all tokens / number of tokens (DAPO)

@@ -1,6 +1,6 @@
 // grpo_loss.cpp: the GRPO / decoupled-PPO per-token loss and its statistics.
 //
-// Formulas (../shared/reference/grpo.md §2-§5), m = mask, all per token:
+// Formulas (docs/grpo.md §2-§5), m = mask, all per token:
 //   anchor  = prox_logp (decoupled) | behav_logp (coupled)
 //   u       = exp(logp - anchor)                         ratio, carries grad
 //   w       = min(exp(prox - behav), cap) (decoupled) | 1 (coupled); no grad
@@ -11,7 +11,7 @@
 //   token_mean          sum m l / max(sum m, 1)
 //   constant_normalizer sum m l / (B * L)
 //
-// Choices where grpo.md lists alternatives:
+// Choices among alternatives (docs/grpo.md says why):
 // - Every log-ratio (logp - anchor, prox - behav, ref - logp) is clamped to
 //   [-20, 20] before exp, as verl does: one garbage log-prob cannot produce
 //   inf/NaN. Beyond the clamp the token's gradient is 0. The k3 value itself

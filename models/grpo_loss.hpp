@@ -1,7 +1,7 @@
 // grpo_loss.hpp: the GRPO / decoupled-PPO per-token loss and its statistics.
 //
 // Includes only <ATen/core/Tensor.h>; the implementation uses ATen ops.
-// Formulas: ../shared/reference/grpo.md §2-§5, restated in grpo_loss.cpp.
+// Formulas: docs/grpo.md §2-§5, restated in grpo_loss.cpp.
 //
 // Thread safety: pure function of its inputs.
 #pragma once

@@ -56,8 +56,8 @@ size_t utf8_sequence_length(const unsigned char* p, const unsigned char* end) {
 class parser {
 public:
   parser(std::string_view text, std::string_view source, const json_options& opts)
-    : p_(text.data()), end_(text.data() + text.size()), line_start_(text.data()),
-      source_(source), opts_(opts) {}
+    : begin_(text.data()), p_(text.data()), end_(text.data() + text.size()),
+      line_start_(text.data()), source_(source), opts_(opts) {}
 
   caf::expected<json_value> run() {
     json_value root;
@@ -66,13 +66,23 @@ public:
       return std::move(error_);
     skip_whitespace();
     if (p_ != end_) {
-      fail("unexpected " + describe_here() + " after the document");
+      fail("unexpected " + describe_here() + " after the document" + hint());
       return std::move(error_);
     }
     return root;
   }
 
+  caf::expected<json_value> run_prefix(size_t& consumed) {
+    json_value root;
+    skip_whitespace();
+    if (!parse_value(root, 0))
+      return std::move(error_);
+    consumed = static_cast<size_t>(p_ - begin_);
+    return root;
+  }
+
 private:
+  const char* begin_;
   const char* p_;
   const char* end_;
   const char* line_start_;
@@ -116,11 +126,33 @@ private:
     if (p_ == end_)
       return "end of input";
     const unsigned char c = static_cast<unsigned char>(*p_);
+    if (c == '\'')
+      return "a single quote";
     if (c >= 0x20 && c < 0x7F)
       return std::string("'") + static_cast<char>(c) + "'";
     char hex[8];
     std::snprintf(hex, sizeof(hex), "0x%02x", c);
     return std::string("byte ") + hex;
+  }
+
+  // Forms that YAML or JavaScript accept and JSON does not, named so that a
+  // file written by hand is quick to fix; "" for anything else.
+  std::string hint() const {
+    if (p_ == end_)
+      return {};
+    if (*p_ == '\'')
+      return " (JSON strings use double quotes)";
+    const bool slash_comment = *p_ == '/' && end_ - p_ > 1 && (p_[1] == '/' || p_[1] == '*');
+    if (*p_ == '#' || slash_comment)
+      return " (JSON has no comments)";
+    return {};
+  }
+
+  bool starts_identifier() const {
+    if (p_ == end_)
+      return false;
+    const char c = *p_;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$';
   }
 
   void skip_whitespace() {
@@ -174,7 +206,7 @@ private:
       out = json_value{};
       p_ += 4;
     } else {
-      return fail("expected a value, got " + describe_here());
+      return fail("expected a value, got " + describe_here() + hint());
     }
     return true;
   }
@@ -208,7 +240,7 @@ private:
         ++p_;
         break;
       } else {
-        return fail("expected ',' or ']' in array, got " + describe_here());
+        return fail("expected ',' or ']' in array, got " + describe_here() + hint());
       }
     }
     out = json_value{std::move(items)};
@@ -226,8 +258,10 @@ private:
       return true;
     }
     for (;;) {
+      if (starts_identifier())
+        return fail("object keys must be quoted strings, got " + describe_here());
       if (p_ == end_ || *p_ != '"')
-        return fail("expected a string key in object, got " + describe_here());
+        return fail("expected a string key in object, got " + describe_here() + hint());
       const uint32_t key_line = line_, key_col = column();
       members.emplace_back();
       if (!parse_string(members.back().key)
@@ -248,7 +282,7 @@ private:
         ++p_;
         break;
       } else {
-        return fail("expected ',' or '}' in object, got " + describe_here());
+        return fail("expected ',' or '}' in object, got " + describe_here() + hint());
       }
     }
     out = json_value{std::move(members)};
@@ -432,6 +466,12 @@ std::string json_value::where() const {
 caf::expected<json_value> parse_json(std::string_view text, std::string_view source,
                                      const json_options& opts) {
   return parser{text, source, opts}.run();
+}
+
+caf::expected<json_value> parse_json_prefix(std::string_view text, size_t& consumed,
+                                            std::string_view source,
+                                            const json_options& opts) {
+  return parser{text, source, opts}.run_prefix(consumed);
 }
 
 caf::expected<json_value> read_json_file(const std::string& path, const json_options& opts) {

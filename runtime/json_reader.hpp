@@ -12,10 +12,12 @@
 //
 // Errors are "SOURCE:LINE:COL: what" (1-based; the column counts bytes;
 // "SOURCE:" only when a source name is given), errc::invalid_config unless
-// json_options::code says otherwise.
+// json_options::code says otherwise. Forms that YAML or JavaScript accept but
+// JSON does not (unquoted keys, single quotes, comments) are named as such.
 //
 // This is tandem's one JSON parser (tokenizer.json, safetensors headers,
-// Hugging Face config.json and weight indexes); json_writer.hpp writes JSON.
+// Hugging Face config.json and weight indexes, JSONL datasets);
+// json_writer.hpp writes JSON.
 //
 // Thread safety: parsing is reentrant; a json_value is an ordinary value type
 // (const access from many threads is safe).
@@ -113,6 +115,14 @@ struct json_options {
 /// `source` (a file name, say) prefixes error messages when not empty.
 caf::expected<json_value> parse_json(std::string_view text, std::string_view source = {},
                                      const json_options& opts = {});
+
+/// Parses the one JSON value at the start of `text` (leading whitespace
+/// allowed) and stops after it: `consumed` is set to the offset one past the
+/// value, and whatever follows is left to the caller (for line- or
+/// stream-framed formats such as JSONL). `consumed` is untouched on error.
+caf::expected<json_value> parse_json_prefix(std::string_view text, size_t& consumed,
+                                            std::string_view source = {},
+                                            const json_options& opts = {});
 
 /// Reads and parses a file; errc::io_failure if it cannot be read, parse
 /// errors name the path as their source.

@@ -18,7 +18,7 @@
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 
-#include "runtime/nccl/version_header.hpp"
+#include "runtime/version_header.hpp"
 
 namespace tandem {
 

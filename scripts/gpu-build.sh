@@ -4,7 +4,7 @@
 # Configures, builds and tests tandem against the machine's own LibTorch 2.11
 # (CUDA build, from the torch pip wheel in the image's python3 venv) and the
 # Debian 12 prefix made by scripts/fetch-gpu-deps.sh (CAF 0.17.6, yaml-cpp 0.7,
-# GoogleTest 1.12), following shared/reference/gpu-build.md.
+# GoogleTest 1.12); docs/gpu-build.md explains the recipe.
 #
 # Prerequisite, here on Debian 12:  bash scripts/fetch-gpu-deps.sh
 # Then, through the device tool (one call does configure + build + tests):

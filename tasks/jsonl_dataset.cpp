@@ -1,14 +1,14 @@
 // jsonl_dataset.cpp: problems loaded from a JSONL file.
 //
-// Each non-blank line is parsed with yaml-cpp (a JSON object is a YAML flow
-// mapping, and yaml-cpp decodes JSON string escapes, \uXXXX included). Because
-// YAML accepts more than JSON, a line is first checked to be one brace-balanced
-// object with nothing but whitespace after it, keys and "prompt" must be quoted
-// strings, "answer" a quoted string or a JSON number (kept as its text), and
-// keys may not repeat.
+// Each non-blank line must hold one JSON object and nothing else but
+// whitespace; it is parsed with runtime/json_reader.hpp, so YAML-isms
+// (unquoted keys, single quotes, comments) are refused. "prompt" must be a
+// string, "answer" a string or a JSON number (kept as it is written), and the
+// object's own keys may not repeat (nested values are not inspected).
 //
 // All lines are checked before failing; the error lists the first
-// max_reported_errors of them as "FILE:LINE: ...", separated by "; ".
+// max_reported_errors of them as "FILE:LINE: ...", separated by "; ". JSON
+// syntax errors read "bad JSON: what (column N)".
 //
 // Serving order: a Fisher-Yates shuffle driven by splitmix64 seeded with
 // `seed` (tasks/internal/splitmix64.hpp), redone at the start of every epoch
@@ -21,12 +21,11 @@
 #include <cctype>
 #include <fstream>
 #include <numeric>
-#include <regex>
 #include <set>
-
-#include <yaml-cpp/yaml.h>
+#include <string_view>
 
 #include "runtime/error.hpp"
+#include "runtime/json_reader.hpp"
 #include "tasks/internal/splitmix64.hpp"
 
 namespace tandem {
@@ -35,56 +34,23 @@ namespace {
 
 constexpr size_t max_reported_errors = 20;
 
-bool is_blank(const std::string& s) {
+bool is_blank(std::string_view s) {
   for (char c : s)
     if (!std::isspace(static_cast<unsigned char>(c)))
       return false;
   return true;
 }
 
-// Where the JSON object starting at `open` ends (one past its '}'), honouring
-// strings and escapes; npos if it never closes.
-size_t object_end(const std::string& line, size_t open) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = open; i < line.size(); ++i) {
-    const char c = line[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      ++depth;
-    } else if (c == '}' || c == ']') {
-      if (--depth == 0)
-        return i + 1;
-    }
+const char* kind_of(const json_value& v) {
+  switch (v.type()) {
+    case json_value::kind::null: return "null";
+    case json_value::kind::boolean: return "a boolean";
+    case json_value::kind::number: return "a number";
+    case json_value::kind::string: return "a string";
+    case json_value::kind::array: return "an array";
+    case json_value::kind::object: return "an object";
   }
-  return std::string::npos;
-}
-
-bool is_quoted(const YAML::Node& node) {
-  return node.IsScalar() && node.Tag() == "!";
-}
-
-bool is_json_number(const std::string& s) {
-  static const std::regex number{R"(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?)"};
-  return std::regex_match(s, number);
-}
-
-const char* kind_of(const YAML::Node& node) {
-  if (node.IsNull())
-    return "null";
-  if (node.IsSequence())
-    return "an array";
-  if (node.IsMap())
-    return "an object";
-  return "a bare scalar";
+  return "?";
 }
 
 std::string error_text(const caf::error& err) {
@@ -94,52 +60,78 @@ std::string error_text(const caf::error& err) {
   return describe(err);
 }
 
-// Parses one non-blank line into `out`; returns "" or the reason it is bad.
-std::string parse_line(const std::string& line, const text_tokenizer& tok,
-                       problem& out) {
+// json_reader's "LINE:COL: what" for a one-line text as "what (column COL)".
+std::string json_error_text(const caf::error& err) {
+  const std::string text = error_text(err);
+  const size_t line_end = text.find(':');
+  const size_t col_end = line_end == std::string::npos ? line_end : text.find(": ", line_end);
+  if (col_end == std::string::npos)
+    return text;
+  return text.substr(col_end + 2) + " (column "
+         + text.substr(line_end + 1, col_end - line_end - 1) + ")";
+}
+
+// A number as written in `line` (json_reader validated it and keeps only
+// its value; "1e3" or "0.50" should stay as the dataset's author wrote them).
+std::string number_text(const std::string& line, const json_value& v) {
+  constexpr std::string_view number_chars = "+-.eE0123456789";
+  const size_t begin = v.column() - 1;
+  size_t end = begin;
+  while (end < line.size() && number_chars.find(line[end]) != std::string_view::npos)
+    ++end;
+  return line.substr(begin, end - begin);
+}
+
+// Parses `line` as exactly one JSON object into `out`; returns "" or the
+// reason it is bad.
+std::string parse_object(const std::string& line, json_value& out) {
   const size_t open = line.find_first_not_of(" \t\r\n\f\v");
   if (line[open] != '{')
     return "not a JSON object (a line must start with '{')";
-  const size_t end = object_end(line, open);
-  if (end == std::string::npos)
-    return "bad JSON: unterminated object";
-  if (!is_blank(line.substr(end)))
-    return "bad JSON: unexpected text after the object";
-  YAML::Node root;
-  try {
-    root = YAML::Load(line);
-  } catch (const YAML::Exception& ex) {
-    return std::string("bad JSON: ") + ex.msg;
-  }
-  if (!root.IsMap())
-    return "not a JSON object";
-  std::set<std::string> keys;
-  for (const auto& kv : root) {
-    if (!is_quoted(kv.first))
-      return "bad JSON: object keys must be quoted strings";
-    if (!keys.insert(kv.first.Scalar()).second)
-      return "duplicate key '" + kv.first.Scalar() + "'";
-  }
-  const YAML::Node& map = root;
-  const YAML::Node prompt = map["prompt"];
-  if (!prompt.IsDefined())
+  size_t consumed = 0;
+  auto root = parse_json_prefix(line, consumed);
+  if (!root)
+    return "bad JSON: " + json_error_text(root.error());
+  const size_t rest = line.find_first_not_of(" \t\r\n\f\v", consumed);
+  if (rest != std::string::npos)
+    return "bad JSON: unexpected text after the object (column "
+           + std::to_string(rest + 1) + ")";
+  std::set<std::string_view> keys;
+  for (const auto& member : *root->as_object())
+    if (!keys.insert(member.key).second)
+      return "duplicate key '" + member.key + "'";
+  out = std::move(*root);
+  return {};
+}
+
+// Parses one non-blank line into `out`; returns "" or the reason it is bad.
+std::string parse_line(const std::string& line, const text_tokenizer& tok,
+                       problem& out) {
+  json_value root;
+  if (auto why = parse_object(line, root); !why.empty())
+    return why;
+  const json_value* prompt = root.find("prompt");
+  if (!prompt)
     return "field 'prompt': missing";
-  if (!is_quoted(prompt))
-    return std::string("field 'prompt': must be a string, got ") + kind_of(prompt);
-  const YAML::Node answer = map["answer"];
-  if (!answer.IsDefined())
+  if (!prompt->as_string())
+    return std::string("field 'prompt': must be a string, got ") + kind_of(*prompt);
+  const json_value* answer = root.find("answer");
+  if (!answer)
     return "field 'answer': missing";
-  if (!is_quoted(answer) && !(answer.IsScalar() && is_json_number(answer.Scalar())))
+  if (!answer->as_string() && !answer->as_number())
     return std::string("field 'answer': must be a string or number, got ")
-           + kind_of(answer);
-  if (prompt.Scalar().empty())
+           + kind_of(*answer);
+  const std::string& question = *prompt->as_string();
+  std::string answer_text = answer->as_string() ? *answer->as_string()
+                                                : number_text(line, *answer);
+  if (question.empty())
     return "field 'prompt': empty";
-  if (answer.Scalar().empty())
+  if (answer_text.empty())
     return "field 'answer': empty";
-  if (auto ids = tok.encode(prompt.Scalar()); !ids)
+  if (auto ids = tok.encode(question); !ids)
     return "field 'prompt': " + error_text(ids.error());
-  out.question = prompt.Scalar();
-  out.answer = answer.Scalar();
+  out.question = question;
+  out.answer = std::move(answer_text);
   return {};
 }
 

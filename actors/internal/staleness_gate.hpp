@@ -1,7 +1,7 @@
 // staleness_gate.hpp: how many new groups the controller may admit now so
 // that no group consumed at learner version v was started before v - eta.
 //
-// AReaL's rule (grpo.md §5.2): with B groups per step, the first
+// AReaL's rule (docs/grpo.md §5.2): with B groups per step, the first
 // (eta + v + 1) * B groups ever admitted can all be consumed by version
 // v + eta at the latest, so
 //     capacity = (eta + v + 1) * B - (admitted - dropped)

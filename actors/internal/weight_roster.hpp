@@ -69,7 +69,7 @@
 
 #include "models/flat_weights.hpp"
 #include "runtime/messages.hpp"
-#include "runtime/nccl/version_header.hpp"
+#include "runtime/version_header.hpp"
 #include "runtime/nccl/weight_publisher.hpp"
 
 namespace tandem {

@@ -25,6 +25,8 @@
 
 #include <caf/expected.hpp>
 
+#include "runtime/version_header.hpp"
+
 namespace tandem::nccl {
 
 struct bucket_options {
@@ -81,6 +83,14 @@ size_t flat_offset_of(const bucket_plan& plan, size_t t);
 /// bucket (flat_bytes also counts the alignment padding after it).
 inline size_t packed_extent(const bucket_plan& plan) {
   return plan.buckets.empty() ? 0 : plan.buckets.back().flat_offset + plan.buckets.back().bytes;
+}
+
+/// The header that announces `version` on communicator `epoch`, laid out as
+/// `plan` (runtime/version_header.hpp).
+inline version_header make_header(int64_t version, uint64_t epoch,
+                                  const bucket_plan& plan) {
+  return {version, epoch, plan.total_bytes,
+          static_cast<uint32_t>(plan.buckets.size()), plan.layout_digest};
 }
 
 } // namespace tandem::nccl

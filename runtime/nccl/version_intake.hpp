@@ -24,7 +24,7 @@
 #include <caf/expected.hpp>
 
 #include "runtime/nccl/bucket_plan.hpp"
-#include "runtime/nccl/version_header.hpp"
+#include "runtime/version_header.hpp"
 
 namespace tandem::nccl {
 

@@ -36,8 +36,8 @@
 #include "runtime/nccl/clock_source.hpp"
 #include "runtime/nccl/collective.hpp"
 #include "runtime/nccl/epoch_planner.hpp"
-#include "runtime/nccl/version_header.hpp"
 #include "runtime/nccl/weight_transfer.hpp"
+#include "runtime/version_header.hpp"
 
 namespace tandem::nccl {
 

@@ -32,9 +32,9 @@
 #include "runtime/nccl/bucket_plan.hpp"
 #include "runtime/nccl/clock_source.hpp"
 #include "runtime/nccl/collective.hpp"
-#include "runtime/nccl/version_header.hpp"
 #include "runtime/nccl/weight_publisher.hpp"
 #include "runtime/nccl/weight_transfer.hpp"
+#include "runtime/version_header.hpp"
 
 namespace tandem::nccl {
 

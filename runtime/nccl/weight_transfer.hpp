@@ -44,8 +44,8 @@
 #include "runtime/nccl/bucket_plan.hpp"
 #include "runtime/nccl/clock_source.hpp"
 #include "runtime/nccl/collective.hpp"
-#include "runtime/nccl/version_header.hpp"
 #include "runtime/nccl/version_intake.hpp"
+#include "runtime/version_header.hpp"
 
 namespace tandem::nccl {
 

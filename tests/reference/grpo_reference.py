@@ -2,7 +2,7 @@
 """Independent float64 reference for tandem's GRPO advantages and loss.
 
 Pure Python (no torch, no numpy), written from the formulas of
-shared/reference/grpo.md §1-§5 and the contract in models/grpo_loss.hpp, not
+docs/grpo.md §1-§5 and the contract in models/grpo_loss.hpp, not
 from the C++ code. It writes the fixed inputs and the expected outputs to
 
   tests/data/grpo_reference.json                 (for humans and other tools)

@@ -13,7 +13,7 @@ One step, as tandem's learner_core does it:
   2. per micro-batch: forward, per-token loss, backward of
      (sum of the micro-batch's token losses) / (tokens of the whole step);
   3. clip the global grad norm, AdamW step.
-Per-token loss (decoupled PPO, tandem's default; see grpo.md section 5):
+Per-token loss (decoupled PPO, tandem's default; see docs/grpo.md §5):
   u  = exp(clamp(logp - prox, -20, 20))
   w  = min(exp(clamp(prox - behav, -20, 20)), behav_weight_cap)
   l  = max(-A u, -A clip(u, 1 - eps_low, 1 + eps_high)) * w

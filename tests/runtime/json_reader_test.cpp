@@ -121,6 +121,40 @@ TEST(JsonReader, ErrorsNameLineAndColumn) {
             std::string::npos);
 }
 
+TEST(JsonReader, NamesYamlAndJavaScriptFormsThatJsonLacks) {
+  EXPECT_NE(parse_error("{question: 1}").find("1:2: object keys must be quoted strings, got 'q'"),
+            std::string::npos);
+  EXPECT_NE(parse_error("{'a': 1}").find("1:2: expected a string key in object, got a single "
+                                         "quote (JSON strings use double quotes)"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[1, 'a']").find("1:5: expected a value, got a single quote (JSON "
+                                         "strings use double quotes)"),
+            std::string::npos);
+  EXPECT_NE(parse_error("{\"a\": 1 # note\n}").find("1:9: expected ',' or '}' in object, "
+                                                   "got '#' (JSON has no comments)"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[1] // note").find("1:5: unexpected '/' after the document (JSON "
+                                            "has no comments)"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[/* note */ 1]").find("(JSON has no comments)"), std::string::npos);
+  // A lone slash is only unexpected.
+  EXPECT_EQ(parse_error("[/]").find("comments"), std::string::npos);
+}
+
+TEST(JsonReader, PrefixParseStopsAfterTheFirstValue) {
+  size_t consumed = 99;
+  auto v = parse_json_prefix("  {\"a\": [1]} trailing {", consumed);
+  ASSERT_TRUE(v) << describe(v.error());
+  EXPECT_EQ(consumed, 12u);
+  EXPECT_EQ(*(*v->find("a")->as_array())[0].as_integer(), 1);
+  consumed = 99;
+  auto bad = parse_json_prefix("{\"a\": } x", consumed, "s");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(consumed, 99u);
+  EXPECT_NE(describe(bad.error()).find("s:1:7: expected a value, got '}'"), std::string::npos)
+    << describe(bad.error());
+}
+
 TEST(JsonReader, RefusesMalformedStrings) {
   EXPECT_NE(parse_error("\"abc").find("unterminated string"), std::string::npos);
   EXPECT_NE(parse_error("\"a\nb\"").find("control character"), std::string::npos);

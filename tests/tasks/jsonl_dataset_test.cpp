@@ -197,6 +197,74 @@ TEST(JsonlDataset, ReportsAtMostTwentyErrorsAndCountsTheRest) {
   EXPECT_TRUE(contains(err, "5 more bad lines (25 in all)")) << err;
 }
 
+// YAML forms that the YAML parser used before json_reader accepted (or that
+// are simply not JSON) fail with file:line and what is wrong.
+TEST(JsonlDataset, YamlFormsThatAreNotJsonAreRejectedWithFileAndLine) {
+  temp_file file{
+    "{question: 1+1, \"answer\": \"2\"}\n"                        // 1 unquoted key
+    "{'prompt': '1+1=', 'answer': '2'}\n"                         // 2 single quotes
+    "{\"prompt\": \"1+1=\", \"answer\": '2'}\n"                     // 3 single-quoted value
+    "{\"prompt\": \"1+1=\", \"answer\": \"2\"} # why\n"             // 4 comment after
+    "{\"prompt\": \"1+1=\", # why\n"                              // 5 comment inside
+    "{\"prompt\": \"1+1=\", \"answer\": \"2\",}\n"                  // 6 trailing comma
+    "{\"prompt\": \"1+1=\\x21\", \"answer\": \"2\"}\n"              // 7 YAML escape
+    "{\"prompt\": &a \"1+1=\", \"answer\": *a}\n"                   // 8 anchor, alias
+    "{\"prompt\": \"1+1=\t\", \"answer\": \"2\"}\n"                 // 9 raw tab
+    "{\"prompt\": \"1+1=\", \"answer\": 0x2}\n"};                   // 10 hex number
+  const auto err = load_error(file.path);
+  const auto& f = file.path;
+  EXPECT_TRUE(contains(err, f + ":1: bad JSON: object keys must be quoted strings, got 'q' "
+                               "(column 2)")) << err;
+  EXPECT_TRUE(contains(err, f + ":2: bad JSON: expected a string key in object, got a single "
+                               "quote (JSON strings use double quotes) (column 2)")) << err;
+  EXPECT_TRUE(contains(err, f + ":3: bad JSON: expected a value, got a single quote")) << err;
+  EXPECT_TRUE(contains(err, f + ":4: bad JSON: unexpected text after the object (column 35)"))
+    << err;
+  EXPECT_TRUE(contains(err, f + ":5: bad JSON: expected a string key in object, got '#' "
+                               "(JSON has no comments) (column 20)")) << err;
+  EXPECT_TRUE(contains(err, f + ":6: bad JSON: expected a string key in object, got '}'"))
+    << err;
+  EXPECT_TRUE(contains(err, f + ":7: bad JSON: unknown escape character 'x'")) << err;
+  EXPECT_TRUE(contains(err, f + ":8: bad JSON: expected a value, got '&'")) << err;
+  EXPECT_TRUE(contains(err, f + ":9: bad JSON: control character")) << err;
+  EXPECT_TRUE(contains(err, f + ":10: bad JSON: expected ',' or '}' in object, got 'x'"))
+    << err;
+}
+
+// Valid JSON that the YAML parser refused: surrogate-pair escapes.
+TEST(JsonlDataset, SurrogatePairEscapesDecodeToOneCodePoint) {
+  temp_file file{"{\"prompt\": \"1+1=\", \"answer\": \"\\ud83d\\ude42\"}\n"};
+  char_tokenizer tok;
+  auto ds = jsonl_dataset::load(file.path, tok, 1);
+  ASSERT_TRUE(ds) << describe(ds.error());
+  EXPECT_EQ((*ds)->next().answer, "\xF0\x9F\x99\x82");
+}
+
+TEST(JsonlDataset, NumericAnswersKeepTheTextAsWritten) {
+  temp_file file{"{\"prompt\": \"1+1=\", \"answer\": 1e3}\n"
+                 "{\"prompt\": \"1+2=\", \"answer\": -0.50}\n"
+                 "{\"prompt\": \"1+3=\", \"answer\":7}\n"};
+  char_tokenizer tok;
+  auto ds = jsonl_dataset::load(file.path, tok, 1);
+  ASSERT_TRUE(ds) << describe(ds.error());
+  std::map<std::string, std::string> rows;
+  for (int i = 0; i < 3; ++i) {
+    auto p = (*ds)->next();
+    rows[p.question] = p.answer;
+  }
+  const std::map<std::string, std::string> expected = {
+    {"1+1=", "1e3"}, {"1+2=", "-0.50"}, {"1+3=", "7"}};
+  EXPECT_EQ(rows, expected);
+}
+
+TEST(JsonlDataset, DuplicateKeysInsideIgnoredFieldsAreNotChecked) {
+  temp_file file{"{\"prompt\": \"1+1=\", \"answer\": \"2\", \"meta\": {\"k\": 1, \"k\": 2}}\n"};
+  char_tokenizer tok;
+  auto ds = jsonl_dataset::load(file.path, tok, 1);
+  ASSERT_TRUE(ds) << describe(ds.error());
+  EXPECT_EQ((*ds)->size(), 1u);
+}
+
 TEST(JsonlDataset, CrlfLineEndingsAreAccepted) {
   temp_file file{"{\"prompt\": \"1+1=\", \"answer\": \"2\"}\r\n\r\n"};
   char_tokenizer tok;

@@ -7,14 +7,18 @@
 // instead of posting broadcasts of the wrong size, which NCCL would turn into
 // a hang or silent corruption.
 //
+// A plain message type: it lives in runtime/ (with messages.hpp, which
+// registers it) so that tandem_runtime needs nothing from the broadcast
+// library above it. That library (directory runtime/nccl) builds it from a
+// bucket plan (make_header in bucket_plan.hpp) and checks it against the
+// receiver's plan (version_intake.hpp).
+//
 // Thread safety: a value type.
 #pragma once
 
 #include <cstdint>
 
 #include <caf/meta/type_name.hpp>
-
-#include "runtime/nccl/bucket_plan.hpp"
 
 namespace tandem::nccl {
 
@@ -30,12 +34,6 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, version_header& x) {
   return f(caf::meta::type_name("version_header"), x.version, x.epoch,
            x.total_bytes, x.buckets, x.layout_digest);
-}
-
-inline version_header make_header(int64_t version, uint64_t epoch,
-                                  const bucket_plan& plan) {
-  return {version, epoch, plan.total_bytes,
-          static_cast<uint32_t>(plan.buckets.size()), plan.layout_digest};
 }
 
 } // namespace tandem::nccl
