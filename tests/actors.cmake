@@ -16,7 +16,7 @@ foreach(check learning two_process worker_killed local_3proc two_node_netns scal
 endforeach()
 tandem_add_test(transport_test SOURCES runtime/transport_test.cpp LIBS tandem_transport)
 tandem_add_test(sim_test SOURCES actors/sim_test.cpp LIBS tandem_wiring TIMEOUT 120)
-tandem_add_test(nccl_actor_test SOURCES actors/nccl_actor_test.cpp LIBS tandem_actors TIMEOUT 120)
+tandem_add_test(nccl_actor_test SOURCES actors/nccl_actor_test.cpp LIBS tandem_wiring TIMEOUT 120)
 # The one layout resolution against what the head actually spawns.
 tandem_add_test(wiring_test SOURCES wiring/wiring_test.cpp LIBS tandem_wiring TIMEOUT 120)
 tandem_add_test(cli_flags_test SOURCES runtime/cli_flags_test.cpp LIBS tandem_runtime)

@@ -21,6 +21,7 @@
 #include "actors/learner.hpp"
 #include "actors/reward.hpp"
 #include "actors/sampler.hpp"
+#include "wiring/head.hpp"
 #include "actors/weight_broadcaster.hpp"
 #include "runtime/nccl/fake_collective.hpp"
 #include "runtime/nccl/weight_publisher.hpp"
@@ -130,25 +131,41 @@ struct NcclPipeline : ActorTest {
     cs.generate_timeout = 10s;
   }
 
+  /// The graph as `tandem run` builds it (wiring/head.hpp): fake collective
+  /// for the learner's publisher, `n_samplers` samplers of the head.
   void start(int n_samplers) {
     observer = spawn_probe();
-    broadcaster = spawn(weight_broadcaster_actor, broadcaster_settings{});
     publisher = std::make_shared<nccl::weight_publisher>(
       "learner", std::make_unique<nccl::fake_collective>(fabric, clock), clock, bucket_bytes);
-    learner_nccl ln = learner_options;
-    ln.publisher = publisher;
-    learner = spawn(learner_actor, grpo_config{}, trainer, weight_routes{broadcaster}, ln);
-    reward = spawn(reward_actor, reward_weights{});
-    arithmetic_config ac;
-    std::shared_ptr<problem_source> src{std::move(*arithmetic_task::make(ac))};
-    controller_deps deps{src, metrics, {}, learner, {reward}, observer, {}, {}, {}};
-    controller = spawn(controller_actor, cs, deps);
+    head_settings hs;
+    hs.controller = cs;
+    hs.detached = false;
+    hs.sampler_max_groups = 2;
     for (int i = 0; i < n_samplers; ++i)
-      add_sampler("s" + std::to_string(i));
+      hs.samplers.push_back({"s" + std::to_string(i), "cuda:0", 1});
+    head_parts parts;
+    arithmetic_config ac;
+    parts.problems = std::shared_ptr<problem_source>{std::move(*arithmetic_task::make(ac))};
+    parts.trainer = trainer;
+    parts.nccl = learner_options;
+    parts.nccl.publisher = publisher;
+    parts.metrics = metrics;
+    parts.observer = observer;
+    parts.spawn_sampler = [this](const placed_instance& inst) -> caf::expected<caf::actor> {
+      return make_sampler(inst.name, {});
+    };
+    auto g = spawn_head(sys, hs, parts);
+    ASSERT_TRUE(g);
+    for (auto& h : g->all())
+      adopt(h);
+    broadcaster = g->broadcaster;
+    learner = g->learner;
+    reward = g->rewards.at(0);
+    controller = g->controller;
   }
 
-  caf::actor add_sampler(const std::string& name,
-                         nccl::weight_receiver::bucket_hook hook = {}) {
+  /// A sampler with its own fake NCCL end (not yet announced).
+  caf::actor make_sampler(const std::string& name, nccl::weight_receiver::bucket_hook hook) {
     gens.push_back(std::make_shared<flat_generator>());
     auto comm = std::make_unique<nccl::fake_collective>(fabric, clock);
     member_comms.push_back(comm.get());
@@ -159,6 +176,13 @@ struct NcclPipeline : ActorTest {
                                                       std::move(hook));
     auto s = spawn(sampler_actor, ss, gens.back());
     samplers.push_back(s);
+    return s;
+  }
+
+  /// A sampler joining later, as a worker process's would.
+  caf::actor add_sampler(const std::string& name,
+                         nccl::weight_receiver::bucket_hook hook = {}) {
+    auto s = make_sampler(name, std::move(hook));
     caf::anon_send(controller, sampler_hello{name, s, 2});
     return s;
   }
