@@ -123,10 +123,26 @@ TEST(BatchGenerator, SameSeedSameCompletions) {
   EXPECT_EQ(tokens[0], tokens[1]);
 }
 
+// `base`'s weights with the lm_head of `donor` (lm_head is the last tensor
+// of a blob, models/internal/transformer.cpp). Hidden states and KV-cache
+// entries are the same under both, so a token decoded after a switch to
+// these weights has exactly the log-prob that a full forward under them gives.
+std::vector<char> with_lm_head_of(const policy& base, const policy& donor) {
+  auto w = base.export_weights();
+  auto d = donor.export_weights();
+  const auto head = static_cast<ptrdiff_t>(tiny().vocab_size * tiny().hidden_size * sizeof(float));
+  std::copy(d.end() - head, d.end(), w.end() - head);
+  return w;
+}
+
 TEST(BatchGenerator, SyncedWeightsTakeEffectMidSequence) {
   auto pol = policy::make(tiny(), 1);
-  auto other = policy::make(tiny(), 2);
-  ASSERT_TRUE(pol && other);
+  auto old_weights = policy::make(tiny(), 1); // v0, for comparison
+  auto new_weights = policy::make(tiny(), 1); // v1 once imported below
+  auto donor = policy::make(tiny(), 2);
+  ASSERT_TRUE(pol && old_weights && new_weights && donor);
+  auto w = with_lm_head_of(**pol, **donor);
+  ASSERT_FALSE((*new_weights)->import_weights(w.data(), w.size()));
   device_options o;
   o.max_rows = 7;
   auto gen = batch_generator::make(**pol, o);
@@ -136,19 +152,29 @@ TEST(BatchGenerator, SyncedWeightsTakeEffectMidSequence) {
   ASSERT_FALSE((*gen)->start(prompts(), sp, 1));
   ASSERT_FALSE((*gen)->step(0));
   ASSERT_FALSE((*gen)->step(0));
-  auto w = (*other)->export_weights();
   ASSERT_FALSE((*pol)->import_weights(w.data(), w.size()));
   ASSERT_FALSE((*gen)->sync_weights());
   while (!(*gen)->done())
     ASSERT_FALSE((*gen)->step(1));
   auto res = (*gen)->take_results();
-  // Tokens 3.. were sampled by the new weights: their log-probs match a
-  // recomputation under them (the KV cache of tokens 1-2 came from v0, so
-  // only check the first token after the switch against its own forward).
-  for (auto& r : res) {
-    ASSERT_EQ(r.versions.size(), 6u);
-    EXPECT_EQ(r.versions[1], 0);
-    EXPECT_EQ(r.versions[2], 1);
+  ASSERT_EQ(res.size(), prompts().size());
+  std::vector<scored_input> batch;
+  for (size_t i = 0; i < res.size(); ++i)
+    batch.push_back({prompts()[i], res[i].tokens});
+  auto before = (*old_weights)->score(batch, sp.temperature);
+  auto after = (*new_weights)->score(batch, sp.temperature);
+  ASSERT_TRUE(before && after);
+  for (size_t i = 0; i < res.size(); ++i) {
+    ASSERT_EQ(res[i].versions, (std::vector<int64_t>{0, 0, 1, 1, 1, 1}));
+    for (size_t t = 0; t < 6; ++t) {
+      const auto& want = t < 2 ? *before : *after;
+      const auto& other = t < 2 ? *after : *before;
+      EXPECT_NEAR(res[i].logprobs[t], want[i][t], 2e-5)
+        << "sequence " << i << " token " << t << " (v" << res[i].versions[t] << ")";
+      // The two weight sets give clearly different log-probs, so the
+      // comparison above tells which weights decoded each token.
+      EXPECT_GT(std::fabs(want[i][t] - other[i][t]), 1e-4) << "sequence " << i << " token " << t;
+    }
   }
 }
 
