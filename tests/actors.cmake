@@ -8,7 +8,8 @@ tandem_add_test(gate_test SOURCES actors/gate_test.cpp LIBS tandem_actors)
 
 # End-to-end: the real binary (LibTorch) through ctest.
 find_package(Python3 COMPONENTS Interpreter REQUIRED)
-foreach(check learning two_process worker_killed local_3proc two_node_netns scale bad_config hf)
+foreach(check learning basic_smoke two_process interrupt worker_killed worker_hung local_3proc
+              two_node_netns scale bad_config hf gpu_run)
   add_test(NAME e2e_${check}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e.py
                    $<TARGET_FILE:tandem> ${check})
