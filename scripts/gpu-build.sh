@@ -12,7 +12,11 @@
 #       command="set -o pipefail; bash scripts/gpu-build.sh 2>&1 | tee $OUT/log")
 #
 # Arguments are passed to ctest; with none, it runs every test except the long
-# e2e_learning (`-E e2e_learning`). Environment knobs (defaults in brackets):
+# e2e_learning (`-E e2e_learning`). The GPU paths among them:
+# nccl_broadcast_gpu_test and nccl_run_kill_test (2 GPUs, else skipped) and
+# e2e_gpu_run (decode + learn on a GPU through `tandem run`; with
+# TANDEM_REQUIRE_GPU=1, set here, it fails instead of skipping when it finds
+# no GPU or a build without CUDA). Environment knobs (defaults in brackets):
 #   TANDEM_GPU_DEPS   prefix from fetch-gpu-deps.sh   [<repo>/.gpu-deps/prefix]
 #   TANDEM_GPU_BUILD  build directory                 [<repo>/build-gpu]
 #   TANDEM_JOBS       ninja jobs                      [nproc]
@@ -30,6 +34,7 @@ BUILD=${TANDEM_GPU_BUILD:-$ROOT/build-gpu}
 JOBS=${TANDEM_JOBS:-$(nproc)}
 PY=${TANDEM_PYTHON:-python3}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-4}
+export TANDEM_REQUIRE_GPU=1
 if [ $# -eq 0 ]; then set -- -E e2e_learning; fi
 
 if [ ! -f "$DEPS/include/caf/all.hpp" ]; then

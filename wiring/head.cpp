@@ -32,7 +32,7 @@ controller_deps deps_of(const head_parts& p, const head_graph& g) {
   d.problems = p.problems;
   d.metrics = p.metrics;
   d.progress = p.progress;
-  d.learner = g.learner;
+  d.learner = p.learner_front ? p.learner_front(g.learner) : g.learner;
   d.rewards = g.rewards;
   d.observer = p.observer;
   d.scaler = p.scaler;
@@ -54,6 +54,7 @@ caf::expected<head_graph> spawn_head(caf::actor_system& sys, const head_settings
   g.learner = spawn_learner(sys, s, p, g.broadcaster);
   auto tok = p.tokenizer ? p.tokenizer
                          : std::shared_ptr<const text_tokenizer>{std::make_shared<char_tokenizer>()};
+  g.rewards = p.rewards;
   for (int32_t i = 0; i < s.rewards; ++i)
     g.rewards.push_back(sys.spawn(tokenized_reward_actor, s.reward, tok));
   g.controller = sys.spawn(controller_actor, s.controller, deps_of(p, g));

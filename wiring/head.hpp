@@ -63,6 +63,12 @@ struct head_parts {
   caf::actor observer;       // gets finished_atom(ok, summary)
   caf::actor scaler;         // starts worker processes on scale-up; may be null
   caf::actor weights_mirror; // the ZeroMQ weights server; may be null
+  /// Reward actors spawned elsewhere (tests: one that hangs), used besides
+  /// the settings.rewards the head spawns.
+  std::vector<caf::actor> rewards;
+  /// Tests: an actor put in front of the learner as the controller sees it
+  /// (gets the real learner; e.g. one that hangs once). Null: none.
+  std::function<caf::actor(const caf::actor& learner)> learner_front;
   /// Spawns one of the head's samplers (settings.samplers, in order).
   std::function<caf::expected<caf::actor>(const placed_instance&)> spawn_sampler;
 };

@@ -2,9 +2,11 @@
 // deterministic actor tests (no LibTorch).
 #pragma once
 
-#include <functional>
 #include <cstring>
+#include <functional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "actors/backends.hpp"
 #include "runtime/error.hpp"
@@ -24,14 +26,18 @@ public:
     last_blob = blob;
     return caf::none;
   }
-  caf::error start(std::vector<std::vector<int32_t>> prompts, uint64_t) override {
+  caf::error start(std::vector<std::vector<int32_t>> prompts, uint64_t seed) override {
     if (fail_next_start) {
       fail_next_start = false;
       return make_error(errc::backend_failure, "injected");
     }
     seqs_.assign(prompts.size(), {});
     steps_ = 0;
+    seed_ = seed;
+    oov_ = oov_batches > 0;
+    oov_batches -= oov_ ? 1 : 0;
     ++batches;
+    sequences += static_cast<int>(prompts.size());
     return caf::none;
   }
   caf::error step(int64_t version) override {
@@ -40,8 +46,10 @@ public:
     auto ids = *tok.encode(text);
     for (auto& s : seqs_) {
       auto t = steps_ < static_cast<int32_t>(ids.size()) ? ids[steps_] : ids.back();
+      if (oov_ && steps_ == 0)
+        t = oov_token;
       s.tokens.push_back(t);
-      s.logprobs.push_back(-0.5f);
+      s.logprobs.push_back(logprob_for(seed_));
       s.versions.push_back(version);
       s.finished = t == char_tokenizer::answer_close_id;
     }
@@ -58,27 +66,39 @@ public:
     return out;
   }
 
+  /// The log-prob recorded for every token of a batch started with `seed`.
+  /// A retry gets a new seed (work_buffer), so a regenerated group differs
+  /// from the original in its log-probs even though its tokens are the same.
+  static float logprob_for(uint64_t seed) { return -0.5f - float(seed % 1000) * 1e-4f; }
+
+  /// An id no tokenizer knows (a corrupted or hostile sampler's output).
+  static constexpr int32_t oov_token = 1 << 20;
+
   std::string answer = "7";
   bool fail_next_start = false;
+  int oov_batches = 0; // the next n batches start every completion with oov_token
   int loads = 0, batches = 0, total_steps = 0;
+  int sequences = 0; // completions started, over all batches
   std::vector<char> last_blob;
 
 private:
   int32_t length_;
   int32_t steps_ = 0;
+  uint64_t seed_ = 0;
+  bool oov_ = false;
   std::vector<generated_sequence> seqs_;
 };
 
-/// Counts steps; weights are 16 bytes holding the version.
+/// Counts steps and keeps every batch it was given, failed ones included;
+/// weights are 16 bytes holding the version.
 class fake_training_backend : public training_backend {
 public:
   caf::expected<std::vector<train_step_stats>>
   train(const std::vector<train_sequence>& batch) override {
-    if (fail_next) {
-      fail_next = false;
+    const auto call = received.size();
+    received.push_back(batch);
+    if (failing_calls.count(call) > 0)
       return make_error(errc::numeric_failure, "injected");
-    }
-    batches.push_back(batch.size());
     train_step_stats s;
     s.version = ++version_;
     s.tokens = 0;
@@ -93,8 +113,8 @@ public:
   }
   int64_t version() const override { return version_; }
 
-  bool fail_next = false;
-  std::vector<size_t> batches;
+  std::set<size_t> failing_calls; // these calls (0 = the first) fail like a non-finite loss
+  std::vector<std::vector<train_sequence>> received; // in call order
 
 private:
   int64_t version_ = 0;

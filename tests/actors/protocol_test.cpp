@@ -1,7 +1,9 @@
 // Actor protocol tests: the real controller, sampler, reward, learner and
 // weight broadcaster actors with fake LibTorch backends, stepped message by
 // message on CAF's test coordinator (virtual time, no sleeps).
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "actor_test_fixture.hpp"
@@ -11,6 +13,7 @@
 #include "actors/learner.hpp"
 #include "actors/reward.hpp"
 #include "actors/sampler.hpp"
+#include "wiring/head.hpp"
 #include "actors/weight_broadcaster.hpp"
 #include "runtime/weights_blob.hpp"
 #include "tasks/arithmetic_task.hpp"
@@ -27,18 +30,87 @@ bool holds(const caf::message& m) {
   return m.size() == sizeof...(Ts) && m.match_elements<Ts...>();
 }
 
+// The integer field `key` of a one-line JSON object (summary or metrics);
+// -1 when absent.
+int64_t json_int(const std::string& json, const std::string& key) {
+  auto at = json.find("\"" + key + "\":");
+  return at == std::string::npos ? -1 : std::stoll(json.substr(at + key.size() + 3));
+}
+
+bool same_sequences(const std::vector<train_sequence>& a, const std::vector<train_sequence>& b) {
+  if (a.size() != b.size())
+    return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].prompt != b[i].prompt || a[i].completion != b[i].completion
+        || a[i].behav_logprobs != b[i].behav_logprobs || a[i].versions != b[i].versions
+        || a[i].advantage != b[i].advantage)
+      return false;
+  return true;
+}
+
 // A sampler that accepts requests and never answers (a hung process).
 struct stalled_state {
   std::vector<caf::response_promise> held;
+  std::vector<uint64_t> group_ids; // of every request it was given
 };
 caf::behavior stalled_sampler(caf::stateful_actor<stalled_state>* self) {
   return {
-    [=](generate_request&) -> caf::result<generate_result> {
+    [=](generate_request& r) -> caf::result<generate_result> {
+      for (auto& g : r.groups)
+        self->state.group_ids.push_back(g.group_id);
       self->state.held.push_back(self->make_response_promise());
       return caf::delegated<generate_result>{};
     },
     [=](const weights_chunk&) {},
   };
+}
+
+// A reward actor that never answers its first request (hung), then scores
+// like reward_actor.
+struct hung_reward_state {
+  std::optional<uint64_t> held_id;
+  std::vector<caf::response_promise> held;
+};
+caf::behavior reward_hung_once(caf::stateful_actor<hung_reward_state>* self) {
+  return {[=](const rollout_group& g) -> caf::result<scored_group> {
+    if (!self->state.held_id) {
+      self->state.held_id = g.group_id;
+      self->state.held.push_back(self->make_response_promise());
+      return caf::delegated<scored_group>{};
+    }
+    auto s = score_group(g, char_tokenizer{}, reward_weights{});
+    if (!s)
+      return s.error();
+    return std::move(*s);
+  }};
+}
+
+// In front of the real learner: holds the first train_batch forever (a hung
+// learner), passes every later one on.
+struct hung_learner_state {
+  std::vector<uint64_t> held_ids; // group ids of the held batch
+  std::vector<caf::response_promise> held;
+};
+caf::behavior learner_hung_once(caf::stateful_actor<hung_learner_state>* self, caf::actor real) {
+  // Everything else (samplers joining, weights) goes on to the real learner.
+  self->set_default_handler(
+    [real](caf::scheduled_actor* me, caf::message_view& x) -> caf::result<caf::message> {
+      caf::send_as(caf::actor_cast<caf::actor>(me), real, x.move_content_to_message());
+      return caf::message{};
+    });
+  return {[=](train_batch& b) -> caf::result<train_report> {
+    if (self->state.held.empty()) {
+      for (auto& g : b.groups)
+        self->state.held_ids.push_back(g.rollout.group_id);
+      self->state.held.push_back(self->make_response_promise());
+      return caf::delegated<train_report>{};
+    }
+    auto rp = self->make_response_promise<train_report>();
+    self->request(real, caf::infinite, std::move(b))
+      .then([rp](train_report& r) mutable { rp.deliver(std::move(r)); },
+            [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+    return rp;
+  }};
 }
 
 // Records every down_msg of the actors it was asked to watch.
@@ -73,6 +145,9 @@ struct Pipeline : ActorTest {
   std::vector<uint64_t> consumed;
   caf::actor observer, broadcaster, learner, reward, controller, scaler;
   std::vector<caf::actor> samplers;
+  arithmetic_config task;
+  // Set before start(): puts an actor in front of the learner (gets the real one).
+  std::function<caf::actor(caf::actor)> learner_front;
 
   Pipeline() {
     cs.steps = 6;
@@ -82,18 +157,36 @@ struct Pipeline : ActorTest {
     cs.generate_timeout = 10s;
   }
 
+  /// The graph as `tandem run` builds it (wiring/head.hpp), with fakes; the
+  /// samplers join after it, as remote ones would.
   void start(int n_samplers) {
     observer = spawn_probe();
-    broadcaster = spawn(weight_broadcaster_actor, broadcaster_settings{});
-    learner = spawn(learner_actor, grpo_config{}, trainer, weight_routes{broadcaster}, learner_nccl{});
-    reward = spawn(reward_actor, reward_weights{});
-    arithmetic_config ac;
-    std::shared_ptr<problem_source> src{std::move(*arithmetic_task::make(ac))};
-    controller_deps deps{src, metrics, {}, learner, {reward}, observer, scaler,
-                         [this](const std::vector<uint64_t>& ids) {
-                           consumed.insert(consumed.end(), ids.begin(), ids.end());
-                         }};
-    controller = spawn(controller_actor, cs, deps);
+    head_settings hs;
+    hs.controller = cs;
+    hs.detached = false;
+    hs.rewards = reward ? 0 : 1; // a test may have spawned its own
+    head_parts parts;
+    parts.problems = std::shared_ptr<problem_source>{std::move(*arithmetic_task::make(task))};
+    parts.trainer = trainer;
+    parts.metrics = metrics;
+    parts.observer = observer;
+    parts.scaler = scaler;
+    caf::actor front;
+    if (learner_front)
+      parts.learner_front = [&](const caf::actor& real) { return front = learner_front(real); };
+    if (reward)
+      parts.rewards = {reward};
+    parts.on_consumed = [this](const std::vector<uint64_t>& ids) {
+      consumed.insert(consumed.end(), ids.begin(), ids.end());
+    };
+    auto g = spawn_head(sys, hs, parts);
+    ASSERT_TRUE(g);
+    for (auto& h : g->all())
+      adopt(h);
+    broadcaster = g->broadcaster;
+    learner = front ? front : g->learner; // what the controller talks to
+    reward = g->rewards.at(0);
+    controller = g->controller;
     for (int i = 0; i < n_samplers; ++i)
       add_sampler("s" + std::to_string(i));
   }
@@ -186,17 +279,27 @@ TEST_F(Pipeline, HungSamplerTimesOutAndItsGroupsGoToAnotherSampler) {
   run();
   EXPECT_FALSE(finished()); // all work is parked at the hung sampler
   EXPECT_EQ(state<stalled_state>(hung).held.size(), 2u);
+  const auto parked = state<stalled_state>(hung).group_ids;
+  ASSERT_EQ(parked.size(), 4u);
   add_sampler("healthy");
   run();
+  auto& work = *state<controller_state>(controller).work;
   EXPECT_EQ(advance_time(9s), 0u) << "nothing is due before the 10 s timeout";
+  for (auto id : parked)
+    EXPECT_EQ(work.state_of(id), group_state::in_flight) << "group " << id;
   advance_time(1s); // the hung requests time out; their groups are requeued
-  run();
+  EXPECT_GE(work.counters().requeued, parked.size());
   for (int i = 0; i < 20 && !finished(); ++i)
     advance_time(10s); // later requests to the hung sampler time out too
   auto f = finished();
   ASSERT_TRUE(f);
   EXPECT_TRUE(f->first) << f->second;
   expect_each_group_consumed_once();
+  // Requeued, not dropped: the parked groups were trained (once each).
+  for (auto id : parked)
+    EXPECT_EQ(std::count(consumed.begin(), consumed.end(), id), 1) << "group " << id;
+  EXPECT_GE(json_int(f->second, "groups_requeued"), int64_t(parked.size()));
+  EXPECT_EQ(json_int(f->second, "groups_dropped"), 0);
 }
 
 TEST_F(Pipeline, RunFailsWhenNoSamplerIsLeftForTheConnectTimeout) {
@@ -387,13 +490,188 @@ TEST_F(Pipeline, DataPlaneSamplersAreNotSubscribedToTheBroadcaster) {
   EXPECT_EQ(subs.begin()->second.handle, samplers[0]);
 }
 
+// The fake trainer keeps every batch it was given. After a failed step the
+// learner must get the very same scored groups again (rollback): not
+// regenerated ones (a requeue: same prompts, but new seeds give other
+// log-probs, and the sampler decodes more), nor others (drop and replace).
 TEST_F(Pipeline, LearnerFailureRollsTheBatchBackAndRetries) {
-  trainer->fail_next = true;
+  trainer->failing_calls = {0};
   start(1);
   run();
   auto f = finished();
-  ASSERT_TRUE(f && f->first);
+  ASSERT_TRUE(f && f->first) << (f ? f->second : "");
   EXPECT_EQ(trainer->version(), 6);
+  ASSERT_EQ(trainer->received.size(), 7u); // the failure + 6 steps
+  EXPECT_TRUE(same_sequences(trainer->received[1], trainer->received[0]))
+    << "the retry did not train on the failed batch's groups";
+  EXPECT_EQ(gens[0]->sequences, cs.steps * cs.groups_per_step * cs.group_size)
+    << "groups were generated again";
+  EXPECT_EQ(json_int(f->second, "groups_requeued"), 0);
+  EXPECT_EQ(json_int(f->second, "groups_dropped"), 0);
+  expect_each_group_consumed_once();
+}
+
+TEST_F(Pipeline, LearnerFailingMaxTrainFailuresTimesInARowIsRetriedEachTime) {
+  ASSERT_EQ(cs.max_train_failures, 3u);
+  trainer->failing_calls = {0, 1, 2};
+  start(1);
+  run();
+  auto f = finished();
+  ASSERT_TRUE(f && f->first) << (f ? f->second : "");
+  ASSERT_EQ(trainer->received.size(), 9u);
+  for (size_t i = 1; i <= 3; ++i)
+    EXPECT_TRUE(same_sequences(trainer->received[i], trainer->received[0])) << "call " << i;
+  expect_each_group_consumed_once();
+}
+
+TEST_F(Pipeline, LearnerFailingOnceMoreThanMaxTrainFailuresInARowEndsTheRun) {
+  trainer->failing_calls = {0, 1, 2, 3};
+  start(1);
+  run();
+  auto f = finished();
+  ASSERT_TRUE(f);
+  EXPECT_FALSE(f->first);
+  EXPECT_NE(f->second.find("learner failed 4 times in a row"), std::string::npos) << f->second;
+  ASSERT_EQ(trainer->received.size(), 4u) << "the controller kept retrying";
+  for (size_t i = 1; i < 4; ++i)
+    EXPECT_TRUE(same_sequences(trainer->received[i], trainer->received[0])) << "call " << i;
+  EXPECT_EQ(trainer->version(), 0);
+  EXPECT_TRUE(consumed.empty());
+  EXPECT_TRUE(metrics->lines.empty());
+}
+
+TEST_F(Pipeline, ASuccessfulStepResetsTheLearnerFailureCount) {
+  trainer->failing_calls = {0, 1, 2, 4, 5, 6}; // 3 failures, a step, 3 failures
+  start(1);
+  run();
+  auto f = finished();
+  ASSERT_TRUE(f && f->first) << (f ? f->second : "");
+  EXPECT_EQ(trainer->version(), 6);
+  EXPECT_EQ(trainer->received.size(), 12u);
+  expect_each_group_consumed_once();
+}
+
+TEST_F(Pipeline, HungLearnerTimesOutAndItsBatchIsRolledBackAndRetried) {
+  cs.train_timeout = 20s;
+  learner_front = [this](caf::actor real) { return spawn(learner_hung_once, real); };
+  start(1);
+  run();
+  auto& front = state<hung_learner_state>(learner);
+  ASSERT_EQ(front.held_ids.size(), size_t(cs.groups_per_step));
+  advance_time(19s);
+  EXPECT_FALSE(finished());
+  EXPECT_TRUE(trainer->received.empty()) << "trained while the learner hung";
+  auto& work = *state<controller_state>(controller).work;
+  for (auto id : front.held_ids)
+    EXPECT_EQ(work.state_of(id), group_state::training) << "group " << id;
+  advance_time(1s); // the train request times out: rollback and retry
+  auto f = finished();
+  ASSERT_TRUE(f && f->first) << (f ? f->second : "");
+  EXPECT_EQ(trainer->version(), 6);
+  // The retry carried the held batch's groups, trained first.
+  ASSERT_GE(consumed.size(), front.held_ids.size());
+  EXPECT_EQ(std::vector<uint64_t>(consumed.begin(), consumed.begin() + cs.groups_per_step),
+            front.held_ids);
+  EXPECT_EQ(gens[0]->sequences, cs.steps * cs.groups_per_step * cs.group_size);
+  expect_each_group_consumed_once();
+}
+
+TEST_F(Pipeline, HungRewardTimesOutAndItsGroupIsRequeuedAndRegenerated) {
+  cs.score_timeout = 20s;
+  reward = spawn(reward_hung_once);
+  start(1);
+  run();
+  auto& hung = state<hung_reward_state>(reward);
+  ASSERT_TRUE(hung.held_id);
+  const auto id = *hung.held_id;
+  advance_time(19s);
+  EXPECT_FALSE(finished()) << "the held group is needed by the last step";
+  auto& work = *state<controller_state>(controller).work;
+  EXPECT_EQ(work.state_of(id), group_state::scoring);
+  EXPECT_EQ(work.counters().requeued, 0u);
+  advance_time(1s); // the score request times out: the group is requeued
+  auto f = finished();
+  ASSERT_TRUE(f && f->first) << (f ? f->second : "");
+  EXPECT_EQ(json_int(f->second, "groups_requeued"), 1);
+  EXPECT_EQ(std::count(consumed.begin(), consumed.end(), id), 1);
+  EXPECT_EQ(gens[0]->sequences, (cs.steps * cs.groups_per_step + 1) * cs.group_size)
+    << "the held group was not generated again";
+  expect_each_group_consumed_once();
+}
+
+// A sampler's completions with a token outside the vocabulary: the reward
+// actor refuses to score them (malformed_message), the controller requeues
+// the groups, they are generated again and trained; the bad tokens never
+// reach the learner.
+TEST_F(Pipeline, OutOfVocabularyTokensAreRejectedByTheRewardAndTheGroupsRequeued) {
+  start(1);
+  gens[0]->oov_batches = 1; // the first batch: 2 groups
+  run();
+  auto f = finished();
+  ASSERT_TRUE(f && f->first) << (f ? f->second : "");
+  EXPECT_EQ(json_int(f->second, "groups_requeued"), 2);
+  EXPECT_EQ(json_int(f->second, "groups_dropped"), 0);
+  EXPECT_EQ(json_int(f->second, "groups_admitted"), json_int(f->second, "groups_consumed"));
+  for (auto& batch : trainer->received)
+    for (auto& seq : batch)
+      EXPECT_EQ(std::count(seq.completion.begin(), seq.completion.end(),
+                           fake_generation_backend::oov_token), 0);
+  expect_each_group_consumed_once();
+}
+
+TEST(Reward, OutOfVocabularyTokensAreRejectedNotScored) {
+  rollout_group g;
+  g.group_id = 5;
+  g.answer = "7";
+  char_tokenizer tok;
+  auto ok = *tok.encode("7</answer>");
+  for (int32_t bad : {-1, tok.vocab_size(), fake_generation_backend::oov_token}) {
+    auto tokens = ok;
+    tokens.insert(tokens.begin(), bad);
+    g.completions = {completion_record{ok, std::vector<float>(ok.size(), -1.f),
+                                       std::vector<int64_t>(ok.size(), 0), true},
+                     completion_record{tokens, std::vector<float>(tokens.size(), -1.f),
+                                       std::vector<int64_t>(tokens.size(), 0), true}};
+    auto s = score_group(g, tok, reward_weights{});
+    ASSERT_FALSE(s) << "token " << bad << " was scored";
+    EXPECT_TRUE(is(s.error(), errc::malformed_message)) << describe(s.error());
+    EXPECT_NE(describe(s.error()).find("out of vocabulary"), std::string::npos);
+  }
+  g.completions.resize(1); // the well-formed one alone scores 1
+  auto s = score_group(g, tok, reward_weights{});
+  ASSERT_TRUE(s);
+  EXPECT_DOUBLE_EQ(s->rewards[0], 1.0);
+}
+
+// run.target_reward: the run ends once the mean reward of the last
+// reward_window (10) steps reaches it, not before the window is full.
+TEST_F(Pipeline, TargetRewardEndsTheRunOnceTheWindowMeanReachesIt) {
+  cs.steps = 40;
+  cs.target_reward = 0.95;
+  task.min_operand = task.max_operand = 3; // every prompt is 3+3=
+  start(1);
+  gens[0]->answer = "6"; // always right: reward 1
+  run();
+  auto f = finished();
+  ASSERT_TRUE(f && f->first) << (f ? f->second : "");
+  EXPECT_NE(f->second.find("\"reason\":\"target reward reached\""), std::string::npos)
+    << f->second;
+  EXPECT_EQ(trainer->version(), 10);
+  EXPECT_EQ(metrics->lines.size(), 10u);
+}
+
+TEST_F(Pipeline, TargetRewardNotReachedTrainsAllSteps) {
+  cs.steps = 15;
+  cs.target_reward = 0.95;
+  task.min_operand = task.max_operand = 3;
+  start(1);
+  gens[0]->answer = "5"; // well formed, wrong: reward 0.1
+  run();
+  auto f = finished();
+  ASSERT_TRUE(f && f->first) << (f ? f->second : "");
+  EXPECT_NE(f->second.find("\"reason\":\"trained all steps\""), std::string::npos)
+    << f->second;
+  EXPECT_EQ(trainer->version(), 15);
   expect_each_group_consumed_once();
 }
 

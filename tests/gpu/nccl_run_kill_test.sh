@@ -3,14 +3,22 @@
 # (configs/gpu-2/nccl.yaml: learner on GPU 0, sampler process on GPU 1,
 # weights over NCCL) whose sampler process is SIGKILLed in the middle of the
 # broadcast of version 5 (TANDEM_FAULT_NCCL_DIE=5:3: right before it posts
-# bucket 4 of 44). Checks, from the run's own log and metrics:
+# bucket 4 of 44). Checks, from the run's own log, NCCL's log and the run's
+# outputs (every line this script prints is the result of a check):
 #   1. the learner reports a typed error (collective_timeout or peer_down)
-#      naming epoch 1 and version 5, within the bucket's deadline (2 s base +
-#      16 MiB at 1 GB/s) plus 3 s of slack after the kill;
+#      naming epoch 1 and version 5 at most 5.1 s after the kill: the
+#      stalled bucket's budget (2 s base + 16 MiB at 1 GB/s = 2.02 s) plus
+#      3 s of slack (the learner may have posted that bucket before the
+#      kill or only after the buckets queued ahead of it, then aborts the
+#      communicator and logs); measured 2.5 s;
 #   2. a replacement sampler process (started here, as an operator would)
 #      joins, and the learner opens a new epoch (2 or later) with it;
-#   3. versions after the failure still travel over NCCL (the sampler
-#      installs them), and the run finishes all its steps: nothing lost.
+#   3. versions after the failure still travel over NCCL: NCCL's own log of
+#      the replacement process (NCCL_DEBUG_SUBSYS=COLL) shows at least two
+#      whole versions (2 x 44 buckets) broadcast to it, and neither side logs
+#      an NCCL failure after the new epoch opened;
+#   4. nothing lost: the run exits 0 having trained all its steps, every
+#      step consumed its 64 groups, no report rejected, staleness bound held.
 # Exit 0 pass, 77 skip (fewer than 2 GPUs), 1 fail. Every wait has a deadline.
 set -uo pipefail
 TANDEM=${1:?tandem binary}
@@ -64,27 +72,55 @@ wait_for() { # wait_for <pattern> <deadline s>
 TANDEM_FAULT_NCCL_DIE=5:3 "$TANDEM" run "$WORK/run.yaml" --quiet > "$LOG" 2>&1 &
 RUN=$!
 wait_for 'SIGKILL mid-broadcast: version 5, bucket 3' 240 || fail "the sampler never reached version 5 over NCCL"
-echo "sampler process killed mid-broadcast of version 5"
+echo "ok: sampler process killed mid-broadcast of version 5"
 wait_for 'nccl: (collective_timeout|peer_down): epoch 1, version 5' 8 \
   || fail "no typed error from the learner within 8 s of the kill"
-echo "learner: typed error ${WAITED_MS} ms after the kill (bucket budget 2017 ms + 3 s slack)"
-[ "$WAITED_MS" -le 5100 ] || fail "error came ${WAITED_MS} ms after the kill (> 5.1 s)"
+BUDGET_MS=2017 SLACK_MS=3000
+[ "$WAITED_MS" -le $((BUDGET_MS + SLACK_MS)) ] \
+  || fail "error came ${WAITED_MS} ms after the kill (> ${BUDGET_MS} ms budget + ${SLACK_MS} ms slack)"
+echo "ok: learner: typed error ${WAITED_MS} ms after the kill (<= ${BUDGET_MS} ms budget + ${SLACK_MS} ms slack):"
 grep -E 'nccl: (collective_timeout|peer_down): epoch 1, version 5' "$LOG" | head -1
 
-env -u TANDEM_FAULT_NCCL_DIE "$TANDEM" worker --config "$WORK/run.yaml" --head 127.0.0.1:4250 \
+# NCCL logs every collective it is asked for (subsystem COLL) into a file of
+# its own, so the run log stays readable.
+env -u TANDEM_FAULT_NCCL_DIE NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=COLL \
+  NCCL_DEBUG_FILE="$WORK/replacement-nccl.%p.log" \
+  "$TANDEM" worker --config "$WORK/run.yaml" --head 127.0.0.1:4250 \
   --process sampler-gpu1 >> "$LOG" 2>&1 &
 REPL=$!
 wait_for 'nccl: epoch [2-9][0-9]* open with 1 member' 120 \
   || fail "no new NCCL epoch with the replacement sampler"
+OPEN_LINE=$(grep -nE 'nccl: epoch [2-9][0-9]* open with 1 member' "$LOG" | head -1 | cut -d: -f1)
+echo "ok: the replacement joined a new epoch:"
 grep -E 'nccl: epoch [0-9]+ open' "$LOG"
 
 for i in $(seq 1 600); do kill -0 "$RUN" 2>/dev/null || break; sleep 0.5; done
 kill -0 "$RUN" 2>/dev/null && fail "run still going after 300 s"
 wait "$RUN"; rc=$?
 [ "$rc" -eq 0 ] || fail "tandem run exited $rc"
+
+# 3. Versions after the failure went over NCCL.
+BUCKETS=44
+bcasts=$(cat "$WORK"/replacement-nccl.*.log 2>/dev/null | grep -c 'Broadcast: opCount' || true)
+[ "${bcasts:-0}" -ge $((2 * BUCKETS)) ] \
+  || fail "NCCL broadcast ${bcasts:-0} buckets to the replacement (< 2 versions x $BUCKETS)"
+late=$(tail -n +"$OPEN_LINE" "$LOG" | grep -E 'nccl: .*(timeout|peer_down|failure|cannot|leaving|left)' || true)
+[ -z "$late" ] || fail "NCCL failures after the new epoch opened: $late"
+echo "ok: $bcasts bucket broadcasts (~$((bcasts / BUCKETS)) versions) reached the replacement over NCCL; no NCCL failure after the new epoch opened"
+errs=$(grep -cE 'nccl: (collective_timeout|peer_down)' "$LOG" || true)
+early=$(grep -cE 'nccl: (collective_timeout|peer_down): epoch 1,' "$LOG" || true)
+[ "$errs" -eq "$early" ] || fail "$errs typed NCCL errors logged, only $early of them in epoch 1"
+echo "ok: $errs typed NCCL error(s) logged, all in epoch 1 (the killed sampler's)"
+
+# 4. Nothing lost.
+field() { grep -oE "\"$1\":[0-9.]+" "$WORK/out/summary.json" | head -1 | cut -d: -f2; }
 steps=$(grep -c '"version"' "$WORK/out/metrics.jsonl" || true)
-[ "$steps" -ge "$STEPS" ] || fail "metrics.jsonl has $steps steps, expected $STEPS"
-last=$(grep -o '"mismatch_tokens":[0-9]*' "$WORK/out/metrics.jsonl" | tail -1)
-echo "run finished: $steps steps; last step $last"
-grep -c 'nccl: collective_timeout\|nccl: peer_down' "$LOG" | xargs echo "typed NCCL errors logged:"
+[ "$steps" -eq "$STEPS" ] && [ "$(field steps)" = "$STEPS" ] && [ "$(field ok)" = 1 ] \
+  || fail "metrics.jsonl has $steps steps, summary says $(field steps) (ok $(field ok)); expected $STEPS"
+GROUPS_PER_STEP=64
+[ "$(field groups_consumed)" = $((STEPS * GROUPS_PER_STEP)) ] \
+  || fail "groups consumed $(field groups_consumed), expected $((STEPS * GROUPS_PER_STEP))"
+[ "$(field reports_rejected)" = 0 ] && [ "$(field staleness_violations)" = 0 ] \
+  || fail "reports rejected $(field reports_rejected), staleness violations $(field staleness_violations)"
+echo "ok: run finished all $STEPS steps, $((STEPS * GROUPS_PER_STEP)) groups consumed once each (requeued $(field groups_requeued)), no staleness violation"
 echo "PASS"

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -29,6 +30,39 @@ model_config tiny() {
 
 std::vector<std::vector<int32_t>> prompts() {
   return {{1, 5, 7}, {2, 9}, {3, 4, 5, 6, 7}, {8}, {10, 11, 12, 13}, {14, 15}, {16, 17, 18}};
+}
+
+// The nucleus of the next-token distribution after `prompt` for a top_p near
+// `target`: tokens in order of probability, each kept while the mass of the
+// ones before it is below top_p. `top_p` is set halfway between the mass
+// before the last kept token and the mass before the first dropped one, so
+// float rounding cannot move a token across the edge; `dist` receives the
+// whole distribution's log-probs.
+std::set<int32_t> nucleus_after(policy& pol, const std::vector<int32_t>& prompt, double target,
+                                double* top_p, std::vector<float>* dist) {
+  std::vector<scored_input> alts;
+  for (int32_t t = 0; t < tiny().vocab_size; ++t)
+    alts.push_back({prompt, {t}});
+  auto s = pol.score(alts, 1.0);
+  EXPECT_TRUE(s);
+  dist->clear();
+  for (auto& row : *s)
+    dist->push_back(row[0]);
+  std::vector<int32_t> order(dist->size());
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = static_cast<int32_t>(i);
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return (*dist)[a] > (*dist)[b]; });
+  std::set<int32_t> out;
+  double before = 0, last_before = 0;
+  for (auto t : order) {
+    if (before >= target)
+      break;
+    out.insert(t);
+    last_before = before;
+    before += std::exp(double((*dist)[t]));
+  }
+  *top_p = (last_before + before) / 2;
+  return out;
 }
 
 TEST(BatchGenerator, RecordedLogprobsEqualTheLearnerRecomputation) {
@@ -103,6 +137,41 @@ TEST(BatchGenerator, StopAfterEndsSequencesLikeAStopToken) {
   check((*session)->take_results());
 }
 
+// 0 < top_p < 1: 1024 draws of the token after one prompt all lie in the
+// nucleus and cover it; each records its log-prob under the full distribution.
+TEST(BatchGenerator, TopPBelowOneSamplesTheWholeNucleusAndNothingElse) {
+  auto pol = policy::make(tiny(), 6);
+  ASSERT_TRUE(pol);
+  const std::vector<int32_t> prompt{4, 9, 2};
+  for (double target : {0.3, 0.7}) {
+    std::vector<float> dist;
+    double top_p = 0;
+    const auto keep = nucleus_after(**pol, prompt, target, &top_p, &dist);
+    ASSERT_GT(keep.size(), 1u) << "top_p " << top_p;
+    ASSERT_LT(keep.size(), dist.size()) << "top_p " << top_p;
+    device_options o;
+    o.max_rows = 1024;
+    auto gen = batch_generator::make(**pol, o);
+    ASSERT_TRUE(gen);
+    sampling_params sp;
+    sp.top_p = top_p;
+    sp.max_new_tokens = 1;
+    ASSERT_FALSE((*gen)->start(std::vector<std::vector<int32_t>>(1024, prompt), sp, 17));
+    while (!(*gen)->done())
+      ASSERT_FALSE((*gen)->step(0));
+    std::set<int32_t> seen;
+    for (auto& r : (*gen)->take_results()) {
+      ASSERT_EQ(r.tokens.size(), 1u);
+      const auto t = r.tokens[0];
+      EXPECT_EQ(keep.count(t), 1u) << "top_p " << top_p << ": token " << t
+                                    << " is outside the nucleus of " << keep.size();
+      EXPECT_NEAR(r.logprobs[0], dist[t], 2e-5);
+      seen.insert(t);
+    }
+    EXPECT_EQ(seen, keep) << "top_p " << top_p << ": some nucleus token was never drawn";
+  }
+}
+
 TEST(BatchGenerator, SameSeedSameCompletions) {
   auto pol = policy::make(tiny(), 5);
   ASSERT_TRUE(pol);
@@ -123,10 +192,26 @@ TEST(BatchGenerator, SameSeedSameCompletions) {
   EXPECT_EQ(tokens[0], tokens[1]);
 }
 
+// `base`'s weights with the lm_head of `donor` (lm_head is the last tensor
+// of a blob, models/internal/transformer.cpp). Hidden states and KV-cache
+// entries are the same under both, so a token decoded after a switch to
+// these weights has exactly the log-prob that a full forward under them gives.
+std::vector<char> with_lm_head_of(const policy& base, const policy& donor) {
+  auto w = base.export_weights();
+  auto d = donor.export_weights();
+  const auto head = static_cast<ptrdiff_t>(tiny().vocab_size * tiny().hidden_size * sizeof(float));
+  std::copy(d.end() - head, d.end(), w.end() - head);
+  return w;
+}
+
 TEST(BatchGenerator, SyncedWeightsTakeEffectMidSequence) {
   auto pol = policy::make(tiny(), 1);
-  auto other = policy::make(tiny(), 2);
-  ASSERT_TRUE(pol && other);
+  auto old_weights = policy::make(tiny(), 1); // v0, for comparison
+  auto new_weights = policy::make(tiny(), 1); // v1 once imported below
+  auto donor = policy::make(tiny(), 2);
+  ASSERT_TRUE(pol && old_weights && new_weights && donor);
+  auto w = with_lm_head_of(**pol, **donor);
+  ASSERT_FALSE((*new_weights)->import_weights(w.data(), w.size()));
   device_options o;
   o.max_rows = 7;
   auto gen = batch_generator::make(**pol, o);
@@ -136,19 +221,29 @@ TEST(BatchGenerator, SyncedWeightsTakeEffectMidSequence) {
   ASSERT_FALSE((*gen)->start(prompts(), sp, 1));
   ASSERT_FALSE((*gen)->step(0));
   ASSERT_FALSE((*gen)->step(0));
-  auto w = (*other)->export_weights();
   ASSERT_FALSE((*pol)->import_weights(w.data(), w.size()));
   ASSERT_FALSE((*gen)->sync_weights());
   while (!(*gen)->done())
     ASSERT_FALSE((*gen)->step(1));
   auto res = (*gen)->take_results();
-  // Tokens 3.. were sampled by the new weights: their log-probs match a
-  // recomputation under them (the KV cache of tokens 1-2 came from v0, so
-  // only check the first token after the switch against its own forward).
-  for (auto& r : res) {
-    ASSERT_EQ(r.versions.size(), 6u);
-    EXPECT_EQ(r.versions[1], 0);
-    EXPECT_EQ(r.versions[2], 1);
+  ASSERT_EQ(res.size(), prompts().size());
+  std::vector<scored_input> batch;
+  for (size_t i = 0; i < res.size(); ++i)
+    batch.push_back({prompts()[i], res[i].tokens});
+  auto before = (*old_weights)->score(batch, sp.temperature);
+  auto after = (*new_weights)->score(batch, sp.temperature);
+  ASSERT_TRUE(before && after);
+  for (size_t i = 0; i < res.size(); ++i) {
+    ASSERT_EQ(res[i].versions, (std::vector<int64_t>{0, 0, 1, 1, 1, 1}));
+    for (size_t t = 0; t < 6; ++t) {
+      const auto& want = t < 2 ? *before : *after;
+      const auto& other = t < 2 ? *after : *before;
+      EXPECT_NEAR(res[i].logprobs[t], want[i][t], 2e-5)
+        << "sequence " << i << " token " << t << " (v" << res[i].versions[t] << ")";
+      // The two weight sets give clearly different log-probs, so the
+      // comparison above tells which weights decoded each token.
+      EXPECT_GT(std::fabs(want[i][t] - other[i][t]), 1e-4) << "sequence " << i << " token " << t;
+    }
   }
 }
 

@@ -30,10 +30,13 @@ namespace fs = std::filesystem;
 namespace {
 
 // Max |tandem - transformers| over all logits: fp32 on both sides but a
-// different op order (SDPA vs explicit softmax), measured ~2e-7 on these
-// fixtures; 1e-4 is the contract, and a missed bias or a wrong rope theta
-// costs far more than that.
-constexpr double logits_tolerance = 1e-4;
+// different op order (SDPA vs explicit softmax), measured ~1.5e-7 on these
+// fixtures. The logits of these random tiny models are small, so mistakes
+// move them little: a rope_theta off by x2 or x0.5 changes them by only
+// 2.5e-5 to 8e-5 (HfCheckpoint.Wrong*FailsTheLogitComparison below print
+// each figure), which a 1e-4 tolerance let through. 1e-5 keeps a margin of
+// ~50x over the measured difference and catches every one of those mistakes.
+constexpr double logits_tolerance = 1e-5;
 
 const std::string data_dir = std::string(TANDEM_TEST_DATA_DIR) + "/hf";
 
@@ -305,6 +308,70 @@ TEST(HfLogits, CappedSequenceLengthKeepsTheNumbers) {
   EXPECT_LT(max_logit_diff(*p, expected_for("tiny-qwen2")), logits_tolerance);
   EXPECT_TRUE(is(p->logits(std::vector<int32_t>(13, 1)).error(), errc::invalid_argument));
   EXPECT_TRUE(is(p->logits({384}).error(), errc::invalid_argument));
+}
+
+// The tolerance is tight enough to catch the mistakes a loader could make:
+// each one, applied to a copy of a fixture, must fail the comparison.
+
+TEST_F(HfCheckpoint, WrongRopeThetaFailsTheLogitComparison) {
+  for (const char* model : {"tiny-llama", "tiny-qwen2"}) {
+    const auto ref = expected_for(model);
+    const auto dir = copy_of(model);
+    const auto original = read_file(dir + "/config.json");
+    const double theta = read_hf_config(dir)->rope_theta;
+    for (double factor : {2.0, 0.5, 10.0, 0.1}) {
+      set_config(dir, "rope_parameters",
+                 "{\"rope_theta\": " + std::to_string(theta * factor)
+                   + ", \"rope_type\": \"default\"}");
+      auto p = load(dir);
+      ASSERT_TRUE(p);
+      ASSERT_EQ(p->config().rope_theta, theta * factor);
+      const double diff = max_logit_diff(*p, ref);
+      std::printf("%s rope_theta x%g: max |logit diff| = %.3g\n", model, factor, diff);
+      EXPECT_GT(diff, logits_tolerance) << model << " rope_theta x" << factor;
+      write_file(dir + "/config.json", original);
+    }
+  }
+}
+
+TEST_F(HfCheckpoint, WrongNormEpsilonFailsTheLogitComparison) {
+  for (const char* model : {"tiny-llama", "tiny-qwen2"}) {
+    const auto ref = expected_for(model);
+    const auto dir = copy_of(model);
+    set_config(dir, "rms_norm_eps", "1e-05"); // the fixtures use 1e-6
+    auto p = load(dir);
+    ASSERT_TRUE(p);
+    ASSERT_EQ(p->config().rms_norm_eps, 1e-5);
+    const double diff = max_logit_diff(*p, ref);
+    std::printf("%s rms_norm_eps 1e-5: max |logit diff| = %.3g\n", model, diff);
+    EXPECT_GT(diff, logits_tolerance) << model;
+  }
+}
+
+// q and k of one layer exchanged (q_proj's first heads take k_proj's rows:
+// the fixtures use grouped-query attention, so k has half of q's rows).
+TEST_F(HfCheckpoint, SwappedQueryAndKeyWeightsFailTheLogitComparison) {
+  for (const char* model : {"tiny-llama", "tiny-qwen2"}) {
+    const auto ref = expected_for(model);
+    const auto dir = copy_of(model);
+    auto tensors = read_all(dir + "/model.safetensors");
+    auto find = [&](const std::string& name) {
+      return std::find_if(tensors.begin(), tensors.end(),
+                          [&](const stored_tensor& t) { return t.name == name; });
+    };
+    auto q = find("model.layers.0.self_attn.q_proj.weight");
+    auto k = find("model.layers.0.self_attn.k_proj.weight");
+    ASSERT_NE(q, tensors.end());
+    ASSERT_NE(k, tensors.end());
+    ASSERT_LE(k->bytes.size(), q->bytes.size());
+    std::swap_ranges(k->bytes.begin(), k->bytes.end(), q->bytes.begin());
+    write_all(dir + "/model.safetensors", tensors);
+    auto p = load(dir);
+    ASSERT_TRUE(p);
+    const double diff = max_logit_diff(*p, ref);
+    std::printf("%s q/k swapped in layer 0: max |logit diff| = %.3g\n", model, diff);
+    EXPECT_GT(diff, logits_tolerance) << model;
+  }
 }
 
 // --- save / reload ------------------------------------------------------------

@@ -4,9 +4,11 @@
 
 #include "models/learner_core.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include <gtest/gtest.h>
 
@@ -200,6 +202,55 @@ TEST(LearnerCore, ProxLogProbsAreComputedOnceBeforeAnyUpdate) {
   auto again = l->train(stale);
   ASSERT_TRUE(again);
   EXPECT_GT((*again)[0].sampler_logp_abs_diff, 1e-4);
+}
+
+// grad_clip scales each step's gradient down to the clip norm before AdamW.
+// AdamW ignores one constant scale of every gradient, but not a different
+// scale per step: a second step whose advantages are 10x larger (so is its
+// gradient: the loss is linear in them) must move the weights exactly as the
+// x1 step does when both are clipped, and differently when nothing clips.
+TEST(LearnerCore, GradientClippingNormalisesEveryStepsGradient) {
+  struct outcome {
+    std::vector<char> weights;
+    double norms[2];
+  };
+  auto two_steps = [](double grad_clip, double scale) {
+    auto s = tiny_settings();
+    s.optimizer.grad_clip = grad_clip;
+    auto l = make_learner(s);
+    outcome out;
+    for (int step = 0; step < 2; ++step) {
+      auto batch = on_policy_batch(*l, s.model, 8);
+      for (auto& seq : batch)
+        seq.advantage *= step == 1 ? scale : 1.0;
+      auto r = l->train(batch);
+      EXPECT_TRUE(r) << describe(r.error());
+      out.norms[step] = (*r)[0].grad_norm;
+    }
+    out.weights = l->export_weights();
+    return out;
+  };
+  auto max_diff = [](const std::vector<char>& a, const std::vector<char>& b) {
+    std::vector<float> x(a.size() / 4), y(b.size() / 4);
+    std::memcpy(x.data(), a.data(), a.size());
+    std::memcpy(y.data(), b.data(), b.size());
+    double m = 0;
+    for (size_t i = 0; i < x.size(); ++i)
+      m = std::max(m, double(std::fabs(x[i] - y[i])));
+    return m;
+  };
+  const double clip = 1e-3;
+  auto clipped1 = two_steps(clip, 1), clipped10 = two_steps(clip, 10);
+  auto free1 = two_steps(0, 1), free10 = two_steps(0, 10);
+  // The reported norm is the one before clipping, above the clip norm.
+  EXPECT_GT(clipped1.norms[0], 10 * clip);
+  EXPECT_GT(clipped1.norms[1], 10 * clip);
+  EXPECT_NEAR(clipped10.norms[1], 10 * clipped1.norms[1], 1e-4 * clipped10.norms[1]);
+  EXPECT_DOUBLE_EQ(free1.norms[0], clipped1.norms[0]);
+  EXPECT_LT(max_diff(clipped1.weights, clipped10.weights), 1e-6)
+    << "clipped steps still depend on the gradient's scale";
+  EXPECT_GT(max_diff(free1.weights, free10.weights), 1e-4)
+    << "without clipping the scale must matter (else this test shows nothing)";
 }
 
 TEST(LearnerCore, ImportSetsWeightsAndVersion) {

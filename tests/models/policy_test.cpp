@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -89,6 +90,42 @@ float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
     m = std::max(m, std::fabs(a[i] - b[i]));
   return m;
+}
+
+// The next-token log-probs of the whole vocabulary after `prompt`.
+std::vector<float> next_token_logprobs(policy& pol, const std::vector<int32_t>& prompt) {
+  std::vector<scored_input> alts;
+  for (int32_t t = 0; t < pol.config().vocab_size; ++t)
+    alts.push_back({prompt, {t}});
+  auto s = pol.score(alts, 1.0);
+  EXPECT_TRUE(s) << describe(s.error());
+  std::vector<float> out;
+  for (auto& row : *s)
+    out.push_back(row[0]);
+  return out;
+}
+
+// The nucleus of a distribution for a top_p near `target`: tokens in order
+// of probability, each kept while the mass of the ones before it is below
+// top_p. `top_p` is set halfway between the mass before the last kept token
+// and the mass before the first dropped one, so float rounding cannot move a
+// token across the edge.
+std::set<int32_t> nucleus(const std::vector<float>& logprobs, double target, double* top_p) {
+  std::vector<int32_t> order(logprobs.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = static_cast<int32_t>(i);
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return logprobs[a] > logprobs[b]; });
+  std::set<int32_t> out;
+  double before = 0, last_before = 0;
+  for (auto t : order) {
+    if (before >= target)
+      break;
+    out.insert(t);
+    last_before = before;
+    before += std::exp(double(logprobs[t]));
+  }
+  *top_p = (last_before + before) / 2;
+  return out;
 }
 
 } // namespace
@@ -310,6 +347,35 @@ TEST(DecodeSession, TinyTopPSamplesTheArgmax) {
         }
       EXPECT_EQ(a[i].tokens[j], arg) << "row " << i << " position " << j;
     }
+}
+
+// 0 < top_p < 1: 64 draws of the token after one prompt all lie in the
+// nucleus, cover it, and record their log-prob under the full distribution
+// (what the learner recomputes).
+TEST(DecodeSession, TopPBelowOneSamplesTheWholeNucleusAndNothingElse) {
+  auto p = make_policy(4);
+  const std::vector<int32_t> prompt{3, 8, 1};
+  const auto dist = next_token_logprobs(*p, prompt);
+  for (double target : {0.3, 0.7}) {
+    double top_p = 0;
+    const auto keep = nucleus(dist, target, &top_p);
+    ASSERT_GT(keep.size(), 1u) << "top_p " << top_p;
+    ASSERT_LT(keep.size(), dist.size()) << "top_p " << top_p;
+    sampling_params sp;
+    sp.top_p = top_p;
+    sp.max_new_tokens = 1;
+    auto out = run_session(*p, std::vector<std::vector<int32_t>>(64, prompt), sp, 17);
+    std::set<int32_t> seen;
+    for (auto& r : out) {
+      ASSERT_EQ(r.tokens.size(), 1u);
+      const auto t = r.tokens[0];
+      EXPECT_EQ(keep.count(t), 1u) << "top_p " << top_p << ": token " << t
+                                    << " is outside the nucleus of " << keep.size();
+      EXPECT_NEAR(r.logprobs[0], dist[t], 1e-5);
+      seen.insert(t);
+    }
+    EXPECT_EQ(seen, keep) << "top_p " << top_p << ": some nucleus token was never drawn";
+  }
 }
 
 TEST(DecodeSession, SpeedOfBatch64x6TokensOnOneThread) {
