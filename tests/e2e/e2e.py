@@ -540,8 +540,12 @@ def gpu_run(binary):
     check(s["ok"] == 1 and s["steps"] == 8 and len(rows) == 8, "8 steps trained, summary ok")
     check(s["groups_consumed"] == 8 * 16 and s["staleness_violations"] == 0,
           "every group consumed once, staleness bound held")
-    check(all(r["tokens_generated"] > 0 and r["completion_len"] > 0 for r in rows),
-          "the CUDA sampler decoded every step")
+    # tokens_generated counts what was decoded during a step's interval; with
+    # eta = 1 a fast learner may consume groups decoded in an earlier interval,
+    # so single intervals can be 0. Every trained group had completions.
+    generated = [r["tokens_generated"] for r in rows]
+    check(sum(generated) >= 8 * 16 * 2 and all(r["completion_len"] > 0 for r in rows),
+          "the CUDA sampler decoded the run's completions: tokens per step %s" % generated)
     check(all(r["grad_norm"] > 0 for r in rows), "the CUDA learner had a gradient at every step")
     ent = [r["entropy"] for r in rows]
     check(ent[-1] > ent[0], "its objective moved the policy: entropy %.4f -> %.4f" % (ent[0], ent[-1]))
