@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -152,8 +153,14 @@ int worker_command(const args& a) {
     std::cerr << "tandem worker: --config and --head are required\n";
     return 2;
   }
-  // A worker never outlives the process that started it.
+  // A worker never outlives the process that started it: the death signal
+  // covers a parent dying from now on, the pid check one that died already.
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (const char* parent = std::getenv("TANDEM_PARENT_PID");
+      parent != nullptr && std::to_string(::getppid()) != parent) {
+    std::cerr << "worker: the process that started it (pid " << parent << ") is gone\n";
+    return 1;
+  }
   auto run = load_run(cl.value("--config"));
   for (auto& i : run.issues)
     std::cerr << i.to_string() << "\n";

@@ -74,10 +74,20 @@ os_process_launcher::launch(const std::vector<std::string>& argv) {
   for (auto& a : argv)
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // The child's environment is ours plus TANDEM_PARENT_PID, so a child that
+  // ties its life to ours (PR_SET_PDEATHSIG) can tell whether we died before
+  // it asked (the signal is not sent for a death that came first).
+  std::vector<std::string> env_text{"TANDEM_PARENT_PID=" + std::to_string(::getpid())};
+  for (char** e = environ; *e != nullptr; ++e)
+    if (std::strncmp(*e, "TANDEM_PARENT_PID=", 18) != 0)
+      env_text.emplace_back(*e);
+  std::vector<char*> env;
+  for (auto& e : env_text)
+    env.push_back(const_cast<char*>(e.c_str()));
+  env.push_back(nullptr);
   pid_t pid = 0;
   // posix_spawnp: a bare name ("python3") is looked up in PATH, a path is used as is.
-  auto rc = ::posix_spawnp(&pid, argv[0].c_str(), nullptr, nullptr, args.data(),
-                          environ);
+  auto rc = ::posix_spawnp(&pid, argv[0].c_str(), nullptr, nullptr, args.data(), env.data());
   if (rc != 0)
     return make_error(errc::process_failure,
                       "cannot start " + argv[0] + ": " + std::strerror(rc));

@@ -1,4 +1,5 @@
-// process_launcher.hpp: starting and stopping child OS processes, behind an
+// process_launcher.hpp: starting and stopping child OS processes (each gets
+// TANDEM_PARENT_PID=<launcher pid> in its environment), behind an
 // interface so that supervision logic can be tested with a fake.
 //
 // Lifecycle of a child: running → (exited | terminated). stop() sends SIGTERM,

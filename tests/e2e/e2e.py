@@ -276,11 +276,19 @@ def interrupt(binary):
             if alive(x):
                 os.kill(x, signal.SIGKILL)
     check(gone, "SIGKILL of the head: its workers exited within 15 s")
+    # A head that dies before its worker armed PR_SET_PDEATHSIG: the worker
+    # sees its parent is not the head that started it and leaves at once.
+    env = dict(os.environ, TANDEM_PARENT_PID="999999999")
+    w = subprocess.run([binary, "worker", "--config", os.path.join(DATA, "e2e_two_process.yaml"),
+                        "--head", "127.0.0.1:9", "--process", "sampler-p0"],
+                       capture_output=True, text=True, timeout=30, env=env)
+    check(w.returncode == 1 and "is gone" in w.stderr,
+          "a worker whose head died before it started exits at once (rc=%d)" % w.returncode)
 
 
 def worker_hung(binary):
     # generate_s is 120 s in this config: only the middleman's heartbeats
-    # (500 ms interval, 2 s connection timeout; app/pipeline.cpp) can drop
+    # (500 ms interval, 2 s connection timeout; wiring/actor_system.cpp) can drop
     # the stopped worker within the 15 s allowed here.
     out = tempfile.mkdtemp(prefix="tandem-e2e13-")
     p, err = start([binary, "run", os.path.join(DATA, "e2e_worker_hung.yaml"), "--output", out])
