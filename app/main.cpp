@@ -1,7 +1,7 @@
 // main.cpp: tandem's command-line entry point.
 #include <iostream>
 
-#include "app/bench_control.hpp"
+#include "bench/bench_control.hpp"
 #include "app/commands.hpp"
 #include "runtime/cpu_budget.hpp"
 

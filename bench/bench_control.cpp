@@ -44,7 +44,7 @@
 // Thread budget: the head and the worker each run CAF's scheduler with 2
 // threads (configure_actor_system); the learner is detached (its simulated
 // step sleeps like a LibTorch step would block).
-#include "app/bench_control.hpp"
+#include "bench/bench_control.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -1,4 +1,4 @@
-#include "app/model_shapes.hpp"
+#include "bench/model_shapes.hpp"
 
 namespace tandem {
 

@@ -6,7 +6,7 @@
 // first (CUDA context, cuBLAS handles, graph capture, allocator pools); the
 // timed batch then covers prefill plus every decode step, including the copy
 // of each step's tokens to the host that a sampler needs anyway.
-#include "app/bench_decode.hpp"
+#include "bench/bench_decode.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -17,8 +17,8 @@
 
 #include <unistd.h>
 
-#include "app/model_shapes.hpp"
-#include "app/reference_process.hpp"
+#include "bench/model_shapes.hpp"
+#include "bench/reference_process.hpp"
 #include "models/batch_generator.hpp"
 #include "models/policy.hpp"
 #include "runtime/error.hpp"

@@ -6,7 +6,7 @@
 // with a fresh buffer per version against a recycled one (what a sampler does
 // now). These sit on the critical path of every weight switch of a sampler
 // fed over CAF or ZeroMQ.
-#include "app/bench_weights.hpp"
+#include "bench/bench_weights.hpp"
 
 #include <algorithm>
 #include <chrono>

@@ -19,7 +19,7 @@
 //   reference.json  the script's result
 //
 // Thread safety: a command; one thread.
-#include "app/bench_learner.hpp"
+#include "bench/bench_learner.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -30,8 +30,8 @@
 #include <iostream>
 #include <random>
 
-#include "app/model_shapes.hpp"
-#include "app/reference_process.hpp"
+#include "bench/model_shapes.hpp"
+#include "bench/reference_process.hpp"
 #include "models/learner_core.hpp"
 #include "models/policy.hpp"
 #include "runtime/error.hpp"

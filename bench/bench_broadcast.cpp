@@ -30,7 +30,7 @@
 // Deadlines: every NCCL wait, barrier and child exit is bounded (constants
 // below); a missed one is a typed error. Exit: 0 measured, 1 a typed error on
 // any rank (message names the rank), 2 bad usage.
-#include "app/bench_broadcast.hpp"
+#include "bench/bench_broadcast.hpp"
 
 #include <algorithm>
 #include <cctype>
