@@ -1,3 +1,4 @@
+// model_shapes.cpp: see model_shapes.hpp.
 #include "bench/model_shapes.hpp"
 
 namespace tandem {

@@ -1,0 +1,171 @@
+// pipeline_bench.cpp: `tandem bench pipeline` (method: pipeline_bench.hpp):
+// flags, the configs of the modes, the rounds and the report.
+#include "bench/pipeline_bench.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "bench/pipeline_figures.hpp"
+#include "bench/pipeline_modes.hpp"
+#include "runtime/cli_flags.hpp"
+#include "runtime/error.hpp"
+#include "topology/config_loader.hpp"
+
+namespace tandem {
+
+namespace {
+
+struct bench_settings {
+  std::string path;
+  int32_t rounds = 0, steps = 0, warmup = 0, samplers = 0;
+  int32_t eta = 1; // the async pipeline's
+  bool nccl = false;
+};
+
+command_line pipeline_flags() {
+  command_line cl("tandem bench pipeline CONFIG [flags]",
+                  "generation alone, training alone, the sync and the async pipeline on one "
+                  "fixed workload, interleaved over rounds; median and range of every figure");
+  cl.positional("CONFIG", "a run config (e.g. configs/basic/run.yaml)")
+    .integer("--rounds", "rounds of (generation, training, sync, async)", 7, 1, 1000)
+    .integer("--steps", "timed steps of every mode in every round", 20, 1, 100000)
+    .integer("--warmup", "untimed steps before them", 5, 0, 100000)
+    .integer("--samplers", "samplers, one OS thread each", 1, 1, 1024)
+    .text("--weights", "caf|nccl", "nccl: also the async pipeline with NCCL weights (GPU "
+                                   "builds)", "caf");
+  return cl;
+}
+
+/// The config of one mode: every assignment into a run_config the bench
+/// makes is here. A fixed workload: no sampler or reward processes, the run
+/// stops after warmup + steps steps, and the policy is frozen (a learning
+/// rate > 0, as required, that changes no weight), since a policy that learns
+/// shortens its completions within a few dozen steps.
+run_config mode_config(const run_config& loaded, const bench_settings& s, int32_t eta,
+                       bool nccl) {
+  auto cfg = loaded;
+  cfg.sampler.count = s.samplers;
+  cfg.sampler.processes = 0;
+  cfg.reward.processes = 0;
+  cfg.learner.optimizer.lr = 1e-12;
+  cfg.run.steps = s.warmup + s.steps;
+  cfg.run.target_reward = 0;
+  cfg.run.max_staleness = eta;
+  cfg.weights_transport = nccl ? "nccl" : loaded.weights_transport;
+  return cfg;
+}
+
+/// Compares a mode's token counts with the record pass's; "" when equal.
+std::string workload_mismatch(const char* mode, const mode_result& m, const pipeline_workload& w) {
+  std::string out;
+  if (m.generated_tokens >= 0 && m.generated_tokens != w.generated_tokens)
+    out += std::string(mode) + " generated " + std::to_string(m.generated_tokens) + " tokens, ";
+  if (m.trained_tokens >= 0 && m.trained_tokens != w.trained_tokens)
+    out += std::string(mode) + " trained " + std::to_string(m.trained_tokens) + " tokens, ";
+  return out;
+}
+
+/// One round: every mode once, in a fixed order. `mismatches` collects
+/// workload differences.
+caf::expected<round_rates> run_round(const run_config& loaded, const bench_settings& s,
+                                     const pipeline_workload& w, std::string* mismatches) {
+  auto sync_cfg = mode_config(loaded, s, 0, false);
+  auto async_cfg = mode_config(loaded, s, s.eta, false);
+  std::vector<scored_group> scored;
+  auto gen = run_generation(sync_cfg, w, &scored);
+  if (!gen)
+    return gen.error();
+  auto train = run_training(sync_cfg, scored, s.warmup);
+  if (!train)
+    return train.error();
+  auto sync = run_pipeline(sync_cfg, s.warmup);
+  auto async = sync ? run_pipeline(async_cfg, s.warmup) : sync;
+  if (!async)
+    return async.error();
+  round_rates r{gen->samples_per_s, train->samples_per_s, sync->samples_per_s,
+                async->samples_per_s, 0};
+  *mismatches += workload_mismatch("generation", *gen, w) + workload_mismatch("training", *train, w)
+                 + workload_mismatch("sync", *sync, w) + workload_mismatch("async", *async, w);
+  if (s.nccl) {
+    auto nc = run_pipeline(mode_config(loaded, s, s.eta, true), s.warmup);
+    if (!nc)
+      return nc.error();
+    r.async_nccl = nc->samples_per_s;
+    *mismatches += workload_mismatch("async NCCL", *nc, w);
+  }
+  return r;
+}
+
+void print_header(const bench_settings& s, const run_config& cfg, const pipeline_workload& w) {
+  std::printf("bench pipeline: %s; %d rounds of generation alone, training alone, sync (eta=0), "
+              "async (eta=%d)%s; every mode %d warm-up + %d timed steps x %d groups x %d "
+              "completions; %d sampler(s) x %d thread(s), learner %d thread(s), %u hardware "
+              "threads; policy frozen (lr 1e-12)\n",
+              s.path.c_str(), s.rounds, s.eta, s.nccl ? ", async with NCCL weights" : "",
+              s.warmup, s.steps, cfg.run.groups_per_step, cfg.run.group_size, s.samplers,
+              cfg.sampler.threads, cfg.learner.threads, std::thread::hardware_concurrency());
+  std::printf("workload (recorded from the controller, untimed): %zu requests of <= %d groups, "
+              "%lld groups, %lld completion tokens generated, %lld trained; every mode is "
+              "checked against these counts\n",
+              w.requests.size(), cfg.sampler.groups_per_request, static_cast<long long>(w.groups),
+              static_cast<long long>(w.generated_tokens), static_cast<long long>(w.trained_tokens));
+  std::fflush(stdout);
+}
+
+caf::expected<bench_settings> settings_from(const command_line& cl, const run_config& loaded) {
+  bench_settings s;
+  s.path = cl.positionals().front();
+  s.rounds = static_cast<int32_t>(cl.as_int("--rounds"));
+  s.steps = static_cast<int32_t>(cl.as_int("--steps"));
+  s.warmup = static_cast<int32_t>(cl.as_int("--warmup"));
+  s.samplers = static_cast<int32_t>(cl.as_int("--samplers"));
+  s.eta = std::max(1, loaded.run.max_staleness);
+  auto weights = cl.value("--weights");
+  if (weights != "caf" && weights != "nccl")
+    return make_error(errc::invalid_argument, "--weights: caf or nccl (got '" + weights + "')");
+  s.nccl = weights == "nccl";
+  return s;
+}
+
+} // namespace
+
+int pipeline_bench_command(const std::vector<std::string>& a) {
+  auto cl = pipeline_flags();
+  if (auto rc = parse_or_exit(cl, a))
+    return *rc;
+  auto loaded = load_run_config_or_error(cl.positionals().front());
+  auto s = loaded ? settings_from(cl, *loaded) : caf::expected<bench_settings>(loaded.error());
+  if (!s) {
+    std::cerr << "bench pipeline: " << describe(s.error()) << "\n";
+    return 2;
+  }
+  auto w = record_workload(mode_config(*loaded, *s, 0, false), s->warmup);
+  if (!w) {
+    std::cerr << "bench pipeline: record pass: " << describe(w.error()) << "\n";
+    return 1;
+  }
+  print_header(*s, mode_config(*loaded, *s, 0, false), *w);
+  std::vector<round_rates> rounds;
+  std::string mismatches;
+  for (int32_t k = 0; k < s->rounds; ++k) {
+    auto r = run_round(*loaded, *s, *w, &mismatches);
+    if (!r) {
+      std::cerr << "bench pipeline: round " << k + 1 << ": " << describe(r.error()) << "\n";
+      return 1;
+    }
+    print_round(rounds.size(), *r);
+    rounds.push_back(*r);
+  }
+  print_figures(summarize_rounds(rounds));
+  if (mismatches.empty())
+    std::printf("workload check: every mode of every round generated and trained exactly the "
+                "recorded tokens\n");
+  else
+    std::printf("WARNING: the modes did not all process the recorded workload: %s\n",
+                mismatches.c_str());
+  return 0;
+}
+
+} // namespace tandem
