@@ -9,3 +9,10 @@ tandem_add_test(request_replay_test
   SOURCES bench/request_replay_test.cpp ${TANDEM_ROOT}/bench/request_recorder.cpp
           ${TANDEM_ROOT}/bench/request_replayer.cpp
   LIBS tandem_runtime)
+
+# The real bench, tiny: every mode on one recorded workload, the token check.
+add_test(NAME bench_pipeline_smoke
+         COMMAND $<TARGET_FILE:tandem> bench pipeline ${TANDEM_ROOT}/configs/basic/run.yaml
+                 --rounds 1 --steps 2 --warmup 1)
+set_tests_properties(bench_pipeline_smoke PROPERTIES TIMEOUT 300
+  PASS_REGULAR_EXPRESSION "workload check: every mode of every round")
