@@ -17,7 +17,7 @@ const char* usage =
   "      check config files and print every problem (exit 2 if any)\n"
   "  tandem plan CONFIG\n"
   "      placement table (node, process, device, role, instances) and memory estimates\n"
-  "  tandem bench pipeline CONFIG [--rounds 7] [--steps 20] [--samplers 1] [--weights caf|nccl]\n"
+  "  tandem bench pipeline CONFIG [--rounds 15] [--steps 30] [--samplers 1] [--weights caf|nccl]\n"
   "      generation alone, training alone, sync and async pipelines on one fixed workload,\n"
   "      interleaved over rounds: median and range of every figure, with its bound\n"
   "  tandem bench control [--samplers 1024] [--steps 200] [--processes 0|1] [--rounds 3] ...\n"

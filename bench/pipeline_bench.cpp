@@ -29,8 +29,8 @@ command_line pipeline_flags() {
                   "generation alone, training alone, the sync and the async pipeline on one "
                   "fixed workload, interleaved over rounds; median and range of every figure");
   cl.positional("CONFIG", "a run config (e.g. configs/basic/run.yaml)")
-    .integer("--rounds", "rounds of (generation, training, sync, async)", 7, 1, 1000)
-    .integer("--steps", "timed steps of every mode in every round", 20, 1, 100000)
+    .integer("--rounds", "rounds of (generation, training, sync, async)", 15, 1, 1000)
+    .integer("--steps", "timed steps of every mode in every round", 30, 1, 100000)
     .integer("--warmup", "untimed steps before them", 5, 0, 100000)
     .integer("--samplers", "samplers, one OS thread each", 1, 1, 1024)
     .text("--weights", "caf|nccl", "nccl: also the async pipeline with NCCL weights (GPU "
@@ -58,49 +58,78 @@ run_config mode_config(const run_config& loaded, const bench_settings& s, int32_
 }
 
 /// Compares a mode's token counts with the record pass's; "" when equal.
-std::string workload_mismatch(const char* mode, const mode_result& m, const pipeline_workload& w) {
+std::string workload_mismatch(const char* what, const mode_result& m, const pipeline_workload& w) {
   std::string out;
   if (m.generated_tokens >= 0 && m.generated_tokens != w.generated_tokens)
-    out += std::string(mode) + " generated " + std::to_string(m.generated_tokens) + " tokens, ";
+    out += std::string(what) + " generated " + std::to_string(m.generated_tokens) + " tokens, ";
   if (m.trained_tokens >= 0 && m.trained_tokens != w.trained_tokens)
-    out += std::string(mode) + " trained " + std::to_string(m.trained_tokens) + " tokens, ";
+    out += std::string(what) + " trained " + std::to_string(m.trained_tokens) + " tokens, ";
   return out;
 }
 
-/// One round: every mode once, in a fixed order. `mismatches` collects
-/// workload differences.
-caf::expected<round_rates> run_round(const run_config& loaded, const bench_settings& s,
-                                     const pipeline_workload& w, std::string* mismatches) {
-  auto sync_cfg = mode_config(loaded, s, 0, false);
-  auto async_cfg = mode_config(loaded, s, s.eta, false);
-  std::vector<scored_group> scored;
-  auto gen = run_generation(sync_cfg, w, &scored);
-  if (!gen)
-    return gen.error();
-  auto train = run_training(sync_cfg, scored, s.warmup);
-  if (!train)
-    return train.error();
-  auto sync = run_pipeline(sync_cfg, s.warmup);
-  auto async = sync ? run_pipeline(async_cfg, s.warmup) : sync;
-  if (!async)
-    return async.error();
-  round_rates r{gen->samples_per_s, train->samples_per_s, sync->samples_per_s,
-                async->samples_per_s, 0};
-  *mismatches += workload_mismatch("generation", *gen, w) + workload_mismatch("training", *train, w)
-                 + workload_mismatch("sync", *sync, w) + workload_mismatch("async", *async, w);
-  if (s.nccl) {
-    auto nc = run_pipeline(mode_config(loaded, s, s.eta, true), s.warmup);
-    if (!nc)
-      return nc.error();
-    r.async_nccl = nc->samples_per_s;
-    *mismatches += workload_mismatch("async NCCL", *nc, w);
+enum class mode { generation, training, sync, async, async_nccl };
+
+const char* name_of(mode m) {
+  const char* names[] = {"generation", "training", "sync", "async", "async NCCL"};
+  return names[static_cast<int>(m)];
+}
+
+/// The modes of round `k` (0-based): generation, training, sync, async
+/// (, async NCCL), reversed in every second round so that a steady drift of
+/// the machine's speed during the bench favours no mode.
+std::vector<mode> order_of(int32_t k, bool nccl) {
+  std::vector<mode> out{mode::generation, mode::training, mode::sync, mode::async};
+  if (nccl)
+    out.push_back(mode::async_nccl);
+  if (k % 2 == 1)
+    std::reverse(out.begin(), out.end());
+  return out;
+}
+
+/// The inputs every round shares.
+struct round_inputs {
+  const run_config& loaded;
+  const bench_settings& s;
+  const pipeline_workload& w;
+  const std::vector<scored_group>& scored; // training alone's batches
+};
+
+caf::expected<mode_result> run_mode(mode m, const round_inputs& in) {
+  auto sync_cfg = mode_config(in.loaded, in.s, 0, false);
+  std::vector<scored_group> unused;
+  switch (m) {
+    case mode::generation:
+      return run_generation(sync_cfg, in.w, &unused);
+    case mode::training:
+      return run_training(sync_cfg, in.scored, in.s.warmup);
+    case mode::sync:
+      return run_pipeline(sync_cfg, in.s.warmup);
+    case mode::async:
+      return run_pipeline(mode_config(in.loaded, in.s, in.s.eta, false), in.s.warmup);
+    default:
+      return run_pipeline(mode_config(in.loaded, in.s, in.s.eta, true), in.s.warmup);
+  }
+}
+
+/// Round `k`: every mode once. `mismatches` collects workload differences.
+caf::expected<round_rates> run_round(int32_t k, const round_inputs& in, std::string* mismatches) {
+  round_rates r;
+  double* rate_of[] = {&r.gen, &r.train, &r.sync, &r.async, &r.async_nccl};
+  for (auto m : order_of(k, in.s.nccl)) {
+    auto res = run_mode(m, in);
+    if (!res)
+      return make_error(errc::process_failure,
+                        std::string(name_of(m)) + ": " + describe(res.error()));
+    *rate_of[static_cast<int>(m)] = res->samples_per_s;
+    *mismatches += workload_mismatch(name_of(m), *res, in.w);
   }
   return r;
 }
 
 void print_header(const bench_settings& s, const run_config& cfg, const pipeline_workload& w) {
   std::printf("bench pipeline: %s; %d rounds of generation alone, training alone, sync (eta=0), "
-              "async (eta=%d)%s; every mode %d warm-up + %d timed steps x %d groups x %d "
+              "async (eta=%d)%s, in reverse order every second round; every mode %d warm-up + "
+              "%d timed steps x %d groups x %d "
               "completions; %d sampler(s) x %d thread(s), learner %d thread(s), %u hardware "
               "threads; policy frozen (lr 1e-12)\n",
               s.path.c_str(), s.rounds, s.eta, s.nccl ? ", async with NCCL weights" : "",
@@ -146,11 +175,19 @@ int pipeline_bench_command(const std::vector<std::string>& a) {
     std::cerr << "bench pipeline: record pass: " << describe(w.error()) << "\n";
     return 1;
   }
+  // Training alone's batches: the scored groups of one untimed generation
+  // (every generation of the workload decodes the same completions).
+  std::vector<scored_group> scored;
+  if (auto g = run_generation(mode_config(*loaded, *s, 0, false), *w, &scored); !g) {
+    std::cerr << "bench pipeline: generation: " << describe(g.error()) << "\n";
+    return 1;
+  }
   print_header(*s, mode_config(*loaded, *s, 0, false), *w);
+  round_inputs in{*loaded, *s, *w, scored};
   std::vector<round_rates> rounds;
   std::string mismatches;
   for (int32_t k = 0; k < s->rounds; ++k) {
-    auto r = run_round(*loaded, *s, *w, &mismatches);
+    auto r = run_round(k, in, &mismatches);
     if (!r) {
       std::cerr << "bench pipeline: round " << k + 1 << ": " << describe(r.error()) << "\n";
       return 1;

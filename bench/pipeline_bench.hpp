@@ -13,7 +13,9 @@
 //      weights), one after the other, each in a fresh actor system; each
 //      leaves its first --warmup steps out of its rate. Interleaving puts the
 //      modes of one round close in time, so a change of the machine's load
-//      moves all of them.
+//      moves all of them; every second round runs them in reverse order, so
+//      a steady drift favours no mode. Training alone trains on the scored
+//      groups of one untimed generation run before the rounds.
 //   3. Every mode's generated and trained tokens are checked against the
 //      record pass (the same work, to the token); a mismatch is a WARNING.
 //   4. Per figure: median [min..max] and IQR over the rounds, with the serial

@@ -10,9 +10,13 @@ namespace tandem {
 namespace {
 
 // Slack on the physical bounds of ratios: run-to-run noise of a few percent
-// must not raise a warning, a mismatch of modes must.
+// must not raise a warning, a mismatch of modes must. sync / serial bound
+// gets more: it compounds three modes, among them generation alone, the
+// shortest and so the noisiest (its median moved by +-0.05 between
+// back-to-back benches on a quiet 2-core machine).
 constexpr double efficiency_bound = 1.05;
 constexpr double speedup_bound = 2.0;
+constexpr double sync_bound = 1.10;
 
 figure_row row_of(const std::vector<round_rates>& rounds, std::string name, std::string unit,
                   double bound, const std::function<double(const round_rates&)>& f) {
@@ -58,7 +62,7 @@ std::vector<figure_row> summarize_rounds(const std::vector<round_rates>& rounds)
     row_of(rounds, "serial bound 1/(1/gen+1/train)", rate, 0,
            [](auto& r) { return ratios_of(r).serial; }),
     row_of(rounds, "ideal min(gen, train)", rate, 0, [](auto& r) { return ratios_of(r).ideal; }),
-    row_of(rounds, "sync / serial bound", "", efficiency_bound,
+    row_of(rounds, "sync / serial bound", "", sync_bound,
            [](auto& r) { return ratios_of(r).sync_vs_serial; }),
     row_of(rounds, "async/sync speedup", "", speedup_bound,
            [](auto& r) { return ratios_of(r).async_vs_sync; }),

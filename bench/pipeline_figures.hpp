@@ -9,7 +9,7 @@
 //                 overlaps the two stages can do; sync cannot beat it.
 //   ideal         min(gen, train): the best any pipeline can do; async
 //                 cannot beat it.
-//   sync / serial bound   <= 1 (bound checked: 1.05)
+//   sync / serial bound   <= 1 (bound checked: 1.10, see the .cpp)
 //   async / sync          <= ideal / serial = 1 + min/max <= 2 (checked: 2.0)
 //   overlap_efficiency = async / ideal  <= 1 (checked: 1.05)
 // Every figure is reported as the median over the rounds with its range and
