@@ -62,7 +62,8 @@ command_line learner_flags() {
     .number("--lr", "AdamW learning rate", 1e-6, 0, 1)
     .integer("--seed", "seed of the weights and the batch", 1, 0, INT64_MAX)
     .integer("--threads", "LibTorch intra-op threads (0: LibTorch's default)", 0, 0, 4096)
-    .text("--reference", "CMD", "reference command, e.g. \"python3 tests/reference/torch_grpo_step.py\"")
+    .text("--reference", "CMD",
+          "reference command, e.g. \"python3 tests/reference/torch_grpo_step.py\"")
     .integer("--reference-timeout", "seconds the reference may take", 600, 1, 86400)
     .text("--workdir", "DIR", "where model, batch and reference output go (default: a fresh "
                               "/tmp/tandem-bench-learner-XXXXXX)");

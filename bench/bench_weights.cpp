@@ -28,7 +28,8 @@ spread time_ms(int64_t repeats, const std::function<void()>& f) {
   for (int64_t i = 0; i < repeats; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     f();
-    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    auto elapsed = std::chrono::steady_clock::now() - t0;
+    t.push_back(std::chrono::duration<double, std::milli>(elapsed).count());
   }
   return summarize(std::move(t));
 }

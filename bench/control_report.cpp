@@ -136,7 +136,8 @@ void print_report(const control_options& o, const std::vector<head_run>& runs) {
     return r.wall > 0 ? 1.0 - ideal_seconds(o, r.totals).first / r.wall : 0.0;
   };
   std::printf("wall time                    %s s\n", figure(runs, wall, o, 1, 3).c_str());
-  std::printf("dispatch rate                %s groups/s\n", figure(runs, groups_s, o, 1, 0).c_str());
+  std::printf("dispatch rate                %s groups/s\n",
+              figure(runs, groups_s, o, 1, 0).c_str());
   std::printf("messages handled per second  %s\n", figure(runs, msgs_s, o, 1, 0).c_str());
   std::printf("ideal (simulated work)       %s s (%s)\n", figure(runs, ideal, o, 1, 3).c_str(),
               ideal_seconds(o, mid.totals).second);

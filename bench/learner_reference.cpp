@@ -103,8 +103,8 @@ caf::expected<side_result> run_reference_script(const learner_bench_options& o,
 
 /// The checkpoint the reference loads: --model, or --shape's seeded weights
 /// saved from a CPU learner (no device memory held while the reference runs).
-caf::expected<std::string> reference_model_dir(const learner_bench_options& o, learner_settings s,
-                                               const std::string& workdir) {
+caf::expected<std::string> reference_model_dir(const learner_bench_options& o,
+                                               learner_settings s, const std::string& workdir) {
   if (!o.model_dir.empty())
     return o.model_dir;
   s.device = "cpu";
@@ -120,8 +120,9 @@ caf::expected<std::string> reference_model_dir(const learner_bench_options& o, l
 
 } // namespace
 
-caf::expected<side_result> run_learner_reference(const learner_bench_options& o, const learner_settings& s,
-                                          const std::vector<train_sequence>& batch) {
+caf::expected<side_result> run_learner_reference(const learner_bench_options& o,
+                                                 const learner_settings& s,
+                                                 const std::vector<train_sequence>& batch) {
   auto workdir = make_workdir(o);
   if (!workdir)
     return workdir.error();

@@ -139,7 +139,8 @@ int tokenize_command(const std::vector<std::string>& a) {
     return fail("tokenize", texts.error());
   auto* list = texts->as_array();
   if (list == nullptr)
-    return fail("tokenize", make_error(errc::invalid_argument, "--input: expected a JSON list of strings"));
+    return fail("tokenize",
+                make_error(errc::invalid_argument, "--input: expected a JSON list of strings"));
   std::ofstream f(cl.value("--out"));
   f << "[";
   for (size_t i = 0; i < list->size(); ++i) {
