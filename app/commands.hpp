@@ -1,5 +1,6 @@
 // commands.hpp: the tandem executable's subcommands. Each returns the
 // process exit code: 0 success, 1 runtime failure, 2 bad usage or config.
+// The benches and reference tools are in bench/bench_command.hpp.
 #pragma once
 
 #include <string>
@@ -16,12 +17,5 @@ int scale_command(const args& a);    // tandem scale HOST:PORT sampler=N
 int status_command(const args& a);   // tandem status HOST:PORT
 int node_command(const args& a);     // tandem node CONFIG --node NAME
 int worker_command(const args& a);   // tandem worker --config CFG --head HOST:PORT --role R --name N
-int bench_command(const args& a);    // tandem bench pipeline|control|decode [...]
-int logits_command(const args& a);   // tandem logits --model DIR --ids ... --out F
-int tokenize_command(const args& a); // tandem tokenize --tokenizer F --input F --out F
-
-/// Value of "--flag VALUE" in `a`, or `fallback`.
-std::string flag_value(const args& a, const std::string& flag, const std::string& fallback);
-bool has_flag(const args& a, const std::string& flag);
 
 } // namespace tandem

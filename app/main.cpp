@@ -1,8 +1,8 @@
 // main.cpp: tandem's command-line entry point.
 #include <iostream>
 
-#include "app/bench_control.hpp"
 #include "app/commands.hpp"
+#include "bench/bench_command.hpp"
 #include "runtime/cpu_budget.hpp"
 
 namespace {
@@ -17,16 +17,17 @@ const char* usage =
   "      check config files and print every problem (exit 2 if any)\n"
   "  tandem plan CONFIG\n"
   "      placement table (node, process, device, role, instances) and memory estimates\n"
-  "  tandem bench pipeline CONFIG [--steps N]\n"
-  "      generation alone, training alone, sync and async pipelines side by side\n"
-  "  tandem bench control [--samplers 1024] [--steps 200] [--processes 0|1] ...\n"
+  "  tandem bench pipeline CONFIG [--rounds 15] [--steps 30] [--samplers 1] [--weights caf|nccl]\n"
+  "      generation alone, training alone, sync and async pipelines on one fixed workload,\n"
+  "      interleaved over rounds: median and range of every figure, with its bound\n"
+  "  tandem bench control [--samplers 1024] [--steps 200] [--processes 0|1] [--rounds 3] ...\n"
   "      the real control plane against simulated samplers: dispatch rate, cost per message\n"
   "  tandem bench decode [--shape qwen2-0.5b | --model HF_DIR] [--batch 64] [--new-tokens 256]\n"
-  "                      [--device cuda] [--dtype bfloat16] [--reference CMD] [--compare-graphs]\n"
+  "                      [--device cuda] [--dtype bfloat16] [--repeats 3] [--reference CMD]\n"
   "      device sampler tokens/s, against transformers' generate() when --reference is given\n"
   "  tandem bench learner [--shape tiny|qwen2-0.5b | --model HF_DIR] [--device cuda] [--reference CMD] ...\n"
   "      training tokens/s of the GRPO step vs PyTorch eager, and a first-step loss check\n"
-  "  tandem bench weights [--mb 100]\n"
+  "  tandem bench weights [--mb 100] [--repeats 5]\n"
   "      CPU cost of one weight version on the byte path (checksum, split, reassembly)\n"
   "  tandem bench broadcast [--bytes 8G] [--gpus 2] [--bucket-mb 512] [--versions 5]\n"
   "      NCCL weight broadcast GB/s against the raw ncclBroadcast bus bandwidth (GPU builds)\n"
@@ -42,29 +43,13 @@ const char* usage =
   "      start the worker processes a cluster: section places on node NAME\n"
   "  tandem worker --config CONFIG --head HOST:PORT (--process NAME | --role sampler|reward --name NAME)\n"
   "      run one actor in this process and join a head (started by `tandem run`)\n"
+  "  tandem bench NAME --help, tandem logits --help, tandem tokenize --help\n"
+  "      every flag of a bench or reference tool\n"
   "  tandem --version\n"
   "  tandem COMMAND --help    the flags of one command\n";
 
 } // namespace
 
-namespace tandem {
-
-// Until every bench command parses with runtime/cli_flags.hpp.
-std::string flag_value(const args& a, const std::string& flag, const std::string& fallback) {
-  for (size_t i = 0; i + 1 < a.size(); ++i)
-    if (a[i] == flag)
-      return a[i + 1];
-  return fallback;
-}
-
-bool has_flag(const args& a, const std::string& flag) {
-  for (auto& x : a)
-    if (x == flag)
-      return true;
-  return false;
-}
-
-} // namespace tandem
 
 int main(int argc, char** argv) {
   tandem::pin_blas_to_caller_threads();
@@ -91,16 +76,10 @@ int main(int argc, char** argv) {
     return tandem::status_command(rest);
   if (cmd == "node")
     return tandem::node_command(rest);
-  if (cmd == "sim-worker") // hidden: started by `tandem bench control --processes 1`
-    return tandem::sim_worker_command(rest);
   if (cmd == "worker")
     return tandem::worker_command(rest);
-  if (cmd == "bench")
-    return tandem::bench_command(rest);
-  if (cmd == "logits")
-    return tandem::logits_command(rest);
-  if (cmd == "tokenize")
-    return tandem::tokenize_command(rest);
+  if (auto rc = tandem::run_bench_tool(cmd, rest)) // bench, logits, tokenize, sim-worker
+    return *rc;
   std::cerr << "tandem: unknown command '" << cmd << "'\n\n" << usage;
   return 2;
 }

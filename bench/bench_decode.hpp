@@ -3,10 +3,12 @@
 // the same weights, the same prompts and the same GPU, in one run.
 #pragma once
 
-#include "app/commands.hpp"
+#include <string>
+#include <vector>
 
 namespace tandem {
 
-int bench_decode_command(const args& a);
+/// tandem bench decode [--shape NAME | --model DIR] [--batch 64] ... (--help lists all)
+int bench_decode_command(const std::vector<std::string>& a);
 
 } // namespace tandem

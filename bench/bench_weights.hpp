@@ -3,10 +3,12 @@
 // verification), old and new variants side by side in one run.
 #pragma once
 
-#include "app/commands.hpp"
+#include <string>
+#include <vector>
 
 namespace tandem {
 
-int bench_weights_command(const args& a);
+/// tandem bench weights [--mb 100] [--repeats 5]
+int bench_weights_command(const std::vector<std::string>& a);
 
 } // namespace tandem

@@ -1,4 +1,5 @@
-#include "app/model_shapes.hpp"
+// model_shapes.cpp: see model_shapes.hpp.
+#include "bench/model_shapes.hpp"
 
 namespace tandem {
 

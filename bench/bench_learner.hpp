@@ -4,11 +4,12 @@
 // whether the two first-step losses agree.
 #pragma once
 
-#include "app/commands.hpp"
+#include <string>
+#include <vector>
 
 namespace tandem {
 
 /// tandem bench learner [--shape tiny|qwen2-0.5b | --model HF_DIR] [...]
-int bench_learner_command(const args& a);
+int bench_learner_command(const std::vector<std::string>& a);
 
 } // namespace tandem

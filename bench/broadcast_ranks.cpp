@@ -1,152 +1,30 @@
-// bench_broadcast.cpp: `tandem bench broadcast` (header: bench_broadcast.hpp).
-//
-// Processes. Rank 0 on GPU 0 is the command itself; ranks 1..N-1 on GPUs
-// 1..N-1 are this binary again (posix_spawn of /proc/self/exe: a fork after
-// CUDA init is undefined), started with the same flags plus the hidden
-// --rank R --comm-id HEX (the communicator's id as hex). Every rank derives
-// the same weight set and bucket plan from the flags. NCCL_NVLS_ENABLE=0 is
-// set before any NCCL call unless already set, and the children inherit it.
-//
-// Method, all on one communicator:
-//   weight set  tensors shaped like an 8B-class transformer in bf16
-//               (embedding, per-layer attention with GQA and biases, MLP,
-//               norms), cut to exactly --bytes, in one flat device buffer in
-//               the plan's layout (packed_memory: one span per bucket).
-//   version 1   untimed warm-up (NCCL connects lazily on its first op).
-//   versions 2..V+1, timed: barrier, send_version, barrier. "send" is
-//               send_version's elapsed time on rank 0; "wall" runs from the
-//               first barrier to the second, i.e. until every rank has the
-//               whole version.
-//   raw         after a barrier, one ncclBroadcast of the whole buffer, V
-//               times back to back: the NCCL bus bandwidth (for a broadcast
-//               busbw equals algbw); then the same bytes as bucket-sized ops.
-//   content     receivers zero their buffer before the last version and
-//               check every tensor byte of it afterwards.
-// GB/s are 1e9 bytes per second: payload bytes for send_version (--bytes),
-// buffer bytes for raw (payload plus < 256 bytes of padding per bucket).
-// The goals (ratio >= 0.8 to raw one-op; 8 GB in <= 50 ms) are reported,
-// not enforced.
-//
-// Deadlines: every NCCL wait, barrier and child exit is bounded (constants
-// below); a missed one is a typed error. Exit: 0 measured, 1 a typed error on
-// any rank (message names the rank), 2 bad usage.
-#include "app/bench_broadcast.hpp"
+// broadcast_ranks.cpp: see broadcast_ranks.hpp. Compiled with
+// TANDEM_HAVE_NCCL only (bench/CMakeLists.txt).
+#include "bench/broadcast_ranks.hpp"
 
 #include <algorithm>
-#include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
-#include <string>
-#include <vector>
-
-#include "runtime/error.hpp"
-#include "runtime/nccl/bucket_plan.hpp"
-#include "runtime/nccl/weight_transfer.hpp"
-
-#if TANDEM_HAVE_NCCL
-#include <chrono>
 #include <memory>
+#include <vector>
 
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 
+#include "bench/sample_stats.hpp"
+#include "runtime/error.hpp"
 #include "runtime/nccl/device_buffer.hpp"
 #include "runtime/nccl/nccl_collective.hpp"
 #include "runtime/nccl/raw_broadcast.hpp"
+#include "runtime/nccl/weight_transfer.hpp"
 #include "runtime/process_launcher.hpp"
-#endif
 
 namespace tandem {
 
 namespace {
 
 namespace tn = nccl;
-
-const char* usage =
-  "usage: tandem bench broadcast [--bytes 8G] [--gpus 2] [--bucket-mb 512] [--versions 5]"
-  " [--depth 8]\n"
-  "  --bytes      weight set size; K/M/G/T suffixes are powers of 1024\n"
-  "  --gpus       ranks, one GPU each (rank 0 on GPU 0 sends), >= 2\n"
-  "  --bucket-mb  bucket size in MiB (default: the library's)\n"
-  "  --versions   timed versions (plus one untimed warm-up)\n"
-  "  --depth      buckets posted ahead (1: unpipelined)\n";
-
-struct bench_options {
-  size_t bytes = size_t{8} << 30;
-  int gpus = 2;
-  size_t bucket_mb = tn::bucket_options{}.bucket_bytes >> 20;
-  int versions = 5;
-  size_t depth = tn::transfer_options{}.depth;
-  int rank = 0;         // hidden: set for the spawned ranks
-  std::string comm_hex; // hidden: the communicator id of the spawned ranks
-};
-
-caf::expected<size_t> parse_bytes(const std::string& s) {
-  size_t digits = 0;
-  while (digits < s.size() && std::isdigit(static_cast<unsigned char>(s[digits])))
-    ++digits;
-  std::string suffix = s.substr(digits);
-  int shift = suffix.empty() ? 0 : suffix == "K" ? 10 : suffix == "M" ? 20
-            : suffix == "G" ? 30 : suffix == "T" ? 40 : -1;
-  if (digits == 0 || digits > 12 || shift < 0)
-    return make_error(errc::invalid_argument,
-                      "--bytes: expected a number with an optional K/M/G/T suffix, got '" + s + "'");
-  return static_cast<size_t>(std::stoull(s.substr(0, digits))) << shift;
-}
-
-caf::expected<bench_options> parse_options(const args& a) {
-  const std::vector<std::string> known{"--bytes", "--gpus", "--bucket-mb", "--versions",
-                                       "--depth", "--rank", "--comm-id"};
-  for (size_t i = 0; i < a.size(); i += 2)
-    if (std::find(known.begin(), known.end(), a[i]) == known.end() || i + 1 == a.size())
-      return make_error(errc::invalid_argument, "unknown flag or flag without a value: " + a[i]);
-  bench_options o;
-  auto bytes = parse_bytes(flag_value(a, "--bytes", "8G"));
-  if (!bytes)
-    return bytes.error();
-  o.bytes = *bytes;
-  try {
-    o.gpus = std::stoi(flag_value(a, "--gpus", "2"));
-    o.bucket_mb = std::stoul(flag_value(a, "--bucket-mb", std::to_string(o.bucket_mb)));
-    o.versions = std::stoi(flag_value(a, "--versions", "5"));
-    o.depth = std::stoul(flag_value(a, "--depth", std::to_string(o.depth)));
-    o.rank = std::stoi(flag_value(a, "--rank", "0"));
-  } catch (const std::exception&) {
-    return make_error(errc::invalid_argument, "a flag has a value that is not a number");
-  }
-  o.comm_hex = flag_value(a, "--comm-id", "");
-  if (o.bytes == 0 || o.gpus < 2 || o.bucket_mb < 1 || o.versions < 1 || o.depth < 1
-      || o.depth > tn::collective::max_in_flight)
-    return make_error(errc::invalid_argument,
-                      "need --bytes > 0, --gpus >= 2, --bucket-mb >= 1, --versions >= 1, "
-                      "--depth in 1.." + std::to_string(tn::collective::max_in_flight));
-  if (o.rank < 0 || o.rank >= o.gpus || (o.rank > 0) == o.comm_hex.empty())
-    return make_error(errc::invalid_argument, "--rank and --comm-id go together (spawned ranks)");
-  return o;
-}
-
-/// Tensor byte sizes shaped like an 8B-class transformer in bf16 (hidden
-/// 4096, 8 KV heads of 128, MLP 14336, vocabulary 128256), in checkpoint
-/// order, cut to exactly `total` bytes: the last tensor is truncated, and
-/// layers repeat for as long as bytes are left.
-std::vector<size_t> model_like_sizes(size_t total) {
-  const size_t h = 4096, kv = 1024, ffn = 14336, vocab = 128256, bf16 = 2;
-  const std::vector<size_t> layer{h,      h * h,   kv * h,  kv * h, h,      kv,
-                                  kv,     h * h,   h,       ffn * h, ffn * h, h * ffn};
-  std::vector<size_t> out;
-  auto take = [&](size_t elements) {
-    size_t n = std::min(elements * bf16, total);
-    out.push_back(n);
-    total -= n;
-  };
-  take(vocab * h); // embedding
-  for (size_t i = 0; total > 0; i = (i + 1) % layer.size())
-    take(layer[i]);
-  return out;
-}
-
-#if TANDEM_HAVE_NCCL
 
 using namespace std::chrono_literals;
 
@@ -160,7 +38,7 @@ constexpr auto step_deadline = 30s;
 constexpr auto child_exit_deadline = 120s;
 
 struct rank_state {
-  bench_options o;
+  broadcast_options o;
   tn::bucket_plan plan;
   tn::steady_clock_source clock;
   std::unique_ptr<tn::nccl_collective> comm;
@@ -274,8 +152,12 @@ double mean_s(const std::vector<tn::duration>& d) {
   return sum / d.size();
 }
 
-double max_s(const std::vector<tn::duration>& d) {
-  return std::chrono::duration<double>(*std::max_element(d.begin(), d.end())).count();
+/// "median [min..max]" of `d` in ms.
+std::string ms_spread(const std::vector<tn::duration>& d) {
+  std::vector<double> ms;
+  for (auto x : d)
+    ms.push_back(std::chrono::duration<double, std::milli>(x).count());
+  return format_spread(summarize(std::move(ms)), 2);
 }
 
 void print_header(const rank_state& s) {
@@ -298,17 +180,17 @@ void print_results(const rank_state& s, const version_times& v, const raw_times&
   double wall_ms = mean_s(v.wall) * 1e3;
   // 8 GB (1e9) in 50 ms, scaled to this run's bytes.
   double goal_ms = 50.0 * s.plan.total_bytes / 8e9;
-  std::printf("tandem send_version            %8.1f GB/s  (send %.2f ms mean, %.2f ms max)\n",
-              send, mean_s(v.send) * 1e3, max_s(v.send) * 1e3);
+  std::printf("tandem send_version            %8.1f GB/s  (send %.2f ms mean, median [min..max] "
+              "%s ms)\n", send, mean_s(v.send) * 1e3, ms_spread(v.send).c_str());
   std::printf("raw ncclBroadcast, 1 op        %8.1f GB/s  (NCCL bus bandwidth)\n", one);
   std::printf("raw ncclBroadcast, %3zu ops     %8.1f GB/s  (bucket-sized ops)\n",
               s.plan.buckets.size(), split);
   std::printf("RATIO send_version / raw 1 op   = %.3f  (goal >= 0.80: %s)\n", send / one,
               send / one >= 0.8 ? "met" : "MISSED");
   std::printf("RATIO send_version / raw %zu ops = %.3f\n", s.plan.buckets.size(), send / split);
-  std::printf("WALL  %.3f GiB version on every rank: %.2f ms mean, %.2f ms max"
+  std::printf("WALL  %.3f GiB version on every rank: %.2f ms mean, median [min..max] %s ms"
               "  (goal <= %.1f ms, i.e. 8 GB in 50 ms: %s)\n",
-              s.plan.total_bytes / double(size_t{1} << 30), wall_ms, max_s(v.wall) * 1e3,
+              s.plan.total_bytes / double(size_t{1} << 30), wall_ms, ms_spread(v.wall).c_str(),
               goal_ms, wall_ms <= goal_ms ? "met" : "MISSED");
   std::printf("BENCH-BROADCAST bytes=%zu bucket_mb=%zu depth=%zu send_gbps=%.1f raw_gbps=%.1f "
               "raw_bucket_gbps=%.1f ratio=%.3f wall_ms=%.2f\n",
@@ -317,7 +199,7 @@ void print_results(const rank_state& s, const version_times& v, const raw_times&
 }
 
 /// The flags every spawned rank gets (the same run, plus its rank and id).
-std::vector<std::string> rank_argv(const bench_options& o, int rank, const std::string& hex) {
+std::vector<std::string> rank_argv(const broadcast_options& o, int rank, const std::string& hex) {
   return {"/proc/self/exe", "bench", "broadcast", "--bytes", std::to_string(o.bytes),
           "--gpus", std::to_string(o.gpus), "--bucket-mb", std::to_string(o.bucket_mb),
           "--versions", std::to_string(o.versions), "--depth", std::to_string(o.depth),
@@ -370,33 +252,14 @@ int run_root(rank_state& s) {
   return bad ? 1 : 0;
 }
 
-#endif // TANDEM_HAVE_NCCL
-
 } // namespace
 
-int bench_broadcast_command(const args& a) {
-  auto o = parse_options(a);
-  if (!o) {
-    std::cerr << "tandem bench broadcast: " << describe(o.error()) << "\n" << usage;
-    return 2;
-  }
-  auto plan = nccl::plan_buckets(model_like_sizes(o->bytes), {o->bucket_mb << 20, 256});
-  if (!plan) {
-    std::cerr << "tandem bench broadcast: " << describe(plan.error()) << "\n";
-    return 2;
-  }
-#if TANDEM_HAVE_NCCL
+int run_broadcast_rank(const broadcast_options& o, nccl::bucket_plan plan) {
   setenv("NCCL_NVLS_ENABLE", "0", 0); // NVLink multicast stays off (before any NCCL call)
   rank_state s;
-  s.o = *o;
-  s.plan = std::move(*plan);
+  s.o = o;
+  s.plan = std::move(plan);
   return s.o.rank == 0 ? run_root(s) : run_receiver(s);
-#else
-  std::cerr << "tandem bench broadcast: this tandem was built without NCCL (tandem_nccl); "
-               "configure with CUDA and NCCL found (-DTANDEM_WITH_NCCL=ON, see "
-               "runtime/nccl/CMakeLists.txt) to run it\n";
-  return 1;
-#endif
 }
 
 } // namespace tandem

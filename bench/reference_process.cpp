@@ -1,4 +1,4 @@
-#include "app/reference_process.hpp"
+#include "bench/reference_process.hpp"
 
 #include <filesystem>
 #include <sstream>

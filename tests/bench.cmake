@@ -1,0 +1,18 @@
+# bench/: the pipeline bench's figures and bounds (pure), and its request
+# recorder and replayer against a fake sampler (CAF's test coordinator). Built
+# from the bench sources they test, without tandem_bench's LibTorch links.
+tandem_add_test(pipeline_figures_test
+  SOURCES bench/pipeline_figures_test.cpp ${TANDEM_ROOT}/bench/pipeline_figures.cpp
+          ${TANDEM_ROOT}/bench/sample_stats.cpp
+  LIBS tandem_runtime)
+tandem_add_test(request_replay_test
+  SOURCES bench/request_replay_test.cpp ${TANDEM_ROOT}/bench/request_recorder.cpp
+          ${TANDEM_ROOT}/bench/request_replayer.cpp
+  LIBS tandem_runtime)
+
+# The real bench, tiny: every mode on one recorded workload, the token check.
+add_test(NAME bench_pipeline_smoke
+         COMMAND $<TARGET_FILE:tandem> bench pipeline ${TANDEM_ROOT}/configs/basic/run.yaml
+                 --rounds 1 --steps 2 --warmup 1)
+set_tests_properties(bench_pipeline_smoke PROPERTIES TIMEOUT 300
+  PASS_REGULAR_EXPRESSION "workload check: every mode of every round")
