@@ -9,7 +9,7 @@
 namespace tandem {
 namespace {
 
-const figure_row& row(const std::vector<figure_row>& rows, const std::string& name) {
+const figure_row& row(const std::vector<figure_row>& rows, const char* name) {
   for (auto& r : rows)
     if (r.name == name)
       return r;
