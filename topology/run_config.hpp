@@ -98,9 +98,9 @@ struct run_config {
   reward_section reward;
   learner_section learner;
   timeout_section timeouts;
-  // Not a run key: cluster.transports.weights of the topology this process
-  // runs (caf | zmq | nccl), set by the launcher and the workers.
-  std::string weights_transport = "caf";
+  // Placement (which process, device and threads each actor gets, and how
+  // weights and rollouts travel) is not here: it lives in the run's plan
+  // (topology/process_plan.hpp), resolved once from the cluster.
 };
 
 /// Learner settings derived from a run config.
