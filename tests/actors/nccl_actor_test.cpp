@@ -14,7 +14,7 @@
 #include <memory>
 #include <set>
 
-#include "actor_test_fixture.hpp"
+#include "graph_test_fixture.hpp"
 #include "fakes.hpp"
 
 #include "actors/controller.hpp"
@@ -110,7 +110,7 @@ private:
   std::vector<char> staging_ = std::vector<char>(weight_bytes);
 };
 
-struct NcclPipeline : ActorTest {
+struct NcclPipeline : GraphTest {
   controller_settings cs;
   pumping_clock clock{sched};
   nccl::fake_fabric fabric;
@@ -137,31 +137,21 @@ struct NcclPipeline : ActorTest {
     observer = spawn_probe();
     publisher = std::make_shared<nccl::weight_publisher>(
       "learner", std::make_unique<nccl::fake_collective>(fabric, clock), clock, bucket_bytes);
-    head_settings hs;
-    hs.controller = cs;
-    hs.detached = false;
+    auto hs = graph_settings(cs);
     hs.sampler_max_groups = 2;
     for (int i = 0; i < n_samplers; ++i)
       hs.samplers.push_back({"s" + std::to_string(i), "cuda:0", 1});
-    head_parts parts;
-    arithmetic_config ac;
-    parts.problems = std::shared_ptr<problem_source>{std::move(*arithmetic_task::make(ac))};
-    parts.trainer = trainer;
+    auto parts = graph_parts(trainer, metrics, observer);
     parts.nccl = learner_options;
     parts.nccl.publisher = publisher;
-    parts.metrics = metrics;
-    parts.observer = observer;
     parts.spawn_sampler = [this](const placed_instance& inst) -> caf::expected<caf::actor> {
       return make_sampler(inst.name, {});
     };
-    auto g = spawn_head(sys, hs, parts);
-    ASSERT_TRUE(g);
-    for (auto& h : g->all())
-      adopt(h);
-    broadcaster = g->broadcaster;
-    learner = g->learner;
-    reward = g->rewards.at(0);
-    controller = g->controller;
+    auto g = spawn_graph(hs, parts);
+    broadcaster = g.broadcaster;
+    learner = g.learner;
+    reward = g.rewards.at(0);
+    controller = g.controller;
   }
 
   /// A sampler with its own fake NCCL end (not yet announced).

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "actor_test_fixture.hpp"
+#include "graph_test_fixture.hpp"
 #include "fakes.hpp"
 
 #include "actors/controller.hpp"
@@ -137,7 +138,7 @@ caf::behavior asker(caf::stateful_actor<asker_state>* self, caf::actor target) {
   }};
 }
 
-struct Pipeline : ActorTest {
+struct Pipeline : GraphTest {
   controller_settings cs;
   std::shared_ptr<fake_training_backend> trainer = std::make_shared<fake_training_backend>();
   std::vector<std::shared_ptr<fake_generation_backend>> gens;
@@ -161,15 +162,9 @@ struct Pipeline : ActorTest {
   /// samplers join after it, as remote ones would.
   void start(int n_samplers) {
     observer = spawn_probe();
-    head_settings hs;
-    hs.controller = cs;
-    hs.detached = false;
+    auto hs = graph_settings(cs);
     hs.rewards = reward ? 0 : 1; // a test may have spawned its own
-    head_parts parts;
-    parts.problems = std::shared_ptr<problem_source>{std::move(*arithmetic_task::make(task))};
-    parts.trainer = trainer;
-    parts.metrics = metrics;
-    parts.observer = observer;
+    auto parts = graph_parts(trainer, metrics, observer, task);
     parts.scaler = scaler;
     caf::actor front;
     if (learner_front)
@@ -179,14 +174,11 @@ struct Pipeline : ActorTest {
     parts.on_consumed = [this](const std::vector<uint64_t>& ids) {
       consumed.insert(consumed.end(), ids.begin(), ids.end());
     };
-    auto g = spawn_head(sys, hs, parts);
-    ASSERT_TRUE(g);
-    for (auto& h : g->all())
-      adopt(h);
-    broadcaster = g->broadcaster;
-    learner = front ? front : g->learner; // what the controller talks to
-    reward = g->rewards.at(0);
-    controller = g->controller;
+    auto g = spawn_graph(hs, parts);
+    broadcaster = g.broadcaster;
+    learner = front ? front : g.learner; // what the controller talks to
+    reward = g.rewards.at(0);
+    controller = g.controller;
     for (int i = 0; i < n_samplers; ++i)
       add_sampler("s" + std::to_string(i));
   }

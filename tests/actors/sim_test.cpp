@@ -3,7 +3,7 @@
 // driving 1,024 sim samplers, all on CAF's test coordinator (virtual time).
 #include <set>
 
-#include "actor_test_fixture.hpp"
+#include "graph_test_fixture.hpp"
 
 #include "actors/controller.hpp"
 #include "actors/learner.hpp"
@@ -175,7 +175,7 @@ TEST_F(SimSampler, DrawsLengthsFromTheDistributionAndAnswersWrongWithProbability
 
 // --- the real control plane with 1,024 sim samplers ----------------------------
 
-struct SimPipeline : ActorTest {
+struct SimPipeline : GraphTest {
   static constexpr int n_samplers = 1024;
   controller_settings cs;
   std::shared_ptr<sim_training_backend> trainer = std::make_shared<sim_training_backend>();
@@ -197,18 +197,11 @@ struct SimPipeline : ActorTest {
   /// samplers and learner.
   void start() {
     observer = spawn_probe();
-    head_settings hs;
-    hs.controller = cs;
-    hs.detached = false;
+    auto hs = graph_settings(cs);
     hs.sampler_max_groups = 1;
     for (int i = 0; i < n_samplers; ++i)
       hs.samplers.push_back({"sim-" + std::to_string(i), "cpu", 1});
-    head_parts parts;
-    arithmetic_config ac;
-    parts.problems = std::shared_ptr<problem_source>{std::move(*arithmetic_task::make(ac))};
-    parts.trainer = trainer;
-    parts.metrics = metrics;
-    parts.observer = observer;
+    auto parts = graph_parts(trainer, metrics, observer);
     parts.on_consumed = [this](const std::vector<uint64_t>& ids) {
       consumed.insert(consumed.end(), ids.begin(), ids.end());
     };
@@ -223,15 +216,12 @@ struct SimPipeline : ActorTest {
       ss.seed = static_cast<uint64_t>(index++) + 1;
       return caf::actor{sys.spawn(sim_sampler_actor, ss)};
     };
-    auto g = spawn_head(sys, hs, parts);
-    ASSERT_TRUE(g);
-    for (auto& h : g->all())
-      adopt(h);
-    broadcaster = g->broadcaster;
-    learner = g->learner;
-    reward = g->rewards.at(0);
-    controller = g->controller;
-    samplers = g->samplers;
+    auto g = spawn_graph(hs, parts);
+    broadcaster = g.broadcaster;
+    learner = g.learner;
+    reward = g.rewards.at(0);
+    controller = g.controller;
+    samplers = g.samplers;
   }
 
   std::optional<std::pair<bool, std::string>> finished() {

@@ -14,7 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "actors/sampler.hpp"
-#include "tests/actors/actor_test_fixture.hpp"
+#include "tests/actors/graph_test_fixture.hpp"
 #include "tests/actors/fakes.hpp"
 #include "tasks/arithmetic_task.hpp"
 #include "topology/cluster_checks.hpp"
@@ -65,27 +65,20 @@ std::map<std::string, std::multiset<std::string>> table_sampler_devices(
   return out;
 }
 
-struct Wiring : ActorTest {
+struct Wiring : GraphTest {
   /// Builds the head as `tandem run` would, with fakes for the backends.
   head_graph start_head(const loaded_run& run) {
     auto settings = make_head_settings(run.config, run.plan);
     settings.detached = false; // the test coordinator runs every actor
-    head_parts parts;
-    arithmetic_config ac;
-    parts.problems = std::shared_ptr<problem_source>{std::move(*arithmetic_task::make(ac))};
-    parts.trainer = std::make_shared<fake_training_backend>();
-    parts.observer = spawn_probe();
+    auto parts = graph_parts(std::make_shared<fake_training_backend>(), nullptr, spawn_probe());
     parts.spawn_sampler = [this](const placed_instance& inst) -> caf::expected<caf::actor> {
       started.push_back(inst);
       return spawn(sampler_actor, sampler_settings{inst.name, 2},
                    std::make_shared<fake_generation_backend>());
     };
-    auto g = spawn_head(sys, settings, parts);
-    EXPECT_TRUE(g) << (g ? "" : describe(g.error()));
-    for (auto& h : g->all())
-      adopt(h);
+    auto g = spawn_graph(settings, parts);
     run_messages();
-    return *g;
+    return g;
   }
   void run_messages() { run(); }
   std::vector<placed_instance> started;
