@@ -280,7 +280,9 @@ void on_trained(ctl* self, const std::vector<scored_group>& batch,
     st.staleness_violations += 1;
   st.rewards.add(rec.rewards.reward_mean);
   if (st.deps.metrics)
-    st.deps.metrics->write(to_json(rec));
+    if (auto err = st.deps.metrics->write(to_json(rec)))
+      return finish(self, false, "cannot record step " + std::to_string(st.version)
+                                   + " in the metrics: " + describe(err));
   if (st.deps.progress)
     st.deps.progress(progress_line(rec, st.cfg.steps));
   if (st.version >= st.cfg.steps)

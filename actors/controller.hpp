@@ -18,7 +18,9 @@
 //            sampler_hello    -> learner (once per joining sampler: the
 //                                learner's weight roster decides how
 //                                weights reach it)
-//            finished_atom(ok, summary_json) -> observer, then quits
+//            finished_atom(ok, summary_json) -> observer, then quits (not ok
+//                                      also when a step's metrics record
+//                                      cannot be written)
 // waits for: samplers to join (fails after connect_timeout without any); B scored groups and an idle learner to train
 // unblocked by: sampler_hello, generate / score / train replies
 //

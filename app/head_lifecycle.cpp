@@ -11,6 +11,7 @@
 
 #include "actors/controller.hpp"
 #include "actors/learner.hpp"
+#include "runtime/atomic_file.hpp"
 #include "runtime/error.hpp"
 
 namespace tandem {
@@ -59,12 +60,20 @@ outcome wait_for_finish(caf::scoped_actor& self, const run_config& cfg, const ca
   return out;
 }
 
-void save_weights(caf::scoped_actor& self, const caf::actor& learner, const std::string& path) {
+bool save_weights(caf::scoped_actor& self, const caf::actor& learner, const std::string& path) {
+  bool saved = false;
   self->request(learner, std::chrono::seconds{60}, save_atom::value, path)
-    .receive([&](int64_t v) { std::cerr << "saved weights v" << v << " to " << path << "\n"; },
-             [&](caf::error& err) {
-               std::cerr << "could not save weights: " << describe(err) << "\n";
-             });
+    .receive(
+      [&](int64_t v) {
+        std::cerr << "saved weights v" << v << " to " << path << "\n";
+        saved = true;
+      },
+      [&](caf::error& err) { std::cerr << "could not save weights: " << describe(err) << "\n"; });
+  return saved;
+}
+
+caf::error write_text_file(const std::string& path, const std::string& text) {
+  return write_file_atomically(path, [&](std::ostream& out) { out << text << "\n"; });
 }
 
 std::function<void(const std::string&)> make_progress(bool quiet) {
@@ -92,6 +101,9 @@ caf::expected<std::shared_ptr<metrics_sink>> prepare_run_dir(const run_config& c
     return sink.error();
   fs::copy_file(cfg.source_path, cfg.run.output_dir + "/config.yaml",
                 fs::copy_options::overwrite_existing, ec);
+  if (ec)
+    return make_error(errc::io_failure, "cannot copy " + cfg.source_path + " to "
+                                          + cfg.run.output_dir + "/config.yaml: " + ec.message());
   return std::shared_ptr<metrics_sink>{std::move(*sink)};
 }
 

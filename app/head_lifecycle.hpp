@@ -35,14 +35,19 @@ struct outcome {
 outcome wait_for_finish(caf::scoped_actor& self, const run_config& cfg, const caf::actor& ctl,
                         const std::atomic<bool>& interrupted);
 
-/// Asks the learner to write its weights to `path` (60 s deadline).
-void save_weights(caf::scoped_actor& self, const caf::actor& learner, const std::string& path);
+/// Asks the learner to write its weights to `path` (60 s deadline); false
+/// (and a line on stderr) when they were not written.
+bool save_weights(caf::scoped_actor& self, const caf::actor& learner, const std::string& path);
+
+/// `text` and a newline as PATH, written atomically (tmp + rename).
+caf::error write_text_file(const std::string& path, const std::string& text);
 
 /// The progress sink: rewrites one line on a terminal, every 10th line
 /// otherwise, nothing when quiet.
 std::function<void(const std::string&)> make_progress(bool quiet);
 
-/// The run directory with a copy of the config and the metrics file.
+/// The run directory with a copy of the config and the metrics file; any
+/// of them failing is an error.
 caf::expected<std::shared_ptr<metrics_sink>> prepare_run_dir(const run_config& cfg);
 
 } // namespace tandem

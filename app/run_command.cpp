@@ -5,7 +5,6 @@
 #include <atomic>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <unistd.h>
 
@@ -47,7 +46,8 @@ caf::expected<children> start_workers(caf::actor_system& sys, const loaded_run& 
                                           + sys.render(port.error()));
   auto head = plan.bind_host + ":" + std::to_string(*port);
   caf::anon_send(scaler, publish_atom::value, head);
-  std::ofstream(run.config.run.output_dir + "/head.address") << head << "\n";
+  if (auto err = write_text_file(run.config.run.output_dir + "/head.address", head))
+    return err;
   os_process_launcher launcher;
   children kids;
   for (auto* p : plan.workers_on(plan.head_node)) {
@@ -132,8 +132,16 @@ int run_head(caf::actor_system& sys, const loaded_run& run, const std::string& s
   catch_stop_signals();
   auto res = wait_for_finish(self, cfg, graph->controller, interrupted);
   std::cerr << "\n";
-  save_weights(self, graph->learner, cfg.run.output_dir + "/weights.tndm");
-  std::ofstream(cfg.run.output_dir + "/summary.json") << res.summary << "\n";
+  // A run whose results could not be written did not succeed: the summary
+  // says so (ok 0, the controller's own summary inside) and the exit is 1.
+  bool saved = save_weights(self, graph->learner, cfg.run.output_dir + "/weights.tndm");
+  if (!saved)
+    res = {false, "{\"ok\":0,\"reason\":\"the final weights could not be written\",\"run\":"
+                    + res.summary + "}"};
+  if (auto err = write_text_file(cfg.run.output_dir + "/summary.json", res.summary)) {
+    std::cerr << describe(err) << "\n";
+    res.ok = false;
+  }
   std::cout << "summary: " << res.summary << "\n";
   stop_everything(self, *graph, x);
   for (auto& k : *kids)

@@ -49,6 +49,7 @@
 // threads (configure_actor_system); the learner is detached (its simulated
 // step sleeps like a LibTorch step would block).
 #include "bench/bench_control.hpp"
+#include "bench/timing.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -78,12 +79,8 @@ namespace tandem {
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
+using clock_type = bench_clock;
 using namespace std::chrono_literals;
-
-double since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
 
 /// Polls the controller until all samplers joined; false at the deadline or
 /// when `alive` says the worker process is gone.
@@ -122,7 +119,7 @@ caf::expected<control_head> spawn_control_head(caf::actor_system& sys, caf::scop
   cs.max_staleness = o.eta;
   cs.seed = o.seed;
   cs.expected_samplers = o.samplers;
-  cs.connect_timeout = secs(o.connect_s);
+  cs.connect_timeout = seconds(o.connect_s);
   cs.generate_timeout = 60s;
   cs.score_timeout = 30s;
   cs.train_timeout = 60s + micros(o.learner_us);
@@ -188,7 +185,7 @@ caf::expected<head_run> measure(caf::scoped_actor& self, const control_head& h,
     [&](finished_atom, bool ok, const std::string& summary) {
       r.ok = ok, r.summary = summary, done = true;
     },
-    caf::after(secs(o.deadline_s)) >> [] {});
+    caf::after(seconds(o.deadline_s)) >> [] {});
   r.wall = since(t0);
   if (!done || !r.ok)
     return make_error(errc::process_failure, done ? "run failed: " + r.summary

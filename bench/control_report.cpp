@@ -1,5 +1,6 @@
 // control_report.cpp: see control_report.hpp.
 #include "bench/control_report.hpp"
+#include "bench/timing.hpp"
 
 #include <algorithm>
 #include <cstdio>

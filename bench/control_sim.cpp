@@ -1,5 +1,6 @@
 // control_sim.cpp: see control_sim.hpp.
 #include "bench/control_sim.hpp"
+#include "bench/timing.hpp"
 
 #include <algorithm>
 
@@ -109,7 +110,7 @@ std::vector<caf::actor> spawn_sim_samplers(caf::actor_system& sys, caf::scoped_a
 caf::expected<sim_totals> collect_totals(caf::scoped_actor& self,
                                          const std::vector<caf::actor>& samplers,
                                          caf::timespan timeout) {
-  using clock_type = std::chrono::steady_clock;
+  using clock_type = bench_clock;
   for (auto& s : samplers)
     self->send(s, status_atom::value);
   sim_totals t;

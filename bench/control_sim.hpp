@@ -73,8 +73,4 @@ inline caf::timespan micros(int64_t us) {
   return std::chrono::duration_cast<caf::timespan>(std::chrono::microseconds{us});
 }
 
-inline caf::timespan secs(double s) {
-  return std::chrono::duration_cast<caf::timespan>(std::chrono::duration<double>(s));
-}
-
 } // namespace tandem

@@ -1,6 +1,7 @@
 // pipeline_modes.cpp: the record pass and the pipeline mode of
 // pipeline_modes.hpp (the stages alone are in stage_modes.cpp).
 #include "bench/pipeline_modes.hpp"
+#include "bench/timing.hpp"
 
 #include <chrono>
 #include <memory>
@@ -17,10 +18,6 @@
 namespace tandem {
 
 namespace {
-
-caf::timespan seconds(double s) {
-  return std::chrono::duration_cast<caf::timespan>(std::chrono::duration<double>(s));
-}
 
 void stop_all(const std::vector<caf::actor>& actors) {
   for (auto& a : actors)

@@ -1,5 +1,6 @@
 // report_collector.cpp: see report_collector.hpp.
 #include "bench/report_collector.hpp"
+#include "bench/timing.hpp"
 
 #include <caf/all.hpp>
 

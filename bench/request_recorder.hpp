@@ -35,6 +35,9 @@ public:
 
 private:
   mutable std::mutex mtx_;
+  // Every request of the record pass: bounded by the run it records
+  // ((warmup + steps) x groups_per_step groups, a few hundred requests at
+  // the defaults), and the replay needs all of them.
   std::vector<generate_request> requests_;
 };
 

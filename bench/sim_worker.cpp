@@ -17,6 +17,7 @@
 
 #include "wiring/actor_system.hpp"
 #include "bench/bench_control.hpp"
+#include "bench/timing.hpp"
 #include "bench/control_sim.hpp"
 #include "runtime/error.hpp"
 
@@ -24,12 +25,8 @@ namespace tandem {
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
+using clock_type = bench_clock;
 using namespace std::chrono_literals;
-
-double since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
 
 std::atomic<bool> stop_requested{false};
 

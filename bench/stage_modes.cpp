@@ -11,6 +11,7 @@
 #include "wiring/actor_system.hpp"
 #include "wiring/components.hpp"
 #include "bench/pipeline_modes.hpp"
+#include "bench/timing.hpp"
 #include "bench/request_replayer.hpp"
 #include "runtime/error.hpp"
 #include "runtime/weights_blob.hpp"
@@ -19,15 +20,7 @@ namespace tandem {
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
-caf::timespan seconds(double s) {
-  return std::chrono::duration_cast<caf::timespan>(std::chrono::duration<double>(s));
-}
-
-double since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
+using clock_type = bench_clock;
 
 void stop_all(const std::vector<caf::actor>& actors) {
   for (auto& a : actors)

@@ -198,7 +198,9 @@ private:
 
   weight_roster_settings settings_;
   std::unique_ptr<weight_port> port_;
-  std::map<nccl::member_id, entry> samplers_; // one per live sampler
+  // One per live sampler: bounded by the samplers the controller admits
+  // (its scale cap); an entry leaves when its sampler dies.
+  std::map<nccl::member_id, entry> samplers_;
   int64_t latest_ = -1;                       // the last delivered version
   uint64_t nccl_failures_ = 0;
 };

@@ -25,6 +25,7 @@ import array
 import json
 import os
 import re
+import select
 import selectors
 import shutil
 import signal
@@ -123,6 +124,19 @@ def basic_smoke(binary):
           "final weights of the 102,592-parameter policy written")
     with open(os.path.join(out, "config.yaml")) as a, open(BASIC) as b:
         check(a.read() == b.read(), "the run directory holds the config it used")
+    # A result that cannot be written is a failed run, never "ok": a
+    # directory where the writer's temporary file must go blocks each file.
+    for blocked, says in (("weights.tndm.tmp", "final weights could not be written"),
+                          ("summary.json.tmp", "summary.json"),
+                          ("config.yaml", "config.yaml")):
+        out2 = tempfile.mkdtemp(prefix="tandem-e2e10b-")
+        os.mkdir(os.path.join(out2, blocked))
+        rc, so, se = run(binary, ["run", BASIC, "--steps", "2", "--output", out2, "--quiet"],
+                         timeout=120)
+        check(rc == 1 and says in so + se,
+              "%s unwritable: exit 1, named (rc=%d, %s)" % (blocked, rc, (so + se)[-300:]))
+        if blocked == "weights.tndm.tmp":
+            check(summary(out2)["ok"] == 0, "the summary says the run did not succeed")
 
 
 def two_process(binary):
@@ -222,12 +236,27 @@ def alive(pid):
 
 
 def wait_gone(pids, deadline_s):
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if not any(alive(p) for p in pids):
-            return True
-        time.sleep(0.1)
-    return False
+    """True once every pid has exited, within the deadline. The kernel tells
+    us (a pidfd becomes readable when its process exits), nothing polls."""
+    fds = []
+    try:
+        for p in pids:
+            try:
+                fds.append(os.pidfd_open(p))
+            except ProcessLookupError:
+                pass  # already gone
+        end = time.monotonic() + deadline_s
+        pending = list(fds)
+        while pending:
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            ready, _, _ = select.select(pending, [], [], left)
+            pending = [f for f in pending if f not in ready]
+        return True
+    finally:
+        for f in fds:
+            os.close(f)
 
 
 def worker_pids(err):
