@@ -316,6 +316,8 @@ def interrupt(binary):
 
 
 def worker_hung(binary):
+    # 600 steps: the healthy sampler alone trains ~40 steps/s on a fast host,
+    # so the run outlasts the heartbeat timeout by far (120 steps did not).
     # generate_s is 120 s in this config: only the middleman's heartbeats
     # (500 ms interval, 2 s connection timeout; wiring/actor_system.cpp) can drop
     # the stopped worker within the 15 s allowed here.
@@ -343,8 +345,8 @@ def worker_hung(binary):
     check(p.returncode == 0, "run finished (rc=%d, %s)" % (p.returncode, se[-300:]))
     s = summary(out)
     rows = metrics(out)
-    check(s["steps"] == 120 and len(rows) == 120, "all 120 steps trained")
-    check(s["groups_consumed"] == 120 * 8, "every group consumed exactly once (%d)"
+    check(s["steps"] == 600 and len(rows) == 600, "all 600 steps trained")
+    check(s["groups_consumed"] == 600 * 8, "every group consumed exactly once (%d)"
           % s["groups_consumed"])
     check(s["groups_requeued"] > 0 and s["groups_dropped"] == 0,
           "the hung sampler's groups were requeued (%d), none dropped" % s["groups_requeued"])
