@@ -32,7 +32,11 @@ std::vector<field_binding> run_fields(run_section& r) {
           field("max_staleness", r.max_staleness),
           field("output_dir", r.output_dir),
           field("target_reward", r.target_reward),
-          field("max_requeues", r.max_requeues)};
+          field("max_requeues", r.max_requeues),
+          field("checkpoint_every", r.checkpoint_every),
+          field("keep_checkpoints", r.keep_checkpoints),
+          field("checkpoint_required", r.checkpoint_required),
+          field("max_head_restarts", r.max_head_restarts)};
 }
 
 std::vector<field_binding> model_fields(run_config& c) {
@@ -121,7 +125,8 @@ std::vector<field_binding> timeout_fields(timeout_section& t) {
   return {field("generate_s", t.generate_s),
           field("score_s", t.score_s),
           field("train_s", t.train_s),
-          field("connect_s", t.connect_s)};
+          field("connect_s", t.connect_s),
+          field("rejoin_s", t.rejoin_s)};
 }
 
 std::vector<field_binding> schema(run_config& c) {

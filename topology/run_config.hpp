@@ -28,6 +28,12 @@ struct run_section {
   std::string output_dir = "runs/run";
   double target_reward = 0;       // stop early once the 10-step mean reaches it; 0 = off
   int32_t max_requeues = 3;       // a group failing more often is dropped and counted
+  // Durable runs (docs/durable-runs.md). 250 steps: the default CPU run
+  // (~1,400 steps to its target) writes about five checkpoints.
+  int32_t checkpoint_every = 250; // steps between checkpoints; 0 = only at the end / on a signal
+  int32_t keep_checkpoints = 3;   // newest checkpoints kept; older ones are deleted
+  bool checkpoint_required = false; // a checkpoint that cannot be written stops the run
+  int32_t max_head_restarts = 3;  // the supervisor restarts a dead head this often
 };
 
 /// task: where problems come from, and the tokenizer that frames them.
@@ -85,6 +91,7 @@ struct timeout_section {
   double score_s = 30;      // one scoring request
   double train_s = 300;     // one learner step
   double connect_s = 30;    // a remote process joining the head
+  double rejoin_s = 60;     // a worker waits this long for a restarted head
 };
 
 struct run_config {

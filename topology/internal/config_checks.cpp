@@ -104,6 +104,9 @@ void check_run(const run_config& c, checker& k) {
             "reward.format_weight = " + num(best) + " (got " + num(r.target_reward) + ")",
             {"reward.accuracy_weight", "reward.format_weight"});
   k.at_least("run.max_requeues", r.max_requeues, 0);
+  k.at_least("run.checkpoint_every", r.checkpoint_every, 0);
+  k.at_least("run.keep_checkpoints", r.keep_checkpoints, 1);
+  k.at_least("run.max_head_restarts", r.max_head_restarts, 0);
   k.require(!r.output_dir.empty(), "run.output_dir", "must not be empty");
 }
 
@@ -379,6 +382,7 @@ void check_timeouts(const timeout_section& t, checker& k) {
   k.positive("timeouts.score_s", t.score_s);
   k.positive("timeouts.train_s", t.train_s);
   k.positive("timeouts.connect_s", t.connect_s);
+  k.positive("timeouts.rejoin_s", t.rejoin_s);
 }
 
 } // namespace
