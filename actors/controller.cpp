@@ -1,6 +1,8 @@
 #include "actors/controller.hpp"
 
 #include <chrono>
+#include <cstdio>
+#include <functional>
 
 #include <caf/all.hpp>
 
@@ -29,16 +31,25 @@ void dispatch(ctl* self);
 void maybe_train(ctl* self);
 void requeue_missing(ctl* self, const std::string& name, const std::vector<uint64_t>& ids);
 
+double elapsed(const ctl* self) {
+  return self->state.elapsed_before + seconds_between(self->state.started, self->clock().now());
+}
+
+/// Tells the recorder what was issued and never trained, then reports.
 void finish(ctl* self, bool ok, const std::string& why) {
   auto& st = self->state;
   if (st.finished)
     return;
   st.finished = true;
+  if (st.deps.recorder)
+    self->send(st.deps.recorder, journal_finish{ok, st.work->take_issued(),
+                                                st.work->take_dropped(), st.work->live_groups()});
   auto& c = st.work->counters();
   json_record j;
   j.add("ok", int64_t{ok ? 1 : 0}).add("reason", why).add("steps", st.version)
+    .add("interrupted", int64_t{st.stopping ? 1 : 0})
     .add("final_reward_mean", st.rewards.mean())
-    .add("elapsed_s", seconds_between(st.started, self->clock().now()))
+    .add("elapsed_s", elapsed(self))
     .add("groups_admitted", static_cast<int64_t>(c.admitted))
     .add("groups_consumed", static_cast<int64_t>(c.consumed))
     .add("groups_requeued", static_cast<int64_t>(c.requeued))
@@ -48,7 +59,9 @@ void finish(ctl* self, bool ok, const std::string& why) {
     .add("staleness_violations", static_cast<int64_t>(st.staleness_violations))
     .add("max_staleness", static_cast<int64_t>(st.cfg.max_staleness))
     .add("data_plane_groups", static_cast<int64_t>(st.data_plane_groups))
-    .add("data_plane_late", static_cast<int64_t>(st.data_plane_late));
+    .add("data_plane_late", static_cast<int64_t>(st.data_plane_late))
+    .add("checkpoint_step", st.checkpointed)
+    .add("checkpoint_failures", static_cast<int64_t>(st.checkpoint_failures));
   self->send(st.deps.observer, finished_atom::value, ok, j.str());
   self->quit();
 }
@@ -61,7 +74,7 @@ void admit(ctl* self) {
   auto needed = static_cast<int64_t>(st.cfg.steps) * st.cfg.groups_per_step
                 - static_cast<int64_t>(c.consumed + st.work->live());
   for (int64_t i = 0; i < std::min(cap, needed); ++i) {
-    auto p = st.deps.problems->next();
+    auto p = st.problems->next();
     auto prompt = st.tokenizer->prompt_ids(p.question);
     if (!prompt) {
       ++st.skipped_problems;
@@ -216,7 +229,7 @@ void on_generate_failed(ctl* self, const std::string& name, const std::vector<ui
 
 void dispatch(ctl* self) {
   auto& st = self->state;
-  if (st.finished || st.deps.rewards.empty())
+  if (st.finished || st.stopping || st.deps.rewards.empty())
     return; // nothing can be scored yet: wait for a reward actor to join
   if (!st.dispatch_open && st.samplers.size() < static_cast<size_t>(st.cfg.expected_samplers))
     return; // the launched samplers are still coming up
@@ -239,6 +252,114 @@ void dispatch(ctl* self) {
   }
 }
 
+// -- durable runs: journal and checkpoints (docs/durable-runs.md) -------------
+
+controller_snapshot take_snapshot(const ctl* self) {
+  auto& st = self->state;
+  controller_snapshot s;
+  s.step = st.version;
+  s.problems_drawn = st.problems->drawn();
+  s.pending = st.problems->unreplayed();
+  for (auto& g : st.work->live_groups())
+    s.pending.push_back(g.problem_id);
+  s.next_group_id = st.work->next_id();
+  s.counters = st.work->counters();
+  s.stale_refused = st.stale_refused;
+  s.staleness_violations = st.staleness_violations;
+  s.skipped_problems = st.skipped_problems;
+  s.rewards = st.rewards.values();
+  s.elapsed_s = elapsed(self);
+  return s;
+}
+
+caf::error restore(ctl* self, const controller_snapshot& s) {
+  auto& st = self->state;
+  if (auto err = st.problems->restore(s.problems_drawn, s.pending))
+    return err;
+  // The pending problems are admitted again (with new group ids).
+  auto counters = s.counters;
+  counters.admitted -= std::min<uint64_t>(counters.admitted, s.pending.size());
+  if (auto err = st.work->restore(std::max(s.next_group_id, st.cfg.first_group_id), counters))
+    return err;
+  st.version = s.step;
+  st.checkpointed = s.step;
+  st.stale_refused = s.stale_refused;
+  st.staleness_violations = s.staleness_violations;
+  st.skipped_problems = s.skipped_problems;
+  for (auto r : s.rewards)
+    st.rewards.add(r);
+  st.elapsed_before = s.elapsed_s;
+  return caf::none;
+}
+
+void on_durability_failed(ctl* self, const std::string& what, const caf::error& err) {
+  auto& st = self->state;
+  ++st.checkpoint_failures;
+  auto line = what + " failed: " + describe(err);
+  if (st.deps.progress)
+    st.deps.progress(line);
+  std::fprintf(stderr, "\n[controller] %s\n", line.c_str());
+  if (st.cfg.checkpoint_required)
+    finish(self, false, line + " (run.checkpoint_required)");
+}
+
+/// Records step `version`'s groups in the journal (before any checkpoint
+/// that refers to them: the recorder handles its mailbox in order).
+void journal(ctl* self, const std::vector<scored_group>& batch) {
+  auto& st = self->state;
+  if (!st.deps.recorder)
+    return;
+  journal_step j{st.version, st.version, st.work->take_issued(), {}, st.work->take_dropped()};
+  for (auto& g : batch)
+    j.consumed.push_back({g.rollout.group_id, g.rollout.problem_id});
+  self->request(st.deps.recorder, st.cfg.checkpoint_timeout, std::move(j))
+    .then([](int64_t) {}, [=](caf::error& err) {
+      // Without the journal exactly-once cannot be shown: the run stops.
+      finish(self, false, "cannot record step in the journal: " + describe(err));
+    });
+}
+
+/// The learner's snapshot plus this controller's, written by the recorder;
+/// `then` runs once it is written or failed.
+void checkpoint(ctl* self, std::function<void()> then) {
+  auto& st = self->state;
+  if (!st.deps.recorder || st.checkpointed == st.version)
+    return then();
+  auto snap = to_json(take_snapshot(self));
+  auto step = st.version;
+  auto fail = [=](const caf::error& err) {
+    on_durability_failed(self, "checkpoint of step " + std::to_string(step), err);
+    then();
+  };
+  self->request(st.deps.learner, st.cfg.checkpoint_timeout, snapshot_atom::value)
+    .then(
+      [=](learner_snapshot& ls) {
+        if (ls.version != step)
+          return fail(make_error(errc::version_mismatch, "learner at v" + std::to_string(ls.version)));
+        checkpoint_write w{step, {{"weights.bin", std::move(ls.weights)},
+                                  {"learner_state.bin", std::move(ls.state)},
+                                  {"controller.json", std::vector<char>(snap.begin(), snap.end())}}};
+        self->request(self->state.deps.recorder, self->state.cfg.checkpoint_timeout, std::move(w))
+          .then(
+            [=](const std::string&) {
+              self->state.checkpointed = std::max(self->state.checkpointed, step);
+              then();
+            },
+            [=](caf::error& err) { fail(err); });
+      },
+      [=](caf::error& err) { fail(err); });
+}
+
+bool checkpoint_due(const ctl* self) {
+  auto& st = self->state;
+  return st.cfg.checkpoint_every > 0 && st.version % st.cfg.checkpoint_every == 0;
+}
+
+/// Stop: the step in training (if any) has ended; checkpoint, then finish.
+void stop_now(ctl* self) {
+  checkpoint(self, [=] { finish(self, false, "interrupted"); });
+}
+
 step_record make_record(ctl* self, const std::vector<scored_group>& batch,
                         const step_metrics& m, int64_t trained_at) {
   auto& st = self->state;
@@ -253,7 +374,7 @@ step_record make_record(ctl* self, const std::vector<scored_group>& batch,
   r.times.train = m.seconds;
   r.times.wall = seconds_between(st.last_step, now);
   r.tokens_generated = st.interval_tokens;
-  r.elapsed = seconds_between(st.started, now);
+  r.elapsed = elapsed(self);
   auto& c = st.work->counters();
   r.consumed = c.consumed, r.requeued = c.requeued, r.dropped = c.dropped;
   r.stale_refused = st.stale_refused;
@@ -285,6 +406,11 @@ void on_trained(ctl* self, const std::vector<scored_group>& batch,
                                    + " in the metrics: " + describe(err));
   if (st.deps.progress)
     st.deps.progress(progress_line(rec, st.cfg.steps));
+  journal(self, batch);
+  if (st.stopping)
+    return stop_now(self);
+  if (checkpoint_due(self))
+    checkpoint(self, [] {});
   if (st.version >= st.cfg.steps)
     return finish(self, true, "trained all steps");
   if (st.cfg.target_reward > 0 && st.rewards.full() && st.rewards.mean() >= st.cfg.target_reward)
@@ -297,6 +423,8 @@ void on_train_failed(ctl* self, const std::vector<uint64_t>& ids, const caf::err
   auto& st = self->state;
   st.learner_busy = false;
   st.work->rollback(ids);
+  if (st.stopping)
+    return stop_now(self);
   if (++st.train_failures > st.cfg.max_train_failures)
     return finish(self, false, "learner failed " + std::to_string(st.train_failures)
                                  + " times in a row: " + describe(err));
@@ -306,7 +434,8 @@ void on_train_failed(ctl* self, const std::vector<uint64_t>& ids, const caf::err
 void maybe_train(ctl* self) {
   auto& st = self->state;
   auto b = static_cast<size_t>(st.cfg.groups_per_step);
-  if (st.finished || st.learner_busy || st.work->count(group_state::scored) < b)
+  if (st.finished || st.stopping || st.learner_busy
+      || st.work->count(group_state::scored) < b)
     return;
   std::vector<uint64_t> stale;
   auto batch = st.work->take_batch(b, min_start_version(gate(self), st.version), &stale);
@@ -387,6 +516,13 @@ caf::behavior controller_actor(ctl* self, controller_settings cfg, controller_de
     static_cast<size_t>(2 * (cfg.max_staleness + 2) * cfg.groups_per_step), cfg.max_requeues);
   st.rewards = reward_window{cfg.reward_window};
   st.started = st.last_step = self->clock().now();
+  st.problems = std::make_unique<problem_cursor>(st.deps.problems);
+  auto restored = st.deps.resume ? restore(self, *st.deps.resume)
+                                 : st.work->restore(cfg.first_group_id, {});
+  if (restored) {
+    finish(self, false, "cannot resume: " + describe(restored));
+    return {};
+  }
   self->monitor(st.deps.learner);
   for (auto& r : st.deps.rewards)
     self->monitor(r);
@@ -412,7 +548,14 @@ caf::behavior controller_actor(ctl* self, controller_settings cfg, controller_de
       self->state.deps.rewards.push_back(reward);
       dispatch(self);
     },
-    [=](stop_atom) { finish(self, true, "stopped by user"); },
+    [=](stop_atom) {
+      auto& st = self->state;
+      if (st.stopping || st.finished)
+        return;
+      st.stopping = true;
+      if (!st.learner_busy)
+        stop_now(self);
+    },
     [=](scale_atom, const std::string& role, int32_t n) { return on_scale(self, role, n); },
     [=](retire_atom, const caf::actor& reward) {
       self->demonitor(reward);

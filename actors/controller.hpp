@@ -1,7 +1,9 @@
 // controller: owns prompt dispatch, group accounting and the run's progress.
 // accepts:   sampler_hello             a sampler (local or remote) joining
 //            join_atom(reward)         a reward actor (local or remote) joining
-//            stop_atom                 finish early (Ctrl-C), with a summary
+//            stop_atom                 finish early (Ctrl-C / SIGTERM): waits for
+//                                      the step in training, writes a final
+//                                      checkpoint, then finishes "interrupted"
 //            scale_atom(role, n)       -> text; n samplers (or reward actors) from
 //                                      now on: fewer = retire the newest (they
 //                                      finish their work, then stop), more = ask
@@ -18,6 +20,12 @@
 //            sampler_hello    -> learner (once per joining sampler: the
 //                                learner's weight roster decides how
 //                                weights reach it)
+//            snapshot_atom    -> learner (request, every checkpoint_every steps
+//                                and at the end): its weights and AdamW state
+//            journal_step / checkpoint_write / journal_finish -> recorder
+//                                (requests; the recorder commits the step's
+//                                groups before the checkpoint that refers
+//                                to them)
 //            finished_atom(ok, summary_json) -> observer, then quits (not ok
 //                                      also when a step's metrics record
 //                                      cannot be written)
@@ -25,11 +33,13 @@
 // unblocked by: sampler_hello, generate / score / train replies
 //
 // The handlers only route: accounting is work_buffer, admission is
-// staleness_gate, dispatch choice is sampler_pool, reporting is run_report.
+// staleness_gate, dispatch choice is sampler_pool, reporting is run_report,
+// what a checkpoint holds is run_snapshot (design: docs/durable-runs.md).
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +48,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/internal/run_report.hpp"
+#include "actors/internal/run_snapshot.hpp"
 #include "actors/internal/sampler_pool.hpp"
 #include "actors/internal/staleness_gate.hpp"
 #include "actors/internal/work_buffer.hpp"
@@ -78,6 +89,17 @@ struct controller_settings {
   // still missing after this are requeued (a lost frame costs a redo, never
   // a lost group).
   caf::timespan payload_timeout = std::chrono::seconds{10};
+  // Durable runs (needs deps.recorder): a checkpoint every this many steps
+  // (0 = only the final one); a checkpoint that fails stops the run when
+  // required, otherwise it is reported and training goes on.
+  int32_t checkpoint_every = 0;
+  // Group ids of this head incarnation start here (n << 40 for the n-th):
+  // a late data-plane frame of a dead incarnation can never match a group
+  // of this one (it is rejected as unknown).
+  uint64_t first_group_id = 1;
+  bool checkpoint_required = false;
+  // Writing a checkpoint (a model's weights and AdamW state to disk).
+  caf::timespan checkpoint_timeout = std::chrono::seconds{600};
 };
 
 struct controller_deps {
@@ -94,6 +116,10 @@ struct controller_deps {
   std::function<void(const std::vector<uint64_t>&)> on_consumed;
   /// Turns questions into prompt ids; null = the built-in char_tokenizer.
   std::shared_ptr<const text_tokenizer> tokenizer;
+  /// Journal and checkpoints (actors/recorder.hpp); null = neither.
+  caf::actor recorder;
+  /// The controller's part of the checkpoint this run resumes from.
+  std::optional<controller_snapshot> resume;
 };
 
 struct controller_state {
@@ -101,6 +127,11 @@ struct controller_state {
   controller_deps deps;
   std::shared_ptr<const text_tokenizer> tokenizer; // deps.tokenizer or a char_tokenizer
   std::unique_ptr<work_buffer> work;
+  std::unique_ptr<problem_cursor> problems;
+  double elapsed_before = 0;        // training time of earlier incarnations
+  int64_t checkpointed = -1;        // step of the newest checkpoint written
+  bool stopping = false;            // stop_atom arrived: finish after the current step
+  uint64_t checkpoint_failures = 0;
   sampler_pool samplers;
   int64_t version = 0;
   bool learner_busy = false;

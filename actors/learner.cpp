@@ -167,6 +167,10 @@ caf::behavior learner_actor(learner_actor_t* self, grpo_config grpo,
         log_nccl("member " + name + " left after a failure of its own; bytes serve it");
     },
     [=](nccl_seal_atom, uint64_t epoch) { self->state.roster->seal(epoch); },
+    [=](snapshot_atom) -> caf::result<learner_snapshot> {
+      auto& be = *self->state.backend;
+      return learner_snapshot{be.version(), be.export_weights(), be.export_state()};
+    },
     [=](save_atom, const std::string& path) -> caf::result<int64_t> {
       auto& be = *self->state.backend;
       if (auto err = write_checkpoint(path, be.version(), be.export_weights()))

@@ -2,6 +2,9 @@
 // policy version.
 // accepts:   train_batch (request) -> train_report
 //            save_atom(path)        (request) -> version written to path
+//            snapshot_atom          (request) -> learner_snapshot: weights and
+//                                   training state at the current version
+//                                   (a checkpoint; between two steps)
 //            sampler_hello          a sampler joined the run (forwarded once by
 //                                   the controller): its name, handle and
 //                                   whether its process takes weights over

@@ -10,7 +10,10 @@ namespace tandem {
 
 using args = std::vector<std::string>;
 
-int run_command(const args& a);      // tandem run CONFIG [--steps N] [--output DIR] [--quiet]
+int run_command(const args& a);      // tandem run CONFIG: the supervisor of a new run
+int resume_command(const args& a);   // tandem resume RUN_DIR
+int head_command(const args& a);
+int chaos_command(const args& a);    // tandem chaos CONFIG --minutes M [--kill-... S]     // tandem head RUN_DIR (started by the supervisor)
 int validate_command(const args& a); // tandem validate CONFIG...
 int plan_command(const args& a);     // tandem plan CONFIG
 int scale_command(const args& a);    // tandem scale HOST:PORT sampler=N

@@ -4,6 +4,8 @@
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <unistd.h>
 
@@ -17,10 +19,14 @@
 namespace tandem {
 
 std::atomic<bool> interrupted{false};
+std::atomic<int> interrupted_by{0};
 
 namespace {
 
-void on_stop_signal(int) { interrupted = true; }
+void on_stop_signal(int sig) {
+  interrupted_by = sig;
+  interrupted = true;
+}
 
 } // namespace
 
@@ -72,6 +78,13 @@ bool save_weights(caf::scoped_actor& self, const caf::actor& learner, const std:
   return saved;
 }
 
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 caf::error write_text_file(const std::string& path, const std::string& text) {
   return write_file_atomically(path, [&](std::ostream& out) { out << text << "\n"; });
 }
@@ -87,24 +100,6 @@ std::function<void(const std::string&)> make_progress(bool quiet) {
     else if ((*count)++ % 10 == 0)
       std::cerr << line << "\n";
   };
-}
-
-/// The run directory with a copy of the config and the metrics file.
-caf::expected<std::shared_ptr<metrics_sink>> prepare_run_dir(const run_config& cfg) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::create_directories(cfg.run.output_dir, ec);
-  if (ec)
-    return make_error(errc::io_failure, "cannot create " + cfg.run.output_dir + ": " + ec.message());
-  auto sink = jsonl_file_sink::open(cfg.run.output_dir + "/metrics.jsonl");
-  if (!sink)
-    return sink.error();
-  fs::copy_file(cfg.source_path, cfg.run.output_dir + "/config.yaml",
-                fs::copy_options::overwrite_existing, ec);
-  if (ec)
-    return make_error(errc::io_failure, "cannot copy " + cfg.source_path + " to "
-                                          + cfg.run.output_dir + "/config.yaml: " + ec.message());
-  return std::shared_ptr<metrics_sink>{std::move(*sink)};
 }
 
 } // namespace tandem

@@ -22,6 +22,8 @@ namespace tandem {
 
 /// Set by SIGINT/SIGTERM once catch_stop_signals() ran.
 extern std::atomic<bool> interrupted;
+/// The signal that set it (SIGINT or SIGTERM): the exit code is 128 + it.
+extern std::atomic<int> interrupted_by;
 void catch_stop_signals();
 
 struct outcome {
@@ -39,15 +41,14 @@ outcome wait_for_finish(caf::scoped_actor& self, const run_config& cfg, const ca
 /// (and a line on stderr) when they were not written.
 bool save_weights(caf::scoped_actor& self, const caf::actor& learner, const std::string& path);
 
+/// The whole file ("" when it cannot be read).
+std::string read_text_file(const std::string& path);
+
 /// `text` and a newline as PATH, written atomically (tmp + rename).
 caf::error write_text_file(const std::string& path, const std::string& text);
 
 /// The progress sink: rewrites one line on a terminal, every 10th line
 /// otherwise, nothing when quiet.
 std::function<void(const std::string&)> make_progress(bool quiet);
-
-/// The run directory with a copy of the config and the metrics file; any
-/// of them failing is an error.
-caf::expected<std::shared_ptr<metrics_sink>> prepare_run_dir(const run_config& cfg);
 
 } // namespace tandem

@@ -11,8 +11,13 @@ const char* usage =
   "tandem: asynchronous GRPO for language models, as cooperating actors\n"
   "\n"
   "usage:\n"
-  "  tandem run CONFIG [--steps N] [--output DIR] [--quiet]\n"
-  "      train a run described by a YAML config (see configs/basic/run.yaml)\n"
+  "  tandem run CONFIG [--steps N] [--output DIR] [--overwrite] [--quiet]\n"
+  "      train a run described by a YAML config (see configs/basic/run.yaml); a\n"
+  "      supervisor restarts its head from the newest checkpoint if it dies\n"
+  "  tandem resume RUN_DIR [--quiet]\n"
+  "      continue a stopped or crashed run from its newest valid checkpoint\n"
+  "  tandem chaos CONFIG --minutes M [--kill-worker-every S] [--kill-head-every S] [--seed N]\n"
+  "      run CONFIG while killing its processes; report detection, recovery and losses\n"
   "  tandem validate CONFIG...\n"
   "      check config files and print every problem (exit 2 if any)\n"
   "  tandem plan CONFIG\n"
@@ -66,6 +71,12 @@ int main(int argc, char** argv) {
   tandem::args rest(a.begin() + 1, a.end());
   if (cmd == "run")
     return tandem::run_command(rest);
+  if (cmd == "resume")
+    return tandem::resume_command(rest);
+  if (cmd == "chaos")
+    return tandem::chaos_command(rest);
+  if (cmd == "head")
+    return tandem::head_command(rest);
   if (cmd == "validate")
     return tandem::validate_command(rest);
   if (cmd == "plan")

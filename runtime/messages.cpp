@@ -18,6 +18,12 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<sampler_hello>("tandem.sampler_hello");
   cfg.add_message_type<data_plane_info>("tandem.data_plane_info");
   cfg.add_message_type<nccl_open>("tandem.nccl_open");
+  cfg.add_message_type<group_ref>("tandem.group_ref");
+  cfg.add_message_type<learner_snapshot>("tandem.learner_snapshot");
+  cfg.add_message_type<journal_step>("tandem.journal_step");
+  cfg.add_message_type<journal_finish>("tandem.journal_finish");
+  cfg.add_message_type<checkpoint_blob>("tandem.checkpoint_blob");
+  cfg.add_message_type<checkpoint_write>("tandem.checkpoint_write");
   cfg.add_message_type<nccl::version_header>("tandem.version_header");
   cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
                                             const caf::message& ctx) {

@@ -44,6 +44,7 @@ using nccl_accept_atom = caf::atom_constant<caf::atom("ncclAccept")>; // yes
 using nccl_seal_atom = caf::atom_constant<caf::atom("ncclSeal")>;     // accept deadline
 using nccl_version_atom = caf::atom_constant<caf::atom("ncclVer")>;   // broadcast follows
 using nccl_leave_atom = caf::atom_constant<caf::atom("ncclLeave")>;   // bytes only from now
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;      // learner state for a checkpoint
 
 // -- rollouts -----------------------------------------------------------------
 
@@ -245,6 +246,78 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, nccl_open& x) {
   return f(caf::meta::type_name("nccl_open"), x.epoch, x.id, x.rank, x.nranks,
            x.bucket_bytes);
+}
+
+// -- durable runs (the head's own actors: controller, learner, recorder) -----
+
+/// A group and the prompt it samples: the run journal's unit.
+struct group_ref {
+  uint64_t group_id = 0;
+  uint64_t problem_id = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, group_ref& x) {
+  return f(caf::meta::type_name("group_ref"), x.group_id, x.problem_id);
+}
+
+/// The learner's state at `version`: weights (policy.hpp's export format)
+/// and the rest of its training state (learner_core::export_state).
+struct learner_snapshot {
+  int64_t version = 0;
+  std::vector<char> weights;
+  std::vector<char> state;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, learner_snapshot& x) {
+  return f(caf::meta::type_name("learner_snapshot"), x.version, x.weights, x.state);
+}
+
+/// Step `step` trained `consumed` into `version`; `issued` and `dropped`
+/// happened since the previous record.
+struct journal_step {
+  int64_t step = 0;
+  int64_t version = 0;
+  std::vector<group_ref> issued, consumed, dropped;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, journal_step& x) {
+  return f(caf::meta::type_name("journal_step"), x.step, x.version, x.issued, x.consumed,
+           x.dropped);
+}
+
+/// The run ended; `outstanding` were issued and never trained.
+struct journal_finish {
+  bool ok = false;
+  std::vector<group_ref> issued, dropped, outstanding;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, journal_finish& x) {
+  return f(caf::meta::type_name("journal_finish"), x.ok, x.issued, x.dropped, x.outstanding);
+}
+
+struct checkpoint_blob {
+  std::string name;
+  std::vector<char> bytes;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, checkpoint_blob& x) {
+  return f(caf::meta::type_name("checkpoint_blob"), x.name, x.bytes);
+}
+
+/// Write the checkpoint of step `step` (answered with its directory).
+struct checkpoint_write {
+  int64_t step = 0;
+  std::vector<checkpoint_blob> files;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, checkpoint_write& x) {
+  return f(caf::meta::type_name("checkpoint_write"), x.step, x.files);
 }
 
 /// Registers every type above by name. Call on every actor_system_config.

@@ -46,10 +46,10 @@ std::string json_record::str() const {
 }
 
 caf::expected<std::unique_ptr<jsonl_file_sink>>
-jsonl_file_sink::open(const std::string& path) {
+jsonl_file_sink::open(const std::string& path, bool append) {
   std::unique_ptr<jsonl_file_sink> sink{new jsonl_file_sink};
   sink->path_ = path;
-  sink->out_.open(path, std::ios::out | std::ios::trunc);
+  sink->out_.open(path, std::ios::out | (append ? std::ios::app : std::ios::trunc));
   if (!sink->out_)
     return make_error(errc::io_failure, "cannot open " + path + " for writing");
   return sink;

@@ -39,7 +39,9 @@ public:
 /// record being written.
 class jsonl_file_sink : public metrics_sink {
 public:
-  static caf::expected<std::unique_ptr<jsonl_file_sink>> open(const std::string& path);
+  /// Truncates PATH, or appends to it (a resumed run continues its file).
+  static caf::expected<std::unique_ptr<jsonl_file_sink>> open(const std::string& path,
+                                                              bool append = false);
   caf::error write(const json_record& rec) override;
 
 private:

@@ -1,6 +1,6 @@
 # Actor-level and runtime tests (no LibTorch: fake backends).
 tandem_add_test(work_buffer_test
-  SOURCES actors/work_buffer_test.cpp actors/staleness_gate_test.cpp
+  SOURCES actors/work_buffer_test.cpp actors/staleness_gate_test.cpp actors/run_snapshot_test.cpp
   LIBS tandem_actors)
 tandem_add_test(weights_blob_test SOURCES runtime/weights_blob_test.cpp LIBS tandem_runtime)
 tandem_add_test(protocol_test SOURCES actors/protocol_test.cpp LIBS tandem_wiring TIMEOUT 120)
@@ -9,7 +9,8 @@ tandem_add_test(gate_test SOURCES actors/gate_test.cpp LIBS tandem_actors)
 
 # End-to-end: the real binary (LibTorch) through ctest.
 find_package(Python3 COMPONENTS Interpreter REQUIRED)
-foreach(check learning basic_smoke two_process interrupt worker_killed worker_hung local_3proc
+foreach(check learning basic_smoke two_process interrupt worker_killed worker_hung head_killed
+              exact_resume chaos local_3proc
               two_node_netns scale bad_config hf gpu_run)
   add_test(NAME e2e_${check}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e.py
@@ -23,3 +24,5 @@ tandem_add_test(nccl_actor_test SOURCES actors/nccl_actor_test.cpp LIBS tandem_w
 tandem_add_test(wiring_test SOURCES wiring/wiring_test.cpp LIBS tandem_wiring TIMEOUT 120)
 tandem_add_test(cli_flags_test SOURCES runtime/cli_flags_test.cpp LIBS tandem_runtime)
 tandem_add_test(weight_roster_test SOURCES actors/weight_roster_test.cpp LIBS tandem_actors)
+# The supervisor's restart policy and the chaos harness's bookkeeping.
+tandem_add_test(supervisor_test SOURCES app/supervisor_test.cpp LIBS tandem_app)

@@ -24,6 +24,8 @@ config_result with_overrides(run_config cfg, const run_overrides& o, const std::
     issue(r, origin, "run.max_staleness", "must be >= 0");
   if (o.learning_rate && !(*o.learning_rate > 0))
     issue(r, origin, "learner.lr", "must be > 0");
+  if (o.max_head_restarts && *o.max_head_restarts < 0)
+    issue(r, origin, "--max-head-restarts", "must be >= 0");
   if (o.output_dir && o.output_dir->empty())
     issue(r, origin, "--output", "must not be empty");
   if (o.steps)
@@ -36,6 +38,8 @@ config_result with_overrides(run_config cfg, const run_overrides& o, const std::
     cfg.run.max_staleness = *o.max_staleness;
   if (o.learning_rate)
     cfg.learner.optimizer.lr = *o.learning_rate;
+  if (o.max_head_restarts)
+    cfg.run.max_head_restarts = *o.max_head_restarts;
   r.config = std::move(cfg);
   return r;
 }

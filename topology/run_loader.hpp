@@ -24,6 +24,7 @@ struct run_overrides {
   std::optional<double> target_reward;  // --target-reward (0..1)
   std::optional<int32_t> max_staleness; // benches: sync (0) vs async
   std::optional<double> learning_rate;  // benches: a frozen policy (> 0)
+  std::optional<int32_t> max_head_restarts; // --max-head-restarts (tandem chaos)
 };
 
 struct loaded_run {

@@ -123,6 +123,8 @@ controller_settings make_controller_settings(const run_config& cfg, const run_pl
   s.train_timeout = seconds(cfg.timeouts.train_s);
   s.connect_timeout = seconds(cfg.timeouts.connect_s);
   s.expected_samplers = plan.total(topology::SAMPLER);
+  s.checkpoint_every = cfg.run.checkpoint_every;
+  s.checkpoint_required = cfg.run.checkpoint_required;
   return s;
 }
 

@@ -38,6 +38,8 @@ controller_deps deps_of(const head_parts& p, const head_graph& g) {
   d.scaler = p.scaler;
   d.on_consumed = p.on_consumed;
   d.tokenizer = p.tokenizer;
+  d.recorder = p.recorder;
+  d.resume = p.resume;
   return d;
 }
 

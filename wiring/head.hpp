@@ -20,6 +20,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,8 @@ struct head_parts {
   caf::actor observer;       // gets finished_atom(ok, summary)
   caf::actor scaler;         // starts worker processes on scale-up; may be null
   caf::actor weights_mirror; // the ZeroMQ weights server; may be null
+  caf::actor recorder;       // journal + checkpoints (actors/recorder.hpp); may be null
+  std::optional<controller_snapshot> resume; // the controller's part of a checkpoint
   /// Reward actors spawned elsewhere (tests: one that hangs), used besides
   /// the settings.rewards the head spawns.
   std::vector<caf::actor> rewards;

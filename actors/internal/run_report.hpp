@@ -60,6 +60,8 @@ public:
   void add(double x);
   double mean() const;
   bool full() const { return xs_.size() >= window_; }
+  /// Oldest first (a checkpoint keeps them, so early stop resumes exactly).
+  std::vector<double> values() const { return {xs_.begin(), xs_.end()}; }
 
 private:
   size_t window_;

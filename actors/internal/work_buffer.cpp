@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #include "runtime/error.hpp"
 
@@ -45,6 +46,7 @@ caf::expected<uint64_t> work_buffer::admit(uint64_t problem_id,
   e.task.group_size = group_size;
   groups_.emplace(id, std::move(e));
   ++counters_.admitted;
+  issued_.push_back({id, problem_id});
   return id;
 }
 
@@ -62,7 +64,10 @@ std::vector<group_task> work_buffer::take_for_dispatch(size_t n,
     e.holder = holder;
     e.task.min_version = min_version;
     // A new seed per attempt: a retry must not replay the failed sample.
-    e.task.seed = seed_base ^ (id * 0x9E3779B97F4A7C15ull) ^ (uint64_t{e.attempts} << 48);
+    // Keyed by the problem, not the group id: a prompt regenerated after a
+    // head restart gets the seed it would have had.
+    e.task.seed = seed_base ^ ((e.task.problem_id + 1) * 0x9E3779B97F4A7C15ull)
+                  ^ (uint64_t{e.attempts} << 48);
     out.push_back(e.task);
   }
   return out;
@@ -113,6 +118,7 @@ void work_buffer::return_to_queue(std::map<uint64_t, entry>::iterator it) {
   ++counters_.requeued;
   if (++e.attempts > max_requeues_) {
     ++counters_.dropped;
+    dropped_.push_back({it->first, e.task.problem_id});
     groups_.erase(it);
     return;
   }
@@ -188,6 +194,29 @@ caf::error work_buffer::rollback(const std::vector<uint64_t>& ids) {
       return err;
     e->state = group_state::scored;
   }
+  return caf::none;
+}
+
+std::vector<group_ref> work_buffer::take_issued() {
+  return std::exchange(issued_, {});
+}
+
+std::vector<group_ref> work_buffer::take_dropped() {
+  return std::exchange(dropped_, {});
+}
+
+std::vector<group_ref> work_buffer::live_groups() const {
+  std::vector<group_ref> out;
+  for (auto& [id, e] : groups_)
+    out.push_back({id, e.task.problem_id});
+  return out;
+}
+
+caf::error work_buffer::restore(uint64_t next_id, const work_counters& counters) {
+  if (!groups_.empty())
+    return make_error(errc::invalid_argument, "work_buffer::restore on a buffer with live groups");
+  next_id_ = std::max<uint64_t>(next_id, 1);
+  counters_ = counters;
   return caf::none;
 }
 

@@ -9,6 +9,12 @@
 //                               └──── rollback ─────────┘
 //   A group requeued more than `max_requeues` times is dropped (counted).
 //
+// Durable runs: a group's sampling seed is keyed by its problem id and
+// attempt (not its group id), so a prompt issued again after a head restart
+// (with a new group id) is sampled as it would have been. Admissions and
+// drops are logged (issued_log / dropped_log) for the run journal; the
+// controller drains both every step.
+//
 // Invariants: a group is in exactly one state; only the holder that a group
 // was dispatched to may report it generated; consumed groups are forgotten
 // (their ids stay unique because ids are never reused), so a late duplicate
@@ -80,6 +86,18 @@ public:
   /// training → scored.
   caf::error rollback(const std::vector<uint64_t>& ids);
 
+  /// Groups admitted / dropped since the last call (for the run journal).
+  std::vector<group_ref> take_issued();
+  std::vector<group_ref> take_dropped();
+
+  /// Every live group (any state), by id: what a checkpoint regenerates.
+  std::vector<group_ref> live_groups() const;
+
+  /// Restores the id counter and counters of a checkpoint (an empty buffer
+  /// only): ids stay unique across head restarts.
+  caf::error restore(uint64_t next_id, const work_counters& counters);
+  uint64_t next_id() const { return next_id_; }
+
   size_t count(group_state s) const;
   size_t live() const { return groups_.size(); }
   const work_counters& counters() const { return counters_; }
@@ -102,6 +120,9 @@ private:
   uint64_t next_id_ = 1;
   std::map<uint64_t, entry> groups_; // ordered by id = admission order
   work_counters counters_;
+  // Drained every step; between two drains at most the admissions of a few
+  // steps happen (the staleness gate), so they stay small.
+  std::vector<group_ref> issued_, dropped_;
 };
 
 /// Oldest policy version among the tokens of a group (its start version);

@@ -17,6 +17,11 @@ usage: e2e.py TANDEM_BINARY CHECK
   scale        samplers scaled 1 -> 4 -> 2 during a run with `tandem scale`
   two_node_netns  head and worker node in two network namespaces (needs root)
   hf           a short run from the tiny Qwen2 checkpoint with its tokenizer.json
+  head_killed  the head is SIGKILLed mid-run: the supervisor restarts it from
+               its checkpoint, the same workers rejoin, the audit is clean
+  chaos        tandem chaos kills workers and the head for 40 s; clean audit
+  exact_resume a synchronous run SIGKILLed and resumed ends with weights
+               byte-identical to the uninterrupted run
 
 Every wait has a deadline (subprocess timeout); the summary JSON and
 metrics.jsonl written by the run are the evidence.
@@ -122,13 +127,17 @@ def basic_smoke(binary):
     # 102,592 float32 parameters (README) after the 32-byte header.
     check(os.path.getsize(os.path.join(out, "weights.tndm")) == 32 + 4 * 102592,
           "final weights of the 102,592-parameter policy written")
-    with open(os.path.join(out, "config.yaml")) as a, open(BASIC) as b:
-        check(a.read() == b.read(), "the run directory holds the config it used")
+    # The effective config: overrides applied, paths absolute; a restarted
+    # head and `tandem resume` read it, whatever happens to the original.
+    with open(os.path.join(out, "config.yaml")) as f:
+        eff = f.read()
+    check(re.search(r"steps: 5\b", eff) and ("output_dir: " + out) in eff,
+          "the run directory holds the effective config (--steps 5, absolute output_dir)")
     # A result that cannot be written is a failed run, never "ok": a
     # directory where the writer's temporary file must go blocks each file.
     for blocked, says in (("weights.tndm.tmp", "final weights could not be written"),
                           ("summary.json.tmp", "summary.json"),
-                          ("config.yaml", "config.yaml")):
+                          ("config.yaml.tmp", "config.yaml")):
         out2 = tempfile.mkdtemp(prefix="tandem-e2e10b-")
         os.mkdir(os.path.join(out2, blocked))
         rc, so, se = run(binary, ["run", BASIC, "--steps", "2", "--output", out2, "--quiet"],
@@ -219,10 +228,15 @@ def worker_killed(binary):
     check(p.returncode == 0, "run finished after the worker was killed (rc=%d)" % p.returncode)
     s = summary(out)
     rows = metrics(out)
-    check(s["steps"] == 120, "all 120 steps trained")
-    check(s["groups_consumed"] == 120 * 8, "every group consumed exactly once (%d)" % s["groups_consumed"])
+    check(s["steps"] == 400, "all 400 steps trained")
+    check(s["groups_consumed"] == 400 * 8, "every group consumed exactly once (%d)" % s["groups_consumed"])
     check(rows[0]["samplers"] == 2, "training started once both samplers had joined")
-    check(rows[-1]["samplers"] == 1, "the killed sampler left the pool")
+    check(any(r["samplers"] == 1 for r in rows), "the killed sampler left the pool")
+    ev = events(out)
+    check([e["event"] for e in ev].count("worker_start") == 2
+          and any(e["event"] == "worker_exit" and e["code"] == 128 + 9 for e in ev),
+          "the supervisor logged the worker's death and started a replacement")
+    check(rows[-1]["samplers"] == 2, "the replacement joined the pool")
     check(s["staleness_violations"] == 0, "staleness bound held")
 
 
@@ -279,17 +293,26 @@ def interrupt(binary):
     finally:
         if p.poll() is None:
             p.kill()
-    check(p.returncode == 0, "SIGINT: the head exits 0 (rc=%d, %s)" % (p.returncode, se[-300:]))
+    # An interrupted run is not a success to a scheduler: 130 after SIGINT.
+    check(p.returncode == 130, "SIGINT: exit 130 (rc=%d, %s)" % (p.returncode, se[-300:]))
     check("interrupted: finishing the run" in se, "the head said it was finishing")
     s = summary(out)
     rows = metrics(out)
-    check(s["reason"] == "stopped by user" and s["ok"] == 1, "summary.json: stopped by user")
+    check(s["reason"] == "interrupted" and s["interrupted"] == 1 and s["ok"] == 0,
+          "summary.json: interrupted")
     check(11 <= s["steps"] < 100000 and len(rows) == s["steps"],
           "the metrics of all %d trained steps were kept" % s["steps"])
+    # One consistent step: the final checkpoint and the weights are the
+    # summary's step (the batch in training was finished and counted).
+    with open(os.path.join(out, "weights.tndm"), "rb") as f:
+        version = struct.unpack("<8sQ", f.read(16))[1]
+    check(version == s["steps"], "weights v%d == summary steps %d" % (version, s["steps"]))
+    check(s["checkpoint_step"] == s["steps"], "final checkpoint at step %d" % s["checkpoint_step"])
     check(os.path.getsize(os.path.join(out, "weights.tndm")) == 32 + 4 * 102592,
           "final weights written")
     check(not any(alive(x) for x in pids), "no worker process left behind")
-    # A head killed outright cannot stop its workers: they notice on their own.
+    # A supervisor killed outright cannot stop its children: the head and the
+    # workers notice on their own (parent-death signal) and leave.
     out = tempfile.mkdtemp(prefix="tandem-e2e12-")
     p, err = start([binary, "run", cfg, "--steps", "100000", "--output", out])
     try:
@@ -352,6 +375,114 @@ def worker_hung(binary):
           "the hung sampler's groups were requeued (%d), none dropped" % s["groups_requeued"])
     check(rows[0]["samplers"] == 2 and rows[-1]["samplers"] == 1,
           "training started with both samplers and ended with the healthy one")
+
+
+def audit(binary, out):
+    rc, so, se = run(binary, ["audit", out, "--json"], timeout=60)
+    check(rc in (0, 1), "tandem audit ran (rc=%d, %s)" % (rc, (so + se)[-300:]))
+    return rc, json.loads(so.strip().splitlines()[-1])
+
+
+def events(out):
+    with open(os.path.join(out, "events.jsonl")) as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+def head_killed(binary):
+    # Done means: a SIGKILL of the head from outside, mid-run; the run
+    # finishes under the same `tandem run`, nothing lost or duplicated, the
+    # workers are the same processes.
+    out = tempfile.mkdtemp(prefix="tandem-e2e14-")
+    p, err = start([binary, "run", os.path.join(DATA, "e2e_head_killed.yaml"), "--output", out])
+    try:
+        pids = worker_pids(err)
+        err.wait(lambda l: (progress(l) or (0, 0))[0] >= 51, 180, "51 trained steps")
+        with open(os.path.join(out, "head.json")) as f:
+            head = json.load(f)["pid"]
+        os.kill(head, signal.SIGKILL)
+        t0 = time.monotonic()
+        err.wait(lambda l: "restarting it from the newest checkpoint" in l, 30,
+                 "the supervisor to restart the head")
+        err.wait(lambda l: "resuming from" in l, 60, "the new head to resume")
+        se = err.rest(timeout=600)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    check(p.returncode == 0, "the run finished under the same command (rc=%d, %s)"
+          % (p.returncode, se[-600:]))
+    check(not alive(head), "the killed head is gone")
+    s = summary(out)
+    rows = metrics(out)
+    check(s["ok"] == 1 and s["steps"] == 160, "summary: 160 steps, ok")
+    check([r["step"] for r in rows] == list(range(1, 161)),
+          "metrics.jsonl: steps 1..160, each once, across the restart")
+    ev = events(out)
+    starts = [e for e in ev if e["event"] == "worker_start"]
+    check(sorted(e["pid"] for e in starts) == sorted(pids) and len(starts) == 2,
+          "the workers were never restarted: same pids %s" % pids)
+    check(sum(1 for e in ev if e["event"] == "head_start") == 2, "one head restart")
+    check(se.count("rejoined") >= 2, "both workers rejoined the restarted head")
+    rc, a = audit(binary, out)
+    check(rc == 0 and a["duplicated"] == 0 and a["lost"] == 0 and a["skipped"] == 0,
+          "audit: 0 lost, 0 duplicated, 0 skipped (%s)" % a)
+    print("head killed at step >= 51; run finished %.1f s later; audit %s"
+          % (time.monotonic() - t0, a))
+
+
+def exact_resume(binary):
+    # Done means: byte-identical final weights for the uninterrupted
+    # synchronous run and the same run SIGKILLed and resumed.
+    cfg = os.path.join(DATA, "e2e_exact_resume.yaml")
+    a = tempfile.mkdtemp(prefix="tandem-e2e15a-")
+    rc, so, se = run(binary, ["run", cfg, "--output", a, "--quiet"], timeout=300)
+    check(rc == 0, "uninterrupted run (rc=%d, %s)" % (rc, se[-400:]))
+    b = tempfile.mkdtemp(prefix="tandem-e2e15b-")
+    p = subprocess.Popen([binary, "run", cfg, "--output", b], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    err = Output(p)
+    try:
+        err.wait(lambda l: (progress(l) or (0, 0))[0] >= 31, 180, "31 trained steps")
+        os.killpg(p.pid, signal.SIGKILL)  # supervisor and head at once: no checkpoint on exit
+        p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    check(not os.path.exists(os.path.join(b, "summary.json")), "the killed run wrote no summary")
+    rc, so, se = run(binary, ["resume", b, "--quiet"], timeout=300)
+    check(rc == 0, "tandem resume finished the run (rc=%d, %s)" % (rc, se[-400:]))
+    check("resuming from" in se, "it resumed from a checkpoint: %s" % se[-300:])
+    with open(os.path.join(a, "weights.tndm"), "rb") as f1, \
+         open(os.path.join(b, "weights.tndm"), "rb") as f2:
+        check(f1.read() == f2.read(), "final weights are byte-identical")
+    rows = metrics(b)
+    check([r["step"] for r in rows] == list(range(1, 61)), "metrics: steps 1..60 once each")
+    rc, au = audit(binary, b)
+    check(rc == 0 and au["duplicated"] == 0 and au["lost"] == 0, "audit clean: %s" % au)
+    # A finished run: resume says so and exits 0; a directory that is not a
+    # run: exit 2 with the reason; a run directory is not reused silently.
+    rc, so, se = run(binary, ["resume", b], timeout=60)
+    check(rc == 0 and "already finished" in se, "resume of a finished run (rc=%d)" % rc)
+    rc, so, se = run(binary, ["resume", tempfile.mkdtemp()], timeout=60)
+    check(rc == 2 and "not a tandem run" in se, "resume of a non-run: exit 2 (rc=%d)" % rc)
+    rc, so, se = run(binary, ["run", cfg, "--output", b, "--quiet"], timeout=60)
+    check(rc == 2 and "holds another run" in se, "a run directory is not reused (rc=%d)" % rc)
+
+
+def chaos(binary):
+    # A short schedule of the chaos harness: workers and the head SIGKILLed
+    # for 40 s; the run must finish with a clean audit.
+    out = tempfile.mkdtemp(prefix="tandem-e2e16-")
+    rc, so, se = run(binary, ["chaos", os.path.join(DATA, "e2e_chaos.yaml"), "--minutes", "0.67",
+                              "--kill-worker-every", "8", "--kill-head-every", "15", "--seed", "3",
+                              "--steps", "600", "--output", out], timeout=800)
+    print(so)
+    check(rc == 0, "chaos run finished with a clean audit (rc=%d, %s)" % (rc, (so + se)[-800:]))
+    kills = re.search(r"kills:\s+(\d+) head, (\d+) worker", so)
+    check(kills and int(kills.group(1)) >= 1 and int(kills.group(2)) >= 1,
+          "it killed the head and workers: %s" % (kills.group(0) if kills else so[-300:]))
+    check(re.search(r"duplicated\D+0\b", so) and re.search(r"lost\D+0\b", so),
+          "0 groups lost, 0 duplicated")
+    check(summary(out)["ok"] == 1 and len(metrics(out)) == 600, "600 steps, ok")
 
 
 def local_3proc(binary):
@@ -622,4 +753,5 @@ if __name__ == "__main__":
     {"learning": learning, "basic_smoke": basic_smoke, "two_process": two_process,
      "bad_config": bad_config, "worker_killed": worker_killed, "local_3proc": local_3proc,
      "two_node_netns": two_node_netns, "scale": scale, "hf": hf, "interrupt": interrupt,
-     "worker_hung": worker_hung, "gpu_run": gpu_run}[sys.argv[2]](sys.argv[1])
+     "worker_hung": worker_hung, "gpu_run": gpu_run, "head_killed": head_killed,
+     "exact_resume": exact_resume, "chaos": chaos}[sys.argv[2]](sys.argv[1])

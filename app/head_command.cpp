@@ -1,0 +1,202 @@
+// head_command.cpp: `tandem head RUN_DIR` — the head process of a run,
+// started (and restarted) by the supervisor of `tandem run` / `tandem
+// resume` (app/supervisor.hpp); not meant to be typed by hand.
+//
+// It reads the run's effective config (RUN_DIR/config.yaml), and with
+// --resume restores the newest valid checkpoint: the learner's weights and
+// AdamW state, the controller's cursor and counters, and metrics.jsonl cut
+// back to the checkpoint's step. It opens the journal as a new incarnation,
+// spawns the training graph through spawn_head() with the recorder, publishes
+// the gate (on the ports the supervisor passes, so that surviving workers
+// rejoin the same address) and writes RUN_DIR/head.json. Worker processes are
+// the supervisor's, not its own.
+//
+// Exit: 0 trained to the end, 1 failed, 2 bad config or checkpoint, 130 /
+// 143 stopped by SIGINT / SIGTERM after a final checkpoint.
+#include <csignal>
+#include <iostream>
+
+#include <sys/prctl.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/gate.hpp"
+#include "actors/recorder.hpp"
+#include "actors/scaler.hpp"
+#include "app/commands.hpp"
+#include "app/head_lifecycle.hpp"
+#include "app/run_dir.hpp"
+#include "runtime/cli_flags.hpp"
+#include "runtime/error.hpp"
+#include "runtime/process_launcher.hpp"
+#include "wiring/actor_system.hpp"
+#include "wiring/components.hpp"
+#include "wiring/data_plane.hpp"
+#include "wiring/head_link.hpp"
+
+namespace tandem {
+
+namespace {
+
+/// The head's actors that are not part of the training graph.
+struct head_extras {
+  caf::actor scaler, gate, recorder;
+  std::vector<caf::actor> plane; // ZeroMQ actors; null where a flow stays on CAF
+};
+
+void stop_everything(caf::scoped_actor& self, const head_graph& g, const head_extras& x) {
+  auto all = g.all();
+  all.insert(all.end(), x.plane.begin(), x.plane.end());
+  for (auto& h : {x.scaler, x.gate, x.recorder})
+    all.push_back(h);
+  for (auto& h : all)
+    if (h)
+      self->send_exit(h, caf::exit_reason::user_shutdown);
+}
+
+/// Publishes the gate (the head's control endpoint: workers, `tandem
+/// scale`, `tandem status`), tells the scaler and writes head.address and
+/// head.json for the supervisor and the control commands.
+caf::error publish_gate(caf::actor_system& sys, const loaded_run& run, const head_extras& x,
+                        const head_data_plane& plane) {
+  const auto& plan = run.plan;
+  auto port = sys.middleman().publish(x.gate, plan.control_port, plan.bind_host.c_str(), true);
+  if (!port)
+    return make_error(errc::io_failure, "cannot publish the controller on " + plan.bind_host
+                                          + ":" + std::to_string(plan.control_port) + ": "
+                                          + sys.render(port.error()));
+  auto head = plan.bind_host + ":" + std::to_string(*port);
+  caf::anon_send(x.scaler, publish_atom::value, head);
+  const auto& dir = run.config.run.output_dir;
+  if (auto err = write_text_file(dir + "/head.address", head))
+    return err;
+  return write_head_info(dir, head_info{head, endpoint_port(plane.info.rollouts),
+                                        static_cast<int64_t>(::getpid())});
+}
+
+/// The training graph through spawn_head(), reporting to `self`.
+caf::expected<head_graph> spawn_training_graph(caf::actor_system& sys, const loaded_run& run,
+                                               head_data_plane& plane, caf::scoped_actor& self,
+                                               head_extras& x, restored_run& restored,
+                                               bool quiet) {
+  auto parts = make_head_parts(sys, run.config, run.plan);
+  if (!parts)
+    return parts.error();
+  if (auto err = restore_learner(*parts->trainer, restored))
+    return err;
+  auto settings = make_head_settings(run.config, run.plan);
+  settings.controller.data_plane = plane.info;
+  settings.controller.first_group_id = static_cast<uint64_t>(restored.incarnation - 1) << 40;
+  parts->metrics = std::move(restored.metrics);
+  parts->progress = make_progress(quiet);
+  parts->observer = self;
+  parts->scaler = x.scaler;
+  parts->recorder = x.recorder;
+  parts->resume = restored.controller;
+  parts->weights_mirror = spawn_weights_server(sys, plane);
+  x.plane.push_back(parts->weights_mirror);
+  return spawn_head(sys, settings, *parts);
+}
+
+int exit_code_of(const outcome& res) {
+  if (res.ok)
+    return 0;
+  if (interrupted)
+    return 128 + interrupted_by.load();
+  return 1;
+}
+
+/// Spawns the head (graph, data plane, gate, scaler) and runs it to the end.
+int run_head(caf::actor_system& sys, const loaded_run& run, const std::string& secret,
+             restored_run restored, bool quiet) {
+  const auto& cfg = run.config;
+  caf::scoped_actor self{sys};
+  head_extras x;
+  x.scaler = sys.spawn(scaler_actor, std::make_shared<os_process_launcher>(),
+                       self_executable_path(), cfg.source_path);
+  auto config_text = read_text_file(cfg.source_path);
+  x.recorder = sys.spawn<caf::detached>(
+    recorder_actor, restored.journal, restored.store, cfg.run.keep_checkpoints,
+    std::vector<checkpoint_blob>{{"config.yaml", {config_text.begin(), config_text.end()}}});
+  auto plane = bind_head_data_plane(run.plan, secret);
+  if (!plane) {
+    std::cerr << "cannot bind the data plane: " << describe(plane.error()) << "\n";
+    stop_everything(self, head_graph{}, x);
+    return 1;
+  }
+  if (plane->enabled())
+    std::cerr << "data plane: " << describe_plane(plane->info) << "\n";
+  auto graph = spawn_training_graph(sys, run, *plane, self, x, restored, quiet);
+  if (!graph) {
+    std::cerr << "cannot start: " << describe(graph.error()) << "\n";
+    stop_everything(self, head_graph{}, x);
+    return is(graph.error(), errc::invalid_config) ? 2 : 1;
+  }
+  x.plane.push_back(spawn_rollout_intake(sys, *plane, graph->controller));
+  x.gate = sys.spawn(gate_actor, gate_settings{secret, graph->controller});
+  if (auto err = publish_gate(sys, run, x, *plane)) {
+    std::cerr << describe(err) << "\n";
+    stop_everything(self, *graph, x);
+    return 1;
+  }
+  auto res = wait_for_finish(self, cfg, graph->controller, interrupted);
+  std::cerr << "\n";
+  // A run whose results could not be written did not succeed: the summary
+  // says so (ok 0, the controller's own summary inside) and the exit is 1.
+  bool saved = save_weights(self, graph->learner, cfg.run.output_dir + "/weights.tndm");
+  if (!saved)
+    res = {false, "{\"ok\":0,\"reason\":\"the final weights could not be written\",\"run\":"
+                    + res.summary + "}"};
+  if (auto err = write_text_file(cfg.run.output_dir + "/summary.json", res.summary)) {
+    std::cerr << describe(err) << "\n";
+    res.ok = false;
+    saved = false;
+  }
+  std::cout << "summary: " << res.summary << "\n";
+  stop_everything(self, *graph, x);
+  return saved ? exit_code_of(res) : 1;
+}
+
+} // namespace
+
+int head_command(const args& a) {
+  command_line cl("tandem head RUN_DIR [flags]",
+                  "the head process of a run (started by tandem run / tandem resume)");
+  cl.positional("RUN_DIR", "the run directory (its config.yaml is the run's effective config)")
+    .toggle("--resume", "continue from the newest valid checkpoint")
+    .integer("--control-port", "bind the control endpoint here (0 = the plan's)", 0, 0, 65535)
+    .integer("--data-port", "bind the data plane here (0 = the plan's)", 0, 0, 65535)
+    .toggle("--quiet", "no progress lines");
+  if (auto code = parse_or_exit(cl, a))
+    return *code;
+  // The head never outlives its supervisor: it stops (and checkpoints) then.
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  catch_stop_signals();
+  const auto dir = cl.positionals()[0];
+  auto run = load_run(dir + "/config.yaml");
+  for (auto& i : run.issues)
+    std::cerr << i.to_string() << "\n";
+  if (!run.ok())
+    return 2;
+  if (auto p = cl.as_int("--control-port"))
+    run.plan.control_port = static_cast<uint16_t>(p);
+  if (auto p = cl.as_int("--data-port"))
+    run.plan.data_port = static_cast<uint16_t>(p);
+  auto secret = load_run_secret(run.cluster);
+  if (!secret) {
+    std::cerr << run.config.source_path << ": " << describe(secret.error()) << "\n";
+    return 2;
+  }
+  auto restored = restore_run(run.config, cl.on("--resume"));
+  if (!restored) {
+    std::cerr << describe(restored.error()) << "\n";
+    return is(restored.error(), errc::invalid_config) ? 2 : 1;
+  }
+  caf::actor_system_config sys_cfg;
+  configure_actor_system(sys_cfg);
+  caf::actor_system sys{sys_cfg};
+  return run_head(sys, run, *secret, std::move(*restored), cl.on("--quiet"));
+}
+
+} // namespace tandem

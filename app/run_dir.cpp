@@ -1,0 +1,181 @@
+#include "app/run_dir.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "app/head_lifecycle.hpp"
+#include "runtime/atomic_file.hpp"
+#include "runtime/error.hpp"
+#include "runtime/json_reader.hpp"
+#include "runtime/json_writer.hpp"
+#include "topology/effective_config.hpp"
+
+namespace tandem {
+
+namespace fs = std::filesystem;
+
+caf::error write_head_info(const std::string& run_dir, const head_info& info) {
+  return write_text_file(run_dir + "/head.json",
+                         "{\"control\":" + json_quote(info.control) + ",\"data_port\":"
+                           + std::to_string(info.data_port) + ",\"pid\":"
+                           + std::to_string(info.pid) + "}");
+}
+
+caf::expected<head_info> read_head_info(const std::string& run_dir) {
+  auto doc = read_json_file(run_dir + "/head.json", {false, errc::malformed_message});
+  if (!doc)
+    return doc.error();
+  auto* c = doc->find("control");
+  auto* d = doc->find("data_port");
+  auto* p = doc->find("pid");
+  if (!c || !c->as_string() || !d || !d->as_integer() || !p || !p->as_integer())
+    return make_error(errc::malformed_message, run_dir + "/head.json: missing fields");
+  return head_info{*c->as_string(), *d->as_integer(), *p->as_integer()};
+}
+
+int64_t endpoint_port(const std::string& endpoint) {
+  auto colon = endpoint.rfind(':');
+  if (colon == std::string::npos)
+    return 0;
+  try {
+    return std::stoll(endpoint.substr(colon + 1));
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// metrics.jsonl keeps the records of steps 1..step (a torn last line or
+/// records of steps trained after the checkpoint go); then appended to.
+caf::expected<std::shared_ptr<metrics_sink>> continue_metrics(const std::string& dir,
+                                                              int64_t step) {
+  auto path = dir + "/metrics.jsonl";
+  std::string kept;
+  std::istringstream in(read_text(path));
+  for (std::string line; std::getline(in, line);) {
+    auto rec = parse_json(line, path, {false, errc::malformed_message});
+    auto* s = rec ? rec->find("step") : nullptr;
+    if (s && s->as_integer() && *s->as_integer() <= step)
+      kept += line + "\n";
+  }
+  if (auto err = write_file_atomically(path, [&](std::ostream& out) { out << kept; }))
+    return err;
+  auto sink = jsonl_file_sink::open(path, true);
+  if (!sink)
+    return sink.error();
+  return std::shared_ptr<metrics_sink>{std::move(*sink)};
+}
+
+caf::expected<std::vector<char>> file_of(const loaded_checkpoint& ck, const std::string& name) {
+  auto it = ck.files.find(name);
+  if (it == ck.files.end())
+    return make_error(errc::malformed_message, ck.dir + ": no " + name);
+  return it->second;
+}
+
+/// The checkpoint's parts, checked against the current config.
+caf::error take_checkpoint(const run_config& cfg, const loaded_checkpoint& ck, restored_run& r) {
+  auto current = read_text(cfg.source_path);
+  auto saved = file_of(ck, "config.yaml");
+  auto ctl = file_of(ck, "controller.json");
+  auto weights = file_of(ck, "weights.bin");
+  auto state = file_of(ck, "learner_state.bin");
+  for (auto* e : {&saved, &ctl, &weights, &state})
+    if (!*e)
+      return e->error();
+  if (auto field = incompatible_field(std::string(saved->begin(), saved->end()), current))
+    return make_error(errc::invalid_config, "cannot resume from " + ck.dir + " with "
+                                              + cfg.source_path + ": " + *field);
+  auto snap = parse_controller_snapshot(std::string(ctl->begin(), ctl->end()),
+                                        ck.dir + "/controller.json");
+  if (!snap)
+    return snap.error();
+  r.controller = *snap;
+  r.learner = learner_snapshot{ck.step, std::move(*weights), std::move(*state)};
+  r.step = ck.step;
+  return caf::none;
+}
+
+} // namespace
+
+caf::expected<restored_run> restore_run(const run_config& cfg, bool resume) {
+  const auto& dir = cfg.run.output_dir;
+  restored_run r;
+  r.store = std::make_shared<checkpoint_store>(dir + "/checkpoints");
+  if (resume) {
+    std::vector<std::string> skipped;
+    auto ck = r.store->load_newest(&skipped);
+    for (auto& s : skipped)
+      std::cerr << "skipping checkpoint " << s << "\n";
+    if (ck) {
+      if (auto err = take_checkpoint(cfg, *ck, r))
+        return err;
+      std::cerr << "resuming from " << ck->dir << " (step " << ck->step << ")\n";
+    } else {
+      std::cerr << "no valid checkpoint in " << dir << "/checkpoints: starting from step 0\n";
+    }
+  }
+  auto journal = run_journal::open(dir + "/journal.db");
+  if (!journal)
+    return journal.error();
+  r.journal = std::move(*journal);
+  auto inc = r.journal->begin_incarnation(r.step);
+  if (!inc)
+    return inc.error();
+  r.incarnation = *inc;
+  auto sink = continue_metrics(dir, r.step);
+  if (!sink)
+    return sink.error();
+  r.metrics = std::move(*sink);
+  return r;
+}
+
+caf::error restore_learner(training_backend& trainer, const restored_run& r) {
+  if (!r.learner)
+    return caf::none;
+  auto& l = *r.learner;
+  if (auto err = trainer.import_weights(l.weights, l.version))
+    return err;
+  return trainer.import_state(l.state);
+}
+
+run_dir_state inspect_run_dir(const std::string& dir, std::string* reason) {
+  std::error_code ec;
+  bool any = false;
+  for (auto* f : {"config.yaml", "metrics.jsonl", "journal.db", "summary.json", "weights.tndm"})
+    any |= fs::exists(fs::path(dir) / f, ec);
+  if (!any)
+    return run_dir_state::empty;
+  auto doc = read_json_file(dir + "/summary.json", {false, errc::malformed_message});
+  auto* why = doc ? doc->find("reason") : nullptr;
+  auto* ok = doc ? doc->find("ok") : nullptr;
+  if (why && why->as_string() && ok && ok->as_integer() && *ok->as_integer() == 1) {
+    if (reason)
+      *reason = *why->as_string();
+    return run_dir_state::finished;
+  }
+  return run_dir_state::unfinished;
+}
+
+caf::error clear_run_dir(const std::string& dir) {
+  std::error_code ec;
+  for (auto* f : {"config.yaml", "metrics.jsonl", "journal.db", "journal.db-wal", "journal.db-shm",
+                  "summary.json", "weights.tndm", "head.address", "head.json", "checkpoints"}) {
+    fs::remove_all(fs::path(dir) / f, ec);
+    if (ec)
+      return make_error(errc::io_failure, "cannot remove " + dir + "/" + f + ": " + ec.message());
+  }
+  return caf::none;
+}
+
+} // namespace tandem

@@ -1,0 +1,76 @@
+// run_dir.hpp: what a run directory holds and how a head picks it up again.
+//
+//   RUN_DIR/config.yaml      the effective config (topology/effective_config.hpp)
+//   RUN_DIR/run.lock         held by the run's supervisor for its whole life
+//   RUN_DIR/journal.db       which groups every step trained (runtime/run_journal.hpp)
+//   RUN_DIR/checkpoints/     step-NNNNNNNN/ directories (runtime/checkpoint_store.hpp)
+//   RUN_DIR/metrics.jsonl    one record per step, continued across restarts
+//   RUN_DIR/head.address     HOST:PORT of the live head's gate (status, scale)
+//   RUN_DIR/head.json        that plus its data-plane port and pid (supervisor)
+//   RUN_DIR/summary.json     written once the run ends; weights.tndm beside it
+//
+// Thread safety: call from one thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <caf/expected.hpp>
+
+#include "actors/backends.hpp"
+#include "actors/internal/run_snapshot.hpp"
+#include "runtime/checkpoint_store.hpp"
+#include "runtime/messages.hpp"
+#include "runtime/metrics_sink.hpp"
+#include "runtime/run_journal.hpp"
+#include "topology/run_config.hpp"
+
+namespace tandem {
+
+struct head_info {
+  std::string control; // HOST:PORT
+  int64_t data_port = 0; // 0: no data plane
+  int64_t pid = 0;
+};
+
+caf::error write_head_info(const std::string& run_dir, const head_info& info);
+caf::expected<head_info> read_head_info(const std::string& run_dir);
+
+/// The port of "tcp://HOST:PORT" (0 for an empty or portless endpoint).
+int64_t endpoint_port(const std::string& endpoint);
+
+/// Everything a head starts from: the journal (a new incarnation), the
+/// checkpoint store, the metrics sink (cut back to the checkpoint's step),
+/// and, when resuming from a checkpoint, the learner's and controller's
+/// parts of it.
+struct restored_run {
+  std::shared_ptr<run_journal> journal;
+  std::shared_ptr<checkpoint_store> store;
+  std::shared_ptr<metrics_sink> metrics;
+  std::optional<controller_snapshot> controller;
+  std::optional<learner_snapshot> learner;
+  int64_t step = 0; // 0 = from the start
+  int64_t incarnation = 1; // of the head, in the journal (1 = the first)
+};
+
+/// `resume`: the newest valid checkpoint (invalid ones are named on stderr
+/// and skipped; none at all = from the start). A checkpoint written under
+/// another model shape or task is refused (errc::invalid_config naming the
+/// field).
+caf::expected<restored_run> restore_run(const run_config& cfg, bool resume);
+
+/// Loads the restored weights and training state into `trainer`.
+caf::error restore_learner(training_backend& trainer, const restored_run& r);
+
+/// What `tandem run` / `tandem resume` find in a directory.
+enum class run_dir_state { empty, unfinished, finished };
+
+/// `reason` gets the finished run's summary reason.
+run_dir_state inspect_run_dir(const std::string& dir, std::string* reason = nullptr);
+
+/// Removes a previous run's files (tandem run --overwrite).
+caf::error clear_run_dir(const std::string& dir);
+
+} // namespace tandem
