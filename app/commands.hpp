@@ -20,5 +20,6 @@ int scale_command(const args& a);    // tandem scale HOST:PORT sampler=N
 int status_command(const args& a);   // tandem status HOST:PORT
 int node_command(const args& a);     // tandem node CONFIG --node NAME
 int worker_command(const args& a);   // tandem worker --config CFG --head HOST:PORT --role R --name N
+int audit_command(const args& a);    // tandem audit RUN_DIR [--json]
 
 } // namespace tandem

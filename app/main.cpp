@@ -48,6 +48,9 @@ const char* usage =
   "      start the worker processes a cluster: section places on node NAME\n"
   "  tandem worker --config CONFIG --head HOST:PORT (--process NAME | --role sampler|reward --name NAME)\n"
   "      run one actor in this process and join a head (started by `tandem run`)\n"
+  "  tandem audit RUN_DIR [--json]\n"
+  "      check a run's journal: every prompt trained at most once, none skipped or lost,\n"
+  "      across head restarts (exit 0 holds, 1 broken, 2 not a run)\n"
   "  tandem bench NAME --help, tandem logits --help, tandem tokenize --help\n"
   "      every flag of a bench or reference tool\n"
   "  tandem --version\n"
@@ -89,6 +92,8 @@ int main(int argc, char** argv) {
     return tandem::node_command(rest);
   if (cmd == "worker")
     return tandem::worker_command(rest);
+  if (cmd == "audit")
+    return tandem::audit_command(rest);
   if (auto rc = tandem::run_bench_tool(cmd, rest)) // bench, logits, tokenize, sim-worker
     return *rc;
   std::cerr << "tandem: unknown command '" << cmd << "'\n\n" << usage;

@@ -33,6 +33,7 @@ PKGS=(
   libzmq3-dev libzmq5 cppzmq-dev             # ZeroMQ 4.3.4 + cppzmq (data plane)
   libmsgpack-cxx-dev                         # msgpack-c++ 4.1 (header-only + CMake config)
   libsodium-dev libsodium23                  # keyed MACs, CURVE key derivation
+  libsqlite3-dev libsqlite3-0                # SQLite 3.40: the run journal (RUN_DIR/journal.db)
   libpgm-5.3-0 libnorm1 libbsd0 libmd0       # libzmq's runtime dependencies
   libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0 libkeyutils1 libcom-err2
 )
@@ -60,7 +61,7 @@ L="$P/lib/x86_64-linux-gnu"
 rm -rf "$L/pkgconfig"
 rm -f "$L/libcaf_openssl.so"   # dangling dev symlink: libcaf-openssl0.17 is not carried
 rm -f "$L/libyaml-cpp.a"       # the CMake config imports the shared library
-rm -f "$L/libzmq.a" "$L/libsodium.a"  # shared libraries are linked; saves 15 MiB of carry
+rm -f "$L/libzmq.a" "$L/libsodium.a" "$L/libsqlite3.a"  # shared libraries are linked; saves 17 MiB of carry
 
 for f in "$L"/*.so.*; do
   [ -L "$f" ] || "$PATCHELF" --set-rpath '$ORIGIN' "$f"
@@ -74,8 +75,9 @@ for want in include/caf/all.hpp include/yaml-cpp/yaml.h include/gtest/gtest.h \
             lib/x86_64-linux-gnu/libyaml-cpp.so lib/x86_64-linux-gnu/libgtest.a \
             lib/x86_64-linux-gnu/cmake/GTest/GTestConfig.cmake \
             lib/x86_64-linux-gnu/cmake/yaml-cpp/yaml-cpp-config.cmake \
-            include/zmq.hpp include/msgpack.hpp include/sodium.h \
-            lib/x86_64-linux-gnu/libzmq.so lib/x86_64-linux-gnu/libsodium.so; do
+            include/zmq.hpp include/msgpack.hpp include/sodium.h include/sqlite3.h \
+            lib/x86_64-linux-gnu/libzmq.so lib/x86_64-linux-gnu/libsodium.so \
+            lib/x86_64-linux-gnu/libsqlite3.so; do
   [ -e "$P/$want" ] || { echo "fetch-gpu-deps: missing $P/$want" >&2; exit 1; }
 done
 echo "fetch-gpu-deps: $(du -sh "$P" | cut -f1) in $P"

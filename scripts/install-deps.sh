@@ -11,6 +11,7 @@ packages=(
   libmsgpack-cxx-dev              # data-plane encoding
   libprotobuf-dev protobuf-compiler
   libyaml-cpp-dev                 # run config files (YAML with line/column marks)
+  libsqlite3-dev                  # the run journal (RUN_DIR/journal.db, `tandem audit`)
   libtorch-dev                    # LibTorch 1.13 (CPU)
   libopenblas0-pthread            # without it Debian's LibTorch uses reference BLAS (~25x slower matmul)
   libgtest-dev libgmock-dev

@@ -23,6 +23,14 @@ tandem_add_test(nccl_actor_test SOURCES actors/nccl_actor_test.cpp LIBS tandem_w
 # The one layout resolution against what the head actually spawns.
 tandem_add_test(wiring_test SOURCES wiring/wiring_test.cpp LIBS tandem_wiring TIMEOUT 120)
 tandem_add_test(cli_flags_test SOURCES runtime/cli_flags_test.cpp LIBS tandem_runtime)
+# The run journal and its audit; SQLite itself for the tests' raw checks of the file.
+tandem_add_test(run_journal_test
+  SOURCES runtime/run_journal_test.cpp runtime/journal_audit_test.cpp
+  LIBS tandem_runtime SQLite::SQLite3)
+# `tandem audit` through the binary (exit codes 0/1/2) on journals the test writes.
+tandem_add_test(audit_command_test SOURCES app/audit_command_test.cpp LIBS tandem_runtime)
+target_compile_definitions(audit_command_test PRIVATE TANDEM_BINARY="$<TARGET_FILE:tandem>")
+add_dependencies(audit_command_test tandem)
 tandem_add_test(weight_roster_test SOURCES actors/weight_roster_test.cpp LIBS tandem_actors)
 # The supervisor's restart policy and the chaos harness's bookkeeping.
 tandem_add_test(supervisor_test SOURCES app/supervisor_test.cpp LIBS tandem_app)
