@@ -22,7 +22,7 @@
 #include "runtime/error.hpp"
 #include "runtime/json_reader.hpp"
 #include "runtime/process_launcher.hpp"
-#include "runtime/run_journal.hpp"
+#include "runtime/journal_audit.hpp"
 
 namespace tandem {
 
@@ -226,7 +226,7 @@ int chaos_command(const args& a) {
   while (!summary.empty() && summary.back() == '\n')
     summary.pop_back();
   auto report = audit_journal(dir + "/journal.db");
-  std::string audit_text = report ? format_audit(*report)
+  std::string audit_text = report ? format_audit_text(*report)
                                   : "audit:           " + describe(report.error()) + "\n";
   std::cout << "chaos run in " << dir << "\n"
             << format_chaos(chaos.ledger(), code, summary.empty() ? "(no summary)" : summary,

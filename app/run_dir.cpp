@@ -8,6 +8,7 @@
 #include "app/head_lifecycle.hpp"
 #include "runtime/atomic_file.hpp"
 #include "runtime/error.hpp"
+#include "runtime/file_system.hpp"
 #include "runtime/json_reader.hpp"
 #include "runtime/json_writer.hpp"
 #include "topology/effective_config.hpp"
@@ -111,7 +112,7 @@ caf::error take_checkpoint(const run_config& cfg, const loaded_checkpoint& ck, r
 caf::expected<restored_run> restore_run(const run_config& cfg, bool resume) {
   const auto& dir = cfg.run.output_dir;
   restored_run r;
-  r.store = std::make_shared<checkpoint_store>(dir + "/checkpoints");
+  r.store = std::make_shared<checkpoint_store>(real_file_system(), dir + "/checkpoints");
   if (resume) {
     std::vector<std::string> skipped;
     auto ck = r.store->load_newest(&skipped);

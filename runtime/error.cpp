@@ -21,6 +21,8 @@ const char* to_string(errc code) {
     case errc::not_ready: return "not_ready";
     case errc::process_failure: return "process_failure";
     case errc::collective_timeout: return "collective_timeout";
+    case errc::not_found: return "not_found";
+    case errc::in_use: return "in_use";
   }
   return "unknown";
 }

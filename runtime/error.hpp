@@ -32,6 +32,8 @@ enum class errc : uint8_t {
   not_ready,           // a component was asked before it had what it needs
   process_failure,     // a child process could not start or exited badly
   collective_timeout,  // an NCCL init/broadcast missed its deadline (comm aborted)
+  not_found,           // what was asked for does not exist (e.g. no valid checkpoint)
+  in_use,              // a resource is held by another process (e.g. a run directory)
 };
 
 /// The CAF category atom under which tandem errors travel between actors.
