@@ -32,6 +32,25 @@ uint64_t batch_seed(const generate_request& req) {
 
 void finish_active(sampler_actor_t* self);
 
+// The newest complete version, installed. The first one after a reset may
+// be older than the one the sampler forgot: it says so, once.
+void installed(sampler_actor_t* self, int64_t version) {
+  auto& st = self->state;
+  if (st.was_reset)
+    std::cerr << "[" << st.settings.name << "] took v" << version << " after its reset\n";
+  st.was_reset = false;
+  st.version = version;
+}
+
+// One decode chain at a time: a step still queued from a batch that a reset
+// dropped drives the next batch instead of starting a second chain.
+void schedule_decode(sampler_actor_t* self) {
+  if (self->state.decode_queued)
+    return;
+  self->state.decode_queued = true;
+  self->send(self, decode_atom::value);
+}
+
 // Starts the next queued batch if none is active and the weights are new enough.
 void try_start(sampler_actor_t* self) {
   auto& st = self->state;
@@ -48,11 +67,12 @@ void try_start(sampler_actor_t* self) {
     st.active.reset();
     return try_start(self);
   }
-  self->send(self, decode_atom::value);
+  schedule_decode(self);
 }
 
 void decode_step(sampler_actor_t* self) {
   auto& st = self->state;
+  st.decode_queued = false;
   if (!st.active)
     return;
   if (auto err = st.backend->step(st.version)) {
@@ -63,7 +83,7 @@ void decode_step(sampler_actor_t* self) {
   }
   if (st.backend->done())
     return finish_active(self);
-  self->send(self, decode_atom::value);
+  schedule_decode(self);
 }
 
 void finish_active(sampler_actor_t* self) {
@@ -103,11 +123,35 @@ void on_chunk(sampler_actor_t* self, const weights_chunk& c) {
               << describe(err) << "\n";
     return;
   }
-  st.version = w.version;
+  installed(self, w.version);
   st.assembler.recycle(std::move(w.bytes)); // the next version reuses these pages
   if (src)
     self->send(src, weights_ack_atom::value, w.version);
   try_start(self);
+}
+
+/// sampler_reset.hpp: the work and the version of a lost head go.
+void reset(sampler_actor_t* self, sampler_reset& r) {
+  auto& st = self->state;
+  auto gone = make_error(errc::peer_down, st.settings.name + " was reset: its head is gone");
+  size_t dropped = st.queue.size();
+  if (st.active) {
+    st.backend->take_results(); // partial completions of the lost head's batch
+    st.active->promise.deliver(gone);
+    st.active.reset();
+    ++dropped;
+  }
+  for (auto& p : st.queue)
+    p.promise.deliver(gone);
+  st.queue.clear();
+  if (dropped > 0 || st.version >= 0)
+    std::cerr << "[" << st.settings.name << "] reset: dropped " << dropped
+              << " request(s), forgot v" << st.version << "\n";
+  st.version = -1;
+  st.was_reset = true;
+  st.assembler = weights_assembler{};
+  if (r.outbox)
+    st.settings.outbox = std::move(r.outbox);
 }
 
 void log_nccl(sampler_actor_t* self, const std::string& what) {
@@ -157,7 +201,7 @@ void on_nccl_version(sampler_actor_t* self, const nccl::version_header& h) {
     return log_nccl(self, "cannot install v" + std::to_string(h.version) + ": "
                             + describe(err));
   }
-  st.version = h.version;
+  installed(self, h.version);
   try_start(self);
 }
 
@@ -219,6 +263,7 @@ caf::behavior sampler_actor(sampler_actor_t* self, sampler_settings settings,
     },
     [=](const weights_chunk& c) { on_chunk(self, c); },
     [=](decode_atom) { decode_step(self); },
+    [=](sampler_reset& r) { reset(self, r); },
     [=](nccl_invite_atom, uint64_t epoch)
       -> caf::result<nccl_accept_atom, std::string, uint64_t> {
       auto& st = self->state;

@@ -5,13 +5,17 @@
 //            nccl_invite_atom(epoch) (request) -> (nccl_accept_atom, name, epoch)
 //            nccl_open                    join a communicator epoch
 //            nccl_version_atom(header)    take part in that version's broadcast
+//            sampler_reset                its head is gone or was replaced
+//                                         (sampler_reset.hpp): drop its work,
+//                                         forget its weight version
 // sends:     weights_ack_atom(version)    -> the chunk's sender
 //            nccl_leave_atom(name)        -> the learner, after an NCCL failure
 //                                            of its own (not a timeout)
 //            rollout groups               -> settings.outbox (when set), then a
 //                                            reply with via_data_plane = true
 // waits for: a complete weight version >= the batch's min_version before it
-//            starts decoding a batch
+//            starts decoding a batch (after a reset: any version, also an
+//            older one than it held)
 // unblocked by: the weight broadcaster delivering that version
 //
 // Decoding runs one step per decode_atom message, so weight chunks that arrive
@@ -41,6 +45,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/backends.hpp"
+#include "actors/sampler_reset.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/nccl/weight_receiver.hpp"
 #include "runtime/weights_blob.hpp"
@@ -66,10 +71,12 @@ struct sampler_state {
   sampler_settings settings;
   std::shared_ptr<generation_backend> backend;
   int64_t version = -1; // newest complete weight version loaded
+  bool was_reset = false; // no version installed since a sampler_reset
   weights_assembler assembler;
   std::deque<pending> queue;     // bounded by settings.max_queued
   std::optional<pending> active; // the batch being decoded
   double active_started = 0;     // seconds (steady clock) when it started
+  bool decode_queued = false;    // a decode_atom is in the mailbox (one chain only)
   int64_t tokens_generated = 0;
   uint64_t bad_chunks = 0;
   static inline const char* name = "sampler";

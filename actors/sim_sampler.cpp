@@ -159,6 +159,23 @@ caf::result<generate_result> on_request(sim* self, generate_request& req) {
   return caf::delegated<generate_result>{};
 }
 
+/// sampler_reset.hpp. The active batch's timer finds its serial gone.
+void reset(sim* self, sampler_reset& r) {
+  auto& st = self->state;
+  auto gone = make_error(errc::peer_down, st.settings.name + " was reset: its head is gone");
+  if (st.active)
+    st.active->promise.deliver(gone);
+  st.active.reset();
+  st.switches.clear();
+  for (auto& p : st.queue)
+    p.promise.deliver(gone);
+  st.queue.clear();
+  st.version = -1;
+  st.assembler = weights_assembler{};
+  if (r.outbox)
+    st.settings.outbox = std::move(r.outbox);
+}
+
 } // namespace
 
 caf::timespan sim_decode_time(const sim_sampler_settings& s, int32_t tokens) {
@@ -191,6 +208,7 @@ caf::behavior sim_sampler_actor(sim* self, sim_sampler_settings settings) {
     [=](generate_request& req) -> caf::result<generate_result> { return on_request(self, req); },
     [=](const weights_chunk& c) { on_chunk(self, c); },
     [=](sim_done_atom, uint64_t serial) { finish_active(self, serial); },
+    [=](sampler_reset& r) { reset(self, r); },
     [=](status_atom) {
       auto& st = self->state;
       auto& s = st.stats;

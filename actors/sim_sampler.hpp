@@ -4,6 +4,7 @@
 // accepts:   generate_request (request)   -> generate_result after the simulated decode time
 //            weights_chunk                (from the weight broadcaster)
 //            sim_done_atom(serial)        (to itself: the active batch's timer fired)
+//            sampler_reset                as the real sampler (sampler_reset.hpp)
 //            status_atom                  -> (name, version, tokens, queued, requests,
 //                                             groups, chunks, acks, busy_ns, longest_ns)
 // sends:     weights_ack_atom(version)    -> the chunk's sender
@@ -50,6 +51,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/backends.hpp"
+#include "actors/sampler_reset.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/weights_blob.hpp"
 

@@ -5,6 +5,9 @@
 // NAME, pointing them at the head's control endpoint, and supervises them:
 // it returns when all have exited (exit code: 0 if all exited 0), and on
 // SIGINT/SIGTERM it stops them (SIGTERM, SIGKILL after 5 s) — no orphans.
+// A head that is killed and restarted on the same control endpoint keeps
+// them: each worker rejoins it within timeouts.rejoin_s (worker_command.cpp)
+// and exits 0 once a head finishes the run.
 #include <atomic>
 #include <chrono>
 #include <csignal>

@@ -6,12 +6,14 @@ tandem_add_test(weights_blob_test SOURCES runtime/weights_blob_test.cpp LIBS tan
 tandem_add_test(protocol_test SOURCES actors/protocol_test.cpp LIBS tandem_wiring TIMEOUT 120)
 tandem_add_test(pipeline_failure_test SOURCES actors/pipeline_failure_test.cpp LIBS tandem_wiring TIMEOUT 120)
 tandem_add_test(gate_test SOURCES actors/gate_test.cpp LIBS tandem_actors)
+tandem_add_test(sampler_reset_test SOURCES actors/sampler_reset_test.cpp LIBS tandem_actors)
+tandem_add_test(head_link_test SOURCES wiring/head_link_test.cpp LIBS tandem_wiring)
 
 # End-to-end: the real binary (LibTorch) through ctest.
 find_package(Python3 COMPONENTS Interpreter REQUIRED)
 foreach(check learning basic_smoke two_process interrupt worker_killed worker_hung head_killed
               exact_resume chaos local_3proc
-              two_node_netns scale bad_config hf gpu_run)
+              two_node_netns scale bad_config hf gpu_run worker_rejoin)
   add_test(NAME e2e_${check}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e.py
                    $<TARGET_FILE:tandem> ${check})

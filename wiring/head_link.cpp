@@ -1,5 +1,7 @@
 #include "wiring/head_link.hpp"
 
+#include <algorithm>
+#include <set>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -17,6 +19,29 @@ namespace {
 // A live gate answers in milliseconds; these only bound a wedged head.
 constexpr auto reply_deadline = std::chrono::seconds{10};
 
+/// One connection to `host`:`port` and the actor published there, bounded by
+/// `bound` (what middleman::remote_actor does, with a deadline instead of
+/// none).
+caf::expected<caf::actor> reach_gate(caf::actor_system& sys, const std::string& host,
+                                     uint16_t port, std::chrono::milliseconds bound) {
+  caf::scoped_actor self{sys};
+  caf::expected<caf::actor> out = make_error(errc::timeout, "no answer within the deadline");
+  self->request(sys.middleman().actor_handle(), bound, caf::connect_atom::value, host, port)
+    .receive(
+      [&](const caf::node_id& nid, caf::strong_actor_ptr& ptr, const std::set<std::string>& ifs) {
+        if (nid == sys.node()) // TCP connected the socket to itself: nobody listens
+          out = make_error(errc::peer_down, "nothing listens on port " + std::to_string(port));
+        else if (!ptr)
+          out = make_error(errc::peer_down, "no actor published at port " + std::to_string(port));
+        else if (!ifs.empty())
+          out = make_error(errc::malformed_message, "a typed actor is published there");
+        else
+          out = caf::actor_cast<caf::actor>(std::move(ptr));
+      },
+      [&](caf::error& err) { out = std::move(err); });
+  return out;
+}
+
 caf::expected<caf::actor> connect_gate(caf::actor_system& sys, const std::string& head,
                                        std::chrono::milliseconds timeout) {
   auto colon = head.rfind(':');
@@ -30,7 +55,7 @@ caf::expected<caf::actor> connect_gate(caf::actor_system& sys, const std::string
   }
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto h = sys.middleman().remote_actor(head.substr(0, colon), port);
+    auto h = reach_gate(sys, head.substr(0, colon), port, timeout);
     if (h)
       return *h;
     if (std::chrono::steady_clock::now() > deadline)
@@ -38,6 +63,32 @@ caf::expected<caf::actor> connect_gate(caf::actor_system& sys, const std::string
     // The head may still be starting: retry a few times per second.
     std::this_thread::sleep_for(std::chrono::milliseconds{200});
   }
+}
+
+/// join_head, with each of the gate's replies bounded by `reply_bound`.
+caf::expected<caf::actor> join_through_gate(caf::actor_system& sys, const std::string& head,
+                                            const std::string& name, const std::string& secret,
+                                            std::chrono::milliseconds connect_timeout,
+                                            std::chrono::milliseconds reply_bound) {
+  auto gate = connect_gate(sys, head, connect_timeout);
+  if (!gate)
+    return gate.error();
+  caf::scoped_actor self{sys};
+  caf::expected<caf::actor> result = make_error(errc::timeout, "no answer from the gate");
+  self->request(*gate, reply_bound, join_atom::value, name)
+    .receive(
+      [&](const std::string& nonce) {
+        auto proof = join_proof(secret, nonce, name);
+        if (!proof) {
+          result = proof.error();
+          return;
+        }
+        self->request(*gate, reply_bound, join_atom::value, name, nonce, *proof)
+          .receive([&](const caf::actor& ctl) { result = ctl; },
+                   [&](caf::error& err) { result = err; });
+      },
+      [&](caf::error& err) { result = err; });
+  return result;
 }
 
 } // namespace
@@ -52,25 +103,44 @@ caf::expected<std::string> load_run_secret(const topology::Cluster& cluster) {
 caf::expected<caf::actor> join_head(caf::actor_system& sys, const std::string& head,
                                     const std::string& name, const std::string& secret,
                                     std::chrono::milliseconds connect_timeout) {
-  auto gate = connect_gate(sys, head, connect_timeout);
-  if (!gate)
-    return gate.error();
-  caf::scoped_actor self{sys};
-  caf::expected<caf::actor> result = make_error(errc::timeout, "no answer from the gate");
-  self->request(*gate, reply_deadline, join_atom::value, name)
-    .receive(
-      [&](const std::string& nonce) {
-        auto proof = join_proof(secret, nonce, name);
-        if (!proof) {
-          result = proof.error();
-          return;
-        }
-        self->request(*gate, reply_deadline, join_atom::value, name, nonce, *proof)
-          .receive([&](const caf::actor& ctl) { result = ctl; },
-                   [&](caf::error& err) { result = err; });
-      },
-      [&](caf::error& err) { result = err; });
-  return result;
+  return join_through_gate(sys, head, name, secret, connect_timeout, reply_deadline);
+}
+
+head_down classify_head_down(const caf::error& reason) {
+  if (!reason || reason == caf::exit_reason::normal || reason == caf::exit_reason::user_shutdown)
+    return head_down::finished;
+  if (reason == caf::exit_reason::remote_link_unreachable)
+    return head_down::unreachable;
+  return head_down::failed;
+}
+
+caf::expected<caf::actor> rejoin_head(caf::actor_system& sys, const std::string& head,
+                                      const std::string& name, const std::string& secret,
+                                      std::chrono::steady_clock::time_point deadline,
+                                      const std::function<bool()>& stop,
+                                      const caf::node_id& not_on) {
+  // Connection refused comes back at once; 2 s bounds a host that does not
+  // answer, so that the deadline and stop() are looked at regularly.
+  constexpr std::chrono::milliseconds connect_bound{2000};
+  constexpr std::chrono::milliseconds reply_bound{reply_deadline};
+  constexpr std::chrono::milliseconds pause{500};
+  caf::error last = make_error(errc::timeout, "no attempt made");
+  using std::chrono::milliseconds;
+  while (!stop()) {
+    auto left = std::chrono::duration_cast<milliseconds>(deadline
+                                                         - std::chrono::steady_clock::now());
+    auto ctl = join_through_gate(sys, head, name, secret,
+                                 std::clamp(left, milliseconds{100}, connect_bound),
+                                 std::clamp(left, milliseconds{1000}, reply_bound));
+    if (ctl && (not_on == caf::node_id{} || ctl->node() != not_on))
+      return ctl;
+    last = ctl ? make_error(errc::peer_down, "the head still serves the failed controller")
+               : ctl.error();
+    if (std::chrono::steady_clock::now() + pause > deadline)
+      return make_error(errc::timeout, "last attempt: " + describe(last));
+    std::this_thread::sleep_for(pause);
+  }
+  return make_error(errc::not_ready, "stopped while rejoining " + head);
 }
 
 } // namespace tandem

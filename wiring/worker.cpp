@@ -4,6 +4,7 @@
 #include <caf/all.hpp>
 
 #include "actors/reward.hpp"
+#include "actors/sampler_reset.hpp"
 #include "wiring/components.hpp"
 #include "wiring/data_plane.hpp"
 
@@ -18,10 +19,21 @@ caf::expected<std::shared_ptr<rollout_outbox>> outbox_for(const worker_plane& wp
   return connect_outbox(wp.ctx, wp.info.rollouts, name);
 }
 
+/// The weights fetcher of `w`'s samplers when weights come over ZeroMQ.
+caf::error spawn_fetcher(caf::actor_system& sys, const process_plan& proc,
+                         const worker_plane& wp, worker_actors& w) {
+  if (wp.info.weights.empty() || w.samplers.empty())
+    return caf::none;
+  auto f = spawn_weights_fetcher(sys, wp.ctx, wp.info.weights, proc.name, w.samplers);
+  if (!f)
+    return f.error();
+  w.fetcher = *f;
+  return caf::none;
+}
+
 /// The process's samplers and their hellos (sent once all are up).
 caf::error spawn_samplers(caf::actor_system& sys, const run_config& cfg, const run_plan& plan,
-                          const process_plan& proc, const worker_plane& wp,
-                          std::vector<caf::actor>& mine, std::vector<sampler_hello>& hellos) {
+                          const process_plan& proc, const worker_plane& wp, worker_actors& w) {
   const bool fetched = !wp.info.weights.empty();
   for (auto& inst : proc.samplers) {
     auto outbox = outbox_for(wp, inst.name);
@@ -30,39 +42,82 @@ caf::error spawn_samplers(caf::actor_system& sys, const run_config& cfg, const r
     auto s = spawn_sampler(sys, cfg, plan, inst, *outbox);
     if (!s)
       return s.error();
-    mine.push_back(*s);
-    hellos.push_back({inst.name, *s, cfg.sampler.groups_per_request, fetched});
+    w.samplers.push_back(*s);
+    w.hellos.push_back({inst.name, *s, cfg.sampler.groups_per_request, fetched});
   }
-  if (fetched && !mine.empty()) {
-    auto f = spawn_weights_fetcher(sys, wp.ctx, wp.info.weights, proc.name, mine);
-    if (!f)
-      return f.error();
-  }
-  return caf::none;
+  return spawn_fetcher(sys, proc, wp, w);
 }
 
 } // namespace
 
-caf::expected<std::vector<caf::actor>> spawn_worker(caf::actor_system& sys,
-                                                    const run_config& cfg,
-                                                    const run_plan& plan,
-                                                    const process_plan& proc,
-                                                    const caf::actor& controller,
-                                                    const worker_plane& wp) {
-  std::vector<caf::actor> mine;
-  std::vector<sampler_hello> hellos;
-  if (auto err = spawn_samplers(sys, cfg, plan, proc, wp, mine, hellos))
+caf::expected<worker_plane> make_worker_plane(data_plane_info info, const std::string& secret) {
+  worker_plane wp;
+  wp.info = std::move(info);
+  if (!wp.info.rollouts.empty() || !wp.info.weights.empty()) {
+    auto ctx = make_transport_context(secret);
+    if (!ctx)
+      return ctx.error();
+    wp.ctx = *ctx;
+  }
+  return wp;
+}
+
+std::vector<caf::actor> worker_actors::all() const {
+  auto out = samplers;
+  out.insert(out.end(), rewards.begin(), rewards.end());
+  return out;
+}
+
+caf::expected<worker_actors> spawn_worker(caf::actor_system& sys, const run_config& cfg,
+                                          const run_plan& plan, const process_plan& proc,
+                                          const caf::actor& controller, const worker_plane& wp) {
+  worker_actors w;
+  if (auto err = spawn_samplers(sys, cfg, plan, proc, wp, w))
     return err;
-  for (auto& h : hellos)
-    caf::anon_send(controller, std::move(h));
   auto tok = task_tokenizer(cfg);
   if (!tok)
     return tok.error();
-  for (int32_t i = 0; i < proc.rewards; ++i) {
-    mine.push_back(sys.spawn(tokenized_reward_actor, cfg.reward.weights, *tok));
-    caf::anon_send(controller, join_atom::value, mine.back());
+  for (int32_t i = 0; i < proc.rewards; ++i)
+    w.rewards.push_back(sys.spawn(tokenized_reward_actor, cfg.reward.weights, *tok));
+  announce_worker(w, controller);
+  return w;
+}
+
+void announce_worker(const worker_actors& w, const caf::actor& controller) {
+  for (auto& h : w.hellos)
+    caf::anon_send(controller, h);
+  for (auto& r : w.rewards)
+    caf::anon_send(controller, join_atom::value, r);
+}
+
+void reset_samplers(const worker_actors& w) {
+  for (auto& s : w.samplers)
+    caf::anon_send(s, sampler_reset{});
+}
+
+caf::error reattach_worker(caf::actor_system& sys, const process_plan& proc, worker_actors& w,
+                           worker_plane& wp, const data_plane_info& fresh,
+                           const std::string& secret) {
+  const bool moved = fresh.rollouts != wp.info.rollouts || fresh.weights != wp.info.weights;
+  if (moved) {
+    auto plane = make_worker_plane(fresh, secret);
+    if (!plane)
+      return plane.error();
+    wp = std::move(*plane);
   }
-  return mine;
+  for (size_t i = 0; i < w.samplers.size(); ++i) {
+    sampler_reset r;
+    if (moved) {
+      auto outbox = outbox_for(wp, w.hellos[i].name);
+      if (!outbox)
+        return outbox.error();
+      r.outbox = *outbox;
+    }
+    w.hellos[i].weights_via_data_plane = !wp.info.weights.empty();
+    caf::anon_send(w.samplers[i], std::move(r));
+  }
+  w.fetcher = nullptr;
+  return spawn_fetcher(sys, proc, wp, w);
 }
 
 } // namespace tandem

@@ -1,12 +1,14 @@
 // worker.hpp: the actors of one worker process (a process_plan that is not
 // the head): its samplers, each with an outbox when rollouts travel over
 // ZeroMQ, one weights fetcher feeding them when weights do, and its reward
-// actors; every actor is announced to the head's controller.
+// actors; every actor is announced to the head's controller, and again to a
+// restarted head's controller after the worker rejoined it.
 //
 // Thread safety: call from one thread.
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -27,12 +29,43 @@ struct worker_plane {
   std::shared_ptr<transport::transport_context> ctx;
 };
 
+/// The data plane for the head's endpoints `info` (a CURVE context when
+/// `secret` is set and a flow is on ZeroMQ).
+caf::expected<worker_plane> make_worker_plane(data_plane_info info, const std::string& secret);
+
+/// The actors of one worker process. They outlive the head they first
+/// joined: a rejoin re-announces the same actors.
+struct worker_actors {
+  std::vector<caf::actor> samplers;
+  std::vector<sampler_hello> hellos; // one per sampler, same order
+  std::vector<caf::actor> rewards;
+  caf::actor fetcher; // null: weights stay on CAF (or no sampler)
+  /// Samplers and reward actors (the fetcher quits with the samplers).
+  std::vector<caf::actor> all() const;
+};
+
 /// Spawns `proc`'s actors and announces them to `controller`.
-caf::expected<std::vector<caf::actor>> spawn_worker(caf::actor_system& sys,
-                                                    const run_config& cfg,
-                                                    const run_plan& plan,
-                                                    const process_plan& proc,
-                                                    const caf::actor& controller,
-                                                    const worker_plane& wp);
+caf::expected<worker_actors> spawn_worker(caf::actor_system& sys, const run_config& cfg,
+                                          const run_plan& plan, const process_plan& proc,
+                                          const caf::actor& controller, const worker_plane& wp);
+
+/// A sampler_hello per sampler and a join_atom per reward actor to `controller`.
+void announce_worker(const worker_actors& w, const caf::actor& controller);
+
+/// Sends every sampler of `w` a sampler_reset (actors/sampler_reset.hpp),
+/// without a new outbox.
+void reset_samplers(const worker_actors& w);
+
+/// Points `w` at a restarted head whose endpoints are `fresh`, `wp` being the
+/// plane in use. Resets every sampler; when an endpoint changed, `wp` becomes
+/// a new plane for `fresh` and each sampler gets a new outbox with its reset
+/// (an unchanged endpoint keeps its sockets: ZeroMQ reconnects them by
+/// itself, and the CURVE keys come from the run secret). Spawns a new
+/// weights fetcher when weights come over ZeroMQ; the previous one must be
+/// gone: its subscriber remembers the newest version of the lost head, and
+/// a restarted head may serve only older ones. Announces nothing.
+caf::error reattach_worker(caf::actor_system& sys, const process_plan& proc, worker_actors& w,
+                           worker_plane& wp, const data_plane_info& fresh,
+                           const std::string& secret);
 
 } // namespace tandem

@@ -22,16 +22,22 @@ usage: e2e.py TANDEM_BINARY CHECK
   chaos        tandem chaos kills workers and the head for 40 s; clean audit
   exact_resume a synchronous run SIGKILLed and resumed ends with weights
                byte-identical to the uninterrupted run
+  worker_rejoin  a worker process outlives its killed head and rejoins a new
+               one on the same address; with no head coming back it exits 1
+               after timeouts.rejoin_s
 
 Every wait has a deadline (subprocess timeout); the summary JSON and
 metrics.jsonl written by the run are the evidence.
 """
 import array
+import codecs
 import json
 import os
+import random
 import re
 import select
 import selectors
+import socket
 import shutil
 import signal
 import struct
@@ -173,22 +179,40 @@ PROGRESS = re.compile(r"step (\d+)/\d+ .*\| (\d+) samplers \|")
 
 class Output:
     """The stderr of a running tandem process, read line by line as it comes
-    (select with a deadline: the test reacts to what the run reports)."""
+    (select with a deadline: the test reacts to what the run reports). Reads
+    the pipe itself: lines that arrive together must not wait in a Python
+    buffer that select cannot see."""
 
     def __init__(self, proc):
         self.proc = proc
         self.lines = []
+        self.pending = ""
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.fd = proc.stderr.fileno()
         self.sel = selectors.DefaultSelector()
-        self.sel.register(proc.stderr, selectors.EVENT_READ)
+        self.sel.register(self.fd, selectors.EVENT_READ)
+
+    def next_line(self, end):
+        """The next whole line ("" at the end of the output), None at `end`."""
+        while "\n" not in self.pending:
+            left = end - time.monotonic()
+            if left <= 0 or not self.sel.select(timeout=left):
+                return None
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                line, self.pending = self.pending, ""
+                return line
+            self.pending += self.decoder.decode(chunk)
+        line, self.pending = self.pending.split("\n", 1)
+        return line + "\n"
 
     def wait(self, pred, deadline_s, what):
         """Returns the first truthy pred(line) of the lines still to come."""
         end = time.monotonic() + deadline_s
         while True:
-            left = end - time.monotonic()
-            if left <= 0 or not self.sel.select(timeout=left):
+            line = self.next_line(end)
+            if line is None:
                 check(False, "timed out waiting for " + what)
-            line = self.proc.stderr.readline()
             if not line:
                 check(False, "the run ended before " + what + ":\n" + "".join(self.lines[-20:]))
             self.lines.append(line)
@@ -198,8 +222,10 @@ class Output:
 
     def rest(self, timeout):
         """Waits for the process to end; returns all of its stderr."""
+        self.sel.unregister(self.fd)
         _, err = self.proc.communicate(timeout=timeout)
-        self.lines.append(err)
+        self.lines.append(self.pending + err)
+        self.pending = ""
         return "".join(self.lines)
 
 
@@ -555,6 +581,134 @@ def scale(binary):
           "staleness bound held throughout")
 
 
+def free_ports():
+    """A free TCP port for the control endpoint and a free pair (p, p + 1)
+    for the data plane on loopback, below the ephemeral range: a client
+    connecting again and again to a dead port in that range can be given
+    the same port as its source, and TCP then connects the socket to itself."""
+    def bindable(port):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return True
+            except OSError:
+                return False
+
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random(os.getpid())
+    for _ in range(200):
+        control = rng.randrange(20000, low - 3)
+        data = control + 1
+        if all(bindable(p) for p in (control, data, data + 1)):
+            return control, data
+    check(False, "found free ports for the head below %d" % low)
+
+
+def rejoin_config(tmp, control, data, rejoin_s):
+    with open(os.path.join(DATA, "e2e_worker_rejoin.yaml")) as f:
+        text = f.read()
+    text = text.replace("control_port: 47610, data_port: 47611",
+                        "control_port: %d, data_port: %d" % (control, data))
+    text = text.replace("rejoin_s: 60", "rejoin_s: %g" % rejoin_s)
+    path = os.path.join(tmp, "rejoin_%g.yaml" % rejoin_s)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def kill_head_under(binary, cfg, out, worker_name, min_step):
+    """Starts a head on `cfg`, a sampler worker joining it by hand, waits
+    until the head trained `min_step` steps with both samplers, SIGKILLs the
+    head. Returns the worker (still running) and its Output."""
+    head, herr = start([binary, "run", cfg, "--steps", "100000", "--output", out])
+    w, ready = None, False
+    try:
+        addr = herr.wait(lambda l: re.search(r"head on (\S+),", l), 60, "the head").group(1)
+        w, werr = start([binary, "worker", "--role", "sampler", "--name", worker_name,
+                         "--config", cfg, "--head", addr])
+        werr.wait(lambda l: "worker %s joined" % worker_name in l, 60, "the worker to join")
+        herr.wait(lambda l: progress(l) is not None and progress(l)[0] >= min_step
+                  and progress(l)[1] == 2,
+                  120, "%d steps, the worker's sampler among them" % min_step)
+        ready = True
+    finally:
+        head.kill()
+        head.wait(timeout=30)
+        if w is not None and not ready:
+            w.kill()
+    return w, werr
+
+
+def worker_rejoin(binary):
+    tmp = tempfile.mkdtemp(prefix="tandem-e2e15-")
+    control, data = free_ports()
+    # 1. The head is killed; a new one (a fresh run: version 0, older than
+    # anything the worker held) comes up on the same ports; the same worker
+    # process rejoins it and its sampler trains there.
+    cfg = rejoin_config(tmp, control, data, 60)
+    w, werr = kill_head_under(binary, cfg, os.path.join(tmp, "run1"), "s9", 41)
+    try:
+        werr.wait(lambda l: "worker s9 lost its head 127.0.0.1:%d" % control in l, 15,
+                  "the worker to notice the head is gone")
+        forgot = werr.wait(lambda l: re.search(r"\[s9\] reset: .* forgot v(-?\d+)", l), 15,
+                           "the sampler's reset")
+        out2 = os.path.join(tmp, "run2")
+        head2, h2err = start([binary, "run", cfg, "--output", out2])
+        rejoined = werr.wait(lambda l: re.search(r"worker s9 rejoined 127.0.0.1:%d after "
+                                                 r"([0-9.]+) s" % control, l), 60, "the rejoin")
+        check(w.poll() is None, "the same worker process (pid %d) rejoined the new head after "
+              "%s s" % (w.pid, rejoined.group(1)))
+        took = werr.wait(lambda l: re.search(r"\[s9\] took v(\d+) after its reset", l), 60,
+                         "the sampler's first weights from the new head")
+        se2 = h2err.rest(timeout=300)
+        check(head2.returncode == 0, "the new head's run finished (rc=%d, %s)"
+              % (head2.returncode, se2[-300:] if head2.returncode else "ok"))
+        t0 = time.monotonic()
+        wse = werr.rest(timeout=20)
+        check(w.returncode == 0, "the worker exited 0 %.1f s after the run finished, without "
+              "waiting for a rejoin (rc=%d%s)" % (time.monotonic() - t0, w.returncode,
+                                                  ", " + wse[-300:] if w.returncode else ""))
+    finally:
+        if w.poll() is None:
+            w.kill()
+    s, rows = summary(out2), metrics(out2)
+    # The new run is at version 0 when the worker rejoins (41 or more below
+    # what the worker held): its sampler must take that older version.
+    check(int(took.group(1)) < int(forgot.group(1)),
+          "the sampler forgot v%s of the lost head and took v%s of the new one"
+          % (forgot.group(1), took.group(1)))
+    check(s["ok"] == 1 and s["steps"] == 150 and s["groups_consumed"] == 150 * 8,
+          "150 steps, every group consumed once")
+    check(any(r["samplers"] == 2 for r in rows) and s["data_plane_groups"] > 0,
+          "the rejoined sampler trained in the new run (%d groups over its ZeroMQ outbox)"
+          % s["data_plane_groups"])
+    check(s["staleness_violations"] == 0 and all(r["staleness_max"] <= 1 for r in rows),
+          "staleness bound held")
+    # The sampler/learner log-prob gap of tokens of the learner's own version:
+    # well below 0.02 in runs like this one (low-probability tokens make the
+    # noise), 0.18 when the rejoined sampler kept the lost head's weights.
+    worst = max(r["mismatch_logp_abs"] for r in rows)
+    check(worst < 0.05, "tokens came from weights the new learner knows (max |dlogp| %.2g)"
+          % worst)
+    # 2. No head comes back: the worker gives up after timeouts.rejoin_s.
+    cfg = rejoin_config(tmp, control, data, 3)
+    w, werr = kill_head_under(binary, cfg, os.path.join(tmp, "run3"), "s8", 1)
+    try:
+        t0 = time.monotonic()
+        wse = werr.rest(timeout=30)
+        waited = time.monotonic() - t0
+    finally:
+        if w.poll() is None:
+            w.kill()
+    check(w.returncode == 1 and "no head came back at 127.0.0.1:%d" % control in wse
+          and 3 <= waited <= 10, "with no head back the worker exits 1 after rejoin_s = 3 s "
+          "(%.1f s, rc=%d): %s" % (waited, w.returncode, wse.strip().splitlines()[-1][:120]))
+
+
 SKIP = 77  # ctest SKIP_RETURN_CODE
 
 
@@ -754,4 +908,5 @@ if __name__ == "__main__":
      "bad_config": bad_config, "worker_killed": worker_killed, "local_3proc": local_3proc,
      "two_node_netns": two_node_netns, "scale": scale, "hf": hf, "interrupt": interrupt,
      "worker_hung": worker_hung, "gpu_run": gpu_run, "head_killed": head_killed,
-     "exact_resume": exact_resume, "chaos": chaos}[sys.argv[2]](sys.argv[1])
+     "exact_resume": exact_resume, "chaos": chaos,
+     "worker_rejoin": worker_rejoin}[sys.argv[2]](sys.argv[1])
