@@ -235,8 +235,9 @@ def progress(line):
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
-def start(cmd, env=None):
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+def start(cmd, env=None, session=False):
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                         start_new_session=session)
     return p, Output(p)
 
 
@@ -624,7 +625,9 @@ def kill_head_under(binary, cfg, out, worker_name, min_step):
     """Starts a head on `cfg`, a sampler worker joining it by hand, waits
     until the head trained `min_step` steps with both samplers, SIGKILLs the
     head. Returns the worker (still running) and its Output."""
-    head, herr = start([binary, "run", cfg, "--steps", "100000", "--output", out])
+    # The supervisor and its head in a session of their own, both SIGKILLed
+    # at once: no restart, no shutdown message — the head just vanishes.
+    head, herr = start([binary, "run", cfg, "--steps", "100000", "--output", out], session=True)
     w, ready = None, False
     try:
         addr = herr.wait(lambda l: re.search(r"head on (\S+),", l), 60, "the head").group(1)
@@ -636,7 +639,7 @@ def kill_head_under(binary, cfg, out, worker_name, min_step):
                   120, "%d steps, the worker's sampler among them" % min_step)
         ready = True
     finally:
-        head.kill()
+        os.killpg(head.pid, signal.SIGKILL)
         head.wait(timeout=30)
         if w is not None and not ready:
             w.kill()
