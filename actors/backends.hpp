@@ -81,6 +81,20 @@ public:
   virtual std::vector<char> export_weights() const = 0;
   virtual int64_t version() const = 0;
 
+  /// Saving and resuming a learner. A resumed backend, made with the same
+  /// settings, given import_weights(saved weights, saved version) and then
+  /// import_state(saved state), trains on exactly as the saved one would
+  /// have (learner_core::export_state says what the state holds).
+  /// export_state() is empty on failure (an empty state never imports).
+  virtual std::vector<char> export_state() const = 0;
+  /// Replaces the weights (an export_weights() blob) and sets the version;
+  /// all or nothing.
+  virtual caf::error import_weights(const std::vector<char>& blob, int64_t version) = 0;
+  /// Installs an export_state() blob, all or nothing: errc::malformed_message
+  /// for a corrupted or truncated one, errc::invalid_argument for the state
+  /// of another model. Sets the version to the saved one.
+  virtual caf::error import_state(const std::vector<char>& state) = 0;
+
   /// NCCL weights: the current version as one flat buffer (export order) on
   /// the learner's device, refreshed by this call and complete when it
   /// returns.

@@ -7,6 +7,11 @@
 // hold the version, so every published version still travels as a checksummed
 // weights_chunk to every sampler and is acknowledged.
 //
+// Saved state (export_state): the version and the sequence count, with a
+// magic and a checksum, so a resumed simulation counts on from where it
+// stopped and a corrupted state is refused like a real one. import_weights
+// checks the blob's size and that the version it holds is the one given.
+//
 // Thread safety: like every training_backend, used by one actor at a time;
 // version() and steps() may also be read from another thread (atomics), e.g.
 // by a benchmark after the run. With step_time > 0, train() sleeps: spawn the
@@ -37,8 +42,12 @@ public:
   train(const std::vector<train_sequence>& batch) override;
   std::vector<char> export_weights() const override;
   int64_t version() const override { return version_.load(); }
+  std::vector<char> export_state() const override;
+  caf::error import_weights(const std::vector<char>& blob, int64_t version) override;
+  caf::error import_state(const std::vector<char>& state) override;
 
-  /// Optimizer steps taken (== version, as each batch is one step).
+  /// Optimizer steps taken (== version, as each batch is one step, counting
+  /// those of a run it resumed).
   int64_t steps() const { return version_.load(); }
   /// Sequences trained on, over all steps.
   int64_t sequences() const { return sequences_.load(); }

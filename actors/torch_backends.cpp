@@ -115,6 +115,13 @@ public:
 
   std::vector<char> export_weights() const override { return core_->export_weights(); }
   int64_t version() const override { return core_->version(); }
+  std::vector<char> export_state() const override { return core_->export_state(); }
+  caf::error import_weights(const std::vector<char>& blob, int64_t version) override {
+    return core_->import_weights(blob.data(), blob.size(), version);
+  }
+  caf::error import_state(const std::vector<char>& state) override {
+    return core_->import_state(state.data(), state.size());
+  }
   caf::expected<flat_weights> device_weights() override {
     return core_->refresh_flat_weights();
   }

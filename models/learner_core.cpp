@@ -21,6 +21,10 @@
 // fused causal kernel (no explicit mask; exact for right padding). Exported
 // and saved weights are float32 on the host.
 //
+// Saved state (export_state/import_state): the version and AdamW's
+// per-parameter state (models/internal/adamw_state.hpp); see learner_core.hpp
+// for why that is all.
+//
 // Choices: AdamW decays every parameter, norms and biases included (one param
 // group); the reference is the initial weights (from the seed or the HF
 // checkpoint) and is not replaced by import_weights; the optimizer state
@@ -33,7 +37,9 @@
 #include <cmath>
 #include <functional>
 
+#include "models/internal/adamw_state.hpp"
 #include "models/internal/device_precision.hpp"
+#include "models/internal/learner_state.hpp"
 #include "models/internal/learner_step.hpp"
 #include "models/internal/transformer.hpp"
 #include "runtime/error.hpp"
@@ -357,6 +363,31 @@ caf::error learner_core::import_weights(const char* data, size_t size, int64_t v
     return {};
   } catch (const std::exception& e) {
     return make_error(errc::backend_failure, std::string("learner_core::import_weights: ")
+                                               + e.what());
+  }
+}
+
+std::vector<char> learner_core::export_state() const {
+  try {
+    internal::learner_state_writer w(impl_->version);
+    internal::write_adamw_state(*impl_->optimizer, impl_->model, w);
+    return w.finish();
+  } catch (const std::exception&) {
+    return {}; // a device copy failed; an empty blob never imports
+  }
+}
+
+caf::error learner_core::import_state(const char* data, size_t size) {
+  auto parsed = internal::parse_learner_state(data, size);
+  if (!parsed)
+    return parsed.error();
+  try {
+    if (auto err = internal::read_adamw_state(*impl_->optimizer, impl_->model, parsed->tensors))
+      return err;
+    impl_->version = parsed->policy_version;
+    return {};
+  } catch (const std::exception& e) {
+    return make_error(errc::backend_failure, std::string("learner_core::import_state: ")
                                                + e.what());
   }
 }

@@ -117,6 +117,31 @@ public:
   caf::expected<flat_weights> refresh_flat_weights();
   caf::error import_weights(const char* data, size_t size, int64_t version);
 
+  /// Everything beyond the weights that a learner needs to go on exactly as
+  /// this one would (models/internal/learner_state.hpp has the byte format):
+  /// the policy version and, per parameter, AdamW's step count, exp_avg and
+  /// exp_avg_sq. Nothing else carries over between train() calls: the
+  /// mini-batch split and the micro-batches are made afresh per batch, and
+  /// the learner draws no random numbers (the seed only initialises the
+  /// weights). Weights are not included (export_weights()). Neither is the
+  /// reference policy (kl_beta > 0): it is the initial weights, which make()
+  /// rebuilds bit for bit from the same seed (a fixed-seed draw on the CPU)
+  /// and make_from_hf() from the same checkpoint files, so a learner rebuilt
+  /// with the same settings has the same reference. Settings (learning rate,
+  /// betas, ...) are the caller's to keep equal. Exact on the CPU; on CUDA as
+  /// far as the device's kernels are deterministic. Empty on a LibTorch
+  /// failure.
+  std::vector<char> export_state() const;
+
+  /// Installs a state from export_state(), all or nothing: a truncated or
+  /// corrupted blob (magic, format version, size, checksum) is
+  /// errc::malformed_message; a state of another model shape is
+  /// errc::invalid_argument naming the first tensor that does not fit. On
+  /// success the version and the AdamW state are the saved ones (moved to
+  /// this learner's device). Resuming bit for bit: build the learner with
+  /// the same settings, import_weights() the saved weights, then this.
+  caf::error import_state(const char* data, size_t size);
+
   /// Writes the current weights as a Hugging Face checkpoint (config.json +
   /// safetensors, sharded above `max_shard_bytes`). Optimizer state and the
   /// version are not part of the format and are not saved.

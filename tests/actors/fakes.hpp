@@ -112,6 +112,25 @@ public:
     return w;
   }
   int64_t version() const override { return version_; }
+  /// "fakestat" | version; import checks the tag, as a real state's magic.
+  std::vector<char> export_state() const override {
+    std::vector<char> st(16, 0);
+    std::memcpy(st.data(), "fakestat", 8);
+    std::memcpy(st.data() + 8, &version_, sizeof(version_));
+    return st;
+  }
+  caf::error import_weights(const std::vector<char>& blob, int64_t version) override {
+    if (blob.size() != 16)
+      return make_error(errc::invalid_argument, "fake learner: weights of the wrong size");
+    version_ = version;
+    return caf::none;
+  }
+  caf::error import_state(const std::vector<char>& st) override {
+    if (st.size() != 16 || std::memcmp(st.data(), "fakestat", 8) != 0)
+      return make_error(errc::malformed_message, "fake learner: not a fake learner's state");
+    std::memcpy(&version_, st.data() + 8, sizeof(version_));
+    return caf::none;
+  }
 
   std::set<size_t> failing_calls; // these calls (0 = the first) fail like a non-finite loss
   std::vector<std::vector<train_sequence>> received; // in call order

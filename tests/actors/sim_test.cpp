@@ -241,6 +241,40 @@ struct SimPipeline : GraphTest {
   }
 };
 
+// A resumed simulated learner counts on from the saved version and
+// sequence count; a damaged state or mislabelled weights are refused.
+TEST(SimTrainingBackend, SavedStateResumesItsCountsAndBadInputIsRefused) {
+  sim_training_backend a;
+  std::vector<train_sequence> batch(3);
+  for (auto& seq : batch)
+    seq.completion = {1, 2};
+  ASSERT_TRUE(a.train(batch));
+  ASSERT_TRUE(a.train(batch));
+  const auto weights = a.export_weights();
+  const auto state = a.export_state();
+
+  sim_training_backend b;
+  EXPECT_FALSE(b.import_weights(weights, 2));
+  EXPECT_FALSE(b.import_state(state));
+  EXPECT_EQ(b.version(), 2);
+  EXPECT_EQ(b.sequences(), 6);
+  ASSERT_TRUE(b.train(batch));
+  ASSERT_TRUE(a.train(batch));
+  EXPECT_EQ(b.export_weights(), a.export_weights());
+  EXPECT_EQ(b.export_state(), a.export_state());
+
+  sim_training_backend c;
+  auto bad = state;
+  bad[10] ^= 1;
+  EXPECT_TRUE(is(c.import_state(bad), errc::malformed_message));
+  EXPECT_TRUE(is(c.import_state({state.begin(), state.end() - 1}), errc::malformed_message));
+  EXPECT_TRUE(is(c.import_weights(weights, 5), errc::version_mismatch));
+  EXPECT_TRUE(is(c.import_weights({weights.begin(), weights.end() - 1}, 2),
+                 errc::invalid_argument));
+  EXPECT_EQ(c.version(), 0);
+  EXPECT_EQ(c.sequences(), 0);
+}
+
 TEST_F(SimPipeline, RealControllerDrives1024SimSamplersConsumingEveryGroupOnce) {
   start();
   run(2'000'000);
