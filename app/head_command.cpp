@@ -30,6 +30,7 @@
 #include "runtime/cli_flags.hpp"
 #include "runtime/error.hpp"
 #include "runtime/process_launcher.hpp"
+#include "topology/run_loader.hpp"
 #include "wiring/actor_system.hpp"
 #include "wiring/components.hpp"
 #include "wiring/data_plane.hpp"
@@ -118,7 +119,8 @@ int run_head(caf::actor_system& sys, const loaded_run& run, const std::string& s
   auto config_text = read_text_file(cfg.source_path);
   x.recorder = sys.spawn<caf::detached>(
     recorder_actor, restored.journal, restored.store, cfg.run.keep_checkpoints,
-    std::vector<checkpoint_blob>{{"config.yaml", {config_text.begin(), config_text.end()}}});
+    std::vector<checkpoint_blob>{
+      checkpoint_blob{"config.yaml", std::vector<char>(config_text.begin(), config_text.end())}});
   auto plane = bind_head_data_plane(run.plan, secret);
   if (!plane) {
     std::cerr << "cannot bind the data plane: " << describe(plane.error()) << "\n";
