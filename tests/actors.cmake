@@ -6,6 +6,7 @@ tandem_add_test(weights_blob_test SOURCES runtime/weights_blob_test.cpp LIBS tan
 tandem_add_test(protocol_test SOURCES actors/protocol_test.cpp LIBS tandem_wiring TIMEOUT 120)
 tandem_add_test(pipeline_failure_test SOURCES actors/pipeline_failure_test.cpp LIBS tandem_wiring TIMEOUT 120)
 tandem_add_test(gate_test SOURCES actors/gate_test.cpp LIBS tandem_actors)
+tandem_add_test(sampler_test SOURCES actors/sampler_test.cpp LIBS tandem_actors)
 
 # End-to-end: the real binary (LibTorch) through ctest.
 find_package(Python3 COMPONENTS Interpreter REQUIRED)
