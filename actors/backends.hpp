@@ -53,8 +53,11 @@ public:
   virtual ~generation_backend() = default;
   /// Replaces the weights (a complete, verified blob).
   virtual caf::error load_weights(const std::vector<char>& blob) = 0;
-  /// Starts decoding `prompts` (one entry per completion to generate).
-  virtual caf::error start(std::vector<std::vector<int32_t>> prompts, uint64_t seed) = 0;
+  /// Starts decoding `prompts` (one entry per completion to generate), each
+  /// with its own sampling seed (`seeds`, one per prompt): a completion's
+  /// tokens depend on its seed and the weights only, not on the batch.
+  virtual caf::error start(std::vector<std::vector<int32_t>> prompts,
+                           std::vector<uint64_t> seeds) = 0;
   /// One decode step with the current weights, tagged `version`.
   virtual caf::error step(int64_t version) = 0;
   virtual bool done() const = 0;

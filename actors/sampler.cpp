@@ -23,13 +23,6 @@ int64_t required_version(const generate_request& req) {
   return v;
 }
 
-uint64_t batch_seed(const generate_request& req) {
-  uint64_t s = 0x51ED270B27A1B3ull;
-  for (auto& g : req.groups)
-    s = (s ^ g.seed) * 0x100000001B3ull;
-  return s;
-}
-
 void finish_active(sampler_actor_t* self);
 
 // The newest complete version, installed. The first one after a reset may
@@ -61,7 +54,7 @@ void try_start(sampler_actor_t* self) {
   st.queue.pop_front();
   st.active_started = now_seconds();
   auto err = st.backend->start(expand_prompts(st.active->request),
-                               batch_seed(st.active->request));
+                               expand_seeds(st.active->request));
   if (err) {
     st.active->promise.deliver(err);
     st.active.reset();
@@ -212,6 +205,14 @@ std::vector<std::vector<int32_t>> expand_prompts(const generate_request& req) {
   for (auto& g : req.groups)
     for (int32_t i = 0; i < g.group_size; ++i)
       out.push_back(g.prompt);
+  return out;
+}
+
+std::vector<uint64_t> expand_seeds(const generate_request& req) {
+  std::vector<uint64_t> out;
+  for (auto& g : req.groups)
+    for (int32_t i = 0; i < g.group_size; ++i)
+      out.push_back(completion_seed(g.seed, i));
   return out;
 }
 

@@ -91,6 +91,11 @@ caf::behavior sampler_actor(sampler_actor_t* self, sampler_settings settings,
 /// Expands groups into one prompt per completion, group after group.
 std::vector<std::vector<int32_t>> expand_prompts(const generate_request& req);
 
+/// The sampling seed of each completion, in expand_prompts' order:
+/// completion_seed(group seed, index in the group) (models/policy.hpp), so
+/// a group samples the same completions in whatever batch it lands.
+std::vector<uint64_t> expand_seeds(const generate_request& req);
+
 /// Folds per-completion results back into groups (same order as expand).
 caf::expected<generate_result> fold_results(const generate_request& req,
                                             std::vector<generated_sequence> seqs,

@@ -19,12 +19,13 @@ public:
     return policy_->import_weights(blob.data(), blob.size());
   }
 
-  caf::error start(std::vector<std::vector<int32_t>> prompts, uint64_t seed) override {
+  caf::error start(std::vector<std::vector<int32_t>> prompts,
+                   std::vector<uint64_t> seeds) override {
     if (threads_ > 0) {
       policy::set_threads(threads_);
       threads_ = 0;
     }
-    auto s = decode_session::start(*policy_, std::move(prompts), params_, seed);
+    auto s = decode_session::start(*policy_, std::move(prompts), params_, std::move(seeds));
     if (!s)
       return s.error();
     session_ = std::move(*s);
@@ -69,9 +70,10 @@ public:
     return gen_->load_weights(blob);
   }
 
-  caf::error start(std::vector<std::vector<int32_t>> prompts, uint64_t seed) override {
+  caf::error start(std::vector<std::vector<int32_t>> prompts,
+                   std::vector<uint64_t> seeds) override {
     started_ = true;
-    return gen_->start(std::move(prompts), params_, seed);
+    return gen_->start(std::move(prompts), params_, std::move(seeds));
   }
 
   caf::error step(int64_t version) override {

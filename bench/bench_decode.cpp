@@ -139,7 +139,10 @@ caf::expected<decode_figures> run_side(policy& pol, device_options dev,
   int64_t tokens = 0;
   for (int32_t k = -1; k < repeats; ++k) { // k = -1: the short warm-up batch
     sp.max_new_tokens = k < 0 ? std::min(new_tokens, 16) : new_tokens;
-    if (auto err = (*gen)->start(prompts, sp, 11))
+    std::vector<uint64_t> seeds;
+    for (size_t i = 0; i < prompts.size(); ++i)
+      seeds.push_back(completion_seed(11, static_cast<int32_t>(i)));
+    if (auto err = (*gen)->start(prompts, sp, std::move(seeds)))
       return err;
     auto t0 = std::chrono::steady_clock::now();
     while (!(*gen)->done())

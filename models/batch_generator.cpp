@@ -138,7 +138,7 @@ public:
   }
 
   caf::error start(std::vector<std::vector<int32_t>> prompts, sampling_params params,
-                   uint64_t seed);
+                   std::vector<uint64_t> seeds);
   caf::error step(int64_t version);
   bool done() const { return pending_.empty() && running_ == 0; }
   int64_t generated() const { return generated_; }
@@ -150,7 +150,7 @@ public:
 private:
   void refill(int64_t version);
   void decode(int64_t version);
-  torch::Tensor draw(const torch::Tensor& logp);
+  torch::Tensor draw(const torch::Tensor& logp, const std::vector<int64_t>& seqs);
   void record(const std::vector<int64_t>& rows, const torch::Tensor& tokens,
               const torch::Tensor& logp, int64_t version);
 
@@ -162,7 +162,7 @@ private:
   torch::Tensor staging_; // receive_buffer(): one version, made on first use
   bool graph_ = false;
   sampling_params params_;
-  std::mt19937_64 rng_;
+  std::vector<std::mt19937_64> rngs_; // one per prompt, seeded by start()
   std::vector<std::vector<int32_t>> prompts_;
   // Prompt indices not yet in a row: bounded by the batch start() was given
   // (the sampler's request, itself bounded by groups_per_request).
@@ -176,14 +176,20 @@ private:
 };
 
 caf::error batch_generator::impl::start(std::vector<std::vector<int32_t>> prompts,
-                                        sampling_params params, uint64_t seed) {
+                                        sampling_params params, std::vector<uint64_t> seeds) {
   if (auto err = validate_generation(cfg_, prompts, params))
     return err;
+  if (seeds.size() != prompts.size())
+    return make_error(errc::invalid_argument, "generation: " + std::to_string(seeds.size())
+                                                + " seeds for " + std::to_string(prompts.size())
+                                                + " prompts (one per prompt)");
   params_ = std::move(params);
   is_stop_.assign(static_cast<size_t>(cfg_.vocab_size), 0);
   for (auto t : params_.stop_tokens) // in range: validate_generation checked them
     is_stop_[static_cast<size_t>(t)] = 1;
-  rng_.seed(seed);
+  rngs_.clear();
+  for (auto s : seeds)
+    rngs_.emplace_back(s);
   prompts_ = std::move(prompts);
   results_.assign(prompts_.size(), {});
   pending_.clear();
@@ -196,13 +202,17 @@ caf::error batch_generator::impl::start(std::vector<std::vector<int32_t>> prompt
   return caf::none;
 }
 
-// Inverse-CDF draw with one host uniform per row (deterministic per seed).
-torch::Tensor batch_generator::impl::draw(const torch::Tensor& logp) {
+// Inverse-CDF draw with one host uniform per row, from the generator of the
+// prompt in that row (`seqs`: prompt index per row of `logp`, -1 = idle row,
+// which draws nothing), so a sequence's tokens depend on its own seed only.
+torch::Tensor batch_generator::impl::draw(const torch::Tensor& logp,
+                                          const std::vector<int64_t>& seqs) {
   const auto n = logp.size(0);
   const auto v = logp.size(1);
-  std::vector<float> u(static_cast<size_t>(n));
-  for (auto& x : u)
-    x = static_cast<float>((rng_() >> 11) * 0x1.0p-53);
+  std::vector<float> u(static_cast<size_t>(n), 0.0f);
+  for (size_t i = 0; i < u.size(); ++i)
+    if (seqs[i] >= 0)
+      u[i] = static_cast<float>((rngs_[static_cast<size_t>(seqs[i])]() >> 11) * 0x1.0p-53);
   auto target = torch::from_blob(u.data(), {n}, torch::kFloat).to(device_);
   auto probs = logp.exp();
   torch::Tensor order;
@@ -248,7 +258,7 @@ void batch_generator::impl::record(const std::vector<int64_t>& rows, const torch
 
 // Prefills waiting prompts into free rows; their first token comes from it.
 void batch_generator::impl::refill(int64_t version) {
-  std::vector<int64_t> rows;
+  std::vector<int64_t> rows, seqs;
   std::vector<std::vector<int32_t>> prompts;
   for (size_t r = 0; r < row_seq_.size() && !pending_.empty(); ++r) {
     if (row_seq_[r] >= 0)
@@ -257,12 +267,13 @@ void batch_generator::impl::refill(int64_t version) {
     pending_.pop_front();
     ++running_;
     rows.push_back(static_cast<int64_t>(r));
+    seqs.push_back(row_seq_[r]);
     prompts.push_back(prompts_[static_cast<size_t>(row_seq_[r])]);
   }
   if (rows.empty())
     return;
   auto logp = torch::log_softmax(decoder_.prefill(rows, prompts) / params_.temperature, -1);
-  auto tokens = draw(logp);
+  auto tokens = draw(logp, seqs);
   auto idx = torch::tensor(rows, torch::TensorOptions().dtype(torch::kLong)).to(device_);
   last_.index_put_({idx}, tokens);
   record(rows, tokens, logp, version);
@@ -270,7 +281,7 @@ void batch_generator::impl::refill(int64_t version) {
 
 void batch_generator::impl::decode(int64_t version) {
   auto logp = torch::log_softmax(decoder_.decode(last_) / params_.temperature, -1);
-  auto tokens = draw(logp);
+  auto tokens = draw(logp, row_seq_);
   last_.copy_(tokens);
   std::vector<int64_t> rows(row_seq_.size());
   for (size_t r = 0; r < rows.size(); ++r)
@@ -359,8 +370,8 @@ caf::error batch_generator::install_received() {
 }
 
 caf::error batch_generator::start(std::vector<std::vector<int32_t>> prompts,
-                                  sampling_params params, uint64_t seed) {
-  return impl_->start(std::move(prompts), std::move(params), seed);
+                                  sampling_params params, std::vector<uint64_t> seeds) {
+  return impl_->start(std::move(prompts), std::move(params), std::move(seeds));
 }
 
 caf::error batch_generator::step(int64_t version) { return impl_->step(version); }

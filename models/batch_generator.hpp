@@ -14,8 +14,9 @@
 //   - on CUDA the decode step is captured once into a CUDA graph and then
 //     replayed (cuda_graphs), which removes the per-kernel launch cost.
 //
-// Sampling draws one uniform per row from the generator's mt19937_64 (seeded
-// by start()); with top_p = 1 the token is found by inverse CDF over the
+// Sampling draws one uniform per token from the sequence's own mt19937_64
+// (seeded with its entry of start()'s seeds, whatever row it runs in and
+// whatever shares the batch); with top_p = 1 the token is found by inverse CDF over the
 // vocabulary in id order, with top_p < 1 over the sorted distribution as in
 // decode_session.
 //
@@ -75,9 +76,10 @@ public:
   caf::expected<flat_weights> receive_buffer();
   caf::error install_received();
 
-  /// Queues `prompts` (results of an earlier batch are discarded).
+  /// Queues `prompts` (results of an earlier batch are discarded), with one
+  /// sampling seed per prompt (as decode_session::start).
   caf::error start(std::vector<std::vector<int32_t>> prompts, sampling_params params,
-                   uint64_t seed);
+                   std::vector<uint64_t> seeds);
 
   caf::error step(int64_t version);
   bool done() const;

@@ -11,8 +11,9 @@
 //
 // Sampling: logp = log_softmax(logits / temperature) over the full vocabulary
 // is what gets recorded; top-p then keeps the smallest prefix of the sorted
-// distribution whose mass reaches top_p, and one uniform draw per row from
-// the session's own mt19937_64 picks a token (deterministic for a seed).
+// distribution whose mass reaches top_p, and one uniform draw from the
+// row's own mt19937_64 (seeded with its entry of start()'s seeds) picks a
+// token: deterministic for a seed, whatever the other rows are.
 //
 // Thread safety: see policy.hpp (one thread at a time).
 
@@ -171,11 +172,11 @@ const policy::impl& policy::internals() const { return *impl_; }
 class decode_session::impl {
 public:
   impl(policy& owner, std::vector<std::vector<int32_t>> prompts,
-       sampling_params params, uint64_t seed)
+       sampling_params params, const std::vector<uint64_t>& seeds)
     : owner_(owner),
       prompts_(std::move(prompts)),
       params_(std::move(params)),
-      rng_(seed),
+      rngs_(seeds.begin(), seeds.end()),
       results_(prompts_.size()),
       active_(prompts_.size(), 1),
       active_count_(static_cast<int64_t>(prompts_.size())) {
@@ -200,7 +201,7 @@ private:
   policy& owner_;
   std::vector<std::vector<int32_t>> prompts_;
   sampling_params params_;
-  std::mt19937_64 rng_;
+  std::vector<std::mt19937_64> rngs_; // one per sequence
   std::vector<generated_sequence> results_;
   std::vector<char> active_;
   std::vector<char> is_stop_;
@@ -259,9 +260,12 @@ torch::Tensor decode_session::impl::draw(const torch::Tensor& probs) {
     limit = keep.sum(-1).to(torch::kLong) - 1;
   }
   auto cdf = sp.cumsum(-1);
-  std::vector<float> u(b);
-  for (auto& x : u)
-    x = static_cast<float>((rng_() >> 11) * 0x1.0p-53); // [0, 1), portable
+  // One draw per running sequence from its own generator, so that its
+  // tokens do not depend on the other rows; finished rows draw nothing.
+  std::vector<float> u(static_cast<size_t>(b), 0.0f);
+  for (size_t i = 0; i < u.size(); ++i)
+    if (active_[i])
+      u[i] = static_cast<float>((rngs_[i]() >> 11) * 0x1.0p-53); // [0, 1), portable
   auto target = torch::from_blob(u.data(), {b}, torch::kFloat) * cdf.select(1, v - 1);
   auto idx = (cdf < target.unsqueeze(1)).sum(-1).to(torch::kLong);
   idx = torch::min(idx, limit);
@@ -346,10 +350,14 @@ caf::error validate_generation(const model_config& cfg,
 
 caf::expected<std::unique_ptr<decode_session>>
 decode_session::start(policy& model, std::vector<std::vector<int32_t>> prompts,
-                      sampling_params params, uint64_t seed) {
+                      sampling_params params, std::vector<uint64_t> seeds) {
   if (auto err = validate_generation(model.config(), prompts, params))
     return err;
-  auto p = std::make_unique<impl>(model, std::move(prompts), std::move(params), seed);
+  if (seeds.size() != prompts.size())
+    return make_error(errc::invalid_argument, "generation: " + std::to_string(seeds.size())
+                                                + " seeds for " + std::to_string(prompts.size())
+                                                + " prompts (one per prompt)");
+  auto p = std::make_unique<impl>(model, std::move(prompts), std::move(params), seeds);
   return std::unique_ptr<decode_session>(new decode_session(std::move(p)));
 }
 

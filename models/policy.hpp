@@ -99,6 +99,24 @@ caf::error validate_generation(const model_config& cfg,
                                const std::vector<std::vector<int32_t>>& prompts,
                                const sampling_params& params);
 
+/// The sampling seed of completion `index` of a group whose seed is
+/// `group_seed`. Each completion draws its tokens from its own generator
+/// seeded with this, so a group's completions depend only on its seed and
+/// the weights, not on which other groups share its batch or its rows.
+/// Group seeds are themselves linear in the group id (work_buffer), so the
+/// group seed is hashed before the index joins it: an additive mix would
+/// give group k's completion i nearly the seed of group k+1's completion
+/// i-1.
+inline uint64_t completion_seed(uint64_t group_seed, int32_t index) {
+  auto splitmix64 = [](uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+  };
+  return splitmix64(splitmix64(group_seed) ^ static_cast<uint64_t>(static_cast<uint32_t>(index)));
+}
+
 /// Batched generation, one decode step per call. Sequences that hit a stop
 /// token or max_new_tokens stop advancing; the batch ends when all have.
 class decode_session {
@@ -106,9 +124,13 @@ public:
   class impl;
 
   /// Validates prompts (non-empty, tokens in range, fits max_seq_len).
+  /// `seeds` holds one seed per prompt: sequence i draws one uniform per
+  /// token from its own mt19937_64 seeded with seeds[i], so its completion
+  /// does not depend on the other prompts' seeds or order (the sampler
+  /// passes completion_seed(group seed, index)).
   static caf::expected<std::unique_ptr<decode_session>>
   start(policy& model, std::vector<std::vector<int32_t>> prompts,
-        sampling_params params, uint64_t seed);
+        sampling_params params, std::vector<uint64_t> seeds);
   ~decode_session();
 
   /// Prefills on the first call, then appends one token to every unfinished

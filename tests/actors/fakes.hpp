@@ -26,14 +26,15 @@ public:
     last_blob = blob;
     return caf::none;
   }
-  caf::error start(std::vector<std::vector<int32_t>> prompts, uint64_t seed) override {
+  caf::error start(std::vector<std::vector<int32_t>> prompts,
+                   std::vector<uint64_t> seeds) override {
     if (fail_next_start) {
       fail_next_start = false;
       return make_error(errc::backend_failure, "injected");
     }
     seqs_.assign(prompts.size(), {});
     steps_ = 0;
-    seed_ = seed;
+    seeds_ = std::move(seeds);
     oov_ = oov_batches > 0;
     oov_batches -= oov_ ? 1 : 0;
     ++batches;
@@ -44,12 +45,13 @@ public:
     char_tokenizer tok;
     auto text = answer + "</answer>";
     auto ids = *tok.encode(text);
-    for (auto& s : seqs_) {
+    for (size_t i = 0; i < seqs_.size(); ++i) {
+      auto& s = seqs_[i];
       auto t = steps_ < static_cast<int32_t>(ids.size()) ? ids[steps_] : ids.back();
       if (oov_ && steps_ == 0)
         t = oov_token;
       s.tokens.push_back(t);
-      s.logprobs.push_back(logprob_for(seed_));
+      s.logprobs.push_back(logprob_for(i < seeds_.size() ? seeds_[i] : 0));
       s.versions.push_back(version);
       s.finished = t == char_tokenizer::answer_close_id;
     }
@@ -66,9 +68,10 @@ public:
     return out;
   }
 
-  /// The log-prob recorded for every token of a batch started with `seed`.
-  /// A retry gets a new seed (work_buffer), so a regenerated group differs
-  /// from the original in its log-probs even though its tokens are the same.
+  /// The log-prob recorded for every token of a completion sampled with
+  /// `seed`. A retry gets a new group seed (work_buffer), hence new
+  /// completion seeds, so a regenerated group differs from the original in
+  /// its log-probs even though its tokens are the same.
   static float logprob_for(uint64_t seed) { return -0.5f - float(seed % 1000) * 1e-4f; }
 
   /// An id no tokenizer knows (a corrupted or hostile sampler's output).
@@ -84,7 +87,7 @@ public:
 private:
   int32_t length_;
   int32_t steps_ = 0;
-  uint64_t seed_ = 0;
+  std::vector<uint64_t> seeds_; // one per completion of the batch
   bool oov_ = false;
   std::vector<generated_sequence> seqs_;
 };

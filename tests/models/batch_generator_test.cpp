@@ -32,6 +32,14 @@ std::vector<std::vector<int32_t>> prompts() {
   return {{1, 5, 7}, {2, 9}, {3, 4, 5, 6, 7}, {8}, {10, 11, 12, 13}, {14, 15}, {16, 17, 18}};
 }
 
+// One sampling seed per prompt, as the sampler derives them for a group.
+std::vector<uint64_t> seeds_for(size_t n, uint64_t group_seed) {
+  std::vector<uint64_t> out;
+  for (size_t i = 0; i < n; ++i)
+    out.push_back(completion_seed(group_seed, static_cast<int32_t>(i)));
+  return out;
+}
+
 // The nucleus of the next-token distribution after `prompt` for a top_p near
 // `target`: tokens in order of probability, each kept while the mass of the
 // ones before it is below top_p. `top_p` is set halfway between the mass
@@ -75,7 +83,7 @@ TEST(BatchGenerator, RecordedLogprobsEqualTheLearnerRecomputation) {
   sampling_params sp;
   sp.max_new_tokens = 8;
   sp.stop_tokens = {0, 1};
-  ASSERT_FALSE((*gen)->start(prompts(), sp, 42));
+  ASSERT_FALSE((*gen)->start(prompts(), sp, seeds_for(7, 42)));
   int steps = 0;
   while (!(*gen)->done() && steps < 100) {
     ASSERT_FALSE((*gen)->step(7));
@@ -126,11 +134,11 @@ TEST(BatchGenerator, StopAfterEndsSequencesLikeAStopToken) {
   o.max_rows = 3;
   auto gen = batch_generator::make(**pol, o);
   ASSERT_TRUE(gen);
-  ASSERT_FALSE((*gen)->start(prompts(), sp, 5));
+  ASSERT_FALSE((*gen)->start(prompts(), sp, seeds_for(7, 5)));
   while (!(*gen)->done())
     ASSERT_FALSE((*gen)->step(0));
   check((*gen)->take_results());
-  auto session = decode_session::start(**pol, prompts(), sp, 5);
+  auto session = decode_session::start(**pol, prompts(), sp, seeds_for(7, 5));
   ASSERT_TRUE(session);
   while (!(*session)->done())
     ASSERT_FALSE((*session)->step(0));
@@ -156,7 +164,8 @@ TEST(BatchGenerator, TopPBelowOneSamplesTheWholeNucleusAndNothingElse) {
     sampling_params sp;
     sp.top_p = top_p;
     sp.max_new_tokens = 1;
-    ASSERT_FALSE((*gen)->start(std::vector<std::vector<int32_t>>(1024, prompt), sp, 17));
+    ASSERT_FALSE((*gen)->start(std::vector<std::vector<int32_t>>(1024, prompt), sp,
+                               seeds_for(1024, 17)));
     while (!(*gen)->done())
       ASSERT_FALSE((*gen)->step(0));
     std::set<int32_t> seen;
@@ -183,13 +192,71 @@ TEST(BatchGenerator, SameSeedSameCompletions) {
   for (auto& out : tokens) {
     auto gen = batch_generator::make(**pol, o);
     ASSERT_TRUE(gen);
-    ASSERT_FALSE((*gen)->start(prompts(), sp, 9));
+    ASSERT_FALSE((*gen)->start(prompts(), sp, seeds_for(7, 9)));
     while (!(*gen)->done())
       ASSERT_FALSE((*gen)->step(0));
     for (auto& r : (*gen)->take_results())
       out.push_back(r.tokens);
   }
   EXPECT_EQ(tokens[0], tokens[1]);
+}
+
+// A group's completions depend on its seed and the weights only: decoded
+// alone, or among other groups (other rows, other prefill companions, rows
+// refilled at other steps), it samples the same tokens. The log-probs agree
+// to float rounding, not bit for bit: a prefill's matrix shapes (rows x
+// longest prompt) depend on which prompts share it, and CPU BLAS rounds
+// differently per shape (seen: 1 ulp, 2.4e-7, in a few tokens).
+TEST(BatchGenerator, AGroupSamplesTheSameCompletionsInWhateverBatchItLands) {
+  auto pol = policy::make(tiny(), 8);
+  ASSERT_TRUE(pol);
+  const std::vector<int32_t> prompt{4, 9, 2, 7};
+  const size_t group = 4;
+  const uint64_t group_seed = 1234;
+  auto decode = [&](const std::vector<std::vector<int32_t>>& prompts,
+                    const std::vector<uint64_t>& seeds, int32_t rows, double top_p) {
+    device_options o;
+    o.max_rows = rows;
+    auto gen = batch_generator::make(**pol, o);
+    EXPECT_TRUE(gen);
+    sampling_params sp;
+    sp.max_new_tokens = 8;
+    sp.stop_tokens = {0, 3};
+    sp.top_p = top_p;
+    EXPECT_FALSE((*gen)->start(prompts, sp, seeds));
+    while (!(*gen)->done())
+      EXPECT_FALSE((*gen)->step(0));
+    return (*gen)->take_results();
+  };
+  for (double top_p : {1.0, 0.8}) {
+    SCOPED_TRACE("top_p " + std::to_string(top_p));
+    auto alone = decode(std::vector<std::vector<int32_t>>(group, prompt),
+                        seeds_for(group, group_seed), 4, top_p);
+    // Before: 3 completions of another prompt; after: 5 of a third. Five
+    // rows, so the group's completions start at different steps and rows.
+    std::vector<std::vector<int32_t>> prompts(3, {1, 2});
+    auto seeds = seeds_for(3, 77);
+    for (size_t i = 0; i < group; ++i) {
+      prompts.push_back(prompt);
+      seeds.push_back(seeds_for(group, group_seed)[i]);
+    }
+    for (size_t i = 0; i < 5; ++i) {
+      prompts.push_back({5, 6, 7, 8, 9, 10});
+      seeds.push_back(seeds_for(5, 99)[i]);
+    }
+    auto mixed = decode(prompts, seeds, 5, top_p);
+    ASSERT_EQ(mixed.size(), 12u);
+    bool any_differs = false;
+    for (size_t i = 0; i < group; ++i) {
+      EXPECT_EQ(mixed[3 + i].tokens, alone[i].tokens) << "completion " << i;
+      ASSERT_EQ(mixed[3 + i].logprobs.size(), alone[i].logprobs.size());
+      for (size_t t = 0; t < alone[i].logprobs.size(); ++t)
+        EXPECT_NEAR(mixed[3 + i].logprobs[t], alone[i].logprobs[t], 1e-6)
+          << "completion " << i << " token " << t;
+      any_differs = any_differs || alone[i].tokens != alone[0].tokens;
+    }
+    EXPECT_TRUE(any_differs) << "the group's completions are all alike: the test shows nothing";
+  }
 }
 
 // `base`'s weights with the lm_head of `donor` (lm_head is the last tensor
@@ -218,7 +285,7 @@ TEST(BatchGenerator, SyncedWeightsTakeEffectMidSequence) {
   ASSERT_TRUE(gen);
   sampling_params sp;
   sp.max_new_tokens = 6;
-  ASSERT_FALSE((*gen)->start(prompts(), sp, 1));
+  ASSERT_FALSE((*gen)->start(prompts(), sp, seeds_for(7, 1)));
   ASSERT_FALSE((*gen)->step(0));
   ASSERT_FALSE((*gen)->step(0));
   ASSERT_FALSE((*pol)->import_weights(w.data(), w.size()));
@@ -328,10 +395,11 @@ TEST(BatchGenerator, RejectsBadInputAndUnknownDevices) {
   ASSERT_TRUE(gen);
   sampling_params sp;
   sp.max_new_tokens = 30; // beyond max_seq_len
-  EXPECT_TRUE((*gen)->start(prompts(), sp, 1));
+  EXPECT_TRUE((*gen)->start(prompts(), sp, seeds_for(7, 1)));
   sp.max_new_tokens = 4;
-  EXPECT_TRUE((*gen)->start({{99}}, sp, 1)); // token out of range
-  EXPECT_TRUE((*gen)->start({{}}, sp, 1));
+  EXPECT_TRUE((*gen)->start({{99}}, sp, {1})); // token out of range
+  EXPECT_TRUE((*gen)->start({{}}, sp, {1}));
+  EXPECT_TRUE((*gen)->start(prompts(), sp, seeds_for(6, 1))); // one seed per prompt
 }
 
 } // namespace
