@@ -86,11 +86,11 @@ TEST(ProblemCursor, ArithmeticStreamReplaysIdentically) {
   arithmetic_config cfg;
   cfg.max_operand = 9;
   cfg.seed = 7;
-  std::shared_ptr<problem_source> a = *arithmetic_task::make(cfg);
+  std::shared_ptr<problem_source> a = std::move(*arithmetic_task::make(cfg));
   std::vector<problem> first;
   for (int i = 0; i < 50; ++i)
     first.push_back(a->next());
-  problem_cursor c(std::shared_ptr<problem_source>(*arithmetic_task::make(cfg)));
+  problem_cursor c(std::shared_ptr<problem_source>(std::move(*arithmetic_task::make(cfg))));
   ASSERT_FALSE(c.restore(40, {37}));
   auto p = c.next();
   EXPECT_EQ(p.id, first[37].id);
