@@ -188,6 +188,12 @@ void supervisor::watch_workers() {
                                    + std::to_string(w.child->pid()) + ",\"code\":"
                                    + std::to_string(code));
       w.child.reset();
+      // Exit 0: the run ended for it (its head finished) or it was retired
+      // by a scale-down. Only a worker that failed or was killed is replaced.
+      if (code == 0) {
+        w.given_up = true;
+        continue;
+      }
       if (w.budget.exhausted(clock::now())) {
         std::cerr << "\nsupervisor: worker " << name << " exited (code " << code << ") "
                   << worker_restarts << " times within a minute; not restarted again\n";

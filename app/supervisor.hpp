@@ -10,7 +10,9 @@
 //                             same control and data ports, so the workers,
 //                             which outlive it, rejoin; at most
 //                             run.max_head_restarts times, backoff below
-//   a worker exits early      restarted (worker_restarts each, backoff), logged
+//   a worker fails or dies    restarted (3 within a minute at most, backoff),
+//                             logged; one that exits 0 (its head finished, or
+//                             it was retired) is not
 //   SIGINT / SIGTERM          forwarded to the head, which checkpoints and
 //                             exits 130 / 143; workers are stopped after it
 //
