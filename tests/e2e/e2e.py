@@ -19,6 +19,8 @@ usage: e2e.py TANDEM_BINARY CHECK
   hf           a short run from the tiny Qwen2 checkpoint with its tokenizer.json
   head_killed  the head is SIGKILLed mid-run: the supervisor restarts it from
                its checkpoint, the same workers rejoin, the audit is clean
+  durable_failures  unwritable checkpoints (reported; required: the run stops),
+               the run lock, a resume under another model shape refused
   chaos        tandem chaos kills workers and the head for 40 s; clean audit
   exact_resume a synchronous run SIGKILLed and resumed ends with weights
                byte-identical to the uninterrupted run
@@ -516,6 +518,53 @@ def chaos(binary):
     check(summary(out)["ok"] == 1 and len(metrics(out)) == 600, "600 steps, ok")
 
 
+def durable_failures(binary):
+    cfg = os.path.join(DATA, "e2e_checkpoint_fail.yaml")
+    # A checkpoint that cannot be written is reported, the run goes on and
+    # says so in its summary; with run.checkpoint_required it stops (exit 1).
+    out = tempfile.mkdtemp(prefix="tandem-e2e17-")
+    open(os.path.join(out, "checkpoints"), "w").close()  # a file where the directory goes
+    rc, so, se = run(binary, ["run", cfg, "--output", out, "--quiet"], timeout=120)
+    s = summary(out)
+    check(rc == 0 and s["ok"] == 1 and s["checkpoint_failures"] == 2 and s["checkpoint_step"] == -1,
+          "unwritable checkpoints: reported twice, run finished (rc=%d, %s)" % (rc, s))
+    check("checkpoint of step 5 failed" in se and "checkpoints" in se,
+          "the failure is named on stderr: %s" % se[-300:])
+    req = os.path.join(tempfile.mkdtemp(prefix="tandem-e2e17r-"), "required.yaml")
+    with open(cfg) as f:
+        text = f.read().replace("checkpoint_every: 5}", "checkpoint_every: 5, checkpoint_required: true}")
+    with open(req, "w") as f:
+        f.write(text)
+    out = tempfile.mkdtemp(prefix="tandem-e2e17b-")
+    open(os.path.join(out, "checkpoints"), "w").close()
+    rc, so, se = run(binary, ["run", req, "--output", out, "--quiet"], timeout=120)
+    s = summary(out)
+    check(rc == 1 and s["ok"] == 0 and "run.checkpoint_required" in s["reason"] and 5 <= s["steps"] < 12,
+          "checkpoint_required: the run stopped after step 5 (rc=%d, %s)" % (rc, s))
+    # Resuming under a config of another model shape is refused, naming the
+    # field; a second process on a live run directory is refused by the lock.
+    out = tempfile.mkdtemp(prefix="tandem-e2e17c-")
+    p, err = start([binary, "run", cfg, "--steps", "100000", "--output", out], session=True)
+    try:
+        err.wait(lambda l: (progress(l) or (0, 0))[0] >= 21, 120, "21 trained steps")
+        rc, so, se = run(binary, ["run", cfg, "--output", out, "--overwrite", "--quiet"], timeout=60)
+        check(rc == 1 and "in use by another tandem process" in se,
+              "a live run directory is locked (rc=%d, %s)" % (rc, se[-200:]))
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    path = os.path.join(out, "config.yaml")
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace("hidden_size: 64", "hidden_size: 32"))
+    rc, so, se = run(binary, ["resume", out, "--quiet"], timeout=60)
+    check(rc == 2 and "model.hidden_size: 64 in the checkpoint, 32 now" in se,
+          "resume under another model shape refused, field named (rc=%d, %s)" % (rc, se[-300:]))
+
+
 def local_3proc(binary):
     out = tempfile.mkdtemp(prefix="tandem-e2e6-")
     cfg = os.path.join(HERE, "..", "..", "configs", "local-3proc", "run.yaml")
@@ -915,5 +964,5 @@ if __name__ == "__main__":
      "bad_config": bad_config, "worker_killed": worker_killed, "local_3proc": local_3proc,
      "two_node_netns": two_node_netns, "scale": scale, "hf": hf, "interrupt": interrupt,
      "worker_hung": worker_hung, "gpu_run": gpu_run, "head_killed": head_killed,
-     "exact_resume": exact_resume, "chaos": chaos,
+     "exact_resume": exact_resume, "chaos": chaos, "durable_failures": durable_failures,
      "worker_rejoin": worker_rejoin}[sys.argv[2]](sys.argv[1])
