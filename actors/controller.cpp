@@ -501,9 +501,9 @@ std::string status_json(ctl* self) {
   return j.str();
 }
 
-} // namespace
 
-caf::behavior controller_actor(ctl* self, controller_settings cfg, controller_deps deps) {
+/// The state from the settings, and from the checkpoint when resuming.
+caf::error init_state(ctl* self, const controller_settings& cfg, controller_deps deps) {
   auto& st = self->state;
   st.cfg = cfg;
   st.deps = std::move(deps);
@@ -517,12 +517,18 @@ caf::behavior controller_actor(ctl* self, controller_settings cfg, controller_de
   st.rewards = reward_window{cfg.reward_window};
   st.started = st.last_step = self->clock().now();
   st.problems = std::make_unique<problem_cursor>(st.deps.problems);
-  auto restored = st.deps.resume ? restore(self, *st.deps.resume)
-                                 : st.work->restore(cfg.first_group_id, {});
-  if (restored) {
-    finish(self, false, "cannot resume: " + describe(restored));
+  return st.deps.resume ? restore(self, *st.deps.resume)
+                        : st.work->restore(cfg.first_group_id, {});
+}
+
+} // namespace
+
+caf::behavior controller_actor(ctl* self, controller_settings cfg, controller_deps deps) {
+  if (auto err = init_state(self, cfg, std::move(deps))) {
+    finish(self, false, "cannot resume: " + describe(err));
     return {};
   }
+  auto& st = self->state;
   self->monitor(st.deps.learner);
   for (auto& r : st.deps.rewards)
     self->monitor(r);
