@@ -409,12 +409,14 @@ void on_trained(ctl* self, const std::vector<scored_group>& batch,
   journal(self, batch);
   if (st.stopping)
     return stop_now(self);
+  // The last step is always checkpointed (resume and export start there),
+  // and the run reports only once that checkpoint is written or failed.
+  if (st.version >= st.cfg.steps)
+    return checkpoint(self, [=] { finish(self, true, "trained all steps"); });
+  if (st.cfg.target_reward > 0 && st.rewards.full() && st.rewards.mean() >= st.cfg.target_reward)
+    return checkpoint(self, [=] { finish(self, true, "target reward reached"); });
   if (checkpoint_due(self))
     checkpoint(self, [] {});
-  if (st.version >= st.cfg.steps)
-    return finish(self, true, "trained all steps");
-  if (st.cfg.target_reward > 0 && st.rewards.full() && st.rewards.mean() >= st.cfg.target_reward)
-    return finish(self, true, "target reward reached");
   dispatch(self);
   maybe_train(self);
 }

@@ -5,6 +5,8 @@ tandem_add_test(work_buffer_test
 tandem_add_test(weights_blob_test SOURCES runtime/weights_blob_test.cpp LIBS tandem_runtime)
 tandem_add_test(protocol_test SOURCES actors/protocol_test.cpp LIBS tandem_wiring TIMEOUT 120)
 tandem_add_test(pipeline_failure_test SOURCES actors/pipeline_failure_test.cpp LIBS tandem_wiring TIMEOUT 120)
+# Journal records, checkpoints, stop and resume at the actor level.
+tandem_add_test(durable_test SOURCES actors/durable_test.cpp LIBS tandem_wiring TIMEOUT 120)
 tandem_add_test(gate_test SOURCES actors/gate_test.cpp LIBS tandem_actors)
 tandem_add_test(sampler_reset_test SOURCES actors/sampler_reset_test.cpp LIBS tandem_actors)
 tandem_add_test(head_link_test SOURCES wiring/head_link_test.cpp LIBS tandem_wiring)

@@ -118,7 +118,15 @@ inline caf::behavior learner_hung_once(caf::stateful_actor<hung_learner_state>* 
       caf::send_as(caf::actor_cast<caf::actor>(me), real, x.move_content_to_message());
       return caf::message{};
     });
-  return {[=](train_batch& b) -> caf::result<train_report> {
+  return {[=](snapshot_atom) -> caf::result<learner_snapshot> {
+    // A checkpoint's snapshot: asked of the real learner, answered to the asker.
+    auto rp = self->make_response_promise<learner_snapshot>();
+    self->request(real, caf::infinite, snapshot_atom::value)
+      .then([rp](learner_snapshot& s) mutable { rp.deliver(std::move(s)); },
+            [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+    return rp;
+  },
+  [=](train_batch& b) -> caf::result<train_report> {
     if (self->state.held.empty()) {
       for (auto& g : b.groups)
         self->state.held_ids.push_back(g.rollout.group_id);
@@ -168,6 +176,9 @@ struct Pipeline : GraphTest {
   arithmetic_config task;
   // Set before start(): puts an actor in front of the learner (gets the real one).
   std::function<caf::actor(caf::actor)> learner_front;
+  // Set before start(): durable runs (a recorder stand-in, a checkpoint to resume).
+  caf::actor recorder;
+  std::optional<controller_snapshot> resume;
 
   Pipeline() {
     cs.steps = 6;
@@ -185,6 +196,8 @@ struct Pipeline : GraphTest {
     hs.rewards = reward ? 0 : 1; // a test may have spawned its own
     auto parts = graph_parts(trainer, metrics, observer, task);
     parts.scaler = scaler;
+    parts.recorder = recorder;
+    parts.resume = resume;
     caf::actor front;
     if (learner_front)
       parts.learner_front = [&](const caf::actor& real) { return front = learner_front(real); };

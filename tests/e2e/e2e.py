@@ -526,8 +526,8 @@ def durable_failures(binary):
     open(os.path.join(out, "checkpoints"), "w").close()  # a file where the directory goes
     rc, so, se = run(binary, ["run", cfg, "--output", out, "--quiet"], timeout=120)
     s = summary(out)
-    check(rc == 0 and s["ok"] == 1 and s["checkpoint_failures"] == 2 and s["checkpoint_step"] == -1,
-          "unwritable checkpoints: reported twice, run finished (rc=%d, %s)" % (rc, s))
+    check(rc == 0 and s["ok"] == 1 and s["checkpoint_failures"] == 3 and s["checkpoint_step"] == -1,
+          "unwritable checkpoints (steps 5, 10, the final 12): reported, run finished (rc=%d, %s)" % (rc, s))
     check("checkpoint of step 5 failed" in se and "checkpoints" in se,
           "the failure is named on stderr: %s" % se[-300:])
     req = os.path.join(tempfile.mkdtemp(prefix="tandem-e2e17r-"), "required.yaml")
