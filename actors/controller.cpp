@@ -42,8 +42,9 @@ void finish(ctl* self, bool ok, const std::string& why) {
     return;
   st.finished = true;
   if (st.deps.recorder)
-    self->send(st.deps.recorder, journal_finish{ok, st.work->take_issued(),
-                                                st.work->take_dropped(), st.work->live_groups()});
+    self->send(st.deps.recorder,
+               journal_finish{ok, st.work->take_issued(), st.work->take_dropped(),
+                              st.work->live_groups(), st.problems->drawn()});
   auto& c = st.work->counters();
   json_record j;
   j.add("ok", int64_t{ok ? 1 : 0}).add("reason", why).add("steps", st.version)

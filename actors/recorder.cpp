@@ -55,7 +55,7 @@ caf::behavior recorder_actor(recorder_actor_t* self, std::shared_ptr<run_journal
     [=](journal_finish& f) {
       if (auto& jl = self->state.journal)
         if (auto err = jl->record_finish(f.ok, to_journal(f.issued), to_journal(f.dropped),
-                                         to_journal(f.outstanding)))
+                                         to_journal(f.outstanding), f.problems_drawn))
           std::cerr << "[recorder] cannot record the end of the run: " << describe(err) << "\n";
     },
   };

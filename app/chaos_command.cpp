@@ -40,12 +40,16 @@ class jsonl_tail {
 public:
   explicit jsonl_tail(std::string path) : path_(std::move(path)) {}
 
-  std::vector<json_value> poll() {
+  /// `reread`: the file was replaced (a restarted head rewrote it), so the
+  /// records are read again from its start.
+  std::vector<json_value> poll(bool* reread = nullptr) {
     std::vector<json_value> out;
     struct stat st {};
     if (::stat(path_.c_str(), &st) != 0)
       return out;
     if (st.st_ino != inode_ || st.st_size < offset_) {
+      if (reread)
+        *reread = inode_ != 0;
       inode_ = st.st_ino;
       offset_ = 0;
     }
@@ -96,6 +100,7 @@ struct run_view {
   double head_started = 0;
   int64_t last_step = 0;
   double last_step_at = 0;
+  int64_t resumed_from = -1; // newest head_resumed step
   std::set<int64_t> workers;
 };
 
@@ -136,10 +141,18 @@ void chaos_run::read_files() {
     } else if (ev == "worker_exit" || ev == "head_exit") {
       view_.workers.erase(pid);
       ledger_.on_exit(pid, num_of(e, "t"));
+    } else if (ev == "head_resumed") {
+      view_.resumed_from = int_of(e, "step");
+      ledger_.on_resume(view_.resumed_from);
     }
   }
-  for (auto& m : metrics_.poll()) {
+  bool reread = false;
+  for (auto& m : metrics_.poll(&reread)) {
     auto now = unix_now();
+    // A restarted head rewrote the file up to its checkpoint: those records
+    // were seen before; what follows is new.
+    if (reread && int_of(m, "step") <= view_.resumed_from)
+      continue;
     view_.last_step = int_of(m, "step");
     view_.last_step_at = now;
     ledger_.on_step(view_.last_step, now);

@@ -35,9 +35,16 @@ void chaos_ledger::on_step(int64_t step, double t) {
     if (k.recovered || t < k.t)
       continue;
     k.recovered = t - k.t;
-    if (k.kind == "head")
-      k.steps_lost = std::max<int64_t>(0, k.step_before - (step - 1));
   }
+}
+
+void chaos_ledger::on_resume(int64_t step) {
+  for (auto it = kills_.rbegin(); it != kills_.rend(); ++it)
+    if (it->kind == "head") {
+      if (!it->steps_lost)
+        it->steps_lost = std::max<int64_t>(0, it->step_before - step);
+      return;
+    }
 }
 
 size_t chaos_ledger::count(const std::string& kind) const {

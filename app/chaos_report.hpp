@@ -6,7 +6,7 @@
 // Detection: from the SIGKILL to the supervisor's exit record of that pid.
 // Recovery: from the SIGKILL to the first step record written after it.
 // Steps lost (head kills): the last step trained before the kill minus the
-// step the restarted head resumed from (the first new record minus one).
+// step the restarted head resumed from (its head_resumed record).
 //
 // Thread safety: one thread.
 #pragma once
@@ -42,6 +42,8 @@ public:
   void on_exit(int64_t pid, double t);
   /// A step record first seen at `t`.
   void on_step(int64_t step, double t);
+  /// A restarted head resumed from the checkpoint of `step`.
+  void on_resume(int64_t step);
 
   const std::vector<chaos_kill>& kills() const { return kills_; }
   size_t count(const std::string& kind) const;

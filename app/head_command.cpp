@@ -73,6 +73,7 @@ caf::error publish_gate(caf::actor_system& sys, const loaded_run& run, const hea
   if (auto err = write_text_file(dir + "/head.address", head))
     return err;
   return write_head_info(dir, head_info{head, endpoint_port(plane.info.rollouts),
+                                        endpoint_port(plane.info.weights),
                                         static_cast<int64_t>(::getpid())});
 }
 
@@ -168,7 +169,8 @@ int head_command(const args& a) {
   cl.positional("RUN_DIR", "the run directory (its config.yaml is the run's effective config)")
     .toggle("--resume", "continue from the newest valid checkpoint")
     .integer("--control-port", "bind the control endpoint here (0 = the plan's)", 0, 0, 65535)
-    .integer("--data-port", "bind the data plane here (0 = the plan's)", 0, 0, 65535)
+    .integer("--data-port", "bind the rollouts endpoint here (0 = the plan's)", 0, 0, 65535)
+    .integer("--weights-port", "bind the weights endpoint here (0 = the plan's)", 0, 0, 65535)
     .toggle("--quiet", "no progress lines");
   if (auto code = parse_or_exit(cl, a))
     return *code;
@@ -185,6 +187,8 @@ int head_command(const args& a) {
     run.plan.control_port = static_cast<uint16_t>(p);
   if (auto p = cl.as_int("--data-port"))
     run.plan.data_port = static_cast<uint16_t>(p);
+  if (auto p = cl.as_int("--weights-port"))
+    run.plan.weights_port = static_cast<uint16_t>(p);
   auto secret = load_run_secret(run.cluster);
   if (!secret) {
     std::cerr << run.config.source_path << ": " << describe(secret.error()) << "\n";

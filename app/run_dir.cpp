@@ -1,5 +1,6 @@
 #include "app/run_dir.hpp"
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -20,7 +21,8 @@ namespace fs = std::filesystem;
 caf::error write_head_info(const std::string& run_dir, const head_info& info) {
   return write_text_file(run_dir + "/head.json",
                          "{\"control\":" + json_quote(info.control) + ",\"data_port\":"
-                           + std::to_string(info.data_port) + ",\"pid\":"
+                           + std::to_string(info.data_port) + ",\"weights_port\":"
+                           + std::to_string(info.weights_port) + ",\"pid\":"
                            + std::to_string(info.pid) + "}");
 }
 
@@ -30,10 +32,21 @@ caf::expected<head_info> read_head_info(const std::string& run_dir) {
     return doc.error();
   auto* c = doc->find("control");
   auto* d = doc->find("data_port");
+  auto* w = doc->find("weights_port");
   auto* p = doc->find("pid");
-  if (!c || !c->as_string() || !d || !d->as_integer() || !p || !p->as_integer())
+  if (!c || !c->as_string() || !d || !d->as_integer() || !w || !w->as_integer() || !p
+      || !p->as_integer())
     return make_error(errc::malformed_message, run_dir + "/head.json: missing fields");
-  return head_info{*c->as_string(), *d->as_integer(), *p->as_integer()};
+  return head_info{*c->as_string(), *d->as_integer(), *w->as_integer(), *p->as_integer()};
+}
+
+void append_event(const std::string& run_dir, const std::string& event,
+                  const std::string& fields) {
+  auto t = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch());
+  auto line = "{\"t\":" + json_number_text(t.count()) + ",\"event\":" + json_quote(event)
+              + (fields.empty() ? "" : "," + fields) + "}\n";
+  std::ofstream out(run_dir + "/events.jsonl", std::ios::app | std::ios::binary);
+  out << line << std::flush;
 }
 
 int64_t endpoint_port(const std::string& endpoint) {
@@ -122,6 +135,7 @@ caf::expected<restored_run> restore_run(const run_config& cfg, bool resume) {
       if (auto err = take_checkpoint(cfg, *ck, r))
         return err;
       std::cerr << "resuming from " << ck->dir << " (step " << ck->step << ")\n";
+      append_event(dir, "head_resumed", "\"step\":" + std::to_string(ck->step));
     } else {
       std::cerr << "no valid checkpoint in " << dir << "/checkpoints: starting from step 0\n";
     }

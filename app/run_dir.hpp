@@ -31,12 +31,19 @@ namespace tandem {
 
 struct head_info {
   std::string control; // HOST:PORT
-  int64_t data_port = 0; // 0: no data plane
+  int64_t data_port = 0;    // rollouts endpoint; 0: none
+  int64_t weights_port = 0; // weights endpoint; 0: none
   int64_t pid = 0;
 };
 
 caf::error write_head_info(const std::string& run_dir, const head_info& info);
 caf::expected<head_info> read_head_info(const std::string& run_dir);
+
+/// Appends {"t": unix seconds, "event": EVENT, FIELDS} to RUN_DIR/events.jsonl
+/// (the supervisor's and the heads' record; `tandem chaos` reads it). One
+/// write of one line in append mode: lines of several writers never mix.
+void append_event(const std::string& run_dir, const std::string& event,
+                  const std::string& fields);
 
 /// The port of "tcp://HOST:PORT" (0 for an empty or portless endpoint).
 int64_t endpoint_port(const std::string& endpoint);

@@ -62,19 +62,16 @@ constexpr auto worker_window = std::chrono::minutes{1};
 // How often the supervisor looks at its children: bounds detection time.
 constexpr auto poll_interval = 50ms;
 
-/// RUN_DIR/events.jsonl: one record per start and exit.
+/// RUN_DIR/events.jsonl: one record per start and exit (run_dir.hpp).
 class event_log {
 public:
-  explicit event_log(const std::string& dir) : out_(dir + "/events.jsonl", std::ios::app) {}
+  explicit event_log(std::string dir) : dir_(std::move(dir)) {}
   void add(const std::string& event, const std::string& fields) {
-    auto t = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch());
-    out_ << "{\"t\":" << json_number_text(t.count()) << ",\"event\":" << json_quote(event)
-         << (fields.empty() ? "" : "," + fields) << "}\n";
-    out_.flush();
+    append_event(dir_, event, fields);
   }
 
 private:
-  std::ofstream out_;
+  std::string dir_;
 };
 
 struct worker_slot {
@@ -120,7 +117,8 @@ bool supervisor::start_head(bool resume) {
     argv.push_back("--resume");
   if (!info_.control.empty()) { // a restart: the ports the workers know
     argv.insert(argv.end(), {"--control-port", std::to_string(endpoint_port(info_.control)),
-                             "--data-port", std::to_string(info_.data_port)});
+                             "--data-port", std::to_string(info_.data_port),
+                             "--weights-port", std::to_string(info_.weights_port)});
   }
   if (opts_.quiet)
     argv.push_back("--quiet");

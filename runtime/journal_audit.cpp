@@ -1,5 +1,7 @@
 #include "runtime/journal_audit.hpp"
 
+#include <limits>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -124,9 +126,16 @@ void audit_groups(const journal_records& r, audit_report& out) {
   out.unmatched_groups = sample_of(unmatched(issued_pairs, r, last));
   std::set<uint64_t> problems;
   std::vector<uint64_t> unsettled;
+  // Past the final cursor: issued by a killed incarnation, rolled back by
+  // the restore (the stream hands them out next), neither trained nor lost.
+  auto cursor = std::numeric_limits<uint64_t>::max();
+  if (out.finished && !r.incarnations.empty() && r.incarnations.back().cursor >= 0)
+    cursor = static_cast<uint64_t>(r.incarnations.back().cursor);
   for (auto& [p, n] : issues_of_problem) {
     problems.insert(p);
-    if (settled.count(p) == 0)
+    if (settled.count(p) == 0 && p >= cursor)
+      ++out.rolled_back;
+    else if (settled.count(p) == 0)
       unsettled.push_back(p);
   }
   out.skipped_problems = gaps_of(problems);
@@ -208,7 +217,8 @@ std::string format_audit_text(const audit_report& r) {
     << "groups voided:        " << r.groups_voided << " (" << r.steps_lost
     << " steps lost to head restarts)\n"
     << "groups dropped:       " << r.groups_dropped << "\n"
-    << "groups outstanding:   " << r.groups_outstanding << " (at finish)\n";
+    << "groups outstanding:   " << r.groups_outstanding << " (at finish)\n"
+    << "prompts rolled back:  " << r.rolled_back << " (issued past the final cursor by a killed head)\n";
   if (!r.finished)
     o << "prompts unsettled:    " << r.unsettled << " (issued, not yet trained or dropped)\n";
   o << "duplicated prompts:   " << ids_text(r.duplicated_problems) << "\n"
@@ -238,7 +248,8 @@ std::string format_audit_json(const audit_report& r) {
     << ",\"problems_issued\":" << r.problems_issued << ",\"regenerated\":" << r.regenerated
     << ",\"groups_consumed\":" << r.groups_consumed << ",\"groups_voided\":" << r.groups_voided
     << ",\"steps_lost\":" << r.steps_lost << ",\"groups_dropped\":" << r.groups_dropped
-    << ",\"groups_outstanding\":" << r.groups_outstanding << ",\"unsettled\":" << r.unsettled;
+    << ",\"groups_outstanding\":" << r.groups_outstanding << ",\"rolled_back\":" << r.rolled_back
+    << ",\"unsettled\":" << r.unsettled;
   for (auto& [name, s] : guarantees(r))
     o << ",\"" << name << "\":" << ids_json(*s);
   o << ",\"broken\":" << (r.broken() ? "true" : "false") << "}";

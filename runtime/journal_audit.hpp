@@ -60,6 +60,7 @@ struct audit_report {
   uint64_t groups_outstanding = 0; // at the finish of the last incarnation
   uint64_t problems_issued = 0;    // distinct problem ids
   uint64_t regenerated = 0;        // issues of a problem beyond its first
+  uint64_t rolled_back = 0;         // issued past the final cursor by a killed head
   uint64_t unsettled = 0;          // problems neither trained, dropped nor outstanding
   // The guarantees: each must be empty.
   id_sample duplicated_problems;

@@ -292,11 +292,13 @@ typename Inspector::result_type inspect(Inspector& f, journal_step& x) {
 struct journal_finish {
   bool ok = false;
   std::vector<group_ref> issued, dropped, outstanding;
+  uint64_t problems_drawn = 0; // the problem stream's cursor at the end
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, journal_finish& x) {
-  return f(caf::meta::type_name("journal_finish"), x.ok, x.issued, x.dropped, x.outstanding);
+  return f(caf::meta::type_name("journal_finish"), x.ok, x.issued, x.dropped, x.outstanding,
+           x.problems_drawn);
 }
 
 struct checkpoint_blob {

@@ -110,7 +110,15 @@ std::string self_executable_path() {
   if (n <= 0)
     return {};
   buf[n] = '\0';
-  return buf;
+  // The file was replaced while we run (a rebuild, an upgrade): the path now
+  // names another binary, or none. /proc/self/exe still executes ours in a
+  // child (it resolves in the child, which runs our image until exec).
+  std::string path = buf;
+  const std::string deleted = " (deleted)";
+  if (path.size() > deleted.size()
+      && path.compare(path.size() - deleted.size(), deleted.size(), deleted) == 0)
+    return "/proc/self/exe";
+  return path;
 }
 
 } // namespace tandem

@@ -44,7 +44,8 @@ public:
   launch(const std::vector<std::string>& argv) override;
 };
 
-/// Path of the running executable (/proc/self/exe).
+/// Path of the running executable (/proc/self/exe resolved; /proc/self/exe
+/// itself once the file was replaced, so children run the same binary).
 std::string self_executable_path();
 
 /// Waits up to `limit` for `child` to exit (polling every 10 ms: there is no

@@ -29,7 +29,8 @@ CREATE TABLE incarnations(
   incarnation  INTEGER PRIMARY KEY,   -- 1, 2, ...: one per head start
   resumed_step INTEGER NOT NULL,      -- checkpoint it started from (0: none)
   started_at   TEXT NOT NULL,         -- UTC, for people reading the file
-  finished_ok  INTEGER);              -- NULL until record_finish, then 0/1
+  finished_ok  INTEGER,               -- NULL until record_finish, then 0/1
+  cursor       INTEGER);              -- problems drawn at the finish (NULL: unknown)
 CREATE TABLE steps(
   incarnation INTEGER NOT NULL,
   step        INTEGER NOT NULL,
@@ -232,9 +233,9 @@ caf::error read_events(journal_db& db, const char* sql, std::vector<event>& out)
 
 caf::error read_records(journal_db& db, journal_records& out) {
   auto err = db.query(
-    "SELECT incarnation, resumed_step, IFNULL(finished_ok, -1) FROM incarnations "
-    "ORDER BY incarnation",
-    {}, [&](row r) { out.incarnations.push_back({r[0], r[1], r[2] >= 0, r[2] == 1}); });
+    "SELECT incarnation, resumed_step, IFNULL(finished_ok, -1), IFNULL(cursor, -1) "
+    "FROM incarnations ORDER BY incarnation",
+    {}, [&](row r) { out.incarnations.push_back({r[0], r[1], r[2] >= 0, r[2] == 1, r[3]}); });
   if (!err)
     err = db.query("SELECT incarnation, step, version, IFNULL(voided_by, 0) FROM steps "
                    "ORDER BY incarnation, step",
@@ -396,7 +397,8 @@ caf::error run_journal::record_step(int64_t step, int64_t version,
 
 caf::error run_journal::record_finish(bool ok, const std::vector<journal_group>& issued,
                                       const std::vector<journal_group>& dropped,
-                                      const std::vector<journal_group>& outstanding) {
+                                      const std::vector<journal_group>& outstanding,
+                                      std::optional<uint64_t> problems_drawn) {
   auto& db = impl_->db;
   if (auto err = impl_->check_writable("record_finish"))
     return err;
@@ -410,8 +412,13 @@ caf::error run_journal::record_finish(bool ok, const std::vector<journal_group>&
       return e;
     if (auto e = insert_groups(db, "outstanding", n, 0, outstanding))
       return e;
-    return db.query("UPDATE incarnations SET finished_ok = ?1 WHERE incarnation = ?2",
-                    {ok ? 1 : 0, n}, nullptr);
+    if (auto e = db.query("UPDATE incarnations SET finished_ok = ?1 WHERE incarnation = ?2",
+                          {ok ? 1 : 0, n}, nullptr))
+      return e;
+    if (!problems_drawn)
+      return caf::none;
+    return db.query("UPDATE incarnations SET cursor = ?1 WHERE incarnation = ?2",
+                    {static_cast<int64_t>(*problems_drawn), n}, nullptr);
   });
   if (!err)
     impl_->finished = true;

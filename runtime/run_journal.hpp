@@ -30,6 +30,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,10 +93,14 @@ public:
   /// The run ended (`ok` or not): the groups issued and dropped since the
   /// last step, and the groups still outstanding (issued, never trained, e.g.
   /// in flight at the end; accounted for, not lost). Once per incarnation;
-  /// nothing can be recorded after it.
+  /// nothing can be recorded after it. `problems_drawn`: the cursor of the
+  /// problem stream at the end; problems at or past it that an earlier,
+  /// killed incarnation had issued were rolled back with its restore (the
+  /// stream would hand them out next), so the audit does not count them lost.
   caf::error record_finish(bool ok, const std::vector<journal_group>& issued,
                            const std::vector<journal_group>& dropped,
-                           const std::vector<journal_group>& outstanding);
+                           const std::vector<journal_group>& outstanding,
+                           std::optional<uint64_t> problems_drawn = std::nullopt);
 
   /// Where the current incarnation goes on; not_ready before begin_incarnation.
   caf::expected<journal_resume> resume_point() const;
@@ -120,6 +125,7 @@ struct journal_records {
     int64_t resumed_step = 0;
     bool finished = false;
     bool ok = false; // meaningful when finished
+    int64_t cursor = -1; // problems drawn at its finish; -1 = not recorded
   };
   struct step {
     int64_t incarnation = 0;

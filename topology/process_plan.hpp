@@ -87,6 +87,9 @@ struct run_plan {
   std::string bind_host = "127.0.0.1";  // where the head's control endpoint listens
   uint16_t control_port = 0;            // 0 = ephemeral
   uint16_t data_port = 0;               // rollouts; weights on data_port + 1; 0 = ephemeral
+  // The weights endpoint's own port (a restarted head binds the one its
+  // workers know); 0 = data_port + 1, or ephemeral with data_port 0.
+  uint16_t weights_port = 0;
 
   const process_plan& head() const { return processes.front(); }
   const process_plan* find(const std::string& process) const;

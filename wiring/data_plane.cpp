@@ -47,8 +47,10 @@ caf::expected<head_data_plane> bind_head_data_plane(const run_plan& plan,
   }
   if (zmq_weights) {
     transport::weights_publisher_options o;
-    o.endpoint = tcp_endpoint(plan.bind_host,
-                              plan.data_port == 0 ? 0 : static_cast<uint16_t>(plan.data_port + 1));
+    uint16_t port = plan.weights_port;
+    if (port == 0 && plan.data_port != 0)
+      port = static_cast<uint16_t>(plan.data_port + 1);
+    o.endpoint = tcp_endpoint(plan.bind_host, port);
     o.name = "head";
     auto pub = transport::weights_publisher::bind(hp.ctx, o);
     if (!pub)

@@ -62,7 +62,8 @@ TEST(ChaosLedger, MatchesExitsAndStepsToTheirKills) {
   l.on_exit(101, 1000.05); // the supervisor saw the worker go
   l.on_step(41, 1000.9);   // training went on
   l.on_exit(7, 1010.1);
-  l.on_step(51, 1013.0);   // the restarted head resumed from step 50
+  l.on_resume(50);         // the restarted head resumed from step 50
+  l.on_step(51, 1013.0);
   ASSERT_EQ(l.kills().size(), 2u);
   EXPECT_NEAR(*l.kills()[0].detected, 0.05, 1e-9);
   EXPECT_NEAR(*l.kills()[0].recovered, 0.9, 1e-9);

@@ -129,3 +129,36 @@ TEST(JournalAudit, TheJsonLineParsesAndCarriesTheVerdict) {
 }
 
 } // namespace
+
+namespace {
+
+// Incarnation 1 issued problems 0..9 and trained 0..5 in steps 1..6 (one
+// each), then died; incarnation 2 resumed from step 6 and finished with the
+// stream's cursor at `cursor`, having trained nothing more.
+records killed_near_the_end(int64_t cursor) {
+  auto r = clean_run(6);
+  for (uint64_t p = 6; p < 10; ++p)
+    r.issued.push_back({{p, p}, 1, 6});
+  r.incarnations.push_back({2, 6, true, true, cursor});
+  return r;
+}
+
+TEST(JournalAudit, ProblemsPastTheFinalCursorWereRolledBackNotLost) {
+  // The restore put the cursor back to 6: problems 6..9 would be drawn next;
+  // the run ended first. Nothing was lost.
+  auto a = audit_records(killed_near_the_end(6));
+  EXPECT_FALSE(a.broken()) << format_audit_text(a);
+  EXPECT_EQ(a.rolled_back, 4u);
+  EXPECT_EQ(a.lost_problems.count, 0u);
+}
+
+TEST(JournalAudit, ProblemsBelowTheFinalCursorThatNobodyTrainedAreLost) {
+  // The cursor says 10 were drawn in the lineage: 6..9 were handed out and
+  // never trained, dropped or left outstanding.
+  auto a = audit_records(killed_near_the_end(10));
+  EXPECT_TRUE(a.broken());
+  EXPECT_EQ(a.lost_problems.count, 4u);
+  EXPECT_EQ(a.rolled_back, 0u);
+}
+
+} // namespace
