@@ -109,6 +109,7 @@ private:
   restart_budget head_budget_;
   std::map<std::string, worker_slot> workers_;
   int forwarded_ = 0;
+  clock::time_point forwarded_at_{};
 };
 
 bool supervisor::start_head(bool resume) {
@@ -251,7 +252,16 @@ int supervisor::run() {
   for (;;) {
     if (stop_signal != 0 && forwarded_ == 0) {
       forwarded_ = stop_signal;
+      forwarded_at_ = clock::now();
       ::kill(head_->pid(), forwarded_);
+    }
+    // A stopping head finishes its step (timeouts.train_s) and writes a
+    // checkpoint (the controller's 600 s bound); past both it is killed.
+    if (forwarded_ != 0 && head_->running()
+        && clock::now() - forwarded_at_ > std::chrono::duration<double>(
+             run_.config.timeouts.train_s + 660)) {
+      std::cerr << "supervisor: the head did not stop in time; killing it\n";
+      head_->stop(0ms);
     }
     if (!head_->running()) {
       int code = head_->exit_code();
