@@ -21,5 +21,6 @@ int status_command(const args& a);   // tandem status HOST:PORT
 int node_command(const args& a);     // tandem node CONFIG --node NAME
 int worker_command(const args& a);   // tandem worker --config CFG --head HOST:PORT --role R --name N
 int audit_command(const args& a);    // tandem audit RUN_DIR [--json]
+int export_command(const args& a);   // tandem export RUN_DIR --out DIR [--step N]
 
 } // namespace tandem

@@ -34,6 +34,9 @@ const char* usage =
   "      training tokens/s of the GRPO step vs PyTorch eager, and a first-step loss check\n"
   "  tandem bench weights [--mb 100] [--repeats 5]\n"
   "      CPU cost of one weight version on the byte path (checksum, split, reassembly)\n"
+  "  tandem bench checkpoint [--shape tiny|qwen2-0.5b] [--device cpu|cuda] [--every 50] [--repeats 5]\n"
+  "      a checkpoint's cost: the learner's snapshot stall against its step (and amortized\n"
+  "      over --every steps), disk write (fsync) and load MB/s, bytes per checkpoint\n"
   "  tandem bench broadcast [--bytes 8G] [--gpus 2] [--bucket-mb 512] [--versions 5]\n"
   "      NCCL weight broadcast GB/s against the raw ncclBroadcast bus bandwidth (GPU builds)\n"
   "  tandem logits --model HF_DIR --ids 1,2,3 [--device cuda --dtype bfloat16 --prefill K] --out F\n"
@@ -51,6 +54,9 @@ const char* usage =
   "  tandem audit RUN_DIR [--json]\n"
   "      check a run's journal: every prompt trained at most once, none skipped or lost,\n"
   "      across head restarts (exit 0 holds, 1 broken, 2 not a run)\n"
+  "  tandem export RUN_DIR --out DIR [--step N]\n"
+  "      a checkpoint's policy (the newest valid one, or step N) as a Hugging Face\n"
+  "      directory: config.json, model.safetensors and the run's tokenizer files\n"
   "  tandem bench NAME --help, tandem logits --help, tandem tokenize --help\n"
   "      every flag of a bench or reference tool\n"
   "  tandem --version\n"
@@ -94,6 +100,8 @@ int main(int argc, char** argv) {
     return tandem::worker_command(rest);
   if (cmd == "audit")
     return tandem::audit_command(rest);
+  if (cmd == "export")
+    return tandem::export_command(rest);
   if (auto rc = tandem::run_bench_tool(cmd, rest)) // bench, logits, tokenize, sim-worker
     return *rc;
   std::cerr << "tandem: unknown command '" << cmd << "'\n\n" << usage;

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "bench/bench_broadcast.hpp"
+#include "bench/bench_checkpoint.hpp"
 #include "bench/bench_control.hpp"
 #include "bench/bench_decode.hpp"
 #include "bench/bench_learner.hpp"
@@ -35,6 +36,8 @@ const subcommand benches[] = {
    "GRPO step tokens/s against PyTorch eager with --reference, first-step loss check"},
   {"weights", bench_weights_command,
    "CPU cost of one weight version on the byte path (checksum, split, reassembly)"},
+  {"checkpoint", bench_checkpoint_command,
+   "a checkpoint's cost: the learner's snapshot stall vs its step, disk write and load MB/s"},
   {"broadcast", bench_broadcast_command,
    "NCCL weight broadcast GB/s against raw ncclBroadcast (GPU builds)"},
 };

@@ -1,15 +1,14 @@
 // bench_learner.cpp: `tandem bench learner` (see bench_learner.hpp).
 //
-// Workload: one fixed random batch from --seed: B rows of P prompt + C
-// completion tokens, uniform over the vocabulary; behaviour log-probs
-// -ln V + N(0, 0.3), near a random policy's, so that the decoupled weights
-// pi_prox / pi_behav are O(1) and the first-step loss depends on the forward;
-// advantages N(0, 1). Each side runs --warmup untimed steps then --steps timed
-// ones, each a whole GRPO step on that batch: prox forward without grad,
-// forward + backward per micro-batch, grad clip, AdamW. Tokens/s counts
-// prompt + completion tokens, B x (P + C) per step, on both sides; tandem's
-// is the mean over the timed steps (as the reference reports it), printed
-// with the median and range of its step times.
+// Workload: one fixed random batch from --seed (bench/synthetic_batch.hpp):
+// B rows of P prompt + C completion tokens; behaviour log-probs near a random
+// policy's, so that the decoupled weights pi_prox / pi_behav are O(1) and the
+// first-step loss depends on the forward. Each side runs --warmup untimed
+// steps then --steps timed ones, each a whole GRPO step on that batch: prox
+// forward without grad, forward + backward per micro-batch, grad clip, AdamW.
+// Tokens/s counts prompt + completion tokens, B x (P + C) per step, on both
+// sides; tandem's is the mean over the timed steps (as the reference reports
+// it), printed with the median and range of its step times.
 //
 // The reference (a child process, --reference CMD; learner_reference.hpp)
 // runs first, while this process holds no device memory; tandem's learner is
@@ -22,11 +21,11 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
-#include <random>
 
 #include "bench/learner_reference.hpp"
 #include "bench/model_shapes.hpp"
 #include "bench/sample_stats.hpp"
+#include "bench/synthetic_batch.hpp"
 #include "models/learner_core.hpp"
 #include "models/policy.hpp"
 #include "runtime/cli_flags.hpp"
@@ -104,22 +103,8 @@ caf::expected<model_config> shape_config(const std::string& name, int64_t seq_le
 }
 
 std::vector<train_sequence> make_batch(const learner_bench_options& o, int32_t vocab) {
-  std::mt19937_64 rng(static_cast<uint64_t>(o.seed));
-  std::uniform_int_distribution<int32_t> token(0, vocab - 1);
-  std::normal_distribution<double> noise(0.0, 0.3), adv(0.0, 1.0);
-  const double uniform_logp = -std::log(static_cast<double>(vocab));
-  std::vector<train_sequence> batch(static_cast<size_t>(o.batch_seqs));
-  for (auto& s : batch) {
-    for (int64_t i = 0; i < o.prompt_len; ++i)
-      s.prompt.push_back(token(rng));
-    for (int64_t i = 0; i < o.completion_len; ++i) {
-      s.completion.push_back(token(rng));
-      s.behav_logprobs.push_back(static_cast<float>(uniform_logp + noise(rng)));
-    }
-    s.versions.assign(s.completion.size(), 0);
-    s.advantage = adv(rng);
-  }
-  return batch;
+  return synthetic_grpo_batch({o.batch_seqs, o.prompt_len, o.completion_len, vocab,
+                               static_cast<uint64_t>(o.seed)});
 }
 
 learner_settings settings_for(const learner_bench_options& o, const model_config& model) {

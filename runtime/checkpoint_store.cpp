@@ -383,6 +383,23 @@ checkpoint_store::load_newest(std::vector<std::string>* skipped) {
   return make_error(errc::not_found, what);
 }
 
+caf::expected<loaded_checkpoint> checkpoint_store::load(int64_t step) {
+  auto dirs = scan(nullptr);
+  if (!dirs)
+    return dirs.error();
+  for (const auto& d : *dirs) {
+    if (d.step != step)
+      continue;
+    loaded_checkpoint c;
+    auto problem = verify(d, checkpoint_check::contents, &c);
+    if (problem.empty())
+      return c;
+    return make_error(errc::malformed_message, join_path(root_, d.name) + ": " + problem);
+  }
+  return make_error(errc::not_found,
+                    "no checkpoint of step " + std::to_string(step) + " in " + root_);
+}
+
 caf::expected<std::vector<checkpoint_info>> checkpoint_store::list(checkpoint_check how) {
   auto dirs = scan(nullptr);
   if (!dirs)

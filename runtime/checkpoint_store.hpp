@@ -124,6 +124,12 @@ public:
   /// errc::io_failure when ROOT cannot be listed.
   caf::expected<loaded_checkpoint> load_newest(std::vector<std::string>* skipped = nullptr);
 
+  /// Checkpoint `step`, verified fully: errc::not_found when there is no
+  /// step-* directory of that step; errc::malformed_message with the reason
+  /// ("step-00000500: weights.tndm: checksum mismatch") when it does not
+  /// verify; errc::io_failure when ROOT cannot be listed.
+  caf::expected<loaded_checkpoint> load(int64_t step);
+
   /// Every step-* directory, newest first, checked as `how` asks.
   caf::expected<std::vector<checkpoint_info>>
   list(checkpoint_check how = checkpoint_check::contents);

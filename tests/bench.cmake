@@ -16,3 +16,11 @@ add_test(NAME bench_pipeline_smoke
                  --rounds 1 --steps 2 --warmup 1)
 set_tests_properties(bench_pipeline_smoke PROPERTIES TIMEOUT 300
   PASS_REGULAR_EXPRESSION "workload check: every mode of every round")
+
+# tandem bench checkpoint, tiny shape, one round: every figure and its sanity
+# checks (bytes per parameter, rates below memcpy, exact import).
+add_test(NAME bench_checkpoint_smoke
+         COMMAND $<TARGET_FILE:tandem> bench checkpoint --shape tiny --device cpu --repeats 1
+                 --batch-seqs 2 --prompt-len 8 --completion-len 8)
+set_tests_properties(bench_checkpoint_smoke PROPERTIES TIMEOUT 120
+  PASS_REGULAR_EXPRESSION "sanity: ok")

@@ -27,6 +27,8 @@ usage: e2e.py TANDEM_BINARY CHECK
   worker_rejoin  a worker process outlives its killed head and rejoins a new
                one on the same address; with no head coming back it exits 1
                after timeouts.rejoin_s
+  export       tandem export writes a run's checkpoint as a Hugging Face
+               directory holding that checkpoint's weights bit for bit
 
 Every wait has a deadline (subprocess timeout); the summary JSON and
 metrics.jsonl written by the run are the evidence.
@@ -34,6 +36,7 @@ metrics.jsonl written by the run are the evidence.
 import array
 import codecs
 import json
+import math
 import os
 import random
 import re
@@ -892,6 +895,155 @@ def hf(binary):
           % se[-400:])
 
 
+def safetensors_blob(path):
+    """The tensor names of a safetensors file and their bytes concatenated,
+    both in file order; every tensor must be F32."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    n = struct.unpack("<Q", blob[:8])[0]
+    header = json.loads(blob[8:8 + n])
+    header.pop("__metadata__", None)
+    order = sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0])
+    check(all(t["dtype"] == "F32" for _, t in order), "%s: float32 tensors" % path)
+    data = b"".join(blob[8 + n + t["data_offsets"][0]:8 + n + t["data_offsets"][1]]
+                    for _, t in order)
+    return [k for k, _ in order], data
+
+
+def derived_config(src, tmp, replacements):
+    """`src` with each (old, new) replaced (every old must occur), in `tmp`."""
+    with open(src) as f:
+        text = f.read()
+    for old, new in replacements:
+        check(old in text, "%s holds %r" % (src, old))
+        text = text.replace(old, new)
+    path = os.path.join(tmp, os.path.basename(src))
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def logits_of(binary, model, tmp):
+    out = os.path.join(tmp, "logits-%d.bin" % random.randrange(1 << 30))
+    rc, so, se = run(binary, ["logits", "--model", model, "--ids", "1,2,3", "--out", out], timeout=120)
+    check(rc == 0, "tandem logits reads %s (rc=%d, %s)" % (model, rc, (so + se)[-300:]))
+    values = array.array("f")
+    with open(out, "rb") as f:
+        values.frombytes(f.read())
+    return values
+
+
+def export_checkpoint(binary, run_dir, out, step=None):
+    args = ["export", run_dir, "--out", out] + (["--step", str(step)] if step else [])
+    rc, so, se = run(binary, args, timeout=120)
+    check(rc == 0, "tandem export %s (rc=%d, %s)" % (" ".join(args[1:]), rc, (so + se)[-400:]))
+    return so, se
+
+
+def export(binary):
+    # Done means: `tandem export` writes a run's checkpoint (the newest, or
+    # step N) as a Hugging Face directory whose tensors are that checkpoint's
+    # weights.bin bit for bit (weights.bin is the float32 parameters in
+    # export order; save_hf writes them in the same order), under the
+    # checkpoint's names, with its config and tokenizer, and tandem's HF
+    # loader reads it back (python here has no torch for transformers).
+    tmp = tempfile.mkdtemp(prefix="tandem-e2e-export-")
+    cfg = derived_config(
+        os.path.join(HERE, "..", "..", "configs", "debug", "hf-tiny.yaml"), tmp,
+        [("../../tests/data", os.path.abspath(DATA)),
+         ("steps: 200,", "steps: 8, checkpoint_every: 3, keep_checkpoints: 5,"),
+         ("sampler: {count: 2,", "sampler: {count: 1, threads: 1,"),
+         # The untrained fixture earns no reward, so without the entropy
+         # bonus no weight would move (e2e_hf.yaml says why).
+         ("learner: {lr: 0.001}", "learner: {lr: 0.001, entropy_coef: 0.01}")])
+    out = os.path.join(tmp, "run")
+    rc, so, se = run(binary, ["run", cfg, "--output", out, "--quiet"], timeout=300)
+    check(rc == 0, "hf-tiny ran 8 steps (rc=%d, %s)" % (rc, se[-400:]))
+    ckpts = os.path.join(out, "checkpoints")
+    written = sorted(os.listdir(ckpts))
+    check({"step-00000003", "step-00000006"} <= set(written),
+          "checkpoints at steps 3 and 6: %s" % written)
+    newest = int(written[-1][len("step-"):])
+    fixture = os.path.join(DATA, "hf", "tiny-qwen2")
+    names0, data0 = safetensors_blob(os.path.join(fixture, "model.safetensors"))
+    blobs = {}
+    for step, name in ((None, "newest"), (3, "step3")):
+        d = os.path.join(tmp, name)
+        so, se = export_checkpoint(binary, out, d, step)
+        want = newest if step is None else step
+        check("step-%08d" % want in so, "exported step %d: %s" % (want, so.strip()))
+        check(sorted(os.listdir(d)) == ["config.json", "model.safetensors", "tokenizer.json"],
+              "%s: config.json, model.safetensors, tokenizer.json (%s)" % (name, os.listdir(d)))
+        names, data = safetensors_blob(os.path.join(d, "model.safetensors"))
+        with open(os.path.join(ckpts, "step-%08d" % want, "weights.bin"), "rb") as f:
+            check(data == f.read(), "%s: the tensors are step %d's weights.bin bit for bit"
+                  % (name, want))
+        check(sorted(names) == sorted(names0), "%s: the fixture's tensor names" % name)
+        blobs[name] = data
+        with open(os.path.join(d, "config.json")) as f1, \
+             open(os.path.join(fixture, "config.json")) as f2:
+            got, ref = json.load(f1), json.load(f2)
+        for k in ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                  "num_key_value_heads", "intermediate_size", "vocab_size",
+                  "tie_word_embeddings", "rms_norm_eps"):
+            check(got.get(k) == ref.get(k), "%s: config.json %s %r (fixture %r)"
+                  % (name, k, got.get(k), ref.get(k)))
+        theta = ref.get("rope_theta") or ref.get("rope_parameters", {}).get("rope_theta")
+        check(got["rope_theta"] == theta, "%s: rope theta %r (fixture %r)"
+              % (name, got["rope_theta"], theta))
+        with open(os.path.join(d, "tokenizer.json"), "rb") as f1, \
+             open(os.path.join(DATA, "hf", "tokenizer-qwen2", "tokenizer.json"), "rb") as f2:
+            check(f1.read() == f2.read(), "%s: the run's tokenizer.json" % name)
+    check(blobs["newest"] != blobs["step3"] and blobs["step3"] != data0,
+          "steps 3 and %d differ from each other and from the fixture" % newest)
+    l0 = logits_of(binary, fixture, tmp)
+    l6 = logits_of(binary, os.path.join(tmp, "newest"), tmp)
+    check(len(l6) == len(l0) == 3 * 384 and all(math.isfinite(x) for x in l6),
+          "the exported model gives finite logits over 384 ids at 3 positions")
+    gap = max(abs(a - b) for a, b in zip(l0, l6))
+    check(0 < gap < 1, "%d steps at lr 1e-3 moved the logits a little: max |dlogit| %.3g"
+          % (newest, gap))
+    # Refusals: exit 2 for what the user asked wrong, 1 for a damaged step.
+    rc, so, se = run(binary, ["export", out, "--out", os.path.join(tmp, "newest")], timeout=60)
+    check(rc == 2 and "not an empty directory" in se, "a non-empty --out is refused (rc=%d)" % rc)
+    rc, so, se = run(binary, ["export", out, "--out", os.path.join(tmp, "x"), "--step", "4"],
+                     timeout=60)
+    check(rc == 2 and "no checkpoint of step 4" in se, "a missing step is named (rc=%d, %s)"
+          % (rc, se.strip()))
+    rc, so, se = run(binary, ["export", tmp, "--out", os.path.join(tmp, "x")], timeout=60)
+    check(rc == 2 and "holds no checkpoints" in se, "a non-run is refused (rc=%d)" % rc)
+    with open(os.path.join(ckpts, "step-00000003", "weights.bin"), "r+b") as f:
+        f.seek(100)
+        b = f.read(1)
+        f.seek(100)
+        f.write(bytes([b[0] ^ 0x5a]))
+    rc, so, se = run(binary, ["export", out, "--out", os.path.join(tmp, "x"), "--step", "3"],
+                     timeout=60)
+    check(rc == 1 and "step-00000003: weights.bin: checksum mismatch" in se
+          and not os.path.exists(os.path.join(tmp, "x")),
+          "a damaged step is named and nothing is written (rc=%d, %s)" % (rc, se.strip()))
+    # A run from random init exports too: a Llama config of its shape, no
+    # tokenizer (the built-in character tokenizer has no Hugging Face form).
+    cfg = derived_config(BASIC, tmp, [("  steps: 3000\n", "  steps: 3\n  checkpoint_every: 1\n")])
+    out = os.path.join(tmp, "basic")
+    rc, so, se = run(binary, ["run", cfg, "--output", out, "--quiet"], timeout=120)
+    check(rc == 0, "configs/basic/run.yaml ran 3 steps (rc=%d, %s)" % (rc, se[-400:]))
+    newest = sorted(os.listdir(os.path.join(out, "checkpoints")))[-1]
+    d = os.path.join(tmp, "basic-hf")
+    so, se = export_checkpoint(binary, out, d)
+    check("holds no tokenizer" in se and sorted(os.listdir(d)) == ["config.json",
+                                                                    "model.safetensors"],
+          "random init: config.json and weights, no tokenizer, said on stderr (%s)" % se.strip())
+    names, data = safetensors_blob(os.path.join(d, "model.safetensors"))
+    check(newest in so, "random init: exported %s (%s)" % (newest, so.strip()))
+    with open(os.path.join(out, "checkpoints", newest, "weights.bin"), "rb") as f:
+        check(data == f.read() and len(data) == 4 * 102592,
+              "random init: the 102,592 parameters of %s bit for bit" % newest)
+    with open(os.path.join(d, "config.json")) as f:
+        check(json.load(f)["model_type"] == "llama", "random init: a Llama config")
+    logits_of(binary, d, tmp)
+
+
 def skip_unless_required(why):
     """Skip, unless the GPU suite (scripts/gpu-build.sh sets
     TANDEM_REQUIRE_GPU=1) needs this check to run."""
@@ -965,4 +1117,4 @@ if __name__ == "__main__":
      "two_node_netns": two_node_netns, "scale": scale, "hf": hf, "interrupt": interrupt,
      "worker_hung": worker_hung, "gpu_run": gpu_run, "head_killed": head_killed,
      "exact_resume": exact_resume, "chaos": chaos, "durable_failures": durable_failures,
-     "worker_rejoin": worker_rejoin}[sys.argv[2]](sys.argv[1])
+     "worker_rejoin": worker_rejoin, "export": export}[sys.argv[2]](sys.argv[1])

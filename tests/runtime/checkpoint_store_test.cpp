@@ -4,7 +4,7 @@
 // leftover .tmp directories are ignored and cleaned; keep-K pruning; a full
 // disk or read-only root mid-write (memory_file_system) returns an error
 // naming the file and leaves earlier checkpoints loadable; the durable
-// order of a write.
+// order of a write; loading one given step.
 
 #include "runtime/checkpoint_store.hpp"
 
@@ -117,6 +117,24 @@ TEST_F(CheckpointStoreOnDisk, NoCheckpointIsNotFound) {
   EXPECT_TRUE(is(c.error(), errc::not_found)) << describe(c.error());
   stdfs::create_directories(root());
   EXPECT_TRUE(is(store_.load_newest().error(), errc::not_found));
+}
+
+TEST_F(CheckpointStoreOnDisk, LoadsAGivenStepAndNamesAMissingOrDamagedOne) {
+  write_steps({250, 500, 750});
+  auto c = store_.load(500);
+  ASSERT_TRUE(c) << describe(c.error());
+  EXPECT_EQ(c->step, 500);
+  EXPECT_EQ(c->dir, root() + "/step-00000500");
+  EXPECT_EQ(c->files.at("weights.tndm"), pattern(100 * 1024, 500));
+  auto missing = store_.load(600);
+  ASSERT_FALSE(missing);
+  EXPECT_TRUE(is(missing.error(), errc::not_found)) << describe(missing.error());
+  stdfs::resize_file(in_step(250, "weights.tndm"), 1000);
+  auto damaged = store_.load(250); // not replaced by an older one: the step was asked for
+  ASSERT_FALSE(damaged);
+  EXPECT_TRUE(is(damaged.error(), errc::malformed_message)) << describe(damaged.error());
+  EXPECT_NE(describe(damaged.error()).find("step-00000250: weights.tndm: 1000 bytes"),
+            std::string::npos) << describe(damaged.error());
 }
 
 TEST_F(CheckpointStoreOnDisk, AFlippedByteIsAChecksumMismatch) {
