@@ -35,14 +35,16 @@ int32_t restart_budget::recent(clock::time_point now) const {
   return n;
 }
 
-std::chrono::milliseconds restart_budget::take(clock::time_point now) {
-  auto n = recent(now);
+std::chrono::milliseconds restart_budget::take(clock::time_point now, clock::duration uptime) {
+  const bool was_stable = uptime >= stable;
+  quick_ = was_stable ? 0 : quick_ + 1;
   // Only the restarts inside the window count, so the record stays bounded.
   times_.erase(std::remove_if(times_.begin(), times_.end(),
                               [&](auto t) { return now - t >= window_; }),
                times_.end());
-  times_.push_back(now);
-  auto wait = std::chrono::milliseconds{500} * (1 << std::min(n, 4));
+  if (!(forgive_stable_ && was_stable))
+    times_.push_back(now);
+  auto wait = std::chrono::milliseconds{500} * (1 << std::min(std::max(quick_ - 1, 0), 4));
   return std::min(wait, std::chrono::milliseconds{8000});
 }
 
@@ -76,7 +78,8 @@ private:
 
 struct worker_slot {
   std::unique_ptr<child_process> child;
-  restart_budget budget{worker_restarts, worker_window};
+  restart_budget budget{worker_restarts, worker_window, true};
+  clock::time_point started{};
   clock::time_point restart_at{};
   bool given_up = false;
 };
@@ -110,6 +113,7 @@ private:
   std::map<std::string, worker_slot> workers_;
   int forwarded_ = 0;
   clock::time_point forwarded_at_{};
+  clock::time_point head_started_{};
 };
 
 bool supervisor::start_head(bool resume) {
@@ -129,6 +133,7 @@ bool supervisor::start_head(bool resume) {
     return false;
   }
   head_ = std::move(*c);
+  head_started_ = clock::now();
   events_.add("head_start", "\"pid\":" + std::to_string(head_->pid()) + ",\"resume\":"
                               + (resume ? "true" : "false"));
   return true;
@@ -160,6 +165,7 @@ void supervisor::launch_worker(const std::string& name, worker_slot& w) {
     return;
   }
   w.child = std::move(*c);
+  w.started = clock::now();
   events_.add("worker_start", "\"name\":" + json_quote(name) + ",\"pid\":"
                                 + std::to_string(w.child->pid()));
 }
@@ -195,11 +201,12 @@ void supervisor::watch_workers() {
       }
       if (w.budget.exhausted(clock::now())) {
         std::cerr << "\nsupervisor: worker " << name << " exited (code " << code << ") "
-                  << worker_restarts << " times within a minute; not restarted again\n";
+                  << worker_restarts << " times within a minute, each soon after its start; "
+                  << "not restarted again\n";
         w.given_up = true;
         continue;
       }
-      w.restart_at = clock::now() + w.budget.take(clock::now());
+      w.restart_at = clock::now() + w.budget.take(clock::now(), clock::now() - w.started);
       std::cerr << "\nsupervisor: worker " << name << " exited (code " << code
                 << "); restarting it\n";
     }
@@ -224,7 +231,7 @@ bool supervisor::restart_after(int code) {
               << head_budget_.used() << " restarts are used up (run.max_head_restarts)\n";
     return false;
   }
-  auto wait = head_budget_.take(clock::now());
+  auto wait = head_budget_.take(clock::now(), clock::now() - head_started_);
   std::cerr << "\nsupervisor: the head died (code " << code << "); restarting it from the "
             << "newest checkpoint in " << wait.count() << " ms (" << head_budget_.used() << "/"
             << run_.config.run.max_head_restarts << ")\n";

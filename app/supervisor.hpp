@@ -42,23 +42,31 @@ enum class head_exit { finished, failed, bad_config, interrupted, crashed };
 head_exit classify_head_exit(int code);
 
 /// Restarts allowed and the wait before each: 0.5 s, 1 s, 2 s, ... capped
-/// at 8 s (a process that dies at once must not spin; one that died once
-/// after hours comes back within a second). At most `max` restarts within
-/// `window` (the head: the whole run; a worker: a minute, so that one
-/// crash-looping worker is given up while rare deaths are always repaired).
+/// at 8 s after deaths in quick succession (a process that dies at once must
+/// not spin); a process that had run `stable` (15 s) before it died starts
+/// the backoff over (it was killed, not crash-looping). At most `max`
+/// restarts within `window`: the head's window is the whole run
+/// (run.max_head_restarts); a worker's is a minute, and only early deaths
+/// count there, so a worker that cannot start is given up while one killed
+/// now and then is always replaced.
 class restart_budget {
 public:
   using clock = std::chrono::steady_clock;
-  restart_budget(int32_t max, clock::duration window) : max_(max), window_(window) {}
+  static constexpr auto stable = std::chrono::seconds{15};
+  restart_budget(int32_t max, clock::duration window, bool forgive_stable = false)
+    : max_(max), window_(window), forgive_stable_(forgive_stable) {}
   bool exhausted(clock::time_point now) const { return recent(now) >= max_; }
-  /// Counts one restart at `now` and returns the wait before it.
-  std::chrono::milliseconds take(clock::time_point now);
+  /// Counts one restart at `now` of a process that ran for `uptime`, and
+  /// returns the wait before it.
+  std::chrono::milliseconds take(clock::time_point now, clock::duration uptime = {});
   int32_t used() const { return static_cast<int32_t>(times_.size()); }
 
 private:
   int32_t recent(clock::time_point now) const;
   int32_t max_;
   clock::duration window_;
+  bool forgive_stable_; // a stable process's death does not count toward max_
+  int32_t quick_ = 0;   // deaths in a row after less than `stable`
   std::vector<clock::time_point> times_; // at most max_ within the window
 };
 

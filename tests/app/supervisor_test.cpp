@@ -36,14 +36,28 @@ TEST(Supervisor, RestartBudgetBacksOffAndRunsOut) {
 }
 
 TEST(Supervisor, WorkerBudgetCountsOnlyTheLastWindow) {
-  restart_budget b(3, 60s);
+  restart_budget b(3, 60s, true);
   auto t = restart_budget::clock::time_point{} + 1h;
   b.take(t);
   b.take(t + 1s);
   b.take(t + 2s);
   EXPECT_TRUE(b.exhausted(t + 3s)); // crash-looping: given up
   EXPECT_FALSE(b.exhausted(t + 62s)); // a minute later the old deaths expired
-  EXPECT_EQ(b.take(t + 62s), 500ms);  // and the backoff starts small again
+  EXPECT_EQ(b.take(t + 62s, 20s), 500ms); // one that ran 20 s backs off from the start
+}
+
+TEST(Supervisor, AStableProcessStartsTheBackoffOverAndIsForgiven) {
+  restart_budget worker(3, 60s, true);
+  auto t = restart_budget::clock::time_point{} + 1h;
+  EXPECT_EQ(worker.take(t, 1s), 500ms);
+  EXPECT_EQ(worker.take(t + 2s, 1s), 1000ms); // crash-looping: backing off
+  EXPECT_EQ(worker.take(t + 40s, 30s), 500ms); // it had run 30 s: killed, not looping
+  EXPECT_EQ(worker.take(t + 45s, 20s), 500ms);
+  EXPECT_FALSE(worker.exhausted(t + 46s)); // only the two early deaths count
+  restart_budget head(2, restart_budget::clock::duration::max());
+  head.take(t, 1h);
+  head.take(t + 1h, 1h);
+  EXPECT_TRUE(head.exhausted(t + 2h)); // the head's budget counts every restart
 }
 
 TEST(Supervisor, BackoffIsCapped) {
