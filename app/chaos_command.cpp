@@ -92,6 +92,7 @@ struct chaos_options {
   double worker_every = 0; // 0 = never
   double head_every = 0;
   uint64_t seed = 1;
+  double finish_minutes = 60; // after the kills stop, the run must end within this
 };
 
 /// The live run as seen from its files.
@@ -188,6 +189,8 @@ void chaos_run::maybe_kill(double now) {
 int chaos_run::drive(child_process& run) {
   auto start = unix_now();
   auto chaos_end = start + opts_.minutes * 60;
+  auto deadline = chaos_end + opts_.finish_minutes * 60;
+  bool stopped = false;
   next_worker_ = start + next_gap(opts_.worker_every);
   next_head_ = start + next_gap(opts_.head_every);
   while (run.running()) {
@@ -195,6 +198,11 @@ int chaos_run::drive(child_process& run) {
     auto now = unix_now();
     if (now < chaos_end)
       maybe_kill(now);
+    if (now > deadline && !stopped) { // SIGTERM: the run checkpoints and exits 143
+      std::cerr << "chaos: the run did not finish within --finish-minutes; stopping it\n";
+      ::kill(run.pid(), SIGTERM);
+      stopped = true;
+    }
     std::this_thread::sleep_for(50ms);
   }
   read_files();
@@ -215,6 +223,8 @@ int chaos_command(const args& a) {
             1e6)
     .integer("--seed", "seed of the schedule", 1, 0, 1000000000)
     .integer("--steps", "steps of the run (overrides run.steps)", 0, 0, 100000000)
+    .number("--finish-minutes", "after the kills, the run must end within this (else SIGTERM)",
+            60, 0.1, 100000)
     .text("--output", "DIR", "run directory (default: a new temporary one)");
   if (auto code = parse_or_exit(cl, a))
     return *code;
@@ -232,7 +242,8 @@ int chaos_command(const args& a) {
     return 1;
   }
   chaos_options o{cl.as_number("--minutes"), cl.as_number("--kill-worker-every"),
-                  cl.as_number("--kill-head-every"), static_cast<uint64_t>(cl.as_int("--seed"))};
+                  cl.as_number("--kill-head-every"), static_cast<uint64_t>(cl.as_int("--seed")),
+                  cl.as_number("--finish-minutes")};
   chaos_run chaos(dir, o);
   int code = chaos.drive(**child);
   auto summary = read_text_file(dir + "/summary.json");
