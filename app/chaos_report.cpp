@@ -52,18 +52,18 @@ size_t chaos_ledger::count(const std::string& kind) const {
                                            [&](auto& k) { return k.kind == kind; }));
 }
 
-spread chaos_ledger::detection() const {
+spread chaos_ledger::detection(const std::string& kind) const {
   std::vector<double> xs;
   for (auto& k : kills_)
-    if (k.detected)
+    if (k.detected && (kind.empty() || k.kind == kind))
       xs.push_back(*k.detected);
   return spread_of(xs);
 }
 
-spread chaos_ledger::recovery() const {
+spread chaos_ledger::recovery(const std::string& kind) const {
   std::vector<double> xs;
   for (auto& k : kills_)
-    if (k.recovered)
+    if (k.recovered && (kind.empty() || k.kind == kind))
       xs.push_back(*k.recovered);
   return spread_of(xs);
 }
@@ -96,8 +96,10 @@ std::string format_chaos(const chaos_ledger& l, int exit_code, const std::string
                          const std::string& audit) {
   std::ostringstream o;
   o << "kills:           " << l.count("head") << " head, " << l.count("worker") << " worker\n"
-    << "detection:       " << seconds(l.detection()) << "\n"
-    << "recovery:        " << seconds(l.recovery()) << "  (kill -> next trained step)\n"
+    << "detection:       head " << seconds(l.detection("head")) << "; worker "
+    << seconds(l.detection("worker")) << "  (kill -> the supervisor saw the exit)\n"
+    << "recovery:        head " << seconds(l.recovery("head")) << "; worker "
+    << seconds(l.recovery("worker")) << "  (kill -> next trained step)\n"
     << "steps lost:      " << l.steps_lost() << " in all, at most " << l.max_steps_lost()
     << " per head kill\n"
     << audit << "final status:    exit " << exit_code << ", " << summary << "\n";

@@ -47,8 +47,9 @@ public:
 
   const std::vector<chaos_kill>& kills() const { return kills_; }
   size_t count(const std::string& kind) const;
-  spread detection() const;
-  spread recovery() const;
+  /// Over the kills of `kind` ("" = all).
+  spread detection(const std::string& kind = "") const;
+  spread recovery(const std::string& kind = "") const;
   int64_t steps_lost() const;
   int64_t max_steps_lost() const;
 
