@@ -63,6 +63,33 @@ caf::error jsonl_file_sink::write(const json_record& rec) {
   return caf::none;
 }
 
+tee_sink::tee_sink(std::shared_ptr<metrics_sink> first, std::shared_ptr<metrics_sink> second)
+  : first_(std::move(first)), second_(std::move(second)) {
+  // nop
+}
+
+caf::error tee_sink::write(const json_record& rec) {
+  auto a = first_->write(rec);
+  auto b = second_->write(rec);
+  return a ? a : b;
+}
+
+best_effort_sink::best_effort_sink(std::unique_ptr<metrics_sink> inner, std::ostream& log,
+                                   std::string what)
+  : inner_(std::move(inner)), log_(log), what_(std::move(what)) {
+  // nop
+}
+
+caf::error best_effort_sink::write(const json_record& rec) {
+  if (!inner_)
+    return caf::none;
+  if (auto err = inner_->write(rec)) {
+    log_ << what_ << " stopped: " << describe(err) << "\n" << std::flush;
+    inner_.reset();
+  }
+  return caf::none;
+}
+
 caf::error memory_sink::write(const json_record& rec) {
   lines.push_back(rec.str());
   return caf::none;

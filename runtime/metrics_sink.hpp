@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <fstream>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +25,9 @@ public:
   json_record& add(const std::string& key, const std::string& value);
   json_record& add_array(const std::string& key, const std::vector<int64_t>& xs);
   std::string str() const; // one line, no trailing newline
+
+  /// Key and JSON-encoded value of every field, in insertion order.
+  const std::vector<std::pair<std::string, std::string>>& fields() const { return fields_; }
 
 private:
   std::vector<std::pair<std::string, std::string>> fields_; // key, encoded value
@@ -54,6 +58,33 @@ class memory_sink : public metrics_sink {
 public:
   caf::error write(const json_record& rec) override;
   std::vector<std::string> lines;
+};
+
+/// Writes every record to two sinks (the second even when the first
+/// failed) and returns the first one's error, else the second one's.
+class tee_sink : public metrics_sink {
+public:
+  tee_sink(std::shared_ptr<metrics_sink> first, std::shared_ptr<metrics_sink> second);
+  caf::error write(const json_record& rec) override;
+
+private:
+  std::shared_ptr<metrics_sink> first_;
+  std::shared_ptr<metrics_sink> second_;
+};
+
+/// A convenience copy that must not fail the run: forwards to INNER until
+/// its first error, which goes to LOG once (naming WHAT); then drops INNER
+/// (a file with a failed write may hold a torn record). write() always
+/// succeeds. INNER null: every record is dropped.
+class best_effort_sink : public metrics_sink {
+public:
+  best_effort_sink(std::unique_ptr<metrics_sink> inner, std::ostream& log, std::string what);
+  caf::error write(const json_record& rec) override;
+
+private:
+  std::unique_ptr<metrics_sink> inner_;
+  std::ostream& log_;
+  std::string what_;
 };
 
 } // namespace tandem
