@@ -12,6 +12,7 @@
 #include "runtime/file_system.hpp"
 #include "runtime/json_reader.hpp"
 #include "runtime/json_writer.hpp"
+#include "runtime/tensorboard_sink.hpp"
 #include "topology/effective_config.hpp"
 
 namespace tandem {
@@ -90,6 +91,26 @@ caf::expected<std::shared_ptr<metrics_sink>> continue_metrics(const std::string&
   return std::shared_ptr<metrics_sink>{std::move(*sink)};
 }
 
+/// RUN_DIR/tb/: a new event file for every head incarnation. A resumed head
+/// writes the steps after its checkpoint again, into its own file;
+/// TensorBoard reads every file in the directory and shows the newest value
+/// of a step (such steps appear twice in the files; metrics.jsonl holds each
+/// once). A convenience copy (metrics.jsonl is the record): its failure is
+/// logged once on stderr and training goes on (best_effort_sink).
+std::shared_ptr<metrics_sink> tensorboard_copy(const std::string& dir) {
+  auto tb = dir + "/tb";
+  auto sink = tensorboard_sink::open(tb);
+  std::unique_ptr<metrics_sink> inner;
+  std::string what = "TensorBoard copy in " + tb;
+  if (sink) {
+    what = "TensorBoard copy " + (*sink)->path();
+    inner = std::move(*sink);
+  } else {
+    std::cerr << what << " not written: " << describe(sink.error()) << "\n";
+  }
+  return std::make_shared<best_effort_sink>(std::move(inner), std::cerr, what);
+}
+
 caf::expected<std::vector<char>> file_of(const loaded_checkpoint& ck, const std::string& name) {
   auto it = ck.files.find(name);
   if (it == ck.files.end())
@@ -151,7 +172,7 @@ caf::expected<restored_run> restore_run(const run_config& cfg, bool resume) {
   auto sink = continue_metrics(dir, r.step);
   if (!sink)
     return sink.error();
-  r.metrics = std::move(*sink);
+  r.metrics = std::make_shared<tee_sink>(std::move(*sink), tensorboard_copy(dir));
   return r;
 }
 
@@ -185,7 +206,8 @@ run_dir_state inspect_run_dir(const std::string& dir, std::string* reason) {
 caf::error clear_run_dir(const std::string& dir) {
   std::error_code ec;
   for (auto* f : {"config.yaml", "metrics.jsonl", "journal.db", "journal.db-wal", "journal.db-shm",
-                  "summary.json", "weights.tndm", "head.address", "head.json", "checkpoints"}) {
+                  "summary.json", "weights.tndm", "head.address", "head.json", "checkpoints",
+                  "tb"}) {
     fs::remove_all(fs::path(dir) / f, ec);
     if (ec)
       return make_error(errc::io_failure, "cannot remove " + dir + "/" + f + ": " + ec.message());

@@ -5,6 +5,8 @@
 //   RUN_DIR/journal.db       which groups every step trained (runtime/run_journal.hpp)
 //   RUN_DIR/checkpoints/     step-NNNNNNNN/ directories (runtime/checkpoint_store.hpp)
 //   RUN_DIR/metrics.jsonl    one record per step, continued across restarts
+//   RUN_DIR/tb/              the same as TensorBoard scalars, a file per head
+//                            incarnation (runtime/tensorboard_sink.hpp)
 //   RUN_DIR/head.address     HOST:PORT of the live head's gate (status, scale)
 //   RUN_DIR/head.json        that plus its data-plane port and pid (supervisor)
 //   RUN_DIR/summary.json     written once the run ends; weights.tndm beside it
@@ -49,7 +51,8 @@ void append_event(const std::string& run_dir, const std::string& event,
 int64_t endpoint_port(const std::string& endpoint);
 
 /// Everything a head starts from: the journal (a new incarnation), the
-/// checkpoint store, the metrics sink (cut back to the checkpoint's step),
+/// checkpoint store, the metrics sink (metrics.jsonl cut back to the
+/// checkpoint's step, teed into a new TensorBoard file in RUN_DIR/tb/),
 /// and, when resuming from a checkpoint, the learner's and controller's
 /// parts of it.
 struct restored_run {

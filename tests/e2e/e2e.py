@@ -35,6 +35,7 @@ metrics.jsonl written by the run are the evidence.
 """
 import array
 import codecs
+import glob
 import json
 import math
 import os
@@ -64,6 +65,102 @@ def run(binary, args, timeout):
 def metrics(out_dir):
     with open(os.path.join(out_dir, "metrics.jsonl")) as f:
         return [json.loads(line) for line in f]
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def masked_crc32c(data):
+    c = crc32c(data)
+    return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def proto_fields(buf):
+    """(field number, value) of a protobuf message: ints for varints,
+    bytes for fixed64/fixed32/length-delimited fields."""
+    i, out = 0, []
+    while i < len(buf):
+        key, shift = 0, 0
+        while True:
+            b = buf[i]; i += 1
+            key |= (b & 0x7F) << shift; shift += 7
+            if not b & 0x80:
+                break
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            v, shift = 0, 0
+            while True:
+                b = buf[i]; i += 1
+                v |= (b & 0x7F) << shift; shift += 7
+                if not b & 0x80:
+                    break
+        elif wire in (1, 5):
+            n = 8 if wire == 1 else 4
+            v = buf[i:i + n]; i += n
+        elif wire == 2:
+            n, shift = 0, 0
+            while True:
+                b = buf[i]; i += 1
+                n |= (b & 0x7F) << shift; shift += 7
+                if not b & 0x80:
+                    break
+            v = buf[i:i + n]; i += n
+        else:
+            raise ValueError("wire type %d" % wire)
+        out.append((field, v))
+    return out
+
+
+def require(cond, msg):
+    """check() that prints only a failure (checks inside loops)."""
+    if not cond:
+        check(False, msg)
+
+
+def tensorboard_scalars(out_dir):
+    """{step: {tag: value}} of every RUN_DIR/tb/events.out.tfevents.* file,
+    each record's masked CRC32Cs checked; the first record of each file
+    carries file_version "brain.Event:2" (Event fields: 1 wall_time, 2 step,
+    3 file_version, 5 summary; Summary.value 1; Value: 1 tag, 2 simple_value)."""
+    files = sorted(glob.glob(os.path.join(out_dir, "tb", "events.out.tfevents.*")))
+    check(files, "TensorBoard event files in %s/tb" % out_dir)
+    scalars = {}
+    for path in files:
+        with open(path, "rb") as f:
+            data = f.read()
+        at, first = 0, True
+        while at < len(data):
+            require(len(data) - at >= 12, "%s: whole record header at %d" % (path, at))
+            head = data[at:at + 8]
+            (n,) = struct.unpack("<Q", head)
+            require(struct.unpack("<I", data[at + 8:at + 12])[0] == masked_crc32c(head),
+                  "%s: length CRC at %d" % (path, at))
+            body = data[at + 12:at + 12 + n]
+            require(len(body) == n and len(data) >= at + 16 + n,
+                  "%s: whole record at %d" % (path, at))
+            require(struct.unpack("<I", data[at + 12 + n:at + 16 + n])[0] == masked_crc32c(body),
+                  "%s: data CRC at %d" % (path, at))
+            event = proto_fields(body)
+            if first:
+                require((3, b"brain.Event:2") in event, "%s starts with its file_version" % path)
+            step = next((v for k, v in event if k == 2), 0)
+            for k, summary in event:
+                if k != 5:
+                    continue
+                for _, value in proto_fields(summary):
+                    fields = dict(proto_fields(value))
+                    scalars.setdefault(step, {})[fields[1].decode()] = \
+                        struct.unpack("<f", fields[2])[0]
+            at += 16 + n
+            first = False
+        check(not first, "%s: every record whole, its CRCs right" % os.path.basename(path))
+    return scalars
 
 
 def summary(out_dir):
@@ -135,6 +232,16 @@ def basic_smoke(binary):
     check(len(rows) == 5 and all(0 <= r["accuracy"] <= 1 and r["samplers"] == 2 for r in rows),
           "5 metric rows with accuracy, from both samplers")
     check(s["groups_consumed"] == 5 * 16, "every step consumed its 16 groups")
+    # RUN_DIR/tb/: the same records as TensorBoard scalars (CRCs checked),
+    # every numeric field but step, as metrics.jsonl has it to float32.
+    tb = tensorboard_scalars(out)
+    f32 = lambda x: struct.unpack("<f", struct.pack("<f", x))[0]
+    numeric = lambda r: {k: f32(v) for k, v in r.items()
+                         if k != "step" and isinstance(v, (int, float))}
+    check(sorted(tb) == [1, 2, 3, 4, 5] and all("reward_mean" in tb[r["step"]] for r in rows),
+          "tb/ holds reward_mean of steps 1..5")
+    check(all(tb[r["step"]] == numeric(r) for r in rows),
+          "tb/ holds every numeric field of metrics.jsonl, same values (float32)")
     # 102,592 float32 parameters (README) after the 32-byte header.
     check(os.path.getsize(os.path.join(out, "weights.tndm")) == 32 + 4 * 102592,
           "final weights of the 102,592-parameter policy written")
