@@ -166,6 +166,31 @@ TEST(ActorRegistry, NewSenderAfterDeathCountsARestart) {
   EXPECT_EQ(state_of(reg, "s0"), actor_state::ready);
 }
 
+TEST(ActorRegistry, NewPidBeforeTheDownMessageIsARestartToo) {
+  actor_registry reg;
+  ASSERT_FALSE(reg.heartbeat(report("s0", 9, actor_state::busy, 100), t0));
+  reg.tick(t0 + std::chrono::seconds(2)); // stalled, then its process is replaced
+  ASSERT_FALSE(reg.heartbeat(report("s0", 1, actor_state::ready, 300), t0 + std::chrono::seconds(3)));
+  EXPECT_EQ(reg.find("s0", t0)->restarts, 1u);
+  EXPECT_EQ(state_of(reg, "s0"), actor_state::ready);
+  EXPECT_EQ(reg.events_after(0).back().from, actor_state::stalled);
+  // The old pid's exit notice, arriving late, does not touch the new one.
+  EXPECT_TRUE(reg.process_gone("node0", 100, t0 + std::chrono::seconds(3)).empty());
+  EXPECT_EQ(state_of(reg, "s0"), actor_state::ready);
+}
+
+TEST(ActorRegistry, RemovedActorIsLoggedAndRejoinsFresh) {
+  actor_registry reg;
+  ASSERT_FALSE(reg.heartbeat(report("s0", 1, actor_state::ready, 100), t0));
+  ASSERT_FALSE(reg.actor_down("s0", t0));
+  ASSERT_FALSE(reg.remove("s0", t0));
+  EXPECT_EQ(reg.size(), 0u);
+  EXPECT_EQ(reg.events_after(0).back().kind, actor_event_kind::removed);
+  ASSERT_FALSE(reg.heartbeat(report("s0", 1, actor_state::ready, 100), t0));
+  EXPECT_EQ(reg.find("s0", t0)->restarts, 0u);
+  EXPECT_EQ(reg.events_after(0).back().kind, actor_event_kind::joined);
+}
+
 TEST(ActorRegistry, ReorderedHeartbeatsAreIgnored) {
   actor_registry reg;
   ASSERT_FALSE(reg.heartbeat(report("s0", 5, actor_state::busy), t0));
