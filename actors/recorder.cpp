@@ -54,9 +54,15 @@ caf::behavior recorder_actor(recorder_actor_t* self, std::shared_ptr<run_journal
     [=](checkpoint_write& w) { return write(self, w); },
     [=](journal_finish& f) {
       if (auto& jl = self->state.journal)
-        if (auto err = jl->record_finish(f.ok, to_journal(f.issued), to_journal(f.dropped),
-                                         to_journal(f.outstanding), f.problems_drawn))
-          std::cerr << "[recorder] cannot record the end of the run: " << describe(err) << "\n";
+        self->state.finish_failed = jl->record_finish(f.ok, to_journal(f.issued),
+                                                      to_journal(f.dropped),
+                                                      to_journal(f.outstanding), f.problems_drawn);
+    },
+    [=](status_atom) -> caf::result<std::string> {
+      if (auto& err = self->state.finish_failed)
+        return make_error(errc::io_failure,
+                          "the end of the run could not be journaled: " + describe(err));
+      return std::string{"ok"};
     },
   };
 }

@@ -5,6 +5,9 @@
 // accepts:   journal_step     (request) -> int64 step, once committed
 //            checkpoint_write (request) -> string directory, once durable
 //            journal_finish   the run ended (issued, dropped, outstanding)
+//            status_atom      (request) -> "ok", or the error of a journal
+//                             finish that could not be recorded (the head
+//                             asks before it writes the summary)
 // sends:     nothing on its own
 // waits for: the disk only
 // unblocked by: -
@@ -33,6 +36,7 @@ struct recorder_state {
   std::shared_ptr<checkpoint_store> store; // null: no checkpoints
   int32_t keep = 3;
   std::vector<checkpoint_blob> constant; // added to every checkpoint (config.yaml)
+  caf::error finish_failed;              // record_finish's error, if any
   static inline const char* name = "recorder";
 };
 

@@ -14,6 +14,7 @@
 // Exit: 0 trained to the end, 1 failed, 2 bad config or checkpoint, 130 /
 // 143 stopped by SIGINT / SIGTERM after a final checkpoint.
 #include <csignal>
+#include <optional>
 #include <iostream>
 
 #include <sys/prctl.h>
@@ -29,6 +30,7 @@
 #include "app/run_dir.hpp"
 #include "runtime/cli_flags.hpp"
 #include "runtime/error.hpp"
+#include "runtime/json_writer.hpp"
 #include "runtime/process_launcher.hpp"
 #include "topology/run_loader.hpp"
 #include "wiring/actor_system.hpp"
@@ -101,6 +103,20 @@ caf::expected<head_graph> spawn_training_graph(caf::actor_system& sys, const loa
   return spawn_head(sys, settings, *parts);
 }
 
+/// What the run wrote that is incomplete: the journal's end (asked of the
+/// recorder, which handled the controller's journal_finish before this
+/// request: both are local sends, queued in that order) or the TensorBoard
+/// copy. Either makes the run not ok.
+std::optional<std::string> unrecorded_outputs(caf::scoped_actor& self, const caf::actor& recorder,
+                                              const restored_run& restored) {
+  std::optional<std::string> why;
+  self->request(recorder, std::chrono::seconds{60}, status_atom::value)
+    .receive([](const std::string&) {}, [&](caf::error& err) { why = describe(err); });
+  if (!why && restored.tensorboard && restored.tensorboard->failed())
+    why = restored.tensorboard->what() + " is incomplete";
+  return why;
+}
+
 int exit_code_of(const outcome& res) {
   if (res.ok)
     return 0;
@@ -145,6 +161,10 @@ int run_head(caf::actor_system& sys, const loaded_run& run, const std::string& s
   }
   auto res = wait_for_finish(self, cfg, graph->controller, interrupted);
   std::cerr << "\n";
+  if (auto why = unrecorded_outputs(self, x.recorder, restored)) {
+    std::cerr << *why << "\n";
+    res = {false, "{\"ok\":0,\"reason\":" + json_quote(*why) + ",\"run\":" + res.summary + "}"};
+  }
   // A run whose results could not be written did not succeed: the summary
   // says so (ok 0, the controller's own summary inside) and the exit is 1.
   bool saved = save_weights(self, graph->learner, cfg.run.output_dir + "/weights.tndm");

@@ -41,13 +41,16 @@ caf::expected<head_info> read_head_info(const std::string& run_dir) {
   return head_info{*c->as_string(), *d->as_integer(), *w->as_integer(), *p->as_integer()};
 }
 
-void append_event(const std::string& run_dir, const std::string& event,
-                  const std::string& fields) {
+caf::error append_event(const std::string& run_dir, const std::string& event,
+                        const std::string& fields) {
   auto t = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch());
   auto line = "{\"t\":" + json_number_text(t.count()) + ",\"event\":" + json_quote(event)
               + (fields.empty() ? "" : "," + fields) + "}\n";
   std::ofstream out(run_dir + "/events.jsonl", std::ios::app | std::ios::binary);
   out << line << std::flush;
+  if (!out)
+    return make_error(errc::io_failure, "cannot append to " + run_dir + "/events.jsonl");
+  return caf::none;
 }
 
 int64_t endpoint_port(const std::string& endpoint) {
@@ -63,12 +66,6 @@ int64_t endpoint_port(const std::string& endpoint) {
 
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 /// metrics.jsonl keeps the records of steps 1..step (a torn last line or
 /// records of steps trained after the checkpoint go); then appended to.
@@ -76,7 +73,7 @@ caf::expected<std::shared_ptr<metrics_sink>> continue_metrics(const std::string&
                                                               int64_t step) {
   auto path = dir + "/metrics.jsonl";
   std::string kept;
-  std::istringstream in(read_text(path));
+  std::istringstream in(read_text_file(path));
   for (std::string line; std::getline(in, line);) {
     auto rec = parse_json(line, path, {false, errc::malformed_message});
     auto* s = rec ? rec->find("step") : nullptr;
@@ -97,7 +94,7 @@ caf::expected<std::shared_ptr<metrics_sink>> continue_metrics(const std::string&
 /// of a step (such steps appear twice in the files; metrics.jsonl holds each
 /// once). A convenience copy (metrics.jsonl is the record): its failure is
 /// logged once on stderr and training goes on (best_effort_sink).
-std::shared_ptr<metrics_sink> tensorboard_copy(const std::string& dir) {
+std::shared_ptr<best_effort_sink> tensorboard_copy(const std::string& dir) {
   auto tb = dir + "/tb";
   auto sink = tensorboard_sink::open(tb);
   std::unique_ptr<metrics_sink> inner;
@@ -120,7 +117,7 @@ caf::expected<std::vector<char>> file_of(const loaded_checkpoint& ck, const std:
 
 /// The checkpoint's parts, checked against the current config.
 caf::error take_checkpoint(const run_config& cfg, const loaded_checkpoint& ck, restored_run& r) {
-  auto current = read_text(cfg.source_path);
+  auto current = read_text_file(cfg.source_path);
   auto saved = file_of(ck, "config.yaml");
   auto ctl = file_of(ck, "controller.json");
   auto weights = file_of(ck, "weights.bin");
@@ -156,7 +153,8 @@ caf::expected<restored_run> restore_run(const run_config& cfg, bool resume) {
       if (auto err = take_checkpoint(cfg, *ck, r))
         return err;
       std::cerr << "resuming from " << ck->dir << " (step " << ck->step << ")\n";
-      append_event(dir, "head_resumed", "\"step\":" + std::to_string(ck->step));
+      if (auto err = append_event(dir, "head_resumed", "\"step\":" + std::to_string(ck->step)))
+        return err;
     } else {
       std::cerr << "no valid checkpoint in " << dir << "/checkpoints: starting from step 0\n";
     }
@@ -172,7 +170,8 @@ caf::expected<restored_run> restore_run(const run_config& cfg, bool resume) {
   auto sink = continue_metrics(dir, r.step);
   if (!sink)
     return sink.error();
-  r.metrics = std::make_shared<tee_sink>(std::move(*sink), tensorboard_copy(dir));
+  r.tensorboard = tensorboard_copy(dir);
+  r.metrics = std::make_shared<tee_sink>(std::move(*sink), r.tensorboard);
   return r;
 }
 

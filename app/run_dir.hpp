@@ -44,8 +44,8 @@ caf::expected<head_info> read_head_info(const std::string& run_dir);
 /// Appends {"t": unix seconds, "event": EVENT, FIELDS} to RUN_DIR/events.jsonl
 /// (the supervisor's and the heads' record; `tandem chaos` reads it). One
 /// write of one line in append mode: lines of several writers never mix.
-void append_event(const std::string& run_dir, const std::string& event,
-                  const std::string& fields);
+caf::error append_event(const std::string& run_dir, const std::string& event,
+                        const std::string& fields);
 
 /// The port of "tcp://HOST:PORT" (0 for an empty or portless endpoint).
 int64_t endpoint_port(const std::string& endpoint);
@@ -59,6 +59,7 @@ struct restored_run {
   std::shared_ptr<run_journal> journal;
   std::shared_ptr<checkpoint_store> store;
   std::shared_ptr<metrics_sink> metrics;
+  std::shared_ptr<best_effort_sink> tensorboard; // inside `metrics`; failed() = incomplete
   std::optional<controller_snapshot> controller;
   std::optional<learner_snapshot> learner;
   int64_t step = 0; // 0 = from the start

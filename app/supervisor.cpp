@@ -64,16 +64,23 @@ constexpr auto worker_window = std::chrono::minutes{1};
 // How often the supervisor looks at its children: bounds detection time.
 constexpr auto poll_interval = 50ms;
 
-/// RUN_DIR/events.jsonl: one record per start and exit (run_dir.hpp).
+/// RUN_DIR/events.jsonl: one record per start and exit (run_dir.hpp). A
+/// record that cannot be written is said once on stderr and makes the run's
+/// exit non-zero: the run goes on, but its record is incomplete.
 class event_log {
 public:
   explicit event_log(std::string dir) : dir_(std::move(dir)) {}
   void add(const std::string& event, const std::string& fields) {
-    append_event(dir_, event, fields);
+    auto err = append_event(dir_, event, fields);
+    if (err && !failed_)
+      std::cerr << "supervisor: " << describe(err) << "\n";
+    failed_ |= static_cast<bool>(err);
   }
+  bool failed() const { return failed_; }
 
 private:
   std::string dir_;
+  bool failed_ = false;
 };
 
 struct worker_slot {
@@ -275,7 +282,9 @@ int supervisor::run() {
       if (restart_after(code))
         continue;
       stop_workers();
-      return classify_head_exit(code) == head_exit::crashed ? 1 : code;
+      if (classify_head_exit(code) == head_exit::crashed)
+        return 1;
+      return code == 0 && events_.failed() ? 1 : code;
     }
     if (forwarded_ == 0)
       watch_workers();

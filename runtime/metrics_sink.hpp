@@ -80,6 +80,10 @@ class best_effort_sink : public metrics_sink {
 public:
   best_effort_sink(std::unique_ptr<metrics_sink> inner, std::ostream& log, std::string what);
   caf::error write(const json_record& rec) override;
+  /// True once the copy is incomplete (it never opened, or a write failed):
+  /// the run goes on, but its summary must not say ok.
+  bool failed() const { return !inner_; }
+  const std::string& what() const { return what_; }
 
 private:
   std::unique_ptr<metrics_sink> inner_;

@@ -264,6 +264,16 @@ def basic_smoke(binary):
               "%s unwritable: exit 1, named (rc=%d, %s)" % (blocked, rc, (so + se)[-300:]))
         if blocked == "weights.tndm.tmp":
             check(summary(out2)["ok"] == 0, "the summary says the run did not succeed")
+    # The TensorBoard copy cannot be written (a file where tb/ goes): the run
+    # trains on, but does not end ok.
+    out3 = tempfile.mkdtemp(prefix="tandem-e2e10c-")
+    open(os.path.join(out3, "tb"), "w").close()
+    rc, so, se = run(binary, ["run", BASIC, "--steps", "2", "--output", out3, "--quiet"],
+                     timeout=120)
+    s3 = summary(out3)
+    check(rc == 1 and s3["ok"] == 0 and "TensorBoard copy" in s3["reason"]
+          and s3["run"]["steps"] == 2,
+          "tb/ unwritable: 2 steps trained, exit 1, not ok (rc=%d, %s)" % (rc, s3))
 
 
 def two_process(binary):
