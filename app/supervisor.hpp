@@ -16,6 +16,11 @@
 //   SIGINT / SIGTERM          forwarded to the head, which checkpoints and
 //                             exits 130 / 143; workers are stopped after it
 //
+// Deadlines: the head publishing its address (timeouts.connect_s + 300 s);
+// a running head bounds itself (its run deadline: every step's generate +
+// train timeouts); a head told to stop gets timeouts.train_s + 660 s before
+// it is killed.
+//
 // Every start and exit is one line on stderr and one record in
 // RUN_DIR/events.jsonl ({"t": unix seconds, "event": ..., ...}), which
 // `tandem chaos` reads for detection times.
