@@ -17,6 +17,11 @@ packages=(
   libgtest-dev libgmock-dev
   python3
   iproute2                        # ip netns: the two-node test runs in network namespaces
+  libcpp-httplib-dev              # the monitoring console's web server
+  libjs-chart.js                  # the console page's charts (embedded in the binary)
+  chromium chromium-driver        # tests: the console page in a headless browser
+  prometheus                      # tests: promtool check metrics on /metrics
+  tmux                            # tests: tandem top in a terminal
 )
 
 missing=()
