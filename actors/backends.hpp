@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "models/model_config.hpp"
 #include "models/policy.hpp"
 #include "runtime/error.hpp"
+#include "runtime/health_report.hpp"
 #include "runtime/messages.hpp"
 
 namespace tandem {
@@ -83,6 +85,9 @@ public:
   train(const std::vector<train_sequence>& batch) = 0;
   virtual std::vector<char> export_weights() const = 0;
   virtual int64_t version() const = 0;
+  /// Called on the training thread as train() enters each phase
+  /// (learner_core::set_phase_hook); backends without phases ignore it.
+  virtual void set_phase_hook(std::function<void(learner_phase)> hook) {}
 
   /// Saving and resuming a learner. A resumed backend, made with the same
   /// settings, given import_weights(saved weights, saved version) and then

@@ -94,14 +94,32 @@ void on_scored(ctl* self, uint64_t id, scored_group& g, double secs) {
   maybe_train(self);
 }
 
+/// A failed scoring: invalid (the reward refused the group), timeout, or
+/// error (anything else: the reward actor died, its process is gone, ...).
+void count_outcome(ctl* self, const caf::error& err) {
+  auto& o = self->state.outcomes;
+  if (is(err, errc::malformed_message) || is(err, errc::invalid_argument))
+    ++o.invalid;
+  else if (err == caf::sec::request_timeout)
+    ++o.timeout;
+  else
+    ++o.error;
+  if (auto& h = self->state.health)
+    h->record_error("scoring failed: " + describe(err));
+}
+
 void score(ctl* self, rollout_group g) {
   auto& st = self->state;
   auto reward = st.deps.rewards[st.next_reward++ % st.deps.rewards.size()];
   auto id = g.group_id;
   auto t0 = self->clock().now();
   self->request(reward, st.cfg.score_timeout, std::move(g))
-    .then([=](scored_group& s) { on_scored(self, id, s, seconds_between(t0, self->clock().now())); },
+    .then([=](scored_group& s) {
+            ++self->state.outcomes.ok;
+            on_scored(self, id, s, seconds_between(t0, self->clock().now()));
+          },
           [=](caf::error& err) {
+            count_outcome(self, err);
             if (self->state.work->state_of(id) == group_state::scoring)
               self->state.work->requeue(id);
             dispatch(self);
@@ -380,6 +398,11 @@ step_record make_record(ctl* self, const std::vector<scored_group>& batch,
   r.consumed = c.consumed, r.requeued = c.requeued, r.dropped = c.dropped;
   r.stale_refused = st.stale_refused;
   r.samplers = static_cast<int64_t>(st.samplers.size());
+  r.reward_ok = st.outcomes.ok - st.outcomes_at_step.ok;
+  r.reward_invalid = st.outcomes.invalid - st.outcomes_at_step.invalid;
+  r.reward_timeout = st.outcomes.timeout - st.outcomes_at_step.timeout;
+  r.reward_error = st.outcomes.error - st.outcomes_at_step.error;
+  st.outcomes_at_step = st.outcomes;
   st.interval = {};
   st.interval_tokens = 0;
   st.last_step = now;
@@ -500,8 +523,47 @@ std::string status_json(ctl* self) {
     .add("requeued", static_cast<int64_t>(c.requeued))
     .add("dropped", static_cast<int64_t>(c.dropped))
     .add("data_plane_groups", static_cast<int64_t>(st.data_plane_groups))
-    .add("data_plane_late", static_cast<int64_t>(st.data_plane_late));
+    .add("data_plane_late", static_cast<int64_t>(st.data_plane_late))
+    .add("step", st.version).add("steps", static_cast<int64_t>(st.cfg.steps))
+    .add("max_staleness", static_cast<int64_t>(st.cfg.max_staleness))
+    .add("admit_capacity", admission_capacity(gate(self), st.version, c.admitted, c.dropped))
+    .add("stale_refused", static_cast<int64_t>(st.stale_refused))
+    .add("elapsed_s", elapsed(self))
+    .add("reward_ok", static_cast<int64_t>(st.outcomes.ok))
+    .add("reward_invalid", static_cast<int64_t>(st.outcomes.invalid))
+    .add("reward_timeout", static_cast<int64_t>(st.outcomes.timeout))
+    .add("reward_error", static_cast<int64_t>(st.outcomes.error));
   return j.str();
+}
+
+/// The controller's own line on the console.
+void report_health(ctl* self) {
+  auto& st = self->state;
+  auto& h = st.health;
+  if (!h)
+    return;
+  h->set_state(st.finished || st.stopping ? actor_state::draining
+               : st.learner_busy         ? actor_state::busy
+                                         : actor_state::ready);
+  h->set_version(st.version);
+  h->set_in_flight(st.work->count(group_state::in_flight));
+  h->set_queue(0, "groups", st.work->live(), st.work->capacity());
+  h->set_queue(1, "scored", st.work->count(group_state::scored),
+               static_cast<uint64_t>(st.cfg.groups_per_step));
+}
+
+caf::result<std::string> drain_sampler(ctl* self, const std::string& name) {
+  auto* s = self->state.samplers.find(name);
+  if (s == nullptr)
+    return make_error(errc::not_found, "no sampler named '" + name
+                                         + "' (only samplers can be drained; reward "
+                                           "actors are retired by scaling)");
+  if (s->draining)
+    return name + " is already draining";
+  s->draining = true;
+  retire_drained(self);
+  dispatch(self);
+  return "draining " + name + ": it stops once its requests are answered";
 }
 
 
@@ -532,6 +594,9 @@ caf::behavior controller_actor(ctl* self, controller_settings cfg, controller_de
     return {};
   }
   auto& st = self->state;
+  st.health = enlist_health(self->home_system(), "controller", "controller",
+                            caf::actor_cast<caf::actor>(self));
+  report_health(self);
   self->monitor(st.deps.learner);
   for (auto& r : st.deps.rewards)
     self->monitor(r);
@@ -570,7 +635,12 @@ caf::behavior controller_actor(ctl* self, controller_settings cfg, controller_de
       self->demonitor(reward);
       self->send_exit(reward, caf::exit_reason::user_shutdown);
     },
-    [=](status_atom) { return status_json(self); },
+    [=](status_atom) {
+      report_health(self);
+      return status_json(self);
+    },
+    [=](health_atom) { return self->state.deps.monitor; },
+    [=](drain_atom, const std::string& name) { return drain_sampler(self, name); },
     [=](data_plane_atom) { return self->state.cfg.data_plane; },
     [=](rollouts_atom, generate_result& r) {
       on_data_plane(self, r);

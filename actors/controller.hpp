@@ -10,6 +10,10 @@
 //                                      the scaler
 //            retire_atom(reward)       (to itself) stop a retired reward actor
 //            status_atom               -> one-line JSON of counters (monitoring)
+//            health_atom               -> the head's health monitor (null when
+//                                      none): workers' health reporters beat to it
+//            drain_atom(name)          -> text; that sampler gets no new work and
+//                                      stops once its requests are answered
 //            data_plane_atom           -> data_plane_info (the head's ZeroMQ endpoints)
 //            rollouts_atom(result)     groups that arrived over the ZeroMQ data
 //                                      plane (from the rollout intake)
@@ -47,6 +51,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/internal/health_cell.hpp"
 #include "actors/internal/run_report.hpp"
 #include "actors/internal/run_snapshot.hpp"
 #include "actors/internal/sampler_pool.hpp"
@@ -61,6 +66,8 @@
 namespace tandem {
 
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using health_atom = caf::atom_constant<caf::atom("health")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
 struct controller_settings {
   int32_t steps = 1;
@@ -120,6 +127,14 @@ struct controller_deps {
   caf::actor recorder;
   /// The controller's part of the checkpoint this run resumes from.
   std::optional<controller_snapshot> resume;
+  /// The head's health monitor (console/health_monitor.hpp); may be null.
+  caf::actor monitor;
+};
+
+/// How scorings ended (only ok becomes a reward; the rest requeue the group
+/// by the work buffer's rules). Shown on the console and in metrics.jsonl.
+struct reward_outcomes {
+  uint64_t ok = 0, invalid = 0, timeout = 0, error = 0;
 };
 
 struct controller_state {
@@ -143,6 +158,9 @@ struct controller_state {
   uint64_t data_plane_groups = 0;    // groups that arrived over ZeroMQ
   uint64_t data_plane_late = 0;      // ... and were no longer expected (rejected)
   reward_window rewards{10};
+  reward_outcomes outcomes;           // since the start of this incarnation
+  reward_outcomes outcomes_at_step;   // ... as of the last step (per-step deltas)
+  std::shared_ptr<health_cell> health; // null without a health board
   stage_times interval;               // accumulates until the next step
   int64_t interval_tokens = 0;
   caf::actor_clock::time_point started;

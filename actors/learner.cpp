@@ -118,6 +118,15 @@ void on_sampler_down(learner_actor_t* self, const caf::down_msg& dm) {
   }
 }
 
+/// The learner's line on the console: busy in a phase, else ready.
+void set_phase(learner_actor_t* self, learner_phase p) {
+  auto& h = self->state.health;
+  if (!h)
+    return;
+  h->set_phase(p);
+  h->set_state(p == learner_phase::waiting_for_batch ? actor_state::ready : actor_state::busy);
+}
+
 caf::expected<train_report> train_on(learner_actor_t* self, const train_batch& batch) {
   auto& st = self->state;
   if (batch.expected_version != st.backend->version())
@@ -128,14 +137,23 @@ caf::expected<train_report> train_on(learner_actor_t* self, const train_batch& b
   if (!built)
     return built.error();
   auto t0 = std::chrono::steady_clock::now();
+  set_phase(self, learner_phase::forward);
   auto stats = st.backend->train(built->sequences);
-  if (!stats)
+  if (!stats) {
+    set_phase(self, learner_phase::waiting_for_batch);
+    if (st.health)
+      st.health->record_error(describe(stats.error()));
     return stats.error();
+  }
   auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   train_report report;
   for (auto& s : *stats)
     report.steps.push_back(to_metrics(s, *built, secs / stats->size()));
+  set_phase(self, learner_phase::publishing);
   st.roster->deliver(st.backend->version());
+  set_phase(self, learner_phase::waiting_for_batch);
+  if (st.health)
+    st.health->set_version(st.backend->version());
   return report;
 }
 
@@ -153,6 +171,13 @@ caf::behavior learner_actor(learner_actor_t* self, grpo_config grpo,
                             static_cast<bool>(st.routes.mirror)};
   st.roster = std::make_unique<weight_roster>(std::move(ws), std::make_unique<learner_port>(self));
   self->set_down_handler([=](caf::down_msg& dm) { on_sampler_down(self, dm); });
+  st.health = enlist_health(self->home_system(), "learner", "learner",
+                            caf::actor_cast<caf::actor>(self));
+  if (auto h = st.health) {
+    h->set_version(st.backend->version());
+    st.backend->set_phase_hook([h](learner_phase p) { h->set_phase(p); });
+  }
+  set_phase(self, learner_phase::waiting_for_batch);
   st.roster->deliver(st.backend->version()); // no sampler yet: bytes
   return {
     [=](const train_batch& batch) -> caf::result<train_report> {

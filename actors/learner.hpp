@@ -48,6 +48,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/backends.hpp"
+#include "actors/internal/health_cell.hpp"
 #include "actors/internal/weight_roster.hpp"
 #include "models/grpo_config.hpp"
 #include "runtime/messages.hpp"
@@ -83,6 +84,7 @@ struct learner_state {
   caf::timespan accept_timeout{};
   std::map<std::string, caf::actor> samplers; // handles of the roster's samplers
   std::unique_ptr<weight_roster> roster;
+  std::shared_ptr<health_cell> health; // null without a health board
   static inline const char* name = "learner";
 };
 

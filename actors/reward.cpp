@@ -3,6 +3,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/internal/health_cell.hpp"
 #include "runtime/error.hpp"
 
 namespace tandem {
@@ -30,16 +31,28 @@ caf::expected<scored_group> score_group(const rollout_group& g,
 }
 
 caf::behavior reward_actor(caf::event_based_actor* self, reward_weights weights) {
-  return tokenized_reward_actor(self, weights, std::make_shared<char_tokenizer>());
+  return tokenized_reward_actor(self, weights, std::make_shared<char_tokenizer>(), "reward");
 }
 
 caf::behavior tokenized_reward_actor(caf::event_based_actor* self, reward_weights weights,
-                                     std::shared_ptr<const text_tokenizer> tok) {
+                                     std::shared_ptr<const text_tokenizer> tok,
+                                     std::string name) {
+  std::shared_ptr<health_cell> health = enlist_health(self->home_system(), "reward", name,
+                                                      caf::actor_cast<caf::actor>(self));
+  if (health)
+    health->set_state(actor_state::ready);
   return {
     [=](const rollout_group& g) -> caf::result<scored_group> {
       auto s = score_group(g, *tok, weights);
-      if (!s)
+      if (!health)
+        return s ? caf::result<scored_group>(std::move(*s)) : s.error();
+      health->set_in_flight(0);
+      if (!s) {
+        health->record_error("refused group " + std::to_string(g.group_id) + ": "
+                             + describe(s.error()));
         return s.error();
+      }
+      health->add_tokens(g.completions.size());
       return std::move(*s);
     },
   };

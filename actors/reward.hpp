@@ -29,8 +29,10 @@ caf::expected<scored_group> score_group(const rollout_group& g,
 /// Scores with the built-in char_tokenizer.
 caf::behavior reward_actor(caf::event_based_actor* self, reward_weights weights);
 
-/// Scores with `tok` (shared, immutable).
+/// Scores with `tok` (shared, immutable); `name` (unique in the run) is its
+/// line on the monitoring console.
 caf::behavior tokenized_reward_actor(caf::event_based_actor* self, reward_weights weights,
-                                     std::shared_ptr<const text_tokenizer> tok);
+                                     std::shared_ptr<const text_tokenizer> tok,
+                                     std::string name);
 
 } // namespace tandem

@@ -25,6 +25,21 @@ int64_t required_version(const generate_request& req) {
 
 void finish_active(sampler_actor_t* self);
 
+/// The sampler's line on the console: decoding = busy; requests held back
+/// for a newer version = waiting_for_weights.
+void report(sampler_actor_t* self) {
+  auto& st = self->state;
+  auto& h = st.health;
+  if (!h)
+    return;
+  h->set_state(st.active            ? actor_state::busy
+               : !st.queue.empty() ? actor_state::waiting_for_weights
+                                   : actor_state::ready);
+  h->set_version(st.version);
+  h->set_in_flight(st.queue.size() + (st.active ? 1 : 0));
+  h->set_queue(0, "requests", st.queue.size(), static_cast<uint64_t>(st.settings.max_queued));
+}
+
 // The newest complete version, installed. The first one after a reset may
 // be older than the one the sampler forgot: it says so, once.
 void installed(sampler_actor_t* self, int64_t version) {
@@ -33,6 +48,7 @@ void installed(sampler_actor_t* self, int64_t version) {
     std::cerr << "[" << st.settings.name << "] took v" << version << " after its reset\n";
   st.was_reset = false;
   st.version = version;
+  report(self);
 }
 
 // One decode chain at a time: a step still queued from a batch that a reset
@@ -66,6 +82,8 @@ void try_start(sampler_actor_t* self) {
 void decode_step(sampler_actor_t* self) {
   auto& st = self->state;
   st.decode_queued = false;
+  if (st.health)
+    st.health->touch();
   if (!st.active)
     return;
   if (auto err = st.backend->step(st.version)) {
@@ -86,6 +104,8 @@ void finish_active(sampler_actor_t* self) {
   if (res) {
     res->seconds = now_seconds() - st.active_started;
     st.tokens_generated += res->tokens;
+    if (st.health)
+      st.health->add_tokens(static_cast<uint64_t>(res->tokens));
     if (auto err = divert_to_outbox(st.settings.outbox.get(), *res))
       st.active->promise.deliver(err); // the controller requeues the groups
     else
@@ -95,6 +115,7 @@ void finish_active(sampler_actor_t* self) {
   }
   st.active.reset();
   try_start(self);
+  report(self);
 }
 
 void on_chunk(sampler_actor_t* self, const weights_chunk& c) {
@@ -114,6 +135,9 @@ void on_chunk(sampler_actor_t* self, const weights_chunk& c) {
     ++st.bad_chunks;
     std::cerr << "[" << st.settings.name << "] cannot load v" << w.version << ": "
               << describe(err) << "\n";
+    if (st.health)
+      st.health->record_error("cannot load v" + std::to_string(w.version) + ": "
+                              + describe(err));
     return;
   }
   installed(self, w.version);
@@ -145,10 +169,13 @@ void reset(sampler_actor_t* self, sampler_reset& r) {
   st.assembler = weights_assembler{};
   if (r.outbox)
     st.settings.outbox = std::move(r.outbox);
+  report(self);
 }
 
 void log_nccl(sampler_actor_t* self, const std::string& what) {
   std::cerr << "[" << self->state.settings.name << "] nccl: " << what << "\n";
+  if (auto& h = self->state.health)
+    h->record_error("nccl: " + what);
 }
 
 /// A failed init or receive. A missed deadline is what healthy members see
@@ -159,6 +186,8 @@ void log_nccl(sampler_actor_t* self, const std::string& what) {
 /// of failing every epoch it is invited to.
 void on_nccl_failure(sampler_actor_t* self, const caf::error& err) {
   auto& st = self->state;
+  if (is(err, errc::collective_timeout) && st.health)
+    st.health->add_deadline_breach();
   if (is(err, errc::collective_timeout) || is(err, errc::version_mismatch))
     return log_nccl(self, describe(err) + " (keeping v" + std::to_string(st.version)
                             + "; waiting for the next epoch)");
@@ -176,6 +205,8 @@ void on_nccl_open(sampler_actor_t* self, const nccl_open& o) {
     return log_nccl(self, "epoch " + std::to_string(o.epoch) + ": " + describe(id.error()));
   if (auto err = rx->open(o.epoch, *id, o.rank, o.nranks, o.bucket_bytes))
     return on_nccl_failure(self, err);
+  if (auto& h = self->state.health)
+    h->set_nccl_epoch(o.epoch);
 }
 
 /// Takes part in the broadcast of `h`; installs it when newer than held.
@@ -250,6 +281,9 @@ caf::behavior sampler_actor(sampler_actor_t* self, sampler_settings settings,
                             std::shared_ptr<generation_backend> backend) {
   self->state.settings = std::move(settings);
   self->state.backend = std::move(backend);
+  self->state.health = enlist_health(self->home_system(), "sampler", self->state.settings.name,
+                                     caf::actor_cast<caf::actor>(self));
+  report(self);
   return {
     [=](generate_request& req) -> caf::result<generate_result> {
       auto& st = self->state;
@@ -260,6 +294,7 @@ caf::behavior sampler_actor(sampler_actor_t* self, sampler_settings settings,
       auto rp = self->make_response_promise();
       st.queue.push_back({std::move(req), rp});
       try_start(self);
+      report(self);
       return caf::delegated<generate_result>{};
     },
     [=](const weights_chunk& c) { on_chunk(self, c); },

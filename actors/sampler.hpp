@@ -45,6 +45,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/backends.hpp"
+#include "actors/internal/health_cell.hpp"
 #include "actors/sampler_reset.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/nccl/weight_receiver.hpp"
@@ -79,6 +80,7 @@ struct sampler_state {
   bool decode_queued = false;    // a decode_atom is in the mailbox (one chain only)
   int64_t tokens_generated = 0;
   uint64_t bad_chunks = 0;
+  std::shared_ptr<health_cell> health; // null without a health board
   static inline const char* name = "sampler";
 };
 

@@ -202,13 +202,49 @@ std::vector<int32_t> sim_completion_tokens(const std::string& answer, bool corre
   return out;
 }
 
+namespace {
+
+/// The simulated sampler's line on the console (as the real sampler's).
+void report(sim* self) {
+  auto& st = self->state;
+  auto& h = st.health;
+  if (!h)
+    return;
+  h->set_state(st.active            ? actor_state::busy
+               : !st.queue.empty() ? actor_state::waiting_for_weights
+                                   : actor_state::ready);
+  h->set_version(st.version);
+  h->set_in_flight(st.queue.size() + (st.active ? 1 : 0));
+  h->set_queue(0, "requests", st.queue.size(), static_cast<uint64_t>(st.settings.max_queued));
+  h->add_tokens(static_cast<uint64_t>(st.stats.tokens - st.tokens_reported));
+  st.tokens_reported = st.stats.tokens;
+}
+
+} // namespace
+
 caf::behavior sim_sampler_actor(sim* self, sim_sampler_settings settings) {
   self->state.settings = std::move(settings);
+  self->state.health = enlist_health(self->home_system(), "sampler", self->state.settings.name,
+                                     caf::actor_cast<caf::actor>(self));
+  report(self);
   return {
-    [=](generate_request& req) -> caf::result<generate_result> { return on_request(self, req); },
-    [=](const weights_chunk& c) { on_chunk(self, c); },
-    [=](sim_done_atom, uint64_t serial) { finish_active(self, serial); },
-    [=](sampler_reset& r) { reset(self, r); },
+    [=](generate_request& req) -> caf::result<generate_result> {
+      auto r = on_request(self, req);
+      report(self);
+      return r;
+    },
+    [=](const weights_chunk& c) {
+      on_chunk(self, c);
+      report(self);
+    },
+    [=](sim_done_atom, uint64_t serial) {
+      finish_active(self, serial);
+      report(self);
+    },
+    [=](sampler_reset& r) {
+      reset(self, r);
+      report(self);
+    },
     [=](status_atom) {
       auto& st = self->state;
       auto& s = st.stats;

@@ -50,6 +50,8 @@
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/internal/health_cell.hpp"
+
 #include "actors/backends.hpp"
 #include "actors/sampler_reset.hpp"
 #include "runtime/messages.hpp"
@@ -104,6 +106,8 @@ struct sim_sampler_state {
   int64_t start_version = -1; // version held when the active batch started
   sim_sampler_stats stats;
   uint64_t bad_chunks = 0;
+  std::shared_ptr<health_cell> health; // null without a health board
+  int64_t tokens_reported = 0;
   static inline const char* name = "sim_sampler";
 };
 

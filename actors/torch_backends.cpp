@@ -117,6 +117,9 @@ public:
 
   std::vector<char> export_weights() const override { return core_->export_weights(); }
   int64_t version() const override { return core_->version(); }
+  void set_phase_hook(std::function<void(learner_phase)> hook) override {
+    core_->set_phase_hook(std::move(hook));
+  }
   std::vector<char> export_state() const override { return core_->export_state(); }
   caf::error import_weights(const std::vector<char>& blob, int64_t version) override {
     return core_->import_weights(blob.data(), blob.size(), version);

@@ -10,6 +10,19 @@ namespace {
 
 using check_atom = caf::atom_constant<caf::atom("ackcheck")>;
 
+/// The broadcaster's line on the console: versions in transit = in flight.
+void report(broadcaster_actor_t* self) {
+  auto& st = self->state;
+  if (!st.health)
+    return;
+  uint64_t in_transit = 0;
+  for (auto& [a, s] : st.subscribers)
+    in_transit += s.in_transit >= 0;
+  st.health->set_version(st.latest);
+  st.health->set_in_flight(in_transit);
+  st.health->set_state(in_transit > 0 ? actor_state::busy : actor_state::ready);
+}
+
 void send_latest(broadcaster_actor_t* self, broadcaster_state::subscriber& s) {
   auto& st = self->state;
   if (!st.chunks || st.latest <= s.acked || s.in_transit >= 0)
@@ -52,6 +65,8 @@ void on_ack_check(broadcaster_actor_t* self, const caf::actor_addr& addr, int64_
       || it->second.in_transit != version)
     return;
   ++it->second.resends;
+  if (st.health)
+    st.health->add_deadline_breach();
   it->second.in_transit = -1; // assume lost; send the newest again
   send_latest(self, it->second);
 }
@@ -61,12 +76,17 @@ void on_ack_check(broadcaster_actor_t* self, const caf::actor_addr& addr, int64_
 caf::behavior weight_broadcaster_actor(broadcaster_actor_t* self,
                                        broadcaster_settings settings) {
   self->state.settings = settings;
+  self->state.health = enlist_health(self->home_system(), "broadcaster", "weight-broadcaster",
+                                     caf::actor_cast<caf::actor>(self));
+  report(self);
   self->set_down_handler([=](caf::down_msg& dm) {
     self->state.subscribers.erase(dm.source);
+    report(self);
   });
   return {
     [=](publish_atom, int64_t version, const std::vector<char>& bytes) {
       on_publish(self, version, bytes);
+      report(self);
     },
     [=](subscribe_atom, const caf::actor& sampler) {
       auto& st = self->state;
@@ -77,7 +97,10 @@ caf::behavior weight_broadcaster_actor(broadcaster_actor_t* self,
       s.handle = sampler;
       send_latest(self, s);
     },
-    [=](weights_ack_atom, int64_t version) { on_ack(self, version); },
+    [=](weights_ack_atom, int64_t version) {
+      on_ack(self, version);
+      report(self);
+    },
     [=](check_atom, const caf::actor_addr& addr, int64_t version) {
       on_ack_check(self, addr, version);
     },

@@ -19,7 +19,8 @@
 // it acknowledges, it gets the newest version if that is newer (versions in
 // between are skipped: a sampler only ever needs the newest). Memory is thus
 // bounded by one weight set plus one in transit per sampler. A sampler that
-// does not acknowledge within `ack_timeout` gets the newest version again.
+// does not acknowledge within `ack_timeout` gets the newest version again
+// (a deadline breach on the console).
 #pragma once
 
 #include <chrono>
@@ -32,6 +33,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/internal/health_cell.hpp"
 #include "runtime/messages.hpp"
 
 namespace tandem {
@@ -53,6 +55,7 @@ struct broadcaster_state {
   std::shared_ptr<const std::vector<weights_chunk>> chunks; // of `latest`
   std::map<caf::actor_addr, subscriber> subscribers;
   uint64_t chunks_sent = 0;
+  std::shared_ptr<health_cell> health; // null without a health board
   static inline const char* name = "weight_broadcaster";
 };
 

@@ -36,7 +36,9 @@
 #include "wiring/actor_system.hpp"
 #include "wiring/components.hpp"
 #include "wiring/data_plane.hpp"
+#include "wiring/head_console.hpp"
 #include "wiring/head_link.hpp"
+#include "wiring/health.hpp"
 
 namespace tandem {
 
@@ -83,7 +85,7 @@ caf::error publish_gate(caf::actor_system& sys, const loaded_run& run, const hea
 caf::expected<head_graph> spawn_training_graph(caf::actor_system& sys, const loaded_run& run,
                                                head_data_plane& plane, caf::scoped_actor& self,
                                                head_extras& x, restored_run& restored,
-                                               bool quiet) {
+                                               bool quiet, head_console& console) {
   auto parts = make_head_parts(sys, run.config, run.plan);
   if (!parts)
     return parts.error();
@@ -92,7 +94,8 @@ caf::expected<head_graph> spawn_training_graph(caf::actor_system& sys, const loa
   auto settings = make_head_settings(run.config, run.plan);
   settings.controller.data_plane = plane.info;
   settings.controller.first_group_id = static_cast<uint64_t>(restored.incarnation - 1) << 40;
-  parts->metrics = std::move(restored.metrics);
+  parts->metrics = std::make_shared<tee_sink>(std::move(restored.metrics), console.metrics());
+  parts->monitor = console.monitor();
   parts->progress = make_progress(quiet);
   parts->observer = self;
   parts->scaler = x.scaler;
@@ -126,9 +129,39 @@ int exit_code_of(const outcome& res) {
 }
 
 /// Spawns the head (graph, data plane, gate, scaler) and runs it to the end.
+/// The console (health monitor, web server, console.url): its URL and
+/// token are printed, as the progress line cannot carry them.
+caf::expected<std::unique_ptr<head_console>> start_console(caf::actor_system& sys,
+                                                            const loaded_run& run,
+                                                            const restored_run& restored,
+                                                            health_reporting& health) {
+  head_console_options o;
+  o.console = run.config.console;
+  o.run_dir = run.config.run.output_dir;
+  o.incarnation = static_cast<uint32_t>(restored.incarnation);
+  o.steps = run.config.run.steps;
+  auto c = head_console::start(sys, o, [](const std::string& line) {
+    std::cerr << "\r\033[K" << line << "\n";
+  });
+  if (!c)
+    return c.error();
+  health.set_sink((*c)->monitor());
+  if (!(*c)->url().empty())
+    std::cerr << "console: " << (*c)->url() << "#token=" << (*c)->token() << "\n";
+  return c;
+}
+
 int run_head(caf::actor_system& sys, const loaded_run& run, const std::string& secret,
              restored_run restored, bool quiet) {
   const auto& cfg = run.config;
+  health_reporting health(sys, run.plan.head().node.empty() ? std::string("head")
+                                                            : run.plan.head().node);
+  auto console_or = start_console(sys, run, restored, health);
+  if (!console_or) {
+    std::cerr << "cannot start the console: " << describe(console_or.error()) << "\n";
+    return is(console_or.error(), errc::invalid_config) ? 2 : 1;
+  }
+  auto& console = **console_or;
   caf::scoped_actor self{sys};
   head_extras x;
   x.scaler = sys.spawn(scaler_actor, std::make_shared<os_process_launcher>(),
@@ -146,13 +179,14 @@ int run_head(caf::actor_system& sys, const loaded_run& run, const std::string& s
   }
   if (plane->enabled())
     std::cerr << "data plane: " << describe_plane(plane->info) << "\n";
-  auto graph = spawn_training_graph(sys, run, *plane, self, x, restored, quiet);
+  auto graph = spawn_training_graph(sys, run, *plane, self, x, restored, quiet, console);
   if (!graph) {
     std::cerr << "cannot start: " << describe(graph.error()) << "\n";
     stop_everything(self, head_graph{}, x);
     return is(graph.error(), errc::invalid_config) ? 2 : 1;
   }
   x.plane.push_back(spawn_rollout_intake(sys, *plane, graph->controller));
+  console.attach(graph->controller);
   x.gate = sys.spawn(gate_actor, gate_settings{secret, graph->controller});
   if (auto err = publish_gate(sys, run, x, *plane)) {
     std::cerr << describe(err) << "\n";
@@ -161,6 +195,7 @@ int run_head(caf::actor_system& sys, const loaded_run& run, const std::string& s
   }
   auto res = wait_for_finish(self, cfg, graph->controller, interrupted);
   std::cerr << "\n";
+  console.finished(res.ok ? "finished" : interrupted ? "interrupted" : "failed");
   if (auto why = unrecorded_outputs(self, x.recorder, restored)) {
     std::cerr << *why << "\n";
     res = {false, "{\"ok\":0,\"reason\":" + json_quote(*why) + ",\"run\":" + res.summary + "}"};

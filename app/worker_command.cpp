@@ -37,6 +37,7 @@
 #include "wiring/actor_system.hpp"
 #include "wiring/data_plane.hpp"
 #include "wiring/head_link.hpp"
+#include "wiring/health.hpp"
 #include "wiring/worker.hpp"
 
 namespace tandem {
@@ -68,6 +69,7 @@ struct session {
   caf::actor_addr stopping; // the lost head's fetcher until it is gone
   caf::error lost_reason;   // why the head went down (head_lost)
   std::optional<serve_end> pending; // an end seen while rejoining
+  health_reporting* health = nullptr; // beats to the head's health monitor
 
   session(const loaded_run& r, const process_plan& p, std::string address, std::string key)
     : run(r), proc(p), head_address(std::move(address)), secret(std::move(key)) {}
@@ -164,6 +166,8 @@ caf::error reattach(caf::scoped_actor& self, session& s, const caf::actor& ctl) 
     return err;
   announce_worker(s.mine, ctl);
   s.head = ctl;
+  if (s.health)
+    s.health->connect(ctl);
   return caf::none;
 }
 
@@ -236,6 +240,8 @@ int join_and_serve(caf::actor_system& sys, const loaded_run& run, const process_
     return 1;
   }
   s.head = *head;
+  health_reporting health(sys, proc.node.empty() ? proc.name : proc.node);
+  s.health = &health;
   caf::scoped_actor self{sys};
   auto info = ask_data_plane(self, s.head, s.connect_timeout());
   auto wp = info ? make_worker_plane(*info, secret) : caf::expected<worker_plane>{info.error()};
@@ -251,6 +257,8 @@ int join_and_serve(caf::actor_system& sys, const loaded_run& run, const process_
   s.alive = all.size();
   for (auto& m : all)
     self->monitor(m);
+  if (!health.connect(s.head))
+    std::cerr << "worker " << proc.name << ": the head has no console; no health reports\n";
   std::cerr << "worker " << proc.name << " joined " << head_address << " with " << all.size()
             << " actor(s)\n";
   std::optional<int> code;

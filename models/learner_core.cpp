@@ -128,6 +128,11 @@ public:
   std::unique_ptr<torch::optim::AdamW> optimizer;
   int64_t version = 0;
   torch::Tensor flat; // refresh_flat_weights' buffer, made on first use
+  std::function<void(learner_phase)> phase_hook;
+  void enter(learner_phase p) const {
+    if (phase_hook)
+      phase_hook(p);
+  }
 
 private:
   using step_parts = std::vector<internal::micro_batch>;
@@ -175,8 +180,10 @@ caf::expected<train_step_stats> learner_core::impl::step(const step_parts& parts
   const auto& g = settings.grpo;
   const int64_t norm_len = g.constant_normalizer > 0 ? g.constant_normalizer
                                                      : settings.max_new_tokens;
+  enter(learner_phase::backward);
   optimizer->zero_grad();
   auto acc = internal::accumulate_gradients(model, parts, g, norm_len, numerics);
+  enter(learner_phase::optimizer);
   const double grad_norm = acc.finite ? clip_gradients() : NAN;
   if (!acc.finite || !std::isfinite(grad_norm)) {
     optimizer->zero_grad();
@@ -207,6 +214,7 @@ learner_core::impl::train(const std::vector<train_sequence>& batch) {
   for (size_t i = 0; i < batch.size(); ++i)
     if (auto err = validate_sequence(settings.model, batch[i], i))
       return err;
+  enter(learner_phase::forward);
   const auto steps = prepare(batch);
   std::vector<train_step_stats> stats;
   for (const auto& parts : steps) {
@@ -315,6 +323,10 @@ learner_core::train(const std::vector<train_sequence>& batch) {
     impl_->optimizer->zero_grad();
     return make_error(errc::backend_failure, std::string("learner_core::train: ") + e.what());
   }
+}
+
+void learner_core::set_phase_hook(std::function<void(learner_phase)> hook) {
+  impl_->phase_hook = std::move(hook);
 }
 
 int64_t learner_core::version() const { return impl_->version; }

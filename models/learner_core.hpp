@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "models/flat_weights.hpp"
 #include "models/hf_checkpoint.hpp"
 #include "models/model_config.hpp"
+#include "runtime/health_report.hpp"
 
 namespace tandem {
 
@@ -107,6 +109,12 @@ public:
   /// the weights unchanged.
   caf::expected<std::vector<train_step_stats>>
   train(const std::vector<train_sequence>& batch);
+
+  /// Called on the training thread as train() enters each phase: forward
+  /// (prox and reference log-probs), backward (loss forward + backward per
+  /// micro-batch), optimizer (clipping and the update). The monitoring
+  /// console shows it. Empty: none.
+  void set_phase_hook(std::function<void(learner_phase)> hook);
 
   int64_t version() const;
   std::vector<char> export_weights() const;

@@ -25,6 +25,9 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<checkpoint_blob>("tandem.checkpoint_blob");
   cfg.add_message_type<checkpoint_write>("tandem.checkpoint_write");
   cfg.add_message_type<nccl::version_header>("tandem.version_header");
+  cfg.add_message_type<queue_depth>("tandem.queue_depth");
+  cfg.add_message_type<actor_report>("tandem.actor_report");
+  cfg.add_message_type<health_beat>("tandem.health_beat");
   cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
                                             const caf::message& ctx) {
     std::string out = to_string(static_cast<errc>(code));

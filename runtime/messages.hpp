@@ -18,6 +18,7 @@
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "runtime/health_report.hpp"
 #include "runtime/version_header.hpp"
 
 namespace tandem {

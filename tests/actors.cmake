@@ -4,6 +4,7 @@ tandem_add_test(work_buffer_test
   LIBS tandem_actors)
 # The head's actor health ledger: heartbeats, stalls, deaths, restarts, events.
 tandem_add_test(actor_registry_test SOURCES actors/actor_registry_test.cpp LIBS tandem_actors)
+tandem_add_test(health_cell_test SOURCES actors/health_cell_test.cpp LIBS tandem_actors)
 tandem_add_test(weights_blob_test SOURCES runtime/weights_blob_test.cpp LIBS tandem_runtime)
 tandem_add_test(protocol_test SOURCES actors/protocol_test.cpp LIBS tandem_wiring TIMEOUT 120)
 tandem_add_test(pipeline_failure_test SOURCES actors/pipeline_failure_test.cpp LIBS tandem_wiring TIMEOUT 120)

@@ -129,6 +129,13 @@ std::vector<field_binding> timeout_fields(timeout_section& t) {
           field("rejoin_s", t.rejoin_s)};
 }
 
+std::vector<field_binding> console_fields(console_section& c) {
+  return {field("enabled", c.enabled),
+          field("bind", c.bind),
+          field("port", c.port),
+          field("no_progress_s", c.no_progress_s)};
+}
+
 std::vector<field_binding> schema(run_config& c) {
   return {bind_section("run", run_fields(c.run)),
           bind_section("model", model_fields(c)),
@@ -137,6 +144,7 @@ std::vector<field_binding> schema(run_config& c) {
           bind_section("reward", reward_fields(c.reward)),
           bind_section("learner", learner_fields(c.learner)),
           bind_section("timeouts", timeout_fields(c.timeouts)),
+          bind_section("console", console_fields(c.console)),
           // Where actors run: parsed and checked by cluster_loader.hpp.
           field_binding{"cluster", [](const YAML::Node&, const std::string&,
                                       binder_context&) {}}};

@@ -95,6 +95,14 @@ struct timeout_section {
   double rejoin_s = 60;     // a worker waits this long for a restarted head
 };
 
+/// console: the monitoring console the head serves (docs/console.md).
+struct console_section {
+  bool enabled = true;
+  std::string bind = "127.0.0.1"; // anything but loopback needs TANDEM_CONSOLE_TOKEN
+  int32_t port = 0;               // 0: an ephemeral port (RUN_DIR/console.url names it)
+  double no_progress_s = 10;      // the watchdog's shortest no-progress deadline
+};
+
 struct run_config {
   std::string source_path;   // file it was loaded from
   run_section run;
@@ -106,6 +114,7 @@ struct run_config {
   reward_section reward;
   learner_section learner;
   timeout_section timeouts;
+  console_section console;
   // Placement (which process, device and threads each actor gets, and how
   // weights and rollouts travel) is not here: it lives in the run's plan
   // (topology/process_plan.hpp), resolved once from the cluster.

@@ -40,6 +40,7 @@ controller_deps deps_of(const head_parts& p, const head_graph& g) {
   d.tokenizer = p.tokenizer;
   d.recorder = p.recorder;
   d.resume = p.resume;
+  d.monitor = p.monitor;
   return d;
 }
 
@@ -58,7 +59,8 @@ caf::expected<head_graph> spawn_head(caf::actor_system& sys, const head_settings
                          : std::shared_ptr<const text_tokenizer>{std::make_shared<char_tokenizer>()};
   g.rewards = p.rewards;
   for (int32_t i = 0; i < s.rewards; ++i)
-    g.rewards.push_back(sys.spawn(tokenized_reward_actor, s.reward, tok));
+    g.rewards.push_back(sys.spawn(tokenized_reward_actor, s.reward, tok,
+                                  "reward-" + std::to_string(i)));
   g.controller = sys.spawn(controller_actor, s.controller, deps_of(p, g));
   for (auto& inst : s.samplers) {
     auto a = p.spawn_sampler(inst);

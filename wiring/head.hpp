@@ -65,6 +65,7 @@ struct head_parts {
   caf::actor scaler;         // starts worker processes on scale-up; may be null
   caf::actor weights_mirror; // the ZeroMQ weights server; may be null
   caf::actor recorder;       // journal + checkpoints (actors/recorder.hpp); may be null
+  caf::actor monitor;        // the health monitor (console/health_monitor.hpp); may be null
   std::optional<controller_snapshot> resume; // the controller's part of a checkpoint
   /// Reward actors spawned elsewhere (tests: one that hangs), used besides
   /// the settings.rewards the head spawns.

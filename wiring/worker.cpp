@@ -78,7 +78,8 @@ caf::expected<worker_actors> spawn_worker(caf::actor_system& sys, const run_conf
   if (!tok)
     return tok.error();
   for (int32_t i = 0; i < proc.rewards; ++i)
-    w.rewards.push_back(sys.spawn(tokenized_reward_actor, cfg.reward.weights, *tok));
+    w.rewards.push_back(sys.spawn(tokenized_reward_actor, cfg.reward.weights, *tok,
+                                  proc.name + "-reward-" + std::to_string(i)));
   announce_worker(w, controller);
   return w;
 }

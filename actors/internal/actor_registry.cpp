@@ -8,30 +8,6 @@
 
 namespace tandem {
 
-const char* to_string(actor_state s) {
-  switch (s) {
-    case actor_state::starting: return "starting";
-    case actor_state::ready: return "ready";
-    case actor_state::busy: return "busy";
-    case actor_state::waiting_for_weights: return "waiting_for_weights";
-    case actor_state::draining: return "draining";
-    case actor_state::stalled: return "stalled";
-    case actor_state::dead: return "dead";
-  }
-  return "?";
-}
-
-const char* to_string(learner_phase p) {
-  switch (p) {
-    case learner_phase::waiting_for_batch: return "waiting_for_batch";
-    case learner_phase::forward: return "forward";
-    case learner_phase::backward: return "backward";
-    case learner_phase::optimizer: return "optimizer";
-    case learner_phase::publishing: return "publishing";
-  }
-  return "?";
-}
-
 const char* to_string(actor_event_kind k) {
   switch (k) {
     case actor_event_kind::joined: return "joined";
@@ -75,6 +51,12 @@ int64_t millis(registry_clock::duration d) {
 }
 
 } // namespace
+
+bool hung(const actor_health& h, registry_time now, registry_clock::duration stall_after) {
+  auto& r = h.report;
+  return r.state == actor_state::busy && !r.phase
+         && r.silent + (now - h.last_heartbeat) >= stall_after;
+}
 
 caf::error validate(const actor_report& r) {
   if (auto err = check_text("name", r.name, true))
@@ -157,9 +139,11 @@ void actor_registry::apply(entry& e, const actor_report& r, registry_time now) {
   h.report = r;
   h.report.last_error = cut_utf8(r.last_error, max_error_bytes);
   h.last_heartbeat = now;
-  h.state = r.state;
-  if (from == actor_state::stalled)
+  h.state = hung(h, now, cfg_.stall_after) ? actor_state::stalled : r.state;
+  if (from == actor_state::stalled && h.state != actor_state::stalled)
     push_event(actor_event_kind::recovered, h, from, now);
+  if (from != actor_state::stalled && h.state == actor_state::stalled)
+    push_event(actor_event_kind::stalled, h, from, now);
   if (r.errors > prev_errors && !h.report.last_error.empty()) {
     h.last_error_at = now - r.last_error_age;
     push_event(actor_event_kind::error, h, h.state, now).detail = h.report.last_error;
@@ -217,7 +201,7 @@ std::vector<actor_event> actor_registry::tick(registry_time now) {
     auto& h = e.health;
     if (h.state == actor_state::dead || h.state == actor_state::stalled)
       continue;
-    if (now - h.last_heartbeat < cfg_.stall_after)
+    if (now - h.last_heartbeat < cfg_.stall_after && !hung(h, now, cfg_.stall_after))
       continue;
     auto from = h.state;
     h.state = actor_state::stalled;
@@ -334,8 +318,11 @@ std::string to_json(const actor_health& h, registry_time now) {
   field(out, "in_flight", std::to_string(r.in_flight));
   field(out, "queues", queues_json(r.queues));
   field(out, "tokens_per_s", json_number_text(r.tokens_per_s));
-  if (r.phase)
+  if (r.phase) {
     field(out, "phase", json_quote(to_string(*r.phase)));
+    field(out, "phase_age_ms", std::to_string(r.phase_age.count()));
+  }
+  field(out, "silent_ms", std::to_string(r.silent.count()));
   field(out, "nccl_epoch", std::to_string(r.nccl_epoch));
   field(out, "deadline_breaches", std::to_string(r.deadline_breaches));
   field(out, "heartbeat_age_ms", age_ms(now, h.last_heartbeat));

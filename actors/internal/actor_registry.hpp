@@ -4,7 +4,8 @@
 //
 //   (new name) ──heartbeat──▶ starting ──report ready/busy/...──▶ <reported>
 //                                │                                   │
-//                                └───── no heartbeat for stall_after ┤ (tick)
+//                                └─ no heartbeat, or busy and silent, ┤ (tick or
+//                                   for stall_after                   │  report)
 //                                                                    ▼
 //   <reported> ◀──────────── heartbeat (event: recovered) ────────── stalled
 //   any state ──actor_down / process_gone──▶ dead (sticky)
@@ -46,59 +47,12 @@
 
 #include <caf/error.hpp>
 
+#include "runtime/health_report.hpp"
+
 namespace tandem {
 
 using registry_clock = std::chrono::steady_clock;
 using registry_time = registry_clock::time_point;
-
-enum class actor_state : uint8_t {
-  starting,
-  ready,
-  busy,
-  waiting_for_weights,
-  draining,
-  stalled, // derived only: no heartbeat for stall_after
-  dead,    // derived only: down message or process gone
-};
-constexpr size_t actor_state_count = 7;
-const char* to_string(actor_state s);
-
-enum class learner_phase : uint8_t {
-  waiting_for_batch,
-  forward,
-  backward,
-  optimizer,
-  publishing,
-};
-const char* to_string(learner_phase p);
-
-struct queue_depth {
-  std::string name;
-  uint64_t depth = 0;
-  uint64_t capacity = 0;
-};
-
-/// What one heartbeat carries. Times are ages (durations in the sender's
-/// clock), never time points: steady clocks of two processes don't compare.
-struct actor_report {
-  std::string role;
-  std::string name; // unique in the run: the registry's key
-  std::string node;
-  int64_t pid = 0;
-  uint64_t incarnation = 0; // distinct per start of the actor in its process
-  uint64_t seq = 0;         // per sender, increasing with every report
-  actor_state state = actor_state::starting;
-  int64_t version = -1; // policy version held; -1 before the first
-  uint64_t in_flight = 0;
-  std::vector<queue_depth> queues;
-  double tokens_per_s = 0;
-  std::optional<learner_phase> phase; // learners only
-  uint64_t nccl_epoch = 0;
-  uint64_t deadline_breaches = 0;
-  uint64_t errors = 0; // errors seen by the sender so far
-  std::string last_error;
-  std::chrono::milliseconds last_error_age{0};
-};
 
 /// The registry's view of one actor.
 struct actor_health {
@@ -190,6 +144,8 @@ public:
   /// Events with an id above `after_id`, oldest first (0: the whole ring).
   std::vector<actor_event> events_after(uint64_t after_id) const;
   const registry_counters& counters() const { return counters_; }
+  /// The id of the newest event (0: none yet).
+  uint64_t last_event_id() const { return next_event_id_ - 1; }
   const actor_registry_config& config() const { return cfg_; }
 
 private:
@@ -218,6 +174,11 @@ private:
   uint64_t next_event_id_ = 1;
   registry_counters counters_;
 };
+
+/// A busy actor (not a learner in a phase: the watchdog judges those by the
+/// phase's deadline) that has handled nothing for stall_after, as of `now`:
+/// hung inside a handler while its process still beats.
+bool hung(const actor_health& h, registry_time now, registry_clock::duration stall_after);
 
 /// Checks a report's fields (names each bad one); what heartbeat() checks.
 caf::error validate(const actor_report& r);

@@ -62,7 +62,11 @@ json_record to_json(const step_record& r) {
     .add("groups_consumed", static_cast<int64_t>(r.consumed))
     .add("groups_requeued", static_cast<int64_t>(r.requeued))
     .add("groups_dropped", static_cast<int64_t>(r.dropped))
-    .add("groups_stale_refused", static_cast<int64_t>(r.stale_refused));
+    .add("groups_stale_refused", static_cast<int64_t>(r.stale_refused))
+    .add("reward_ok", static_cast<int64_t>(r.reward_ok))
+    .add("reward_invalid", static_cast<int64_t>(r.reward_invalid))
+    .add("reward_timeout", static_cast<int64_t>(r.reward_timeout))
+    .add("reward_error", static_cast<int64_t>(r.reward_error));
   return j;
 }
 
@@ -92,7 +96,13 @@ std::string progress_line(const step_record& r, int64_t total_steps) {
                 (long long) r.staleness.max, tps, (long long) r.samplers,
                 format_duration(r.elapsed).c_str(),
                 format_duration(per_step * (total_steps - r.step)).c_str());
-  return buf;
+  std::string line = buf;
+  auto failed = r.reward_invalid + r.reward_timeout + r.reward_error;
+  if (failed > 0)
+    line += " | scoring failed " + std::to_string(failed) + " (invalid "
+            + std::to_string(r.reward_invalid) + ", timeout " + std::to_string(r.reward_timeout)
+            + ", error " + std::to_string(r.reward_error) + ")";
+  return line;
 }
 
 void reward_window::add(double x) {

@@ -45,6 +45,8 @@ struct step_record {
   double elapsed = 0;           // seconds since the run started
   uint64_t consumed = 0, requeued = 0, dropped = 0, stale_refused = 0;
   int64_t samplers = 0;
+  // Scorings of this interval by outcome (only ok became a reward).
+  uint64_t reward_ok = 0, reward_invalid = 0, reward_timeout = 0, reward_error = 0;
 };
 
 json_record to_json(const step_record& r);

@@ -100,6 +100,7 @@ public:
 
   size_t count(group_state s) const;
   size_t live() const { return groups_.size(); }
+  size_t capacity() const { return capacity_; }
   const work_counters& counters() const { return counters_; }
   std::optional<group_state> state_of(uint64_t group_id) const;
   std::string holder_of(uint64_t group_id) const;

@@ -367,5 +367,54 @@ TEST(ActorRegistry, JsonEscapesNamesAndReadsBack) {
   EXPECT_EQ(str(&*ev, "name"), r.name);
 }
 
+// A busy actor that keeps beating (its process is fine) but has handled
+// nothing for stall_after is hung in a handler: stalled, then recovered
+// once it handles messages again. A learner in a phase is judged by the
+// watchdog's phase deadline instead, and an idle (ready) silent actor is fine.
+TEST(actor_registry, busy_and_silent_is_stalled_though_beating) {
+  actor_registry reg;
+  auto r = report("s0", 1, actor_state::busy);
+  r.silent = milliseconds(200);
+  ASSERT_FALSE(reg.heartbeat(r, t0));
+  EXPECT_EQ(state_of(reg, "s0"), actor_state::busy);
+  r.seq = 2;
+  r.silent = milliseconds(1600);
+  ASSERT_FALSE(reg.heartbeat(r, t0 + milliseconds(500)));
+  EXPECT_EQ(reg.find("s0", t0)->state, actor_state::stalled);
+  r.seq = 3;
+  r.silent = milliseconds(10);
+  ASSERT_FALSE(reg.heartbeat(r, t0 + milliseconds(1000)));
+  EXPECT_EQ(reg.find("s0", t0)->state, actor_state::busy);
+  auto ev = reg.events_after(0);
+  ASSERT_GE(ev.size(), 3u);
+  EXPECT_EQ(ev[ev.size() - 2].kind, actor_event_kind::stalled);
+  EXPECT_EQ(ev.back().kind, actor_event_kind::recovered);
+
+  auto idle = report("s1", 1, actor_state::ready);
+  idle.silent = std::chrono::minutes(5);
+  ASSERT_FALSE(reg.heartbeat(idle, t0));
+  EXPECT_EQ(reg.find("s1", t0)->state, actor_state::ready);
+
+  auto learner = report("learner", 1, actor_state::busy);
+  learner.role = "learner";
+  learner.phase = learner_phase::backward;
+  learner.silent = std::chrono::minutes(5);
+  ASSERT_FALSE(reg.heartbeat(learner, t0));
+  EXPECT_EQ(reg.find("learner", t0)->state, actor_state::busy);
+}
+
+// The silence of a busy actor keeps growing between beats: tick() finds it
+// stalled without a new report.
+TEST(actor_registry, busy_silence_counts_time_since_the_last_beat) {
+  actor_registry reg;
+  auto r = report("s0", 1, actor_state::busy);
+  r.silent = milliseconds(1000);
+  ASSERT_FALSE(reg.heartbeat(r, t0));
+  EXPECT_TRUE(reg.tick(t0 + milliseconds(400)).empty());
+  auto ev = reg.tick(t0 + milliseconds(500));
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].kind, actor_event_kind::stalled);
+}
+
 } // namespace
 } // namespace tandem

@@ -385,6 +385,13 @@ void check_timeouts(const timeout_section& t, checker& k) {
   k.positive("timeouts.rejoin_s", t.rejoin_s);
 }
 
+void check_console(const console_section& c, checker& k) {
+  k.require(c.port >= 0 && c.port <= 65535, "console.port",
+            "must be a port in 0..65535 (0: ephemeral; got " + std::to_string(c.port) + ")");
+  k.require(!c.bind.empty(), "console.bind", "must name an address (127.0.0.1 by default)");
+  k.positive("console.no_progress_s", c.no_progress_s);
+}
+
 } // namespace
 
 int64_t longest_arithmetic_question_bytes(int64_t max_operand) {
@@ -410,6 +417,7 @@ void check_run_config(run_config& cfg, const std::string& base_dir,
   check_reward(cfg.reward, k);
   check_learner(cfg, k);
   check_timeouts(cfg.timeouts, k);
+  check_console(cfg.console, k);
 }
 
 } // namespace tandem::internal
