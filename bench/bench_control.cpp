@@ -49,6 +49,7 @@
 // threads (configure_actor_system); the learner is detached (its simulated
 // step sleeps like a LibTorch step would block).
 #include "bench/bench_control.hpp"
+#include "bench/console_probe.hpp"
 #include "bench/timing.hpp"
 
 #include <chrono>
@@ -68,6 +69,8 @@
 #include "actors/weight_broadcaster.hpp"
 #include "wiring/actor_system.hpp"
 #include "wiring/head.hpp"
+#include "wiring/head_console.hpp"
+#include "wiring/health.hpp"
 #include "bench/control_report.hpp"
 #include "bench/control_sim.hpp"
 #include "bench/report_collector.hpp"
@@ -108,7 +111,7 @@ struct control_head {
 };
 
 caf::expected<control_head> spawn_control_head(caf::actor_system& sys, caf::scoped_actor& self,
-                                               const control_options& o) {
+                                               const control_options& o, head_console* console) {
   control_head h;
   head_settings hs;
   hs.broadcaster.ack_timeout = 30s;
@@ -130,10 +133,16 @@ caf::expected<control_head> spawn_control_head(caf::actor_system& sys, caf::scop
   parts.trainer = std::make_shared<sim_training_backend>(
     sim_training_settings{micros(o.learner_us), 64});
   parts.metrics = h.metrics;
+  if (console) {
+    parts.metrics = std::make_shared<tee_sink>(h.metrics, console->metrics());
+    parts.monitor = console->monitor();
+  }
   parts.observer = caf::actor_cast<caf::actor>(self);
   auto g = spawn_head(sys, hs, parts);
   if (!g)
     return g.error();
+  if (console)
+    console->attach(g->controller);
   h.graph = std::move(*g);
   return h;
 }
@@ -203,12 +212,36 @@ caf::expected<head_run> run_once(const control_options& o) {
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg);
   caf::actor_system sys{sys_cfg};
+  std::unique_ptr<health_reporting> health;
+  std::unique_ptr<head_console> console;
+  if (o.console) {
+    health = std::make_unique<health_reporting>(sys, "head");
+    head_console_options co;
+    co.steps = o.steps;
+    auto c = head_console::start(sys, co, nullptr);
+    if (!c)
+      return c.error();
+    console = std::move(*c);
+    health->set_sink(console->monitor());
+  }
   caf::scoped_actor self{sys};
-  auto h = spawn_control_head(sys, self, o);
+  auto h = spawn_control_head(sys, self, o, console.get());
   if (!h)
     return h.error();
   auto s = start_samplers(sys, self, h->graph.controller, o);
+  std::unique_ptr<console_probe> probe;
+  if (console)
+    probe = std::make_unique<console_probe>(console->url(), 100ms);
   auto r = s ? measure(self, *h, *s, o) : caf::expected<head_run>{s.error()};
+  if (probe && r) {
+    auto f = probe->stop();
+    r->actors_ms = f.actors_ms;
+    r->actors_bytes = f.actors_bytes;
+    r->stream_bytes = f.stream_bytes;
+    r->scrapes = f.scrapes;
+    r->console_failures = f.failures;
+  }
+  probe.reset();
   for (auto& a : h->graph.all())
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   if (s) {

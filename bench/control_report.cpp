@@ -108,6 +108,16 @@ void print_round(const control_options& o, size_t index, const head_run& r) {
               r.wall, static_cast<long long>(r.totals.groups),
               static_cast<long long>(count_messages(o, r.totals).total()),
               cost_per_message(o, r) * 1e6);
+  if (o.console && !r.actors_ms.empty()) {
+    auto ms = r.actors_ms;
+    std::sort(ms.begin(), ms.end());
+    auto at = [&](double q) { return ms[static_cast<size_t>(q * (ms.size() - 1))]; };
+    std::printf("  console: GET /api/actors (%.0f KB) median %.2f ms, p99 %.2f ms, max %.2f ms "
+                "over %zu requests; %llu scrapes of /metrics; page stream %.1f MB; %llu failed\n",
+                r.actors_bytes / 1024.0, at(0.5), at(0.99), ms.back(), ms.size(),
+                static_cast<unsigned long long>(r.scrapes), r.stream_bytes / 1e6,
+                static_cast<unsigned long long>(r.console_failures));
+  }
   std::fflush(stdout);
 }
 

@@ -23,6 +23,11 @@ struct head_run {
   double wall = 0;
   sim_totals totals;
   int64_t max_staleness = -1;
+  // --console 1: GET /api/actors reply times (ms), its size, the open
+  // page's stream bytes and scrapes, failed requests.
+  std::vector<double> actors_ms;
+  size_t actors_bytes = 0;
+  uint64_t stream_bytes = 0, scrapes = 0, console_failures = 0;
 };
 
 /// Integer `key` of a one-line JSON object, or -1.

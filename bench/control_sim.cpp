@@ -56,7 +56,10 @@ void declare_control_flags(command_line& cl) {
     .number("--accuracy", "fraction of correct simulated completions", 0.5, 0, 1)
     .integer("--seed", "seed of problems and simulated samplers", 1, 0, INT64_MAX)
     .number("--connect-s", "seconds for all samplers to join", 60, 1e-3, 1e6)
-    .number("--deadline-s", "seconds the run may take", 600, 1e-3, 1e7);
+    .number("--deadline-s", "seconds the run may take", 600, 1e-3, 1e7)
+    .integer("--console", "1: every process reports health and the head serves its console; "
+                          "an open page, a scrape per second and GET /api/actors every 100 ms "
+                          "are timed", 0, 0, 1);
 }
 
 caf::expected<control_options> control_options_from(const command_line& cl) {
@@ -71,6 +74,7 @@ caf::expected<control_options> control_options_from(const command_line& cl) {
   o.token_us = cl.as_int("--token-us");
   o.overhead_us = cl.as_int("--overhead-us");
   o.learner_us = cl.as_int("--learner-us");
+  o.console = static_cast<int32_t>(cl.as_int("--console"));
   o.accuracy = cl.as_number("--accuracy");
   o.seed = static_cast<uint64_t>(cl.as_int("--seed"));
   o.connect_s = cl.as_number("--connect-s");
@@ -92,7 +96,8 @@ std::vector<std::string> sampler_flags(const control_options& o) {
           "--accuracy", std::to_string(o.accuracy),
           "--seed", std::to_string(o.seed),
           "--connect-s", std::to_string(o.connect_s),
-          "--deadline-s", std::to_string(o.deadline_s)};
+          "--deadline-s", std::to_string(o.deadline_s),
+          "--console", std::to_string(o.console)};
 }
 
 std::vector<caf::actor> spawn_sim_samplers(caf::actor_system& sys, caf::scoped_actor& self,

@@ -42,6 +42,7 @@ struct control_options {
   uint64_t seed = 1;
   double connect_s = 60;
   double deadline_s = 600;
+  int32_t console = 0; // 1: the head serves its console; its cost and latency are measured
 };
 
 /// Declares every option of control_options on `cl`.

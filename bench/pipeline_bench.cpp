@@ -23,6 +23,7 @@ struct bench_settings {
   int32_t rounds = 0, steps = 0, warmup = 0, samplers = 0;
   int32_t eta = 1; // the async pipeline's
   bool nccl = false;
+  bool console = false; // also the async pipeline with the console on
 };
 
 command_line pipeline_flags() {
@@ -35,7 +36,9 @@ command_line pipeline_flags() {
     .integer("--warmup", "untimed steps before them", 5, 0, 100000)
     .integer("--samplers", "samplers, one OS thread each", 1, 1, 1024)
     .text("--weights", "caf|nccl", "nccl: also the async pipeline with NCCL weights (GPU "
-                                   "builds)", "caf");
+                                   "builds)", "caf")
+    .toggle("--console", "also the async pipeline with the monitoring console on and a page "
+                         "open on it (its cost: the ratio to the async pipeline)");
   return cl;
 }
 
@@ -72,20 +75,23 @@ std::string workload_mismatch(const char* what, const mode_result& m, const pipe
   return out;
 }
 
-enum class mode { generation, training, sync, async, async_nccl };
+enum class mode { generation, training, sync, async, async_nccl, async_console };
 
 const char* name_of(mode m) {
-  const char* names[] = {"generation", "training", "sync", "async", "async NCCL"};
+  const char* names[] = {"generation", "training", "sync", "async", "async NCCL",
+                         "async with the console"};
   return names[static_cast<int>(m)];
 }
 
 /// The modes of round `k` (0-based): generation, training, sync, async
 /// (, async NCCL), reversed in every second round so that a steady drift of
 /// the machine's speed during the bench favours no mode.
-std::vector<mode> order_of(int32_t k, bool nccl) {
+std::vector<mode> order_of(int32_t k, bool nccl, bool console) {
   std::vector<mode> out{mode::generation, mode::training, mode::sync, mode::async};
   if (nccl)
     out.push_back(mode::async_nccl);
+  if (console)
+    out.push_back(mode::async_console);
   if (k % 2 == 1)
     std::reverse(out.begin(), out.end());
   return out;
@@ -113,6 +119,10 @@ caf::expected<mode_result> run_mode(mode m, const round_inputs& in) {
       auto async = mode_config(in.loaded, in.s, in.s.eta, false);
       return run_pipeline(async.cfg, async.plan, in.s.warmup);
     }
+    case mode::async_console: {
+      auto async = mode_config(in.loaded, in.s, in.s.eta, false);
+      return run_pipeline(async.cfg, async.plan, in.s.warmup, true);
+    }
     default: {
       auto nccl = mode_config(in.loaded, in.s, in.s.eta, true);
       return run_pipeline(nccl.cfg, nccl.plan, in.s.warmup);
@@ -123,8 +133,8 @@ caf::expected<mode_result> run_mode(mode m, const round_inputs& in) {
 /// Round `k`: every mode once. `mismatches` collects workload differences.
 caf::expected<round_rates> run_round(int32_t k, const round_inputs& in, std::string* mismatches) {
   round_rates r;
-  double* rate_of[] = {&r.gen, &r.train, &r.sync, &r.async, &r.async_nccl};
-  for (auto m : order_of(k, in.s.nccl)) {
+  double* rate_of[] = {&r.gen, &r.train, &r.sync, &r.async, &r.async_nccl, &r.async_console};
+  for (auto m : order_of(k, in.s.nccl, in.s.console)) {
     auto res = run_mode(m, in);
     if (!res)
       return make_error(errc::process_failure,
@@ -166,6 +176,7 @@ caf::expected<bench_settings> settings_from(const command_line& cl, const run_co
   if (weights != "caf" && weights != "nccl")
     return make_error(errc::invalid_argument, "--weights: caf or nccl (got '" + weights + "')");
   s.nccl = weights == "nccl";
+  s.console = cl.on("--console");
   return s;
 }
 

@@ -35,7 +35,7 @@
 namespace tandem {
 
 /// tandem bench pipeline CONFIG [--rounds N] [--steps N] [--warmup N]
-///   [--samplers N] [--weights caf|nccl]
+///   [--samplers N] [--weights caf|nccl] [--console]
 int pipeline_bench_command(const std::vector<std::string>& a);
 
 } // namespace tandem

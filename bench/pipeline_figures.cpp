@@ -77,6 +77,12 @@ std::vector<figure_row> summarize_rounds(const std::vector<round_rates>& rounds)
     rows.push_back(row_of(rounds, "NCCL/bytes async speedup", "", 0,
                           [](auto& r) { return ratios_of(r).nccl_vs_bytes; }));
   }
+  if (!rounds.empty() && rounds.front().async_console > 0) {
+    rows.push_back(row_of(rounds, "async pipeline, console on", rate, 0,
+                          [](auto& r) { return r.async_console; }));
+    rows.push_back(row_of(rounds, "console on / off (async)", "", 0,
+                          [](auto& r) { return r.async > 0 ? r.async_console / r.async : 0; }));
+  }
   return rows;
 }
 
@@ -100,6 +106,8 @@ void print_round(size_t index, const round_rates& r) {
               r.train, r.sync, r.async);
   if (r.async_nccl > 0)
     std::printf("  async-nccl %8.1f", r.async_nccl);
+  if (r.async_console > 0)
+    std::printf("  async+console %8.1f", r.async_console);
   std::printf("  | serial %8.1f  sync/serial %.2f  async/sync %.2f  efficiency %.2f\n", x.serial,
               x.sync_vs_serial, x.async_vs_sync, x.efficiency);
   std::fflush(stdout);

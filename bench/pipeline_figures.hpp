@@ -32,6 +32,7 @@ namespace tandem {
 /// Rates of one round, samples/s. async_nccl is 0 when not measured.
 struct round_rates {
   double gen = 0, train = 0, sync = 0, async = 0, async_nccl = 0;
+  double async_console = 0; // the async pipeline with the console on; 0: not measured
 };
 
 /// The figures derived from one round (see the file comment).

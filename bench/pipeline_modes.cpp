@@ -11,6 +11,9 @@
 #include "wiring/actor_system.hpp"
 #include "wiring/components.hpp"
 #include "wiring/head.hpp"
+#include "wiring/head_console.hpp"
+#include "wiring/health.hpp"
+#include "bench/console_probe.hpp"
 #include "bench/request_recorder.hpp"
 #include "runtime/error.hpp"
 #include "runtime/json_reader.hpp"
@@ -80,16 +83,24 @@ size_t count_warmup_requests(const std::vector<generate_request>& requests,
 caf::expected<head_graph> spawn_bench_head(caf::actor_system& sys, caf::scoped_actor& self,
                                            const run_config& cfg, const run_plan& plan,
                                            std::shared_ptr<metrics_sink> metrics,
-                                           bool local_samplers) {
+                                           bool local_samplers,
+                                           head_console* console = nullptr) {
   auto parts = make_head_parts(sys, cfg, plan);
   if (!parts)
     return parts.error();
   parts->observer = self;
   parts->metrics = std::move(metrics);
+  if (console) {
+    parts->metrics = std::make_shared<tee_sink>(parts->metrics, console->metrics());
+    parts->monitor = console->monitor();
+  }
   auto settings = make_head_settings(cfg, plan);
   if (!local_samplers)
     settings.samplers.clear(); // the bench's own, behind recorders
-  return spawn_head(sys, settings, *parts);
+  auto g = spawn_head(sys, settings, *parts);
+  if (g && console)
+    console->attach(g->controller);
+  return g;
 }
 
 caf::expected<pipeline_workload> record_workload(const run_config& cfg, const run_plan& plan,
@@ -142,16 +153,32 @@ caf::expected<pipeline_workload> record_workload(const run_config& cfg, const ru
 }
 
 caf::expected<mode_result> run_pipeline(const run_config& cfg, const run_plan& plan,
-                                        int32_t warmup_steps) {
+                                        int32_t warmup_steps, bool console) {
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg);
   caf::actor_system sys{sys_cfg};
+  std::unique_ptr<health_reporting> health;
+  std::unique_ptr<head_console> hc;
+  if (console) {
+    health = std::make_unique<health_reporting>(sys, "head");
+    head_console_options co;
+    co.steps = cfg.run.steps;
+    auto c = head_console::start(sys, co, nullptr);
+    if (!c)
+      return c.error();
+    hc = std::move(*c);
+    health->set_sink(hc->monitor());
+  }
   caf::scoped_actor self{sys};
   auto metrics = std::make_shared<memory_sink>();
-  auto p = spawn_bench_head(sys, self, cfg, plan, metrics, true);
+  auto p = spawn_bench_head(sys, self, cfg, plan, metrics, true, hc.get());
   if (!p)
     return p.error();
+  std::unique_ptr<console_probe> page;
+  if (hc)
+    page = std::make_unique<console_probe>(hc->url(), std::chrono::seconds(1));
   auto err = await_finished(self, cfg);
+  page.reset();
   stop_all(p->all());
   if (err)
     return err;

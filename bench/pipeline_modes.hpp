@@ -74,8 +74,11 @@ caf::expected<mode_result> run_training(const run_config& cfg, const run_plan& p
                                         const std::vector<scored_group>& scored,
                                         int32_t warmup_steps);
 
-/// The real pipeline for cfg.run.steps steps.
+/// The real pipeline for cfg.run.steps steps. With `console`, as `tandem
+/// run` has it: every actor reports health, the head serves its console,
+/// and a page is open on it (its stream read, /metrics scraped and
+/// /api/actors fetched every second: bench/console_probe.hpp).
 caf::expected<mode_result> run_pipeline(const run_config& cfg, const run_plan& plan,
-                                        int32_t warmup_steps);
+                                        int32_t warmup_steps, bool console = false);
 
 } // namespace tandem

@@ -20,6 +20,7 @@
 #include "bench/timing.hpp"
 #include "bench/control_sim.hpp"
 #include "runtime/error.hpp"
+#include "wiring/health.hpp"
 
 namespace tandem {
 
@@ -93,7 +94,12 @@ int sim_worker_command(const std::vector<std::string>& a) {
     return 1;
   }
   caf::scoped_actor self{sys};
+  std::unique_ptr<health_reporting> health;
+  if (o->console)
+    health = std::make_unique<health_reporting>(sys, "sim-worker");
   auto samplers = spawn_sim_samplers(sys, self, *head, *o);
+  if (health && !health->connect(*head))
+    std::cerr << "sim-worker: the head has no health monitor\n";
   auto finished = serve_until_head_done(self, *head, o->deadline_s + o->connect_s);
   int code = finished ? 0 : 1;
   if (finished) {
