@@ -3,6 +3,7 @@
 
 #include "app/commands.hpp"
 #include "bench/bench_command.hpp"
+#include "console/top_command.hpp"
 #include "runtime/cpu_budget.hpp"
 
 namespace {
@@ -57,6 +58,9 @@ const char* usage =
   "  tandem export RUN_DIR --out DIR [--step N]\n"
   "      a checkpoint's policy (the newest valid one, or step N) as a Hugging Face\n"
   "      directory: config.json, model.safetensors and the run's tokenizer files\n"
+  "  tandem top HEAD_OR_RUN_DIR [--interval MS] [--once] [--token T]\n"
+  "      live, htop-like view of a running head's console (RUN_DIR/console.url): actors,\n"
+  "      reward sparkline, the watchdog's cause\n"
   "  tandem bench NAME --help, tandem logits --help, tandem tokenize --help\n"
   "      every flag of a bench or reference tool\n"
   "  tandem --version\n"
@@ -102,6 +106,8 @@ int main(int argc, char** argv) {
     return tandem::audit_command(rest);
   if (cmd == "export")
     return tandem::export_command(rest);
+  if (cmd == "top")
+    return tandem::top_command(rest);
   if (auto rc = tandem::run_bench_tool(cmd, rest)) // bench, logits, tokenize, sim-worker
     return *rc;
   std::cerr << "tandem: unknown command '" << cmd << "'\n\n" << usage;
