@@ -120,6 +120,7 @@ endif()
 tandem_check_headers(topology LIBS tandem_topology tandem_tasks tandem_hf_config yaml-cpp
                      GLOB_RECURSE topology/*.hpp)
 tandem_check_headers(actors LIBS tandem_actors GLOB_RECURSE actors/*.hpp)
+tandem_check_headers(console LIBS tandem_console GLOB_RECURSE console/*.hpp)
 tandem_check_headers(wiring LIBS tandem_wiring GLOB_RECURSE wiring/*.hpp)
 tandem_check_headers(app LIBS tandem_app GLOB_RECURSE app/*.hpp)
 if(EXISTS ${TANDEM_ROOT}/bench/CMakeLists.txt)
@@ -127,4 +128,4 @@ if(EXISTS ${TANDEM_ROOT}/bench/CMakeLists.txt)
   tandem_header_check_coverage(bench)
 endif()
 
-tandem_header_check_coverage(runtime tasks models topology actors wiring app)
+tandem_header_check_coverage(runtime tasks models topology actors console wiring app)
