@@ -79,7 +79,7 @@ void flush_events(const state_ptr& st, uint64_t after) {
 
 void on_beat(caf::event_based_actor* self, const state_ptr& st, const health_beat& b) {
   auto before = st->registry.last_event_id();
-  auto now = registry_clock::now();
+  auto now = self->clock().now();
   if (auto src = self->current_sender(); src && !st->reporters.count(src->address())) {
     st->reporters.emplace(src->address(), process_key{b.node, b.pid});
     self->monitor(caf::actor_cast<caf::actor_addr>(src));
@@ -97,9 +97,8 @@ void on_beat(caf::event_based_actor* self, const state_ptr& st, const health_bea
   flush_events(st, before);
 }
 
-void on_down(const state_ptr& st, const caf::down_msg& dm) {
+void on_down(const state_ptr& st, const caf::down_msg& dm, registry_time now) {
   auto before = st->registry.last_event_id();
-  auto now = registry_clock::now();
   if (auto it = st->watched.find(dm.source); it != st->watched.end()) {
     st->registry.actor_down(it->second, now);
     st->watched.erase(it);
@@ -133,7 +132,7 @@ double double_field(const json_value& j, const char* key) {
 }
 
 /// The controller's status_atom reply (controller.cpp status_json).
-void on_status(const state_ptr& st, const std::string& text) {
+void on_status(const state_ptr& st, const std::string& text, registry_time now) {
   auto j = parse_json(text);
   if (!j)
     return st->log("[console] unreadable controller status: " + describe(j.error()));
@@ -150,7 +149,7 @@ void on_status(const state_ptr& st, const std::string& text) {
   p.reward_invalid = uint_field(*j, "reward_invalid");
   p.reward_timeout = uint_field(*j, "reward_timeout");
   p.reward_error = uint_field(*j, "reward_error");
-  st->dog.observe(p, registry_clock::now());
+  st->dog.observe(p, now);
   auto& t = st->totals;
   if (t.status == "starting")
     t.status = "training";
@@ -250,7 +249,7 @@ void diagnose(const state_ptr& st, const std::vector<actor_health>& all, registr
 }
 
 void on_tick(caf::event_based_actor* self, const state_ptr& st) {
-  auto now = registry_clock::now();
+  auto now = self->clock().now();
   for (auto& e : st->registry.tick(now))
     push_actor_event(st, e);
   auto all = st->registry.snapshot(now);
@@ -260,7 +259,8 @@ void on_tick(caf::event_based_actor* self, const state_ptr& st) {
                             prometheus_text(st->totals, all, st->hist, now));
   if (st->controller && st->totals.status != "finished")
     self->request(st->controller, std::chrono::seconds(1), status_atom::value)
-      .then([st](const std::string& s) { on_status(st, s); }, [](caf::error&) {});
+      .then([self, st](const std::string& s) { on_status(st, s, self->clock().now()); },
+            [](caf::error&) {});
   self->delayed_send(self, st->cfg.interval, tick_atom::value);
 }
 
@@ -269,7 +269,7 @@ void on_tick(caf::event_based_actor* self, const state_ptr& st) {
 caf::behavior health_monitor_actor(caf::event_based_actor* self,
                                    health_monitor_settings settings, health_monitor_deps deps) {
   auto st = std::make_shared<monitor_state>(std::move(settings), std::move(deps));
-  self->set_down_handler([st](caf::down_msg& dm) { on_down(st, dm); });
+  self->set_down_handler([self, st](caf::down_msg& dm) { on_down(st, dm, self->clock().now()); });
   self->send(self, tick_atom::value);
   return {
     [=](const health_beat& b) { on_beat(self, st, b); },
