@@ -120,8 +120,11 @@ endif()
 tandem_check_headers(topology LIBS tandem_topology tandem_tasks tandem_hf_config yaml-cpp
                      GLOB_RECURSE topology/*.hpp)
 tandem_check_headers(actors LIBS tandem_actors GLOB_RECURSE actors/*.hpp)
-tandem_check_headers(console LIBS tandem_console GLOB_RECURSE console/*.hpp)
 tandem_check_headers(wiring LIBS tandem_wiring GLOB_RECURSE wiring/*.hpp)
+# tandem_actors too: prometheus_text.hpp reads the actor registry's types;
+# cpp-httplib (private to tandem_console) for internal/bounded_task_queue.hpp.
+tandem_check_headers(console LIBS tandem_console tandem_actors tandem::httplib
+                     GLOB_RECURSE console/*.hpp)
 tandem_check_headers(app LIBS tandem_app GLOB_RECURSE app/*.hpp)
 if(EXISTS ${TANDEM_ROOT}/bench/CMakeLists.txt)
   tandem_check_headers(bench LIBS tandem_bench GLOB_RECURSE bench/*.hpp)

@@ -80,6 +80,8 @@ public:
 
   /// Blocks until a snapshot with seq > after_seq, a new event or a new
   /// metrics record exists, or until `timeout`; returns the current snapshot.
+  /// "A new metrics record" is a last step other than `after_step`: a step
+  /// below it means the log was cut back past the reader (see metrics_cuts).
   std::shared_ptr<const console_snapshot> wait_newer(uint64_t after_seq, uint64_t after_event,
                                                      int64_t after_step,
                                                      std::chrono::milliseconds timeout) const;
@@ -93,6 +95,10 @@ public:
   int64_t last_step() const; // -1 when none
   uint64_t events_dropped() const;
   uint64_t metrics_dropped() const;
+  /// How many times add_metrics cut the log back (a repeated step). A reader
+  /// that sees this change re-reads the records (its cursor may be past the
+  /// cut, or the cut may have replaced the very step it holds).
+  uint64_t metrics_cuts() const;
 
 private:
   limits limits_;
@@ -104,6 +110,7 @@ private:
   uint64_t next_event_id_ = 1;
   uint64_t events_dropped_ = 0;
   uint64_t metrics_dropped_ = 0;
+  uint64_t metrics_cuts_ = 0;
 };
 
 } // namespace tandem

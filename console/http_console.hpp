@@ -15,21 +15,41 @@
 //                             "event" per new log event, "metrics" per new
 //                             record; a comment line every 10 s keeps proxies
 //                             open. Query ?after_event=ID&after_step=N resumes.
+//                             First comes a "cursor" event {"after_event":E,
+//                             "after_step":S}: what follows continues after E
+//                             and S (the client drops what it holds beyond
+//                             them); it comes again when the metrics log was
+//                             cut back. Messages carry ids, so a reconnecting
+//                             EventSource resumes through Last-Event-ID
+//                             (console/internal/sse_stream.hpp).
 //   GET  /metrics             snapshot().prometheus_text (text/plain; version=0.0.4)
 //   POST /api/scale           {"role":"sampler"|"reward","count":N}
 //   POST /api/drain           {"name":"..."}
 //   POST /api/stop            {}
+//                             each replies {"ok":true,"reply":"..."} or
+//                             {"ok":false,"error":"..."}: 400 for a body that
+//                             names no valid request (the field is named), and
+//                             for a control's error by its code: 400
+//                             invalid_argument, 404 not_found, 409 not_ready /
+//                             capacity_exceeded / in_use, 504 timeout, else 500
 // Control requests need the token: "Authorization: Bearer TOKEN" (or
 // ?token=TOKEN). Missing: 401; wrong: 403; both change nothing. When bound to
 // anything but a loopback address, every endpoint needs the token (the page
-// and EventSource pass it as ?token=).
+// and EventSource pass it as ?token=). The page fetched with a valid token
+// sets it as an HttpOnly, SameSite=Strict cookie, which the endpoints accept
+// too, so the page's scripts and stream load without ?token= on each URL.
+// Before the head's first publish, /api/actors, /api/run and /metrics
+// answer 503 (Retry-After: 1).
 //
 // Bounds: at most `max_stream_clients` SSE streams (more get 503); a stream
 // whose client does not take its bytes within `write_timeout` is closed and
 // counted (dropped_clients), so a slow or stalled browser costs one HTTP
-// thread and never the writer. Request bodies over 64 KiB are refused (413).
+// thread and never the writer. Request bodies over 64 KiB are refused (413);
+// a POST with neither Content-Length nor chunked encoding gets 411.
 //
 // Thread safety: start/stop from one thread; the server runs its own threads.
+// cpp-httplib's server ignores SIGPIPE for the whole process (it writes to
+// sockets whose peer may be gone).
 #pragma once
 
 #include <chrono>
@@ -71,8 +91,9 @@ std::string generate_console_token();
 
 class http_console {
 public:
-  /// Binds and starts serving; invalid_argument for an empty token, an
-  /// address that cannot be bound names it (errc::io_error).
+  /// Binds and starts serving; invalid_argument for an empty token (or
+  /// max_stream_clients outside 1..1024, a write_timeout not positive), an
+  /// address that cannot be bound names it (errc::io_failure).
   static caf::expected<std::unique_ptr<http_console>>
   start(const console_options& opts, std::shared_ptr<const console_state> state,
         console_controls controls);
@@ -89,7 +110,7 @@ public:
 
   uint64_t stream_clients() const;  // open now
   uint64_t dropped_clients() const; // closed for not reading (slow)
-  uint64_t refused_requests() const; // 401/403/413/503
+  uint64_t refused_requests() const; // 401/403/411/413/503
 
 private:
   struct impl;
