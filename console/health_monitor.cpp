@@ -164,7 +164,6 @@ void on_status(const state_ptr& st, const std::string& text, registry_time now) 
   t.reward_invalid = p.reward_invalid;
   t.reward_timeout = p.reward_timeout;
   t.reward_error = p.reward_error;
-  t.tokens_per_s = double_field(*j, "tokens_per_s");
 }
 
 void on_metrics(const state_ptr& st, int64_t step, const std::string& record) {
@@ -189,6 +188,7 @@ void on_metrics(const state_ptr& st, int64_t step, const std::string& record) {
   t.accuracy = double_field(*j, "accuracy");
   t.kl = double_field(*j, "kl");
   t.entropy = double_field(*j, "entropy");
+  t.tokens_per_s = double_field(*j, "tokens_per_s");
 }
 
 std::string cause_json(const state_ptr& st, registry_time now) {

@@ -126,7 +126,8 @@ TEST_F(HealthMonitorTest, watchdog_cause_reaches_the_run_and_the_log) {
   auto ctl = spawn(fake_controller);
   caf::anon_send(monitor, watch_atom::value, ctl);
   sched.run();
-  step();
+  step(); // asks the controller
+  step(); // publishes its answer
   auto run = parse_json(console->snapshot()->run_json);
   ASSERT_TRUE(run) << console->snapshot()->run_json;
   EXPECT_EQ(*run->find("status")->as_string(), "training");

