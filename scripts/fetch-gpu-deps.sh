@@ -34,6 +34,8 @@ PKGS=(
   libmsgpack-cxx-dev                         # msgpack-c++ 4.1 (header-only + CMake config)
   libsodium-dev libsodium23                  # keyed MACs, CURVE key derivation
   libsqlite3-dev libsqlite3-0                # SQLite 3.40: the run journal (RUN_DIR/journal.db)
+  libcpp-httplib-dev libcpp-httplib0.11 libbrotli1  # the console's web server (libssl3, zlib: on the image)
+  libjs-chart.js                             # the console page's charts (embedded at build time)
   libpgm-5.3-0 libnorm1 libbsd0 libmd0       # libzmq's runtime dependencies
   libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0 libkeyutils1 libcom-err2
 )
@@ -57,6 +59,8 @@ cp -a "$DEPS/stage/usr/include" "$P/include"
 cp -a "$DEPS/stage/usr/lib/x86_64-linux-gnu" "$P/lib/"
 cp -a "$DEPS/stage/lib/x86_64-linux-gnu/." "$P/lib/x86_64-linux-gnu/" 2>/dev/null || true
 mkdir -p "$P/share" && cp -a "$DEPS/stage/usr/share/cmake" "$P/share/" 2>/dev/null || true
+mkdir -p "$P/share/javascript/chart.js"
+cp -L "$DEPS/stage/usr/share/javascript/chart.js/chart.min.js" "$P/share/javascript/chart.js/"
 L="$P/lib/x86_64-linux-gnu"
 rm -rf "$L/pkgconfig"
 rm -f "$L/libcaf_openssl.so"   # dangling dev symlink: libcaf-openssl0.17 is not carried
@@ -77,7 +81,8 @@ for want in include/caf/all.hpp include/yaml-cpp/yaml.h include/gtest/gtest.h \
             lib/x86_64-linux-gnu/cmake/yaml-cpp/yaml-cpp-config.cmake \
             include/zmq.hpp include/msgpack.hpp include/sodium.h include/sqlite3.h \
             lib/x86_64-linux-gnu/libzmq.so lib/x86_64-linux-gnu/libsodium.so \
-            lib/x86_64-linux-gnu/libsqlite3.so; do
+            lib/x86_64-linux-gnu/libsqlite3.so include/httplib.h \
+            lib/x86_64-linux-gnu/libcpp-httplib.so share/javascript/chart.js/chart.min.js; do
   [ -e "$P/$want" ] || { echo "fetch-gpu-deps: missing $P/$want" >&2; exit 1; }
 done
 echo "fetch-gpu-deps: $(du -sh "$P" | cut -f1) in $P"

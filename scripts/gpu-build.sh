@@ -67,6 +67,7 @@ cmake -S "$ROOT" -B "$BUILD" -G Ninja \
   -DTANDEM_NCCL_ROOT="$NCCL_ROOT" \
   -DCMAKE_PREFIX_PATH="$DEPS;$TORCH_PREFIX" \
   -DCMAKE_CUDA_COMPILER="$CUDA_HOME/bin/nvcc" \
+  -DTANDEM_CHARTJS="$DEPS/share/javascript/chart.js/chart.min.js" \
   -DPython3_EXECUTABLE="$PY_BIN"
 grep -E '^(CAF_core_LIBRARY|CAF_INCLUDE_DIR|yaml-cpp_DIR|GTest_DIR|Torch_DIR|TANDEM_NCCL_LIBRARY|TANDEM_WITH_NCCL):' "$BUILD/CMakeCache.txt" || true
 t1=$SECONDS
