@@ -14,6 +14,8 @@
 // Exit: 0 trained to the end, 1 failed, 2 bad config or checkpoint, 130 /
 // 143 stopped by SIGINT / SIGTERM after a final checkpoint.
 #include <csignal>
+#include <cstdlib>
+#include <fstream>
 #include <optional>
 #include <iostream>
 
@@ -64,7 +66,7 @@ void stop_everything(caf::scoped_actor& self, const head_graph& g, const head_ex
 /// scale`, `tandem status`), tells the scaler and writes head.address and
 /// head.json for the supervisor and the control commands.
 caf::error publish_gate(caf::actor_system& sys, const loaded_run& run, const head_extras& x,
-                        const head_data_plane& plane) {
+                        const head_data_plane& plane, const head_console& console) {
   const auto& plan = run.plan;
   auto port = sys.middleman().publish(x.gate, plan.control_port, plan.bind_host.c_str(), true);
   if (!port)
@@ -78,7 +80,8 @@ caf::error publish_gate(caf::actor_system& sys, const loaded_run& run, const hea
     return err;
   return write_head_info(dir, head_info{head, endpoint_port(plane.info.rollouts),
                                         endpoint_port(plane.info.weights),
-                                        static_cast<int64_t>(::getpid())});
+                                        static_cast<int64_t>(::getpid()),
+                                        static_cast<int64_t>(console.port())});
 }
 
 /// The training graph through spawn_head(), reporting to `self`.
@@ -129,6 +132,20 @@ int exit_code_of(const outcome& res) {
 }
 
 /// Spawns the head (graph, data plane, gate, scaler) and runs it to the end.
+/// A resumed head's console starts with the run's curves so far: the
+/// records of metrics.jsonl (already cut back to the checkpoint's step).
+void preload_curves(head_console& console, const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto at = line.find("\"step\":");
+    if (at == std::string::npos)
+      continue;
+    auto step = std::strtoll(line.c_str() + at + 7, nullptr, 10);
+    console.state()->add_metrics(step, line);
+  }
+}
+
 /// The console (health monitor, web server, console.url): its URL and
 /// token are printed, as the progress line cannot carry them.
 caf::expected<std::unique_ptr<head_console>> start_console(caf::actor_system& sys,
@@ -146,6 +163,7 @@ caf::expected<std::unique_ptr<head_console>> start_console(caf::actor_system& sy
   if (!c)
     return c.error();
   health.set_sink((*c)->monitor());
+  preload_curves(**c, run.config.run.output_dir + "/metrics.jsonl");
   if (!(*c)->url().empty())
     std::cerr << "console: " << (*c)->url() << "#token=" << (*c)->token() << "\n";
   return c;
@@ -188,7 +206,7 @@ int run_head(caf::actor_system& sys, const loaded_run& run, const std::string& s
   x.plane.push_back(spawn_rollout_intake(sys, *plane, graph->controller));
   console.attach(graph->controller);
   x.gate = sys.spawn(gate_actor, gate_settings{secret, graph->controller});
-  if (auto err = publish_gate(sys, run, x, *plane)) {
+  if (auto err = publish_gate(sys, run, x, *plane, console)) {
     std::cerr << describe(err) << "\n";
     stop_everything(self, *graph, x);
     return 1;
@@ -226,6 +244,7 @@ int head_command(const args& a) {
     .integer("--control-port", "bind the control endpoint here (0 = the plan's)", 0, 0, 65535)
     .integer("--data-port", "bind the rollouts endpoint here (0 = the plan's)", 0, 0, 65535)
     .integer("--weights-port", "bind the weights endpoint here (0 = the plan's)", 0, 0, 65535)
+    .integer("--console-port", "serve the console here (0 = console.port)", 0, 0, 65535)
     .toggle("--quiet", "no progress lines");
   if (auto code = parse_or_exit(cl, a))
     return *code;
@@ -244,6 +263,8 @@ int head_command(const args& a) {
     run.plan.data_port = static_cast<uint16_t>(p);
   if (auto p = cl.as_int("--weights-port"))
     run.plan.weights_port = static_cast<uint16_t>(p);
+  if (auto p = cl.as_int("--console-port"))
+    run.config.console.port = static_cast<int32_t>(p);
   auto secret = load_run_secret(run.cluster);
   if (!secret) {
     std::cerr << run.config.source_path << ": " << describe(secret.error()) << "\n";

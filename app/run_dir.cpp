@@ -24,7 +24,8 @@ caf::error write_head_info(const std::string& run_dir, const head_info& info) {
                          "{\"control\":" + json_quote(info.control) + ",\"data_port\":"
                            + std::to_string(info.data_port) + ",\"weights_port\":"
                            + std::to_string(info.weights_port) + ",\"pid\":"
-                           + std::to_string(info.pid) + "}");
+                           + std::to_string(info.pid) + ",\"console_port\":"
+                           + std::to_string(info.console_port) + "}");
 }
 
 caf::expected<head_info> read_head_info(const std::string& run_dir) {
@@ -38,7 +39,10 @@ caf::expected<head_info> read_head_info(const std::string& run_dir) {
   if (!c || !c->as_string() || !d || !d->as_integer() || !w || !w->as_integer() || !p
       || !p->as_integer())
     return make_error(errc::malformed_message, run_dir + "/head.json: missing fields");
-  return head_info{*c->as_string(), *d->as_integer(), *w->as_integer(), *p->as_integer()};
+  auto* cp = doc->find("console_port");
+  int64_t console_port = cp && cp->as_integer() ? *cp->as_integer() : 0;
+  return head_info{*c->as_string(), *d->as_integer(), *w->as_integer(), *p->as_integer(),
+                   console_port};
 }
 
 caf::error append_event(const std::string& run_dir, const std::string& event,

@@ -36,6 +36,8 @@ struct head_info {
   int64_t data_port = 0;    // rollouts endpoint; 0: none
   int64_t weights_port = 0; // weights endpoint; 0: none
   int64_t pid = 0;
+  int64_t console_port = 0; // the monitoring console; 0: none (a restarted
+                            // head binds it again: open pages reconnect)
 };
 
 caf::error write_head_info(const std::string& run_dir, const head_info& info);

@@ -130,7 +130,8 @@ bool supervisor::start_head(bool resume) {
   if (!info_.control.empty()) { // a restart: the ports the workers know
     argv.insert(argv.end(), {"--control-port", std::to_string(endpoint_port(info_.control)),
                              "--data-port", std::to_string(info_.data_port),
-                             "--weights-port", std::to_string(info_.weights_port)});
+                             "--weights-port", std::to_string(info_.weights_port),
+                             "--console-port", std::to_string(info_.console_port)});
   }
   if (opts_.quiet)
     argv.push_back("--quiet");

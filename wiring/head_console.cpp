@@ -175,6 +175,8 @@ std::shared_ptr<metrics_sink> head_console::metrics() const {
 
 std::string head_console::url() const { return http_ ? http_->url() : std::string(); }
 
+uint16_t head_console::port() const { return http_ ? http_->port() : 0; }
+
 caf::expected<std::string> read_console_url(const std::string& run_dir) {
   std::ifstream in(run_dir + "/console.url");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

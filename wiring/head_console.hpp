@@ -59,6 +59,7 @@ public:
   std::shared_ptr<metrics_sink> metrics() const;
 
   std::string url() const;          // "" when not serving
+  uint16_t port() const;            // 0 when not serving
   const std::string& token() const { return token_; }
   std::shared_ptr<console_state> state() const { return state_; }
 

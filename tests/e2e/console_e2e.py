@@ -9,6 +9,9 @@ a worker process, each with a sampler).
             401 / 403 and change nothing; with the token, scale works from
             the page.
   top       `tandem top RUN_DIR` under tmux shows the same rows and quits.
+  restart   SIGKILL of the head: its supervisor restarts it on the same
+            console port, and the open page reconnects by itself and shows
+            the new incarnation with its actors.
 
 usage: console_e2e.py TANDEM_BINARY CHECK [OUT_DIR]
 Exit 77 (skipped) when Chromium, chromedriver, promtool or tmux is missing
@@ -77,6 +80,21 @@ def start_run(binary, out):
     mode = os.stat(os.path.join(out, "console.token")).st_mode & 0o777
     check(mode == 0o600, "RUN_DIR/console.token is private (mode %o)" % mode)
     return p, err, url, token, pids
+
+
+WANT_ROLES = {"controller", "learner", "sampler", "reward", "broadcaster"}
+
+
+def wait_listed(url, pids):
+    """/api/actors once every role and the worker process have reported (the
+    first beats arrive within one 500 ms interval; 10 s allowed)."""
+    end = time.monotonic() + 10
+    while True:
+        listed = actors(url)
+        if ({a["role"] for a in listed} >= WANT_ROLES and any(a["pid"] == pids[0] for a in listed)
+                or time.monotonic() > end):
+            return listed
+        time.sleep(0.1)
 
 
 def stop_run(p, err):
@@ -150,18 +168,11 @@ def browser(binary, out_dir):
     run_dir = tempfile.mkdtemp(prefix="tandem-console-")
     p, err, url, token, pids = start_run(binary, run_dir)
     try:
-        want = {"controller", "learner", "sampler", "reward", "broadcaster"}
-        end = time.monotonic() + 10
-        while True:  # the first beats arrive within one 500 ms interval
-            listed = actors(url)
-            if ({a["role"] for a in listed} >= want and any(a["pid"] == pids[0] for a in listed)
-                    or time.monotonic() > end):
-                break
-            time.sleep(0.1)
+        listed = wait_listed(url, pids)
         for key in ("role", "name", "node", "pid", "state", "version"):
             check(all(key in a for a in listed), "every /api/actors entry has '%s'" % key)
         roles = sorted({a["role"] for a in listed})
-        check(set(roles) >= want,
+        check(set(roles) >= WANT_ROLES,
               "the head's and the worker's actors are listed (%s)" % roles)
         worker = [a for a in listed if a["pid"] == pids[0]]
         check(len(worker) >= 1, "the worker process's sampler reports (%s)"
@@ -239,7 +250,8 @@ def top(binary, out_dir):
     p, err, url, token, pids = start_run(binary, run_dir)
     session = "tandem-top-%d" % os.getpid()
     try:
-        names = [a["name"] for a in actors(url)]
+        names = [a["name"] for a in wait_listed(url, pids)]
+        check(len(names) >= 6, "the run lists its actors (%s)" % names)
         tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50",
              "%s top %s; echo TOP-EXIT=$?; sleep 30" % (binary, run_dir))
         screen = ""
@@ -267,8 +279,38 @@ def top(binary, out_dir):
         stop_run(p, err)
 
 
+def restart(binary, out_dir):
+    need("chromium", "chromedriver")
+    run_dir = tempfile.mkdtemp(prefix="tandem-console-restart-")
+    p, err, url, token, pids = start_run(binary, run_dir)
+    try:
+        wait_listed(url, pids)
+        err.wait(lambda l: (progress(l) or (0, 0))[0] >= 60, 120, "a checkpoint (step 50)")
+        with WebDriver(window="1600,1000") as wd:
+            wd.get(url + "#token=" + token)
+            wd.wait_until("return document.getElementById('stat-incarnation').textContent"
+                          " === '1'", timeout=20)
+            with open(os.path.join(run_dir, "head.json")) as f:
+                head = json.load(f)["pid"]
+            os.kill(head, signal.SIGKILL)
+            wd.wait_until("return document.getElementById('conn').dataset.conn !== 'live'",
+                          timeout=10, interval=0.02)
+            check(True, "the page noticed the head was gone")
+            wd.wait_until("return document.getElementById('stat-incarnation').textContent"
+                          " === '2' && document.getElementById('conn').dataset.conn === 'live'",
+                          timeout=90, interval=0.2)
+            with open(os.path.join(run_dir, "console.url")) as f:
+                check(f.read().strip() == url, "the restarted head serves the same URL")
+            check(True, "the open page reconnected by itself to incarnation 2")
+            wait_rows(wd, [a["name"] for a in wait_listed(url, pids)], 20)
+            check(True, "the new head's actors, and the worker that rejoined it, are listed")
+            wd.screenshot(os.path.join(out_dir, "console-restarted.png"))
+    finally:
+        stop_run(p, err)
+
+
 if __name__ == "__main__":
     out = sys.argv[3] if len(sys.argv) > 3 else tempfile.mkdtemp(prefix="tandem-console-out-")
     os.makedirs(out, exist_ok=True)
-    {"browser": browser, "top": top}[sys.argv[2]](sys.argv[1], out)
+    {"browser": browser, "top": top, "restart": restart}[sys.argv[2]](sys.argv[1], out)
     print("output in", out)
