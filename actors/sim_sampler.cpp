@@ -210,11 +210,10 @@ void report(sim* self) {
   auto& h = st.health;
   if (!h)
     return;
-  h->set_state(st.active            ? actor_state::busy
-               : !st.queue.empty() ? actor_state::waiting_for_weights
-                                   : actor_state::ready);
-  h->set_version(st.version);
-  h->set_in_flight(st.queue.size() + (st.active ? 1 : 0));
+  h->update(st.active            ? actor_state::busy
+            : !st.queue.empty() ? actor_state::waiting_for_weights
+                                : actor_state::ready,
+            st.version, st.queue.size() + (st.active ? 1 : 0));
   h->set_queue(0, "requests", st.queue.size(), static_cast<uint64_t>(st.settings.max_queued));
   h->add_tokens(static_cast<uint64_t>(st.stats.tokens - st.tokens_reported));
   st.tokens_reported = st.stats.tokens;

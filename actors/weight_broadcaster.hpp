@@ -55,6 +55,7 @@ struct broadcaster_state {
   std::shared_ptr<const std::vector<weights_chunk>> chunks; // of `latest`
   std::map<caf::actor_addr, subscriber> subscribers;
   uint64_t chunks_sent = 0;
+  uint64_t in_transit = 0; // subscribers with a version in transit (kept, not counted per report)
   std::shared_ptr<health_cell> health; // null without a health board
   static inline const char* name = "weight_broadcaster";
 };

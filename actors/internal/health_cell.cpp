@@ -21,6 +21,14 @@ health_cell::health_cell(std::string role, std::string name, uint64_t incarnatio
 
 void health_cell::touch_locked() { last_touch_ = health_clock::now(); }
 
+void health_cell::update(actor_state s, int64_t version, uint64_t in_flight) {
+  std::lock_guard<std::mutex> g(mu_);
+  state_ = s;
+  version_ = version;
+  in_flight_ = in_flight;
+  touch_locked();
+}
+
 void health_cell::set_state(actor_state s) {
   std::lock_guard<std::mutex> g(mu_);
   state_ = s;

@@ -40,6 +40,9 @@ public:
               health_clock::time_point now = health_clock::now());
 
   // -- writer (the actor); each call also counts as activity (touch) ---------
+  /// State, version and in-flight work at once (one lock: actors that
+  /// report after every message use this).
+  void update(actor_state s, int64_t version, uint64_t in_flight);
   void set_state(actor_state s);
   void set_version(int64_t v);
   void set_in_flight(uint64_t n);
