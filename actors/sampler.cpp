@@ -29,14 +29,9 @@ void finish_active(sampler_actor_t* self);
 /// for a newer version = waiting_for_weights.
 void report(sampler_actor_t* self) {
   auto& st = self->state;
-  auto& h = st.health;
-  if (!h)
-    return;
-  h->update(st.active            ? actor_state::busy
-            : !st.queue.empty() ? actor_state::waiting_for_weights
-                                : actor_state::ready,
-            st.version, st.queue.size() + (st.active ? 1 : 0));
-  h->set_queue(0, "requests", st.queue.size(), static_cast<uint64_t>(st.settings.max_queued));
+  if (st.health)
+    report_sampler(*st.health, st.active.has_value(), st.queue.size(),
+                   static_cast<size_t>(st.settings.max_queued), st.version);
 }
 
 // The newest complete version, installed. The first one after a reset may

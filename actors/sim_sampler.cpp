@@ -207,15 +207,11 @@ namespace {
 /// The simulated sampler's line on the console (as the real sampler's).
 void report(sim* self) {
   auto& st = self->state;
-  auto& h = st.health;
-  if (!h)
-    return;
-  h->update(st.active            ? actor_state::busy
-            : !st.queue.empty() ? actor_state::waiting_for_weights
-                                : actor_state::ready,
-            st.version, st.queue.size() + (st.active ? 1 : 0));
-  h->set_queue(0, "requests", st.queue.size(), static_cast<uint64_t>(st.settings.max_queued));
-  h->add_tokens(static_cast<uint64_t>(st.stats.tokens - st.tokens_reported));
+  if (st.health)
+    report_sampler(*st.health, st.active.has_value(), st.queue.size(),
+                   static_cast<size_t>(st.settings.max_queued), st.version);
+  if (st.health)
+    st.health->add_tokens(static_cast<uint64_t>(st.stats.tokens - st.tokens_reported));
   st.tokens_reported = st.stats.tokens;
 }
 

@@ -131,6 +131,15 @@ actor_report health_cell::read(health_clock::time_point now) {
   return r;
 }
 
+void report_sampler(health_cell& h, bool decoding, size_t queued, size_t max_queued,
+                    int64_t version) {
+  h.update(decoding     ? actor_state::busy
+           : queued > 0 ? actor_state::waiting_for_weights
+                        : actor_state::ready,
+           version, queued + (decoding ? 1 : 0));
+  h.set_queue(0, "requests", queued, max_queued);
+}
+
 health_board::health_board(std::string node, int64_t pid) : node_(std::move(node)), pid_(pid) {}
 
 std::shared_ptr<health_cell> health_board::enlist(const std::string& role,

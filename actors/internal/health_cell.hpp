@@ -122,6 +122,11 @@ private:
   uint64_t seq_ = 0;
 };
 
+/// A sampler's line (real or simulated): decoding = busy; requests held
+/// back for a newer version than it holds = waiting_for_weights.
+void report_sampler(health_cell& h, bool decoding, size_t queued, size_t max_queued,
+                    int64_t version);
+
 /// The board of an actor system (a process usually has one; benches and
 /// tests run several in turn): set by the wiring that starts the system's
 /// health reporter (null clears it, which that wiring does before the system
