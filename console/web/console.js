@@ -748,7 +748,10 @@
       interaction: { mode: 'nearest', axis: 'x', intersect: false },
       plugins: {
         legend: { position: 'top', align: 'end', labels: { boxWidth: 10, boxHeight: 2, padding: 8 } },
-        decimation: { enabled: true, algorithm: 'min-max' },
+        // Off: the series are thinned here (thin(), at most MAX_POINTS), and
+        // Chart.js's decimation redefines a dataset's `data` as a getter
+        // that a later assignment cannot always replace.
+        decimation: { enabled: false },
         tooltip: { callbacks: { title: (items) => (items.length ? `step ${items[0].parsed.x}` : '') } },
       },
       scales,
