@@ -74,6 +74,8 @@ public:
   }
 
   void open(const nccl::member_id& member, const nccl_open& rank) override {
+    if (auto& hc = self_->state.health)
+      hc->set_nccl_epoch(rank.epoch);
     if (auto h = handle(member))
       self_->send(h, rank);
   }
@@ -83,7 +85,18 @@ public:
       self_->send(a, nccl_version_atom::value, h);
   }
 
-  void log(const std::string& line) override { log_nccl(line); }
+  /// The roster's lines: an epoch opening is news; anything else is a
+  /// failure, shown as the learner's last error on the console, and a
+  /// missed accept or collective deadline counts as a deadline breach.
+  void log(const std::string& line) override {
+    log_nccl(line);
+    auto& hc = self_->state.health;
+    if (!hc || (line.rfind("epoch ", 0) == 0 && line.find(" open with ") != std::string::npos))
+      return;
+    hc->record_error("nccl: " + line);
+    if (line.find("in time") != std::string::npos || line.find("timeout") != std::string::npos)
+      hc->add_deadline_breach();
+  }
 
 private:
   caf::actor handle(const nccl::member_id& name) const {

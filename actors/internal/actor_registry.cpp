@@ -17,6 +17,7 @@ const char* to_string(actor_event_kind k) {
     case actor_event_kind::restarted: return "restarted";
     case actor_event_kind::error: return "error";
     case actor_event_kind::removed: return "removed";
+    case actor_event_kind::deadline_breach: return "deadline_breach";
   }
   return "?";
 }
@@ -136,6 +137,7 @@ void actor_registry::apply(entry& e, const actor_report& r, registry_time now) {
   auto& h = e.health;
   auto from = h.state;
   auto prev_errors = h.report.errors;
+  auto prev_breaches = h.report.deadline_breaches;
   h.report = r;
   h.report.last_error = cut_utf8(r.last_error, max_error_bytes);
   h.last_heartbeat = now;
@@ -148,6 +150,10 @@ void actor_registry::apply(entry& e, const actor_report& r, registry_time now) {
     h.last_error_at = now - r.last_error_age;
     push_event(actor_event_kind::error, h, h.state, now).detail = h.report.last_error;
   }
+  if (r.deadline_breaches > prev_breaches)
+    push_event(actor_event_kind::deadline_breach, h, h.state, now).detail
+      = std::to_string(r.deadline_breaches - prev_breaches) + " missed deadline(s), "
+        + std::to_string(r.deadline_breaches) + " in all";
 }
 
 void actor_registry::restart(entry& e, const actor_report& r, registry_time now) {

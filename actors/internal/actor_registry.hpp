@@ -65,7 +65,10 @@ struct actor_health {
   uint32_t restarts = 0;
 };
 
-enum class actor_event_kind : uint8_t { joined, stalled, recovered, dead, restarted, error, removed };
+enum class actor_event_kind : uint8_t {
+  joined, stalled, recovered, dead, restarted, error, removed,
+  deadline_breach, // the actor reported more missed deadlines than before
+};
 const char* to_string(actor_event_kind k);
 
 struct actor_event {

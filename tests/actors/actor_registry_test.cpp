@@ -416,5 +416,22 @@ TEST(actor_registry, busy_silence_counts_time_since_the_last_beat) {
   EXPECT_EQ(ev[0].kind, actor_event_kind::stalled);
 }
 
+TEST(actor_registry, deadline_breaches_are_events) {
+  actor_registry reg;
+  auto r = report("s0", 1);
+  ASSERT_FALSE(reg.heartbeat(r, t0));
+  r.seq = 2;
+  r.deadline_breaches = 2;
+  ASSERT_FALSE(reg.heartbeat(r, t0 + milliseconds(500)));
+  auto ev = reg.events_after(0);
+  ASSERT_FALSE(ev.empty());
+  EXPECT_EQ(ev.back().kind, actor_event_kind::deadline_breach);
+  EXPECT_EQ(ev.back().detail, "2 missed deadline(s), 2 in all");
+  r.seq = 3; // the same count again: no new event
+  auto n = reg.events_after(0).size();
+  ASSERT_FALSE(reg.heartbeat(r, t0 + milliseconds(1000)));
+  EXPECT_EQ(reg.events_after(0).size(), n);
+}
+
 } // namespace
 } // namespace tandem
