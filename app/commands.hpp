@@ -22,5 +22,6 @@ int node_command(const args& a);     // tandem node CONFIG --node NAME
 int worker_command(const args& a);   // tandem worker --config CFG --head HOST:PORT --role R --name N
 int audit_command(const args& a);    // tandem audit RUN_DIR [--json]
 int export_command(const args& a);   // tandem export RUN_DIR --out DIR [--step N]
+int grade_command(const args& a);    // tandem grade FILE.jsonl
 
 } // namespace tandem

@@ -58,6 +58,8 @@ const char* usage =
   "  tandem export RUN_DIR --out DIR [--step N]\n"
   "      a checkpoint's policy (the newest valid one, or step N) as a Hugging Face\n"
   "      directory: config.json, model.safetensors and the run's tokenizer files\n"
+  "  tandem grade FILE.jsonl\n"
+  "      grade lines {\"completion\", \"answer\"} with the math grader: one JSON line each\n"
   "  tandem top HEAD_OR_RUN_DIR [--interval MS] [--once] [--token T]\n"
   "      live, htop-like view of a running head's console (RUN_DIR/console.url): actors,\n"
   "      reward sparkline, the watchdog's cause\n"
@@ -106,6 +108,8 @@ int main(int argc, char** argv) {
     return tandem::audit_command(rest);
   if (cmd == "export")
     return tandem::export_command(rest);
+  if (cmd == "grade")
+    return tandem::grade_command(rest);
   if (cmd == "top")
     return tandem::top_command(rest);
   if (auto rc = tandem::run_bench_tool(cmd, rest)) // bench, logits, tokenize, sim-worker
