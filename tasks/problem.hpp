@@ -14,6 +14,14 @@ struct problem {
   std::string answer;    // canonical answer, e.g. "82"
 };
 
+/// A setting of a generated task that is out of range: `field` is its key in
+/// the YAML task section ("numbers", "digits", ...), so that the config checks
+/// report it at its place in the file.
+struct task_config_issue {
+  std::string field;
+  std::string message;
+};
+
 /// An endless, deterministic stream of problems.
 /// Thread safety: one thread at a time.
 class problem_source {

@@ -5,9 +5,15 @@
 // exact. Accuracy needs a "</answer>" and a non-empty answer before it; it is
 // answers_match(extracted, reference), which for the integer references of the
 // arithmetic task is exactly "parses as an integer equal to the reference".
+//
+// A Countdown reference ("countdown:TARGET;N1,N2,...", never an integer) is
+// not compared as a string: score() hands it to score_countdown
+// (tasks/countdown_verifier.hpp), which verifies the expression exactly.
 #include "tasks/reward_rules.hpp"
 
 #include <optional>
+
+#include "tasks/countdown_verifier.hpp"
 
 namespace tandem {
 
@@ -70,6 +76,8 @@ bool well_formed(std::string_view s, bool allow_eos_tag) {
 
 reward_breakdown score(std::string_view completion, std::string_view reference,
                        const reward_weights& weights, bool allow_eos_tag) {
+  if (is_countdown_reference(reference))
+    return score_countdown(completion, reference, weights, allow_eos_tag);
   reward_breakdown out;
   const auto predicted = extract_answer(completion);
   out.accuracy = !predicted.empty() && answers_match(predicted, reference) ? 1.0 : 0.0;

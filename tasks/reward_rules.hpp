@@ -8,6 +8,8 @@
 //   accuracy = 1 if the text before the first "</answer>" (trimmed of spaces)
 //              parses as an integer equal to the reference answer, else 0
 //   total    = accuracy_weight * accuracy + format_weight * format
+// A Countdown reference ("countdown:...", tasks/countdown_verifier.hpp) is
+// scored by the Countdown verifier instead, with the same weights.
 //
 // Thread safety: pure functions.
 #pragma once

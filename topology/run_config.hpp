@@ -13,6 +13,8 @@
 #include "models/learner_core.hpp"
 #include "models/model_config.hpp"
 #include "tasks/arithmetic_task.hpp"
+#include "tasks/countdown_task.hpp"
+#include "tasks/multidigit_task.hpp"
 #include "tasks/reward_rules.hpp"
 
 namespace tandem {
@@ -39,8 +41,10 @@ struct run_section {
 
 /// task: where problems come from, and the tokenizer that frames them.
 struct task_section {
-  std::string kind = "arithmetic"; // "arithmetic" | "jsonl"
-  arithmetic_config arithmetic;
+  std::string kind = "arithmetic"; // "arithmetic" | "countdown" | "multidigit" | "jsonl"
+  arithmetic_config arithmetic;    // task.seed and task.ops bind here for every kind
+  countdown_config countdown;      // kind == countdown (seed copied by the checks)
+  multidigit_config multidigit;    // kind == multidigit (seed and ops copied by the checks)
   std::string jsonl_path;          // for kind == jsonl (relative to the config file)
   // A Hugging Face tokenizer.json (relative to the config file) instead of
   // the built-in char tokenizer; required with model.hf_path.

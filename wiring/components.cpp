@@ -42,6 +42,13 @@ load_bpe_tokenizer(const run_config& cfg) {
   return std::shared_ptr<const text_tokenizer>{std::move(*tok)};
 }
 
+template <class Task>
+caf::expected<std::shared_ptr<problem_source>>
+as_source(caf::expected<std::unique_ptr<Task>> task) {
+  if (!task)
+    return task.error();
+  return std::shared_ptr<problem_source>{std::move(*task)};
+}
 
 } // namespace
 
@@ -103,10 +110,11 @@ caf::expected<std::shared_ptr<problem_source>> make_problem_source(const run_con
                           + std::to_string(need) + " tokens with sampler.max_new_tokens");
     return std::shared_ptr<problem_source>{std::move(*ds)};
   }
-  auto t = arithmetic_task::make(cfg.task.arithmetic);
-  if (!t)
-    return t.error();
-  return std::shared_ptr<problem_source>{std::move(*t)};
+  if (cfg.task.kind == "countdown")
+    return as_source(countdown_task::make(cfg.task.countdown));
+  if (cfg.task.kind == "multidigit")
+    return as_source(multidigit_task::make(cfg.task.multidigit));
+  return as_source(arithmetic_task::make(cfg.task.arithmetic));
 }
 
 controller_settings make_controller_settings(const run_config& cfg, const run_plan& plan) {

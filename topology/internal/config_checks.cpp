@@ -5,6 +5,7 @@
 // so that their mistakes are reported at the config's FILE:LINE:COL.
 #include "topology/internal/config_checks.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <initializer_list>
 #include <sstream>
@@ -153,12 +154,50 @@ void check_arithmetic(const task_section& t, checker& k) {
     k.require(a.ops.find(op) == i, "task.ops",
               std::string("operator '") + op + "' is listed twice");
   }
-  k.no_effect("task.path", true, "task.kind: arithmetic");
+}
+
+// Reports a generated task's own range rules (countdown_task::check, ...) at
+// their fields; a field with an issue is marked invalid so that the rules
+// reading it (the prompt length) stay quiet.
+void report_task_issues(const std::vector<task_config_issue>& issues, checker& k) {
+  for (const auto& issue : issues) {
+    const auto field = "task." + issue.field;
+    k.require(false, field, issue.message);
+    k.ctx().mark_invalid(field);
+  }
+}
+
+void check_countdown(task_section& t, checker& k) {
+  t.countdown.seed = t.arithmetic.seed; // task.seed binds there for every kind
+  report_task_issues(countdown_task::check(t.countdown), k);
+}
+
+void check_multidigit(task_section& t, checker& k) {
+  t.multidigit.seed = t.arithmetic.seed; // task.seed and task.ops bind there
+  t.multidigit.ops = t.arithmetic.ops;
+  report_task_issues(multidigit_task::check(t.multidigit), k);
+}
+
+// Task keys and the kinds that read them; any other kind reports the key as
+// having no effect.
+void check_task_keys_used(const task_section& t, checker& k) {
+  static const std::vector<std::pair<const char*, std::vector<std::string>>> readers = {
+    {"task.min_operand", {"arithmetic"}},
+    {"task.max_operand", {"arithmetic"}},
+    {"task.ops", {"arithmetic", "multidigit"}},
+    {"task.numbers", {"countdown"}},
+    {"task.max_number", {"countdown"}},
+    {"task.max_target", {"countdown"}},
+    {"task.digits", {"multidigit"}},
+    {"task.path", {"jsonl"}},
+  };
+  for (const auto& [field, kinds] : readers) {
+    const bool read = std::find(kinds.begin(), kinds.end(), t.kind) != kinds.end();
+    k.no_effect(field, !read, "task.kind: " + t.kind);
+  }
 }
 
 void check_jsonl(task_section& t, const std::string& base_dir, checker& k) {
-  for (const char* f : {"task.min_operand", "task.max_operand", "task.ops"})
-    k.no_effect(f, true, "task.kind: jsonl");
   if (k.ctx().invalid("task.path"))
     return;
   k.require(!t.jsonl_path.empty(), "task.path", "required with task.kind: jsonl");
@@ -171,14 +210,22 @@ void check_jsonl(task_section& t, const std::string& base_dir, checker& k) {
 }
 
 void check_task(task_section& t, const std::string& base_dir, checker& k) {
+  const std::vector<std::string> kinds = {"arithmetic", "countdown", "multidigit", "jsonl"};
+  if (std::find(kinds.begin(), kinds.end(), t.kind) == kinds.end()) {
+    std::string hint = closest_name(t.kind, kinds);
+    return k.require(false, "task.kind",
+                     "unknown task kind '" + t.kind + "'; "
+                       + (hint.empty() ? "use arithmetic, countdown, multidigit or jsonl"
+                                       : "did you mean '" + hint + "'?"));
+  }
+  check_task_keys_used(t, k);
   if (t.kind == "arithmetic")
     return check_arithmetic(t, k);
-  if (t.kind == "jsonl")
-    return check_jsonl(t, base_dir, k);
-  std::string hint = closest_name(t.kind, {"arithmetic", "jsonl"});
-  k.require(false, "task.kind",
-            "unknown task kind '" + t.kind + "'; "
-              + (hint.empty() ? "use arithmetic or jsonl" : "did you mean '" + hint + "'?"));
+  if (t.kind == "countdown")
+    return check_countdown(t, k);
+  if (t.kind == "multidigit")
+    return check_multidigit(t, k);
+  check_jsonl(t, base_dir, k);
 }
 
 void check_sampler(const sampler_section& s, checker& k) {
@@ -199,21 +246,35 @@ void check_sampler(const sampler_section& s, checker& k) {
             "sampler.dtype", "must be float32, bfloat16 or float16 (got '" + s.dtype + "')");
 }
 
+// Bytes of the longest question of a generated task; -1 for jsonl, whose
+// prompts are known only once the file is read (wiring checks them then).
+int64_t longest_question_bytes(const task_section& t) {
+  if (t.kind == "arithmetic")
+    return longest_arithmetic_question_bytes(t.arithmetic.max_operand);
+  if (t.kind == "countdown")
+    return countdown_task::longest_question_bytes(t.countdown);
+  if (t.kind == "multidigit")
+    return multidigit_task::longest_question_bytes(t.multidigit);
+  return -1;
+}
+
 void check_prompt_fits(const run_config& c, checker& k) {
   int64_t room = c.model.max_seq_len;
   int64_t gen = c.sampler.sampling.max_new_tokens;
-  if (c.task.kind == "arithmetic") {
-    int64_t prompt = longest_arithmetic_prompt(c.task.arithmetic.max_operand);
+  if (const int64_t question = longest_question_bytes(c.task); question >= 0) {
+    // <bos> question <answer> with the built-in tokenizer; byte-level BPE
+    // has at most one token per byte.
+    int64_t prompt = 1 + question + 1;
     const bool bpe = !c.task.tokenizer_path.empty();
-    if (bpe) // byte-level BPE: at most one token per byte
-      prompt = longest_arithmetic_question_bytes(c.task.arithmetic.max_operand)
-               + static_cast<int64_t>(c.task.answer_prefix.size());
+    if (bpe)
+      prompt = question + static_cast<int64_t>(c.task.answer_prefix.size());
     k.require(prompt + gen <= room, "model.max_seq_len",
               std::string("too short: the longest prompt has ") + (bpe ? "up to " : "")
                 + num(prompt)
                 + " tokens and sampler.max_new_tokens is " + num(gen) + ", needing "
                 + num(prompt + gen) + " (got " + num(room) + ")",
-              {"task.max_operand", "sampler.max_new_tokens"});
+              {"task.max_operand", "task.numbers", "task.max_number", "task.max_target",
+               "task.digits", "sampler.max_new_tokens"});
   } else {
     k.require(gen < room, "model.max_seq_len",
               "must leave room for a prompt: sampler.max_new_tokens is " + num(gen)

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 
 namespace tandem::internal {
 
@@ -207,6 +208,43 @@ field_binding field(std::string key, std::vector<std::string>& dst) {
               items.push_back(text);
             }
             dst = std::move(items);
+          }};
+}
+
+namespace {
+
+// A decimal count in [0, 2^31); nullopt otherwise.
+std::optional<int32_t> parse_count(const std::string& s) {
+  if (s.empty() || s.size() > 10)
+    return std::nullopt;
+  int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9')
+      return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  if (v > std::numeric_limits<int32_t>::max())
+    return std::nullopt;
+  return static_cast<int32_t>(v);
+}
+
+} // namespace
+
+field_binding range_field(std::string key, int32_t& lo, int32_t& hi) {
+  return {std::move(key), [&lo, &hi](const YAML::Node& v, const std::string& p,
+                                     binder_context& ctx) {
+            const char* what = "a count N or a range A..B";
+            std::string text;
+            if (!scalar_text(v, p, what, ctx, text))
+              return;
+            const auto dots = text.find("..");
+            auto a = parse_count(text.substr(0, dots));
+            auto b = dots == std::string::npos ? a : parse_count(text.substr(dots + 2));
+            if (!a || !b)
+              return type_issue(v, p, std::string("expected ") + what + " (got '" + text + "')",
+                                ctx);
+            lo = *a;
+            hi = *b;
           }};
 }
 

@@ -79,6 +79,10 @@ field_binding field(std::string key, std::string& dst);
 /// A list of strings (a flow [a, b] or block list; a single string is refused).
 field_binding field(std::string key, std::vector<std::string>& dst);
 
+/// A count or an inclusive range of counts: "3" (lo = hi = 3) or "3..4".
+/// Only the form is checked here; whether lo <= hi is a range rule.
+field_binding range_field(std::string key, int32_t& lo, int32_t& hi);
+
 /// A key that must not appear; `message` says why.
 field_binding reject(std::string key, std::string message);
 
