@@ -86,7 +86,18 @@ std::vector<field_binding> sampler_fields(sampler_section& s) {
 std::vector<field_binding> reward_fields(reward_section& r) {
   return {field("accuracy_weight", r.weights.accuracy),
           field("format_weight", r.weights.format),
-          field("processes", r.processes)};
+          field("processes", r.processes),
+          bind_enum("kind", r.kind,
+                    {{"rules", reward_kind::rules},
+                     {"math", reward_kind::math},
+                     {"http", reward_kind::http},
+                     {"command", reward_kind::command}}),
+          field("url", r.url),
+          field("concurrency", r.concurrency),
+          field("timeout_s", r.timeout_s),
+          field("retries", r.retries),
+          field("command", r.command),
+          field("instances", r.instances)};
 }
 
 std::vector<field_binding> learner_fields(learner_section& l) {

@@ -71,10 +71,25 @@ struct sampler_section {
   std::string dtype = "float32";
 };
 
+/// reward.kind: who scores a completion (tasks/reward_scorer.hpp).
+enum class reward_kind : uint8_t {
+  rules,   // the built-in rules through the tokenizer (the default)
+  math,    // math::grade on the decoded completion (tasks/math_grader.hpp)
+  http,    // POST to reward.url (tasks/http_scorer.hpp)
+  command, // a user's program speaking JSON lines (tasks/command_scorer.hpp)
+};
+
 /// reward: the scoring actor.
 struct reward_section {
   reward_weights weights;
   int32_t processes = 0;           // 1 = run the reward actor in its own process
+  reward_kind kind = reward_kind::rules;
+  std::string url;                  // http: http://host:port/path
+  int32_t concurrency = 4;          // http: calls at once
+  double timeout_s = 5;             // http, command: deadline of one call
+  int32_t retries = 2;              // http: retries of transport errors
+  std::vector<std::string> command; // command: argv of the scoring program
+  int32_t instances = 1;            // command: programs per reward actor
 };
 
 /// learner: the GRPO update.

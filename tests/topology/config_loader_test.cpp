@@ -338,3 +338,28 @@ TEST(RunConfig, MakeLearnerSettingsCopiesTheLearnerFields) {
   EXPECT_DOUBLE_EQ(s.temperature, 0.7);
   EXPECT_EQ(s.max_new_tokens, 11);
 }
+
+TEST(ConfigLoader, RewardPlugins) {
+  auto ok = parse("reward:\n  kind: http\n  url: http://127.0.0.1:8000/score\n"
+                  "  concurrency: 2\n  timeout_s: 3\n  retries: 1\n");
+  ASSERT_TRUE(ok.issues.empty()) << all_issues(ok);
+  EXPECT_EQ(ok.config.reward.kind, reward_kind::http);
+  EXPECT_EQ(ok.config.reward.url, "http://127.0.0.1:8000/score");
+  EXPECT_EQ(ok.config.reward.concurrency, 2);
+  auto cmd = parse("reward:\n  kind: command\n  command: [python3, my_reward.py]\n"
+                   "  instances: 2\n");
+  ASSERT_TRUE(cmd.issues.empty()) << all_issues(cmd);
+  EXPECT_EQ(cmd.config.reward.command, (std::vector<std::string>{"python3", "my_reward.py"}));
+  EXPECT_EQ(cmd.config.reward.instances, 2);
+  EXPECT_EQ(parse("run: {}\n").config.reward.kind, reward_kind::rules);
+  expect_single(parse("reward:\n  kind: http\n"), "reward.kind", "reward.url");
+  expect_single(parse("reward:\n  kind: command\n"), "reward.kind", "reward.command");
+  expect_single(parse("reward:\n  kind: htp\n"), "reward.kind", "expected one of rules, math, http, command");
+  expect_single(parse("reward:\n  url: http://x/\n"), "reward.url", "only with reward.kind: http");
+  expect_single(parse("reward:\n  kind: http\n  url: x:80/score\n"), "reward.url",
+                "http://");
+  expect_single(parse("reward:\n  kind: command\n  command: [x]\n  instances: 0\n"),
+                "reward.instances", "must be >= 1");
+  expect_single(parse("reward:\n  kind: http\n  url: http://x/\n  timeout_s: 10\n"),
+                "reward.timeout_s", "timeouts.score_s");
+}

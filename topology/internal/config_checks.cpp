@@ -293,6 +293,38 @@ void check_reward(const reward_section& r, checker& k) {
   k.require(r.processes == 0 || r.processes == 1, "reward.processes",
             "must be 0 (in the head process) or 1 (own process) (got "
               + num(r.processes) + ")");
+  bool http = r.kind == reward_kind::http;
+  bool command = r.kind == reward_kind::command;
+  k.require(!http || !r.url.empty(), "reward.kind",
+            "is http: reward.url (http://host:port/path) is required", {"reward.url"});
+  k.require(http || r.url.empty(), "reward.url", "is used only with reward.kind: http");
+  k.require(!http || r.url.empty() || r.url.rfind("http://", 0) == 0
+              || r.url.rfind("https://", 0) == 0,
+            "reward.url", "must start with http:// or https:// (got '" + r.url + "')");
+  k.require(!command || !r.command.empty(), "reward.kind",
+            "is command: reward.command (the program and its arguments, a list) is required",
+            {"reward.command"});
+  k.require(command || r.command.empty(), "reward.command",
+            "is used only with reward.kind: command");
+  k.at_least("reward.concurrency", r.concurrency, int32_t{1});
+  k.at_least("reward.retries", r.retries, int32_t{0});
+  k.at_least("reward.instances", r.instances, int32_t{1});
+  k.positive("reward.timeout_s", r.timeout_s);
+}
+
+// A plug-in's own deadline (with its retries) must end before the
+// controller's, or the controller counts every slow call as its timeout.
+void check_reward_deadline(const run_config& c, checker& k) {
+  auto& r = c.reward;
+  if (r.kind != reward_kind::http && r.kind != reward_kind::command)
+    return;
+  int32_t calls = r.kind == reward_kind::http ? r.retries + 1 : 1;
+  double worst = r.timeout_s * calls;
+  k.require(worst < c.timeouts.score_s, "reward.timeout_s",
+            "times its calls (" + num(calls) + ") is " + num(worst)
+              + " s, not below timeouts.score_s = " + num(c.timeouts.score_s)
+              + ": the controller would give up first",
+            {"timeouts.score_s", "reward.retries"});
 }
 
 void check_learner(const run_config& c, checker& k) {
@@ -476,6 +508,7 @@ void check_run_config(run_config& cfg, const std::string& base_dir,
   check_sampler(cfg.sampler, k);
   check_prompt_fits(cfg, k);
   check_reward(cfg.reward, k);
+  check_reward_deadline(cfg, k);
   check_learner(cfg, k);
   check_timeouts(cfg.timeouts, k);
   check_console(cfg.console, k);
