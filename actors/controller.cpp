@@ -100,8 +100,8 @@ void count_outcome(ctl* self, const caf::error& err) {
   auto& o = self->state.outcomes;
   if (is(err, errc::malformed_message) || is(err, errc::invalid_argument))
     ++o.invalid;
-  else if (err == caf::sec::request_timeout)
-    ++o.timeout;
+  else if (err == caf::sec::request_timeout || is(err, errc::timeout))
+    ++o.timeout; // the controller's deadline, or a reward plug-in's own
   else
     ++o.error;
   if (auto& h = self->state.health)

@@ -16,6 +16,7 @@
 #include "actors/sim_sampler.hpp"
 #include "actors/weight_broadcaster.hpp"
 #include "wiring/nccl_endpoints.hpp"
+#include "wiring/reward_plugins.hpp"
 #include "runtime/cpu_budget.hpp"
 #include "runtime/error.hpp"
 #include "runtime/messages.hpp"
@@ -193,6 +194,7 @@ head_settings make_head_settings(const run_config& cfg, const run_plan& plan) {
   s.broadcaster.ack_timeout = seconds(cfg.timeouts.generate_s);
   s.grpo = cfg.learner.grpo;
   s.reward = cfg.reward.weights;
+  s.reward_plugin = make_reward_scorer_factory(cfg.reward);
   s.samplers = plan.head().samplers;
   s.rewards = plan.head().rewards;
   s.sampler_max_groups = cfg.sampler.groups_per_request;

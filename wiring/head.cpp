@@ -4,6 +4,7 @@
 #include <caf/all.hpp>
 
 #include "actors/reward.hpp"
+#include "wiring/reward_plugins.hpp"
 #include "runtime/error.hpp"
 #include "runtime/messages.hpp"
 #include "tasks/tokenizer.hpp"
@@ -58,9 +59,16 @@ caf::expected<head_graph> spawn_head(caf::actor_system& sys, const head_settings
   auto tok = p.tokenizer ? p.tokenizer
                          : std::shared_ptr<const text_tokenizer>{std::make_shared<char_tokenizer>()};
   g.rewards = p.rewards;
-  for (int32_t i = 0; i < s.rewards; ++i)
-    g.rewards.push_back(sys.spawn(tokenized_reward_actor, s.reward, tok,
-                                  "reward-" + std::to_string(i)));
+  for (int32_t i = 0; i < s.rewards; ++i) {
+    auto r = spawn_reward(sys, s.reward, s.reward_plugin, tok, "reward-" + std::to_string(i),
+                          s.detached);
+    if (!r) {
+      for (auto& h : g.all())
+        caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+      return r.error();
+    }
+    g.rewards.push_back(*r);
+  }
   g.controller = sys.spawn(controller_actor, s.controller, deps_of(p, g));
   for (auto& inst : s.samplers) {
     auto a = p.spawn_sampler(inst);

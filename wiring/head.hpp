@@ -35,6 +35,7 @@
 #include "models/grpo_config.hpp"
 #include "tasks/reward_rules.hpp"
 #include "topology/process_plan.hpp"
+#include "wiring/reward_plugins.hpp"
 
 namespace tandem {
 
@@ -44,6 +45,7 @@ struct head_settings {
   broadcaster_settings broadcaster;
   grpo_config grpo;
   reward_weights reward;
+  reward_scorer_factory reward_plugin;   // empty: the built-in rules (reward.kind)
   std::vector<placed_instance> samplers; // the head's own samplers
   int32_t rewards = 1;                   // reward actors in the head (0: remote only)
   int32_t sampler_max_groups = 1;        // groups a sampler decodes as one batch

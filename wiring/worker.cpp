@@ -4,6 +4,7 @@
 #include <caf/all.hpp>
 
 #include "actors/reward.hpp"
+#include "wiring/reward_plugins.hpp"
 #include "actors/sampler_reset.hpp"
 #include "wiring/components.hpp"
 #include "wiring/data_plane.hpp"
@@ -77,9 +78,14 @@ caf::expected<worker_actors> spawn_worker(caf::actor_system& sys, const run_conf
   auto tok = task_tokenizer(cfg);
   if (!tok)
     return tok.error();
-  for (int32_t i = 0; i < proc.rewards; ++i)
-    w.rewards.push_back(sys.spawn(tokenized_reward_actor, cfg.reward.weights, *tok,
-                                  proc.name + "-reward-" + std::to_string(i)));
+  auto plugin = make_reward_scorer_factory(cfg.reward);
+  for (int32_t i = 0; i < proc.rewards; ++i) {
+    auto r = spawn_reward(sys, cfg.reward.weights, plugin, *tok,
+                          proc.name + "-reward-" + std::to_string(i));
+    if (!r)
+      return r.error();
+    w.rewards.push_back(*r);
+  }
   announce_worker(w, controller);
   return w;
 }

@@ -29,6 +29,11 @@ usage: e2e.py TANDEM_BINARY CHECK
                after timeouts.rejoin_s
   export       tandem export writes a run's checkpoint as a Hugging Face
                directory holding that checkpoint's weights bit for bit
+  reward_http  reward.kind: http against a python reward server: a run of 20
+               steps ends ok; a server answering garbage to some calls makes
+               the run count reward_invalid and go on; one answering only
+               garbage never gets a step done, and its stop names why
+  reward_command  reward.kind: command with configs/reward/my_reward.py
 
 Every wait has a deadline (subprocess timeout); the summary JSON and
 metrics.jsonl written by the run are the evidence.
@@ -1243,10 +1248,110 @@ def bad_config(binary):
     check(rc == 0 and "tandem run CONFIG" in so, "--help lists the commands")
 
 
+# --- reward plug-ins (reward.kind: http | command) ---------------------------
+
+def reward_server(mode):
+    """A python reward server on an ephemeral port; mode 'ok', 'some_garbage'
+    (every 3rd call answers HTML) or 'garbage'. Returns (server, url)."""
+    import http.server
+    import threading
+    calls = [0]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            calls[0] += 1
+            if mode == "garbage" or (mode == "some_garbage" and calls[0] % 3 == 0):
+                out = b"<html>not a reward</html>"
+            else:
+                rewards = [1.0 if q[len(p):].strip().startswith(a) else 0.0
+                           for q, p, a in zip(body["query"], body["prompts"], body["labels"])]
+                out = json.dumps({"rewards": rewards, "server": "e2e"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, "http://127.0.0.1:%d/score" % srv.server_address[1]
+
+
+REWARD_RULES = "reward:\n  accuracy_weight: 0.9\n  format_weight: 0.1\n"
+
+
+def reward_http(binary):
+    tmp = tempfile.mkdtemp(prefix="tandem-e2e-rh-")
+    for mode in ("ok", "some_garbage"):
+        srv, url = reward_server(mode)
+        cfg = derived_config(BASIC, tmp, [(REWARD_RULES,
+            "reward:\n  kind: http\n  url: %s\n  timeout_s: 5\n  retries: 1\n" % url)])
+        out = os.path.join(tmp, "out-" + mode)
+        rc, so, se = run(binary, ["run", cfg, "--steps", "20", "--output", out, "--quiet"],
+                         timeout=300)
+        srv.shutdown()
+        s = summary(out)
+        rows = metrics(out)
+        check(rc == 0 and s["ok"] == 1 and s["steps"] == 20,
+              "%s server: 20 steps, ok (rc=%d, %s)" % (mode, rc, se[-300:]))
+        invalid = sum(r["reward_invalid"] for r in rows)
+        if mode == "ok":
+            check(invalid == 0 and sum(r["reward_error"] for r in rows) == 0,
+                  "ok server: no failed scoring")
+        else:
+            check(invalid > 0 and s["groups_requeued"] > 0,
+                  "garbage answers counted as reward_invalid (%d) and requeued (%d), "
+                  "never scored 0" % (invalid, s["groups_requeued"]))
+    # Only garbage: no group is ever scored and no step completes. The run
+    # does not stop by itself (the server may be fixed while it waits): the
+    # watchdog names the failing scorer within seconds, and Ctrl-C ends the
+    # run, not ok, with no step trained.
+    srv, url = reward_server("garbage")
+    cfg = derived_config(BASIC, tmp, [(REWARD_RULES,
+        "reward:\n  kind: http\n  url: %s\n  timeout_s: 5\n  retries: 1\n" % url)])
+    out = os.path.join(tmp, "out-garbage")
+    p, err = start([binary, "run", cfg, "--steps", "3", "--output", out])
+    try:
+        line = err.wait(lambda l: re.search(r"reward_failing: .*invalid [1-9]", l), 60,
+                        "the watchdog's reward_failing line")
+        p.send_signal(signal.SIGINT)
+        err.rest(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        srv.shutdown()
+    s = summary(out)
+    check(line is not None and s["ok"] == 0 and s["steps"] == 0,
+          "only garbage: the watchdog names the invalid scorings, no step, not ok (%s)"
+          % s["reason"])
+
+
+def reward_command(binary):
+    out = tempfile.mkdtemp(prefix="tandem-e2e-rc-")
+    root = os.path.join(HERE, "..", "..")
+    cfg = os.path.join(root, "configs", "reward", "command.yaml")
+    p = subprocess.run([binary, "run", cfg, "--steps", "20", "--output", out, "--quiet"],
+                       capture_output=True, text=True, timeout=300, cwd=root)
+    s = summary(out)
+    rows = metrics(out)
+    check(p.returncode == 0 and s["ok"] == 1 and s["steps"] == 20 and len(rows) == 20,
+          "configs/reward/command.yaml: 20 steps, ok (rc=%d, %s)" % (p.returncode, p.stderr[-300:]))
+    check(sum(r["reward_invalid"] + r["reward_error"] + r["reward_timeout"] for r in rows) == 0,
+          "no failed scoring")
+    check("[reward command #1] my_reward ready" in p.stderr,
+          "the program's stderr is in the run log, prefixed")
+
+
 if __name__ == "__main__":
     {"learning": learning, "basic_smoke": basic_smoke, "two_process": two_process,
      "bad_config": bad_config, "worker_killed": worker_killed, "local_3proc": local_3proc,
      "two_node_netns": two_node_netns, "scale": scale, "hf": hf, "interrupt": interrupt,
      "worker_hung": worker_hung, "gpu_run": gpu_run, "head_killed": head_killed,
      "exact_resume": exact_resume, "chaos": chaos, "durable_failures": durable_failures,
-     "worker_rejoin": worker_rejoin, "export": export}[sys.argv[2]](sys.argv[1])
+     "worker_rejoin": worker_rejoin, "export": export, "reward_http": reward_http,
+     "reward_command": reward_command}[sys.argv[2]](sys.argv[1])
