@@ -79,6 +79,7 @@ std::unique_ptr<httplib::Client> http_scorer::acquire() {
   }
   auto c = std::make_unique<httplib::Client>(base_);
   c->set_keep_alive(true);
+  c->set_tcp_nodelay(true); // small requests: no Nagle wait for the ACK of the headers
   c->set_connection_timeout(cfg_.timeout);
   c->set_read_timeout(cfg_.timeout);
   c->set_write_timeout(cfg_.timeout);

@@ -7,6 +7,7 @@ tandem_add_test(actor_registry_test SOURCES actors/actor_registry_test.cpp LIBS 
 tandem_add_test(health_cell_test SOURCES actors/health_cell_test.cpp LIBS tandem_actors)
 tandem_add_test(weights_blob_test SOURCES runtime/weights_blob_test.cpp LIBS tandem_runtime)
 tandem_add_test(protocol_test SOURCES actors/protocol_test.cpp LIBS tandem_wiring TIMEOUT 120)
+tandem_add_test(reward_plugin_test SOURCES actors/reward_plugin_test.cpp LIBS tandem_actors)
 tandem_add_test(pipeline_failure_test SOURCES actors/pipeline_failure_test.cpp LIBS tandem_wiring TIMEOUT 120)
 # Journal records, checkpoints, stop and resume at the actor level.
 tandem_add_test(durable_test SOURCES actors/durable_test.cpp LIBS tandem_wiring TIMEOUT 120)
