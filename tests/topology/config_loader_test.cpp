@@ -363,3 +363,11 @@ TEST(ConfigLoader, RewardPlugins) {
   expect_single(parse("reward:\n  kind: http\n  url: http://x/\n  timeout_s: 10\n"),
                 "reward.timeout_s", "timeouts.score_s");
 }
+
+TEST(ConfigLoader, RewardPluginKeysWithoutEffect) {
+  expect_single(parse("reward:\n  retries: 3\n"), "reward.retries", "no effect");
+  expect_single(parse("reward:\n  kind: math\n  timeout_s: 3\n"), "reward.timeout_s",
+                "no effect");
+  expect_single(parse("reward:\n  kind: http\n  url: http://x/\n  instances: 2\n"),
+                "reward.instances", "no effect");
+}

@@ -306,6 +306,10 @@ void check_reward(const reward_section& r, checker& k) {
             {"reward.command"});
   k.require(command || r.command.empty(), "reward.command",
             "is used only with reward.kind: command");
+  k.no_effect("reward.concurrency", !http, "reward.kind other than http");
+  k.no_effect("reward.retries", !http, "reward.kind other than http");
+  k.no_effect("reward.instances", !command, "reward.kind other than command");
+  k.no_effect("reward.timeout_s", !http && !command, "reward.kind rules or math");
   k.at_least("reward.concurrency", r.concurrency, int32_t{1});
   k.at_least("reward.retries", r.retries, int32_t{0});
   k.at_least("reward.instances", r.instances, int32_t{1});
