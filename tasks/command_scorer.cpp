@@ -1,6 +1,7 @@
 // command_scorer.cpp: the command reward plug-in (protocol in the header).
 #include "tasks/command_scorer.hpp"
 
+#include <algorithm>
 #include <iostream>
 
 #include "runtime/error.hpp"
