@@ -24,9 +24,11 @@ line_process_factory command_factory(std::vector<std::string> argv) {
 }
 
 command_scorer::command_scorer(line_process_factory start, int32_t instances,
-                               std::chrono::milliseconds timeout)
-  : start_(std::move(start)), timeout_(timeout) {
+                               std::chrono::milliseconds timeout,
+                               std::chrono::milliseconds startup)
+  : start_(std::move(start)), timeout_(timeout), startup_(startup) {
   procs_.resize(static_cast<size_t>(instances < 1 ? 1 : instances));
+  fresh_.assign(procs_.size(), false);
 }
 
 command_scorer::~command_scorer() {
@@ -43,6 +45,7 @@ caf::error command_scorer::ensure_started(size_t i) {
     return p.error();
   ++starts_;
   procs_[i] = std::move(*p);
+  fresh_[i] = true;
   return {};
 }
 
@@ -65,13 +68,16 @@ command_scorer::score(const std::vector<score_item>& batch) {
   size_t n = procs_.size();
   for (size_t begin = 0; begin < batch.size(); begin += n) {
     size_t end = std::min(batch.size(), begin + n);
-    auto until = std::chrono::steady_clock::now() + timeout_;
+    auto round = std::chrono::steady_clock::now() + timeout_;
     std::vector<bool> sent(end - begin, false);
+    std::vector<steady_deadline> until(end - begin, round);
     for (size_t k = begin; k < end; ++k) {
       size_t i = k - begin;
       auto err = ensure_started(i);
+      if (fresh_[i])
+        until[i] += startup_;
       if (!err)
-        err = procs_[i]->write_line(command_request_line(batch[k]), until);
+        err = procs_[i]->write_line(command_request_line(batch[k]), until[i]);
       if (err) {
         if (procs_[i]) {
           procs_[i]->kill();
@@ -88,7 +94,9 @@ command_scorer::score(const std::vector<score_item>& batch) {
     for (size_t k = begin; k < end; ++k) {
       if (!sent[k - begin])
         continue;
-      auto r = receive(k - begin, until);
+      auto r = receive(k - begin, until[k - begin]);
+      if (procs_[k - begin])
+        fresh_[k - begin] = false;
       if (r)
         out[k] = *r;
       else if (!first)

@@ -9,7 +9,8 @@
 //
 // reward.instances programs run side by side: a batch is dealt out in
 // rounds, one request per instance, and each reply must come within
-// reward.timeout_s of its round's start. Outcomes: a reply that is not
+// reward.timeout_s of its round's start (twice that for the first request
+// to an instance just started: its start-up). Outcomes: a reply that is not
 // one {"reward": finite number} line is malformed_message; no reply in
 // time is timeout (the instance is killed); a program that exits or closes
 // its stdout is process_failure. A killed or exited instance is started
@@ -59,8 +60,10 @@ line_process_factory command_factory(std::vector<std::string> argv);
 
 class command_scorer : public reward_scorer {
 public:
+  /// `startup` is added to the deadline of the first request to an
+  /// instance just started (the program's start-up).
   command_scorer(line_process_factory start, int32_t instances,
-                 std::chrono::milliseconds timeout);
+                 std::chrono::milliseconds timeout, std::chrono::milliseconds startup);
   ~command_scorer() override;
 
   caf::expected<std::vector<double>> score(const std::vector<score_item>& batch) override;
@@ -74,7 +77,9 @@ private:
 
   line_process_factory start_;
   std::chrono::milliseconds timeout_;
+  std::chrono::milliseconds startup_;
   std::vector<std::unique_ptr<line_process>> procs_; // size = instances
+  std::vector<bool> fresh_;                          // started, not yet replied
   int64_t starts_ = 0;
 };
 

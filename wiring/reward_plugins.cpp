@@ -47,7 +47,7 @@ reward_scorer_factory make_reward_scorer_factory(const reward_section& r) {
       auto t = millis(r.timeout_s);
       return [argv, n, t]() -> caf::expected<std::shared_ptr<reward_scorer>> {
         return std::shared_ptr<reward_scorer>(
-          std::make_shared<command_scorer>(command_factory(argv), n, t));
+          std::make_shared<command_scorer>(command_factory(argv), n, t, t));
       };
     }
   }

@@ -6,7 +6,8 @@ Protocol: tandem writes one JSON line per completion to stdin,
 and reads exactly one line back on stdout, in order:
   {"reward": 1.0}
 Flush after every line (stdout is a pipe, not a terminal). Anything else on
-stdout, no reply within reward.timeout_s, or an exit is a failed scoring
+stdout, no reply within reward.timeout_s (twice that for the first request
+after a start), or an exit is a failed scoring
 (counted as invalid / timeout / error; the group is scored again later);
 a program that hangs or exits is killed and started again. stderr goes to
 the run log, each line prefixed "[reward command #i] ".

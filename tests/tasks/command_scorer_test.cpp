@@ -88,7 +88,7 @@ struct real_program : ::testing::Test {
           log.push_back("#" + std::to_string(i) + " " + l);
         });
       },
-      instances, timeout);
+      instances, timeout, 30000ms); // start-up: python under a loaded machine
   }
 };
 
@@ -97,7 +97,7 @@ struct real_program : ::testing::Test {
 TEST(command_scorer, sends_one_line_per_completion_and_reads_rewards) {
   fake_world w;
   w.replies = {std::string(R"({"reward": 1})"), std::string(R"({"reward": 0.5})")};
-  command_scorer s(w.factory(), 1, 1000ms);
+  command_scorer s(w.factory(), 1, 1000ms, 0ms);
   auto r = s.score(items({"2", "3"}));
   ASSERT_TRUE(r) << describe(r.error());
   EXPECT_EQ(*r, (std::vector<double>{1, 0.5}));
@@ -108,7 +108,7 @@ TEST(command_scorer, sends_one_line_per_completion_and_reads_rewards) {
 TEST(command_scorer, garbage_is_malformed_and_keeps_the_instance) {
   fake_world w;
   w.replies = {std::string("hello")};
-  command_scorer s(w.factory(), 1, 1000ms);
+  command_scorer s(w.factory(), 1, 1000ms, 0ms);
   auto r = s.score(items({"2"}));
   ASSERT_FALSE(r);
   EXPECT_TRUE(is(r.error(), errc::malformed_message)) << describe(r.error());
@@ -120,7 +120,7 @@ TEST(command_scorer, a_timeout_kills_and_the_next_call_restarts) {
   fake_world w;
   w.replies = {caf::expected<std::string>(make_error(errc::timeout, "x")),
                std::string(R"({"reward": 1})")};
-  command_scorer s(w.factory(), 1, 1000ms);
+  command_scorer s(w.factory(), 1, 1000ms, 0ms);
   auto r = s.score(items({"2"}));
   ASSERT_FALSE(r);
   EXPECT_TRUE(is(r.error(), errc::timeout));
@@ -163,6 +163,7 @@ TEST_F(real_program, a_crash_is_process_failure_then_restarted) {
 
 TEST_F(real_program, a_hang_is_a_timeout_then_restarted) {
   auto s = make(1, 1500ms);
+  ASSERT_TRUE(s.score(items({"2"}))); // started: the next deadline is 1.5 s
   auto r = s.score(items({"hang"}));
   ASSERT_FALSE(r);
   EXPECT_TRUE(is(r.error(), errc::timeout)) << describe(r.error());

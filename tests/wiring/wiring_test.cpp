@@ -70,6 +70,10 @@ struct Wiring : GraphTest {
   head_graph start_head(const loaded_run& run) {
     auto settings = make_head_settings(run.config, run.plan);
     settings.detached = false; // the test coordinator runs every actor
+    // A plug-in scorer (configs/reward/command.yaml) blocks on a program or
+    // a server: its actor is tested in tests/actors/reward_plugin_test.cpp
+    // and tests/tasks/; here the head gets the built-in rules instead.
+    settings.reward_plugin = {};
     auto parts = graph_parts(std::make_shared<fake_training_backend>(), nullptr, spawn_probe());
     parts.spawn_sampler = [this](const placed_instance& inst) -> caf::expected<caf::actor> {
       started.push_back(inst);

@@ -322,7 +322,9 @@ void check_reward_deadline(const run_config& c, checker& k) {
   auto& r = c.reward;
   if (r.kind != reward_kind::http && r.kind != reward_kind::command)
     return;
-  int32_t calls = r.kind == reward_kind::http ? r.retries + 1 : 1;
+  // http: every retry; command: the first call to a started program gets
+  // twice the deadline (its start-up, tasks/command_scorer.hpp).
+  int32_t calls = r.kind == reward_kind::http ? r.retries + 1 : 2;
   double worst = r.timeout_s * calls;
   k.require(worst < c.timeouts.score_s, "reward.timeout_s",
             "times its calls (" + num(calls) + ") is " + num(worst)
