@@ -39,7 +39,8 @@ void console_probe::poll_loop() {
     {
       std::lock_guard<std::mutex> g(mu_);
       if (res && res->status == 200) {
-        f_.actors_ms.push_back(ms);
+        if (f_.actors_ms.size() < figures::max_samples)
+          f_.actors_ms.push_back(ms);
         f_.actors_bytes = res->body.size();
       } else {
         ++f_.failures;

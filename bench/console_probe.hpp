@@ -21,7 +21,10 @@ namespace tandem {
 class console_probe {
 public:
   struct figures {
-    std::vector<double> actors_ms; // one per GET /api/actors answered 200
+    /// One per GET /api/actors answered 200, at most max_samples: a bench
+    /// round lasts minutes (one sample per 100 ms), so 100,000 is hours.
+    std::vector<double> actors_ms;
+    static constexpr size_t max_samples = 100000;
     size_t actors_bytes = 0;       // size of the last reply
     uint64_t stream_bytes = 0;     // read from /api/stream
     uint64_t scrapes = 0;          // /metrics answered 200
