@@ -55,6 +55,7 @@ void finish(ctl* self, bool ok, const std::string& why) {
     .add("groups_consumed", static_cast<int64_t>(c.consumed))
     .add("groups_requeued", static_cast<int64_t>(c.requeued))
     .add("groups_dropped", static_cast<int64_t>(c.dropped))
+    .add("groups_filtered", static_cast<int64_t>(c.filtered))
     .add("reports_rejected", static_cast<int64_t>(c.rejected))
     .add("groups_stale_refused", static_cast<int64_t>(st.stale_refused))
     .add("staleness_violations", static_cast<int64_t>(st.staleness_violations))
@@ -70,7 +71,7 @@ void finish(ctl* self, bool ok, const std::string& why) {
 void admit(ctl* self) {
   auto& st = self->state;
   auto& c = st.work->counters();
-  auto cap = admission_capacity(gate(self), st.version, c.admitted, c.dropped);
+  auto cap = admission_capacity(gate(self), st.version, c.admitted, c.dropped + c.filtered);
   // Never admit past what the remaining steps can consume.
   auto needed = static_cast<int64_t>(st.cfg.steps) * st.cfg.groups_per_step
                 - static_cast<int64_t>(c.consumed + st.work->live());
@@ -89,6 +90,11 @@ void admit(ctl* self) {
 void on_scored(ctl* self, uint64_t id, scored_group& g, double secs) {
   auto& st = self->state;
   st.interval.score += secs;
+  if (st.work->state_of(id) == group_state::scoring && st.filter.should_filter(g)) {
+    st.work->mark_scored(id, std::move(g));
+    st.work->filter(id);
+    return dispatch(self); // admits a prompt in its place
+  }
   if (st.work->mark_scored(id, std::move(g)))
     return; // requeued or consumed meanwhile: counted as rejected
   maybe_train(self);
@@ -398,6 +404,13 @@ step_record make_record(ctl* self, const std::vector<scored_group>& batch,
   r.consumed = c.consumed, r.requeued = c.requeued, r.dropped = c.dropped;
   r.stale_refused = st.stale_refused;
   r.samplers = static_cast<int64_t>(st.samplers.size());
+  auto filtered = st.filter.take_interval();
+  r.filtered = filtered.filtered, r.filter_passed = filtered.passed;
+  r.trained_groups = batch.size();
+  if (!filtered.groups.empty()) { // the step's rewards cover every group settled in it
+    filtered.groups.insert(filtered.groups.end(), batch.begin(), batch.end());
+    r.rewards = summarize_rewards(filtered.groups);
+  }
   r.reward_ok = st.outcomes.ok - st.outcomes_at_step.ok;
   r.reward_invalid = st.outcomes.invalid - st.outcomes_at_step.invalid;
   r.reward_timeout = st.outcomes.timeout - st.outcomes_at_step.timeout;
@@ -522,11 +535,13 @@ std::string status_json(ctl* self) {
     .add("consumed", static_cast<int64_t>(c.consumed))
     .add("requeued", static_cast<int64_t>(c.requeued))
     .add("dropped", static_cast<int64_t>(c.dropped))
+    .add("filtered", static_cast<int64_t>(c.filtered))
     .add("data_plane_groups", static_cast<int64_t>(st.data_plane_groups))
     .add("data_plane_late", static_cast<int64_t>(st.data_plane_late))
     .add("step", st.version).add("steps", static_cast<int64_t>(st.cfg.steps))
     .add("max_staleness", static_cast<int64_t>(st.cfg.max_staleness))
-    .add("admit_capacity", admission_capacity(gate(self), st.version, c.admitted, c.dropped))
+    .add("admit_capacity",
+         admission_capacity(gate(self), st.version, c.admitted, c.dropped + c.filtered))
     .add("stale_refused", static_cast<int64_t>(st.stale_refused))
     .add("elapsed_s", elapsed(self))
     .add("reward_ok", static_cast<int64_t>(st.outcomes.ok))
@@ -571,6 +586,7 @@ caf::result<std::string> drain_sampler(ctl* self, const std::string& name) {
 caf::error init_state(ctl* self, const controller_settings& cfg, controller_deps deps) {
   auto& st = self->state;
   st.cfg = cfg;
+  st.filter = group_filter{cfg.filter};
   st.deps = std::move(deps);
   st.tokenizer = st.deps.tokenizer;
   if (!st.tokenizer)

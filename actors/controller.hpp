@@ -51,6 +51,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/internal/group_filter.hpp"
 #include "actors/internal/health_cell.hpp"
 #include "actors/internal/run_report.hpp"
 #include "actors/internal/run_snapshot.hpp"
@@ -105,6 +106,9 @@ struct controller_settings {
   // of this one (it is rejected as unknown).
   uint64_t first_group_id = 1;
   bool checkpoint_required = false;
+  // Dynamic sampling: groups whose rewards are all equal are filtered out of
+  // the batch (actors/internal/group_filter.hpp).
+  group_filter_settings filter;
   // Writing a checkpoint (a model's weights and AdamW state to disk).
   caf::timespan checkpoint_timeout = std::chrono::seconds{600};
 };
@@ -158,6 +162,7 @@ struct controller_state {
   uint64_t data_plane_groups = 0;    // groups that arrived over ZeroMQ
   uint64_t data_plane_late = 0;      // ... and were no longer expected (rejected)
   reward_window rewards{10};
+  group_filter filter{{}};            // cfg.filter, set at start
   reward_outcomes outcomes;           // since the start of this incarnation
   reward_outcomes outcomes_at_step;   // ... as of the last step (per-step deltas)
   std::shared_ptr<health_cell> health; // null without a health board

@@ -9,6 +9,7 @@ tandem_add_test(weights_blob_test SOURCES runtime/weights_blob_test.cpp LIBS tan
 tandem_add_test(protocol_test SOURCES actors/protocol_test.cpp LIBS tandem_wiring TIMEOUT 120)
 tandem_add_test(reward_plugin_test SOURCES actors/reward_plugin_test.cpp LIBS tandem_actors)
 tandem_add_test(pipeline_failure_test SOURCES actors/pipeline_failure_test.cpp LIBS tandem_wiring TIMEOUT 120)
+tandem_add_test(dynamic_sampling_test SOURCES actors/dynamic_sampling_test.cpp LIBS tandem_wiring TIMEOUT 120)
 # Journal records, checkpoints, stop and resume at the actor level.
 tandem_add_test(durable_test SOURCES actors/durable_test.cpp LIBS tandem_wiring TIMEOUT 120)
 tandem_add_test(gate_test SOURCES actors/gate_test.cpp LIBS tandem_actors)

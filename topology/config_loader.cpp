@@ -36,7 +36,9 @@ std::vector<field_binding> run_fields(run_section& r) {
           field("checkpoint_every", r.checkpoint_every),
           field("keep_checkpoints", r.keep_checkpoints),
           field("checkpoint_required", r.checkpoint_required),
-          field("max_head_restarts", r.max_head_restarts)};
+          field("max_head_restarts", r.max_head_restarts),
+          field("dynamic_sampling", r.dynamic_sampling),
+          field("max_filtered_per_step", r.max_filtered_per_step)};
 }
 
 std::vector<field_binding> model_fields(run_config& c) {

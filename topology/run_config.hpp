@@ -37,6 +37,13 @@ struct run_section {
   int32_t keep_checkpoints = 3;   // newest checkpoints kept; older ones are deleted
   bool checkpoint_required = false; // a checkpoint that cannot be written stops the run
   int32_t max_head_restarts = 3;  // the supervisor restarts a dead head this often
+  // Dynamic sampling (DAPO; actors/internal/group_filter.hpp): groups whose
+  // rewards are all equal are filtered out and replaced by new prompts.
+  bool dynamic_sampling = false;
+  // Bound on the groups filtered between two steps; past it uninformative
+  // groups are trained on (counted). 0 = 8 x groups_per_step: a policy with
+  // one informative group in nine still steps at full batch size.
+  int32_t max_filtered_per_step = 0;
 };
 
 /// task: where problems come from, and the tokenizer that frames them.

@@ -125,6 +125,9 @@ controller_settings make_controller_settings(const run_config& cfg, const run_pl
   s.group_size = cfg.run.group_size;
   s.max_staleness = cfg.run.max_staleness;
   s.max_requeues = static_cast<uint32_t>(cfg.run.max_requeues);
+  s.filter.enabled = cfg.run.dynamic_sampling;
+  s.filter.max_per_step = cfg.run.max_filtered_per_step > 0 ? cfg.run.max_filtered_per_step
+                                                            : 8 * cfg.run.groups_per_step;
   s.target_reward = cfg.run.target_reward;
   s.seed = cfg.run.seed;
   s.generate_timeout = seconds(cfg.timeouts.generate_s);

@@ -1,5 +1,7 @@
 #include "actors/internal/run_report.hpp"
 
+#include "actors/internal/group_filter.hpp"
+
 #include <cmath>
 #include <cstdio>
 
@@ -41,7 +43,9 @@ json_record to_json(const step_record& r) {
     .add("accuracy", r.rewards.accuracy_mean).add("format", r.rewards.format_mean)
     .add("completion_len", r.rewards.completion_len_mean)
     .add("truncated_frac", r.rewards.truncated_fraction)
-    .add("zero_std_frac", l.zero_std_fraction).add("adv_abs_mean", l.advantage_abs_mean)
+    .add("zero_std_frac", l.zero_std_fraction).add("groups_filtered", static_cast<int64_t>(r.filtered))
+    .add("filtered_frac", filtered_fraction(r.filtered, r.trained_groups))
+    .add("filter_passed", static_cast<int64_t>(r.filter_passed)).add("adv_abs_mean", l.advantage_abs_mean)
     .add("loss", l.loss).add("pg_loss", l.pg_loss).add("kl", l.kl).add("entropy", l.entropy)
     .add("clip_low", l.clip_low).add("clip_high", l.clip_high)
     .add("clip_region", l.clip_region).add("ratio_mean", l.ratio_mean)
@@ -97,6 +101,11 @@ std::string progress_line(const step_record& r, int64_t total_steps) {
                 format_duration(r.elapsed).c_str(),
                 format_duration(per_step * (total_steps - r.step)).c_str());
   std::string line = buf;
+  if (r.filtered + r.filter_passed > 0) {
+    std::snprintf(buf, sizeof(buf), " | filtered %.0f%%",
+                  100 * filtered_fraction(r.filtered, r.trained_groups));
+    line += buf;
+  }
   auto failed = r.reward_invalid + r.reward_timeout + r.reward_error;
   if (failed > 0)
     line += " | scoring failed " + std::to_string(failed) + " (invalid "

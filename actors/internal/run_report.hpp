@@ -47,6 +47,10 @@ struct step_record {
   int64_t samplers = 0;
   // Scorings of this interval by outcome (only ok became a reward).
   uint64_t reward_ok = 0, reward_invalid = 0, reward_timeout = 0, reward_error = 0;
+  // Dynamic sampling in this interval: groups filtered out (all rewards
+  // equal) and uninformative groups trained on past the per-step bound.
+  uint64_t filtered = 0, filter_passed = 0;
+  uint64_t trained_groups = 0; // groups in the batch this step trained on
 };
 
 json_record to_json(const step_record& r);

@@ -83,7 +83,8 @@ std::string to_json(const controller_snapshot& s) {
   o << "{\"format\":1,\"step\":" << s.step << ",\"problems_drawn\":" << s.problems_drawn
     << ",\"pending\":" << join(s.pending) << ",\"next_group_id\":" << s.next_group_id
     << ",\"admitted\":" << c.admitted << ",\"consumed\":" << c.consumed
-    << ",\"dropped\":" << c.dropped << ",\"requeued\":" << c.requeued
+    << ",\"dropped\":" << c.dropped << ",\"filtered\":" << c.filtered
+    << ",\"requeued\":" << c.requeued
     << ",\"rejected\":" << c.rejected << ",\"stale_refused\":" << s.stale_refused
     << ",\"staleness_violations\":" << s.staleness_violations
     << ",\"skipped_problems\":" << s.skipped_problems << ",\"rewards\":" << join(s.rewards)
@@ -108,6 +109,7 @@ caf::expected<controller_snapshot> parse_controller_snapshot(const std::string& 
   r.integer("admitted", c.admitted);
   r.integer("consumed", c.consumed);
   r.integer("dropped", c.dropped);
+  r.integer("filtered", c.filtered); // absent in checkpoints before dynamic sampling
   r.integer("requeued", c.requeued);
   r.integer("rejected", c.rejected);
   r.integer("stale_refused", s.stale_refused);

@@ -113,6 +113,16 @@ caf::error work_buffer::mark_scored(uint64_t group_id, scored_group result) {
   return caf::none;
 }
 
+caf::error work_buffer::filter(uint64_t group_id) {
+  entry* e = nullptr;
+  if (auto err = expect_state(group_id, group_state::scored, &e))
+    return err;
+  ++counters_.filtered;
+  dropped_.push_back({group_id, e->task.problem_id});
+  groups_.erase(group_id);
+  return caf::none;
+}
+
 void work_buffer::return_to_queue(std::map<uint64_t, entry>::iterator it) {
   auto& e = it->second;
   ++counters_.requeued;

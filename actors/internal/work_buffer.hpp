@@ -8,6 +8,8 @@
 //                               ▲                       │
 //                               └──── rollback ─────────┘
 //   A group requeued more than `max_requeues` times is dropped (counted).
+//   scored ──filter──▶ settled without training (dynamic sampling,
+//   group_filter.hpp; counted as filtered, journaled with the dropped)
 //
 // Durable runs: a group's sampling seed is keyed by its problem id and
 // attempt (not its group id), so a prompt issued again after a head restart
@@ -45,6 +47,7 @@ struct work_counters {
   uint64_t dropped = 0;   // given up after too many requeues
   uint64_t requeued = 0;  // returns to the queue (lost holder, timeout, stale)
   uint64_t rejected = 0;  // reports about unknown / not-held groups
+  uint64_t filtered = 0;  // scored, settled untrained: no learning signal
 };
 
 class work_buffer {
@@ -67,6 +70,10 @@ public:
 
   /// scoring → scored.
   caf::error mark_scored(uint64_t group_id, scored_group result);
+
+  /// scored → settled without training (dynamic sampling). The group joins
+  /// the dropped log: the journal treats it as settled, never regenerated.
+  caf::error filter(uint64_t group_id);
 
   /// in_flight or scoring → queued (or dropped past max_requeues).
   caf::error requeue(uint64_t group_id);

@@ -43,9 +43,8 @@ public:
   }
   caf::error step(int64_t version) override {
     char_tokenizer tok;
-    auto text = answer + "</answer>";
-    auto ids = *tok.encode(text);
     for (size_t i = 0; i < seqs_.size(); ++i) {
+      auto ids = *tok.encode((answer_for ? answer_for(i) : answer) + "</answer>");
       auto& s = seqs_[i];
       auto t = steps_ < static_cast<int32_t>(ids.size()) ? ids[steps_] : ids.back();
       if (oov_ && steps_ == 0)
@@ -78,6 +77,8 @@ public:
   static constexpr int32_t oov_token = 1 << 20;
 
   std::string answer = "7";
+  // When set: the answer of row i of the batch (answers of one length).
+  std::function<std::string(size_t)> answer_for;
   bool fail_next_start = false;
   int oov_batches = 0; // the next n batches start every completion with oov_token
   int loads = 0, batches = 0, total_steps = 0;

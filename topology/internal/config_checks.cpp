@@ -108,6 +108,8 @@ void check_run(const run_config& c, checker& k) {
   k.at_least("run.checkpoint_every", r.checkpoint_every, 0);
   k.at_least("run.keep_checkpoints", r.keep_checkpoints, 1);
   k.at_least("run.max_head_restarts", r.max_head_restarts, 0);
+  k.at_least("run.max_filtered_per_step", r.max_filtered_per_step, 0);
+  k.no_effect("run.max_filtered_per_step", !r.dynamic_sampling, "run.dynamic_sampling false");
   k.require(!r.output_dir.empty(), "run.output_dir", "must not be empty");
 }
 
