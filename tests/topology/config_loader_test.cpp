@@ -371,3 +371,17 @@ TEST(ConfigLoader, RewardPluginKeysWithoutEffect) {
   expect_single(parse("reward:\n  kind: http\n  url: http://x/\n  instances: 2\n"),
                 "reward.instances", "no effect");
 }
+
+TEST(ConfigLoader, DynamicSampling) {
+  auto ok = parse("run:\n  dynamic_sampling: true\n  max_filtered_per_step: 40\n");
+  ASSERT_TRUE(ok.issues.empty()) << all_issues(ok);
+  EXPECT_TRUE(ok.config.run.dynamic_sampling);
+  EXPECT_EQ(ok.config.run.max_filtered_per_step, 40);
+  expect_single(parse("run:\n  max_filtered_per_step: 40\n"), "run.max_filtered_per_step",
+                "has no effect with run.dynamic_sampling false", 2, 26);
+  expect_single(parse("run:\n  dynamic_sampling: true\n  max_filtered_per_step: -1\n"),
+                "run.max_filtered_per_step", "must be >= 0");
+  expect_single(parse("run:\n  dynamic_sampling: true\nlearner:\n  baseline: batch\n"
+                      "  std_scaling: batch\n"),
+                "run.dynamic_sampling", "use one or the other");
+}

@@ -110,6 +110,11 @@ void check_run(const run_config& c, checker& k) {
   k.at_least("run.max_head_restarts", r.max_head_restarts, 0);
   k.at_least("run.max_filtered_per_step", r.max_filtered_per_step, 0);
   k.no_effect("run.max_filtered_per_step", !r.dynamic_sampling, "run.dynamic_sampling false");
+  k.require(!r.dynamic_sampling || c.learner.grpo.baseline == advantage_baseline::group,
+            "run.dynamic_sampling",
+            "filters groups whose rewards are all equal, but with learner.baseline batch "
+            "such a group has a non-zero advantage; use one or the other",
+            {"learner.baseline"});
   k.require(!r.output_dir.empty(), "run.output_dir", "must not be empty");
 }
 
