@@ -158,6 +158,7 @@ void on_status(const state_ptr& st, const std::string& text, registry_time now) 
   t.groups_consumed = uint_field(*j, "consumed");
   t.groups_requeued = uint_field(*j, "requeued");
   t.groups_dropped = uint_field(*j, "dropped");
+  t.groups_filtered = uint_field(*j, "filtered");
   t.groups_stale_refused = uint_field(*j, "stale_refused");
   t.elapsed_s = double_field(*j, "elapsed_s");
   t.reward_ok = p.reward_ok;
@@ -220,7 +221,8 @@ std::string run_json(const state_ptr& st, const std::vector<actor_health>& all,
     .add("rewards", static_cast<int64_t>(count_role(all, "reward")))
     .add("groups_consumed", static_cast<int64_t>(t.groups_consumed))
     .add("groups_requeued", static_cast<int64_t>(t.groups_requeued))
-    .add("groups_dropped", static_cast<int64_t>(t.groups_dropped));
+    .add("groups_dropped", static_cast<int64_t>(t.groups_dropped))
+    .add("groups_filtered", static_cast<int64_t>(t.groups_filtered));
   auto out = j.str();
   out.pop_back();
   out += ",\"cause\":" + cause_json(st, now);

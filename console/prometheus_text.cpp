@@ -140,6 +140,9 @@ void run_counters(std::string& out, const run_totals& r) {
          number(r.groups_requeued));
   single(out, "tandem_groups_dropped_total", "counter", "Rollout groups dropped.",
          number(r.groups_dropped));
+  single(out, "tandem_groups_filtered_total", "counter",
+         "Rollout groups filtered by dynamic sampling (all rewards equal).",
+         number(r.groups_filtered));
   single(out, "tandem_groups_stale_refused_total", "counter",
          "Rollout groups refused for being too far behind the policy.",
          number(r.groups_stale_refused));

@@ -35,6 +35,7 @@ struct run_totals {
   uint64_t groups_consumed = 0;
   uint64_t groups_requeued = 0;
   uint64_t groups_dropped = 0;
+  uint64_t groups_filtered = 0; // dynamic sampling: settled untrained, no signal
   uint64_t groups_stale_refused = 0;
   // Scoring outcomes (only ok becomes a reward).
   uint64_t reward_ok = 0;

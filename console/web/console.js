@@ -677,7 +677,7 @@
 
   // -- metrics and charts --------------------------------------------------------
 
-  const SERIES = ['reward_mean', 'accuracy', 'kl', 'entropy', 'staleness_mean', 'staleness_max', 'tokens_per_s'];
+  const SERIES = ['reward_mean', 'accuracy', 'filtered_frac', 'kl', 'entropy', 'staleness_mean', 'staleness_max', 'tokens_per_s'];
   // lastStep: where the stream resumes (the newest step the head gave us);
   // maxStep: the newest step the charts hold. A new head may hold fewer steps
   // than the charts (lastStep follows it); the steps it then sends replace
@@ -726,7 +726,7 @@
   }
 
   const COLORS = {
-    reward: '#4cc38a', accuracy: '#6ea8fe', kl: '#f5a524', entropy: '#b392f0',
+    reward: '#4cc38a', accuracy: '#6ea8fe', filtered: '#8b96a8', kl: '#f5a524', entropy: '#b392f0',
     smean: '#6ea8fe', smax: '#f47174', tps: '#3fc1c9', hist: '#7c9cf5',
   };
 
@@ -767,7 +767,8 @@
     C.defaults.font.size = 11;
     const line = (id, datasets, two) => new C($(id), { type: 'line', data: { datasets }, options: lineOptions(two) });
     charts.reward = line('chart-reward', [lineDataset('reward', 'reward_mean', COLORS.reward),
-      lineDataset('accuracy', 'accuracy', COLORS.accuracy, 'y1')], true);
+      lineDataset('accuracy', 'accuracy', COLORS.accuracy, 'y1'),
+      Object.assign(lineDataset('filtered', 'filtered_frac', COLORS.filtered, 'y1'), { borderDash: [4, 3] })], true);
     charts.kl = line('chart-kl', [lineDataset('KL', 'kl', COLORS.kl),
       lineDataset('entropy', 'entropy', COLORS.entropy, 'y1')], true);
     charts.staleness = line('chart-staleness', [lineDataset('mean', 'staleness_mean', COLORS.smean),

@@ -89,6 +89,7 @@ run_totals realistic_run() {
   r.groups_consumed = 960;
   r.groups_requeued = 12;
   r.groups_dropped = 1;
+  r.groups_filtered = 310;
   r.groups_stale_refused = 4;
   r.reward_ok = 7600;
   r.reward_invalid = 40;
@@ -184,7 +185,7 @@ TEST(PrometheusText, EveryFamilyHasOneHelpAndTypeAndContiguousSamples) {
     EXPECT_EQ(name, current) << "a sample of " << name << " outside its family";
     EXPECT_EQ(closed.count(name), 0u) << name;
   }
-  EXPECT_EQ(types.size(), 33u);
+  EXPECT_EQ(types.size(), 34u);
   for (auto& [name, type] : types) {
     bool total = name.size() > 6 && name.compare(name.size() - 6, 6, "_total") == 0;
     EXPECT_EQ(total, type == "counter") << name;
@@ -203,6 +204,7 @@ TEST(PrometheusText, RunFiguresStatusAndCauseAreExact) {
   EXPECT_TRUE(has_line(text, "tandem_run_watchdog_cause{cause=\"samplers_waiting_for_weights\"} 1"));
   EXPECT_TRUE(has_line(text, "tandem_run_watchdog_cause{cause=\"reward_hung\"} 0"));
   EXPECT_TRUE(has_line(text, "tandem_groups_stale_refused_total 4"));
+  EXPECT_TRUE(has_line(text, "tandem_groups_filtered_total 310"));
   EXPECT_TRUE(has_line(text, "tandem_reward_outcomes_total{outcome=\"invalid\"} 40"));
 }
 
