@@ -9,6 +9,7 @@
 #include "bench/bench_control.hpp"
 #include "bench/bench_decode.hpp"
 #include "bench/bench_learner.hpp"
+#include "bench/bench_staleness.hpp"
 #include "bench/bench_weights.hpp"
 #include "bench/pipeline_bench.hpp"
 #include "bench/reference_commands.hpp"
@@ -40,6 +41,8 @@ const subcommand benches[] = {
    "a checkpoint's cost: the learner's snapshot stall vs its step, disk write and load MB/s"},
   {"broadcast", bench_broadcast_command,
    "NCCL weight broadcast GB/s against raw ncclBroadcast (GPU builds)"},
+  {"staleness", bench_staleness_command,
+   "whole trainings per staleness bound, decoupled objective on/off: time to the target"},
 };
 
 void print_benches(std::ostream& out) {

@@ -24,3 +24,18 @@ add_test(NAME bench_checkpoint_smoke
                  --batch-seqs 2 --prompt-len 8 --completion-len 8)
 set_tests_properties(bench_checkpoint_smoke PROPERTIES TIMEOUT 120
   PASS_REGULAR_EXPRESSION "sanity: ok")
+
+# tandem bench staleness: cells, configs, figures, table, claim and JSON on
+# synthetic metrics.jsonl text (pure), and the child pool against a fake
+# launcher with explicit time.
+tandem_add_test(staleness_bench_test
+  SOURCES bench/staleness_bench_test.cpp ${TANDEM_ROOT}/bench/staleness_cells.cpp
+          ${TANDEM_ROOT}/bench/staleness_figures.cpp ${TANDEM_ROOT}/bench/child_pool.cpp
+          ${TANDEM_ROOT}/bench/sample_stats.cpp
+  LIBS tandem_runtime yaml-cpp)
+# The real bench, tiny: children per cell, the table and JSON, a timed-out
+# run, bad flags.
+tandem_add_test(staleness_bench_e2e_test SOURCES bench/staleness_bench_e2e_test.cpp
+  LIBS tandem_runtime TIMEOUT 300)
+target_compile_definitions(staleness_bench_e2e_test PRIVATE TANDEM_BINARY="$<TARGET_FILE:tandem>")
+add_dependencies(staleness_bench_e2e_test tandem)
