@@ -11,6 +11,7 @@
 // (tasks/countdown_verifier.hpp), which verifies the expression exactly.
 #include "tasks/reward_rules.hpp"
 
+#include <algorithm>
 #include <optional>
 
 #include "tasks/countdown_verifier.hpp"
@@ -83,6 +84,8 @@ reward_breakdown score(std::string_view completion, std::string_view reference,
   out.accuracy = !predicted.empty() && answers_match(predicted, reference) ? 1.0 : 0.0;
   out.format = well_formed(completion, allow_eos_tag) ? 1.0 : 0.0;
   out.total = weights.accuracy * out.accuracy + weights.format * out.format;
+  if (out.accuracy == 0 && weights.digit_credit > 0 && !predicted.empty())
+    out.total += weights.digit_credit * digit_match(predicted, reference);
   return out;
 }
 
@@ -103,6 +106,20 @@ bool answers_match(std::string_view predicted, std::string_view reference) {
   if (p || r)
     return false; // an integer never equals a non-integer
   return trim(predicted) == trim(reference);
+}
+
+double digit_match(std::string_view predicted, std::string_view reference) {
+  auto p = canonical_integer(predicted);
+  auto r = canonical_integer(reference);
+  if (!p || !r || (p->front() == '-') != (r->front() == '-'))
+    return 0;
+  std::string_view a = *p, b = *r;
+  if (a.front() == '-')
+    a.remove_prefix(1), b.remove_prefix(1);
+  size_t same = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    same += a[a.size() - 1 - i] == b[b.size() - 1 - i] ? 1 : 0;
+  return static_cast<double>(same) / static_cast<double>(std::max(a.size(), b.size()));
 }
 
 reward_breakdown score_completion(std::string_view completion,

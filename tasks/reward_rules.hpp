@@ -22,6 +22,10 @@ namespace tandem {
 struct reward_weights {
   double accuracy = 0.9;
   double format = 0.1;
+  // Partial credit for a wrong integer answer: digit_credit x the share of
+  // digits that match the reference aligned at the units (digit_match).
+  // 0 = off. Accuracy stays exact; only the total carries the credit.
+  double digit_credit = 0;
 };
 
 struct reward_breakdown {
@@ -36,6 +40,11 @@ std::string extract_answer(std::string_view completion);
 /// Integer comparison ("007" == "7", "-0" == "0"); non-integers compare as
 /// trimmed strings.
 bool answers_match(std::string_view predicted, std::string_view reference);
+
+/// Share of digit positions, aligned at the units, where two integers agree,
+/// over the longer one's digit count ("7" vs "17": 0.5; "19" vs "17": 0.5;
+/// "117" vs "17": 2/3). Signs must agree; 0 when either is not an integer.
+double digit_match(std::string_view predicted, std::string_view reference);
 
 reward_breakdown score_completion(std::string_view completion,
                                   std::string_view reference,

@@ -88,6 +88,7 @@ std::vector<field_binding> sampler_fields(sampler_section& s) {
 std::vector<field_binding> reward_fields(reward_section& r) {
   return {field("accuracy_weight", r.weights.accuracy),
           field("format_weight", r.weights.format),
+          field("digit_credit", r.weights.digit_credit),
           field("processes", r.processes),
           bind_enum("kind", r.kind,
                     {{"rules", reward_kind::rules},

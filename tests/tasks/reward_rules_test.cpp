@@ -104,3 +104,28 @@ TEST(AnswersMatch, ComparesNonIntegersAsTrimmedStrings) {
 
 } // namespace
 } // namespace tandem
+
+TEST(DigitCredit, DigitsMatchAlignedAtTheUnits) {
+  using tandem::digit_match;
+  EXPECT_DOUBLE_EQ(digit_match("7", "17"), 0.5);
+  EXPECT_DOUBLE_EQ(digit_match("19", "17"), 0.5);
+  EXPECT_DOUBLE_EQ(digit_match("117", "17"), 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(digit_match("17", "17"), 1.0);
+  EXPECT_DOUBLE_EQ(digit_match("007", "7"), 1.0);
+  EXPECT_DOUBLE_EQ(digit_match("9", "17"), 0.0);
+  EXPECT_DOUBLE_EQ(digit_match("-7", "17"), 0.0);
+  EXPECT_DOUBLE_EQ(digit_match("-27", "-17"), 0.5);
+  EXPECT_DOUBLE_EQ(digit_match("x", "17"), 0.0);
+}
+
+TEST(DigitCredit, OnlyAWrongAnswerEarnsItAndAccuracyStaysExact) {
+  using namespace tandem;
+  reward_weights w{1.0, 0.0, 0.4};
+  auto wrong = score_completion("7</answer>", "17", w);
+  EXPECT_DOUBLE_EQ(wrong.accuracy, 0.0);
+  EXPECT_DOUBLE_EQ(wrong.total, 0.2);
+  auto right = score_completion("17</answer>", "17", w);
+  EXPECT_DOUBLE_EQ(right.total, 1.0);
+  EXPECT_DOUBLE_EQ(score_completion("7", "17", w).total, 0.0) << "no </answer>: no answer";
+  EXPECT_DOUBLE_EQ(score_completion("7</answer>", "17", {1.0, 0.0, 0.0}).total, 0.0);
+}

@@ -385,3 +385,11 @@ TEST(ConfigLoader, DynamicSampling) {
                       "  std_scaling: batch\n"),
                 "run.dynamic_sampling", "use one or the other");
 }
+
+TEST(ConfigLoader, DigitCredit) {
+  auto ok = parse("reward:\n  digit_credit: 0.3\n");
+  ASSERT_TRUE(ok.issues.empty()) << all_issues(ok);
+  EXPECT_DOUBLE_EQ(ok.config.reward.weights.digit_credit, 0.3);
+  expect_single(parse("reward:\n  digit_credit: 0.9\n"), "reward.digit_credit",
+                "must be in [0, reward.accuracy_weight)");
+}

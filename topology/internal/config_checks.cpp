@@ -293,6 +293,12 @@ void check_prompt_fits(const run_config& c, checker& k) {
 void check_reward(const reward_section& r, checker& k) {
   k.at_least("reward.accuracy_weight", r.weights.accuracy, 0.0);
   k.at_least("reward.format_weight", r.weights.format, 0.0);
+  k.require(r.weights.digit_credit >= 0 && r.weights.digit_credit < r.weights.accuracy,
+            "reward.digit_credit",
+            "must be in [0, reward.accuracy_weight): a partial answer may not earn as much "
+            "as a right one (got " + num(r.weights.digit_credit) + ")",
+            {"reward.accuracy_weight"});
+  k.no_effect("reward.digit_credit", r.kind != reward_kind::rules, "a reward.kind other than rules");
   k.require(r.weights.accuracy != 0 || r.weights.format != 0, "reward.accuracy_weight",
             "reward.accuracy_weight and reward.format_weight are both 0: every reward "
             "would be 0",
