@@ -9,6 +9,7 @@
 #include "bench/bench_control.hpp"
 #include "bench/bench_decode.hpp"
 #include "bench/bench_learner.hpp"
+#include "bench/bench_reward.hpp"
 #include "bench/bench_weights.hpp"
 #include "bench/pipeline_bench.hpp"
 #include "bench/reference_commands.hpp"
@@ -40,6 +41,8 @@ const subcommand benches[] = {
    "a checkpoint's cost: the learner's snapshot stall vs its step, disk write and load MB/s"},
   {"broadcast", bench_broadcast_command,
    "NCCL weight broadcast GB/s against raw ncclBroadcast (GPU builds)"},
+  {"reward", bench_reward_command,
+   "completions/s through the rules, the math grader, the http and command plug-ins"},
 };
 
 void print_benches(std::ostream& out) {

@@ -18,6 +18,8 @@ import sys
 print("my_reward ready", file=sys.stderr, flush=True)
 for line in sys.stdin:
     req = json.loads(line)
-    said = req["completion"].strip().split(" ")[0] if req["completion"].strip() else ""
+    # The completion ends with the tag that closed it ("7</answer><eos>"):
+    # the answer is the text before it.
+    said = req["completion"].split("</answer>")[0].strip()
     reward = 1.0 if said == req["answer"] else 0.0
     print(json.dumps({"reward": reward}), flush=True)
