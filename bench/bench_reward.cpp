@@ -187,7 +187,7 @@ int bench_reward_command(const std::vector<std::string>& a) {
   cl.integer("--completions", "completions per pass (rounded up to whole groups)", 16384, 1,
              100000000);
   cl.integer("--batch", "completions per call: the run's group_size", 16, 1, 65536);
-  cl.integer("--concurrency", "callers side by side (reward actors); http: connections", 2, 1,
+  cl.integer("--concurrency", "callers side by side (reward actors); http: connections", 1, 1,
              256);
   cl.integer("--instances", "command: programs per scorer (reward.instances)", 1, 1, 256);
   cl.integer("--seed", "the workload's seed", 1, 0, INT64_MAX);

@@ -46,7 +46,7 @@ const char* to_string(reward_mode m);
 reward_scorer_kind scorer_kind(reward_mode m);
 
 struct reward_mode_settings {
-  int32_t concurrency = 2;                         // callers at once
+  int32_t concurrency = 1;                         // callers at once
   int32_t instances = 1;                           // command: programs per scorer
   std::vector<std::string> command;                // command: argv
   std::string url;                                 // http: empty = the in-process server
