@@ -1,11 +1,11 @@
 // reward_modes.cpp: the bench's scorers and callers (reward_modes.hpp).
 #include "bench/reward_modes.hpp"
 
+#include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <dirent.h>
 #include <fstream>
 #include <mutex>
 #include <sstream>

@@ -87,7 +87,8 @@ private:
 };
 
 /// CPU seconds used so far by this process and its live child processes
-/// (/proc: the children of every thread).
+/// (/proc/self/task/*/children; a kernel without those lists leaves the
+/// children out).
 double process_tree_cpu_seconds();
 
 } // namespace tandem
