@@ -16,9 +16,10 @@ caf::expected<scored_group> score_group(const rollout_group& g,
                       "group " + std::to_string(g.group_id) + " has no completions");
   scored_group out;
   out.rollout = g;
+  const auto vocab = tok.vocab_size(); // one virtual call, not one per token
   for (auto& c : g.completions) {
     for (auto t : c.tokens)
-      if (t < 0 || t >= tok.vocab_size())
+      if (t < 0 || t >= vocab)
         return make_error(errc::malformed_message,
                           "group " + std::to_string(g.group_id) + ": token "
                             + std::to_string(t) + " out of vocabulary");
@@ -38,9 +39,10 @@ caf::expected<scored_group> score_group_with(const rollout_group& g,
                       "group " + std::to_string(g.group_id) + " has no completions");
   std::vector<score_item> batch;
   auto prompt = tok.decode(g.prompt);
+  const auto vocab = tok.vocab_size();
   for (auto& c : g.completions) {
     for (auto t : c.tokens)
-      if (t < 0 || t >= tok.vocab_size())
+      if (t < 0 || t >= vocab)
         return make_error(errc::malformed_message,
                           "group " + std::to_string(g.group_id) + ": token "
                             + std::to_string(t) + " out of vocabulary");

@@ -10,6 +10,7 @@
 #include "bench/bench_decode.hpp"
 #include "bench/bench_learner.hpp"
 #include "bench/bench_staleness.hpp"
+#include "bench/bench_reward.hpp"
 #include "bench/bench_weights.hpp"
 #include "bench/pipeline_bench.hpp"
 #include "bench/reference_commands.hpp"
@@ -43,6 +44,8 @@ const subcommand benches[] = {
    "NCCL weight broadcast GB/s against raw ncclBroadcast (GPU builds)"},
   {"staleness", bench_staleness_command,
    "whole trainings per staleness bound, decoupled objective on/off: time to the target"},
+  {"reward", bench_reward_command,
+   "completions/s through the rules, the math grader, the http and command plug-ins"},
 };
 
 void print_benches(std::ostream& out) {

@@ -1,7 +1,7 @@
 // bench_command.hpp: the benchmark and reference-tool commands of the tandem
 // executable, the one entry point app/main.cpp calls for them.
 //
-//   tandem bench pipeline|control|decode|learner|weights|broadcast|staleness [flags]
+//   tandem bench pipeline|control|decode|learner|weights|checkpoint|broadcast|staleness|reward [flags]
 //   tandem logits ...      tandem tokenize ...
 //   tandem sim-worker ...  (hidden: started by `tandem bench control --processes 1`)
 //

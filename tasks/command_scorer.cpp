@@ -49,62 +49,111 @@ caf::error command_scorer::ensure_started(size_t i) {
   return {};
 }
 
-// A reply, or an error after which a timed-out or broken instance is
-// dropped (killed) so that the next request starts it again.
-caf::expected<double> command_scorer::receive(size_t i, steady_deadline until) {
-  auto line = procs_[i]->read_line(until);
-  if (!line) {
-    procs_[i]->kill();
-    procs_[i].reset();
-    return line.error();
+namespace {
+
+// Requests written to one instance and not yet answered, in bytes: with at
+// most this much in flight (and at least one line), replies are read while
+// the program works through the rest, and neither end's socket buffer (a
+// few hundred KiB) fills while the other waits for it.
+constexpr size_t window_bytes = size_t{64} << 10;
+
+void keep_first(caf::error& first, caf::error e) {
+  if (!first)
+    first = std::move(e);
+}
+
+} // namespace
+
+// One instance's share of a batch: items k, k + n, k + 2n, ... in order.
+struct command_scorer::lane {
+  size_t instance = 0;
+  std::vector<size_t> items;     // indexes into the batch, in send order
+  std::vector<size_t> line_size; // bytes of each line sent
+  size_t sent = 0, received = 0, in_flight_bytes = 0;
+  steady_deadline until; // of the next reply
+  bool open = true;      // false once its instance was dropped
+};
+
+// A timed-out or broken instance is killed, so that the next request starts
+// it again.
+void command_scorer::drop(lane& l) {
+  if (procs_[l.instance]) {
+    procs_[l.instance]->kill();
+    procs_[l.instance].reset();
   }
-  return parse_reward_line(*line);
+  l.open = false;
+}
+
+void command_scorer::send_window(lane& l, const std::vector<score_item>& batch,
+                                 caf::error& first) {
+  while (l.open && !first && l.sent < l.items.size()) {
+    auto line = command_request_line(batch[l.items[l.sent]]);
+    if (l.in_flight_bytes > 0 && l.in_flight_bytes + line.size() + 1 > window_bytes)
+      return;
+    if (auto err = procs_[l.instance]->write_line(line, l.until)) {
+      drop(l);
+      keep_first(first, std::move(err));
+      return;
+    }
+    l.line_size.push_back(line.size() + 1);
+    l.in_flight_bytes += line.size() + 1;
+    ++l.sent;
+  }
+}
+
+void command_scorer::receive_one(lane& l, std::vector<double>& out, caf::error& first) {
+  auto line = procs_[l.instance]->read_line(l.until);
+  if (!line) {
+    drop(l);
+    keep_first(first, line.error());
+    return;
+  }
+  fresh_[l.instance] = false;
+  l.in_flight_bytes -= l.line_size[l.received];
+  auto k = l.items[l.received++];
+  l.until = std::chrono::steady_clock::now() + timeout_;
+  auto r = parse_reward_line(*line);
+  if (r)
+    out[k] = *r;
+  else
+    keep_first(first, r.error());
 }
 
 caf::expected<std::vector<double>>
 command_scorer::score(const std::vector<score_item>& batch) {
   std::vector<double> out(batch.size());
+  size_t n = std::min(procs_.size(), batch.size());
+  std::vector<lane> lanes(n);
+  for (size_t k = 0; k < batch.size(); ++k)
+    lanes[k % n].items.push_back(k);
   caf::error first;
-  size_t n = procs_.size();
-  for (size_t begin = 0; begin < batch.size(); begin += n) {
-    size_t end = std::min(batch.size(), begin + n);
-    auto round = std::chrono::steady_clock::now() + timeout_;
-    std::vector<bool> sent(end - begin, false);
-    std::vector<steady_deadline> until(end - begin, round);
-    for (size_t k = begin; k < end; ++k) {
-      size_t i = k - begin;
-      auto err = ensure_started(i);
-      if (fresh_[i])
-        until[i] += startup_;
-      if (!err)
-        err = procs_[i]->write_line(command_request_line(batch[k]), until[i]);
-      if (err) {
-        if (procs_[i]) {
-          procs_[i]->kill();
-          procs_[i].reset();
-        }
-        if (!first)
-          first = std::move(err);
-        continue;
-      }
-      sent[i] = true;
+  auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < n; ++i) {
+    auto& l = lanes[i];
+    l.instance = i;
+    if (auto err = ensure_started(i)) {
+      l.open = false;
+      keep_first(first, std::move(err));
+      continue;
     }
-    // Every instance that got a request is read (or killed), so that all
-    // stay in step even when one failed.
-    for (size_t k = begin; k < end; ++k) {
-      if (!sent[k - begin])
-        continue;
-      auto r = receive(k - begin, until[k - begin]);
-      if (procs_[k - begin])
-        fresh_[k - begin] = false;
-      if (r)
-        out[k] = *r;
-      else if (!first)
-        first = r.error();
-    }
-    if (first)
-      return first;
+    l.until = start + timeout_ + (fresh_[i] ? startup_ : std::chrono::milliseconds(0));
+    send_window(l, batch, first);
   }
+  // One reply per lane in turn. After an error nothing more is sent, but
+  // every request already sent is read (or its instance dropped), so that
+  // every instance stays in step for the next call.
+  for (bool pending = true; pending;) {
+    pending = false;
+    for (auto& l : lanes) {
+      if (!l.open || l.received == l.sent)
+        continue;
+      receive_one(l, out, first);
+      send_window(l, batch, first);
+      pending = pending || (l.open && l.received < l.sent);
+    }
+  }
+  if (first)
+    return first;
   return out;
 }
 

@@ -8,13 +8,19 @@
 // "[reward command #i] ".
 //
 // reward.instances programs run side by side: a batch is dealt out in
-// rounds, one request per instance, and each reply must come within
-// reward.timeout_s of its round's start (twice that for the first request
-// to an instance just started: its start-up). Outcomes: a reply that is not
-// one {"reward": finite number} line is malformed_message; no reply in
-// time is timeout (the instance is killed); a program that exits or closes
-// its stdout is process_failure. A killed or exited instance is started
-// again at its next request. Every read and write has a deadline (poll()).
+// turn (completion k to instance k mod instances), and each instance is
+// sent its share pipelined, up to 64 KiB of requests not yet answered, so
+// a completion costs no round trip of its own (tandem bench reward:
+// README "Measured"). Each reply must come within reward.timeout_s of the
+// instance's previous reply, or of the call's start for its first (plus
+// the start-up allowance for the first request to an instance just
+// started). Outcomes: a reply that is not one {"reward": finite number}
+// line is malformed_message; no reply in time is timeout (the instance is
+// killed); a program that exits or closes its stdout is process_failure.
+// After a failure nothing more is sent, and the replies to what was sent
+// are still read, so the instances stay in step. A killed or exited
+// instance is started again at its next request. Every read and write has
+// a deadline (poll()).
 //
 // Thread safety: one thread at a time.
 #pragma once
@@ -72,8 +78,11 @@ public:
   int64_t starts() const { return starts_; }
 
 private:
+  struct lane; // one instance's share of a batch (command_scorer.cpp)
   caf::error ensure_started(size_t i);
-  caf::expected<double> receive(size_t i, steady_deadline until);
+  void drop(lane& l);
+  void send_window(lane& l, const std::vector<score_item>& batch, caf::error& first);
+  void receive_one(lane& l, std::vector<double>& out, caf::error& first);
 
   line_process_factory start_;
   std::chrono::milliseconds timeout_;

@@ -39,3 +39,15 @@ tandem_add_test(staleness_bench_e2e_test SOURCES bench/staleness_bench_e2e_test.
   LIBS tandem_runtime TIMEOUT 300)
 target_compile_definitions(staleness_bench_e2e_test PRIVATE TANDEM_BINARY="$<TARGET_FILE:tandem>")
 add_dependencies(staleness_bench_e2e_test tandem)
+# tandem bench reward's workload, expected rewards, trivial server, and every
+# mode of its rig on a tiny workload (the command mode runs python3).
+tandem_add_test(reward_bench_test
+  SOURCES bench/reward_bench_test.cpp ${TANDEM_ROOT}/bench/reward_workload.cpp
+          ${TANDEM_ROOT}/bench/reward_modes.cpp ${TANDEM_ROOT}/bench/plugin_reward_server.cpp
+  LIBS tandem_actors tandem::httplib TIMEOUT 120)
+# The real bench, tiny, from the repository root (its default --command).
+add_test(NAME bench_reward_smoke
+         COMMAND $<TARGET_FILE:tandem> bench reward --rounds 2 --completions 96 --batch 8
+         WORKING_DIRECTORY ${TANDEM_ROOT})
+set_tests_properties(bench_reward_smoke PROPERTIES TIMEOUT 120
+  PASS_REGULAR_EXPRESSION "rewards check: every mode of every round gave the expected rewards")

@@ -39,18 +39,25 @@ public:
     std::string data = line + "\n";
     size_t done = 0;
     while (done < data.size()) {
-      pollfd p{io_, POLLOUT, 0};
-      int ms = remaining_ms(until);
-      if (::poll(&p, 1, ms) == 0)
-        return make_error(errc::timeout, "reward command: stdin full past the deadline");
+      // Try first: the socket buffer has room almost always, and a poll()
+      // per line would double the system calls.
       auto n = ::send(io_, data.data() + done, data.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n < 0 && (errno == EAGAIN || errno == EINTR))
+      if (n > 0) {
+        done += static_cast<size_t>(n);
         continue;
-      if (n <= 0)
+      }
+      if (n < 0 && errno != EAGAIN && errno != EINTR)
         return make_error(errc::process_failure,
                           "reward command: writing failed (" + std::string(strerror(errno))
                             + "): it exited?");
-      done += static_cast<size_t>(n);
+      // Full: wait for room, and keep reading stderr meanwhile (a program
+      // blocked on a full stderr pipe would never read its stdin).
+      pollfd p[2] = {{io_, POLLOUT, 0}, {err_, POLLIN, 0}};
+      int r = ::poll(p, err_ >= 0 ? 2 : 1, remaining_ms(until));
+      if (r == 0)
+        return make_error(errc::timeout, "reward command: stdin full past the deadline");
+      if (r > 0 && err_ >= 0 && p[1].revents)
+        drain_stderr();
     }
     return {};
   }

@@ -21,14 +21,17 @@ namespace {
 struct fake_process : line_process {
   std::deque<caf::expected<std::string>>* replies;
   std::vector<std::string>* sent;
+  std::string* events; // 'w' per line written, 'r' per line read
   bool* killed;
   caf::error write_line(const std::string& l, steady_deadline) override {
     sent->push_back(l);
+    *events += 'w';
     return {};
   }
   caf::expected<std::string> read_line(steady_deadline) override {
     auto r = std::move(replies->front());
     replies->pop_front();
+    *events += 'r';
     return r;
   }
   void kill() override { *killed = true; }
@@ -37,12 +40,14 @@ struct fake_process : line_process {
 struct fake_world {
   std::deque<caf::expected<std::string>> replies;
   std::vector<std::string> sent;
+  std::string events;
   bool killed = false;
   line_process_factory factory() {
     return [this](int32_t) -> caf::expected<std::unique_ptr<line_process>> {
       auto p = std::make_unique<fake_process>();
       p->replies = &replies;
       p->sent = &sent;
+      p->events = &events;
       p->killed = &killed;
       return std::unique_ptr<line_process>(std::move(p));
     };
@@ -105,6 +110,42 @@ TEST(command_scorer, sends_one_line_per_completion_and_reads_rewards) {
   EXPECT_EQ(w.sent[0], R"({"prompt":"1+1=","completion":"2","answer":"2"})");
 }
 
+TEST(command_scorer, writes_a_batch_before_reading_its_replies) {
+  fake_world w;
+  for (auto r : {"1", "0", "0.5"})
+    w.replies.push_back(std::string(R"({"reward": )") + r + "}");
+  command_scorer s(w.factory(), 1, 1000ms, 0ms);
+  auto r = s.score(items({"2", "3", "4"}));
+  ASSERT_TRUE(r) << describe(r.error());
+  EXPECT_EQ(*r, (std::vector<double>{1, 0, 0.5}));
+  EXPECT_EQ(w.events, "wwwrrr"); // no round trip per completion
+}
+
+TEST(command_scorer, requests_in_flight_are_bounded_by_64_kib) {
+  fake_world w;
+  for (int i = 0; i < 3; ++i)
+    w.replies.push_back(std::string(R"({"reward": 1})"));
+  command_scorer s(w.factory(), 1, 1000ms, 0ms);
+  std::string big(40 << 10, 'x'); // two such lines exceed the window
+  auto r = s.score(items({big, big, big}));
+  ASSERT_TRUE(r) << describe(r.error());
+  EXPECT_EQ(w.events, "wrwrwr");
+}
+
+TEST(command_scorer, a_malformed_reply_leaves_the_instance_in_step) {
+  fake_world w;
+  w.replies = {std::string("hello"), std::string(R"({"reward": 1})"),
+               std::string(R"({"reward": 0.25})")};
+  command_scorer s(w.factory(), 1, 1000ms, 0ms);
+  auto r = s.score(items({"2", "3"}));
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(is(r.error(), errc::malformed_message)) << describe(r.error());
+  r = s.score(items({"4"})); // its own reply, not the first call's second
+  ASSERT_TRUE(r) << describe(r.error());
+  EXPECT_EQ(*r, std::vector<double>{0.25});
+  EXPECT_EQ(s.starts(), 1);
+}
+
 TEST(command_scorer, garbage_is_malformed_and_keeps_the_instance) {
   fake_world w;
   w.replies = {std::string("hello")};
@@ -140,6 +181,19 @@ TEST_F(real_program, answers_with_several_instances_and_logs_stderr) {
   EXPECT_EQ(s.starts(), 2);
   std::lock_guard<std::mutex> g(mtx);
   EXPECT_NE(std::find(log.begin(), log.end(), "#0 scorer up"), log.end());
+}
+
+// 2 MiB of requests, far over the socket buffers: written in windows while
+// the replies are read, never both ends waiting on full buffers.
+TEST_F(real_program, a_batch_larger_than_the_socket_buffers_streams_through) {
+  auto s = make(1);
+  std::vector<std::string> completions;
+  for (int i = 0; i < 1024; ++i)
+    completions.push_back(i % 2 ? "2" : std::string(2048, 'x'));
+  auto r = s.score(items(completions));
+  ASSERT_TRUE(r) << describe(r.error());
+  for (size_t i = 0; i < r->size(); ++i)
+    EXPECT_EQ((*r)[i], i % 2 ? 1.0 : 0.0) << i;
 }
 
 TEST_F(real_program, garbage_is_malformed) {
