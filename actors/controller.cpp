@@ -89,6 +89,7 @@ void admit(ctl* self) {
 void on_scored(ctl* self, uint64_t id, scored_group& g, double secs) {
   auto& st = self->state;
   st.interval.score += secs;
+  apply_overlong_penalty(g, st.cfg.overlong);
   if (st.work->mark_scored(id, std::move(g)))
     return; // requeued or consumed meanwhile: counted as rejected
   maybe_train(self);
