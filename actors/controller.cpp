@@ -90,6 +90,7 @@ void admit(ctl* self) {
 void on_scored(ctl* self, uint64_t id, scored_group& g, double secs) {
   auto& st = self->state;
   st.interval.score += secs;
+  apply_overlong_penalty(g, st.cfg.overlong);
   if (st.work->state_of(id) == group_state::scoring && st.filter.should_filter(g)) {
     st.work->mark_scored(id, std::move(g));
     st.work->filter(id);

@@ -60,6 +60,7 @@
 #include "actors/internal/work_buffer.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/metrics_sink.hpp"
+#include "tasks/overlong_penalty.hpp"
 #include "tasks/problem.hpp"
 #include "tasks/text_tokenizer.hpp"
 #include "tasks/tokenizer.hpp"
@@ -111,6 +112,9 @@ struct controller_settings {
   group_filter_settings filter;
   // Writing a checkpoint (a model's weights and AdamW state to disk).
   caf::timespan checkpoint_timeout = std::chrono::seconds{600};
+  // reward.overlong_buffer: a scored group's rewards get DAPO's length
+  // penalty before anything reads them (buffer 0 = off).
+  overlong_settings overlong;
 };
 
 struct controller_deps {

@@ -23,6 +23,8 @@ step_metrics to_metrics(const train_step_stats& s, const built_batch& b, double 
   m.behav_weight_mean = l.behav_weight_mean;
   m.behav_weight_truncated = l.behav_weight_truncated;
   m.behav_approx_kl = l.behav_approx_kl;
+  m.behav_weight_masked = l.behav_weight_masked;
+  m.clip_dual = l.clip_dual, m.clip_sequence = l.clip_sequence;
   m.sampler_logp_abs_diff = s.sampler_logp_abs_diff;
   m.mismatch_logp_abs = s.mismatch_logp_abs;
   m.mismatch_k3 = s.mismatch_k3;

@@ -1,14 +1,16 @@
 // advantages.cpp: group-relative advantages (docs/grpo.md §1).
 //
-//   A_i = (r_i - mean_g(i)) / (std + eps)   scaling group | batch
+//   A_i = (r_i - mean_g(i)) / (std + eps)   scaling group | batch | batch_residual
 //   A_i =  r_i - mean_g(i)                  scaling none (Dr. GRPO)
 //
 // Choices among alternatives (docs/grpo.md §1 says why):
 // - std is Bessel's (n - 1) everywhere; a group (or batch) of one has std 0,
 //   so its advantage is 0 / (0 + eps) = 0 rather than verl's "std 1" rule.
 // - "batch" is TRL's definition: the std of the raw rewards around the
-//   global mean (not AReaL's RMS of group-centred residuals). The centring is
-//   still by the group mean.
+//   global mean. The centring is still by the group mean.
+// - "batch_residual" is AReaL's std_level batch under mean_level group: the
+//   Bessel std over the whole batch of the centred rewards r_i - mean_i
+//   (mean_i = the baseline of i), i.e. sqrt(sum (r_i - mean_i)^2 / (n - 1)).
 // - zero_std_fraction always counts groups whose rewards are all equal, also
 //   under batch scaling (TRL would report the batch std there: 0 or 1), since
 //   the useful signal is "how many groups carry no gradient".
@@ -57,6 +59,40 @@ bool exactly_equal(const double* first, size_t n) {
   return true;
 }
 
+// An all-equal group's mean is its value: the summed mean of e.g. {0.1, 0.1,
+// 0.1} is off by an ulp and would leave ~1e-11 advantages behind.
+double group_mean_of(const double* first, size_t n) {
+  return exactly_equal(first, n) ? first[0] : mean_of(first, n);
+}
+
+// Bessel std over the batch of r_i - baseline_i (batch_residual).
+double residual_std(const std::vector<double>& rewards, size_t g, double batch_mean,
+                    advantage_baseline baseline) {
+  const size_t n = rewards.size();
+  if (n < 2)
+    return 0.0;
+  double sq = 0;
+  for (size_t start = 0; start < n; start += g) {
+    const double* grp = rewards.data() + start;
+    const double mean
+      = baseline == advantage_baseline::batch ? batch_mean : group_mean_of(grp, g);
+    for (size_t i = 0; i < g; ++i)
+      sq += (grp[i] - mean) * (grp[i] - mean);
+  }
+  return std::sqrt(sq / static_cast<double>(n - 1));
+}
+
+double scale_of(std_scaling scaling, double group_std, double batch_std,
+                double residual, double eps) {
+  switch (scaling) {
+    case std_scaling::group: return group_std + eps;
+    case std_scaling::batch: return batch_std + eps;
+    case std_scaling::batch_residual: return residual + eps;
+    case std_scaling::none: return 1.0;
+  }
+  return 1.0;
+}
+
 caf::error validate(const std::vector<double>& rewards, int32_t group_size,
                     double eps) {
   if (group_size <= 0)
@@ -93,24 +129,20 @@ compute_advantages(const std::vector<double>& rewards, int32_t group_size,
   const size_t g = static_cast<size_t>(group_size);
   const double batch_mean = mean_of(rewards.data(), n);
   const double batch_std = bessel_std(rewards.data(), n, batch_mean);
+  const double residual = scaling == std_scaling::batch_residual
+                            ? residual_std(rewards, g, batch_mean, baseline) : 0.0;
   advantage_result res;
   res.advantages.resize(n);
   size_t zero_groups = 0;
   for (size_t start = 0; start < n; start += g) {
     const double* grp = rewards.data() + start;
     const bool equal = exactly_equal(grp, g);
-    // An all-equal group gets exactly 0: the summed mean of e.g. {0.1, 0.1,
-    // 0.1} is off by an ulp and would leave ~1e-11 advantages behind.
-    const double group_mean = equal ? grp[0] : mean_of(grp, g);
+    const double group_mean = group_mean_of(grp, g); // exact when all equal
     const double group_std = bessel_std(grp, g, group_mean);
     const double mean = baseline == advantage_baseline::batch ? batch_mean : group_mean;
     if (equal || group_std < zero_std_tolerance)
       ++zero_groups;
-    double denom = 1.0;
-    if (scaling == std_scaling::group)
-      denom = group_std + eps;
-    else if (scaling == std_scaling::batch)
-      denom = batch_std + eps;
+    const double denom = scale_of(scaling, group_std, batch_std, residual, eps);
     for (size_t i = 0; i < g; ++i) {
       const double centred = grp[i] - mean;
       // Guards 0 / 0 when eps == 0 and the group (or batch) has no spread.

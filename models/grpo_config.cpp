@@ -15,6 +15,8 @@ const char* to_string(std_scaling x) {
       return "batch";
     case std_scaling::none:
       return "none";
+    case std_scaling::batch_residual:
+      return "batch_residual";
   }
   return "unknown"; // only reachable through a cast of an invalid value
 }
@@ -35,6 +37,22 @@ const char* to_string(advantage_baseline x) {
   switch (x) {
     case advantage_baseline::group: return "group";
     case advantage_baseline::batch: return "batch";
+  }
+  return "unknown";
+}
+
+const char* to_string(importance_level x) {
+  switch (x) {
+    case importance_level::token: return "token";
+    case importance_level::sequence: return "sequence";
+  }
+  return "unknown";
+}
+
+const char* to_string(weight_bound_mode x) {
+  switch (x) {
+    case weight_bound_mode::truncate: return "truncate";
+    case weight_bound_mode::mask: return "mask";
   }
   return "unknown";
 }

@@ -11,6 +11,10 @@ enum class std_scaling : uint8_t {
   group, // (r - mean_g) / (std_g + eps), Bessel std over the group
   batch, // (r - mean_g) / (std_batch + eps), std of the raw rewards of the batch
   none,  // r - mean_g (Dr. GRPO)
+  // (r - mean_g) / (std_res + eps), std_res = Bessel std of the centred
+  // rewards r_i - mean_i over the batch (AReaL mean_level group, std_level
+  // batch); added last so that the values above keep their numbers
+  batch_residual,
 };
 
 /// What a completion's reward is compared with (docs/grpo.md §1; AReaL's
@@ -29,6 +33,18 @@ enum class loss_aggregation : uint8_t {
   constant_normalizer,  // sum over all tokens / (B * L) (Dr. GRPO)
 };
 
+/// Where the importance ratio is taken (docs/grpo.md §2.1).
+enum class importance_level : uint8_t {
+  token,    // u = pi_theta / pi_anchor per token (PPO, GRPO)
+  sequence, // s_i = exp(mean_t log(pi_theta / pi_anchor)) per completion (GSPO)
+};
+
+/// What happens to a behaviour weight outside its bounds (docs/grpo.md §5.1).
+enum class weight_bound_mode : uint8_t {
+  truncate, // w > cap counts as cap (truncated importance sampling)
+  mask,     // w > cap or w < lower: weight 0, the token leaves the loss
+};
+
 struct grpo_config {
   std_scaling scaling = std_scaling::group;
   advantage_baseline baseline = advantage_baseline::group; // batch needs scaling batch|none
@@ -44,6 +60,14 @@ struct grpo_config {
   // ratio is taken against the behaviour log-probs directly.
   bool decoupled = true;
   double behav_weight_cap = 5.0; // truncation cap C of w (> 0)
+  weight_bound_mode behav_weight_mode = weight_bound_mode::truncate;
+  double behav_weight_lower = 0.0; // mask: w below it gets weight 0; 0 = no lower bound
+  // GSPO: one ratio per completion, the geometric mean of its token ratios.
+  importance_level ratio_level = importance_level::token;
+  // Dual clip (docs/grpo.md §2.2): for A < 0 the per-token loss is at most
+  // -c * A, so a ratio far above 1 cannot make one token's loss unbounded.
+  // 0 = off; else c > 1.
+  double dual_clip = 0.0;
   // Entropy bonus: the learner minimises loss - entropy_coef * mean token
   // entropy (token mean over the batch). Counters the collapse of a small
   // policy onto one answer before it has learned to read the prompt.
@@ -53,5 +77,7 @@ struct grpo_config {
 const char* to_string(std_scaling x);
 const char* to_string(loss_aggregation x);
 const char* to_string(advantage_baseline x);
+const char* to_string(importance_level x);
+const char* to_string(weight_bound_mode x);
 
 } // namespace tandem

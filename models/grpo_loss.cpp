@@ -2,11 +2,17 @@
 //
 // Formulas (docs/grpo.md §2-§5), m = mask, all per token:
 //   anchor  = prox_logp (decoupled) | behav_logp (coupled)
-//   u       = exp(logp - anchor)                         ratio, carries grad
-//   w       = min(exp(prox - behav), cap) (decoupled) | 1 (coupled); no grad
-//   l_pg    = max(-A u, -A clip(u, 1 - eps_low, 1 + eps_high)) * w
+//   w       = exp(prox - behav), then min(w, cap) (truncate) or
+//             0 outside [lower, cap] (mask); 1 (coupled); no grad
+//   k       = m, less the tokens that mask mode gives w = 0
+//   u       = exp(logp - anchor)                         ratio_level token
+//           = exp(sum_t k (logp - anchor) / max(sum_t k, 1))  ratio_level
+//             sequence (GSPO): one ratio s_i per row, on every token of it,
+//             its gradient flowing through the mean to every kept token
+//   l_pg    = max(-A u, -A clip(u, 1 - eps_low, 1 + eps_high))
+//   l_pg    = min(l_pg, -c A) where A < 0              only if dual_clip c > 0
 //   D       = exp(d) - d - 1,  d = ref_logp - logp       k3, only if beta > 0
-//   l       = l_pg + beta * D                            (w before the KL, TRL)
+//   l       = l_pg * w + beta * D                        (w before the KL, TRL)
 //   sequence_mean       (1/B) sum_i [sum_t m l / max(sum_t m, 1)]
 //   token_mean          sum m l / max(sum m, 1)
 //   constant_normalizer sum m l / (B * L)
@@ -15,12 +21,16 @@
 // - Every log-ratio (logp - anchor, prox - behav, ref - logp) is clamped to
 //   [-20, 20] before exp, as verl does: one garbage log-prob cannot produce
 //   inf/NaN. Beyond the clamp the token's gradient is 0. The k3 value itself
-//   is not clamped (TRL), so it stays exact for |d| <= 20.
-// - The behaviour weight is truncated (TIS "clamp"), not masked; tokens with
-//   w > cap stay in the loss with weight cap.
-// - Statistics are token means over mask; pg_loss uses the loss aggregation.
+//   is not clamped (TRL), so it stays exact for |d| <= 20. The sequence ratio
+//   averages the clamped token log-ratios.
+// - The behaviour weight is truncated (TIS "clamp") unless behav_weight_mode
+//   is mask; a masked token keeps its place in every denominator (AReaL), so
+//   micro-batch shares and the aggregation are those of the unmasked batch.
+// - Statistics are token means over mask; pg_loss uses the loss aggregation;
+//   clip_sequence is a mean over rows with at least one token.
 //   behav_approx_kl is the mean of the unclamped prox - behav. In coupled mode
-//   prox_logp is ignored: behav_weight_mean = 1, truncated = 0, approx_kl = 0.
+//   prox_logp is ignored: behav_weight_mean = 1, truncated = masked = 0,
+//   approx_kl = 0.
 //
 // Errors: grpo_loss throws std::invalid_argument, and only on programmer error
 // (a missing tensor, a shape mismatch, a config outside its range); the
@@ -90,6 +100,11 @@ void validate_config(const grpo_config& cfg, int64_t normalizer_length) {
     fail("kl_beta must be >= 0");
   if (cfg.decoupled && !(cfg.behav_weight_cap > 0))
     fail("behav_weight_cap must be > 0");
+  if (!(cfg.behav_weight_lower >= 0)
+      || (cfg.decoupled && !(cfg.behav_weight_lower < cfg.behav_weight_cap)))
+    fail("need 0 <= behav_weight_lower < behav_weight_cap");
+  if (!(cfg.dual_clip == 0 || cfg.dual_clip > 1))
+    fail("dual_clip must be 0 (off) or > 1");
   if (cfg.aggregation == loss_aggregation::constant_normalizer
       && normalizer_length <= 0)
     fail("constant_normalizer needs normalizer_length > 0");
@@ -122,11 +137,34 @@ struct prepared {
   at::Tensor m;      // bool mask
   at::Tensor mf;     // mask as 0/1 in logp's dtype
   at::Tensor adv;    // [B, 1]
-  at::Tensor u;      // ratio against the anchor (carries grad)
-  at::Tensor w_raw;  // behaviour weight before truncation (undefined: coupled)
-  at::Tensor w;      // truncated behaviour weight (undefined: coupled)
+  at::Tensor u;      // ratio against the anchor (carries grad); [B, T]
+  at::Tensor w_raw;  // behaviour weight before its bounds (undefined: coupled)
+  at::Tensor w;      // truncated or masked behaviour weight (undefined: coupled)
+  at::Tensor kept;   // m minus the tokens a mask-mode weight drops
   at::Tensor kl;     // k3 per token (undefined: beta == 0)
 };
+
+// The positions of `m` that the behaviour weight keeps: all but those a
+// mask-mode weight drops (w outside [lower, cap]).
+at::Tensor kept_positions(const at::Tensor& m, const at::Tensor& w_raw,
+                          const grpo_config& cfg) {
+  if (cfg.behav_weight_mode != weight_bound_mode::mask)
+    return m;
+  return m.logical_and(w_raw <= cfg.behav_weight_cap)
+    .logical_and(w_raw >= cfg.behav_weight_lower);
+}
+
+// u at every position: the token's own ratio, or GSPO's s_i = exp(mean of
+// the log-ratios over the row's kept tokens), its gradient flowing through
+// the mean to each of them (a dropped token neither moves s_i nor gets any).
+at::Tensor ratio(const at::Tensor& logp, const at::Tensor& anchor, const prepared& p,
+                 const grpo_config& cfg) {
+  if (cfg.ratio_level == importance_level::token)
+    return at::exp(masked_log_ratio(logp, anchor, p.m));
+  const at::Tensor log_u = masked_log_ratio(logp, anchor, p.kept);
+  const at::Tensor n = p.kept.to(log_u.scalar_type()).sum(1, true).clamp_min(1.0);
+  return at::exp(log_u.sum(1, true) / n).expand_as(log_u);
+}
 
 prepared prepare(const grpo_loss_inputs& in, const grpo_config& cfg) {
   const auto dtype = in.logp.scalar_type();
@@ -135,14 +173,18 @@ prepared prepare(const grpo_loss_inputs& in, const grpo_config& cfg) {
   p.m = in.mask.detach() != 0;
   p.mf = p.m.to(dtype);
   p.adv = constant(in.advantages).unsqueeze(1);
-  const at::Tensor anchor = constant(cfg.decoupled ? in.prox_logp
-                                                   : in.behav_logp);
-  p.u = at::exp(masked_log_ratio(in.logp, anchor, p.m));
+  p.kept = p.m;
   if (cfg.decoupled) {
     p.w_raw = at::exp(masked_log_ratio(constant(in.prox_logp),
                                        constant(in.behav_logp), p.m));
-    p.w = p.w_raw.clamp_max(cfg.behav_weight_cap);
+    p.kept = kept_positions(p.m, p.w_raw, cfg);
+    p.w = cfg.behav_weight_mode == weight_bound_mode::truncate
+            ? p.w_raw.clamp_max(cfg.behav_weight_cap)
+            : at::where(p.kept, p.w_raw, at::zeros_like(p.w_raw));
   }
+  const at::Tensor anchor = constant(cfg.decoupled ? in.prox_logp
+                                                   : in.behav_logp);
+  p.u = ratio(in.logp, anchor, p, cfg);
   if (cfg.kl_beta > 0) {
     const at::Tensor d = masked_log_ratio(constant(in.ref_logp), in.logp, p.m);
     p.kl = at::exp(d) - d - 1.0;
@@ -153,7 +195,9 @@ prepared prepare(const grpo_loss_inputs& in, const grpo_config& cfg) {
 at::Tensor policy_gradient_loss(const prepared& p, const grpo_config& cfg) {
   const at::Tensor clipped
     = at::clamp(p.u, 1.0 - cfg.eps_low, 1.0 + cfg.eps_high);
-  const at::Tensor pg = at::maximum(-p.adv * p.u, -p.adv * clipped);
+  at::Tensor pg = at::maximum(-p.adv * p.u, -p.adv * clipped);
+  if (cfg.dual_clip > 0)
+    pg = at::where(p.adv < 0, at::minimum(pg, -cfg.dual_clip * p.adv), pg);
   return p.w.defined() ? pg * p.w : pg;
 }
 
@@ -172,6 +216,17 @@ void ratio_stats(const prepared& p, const grpo_config& cfg, double tokens,
   s.clip_low = token_mean(low.to(u.scalar_type()), p, tokens);
   s.clip_high = token_mean(high.to(u.scalar_type()), p, tokens);
   s.clip_region = s.clip_low + s.clip_high;
+  if (cfg.dual_clip > 0) {
+    const at::Tensor dual = (p.adv < 0).logical_and(u > cfg.dual_clip);
+    s.clip_dual = token_mean(dual.to(u.scalar_type()), p, tokens);
+  }
+  const at::Tensor rows = p.m.any(1);
+  s.sequences = rows.sum().item<double>();
+  if (cfg.ratio_level == importance_level::sequence && s.sequences > 0) {
+    // Every position of a row holds its s_i: column 0 speaks for the row.
+    const at::Tensor clipped = low.logical_or(high).select(1, 0).logical_and(rows);
+    s.clip_sequence = clipped.sum().item<double>() / s.sequences;
+  }
   s.ratio_mean = token_mean(u, p, tokens);
   if (tokens > 0) {
     const double inf = std::numeric_limits<double>::infinity();
@@ -189,8 +244,11 @@ void behaviour_stats(const grpo_loss_inputs& in, const prepared& p,
   }
   const auto dtype = p.u.scalar_type();
   s.behav_weight_mean = token_mean(p.w_raw, p, tokens);
-  s.behav_weight_truncated
-    = token_mean((p.w_raw > cfg.behav_weight_cap).to(dtype), p, tokens);
+  if (cfg.behav_weight_mode == weight_bound_mode::truncate)
+    s.behav_weight_truncated
+      = token_mean((p.w_raw > cfg.behav_weight_cap).to(dtype), p, tokens);
+  else
+    s.behav_weight_masked = token_mean(p.kept.logical_not().to(dtype), p, tokens);
   const at::Tensor diff
     = in.prox_logp.detach().to(dtype) - in.behav_logp.detach().to(dtype);
   s.behav_approx_kl

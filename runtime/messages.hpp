@@ -159,6 +159,8 @@ struct step_metrics {
   // Sampler/learner mismatch at equal weights (see train_step_stats).
   double mismatch_logp_abs = 0, mismatch_k3 = 0;
   int64_t mismatch_tokens = 0;
+  // Objective variants (grpo_loss_stats): 0 while they are off.
+  double behav_weight_masked = 0, clip_dual = 0, clip_sequence = 0;
 };
 
 template <class Inspector>
@@ -170,7 +172,8 @@ typename Inspector::result_type inspect(Inspector& f, step_metrics& x) {
            x.behav_weight_truncated, x.behav_approx_kl,
            x.sampler_logp_abs_diff, x.grad_norm, x.advantage_abs_mean,
            x.zero_std_fraction, x.tokens, x.seconds, x.mismatch_logp_abs,
-           x.mismatch_k3, x.mismatch_tokens);
+           x.mismatch_k3, x.mismatch_tokens, x.behav_weight_masked, x.clip_dual,
+           x.clip_sequence);
 }
 
 struct train_report {

@@ -100,7 +100,9 @@ std::vector<field_binding> reward_fields(reward_section& r) {
           field("timeout_s", r.timeout_s),
           field("retries", r.retries),
           field("command", r.command),
-          field("instances", r.instances)};
+          field("instances", r.instances),
+          field("overlong_buffer", r.overlong_buffer),
+          field("overlong_penalty", r.overlong_penalty)};
 }
 
 std::vector<field_binding> learner_fields(learner_section& l) {
@@ -114,7 +116,8 @@ std::vector<field_binding> learner_fields(learner_section& l) {
           bind_enum("std_scaling", g.scaling,
                     {{"group", std_scaling::group},
                      {"batch", std_scaling::batch},
-                     {"none", std_scaling::none}}),
+                     {"none", std_scaling::none},
+                     {"batch_residual", std_scaling::batch_residual}}),
           bind_enum("baseline", g.baseline,
                     {{"group", advantage_baseline::group},
                      {"batch", advantage_baseline::batch}}),
@@ -129,6 +132,14 @@ std::vector<field_binding> learner_fields(learner_section& l) {
           field("constant_normalizer", g.constant_normalizer),
           field("decoupled", g.decoupled),
           field("behav_weight_cap", g.behav_weight_cap),
+          bind_enum("behav_weight_mode", g.behav_weight_mode,
+                    {{"truncate", weight_bound_mode::truncate},
+                     {"mask", weight_bound_mode::mask}}),
+          field("behav_weight_lower", g.behav_weight_lower),
+          bind_enum("ratio_level", g.ratio_level,
+                    {{"token", importance_level::token},
+                     {"sequence", importance_level::sequence}}),
+          field("dual_clip", g.dual_clip),
           field("entropy_coef", g.entropy_coef),
           field("mini_batches", l.mini_batches),
           field("threads", l.threads),

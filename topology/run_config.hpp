@@ -97,6 +97,11 @@ struct reward_section {
   int32_t retries = 2;              // http: retries of transport errors
   std::vector<std::string> command; // command: argv of the scoring program
   int32_t instances = 1;            // command: programs per reward actor
+  // DAPO soft overlong punishment (tasks/overlong_penalty.hpp): the last
+  // overlong_buffer tokens before sampler.max_new_tokens cost up to
+  // overlong_penalty of reward. 0 = off.
+  int32_t overlong_buffer = 0;
+  double overlong_penalty = 1.0;
 };
 
 /// learner: the GRPO update.

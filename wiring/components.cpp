@@ -137,6 +137,8 @@ controller_settings make_controller_settings(const run_config& cfg, const run_pl
   s.expected_samplers = plan.total(topology::SAMPLER);
   s.checkpoint_every = cfg.run.checkpoint_every;
   s.checkpoint_required = cfg.run.checkpoint_required;
+  s.overlong = {cfg.sampler.sampling.max_new_tokens, cfg.reward.overlong_buffer,
+                cfg.reward.overlong_penalty};
   return s;
 }
 

@@ -53,6 +53,8 @@ json_record to_json(const step_record& r) {
     .add("behav_weight_mean", l.behav_weight_mean)
     .add("behav_weight_truncated", l.behav_weight_truncated)
     .add("behav_approx_kl", l.behav_approx_kl)
+    .add("behav_weight_masked", l.behav_weight_masked)
+    .add("clip_dual", l.clip_dual).add("clip_sequence", l.clip_sequence)
     .add("sampler_logp_abs_diff", l.sampler_logp_abs_diff).add("grad_norm", l.grad_norm)
     .add("mismatch_logp_abs", l.mismatch_logp_abs).add("mismatch_k3", l.mismatch_k3)
     .add("mismatch_tokens", l.mismatch_tokens)

@@ -32,7 +32,8 @@ torch::Tensor padded(const std::vector<train_sequence>& batch, const std::vector
 }
 
 // Accumulates per-part statistics into those of the whole step: loss and
-// pg_loss with the part's loss weight, token means weighted by tokens.
+// pg_loss with the part's loss weight, token means weighted by tokens,
+// clip_sequence by sequences (a row never spans two parts).
 class stats_merger {
 public:
   void add(const grpo_loss_stats& s, double loss_weight) {
@@ -48,6 +49,10 @@ public:
     sum_.behav_weight_mean += n * s.behav_weight_mean;
     sum_.behav_weight_truncated += n * s.behav_weight_truncated;
     sum_.behav_approx_kl += n * s.behav_approx_kl;
+    sum_.behav_weight_masked += n * s.behav_weight_masked;
+    sum_.clip_dual += n * s.clip_dual;
+    sum_.clip_sequence += s.sequences * s.clip_sequence;
+    sum_.sequences += s.sequences;
     sum_.ratio_min = any_ ? std::min(sum_.ratio_min, s.ratio_min) : s.ratio_min;
     sum_.ratio_max = any_ ? std::max(sum_.ratio_max, s.ratio_max) : s.ratio_max;
     sum_.tokens += n;
@@ -59,8 +64,9 @@ public:
     const double n = std::max(sum_.tokens, 1.0);
     for (double* f : {&r.kl, &r.entropy, &r.clip_low, &r.clip_high, &r.clip_region,
                       &r.ratio_mean, &r.behav_weight_mean, &r.behav_weight_truncated,
-                      &r.behav_approx_kl})
+                      &r.behav_approx_kl, &r.behav_weight_masked, &r.clip_dual})
       *f /= n;
+    r.clip_sequence /= std::max(sum_.sequences, 1.0);
     return r;
   }
 

@@ -104,6 +104,7 @@ public:
     if (failing_calls.count(call) > 0)
       return make_error(errc::numeric_failure, "injected");
     train_step_stats s;
+    s.loss = loss;
     s.version = ++version_;
     s.tokens = 0;
     for (auto& b : batch)
@@ -137,6 +138,7 @@ public:
   }
 
   std::set<size_t> failing_calls; // these calls (0 = the first) fail like a non-finite loss
+  grpo_loss_stats loss;           // reported by every step
   std::vector<std::vector<train_sequence>> received; // in call order
 
 private:

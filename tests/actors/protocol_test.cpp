@@ -4,6 +4,8 @@
 // staleness, lost and hung samplers, scaling, the data plane, the sampler
 // and broadcaster on their own. Failures of the learner and the reward:
 // pipeline_failure_test.cpp.
+#include <cmath>
+
 #include "pipeline_fixture.hpp"
 
 #include "runtime/weights_blob.hpp"
@@ -21,6 +23,45 @@ TEST_F(Pipeline, TrainsAllStepsConsumingEveryGroupExactlyOnce) {
   EXPECT_EQ(metrics->lines.size(), 6u);
   expect_each_group_consumed_once();
   EXPECT_NE(f->second.find("\"staleness_violations\":0"), std::string::npos);
+}
+
+// The double field `key` of a one-line JSON object.
+double json_double(const std::string& json, const std::string& key) {
+  auto at = json.find("\"" + key + "\":");
+  EXPECT_NE(at, std::string::npos) << key;
+  return at == std::string::npos ? NAN : std::stod(json.substr(at + key.size() + 3));
+}
+
+TEST_F(Pipeline, ObjectiveVariantStatisticsReachEveryMetricsRecord) {
+  trainer->loss.behav_weight_masked = 0.125;
+  trainer->loss.clip_dual = 0.0625;
+  trainer->loss.clip_sequence = 0.5;
+  start(2);
+  run();
+  ASSERT_TRUE(finished() && finished()->first);
+  ASSERT_EQ(metrics->lines.size(), 6u);
+  for (auto& line : metrics->lines) {
+    EXPECT_EQ(json_double(line, "behav_weight_masked"), 0.125);
+    EXPECT_EQ(json_double(line, "clip_dual"), 0.0625);
+    EXPECT_EQ(json_double(line, "clip_sequence"), 0.5);
+  }
+}
+
+// reward.overlong_buffer: the fake sampler's completions have 2 tokens; with
+// L_max = 4 and L_cache = 4 each loses (2 - 0) / 4 * 0.8 = 0.4 of reward,
+// applied where the controller receives a scored group, so the step's
+// reward_mean is the rules' 0.9 accuracy + 0.1 format minus 0.4.
+TEST_F(Pipeline, OverlongPenaltyShapesEveryScoredReward) {
+  cs.overlong = {4, 4, 0.8};
+  start(2);
+  run();
+  ASSERT_TRUE(finished() && finished()->first);
+  ASSERT_EQ(metrics->lines.size(), 6u);
+  for (auto& line : metrics->lines) {
+    EXPECT_EQ(json_double(line, "completion_len"), 2.0);
+    const double rules = 0.9 * json_double(line, "accuracy") + 0.1 * json_double(line, "format");
+    EXPECT_NEAR(json_double(line, "reward_mean"), rules - 0.4, 1e-9) << line;
+  }
 }
 
 TEST_F(Pipeline, SynchronousModeTrainsOnlyOnSamplesOfTheNewestVersion) {
@@ -475,11 +516,17 @@ TEST_F(ActorTest, EveryMessageTypeSerializesLosslessly) {
   rep.steps[0].mismatch_logp_abs = 0.25;
   rep.steps[0].mismatch_k3 = 0.125;
   rep.steps[0].mismatch_tokens = 7;
+  rep.steps[0].behav_weight_masked = 0.0625;
+  rep.steps[0].clip_dual = 0.03125;
+  rep.steps[0].clip_sequence = 0.75;
   auto rep2 = round_trip(sys, rep);
   EXPECT_EQ(rep2.steps[0].loss, 0.5);
   EXPECT_EQ(rep2.steps[0].mismatch_logp_abs, 0.25);
   EXPECT_EQ(rep2.steps[0].mismatch_k3, 0.125);
   EXPECT_EQ(rep2.steps[0].mismatch_tokens, 7);
+  EXPECT_EQ(rep2.steps[0].behav_weight_masked, 0.0625);
+  EXPECT_EQ(rep2.steps[0].clip_dual, 0.03125);
+  EXPECT_EQ(rep2.steps[0].clip_sequence, 0.75);
   // Every type is registered by name (required to cross a process boundary).
   for (auto name : {"tandem.group_task", "tandem.generate_request", "tandem.rollout_group",
                     "tandem.generate_result", "tandem.scored_group", "tandem.train_batch",

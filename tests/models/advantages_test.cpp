@@ -56,7 +56,7 @@ void expect_invalid(const std::vector<double>& rewards, int32_t group_size,
 } // namespace
 
 TEST(Advantages, MatchesPythonReference) {
-  ASSERT_GE(reference_cases.size(), 8u);
+  ASSERT_GE(reference_cases.size(), 13u);
   for (const auto& c : reference_cases) {
     SCOPED_TRACE(c.name);
     auto res = compute_advantages(c.rewards, c.group_size, c.scaling, c.eps);
@@ -82,6 +82,21 @@ TEST(Advantages, BatchScalingDividesByStdOfAllRewardsAroundGlobalMean) {
   ASSERT_TRUE(res);
   const double s = std::sqrt(5.0 / 3.0);
   expect_near_all(res->advantages, {-0.5 / s, 0.5 / s, -0.5 / s, 0.5 / s});
+}
+
+// AReaL's std_level batch under mean_level group: the std over the batch of
+// the group-centred rewards. {0,1 | 2,3}: residuals +-0.5, Bessel std over 4
+// values sqrt(4 * 0.25 / 3) = sqrt(1/3) (batch would give sqrt(5/3)).
+TEST(Advantages, BatchResidualScalingDividesByStdOfGroupCentredRewards) {
+  auto res = compute_advantages({0, 1, 2, 3}, 2, std_scaling::batch_residual, 0.0);
+  ASSERT_TRUE(res);
+  const double s = std::sqrt(1.0 / 3.0);
+  expect_near_all(res->advantages, {-0.5 / s, 0.5 / s, -0.5 / s, 0.5 / s});
+  // With a batch baseline the residuals are around the batch mean: batch std.
+  auto b = compute_advantages({0, 1, 2, 3}, 2, std_scaling::batch_residual, 0.0,
+                              tandem::advantage_baseline::batch);
+  ASSERT_TRUE(b);
+  EXPECT_NEAR(b->advantages[0], -1.5 / std::sqrt(5.0 / 3.0), tol);
 }
 
 TEST(Advantages, NoScalingOnlyCentresByGroupMean) {
@@ -171,6 +186,9 @@ TEST(GrpoConfig, EnumNamesMatchEnumerators) {
   EXPECT_STREQ(to_string(std_scaling::group), "group");
   EXPECT_STREQ(to_string(std_scaling::batch), "batch");
   EXPECT_STREQ(to_string(std_scaling::none), "none");
+  EXPECT_STREQ(to_string(std_scaling::batch_residual), "batch_residual");
+  EXPECT_STREQ(to_string(tandem::importance_level::sequence), "sequence");
+  EXPECT_STREQ(to_string(tandem::weight_bound_mode::mask), "mask");
   using tandem::loss_aggregation;
   EXPECT_STREQ(to_string(loss_aggregation::sequence_mean), "sequence_mean");
   EXPECT_STREQ(to_string(loss_aggregation::token_mean), "token_mean");

@@ -2,7 +2,8 @@
 // against the independent float64 Python reference
 // (tests/reference/grpo_reference.py -> grpo_loss_reference_cases.inc) and
 // against properties that hold exactly (on-policy identity, zero gradient in
-// the clipped regions, truncation at the cap, masked garbage).
+// the clipped regions, truncation at the cap, masked garbage, GSPO's
+// geometric-mean ratio, the masked behaviour weight, the dual clip).
 //
 // Tolerances, |got - want| <= abs + rel * |want|:
 //   float32 run: loss and every statistic abs 1e-5 + rel 1e-5;
@@ -34,7 +35,8 @@ namespace {
 struct expected_stats {
   double loss, pg_loss, kl, entropy, clip_low, clip_high, clip_region,
     ratio_mean, ratio_min, ratio_max, behav_weight_mean,
-    behav_weight_truncated, behav_approx_kl, tokens;
+    behav_weight_truncated, behav_approx_kl, tokens, behav_weight_masked,
+    clip_dual, clip_sequence, sequences;
 };
 
 struct loss_case {
@@ -43,6 +45,9 @@ struct loss_case {
   double eps_low, eps_high, kl_beta, cap;
   loss_aggregation aggregation;
   int64_t normalizer_length, batch, time;
+  tandem::importance_level ratio_level;
+  tandem::weight_bound_mode behav_weight_mode;
+  double behav_weight_lower, dual_clip;
   std::vector<double> logp, prox_logp, behav_logp, ref_logp, advantages, mask,
     entropy;
   expected_stats expected;
@@ -75,6 +80,10 @@ grpo_config config_of(const loss_case& c) {
   cfg.kl_beta = c.kl_beta;
   cfg.behav_weight_cap = c.cap;
   cfg.aggregation = c.aggregation;
+  cfg.ratio_level = c.ratio_level;
+  cfg.behav_weight_mode = c.behav_weight_mode;
+  cfg.behav_weight_lower = c.behav_weight_lower;
+  cfg.dual_clip = c.dual_clip;
   return cfg;
 }
 
@@ -100,6 +109,10 @@ void expect_stats(const grpo_loss_stats& s, const expected_stats& e,
                "behav_weight_truncated");
   expect_close(s.behav_approx_kl, e.behav_approx_kl, t, "behav_approx_kl");
   expect_close(s.tokens, e.tokens, t, "tokens");
+  expect_close(s.behav_weight_masked, e.behav_weight_masked, t, "behav_weight_masked");
+  expect_close(s.clip_dual, e.clip_dual, t, "clip_dual");
+  expect_close(s.clip_sequence, e.clip_sequence, t, "clip_sequence");
+  expect_close(s.sequences, e.sequences, t, "sequences");
 }
 
 void check_reference_case(const loss_case& c, at::ScalarType dtype,
@@ -155,7 +168,7 @@ grpo_loss_inputs inputs_of(const batch& x) {
 } // namespace
 
 TEST(GrpoLoss, MatchesPythonReferenceInFloat32) {
-  ASSERT_GE(reference_cases.size(), 8u);
+  ASSERT_GE(reference_cases.size(), 14u);
   for (const auto& c : reference_cases)
     check_reference_case(c, torch::kFloat32, f32_tol);
 }
@@ -300,4 +313,86 @@ TEST(GrpoLoss, ProgrammerErrorsThrowInvalidArgument) {
   cfg.aggregation = loss_aggregation::token_mean;
   cfg.behav_weight_cap = 0;
   EXPECT_THROW(grpo_loss(inputs_of(x), cfg, 0), std::invalid_argument);
+  cfg.behav_weight_cap = 2;
+  cfg.behav_weight_lower = 2;
+  EXPECT_THROW(grpo_loss(inputs_of(x), cfg, 0), std::invalid_argument);
+  cfg.behav_weight_lower = 0;
+  cfg.dual_clip = 0.9;
+  EXPECT_THROW(grpo_loss(inputs_of(x), cfg, 0), std::invalid_argument);
+}
+
+TEST(GrpoLoss, SequenceRatioIsTheGeometricMeanOfTheTokenRatios) {
+  // Row 0 (A > 0): token ratios 2 and 1/2, each far outside the clip range,
+  // but s = sqrt(2 * 1/2) = 1: nothing is clipped. Row 1 (A < 0): ratios
+  // 0.5 and 0.5, s = 0.5 < 1 - eps_low: the whole sequence is clipped.
+  batch x = uniform_batch({1.0, -1.0}, 2);
+  x.prox[0][0] = -1.0 - std::log(2.0);
+  x.prox[0][1] = -1.0 + std::log(2.0);
+  x.prox[1][0] = x.prox[1][1] = -1.0 + std::log(2.0);
+  x.behav = x.prox.clone();
+  grpo_config cfg;
+  cfg.ratio_level = tandem::importance_level::sequence;
+  cfg.aggregation = loss_aggregation::sequence_mean;
+  auto in = inputs_of(x);
+  auto out = grpo_loss(in, cfg, 0);
+  // (1/B) sum_i l_i: l_0 = -1 * 1, l_1 = -(-1) * clip(0.5) = 0.8.
+  EXPECT_NEAR(out.stats.loss, (-1.0 + 0.8) / 2, 1e-12);
+  EXPECT_NEAR(out.stats.ratio_min, 0.5, 1e-12);
+  EXPECT_NEAR(out.stats.ratio_max, 1.0, 1e-12);
+  EXPECT_EQ(out.stats.clip_sequence, 0.5);
+  EXPECT_EQ(out.stats.clip_low, 0.5); // both tokens of row 1
+  EXPECT_EQ(out.stats.clip_high, 0.0);
+  EXPECT_EQ(out.stats.sequences, 2.0);
+  out.loss.backward();
+  // d/d logp_t of -A s / B with s = exp(mean log u): -A s / (B n) per token.
+  const at::Tensor g = in.logp.grad();
+  EXPECT_NEAR(g[0][0].item<double>(), -1.0 / 4, 1e-12);
+  EXPECT_NEAR(g[0][1].item<double>(), -1.0 / 4, 1e-12);
+  EXPECT_EQ(g[1][0].item<double>(), 0.0);
+  EXPECT_EQ(g[1][1].item<double>(), 0.0);
+}
+
+TEST(GrpoLoss, MaskedBehaviourWeightDropsTokensButKeepsTheDenominator) {
+  // w = 10 (> cap 5), 2, 0.25 (< lower 0.5), 1 on four tokens of one row.
+  batch x = uniform_batch({1.0}, 4);
+  const double w[] = {10.0, 2.0, 0.25, 1.0};
+  for (int t = 0; t < 4; ++t)
+    x.behav[0][t] = -1.0 - std::log(w[t]);
+  grpo_config cfg;
+  cfg.behav_weight_mode = tandem::weight_bound_mode::mask;
+  cfg.behav_weight_lower = 0.5;
+  auto in = inputs_of(x);
+  auto out = grpo_loss(in, cfg, 0);
+  EXPECT_NEAR(out.stats.loss, -(2.0 + 1.0) / 4, 1e-12); // still over 4 tokens
+  EXPECT_EQ(out.stats.behav_weight_masked, 0.5);
+  EXPECT_EQ(out.stats.behav_weight_truncated, 0.0);
+  EXPECT_EQ(out.stats.tokens, 4.0);
+  out.loss.backward();
+  const double want[] = {0.0, -2.0 / 4, 0.0, -1.0 / 4};
+  for (int t = 0; t < 4; ++t)
+    EXPECT_NEAR(in.logp.grad()[0][t].item<double>(), want[t], 1e-12) << t;
+}
+
+TEST(GrpoLoss, DualClipBoundsTheLossOfNegativeAdvantages) {
+  // A = -2 on u = 5 and u = 2; dual clip c = 3 caps the first at 3 * 2 = 6
+  // (gradient 0), the second stays -A u = 4. A > 0 is never dual-clipped.
+  batch x = uniform_batch({-2.0, 2.0}, 2);
+  for (int64_t i = 0; i < 2; ++i) {
+    x.prox[i][0] = -1.0 - std::log(5.0);
+    x.prox[i][1] = -1.0 - std::log(2.0);
+  }
+  x.behav = x.prox.clone();
+  grpo_config cfg;
+  cfg.dual_clip = 3.0;
+  auto in = inputs_of(x);
+  auto out = grpo_loss(in, cfg, 0);
+  const double hi = 1 + cfg.eps_high; // row 1: clipped from above
+  EXPECT_NEAR(out.stats.loss, (6.0 + 4.0 - 2.0 * hi - 2.0 * hi) / 4, 1e-12);
+  EXPECT_EQ(out.stats.clip_dual, 0.25);
+  out.loss.backward();
+  EXPECT_EQ(in.logp.grad()[0][0].item<double>(), 0.0);
+  EXPECT_NEAR(in.logp.grad()[0][1].item<double>(), 2.0 * 2.0 / 4, 1e-12);
+  cfg.dual_clip = 0; // off: the first token's loss is -A u = 10
+  EXPECT_NEAR(grpo_loss(inputs_of(x), cfg, 0).stats.loss,
+              (10.0 + 4.0 - 4.0 * hi) / 4, 1e-12);
 }

@@ -421,6 +421,39 @@ TEST(LearnerCore, MismatchEqualsTheHandComputedFigureForPerturbedLogProbs) {
   EXPECT_NEAR(m.sampler_logp_abs_diff, abs_all / all, 1e-5);
 }
 
+// The objective variants pass from learner_settings to the loss: with
+// behav = learner log-prob - delta, w = exp(delta) per token, so the masked
+// share under [0.8, 1.2] is that of the deltas 0.3 and -0.4 (w = 1.35, 0.67).
+// On the first step every ratio is 1: nothing is clipped, every row counts.
+TEST(LearnerCore, ObjectiveVariantsReachTheStepStatistics) {
+  auto s = tiny_settings();
+  s.grpo.ratio_level = importance_level::sequence;
+  s.grpo.aggregation = loss_aggregation::sequence_mean;
+  s.grpo.behav_weight_mode = weight_bound_mode::mask;
+  s.grpo.behav_weight_cap = 1.2;
+  s.grpo.behav_weight_lower = 0.8;
+  s.grpo.dual_clip = 3.0;
+  auto l = make_learner(s);
+  auto batch = on_policy_batch(*l, s.model, 8);
+  const double deltas[] = {0.1, -0.2, 0.05, 0.3, -0.4};
+  int64_t masked = 0, all = 0;
+  for (auto& seq : batch)
+    for (auto& lp : seq.behav_logprobs) {
+      const int k = static_cast<int>(all++ % 5);
+      lp -= static_cast<float>(deltas[k]);
+      masked += k >= 3;
+    }
+  auto st = l->train(batch);
+  ASSERT_TRUE(st) << describe(st.error());
+  const auto& loss = (*st)[0].loss;
+  EXPECT_NEAR(loss.behav_weight_masked, double(masked) / double(all), 1e-9);
+  EXPECT_EQ(loss.behav_weight_truncated, 0.0);
+  EXPECT_EQ(loss.sequences, 8.0);
+  EXPECT_EQ(loss.clip_sequence, 0.0);
+  EXPECT_EQ(loss.clip_dual, 0.0);
+  EXPECT_NEAR(loss.ratio_mean, 1.0, 1e-5);
+}
+
 // --- saved state (export_state / import_state) --------------------------------
 
 namespace {

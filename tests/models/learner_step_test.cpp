@@ -105,7 +105,11 @@ void expect_same_step(const step_out& whole, const step_out& split, double tol) 
   EXPECT_NEAR(a.ratio_max, b.ratio_max, tol);
   EXPECT_NEAR(a.behav_weight_mean, b.behav_weight_mean, tol);
   EXPECT_NEAR(a.behav_approx_kl, b.behav_approx_kl, tol);
+  EXPECT_NEAR(a.behav_weight_masked, b.behav_weight_masked, tol);
+  EXPECT_NEAR(a.clip_dual, b.clip_dual, tol);
+  EXPECT_NEAR(a.clip_sequence, b.clip_sequence, tol);
   EXPECT_EQ(a.tokens, b.tokens);
+  EXPECT_EQ(a.sequences, b.sequences);
 }
 
 } // namespace
@@ -153,6 +157,31 @@ TEST(LearnerStep, AccumulatedGradientEqualsTheWholeBatchGradient) {
       EXPECT_GT(max_abs(whole.grads), 1e-4); // the comparison is not between zeros
     }
   }
+}
+
+// GSPO's per-row ratio, the masked behaviour weight and the dual clip keep
+// the accumulation exact: a row never spans two micro-batches, and a masked
+// token keeps its place in every denominator.
+TEST(LearnerStep, AccumulationStaysExactForTheObjectiveVariants) {
+  auto batch = make_batch(12);
+  grpo_config g;
+  g.aggregation = loss_aggregation::sequence_mean;
+  g.ratio_level = importance_level::sequence;
+  g.behav_weight_mode = weight_bound_mode::mask;
+  g.behav_weight_cap = 1.05;
+  g.behav_weight_lower = 0.95;
+  g.dual_clip = 3.0;
+  g.kl_beta = 0.1;
+  auto m = make_model(3);
+  auto ref = make_model(5);
+  auto whole = run_step(m, &ref, batch, 0, g);
+  auto split = run_step(m, &ref, batch, 20, g);
+  ASSERT_GT(plan_micro_batches(batch, 0, batch.size(), 20).size(), 3u);
+  expect_same_step(whole, split, 1e-5);
+  EXPECT_GT(whole.stats.behav_weight_masked, 0.0); // the mask is exercised
+  EXPECT_LT(whole.stats.behav_weight_masked, 1.0);
+  EXPECT_EQ(whole.stats.sequences, 12.0);
+  EXPECT_GT(max_abs(whole.grads), 1e-4);
 }
 
 // Graph nodes whose name contains `part`, reachable from `t`.

@@ -393,3 +393,53 @@ TEST(ConfigLoader, DigitCredit) {
   expect_single(parse("reward:\n  digit_credit: 0.9\n"), "reward.digit_credit",
                 "must be in [0, reward.accuracy_weight)");
 }
+
+// The objective variants of docs/grpo.md (§1, §1.1, §2.1, §2.2, §5.1): each
+// parses into its setting and is refused where it would do nothing or
+// cannot work.
+TEST(ConfigLoader, ObjectiveVariantsParseAndDefaultToOff) {
+  const auto defaults = parse("run: {}\n").config;
+  EXPECT_EQ(defaults.learner.grpo.ratio_level, importance_level::token);
+  EXPECT_EQ(defaults.learner.grpo.behav_weight_mode, weight_bound_mode::truncate);
+  EXPECT_EQ(defaults.learner.grpo.behav_weight_lower, 0.0);
+  EXPECT_EQ(defaults.learner.grpo.dual_clip, 0.0);
+  EXPECT_EQ(defaults.reward.overlong_buffer, 0);
+  auto ok = parse("learner:\n  ratio_level: sequence\n  loss_aggregation: sequence_mean\n"
+                  "  eps_low: 0.0003\n  eps_high: 0.0004\n  behav_weight_mode: mask\n"
+                  "  behav_weight_lower: 0.5\n  behav_weight_cap: 2\n  dual_clip: 3\n"
+                  "  std_scaling: batch_residual\n"
+                  "reward:\n  overlong_buffer: 4\n  overlong_penalty: 0.5\n");
+  ASSERT_TRUE(ok.issues.empty()) << all_issues(ok);
+  const auto& g = ok.config.learner.grpo;
+  EXPECT_EQ(g.ratio_level, importance_level::sequence);
+  EXPECT_EQ(g.behav_weight_mode, weight_bound_mode::mask);
+  EXPECT_DOUBLE_EQ(g.behav_weight_lower, 0.5);
+  EXPECT_DOUBLE_EQ(g.dual_clip, 3.0);
+  EXPECT_EQ(g.scaling, std_scaling::batch_residual);
+  EXPECT_EQ(ok.config.reward.overlong_buffer, 4);
+  EXPECT_DOUBLE_EQ(ok.config.reward.overlong_penalty, 0.5);
+  EXPECT_EQ(make_learner_settings(ok.config).grpo.ratio_level, importance_level::sequence);
+  auto batch = parse("learner:\n  baseline: batch\n  std_scaling: batch_residual\n");
+  EXPECT_TRUE(batch.issues.empty()) << all_issues(batch);
+}
+
+TEST(ConfigLoader, ObjectiveVariantsAreRefusedWhereTheyCannotWork) {
+  expect_single(parse("learner:\n  ratio_level: sequence\n"), "learner.ratio_level",
+                "set learner.loss_aggregation: sequence_mean (got token_mean)", 2, 16);
+  expect_single(parse("learner:\n  ratio_level: segment\n"), "learner.ratio_level",
+                "expected one of token, sequence");
+  expect_single(parse("learner:\n  dual_clip: 0.5\n"), "learner.dual_clip",
+                "must be 0 (off) or > 1");
+  expect_single(parse("learner:\n  behav_weight_lower: 0.5\n"), "learner.behav_weight_lower",
+                "has no effect with learner.behav_weight_mode: truncate");
+  expect_single(parse("learner:\n  behav_weight_mode: mask\n  behav_weight_lower: 6\n"),
+                "learner.behav_weight_lower", "must be in [0, learner.behav_weight_cap = 5)");
+  expect_single(parse("learner:\n  decoupled: false\n  behav_weight_mode: mask\n"),
+                "learner.behav_weight_mode", "has no effect with learner.decoupled: false");
+  expect_single(parse("reward:\n  overlong_buffer: 40\n"), "reward.overlong_buffer",
+                "must be in [0, sampler.max_new_tokens = ");
+  expect_single(parse("reward:\n  overlong_penalty: 0.5\n"), "reward.overlong_penalty",
+                "has no effect with reward.overlong_buffer: 0");
+  expect_single(parse("reward:\n  overlong_buffer: 2\n  overlong_penalty: 0\n"),
+                "reward.overlong_penalty", "must be > 0");
+}

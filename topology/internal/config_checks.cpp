@@ -383,8 +383,8 @@ void check_learner(const run_config& c, checker& k) {
   k.at_least("sampler.simulated_token_ms", c.sampler.simulated_token_ms, 0.0);
   k.require(!(g.baseline == advantage_baseline::batch && g.scaling == std_scaling::group),
             "learner.baseline",
-            "baseline: batch needs std_scaling: batch or none (a group whose rewards are "
-            "all equal has no group std)",
+            "baseline: batch needs std_scaling: batch, batch_residual or none (a group whose "
+            "rewards are all equal has no group std)",
             {"learner.std_scaling"});
   int64_t batch = int64_t{c.run.groups_per_step} * c.run.group_size;
   k.at_least("learner.mini_batches", c.learner.mini_batches, 1);
@@ -393,6 +393,42 @@ void check_learner(const run_config& c, checker& k) {
               + " sequences (got " + num(c.learner.mini_batches) + ")",
             {"run.groups_per_step", "run.group_size"});
   k.at_least("learner.threads", c.learner.threads, 1);
+}
+
+// The off-policy / objective variants of docs/grpo.md §2.1, §2.2, §5.1.
+void check_objective_variants(const grpo_config& g, checker& k) {
+  k.no_effect("learner.behav_weight_mode", !g.decoupled, "learner.decoupled: false");
+  const bool mask = g.behav_weight_mode == weight_bound_mode::mask;
+  k.no_effect("learner.behav_weight_lower", g.decoupled && !mask,
+              "learner.behav_weight_mode: truncate (only mask uses a lower bound)");
+  k.no_effect("learner.behav_weight_lower", !g.decoupled, "learner.decoupled: false");
+  k.require(g.behav_weight_lower >= 0 && g.behav_weight_lower < g.behav_weight_cap,
+            "learner.behav_weight_lower",
+            "must be in [0, learner.behav_weight_cap = " + num(g.behav_weight_cap)
+              + ") (got " + num(g.behav_weight_lower) + ")",
+            {"learner.behav_weight_cap"});
+  k.require(g.dual_clip == 0 || g.dual_clip > 1, "learner.dual_clip",
+            "must be 0 (off) or > 1 (got " + num(g.dual_clip) + "); 3 is usual");
+  k.require(g.ratio_level == importance_level::token
+              || g.aggregation == loss_aggregation::sequence_mean,
+            "learner.ratio_level",
+            "sequence (GSPO) averages the objective over sequences: set "
+            "learner.loss_aggregation: sequence_mean (got "
+              + std::string(aggregation_name(g.aggregation)) + ")",
+            {"learner.loss_aggregation"});
+}
+
+// DAPO's overlong penalty needs room below sampler.max_new_tokens.
+void check_overlong(const run_config& c, checker& k) {
+  const auto& r = c.reward;
+  const int32_t limit = c.sampler.sampling.max_new_tokens;
+  k.require(r.overlong_buffer >= 0 && r.overlong_buffer <= limit, "reward.overlong_buffer",
+            "must be in [0, sampler.max_new_tokens = " + num(limit) + "] (got "
+              + num(r.overlong_buffer) + ")",
+            {"sampler.max_new_tokens"});
+  k.no_effect("reward.overlong_penalty", r.overlong_buffer == 0,
+              "reward.overlong_buffer: 0");
+  k.positive("reward.overlong_penalty", r.overlong_penalty);
 }
 
 // --- model source: model.hf_path and task.tokenizer -------------------------
@@ -529,6 +565,8 @@ void check_run_config(run_config& cfg, const std::string& base_dir,
   check_reward(cfg.reward, k);
   check_reward_deadline(cfg, k);
   check_learner(cfg, k);
+  check_objective_variants(cfg.learner.grpo, k);
+  check_overlong(cfg, k);
   check_timeouts(cfg.timeouts, k);
   check_console(cfg.console, k);
 }
