@@ -50,7 +50,10 @@ id_sample gaps_of(const std::set<uint64_t>& present) {
   return out;
 }
 
-/// Live steps must be exactly 1..last_step, once each.
+/// Live steps must be exactly stride, 2 stride, ..., last_step, once each.
+/// The stride is the first live step: 1, or learner.mini_batches when each
+/// batch is trained as that many optimizer steps. A live step off the
+/// stride is reported with the repeated ones (work the run did not plan).
 void audit_steps(const journal_records& r, audit_report& out) {
   std::map<int64_t, uint64_t> live;
   for (auto& s : r.steps) {
@@ -61,11 +64,15 @@ void audit_steps(const journal_records& r, audit_report& out) {
     ++live[s.step];
     out.last_step = std::max(out.last_step, s.step);
   }
+  const int64_t stride = live.empty() ? 1 : std::max<int64_t>(1, live.begin()->first);
   std::vector<uint64_t> missing;
-  for (int64_t k = 1; k <= out.last_step; ++k)
+  for (int64_t k = stride; k <= out.last_step; k += stride)
     if (live.count(k) == 0)
       missing.push_back(static_cast<uint64_t>(k));
   auto repeated = seen_twice(live);
+  for (auto& [step, n] : live)
+    if (step % stride != 0)
+      repeated.push_back(static_cast<uint64_t>(step));
   out.missing_steps = sample_of(std::move(missing));
   out.repeated_steps = sample_of(std::move(repeated));
 }

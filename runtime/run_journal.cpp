@@ -373,10 +373,11 @@ caf::error run_journal::record_step(int64_t step, int64_t version,
   auto& db = impl_->db;
   if (auto err = impl_->check_writable("record_step"))
     return err;
-  if (step != impl_->last_step + 1)
+  // A batch trained as learner.mini_batches optimizer steps advances the
+  // version by that many: steps increase, by one or by that stride.
+  if (step <= impl_->last_step)
     return invalid(db, "step " + std::to_string(step) + " recorded after step "
-                         + std::to_string(impl_->last_step) + " (expected "
-                         + std::to_string(impl_->last_step + 1) + ")");
+                         + std::to_string(impl_->last_step) + " (expected a later one)");
   auto n = impl_->incarnation;
   auto err = db.transaction(true, [&]() -> caf::error {
     if (auto e = impl_->check_current())

@@ -311,12 +311,15 @@ TEST_F(RunJournal, WritesOutOfOrderAreRefused) {
   EXPECT_TRUE(is(early, errc::not_ready)) << describe(early);
   EXPECT_TRUE(is(j->begin_incarnation(-1).error(), errc::invalid_argument));
   ASSERT_TRUE(j->begin_incarnation(0));
-  auto gap = j->record_step(2, 2, {}, {}, {});
-  EXPECT_TRUE(is(gap, errc::invalid_argument)) << describe(gap);
-  EXPECT_NE(describe(gap).find("expected 1"), std::string::npos) << describe(gap);
-  ASSERT_FALSE(j->record_step(1, 1, {}, {}, {}));
+  // A batch of learner.mini_batches optimizer steps advances by that stride.
+  ASSERT_FALSE(j->record_step(2, 2, {}, {}, {}));
+  auto again = j->record_step(2, 2, {}, {}, {});
+  EXPECT_TRUE(is(again, errc::invalid_argument)) << describe(again);
+  EXPECT_NE(describe(again).find("expected a later one"), std::string::npos) << describe(again);
+  EXPECT_TRUE(is(j->record_step(1, 1, {}, {}, {}), errc::invalid_argument));
+  ASSERT_FALSE(j->record_step(4, 4, {}, {}, {}));
   ASSERT_FALSE(j->record_finish(true, {}, {}, {}));
-  EXPECT_TRUE(is(j->record_step(2, 2, {}, {}, {}), errc::invalid_argument));
+  EXPECT_TRUE(is(j->record_step(6, 6, {}, {}, {}), errc::invalid_argument));
   EXPECT_TRUE(is(j->record_finish(true, {}, {}, {}), errc::invalid_argument));
 }
 
@@ -362,3 +365,23 @@ TEST_F(RunJournal, IdsAboveTheSignedRangeRoundTrip) {
 }
 
 } // namespace
+
+// learner.mini_batches > 1: each batch advances the version by that many
+// optimizer steps; the audit checks the stride instead of every integer.
+TEST_F(RunJournal, AuditFollowsTheStepStrideOfMiniBatches) {
+  {
+    auto j = open();
+    ASSERT_TRUE(j->begin_incarnation(0));
+    ASSERT_FALSE(j->record_step(4, 4, {{1, 0}}, {{1, 0}}, {}));
+    ASSERT_FALSE(j->record_step(8, 8, {{2, 1}}, {{2, 1}}, {}));
+    ASSERT_FALSE(j->record_step(16, 16, {{3, 2}}, {{3, 2}}, {}));
+    ASSERT_FALSE(j->record_finish(true, {}, {}, {}));
+  }
+  auto r = audit_journal(path_);
+  ASSERT_TRUE(r) << describe(r.error());
+  EXPECT_EQ(r->last_step, 16);
+  EXPECT_EQ(r->missing_steps.count, 1u);
+  ASSERT_EQ(r->missing_steps.first.size(), 1u);
+  EXPECT_EQ(r->missing_steps.first[0], 12u);
+  EXPECT_EQ(r->repeated_steps.count, 0u);
+}
