@@ -15,6 +15,9 @@ tandem_add_test(gate_test SOURCES actors/gate_test.cpp LIBS tandem_actors)
 tandem_add_test(sampler_reset_test SOURCES actors/sampler_reset_test.cpp LIBS tandem_actors)
 tandem_add_test(head_link_test SOURCES wiring/head_link_test.cpp LIBS tandem_wiring)
 tandem_add_test(sampler_test SOURCES actors/sampler_test.cpp LIBS tandem_actors)
+# Evaluation rounds, their schedule and the evaluator actor (fake decoder);
+# the recorder's after-checkpoint hook.
+tandem_add_test(evaluator_test SOURCES actors/evaluator_test.cpp LIBS tandem_actors)
 
 # End-to-end: the real binary (LibTorch) through ctest.
 find_package(Python3 COMPONENTS Interpreter REQUIRED)
