@@ -35,6 +35,8 @@ tandem_add_test(sim_test SOURCES actors/sim_test.cpp LIBS tandem_wiring TIMEOUT 
 tandem_add_test(nccl_actor_test SOURCES actors/nccl_actor_test.cpp LIBS tandem_wiring TIMEOUT 120)
 # The one layout resolution against what the head actually spawns.
 tandem_add_test(wiring_test SOURCES wiring/wiring_test.cpp LIBS tandem_wiring TIMEOUT 120)
+# The evaluator's parts from run configs: splits, correctness, metrics, samples.
+tandem_add_test(evaluation_test SOURCES wiring/evaluation_test.cpp LIBS tandem_wiring)
 tandem_add_test(cli_flags_test SOURCES runtime/cli_flags_test.cpp LIBS tandem_runtime)
 # The run journal and its audit; SQLite itself for the tests' raw checks of the file.
 tandem_add_test(run_journal_test
