@@ -4,12 +4,20 @@
 // annotates step records, and the lines of samples.jsonl.
 #include "wiring/evaluation.hpp"
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 #include <gtest/gtest.h>
 
 #include "runtime/error.hpp"
 #include "runtime/json_reader.hpp"
 #include "tasks/tokenizer.hpp"
+#include "tests/runtime/temp_dir.hpp"
 #include "topology/config_loader.hpp"
+#include "topology/run_loader.hpp"
 
 namespace tandem {
 namespace {
@@ -126,6 +134,40 @@ TEST(Evaluation, SampleLinesCarryPromptCompletionRewardAndAnswer) {
   EXPECT_EQ(*doc->find("correct")->as_integer(), 1);
   EXPECT_DOUBLE_EQ(doc->find("reward")->as_number()->value, 1.0); // 0.9 + 0.1 format
   EXPECT_NE(doc->find("completion")->as_string()->find("7</answer>"), std::string::npos);
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(Evaluation, AResumedRunCutsItsEvalFilesBackToTheCheckpoint) {
+  test::temp_dir tmp;
+  std::ofstream(tmp / "run.yaml") << "run: {output_dir: " << tmp / "out" << "}\n"
+                                  << "eval: {every: 2, size: 5, samples_every: 2}\n";
+  auto run = load_run(tmp / "run.yaml");
+  ASSERT_TRUE(run.ok());
+  std::filesystem::create_directories(tmp / "out");
+  const std::string lines = "{\"step\":0}\n{\"step\":2}\n{\"step\":4}\n{\"step\":";
+  for (auto* f : {"eval.jsonl", "samples.jsonl"})
+    std::ofstream(tmp / ("out/" + std::string(f))) << lines; // the last one torn
+  caf::actor_system_config sys_cfg;
+  caf::actor_system sys{sys_cfg};
+  auto resumed = make_evaluation(sys, run.config, run.plan, 2);
+  ASSERT_TRUE(resumed) << describe(resumed.error());
+  ASSERT_TRUE(*resumed);
+  EXPECT_EQ(slurp(tmp / "out/eval.jsonl"), "{\"step\":0}\n{\"step\":2}\n");
+  EXPECT_EQ(slurp(tmp / "out/samples.jsonl"), "{\"step\":0}\n{\"step\":2}\n");
+  auto fresh = make_evaluation(sys, run.config, run.plan, 0);
+  ASSERT_TRUE(fresh && *fresh);
+  EXPECT_EQ(slurp(tmp / "out/eval.jsonl"), "") << "a fresh start begins the file anew";
+  run.config.eval.every = 0;
+  run.config.eval.samples_every = 0;
+  auto off = make_evaluation(sys, run.config, run.plan, 0);
+  ASSERT_TRUE(off);
+  EXPECT_FALSE(*off) << "nothing configured: no evaluator";
 }
 
 } // namespace
