@@ -42,11 +42,11 @@ command_line eval_flags() {
                   "greedy accuracy and pass@k of a policy on the held-out split of CONFIG's task");
   cl.positional("CHECKPOINT", "RUN_DIR/checkpoints/step-N, RUN_DIR, or a Hugging Face directory")
     .positional("CONFIG", "a run config: the task, tokenizer and sampling settings")
-    .integer("--split", "problems of the held-out split (default: eval.size)", 0, 1, 1 << 24)
-    .integer("--k", "the k of pass@k (default: eval.k)", 0, 1, 1024)
-    .integer("--n", "sampled completions per problem, >= k (default: k)", 0, 1, 1024)
+    .text("--split", "N", "problems of the held-out split (default: CONFIG's eval.size)")
+    .text("--k", "K", "the k of pass@k (default: CONFIG's eval.k)")
+    .text("--n", "N", "sampled completions per problem, >= k (default: k)")
     .integer("--samples", "also print this many sampled completions as JSON lines", 0, 0, 1024)
-    .integer("--seed", "sampling seed (default: run.seed)", 0, 0, INT64_MAX)
+    .text("--seed", "S", "sampling seed (default: CONFIG's run.seed)")
     .integer("--batch", "prompts decoded at once", 64, 1, 4096)
     .text("--device", "D", "cpu, cuda or cuda:N", "cpu")
     .integer("--threads", "LibTorch threads", 1, 1, 256);
@@ -58,13 +58,32 @@ struct failure {
   std::string what;
 };
 
-eval_plan plan_of(const command_line& cl, const run_config& cfg) {
-  eval_plan p;
-  p.eval = true;
-  p.k = cl.given("--k") ? static_cast<int32_t>(cl.as_int("--k")) : cfg.eval.k;
-  p.n = cl.given("--n") ? static_cast<int32_t>(cl.as_int("--n")) : p.k;
-  p.samples = static_cast<int32_t>(cl.as_int("--samples"));
-  return p;
+/// --split, --k, --n, --seed over CONFIG's values.
+struct choices {
+  eval_plan plan;
+  int32_t split = 0;
+  uint64_t seed = 0;
+};
+
+caf::expected<choices> choices_of(const command_line& cl, const run_config& cfg) {
+  auto split = optional_number(cl, "--split", 1, 1 << 24, true);
+  auto k = optional_number(cl, "--k", 1, 1024, true);
+  auto n = optional_number(cl, "--n", 1, 1024, true);
+  auto seed = optional_number(cl, "--seed", 0, 9007199254740992.0, true); // 2^53: exact
+  for (auto* x : {&split, &k, &n, &seed})
+    if (!*x)
+      return x->error();
+  choices c;
+  c.plan.eval = true;
+  c.plan.k = *k ? static_cast<int32_t>(**k) : cfg.eval.k;
+  c.plan.n = *n ? static_cast<int32_t>(**n) : c.plan.k;
+  c.plan.samples = static_cast<int32_t>(cl.as_int("--samples"));
+  c.split = *split ? static_cast<int32_t>(**split) : cfg.eval.size;
+  c.seed = *seed ? static_cast<uint64_t>(**seed) : cfg.run.seed;
+  if (c.plan.n < c.plan.k)
+    return make_error(errc::invalid_argument, "--n " + std::to_string(c.plan.n)
+                                                + " is below k " + std::to_string(c.plan.k));
+  return c;
 }
 
 std::string fixed(double x) {
@@ -97,9 +116,10 @@ std::optional<failure> run_eval(const command_line& cl) {
   auto cfg = load_run_config_or_error(config);
   if (!cfg)
     return failure{2, describe(cfg.error())};
-  auto plan = plan_of(cl, *cfg);
-  if (plan.n < plan.k)
-    return failure{2, "--n " + std::to_string(plan.n) + " is below k " + std::to_string(plan.k)};
+  auto chosen = choices_of(cl, *cfg);
+  if (!chosen)
+    return failure{2, describe(chosen.error())};
+  const auto& plan = chosen->plan;
   auto src = load_model_source(path, cfg->model.max_seq_len);
   if (!src)
     return failure{is(src.error(), errc::invalid_argument) ? 2 : 1, describe(src.error())};
@@ -111,9 +131,7 @@ std::optional<failure> run_eval(const command_line& cl) {
     return failure{2, config + ": its tokenizer has " + std::to_string((*tok)->vocab_size())
                         + " ids, the model of " + src->what + " "
                         + std::to_string(model.vocab_size)};
-  const auto size = cl.given("--split") ? static_cast<int32_t>(cl.as_int("--split"))
-                                        : cfg->eval.size;
-  auto problems = held_out_problems(*cfg, size);
+  auto problems = held_out_problems(*cfg, chosen->split);
   if (!problems)
     return failure{2, describe(problems.error())};
   auto sampled = sampling_with_stops(*cfg);
@@ -129,10 +147,8 @@ std::optional<failure> run_eval(const command_line& cl) {
                                          static_cast<int32_t>(cl.as_int("--threads")), dev);
   if (!decoder)
     return failure{1, describe(decoder.error())};
-  const auto seed = cl.given("--seed") ? static_cast<uint64_t>(cl.as_int("--seed"))
-                                       : cfg->run.seed;
   auto check = make_answer_check(*cfg, *tok);
-  auto r = evaluate_now(**decoder, *items, plan, *sampled, seed,
+  auto r = evaluate_now(**decoder, *items, plan, *sampled, chosen->seed,
                         static_cast<size_t>(cl.as_int("--batch")), check, src->version);
   if (!r)
     return failure{1, describe(r.error())};

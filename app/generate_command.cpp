@@ -43,11 +43,9 @@ command_line generate_flags() {
                   "Hugging Face directory");
   cl.positional("CHECKPOINT", "RUN_DIR/checkpoints/step-N, RUN_DIR, or a Hugging Face directory")
     .text("--prompt", "TEXT", "the prompt (a question of the run's task, framed as in training)")
-    .integer("--max-new-tokens", "tokens per completion (default: the run's, 64 without one)",
-             0, 1, 1 << 20)
-    .number("--temperature", "sampling temperature; 0 = greedy (default: the run's)", 1.0, 0,
-            100)
-    .number("--top-p", "nucleus mass (default: the run's)", 1.0, 1e-9, 1.0)
+    .text("--max-new-tokens", "N", "tokens per completion (default: the run's; 64 without one)")
+    .text("--temperature", "T", "sampling temperature, 0 = greedy (default: the run's; 1)")
+    .text("--top-p", "P", "nucleus mass in (0, 1] (default: the run's; 1)")
     .integer("--seed", "sampling seed", 1, 0, INT64_MAX)
     .integer("--n", "completions to sample", 1, 1, 1024)
     .text("--stop", "TOKENS", "comma-separated special tokens ending a completion (Hugging Face "
@@ -111,17 +109,24 @@ caf::expected<framing> hf_frame(const std::string& dir, const command_line& cl) 
   return f;
 }
 
-void apply_flags(const command_line& cl, sampling_params& p) {
-  if (cl.given("--max-new-tokens"))
-    p.max_new_tokens = static_cast<int32_t>(cl.as_int("--max-new-tokens"));
-  if (cl.given("--top-p"))
-    p.top_p = cl.as_number("--top-p");
-  if (cl.given("--temperature"))
-    p.temperature = cl.as_number("--temperature");
+caf::error apply_flags(const command_line& cl, sampling_params& p) {
+  auto len = optional_number(cl, "--max-new-tokens", 1, 1 << 20, true);
+  auto top_p = optional_number(cl, "--top-p", 1e-9, 1, false);
+  auto temp = optional_number(cl, "--temperature", 0, 100, false);
+  for (auto* x : {&len, &top_p, &temp})
+    if (!*x)
+      return x->error();
+  if (*len)
+    p.max_new_tokens = static_cast<int32_t>(**len);
+  if (*top_p)
+    p.top_p = **top_p;
+  if (*temp)
+    p.temperature = **temp;
   if (p.temperature == 0) { // greedy: any temperature, the top token only
     p.temperature = 1;
     p = greedy_of(p);
   }
+  return caf::none;
 }
 
 void print(const std::vector<generated_sequence>& seqs, const text_tokenizer& tok) {
@@ -145,7 +150,8 @@ caf::expected<std::pair<model_source, framing>> load(const command_line& cl,
     return f.error();
   int32_t len = 0;
   if (bare) {
-    apply_flags(cl, f->params);
+    if (auto err = apply_flags(cl, f->params))
+      return err;
     auto ids = f->tok->prompt_ids(cl.value("--prompt"));
     if (!ids)
       return make_error(errc::invalid_argument, "--prompt: " + describe(ids.error()));
@@ -157,7 +163,8 @@ caf::expected<std::pair<model_source, framing>> load(const command_line& cl,
   if (!bare && !(f = src->run ? run_frame(*src->run) : hf_frame(path, cl)))
     return make_error(errc::invalid_argument, describe(f.error()));
   if (!bare)
-    apply_flags(cl, f->params);
+    if (auto err = apply_flags(cl, f->params))
+      return err;
   auto ids = f->tok->prompt_ids(cl.value("--prompt"));
   if (!ids)
     return make_error(errc::invalid_argument, "--prompt: " + describe(ids.error()));

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 #include "runtime/checkpoint_store.hpp"
 #include "runtime/cli_flags.hpp"
@@ -118,6 +119,25 @@ bool is_bare_hf_dir(const std::string& path) {
   const stdfs::path dir(path);
   return is_file(dir / "config.json") && !is_file(dir / checkpoint_store::manifest_name)
          && !is_dir(dir / "checkpoints") && !is_file(dir.parent_path() / "config.yaml");
+}
+
+caf::expected<std::optional<double>> optional_number(const command_line& cl,
+                                                     const std::string& flag, double min,
+                                                     double max, bool integer) {
+  if (!cl.given(flag))
+    return std::optional<double>{};
+  const auto& text = cl.value(flag);
+  auto x = integer ? (parse_integer(text) ? std::optional<double>(double(*parse_integer(text)))
+                                          : std::nullopt)
+                   : parse_number(text);
+  if (!x || *x < min || *x > max) {
+    std::ostringstream range;
+    range << "[" << min << ", " << max << "]";
+    return make_error(errc::invalid_argument, flag + ": '" + text + "' is not "
+                                                + (integer ? "an integer" : "a number")
+                                                + " in " + range.str());
+  }
+  return x;
 }
 
 std::string hf_eos_token(const std::string& hf_dir) {

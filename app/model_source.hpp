@@ -27,6 +27,7 @@
 #include <caf/expected.hpp>
 
 #include "models/policy.hpp"
+#include "runtime/cli_flags.hpp"
 #include "topology/run_config.hpp"
 
 namespace tandem {
@@ -45,6 +46,14 @@ caf::expected<model_source> load_model_source(const std::string& path, int32_t h
 
 /// Whether `path` is an HF_DIR without a run's config beside it.
 bool is_bare_hf_dir(const std::string& path);
+
+/// A flag declared as text whose absence means "the run's value": its
+/// number, strictly parsed (cli_flags.hpp's rules) and within [min, max]
+/// (integral when `integer`); nullopt when absent; errc::invalid_argument
+/// naming the flag otherwise.
+caf::expected<std::optional<double>> optional_number(const command_line& cl,
+                                                     const std::string& flag, double min,
+                                                     double max, bool integer);
 
 /// The eos token an HF_DIR names (tokenizer_config.json's "eos_token", a
 /// string or {"content": ...}); "" when it names none.
