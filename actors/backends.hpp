@@ -77,6 +77,25 @@ public:
   }
 };
 
+/// Whole batches with sampling settings per call, on one model: the
+/// evaluator's greedy and sampled batches (actors/evaluator.hpp) and
+/// `tandem generate` / `tandem eval`. generate() blocks until every
+/// sequence ended (a stop token or max_new_tokens), so its time is bounded
+/// by the batch's size.
+class eval_decoder {
+public:
+  virtual ~eval_decoder() = default;
+  /// Replaces the weights (a complete, verified blob).
+  virtual caf::error load_weights(const std::vector<char>& blob) = 0;
+  /// Completions of `prompts` (one per prompt, seeded by `seeds`), each
+  /// token tagged `version`.
+  virtual caf::expected<std::vector<generated_sequence>>
+  generate(std::vector<std::vector<int32_t>> prompts, const sampling_params& params,
+           std::vector<uint64_t> seeds, int64_t version) = 0;
+  /// The model's shape (prompt limits, vocabulary).
+  virtual const model_config& config() const = 0;
+};
+
 /// One GRPO optimizer step (or several, for mini-batches) per call.
 class training_backend {
 public:
@@ -119,6 +138,12 @@ make_torch_generation_backend(const model_config& model, const sampling_params& 
 
 caf::expected<std::shared_ptr<training_backend>>
 make_torch_training_backend(const learner_settings& settings, int32_t threads);
+
+/// An eval_decoder on `model` (its weights as they are): decode_session on
+/// the CPU, batch_generator on a device (device.max_rows bounds a batch).
+caf::expected<std::shared_ptr<eval_decoder>>
+make_torch_eval_decoder(std::unique_ptr<policy> model, int32_t threads,
+                        const device_options& device = {});
 
 /// The same, starting from the Hugging Face checkpoint in `hf_dir`
 /// (learner_core::make_from_hf: settings.model is not used; the sequence

@@ -30,6 +30,12 @@ caf::result<std::string> write(recorder_actor_t* self, checkpoint_write& w) {
   auto dir = st.store->write(w.step, files, st.keep);
   if (!dir)
     return dir.error();
+  if (st.after_write)
+    if (auto err = st.after_write(*dir, files)) {
+      ++st.hook_failures;
+      std::cerr << "[recorder] " << *dir << ": " << describe(err) << " (failure "
+                << st.hook_failures << "; the checkpoint itself is complete)\n";
+    }
   return *dir;
 }
 
@@ -37,8 +43,10 @@ caf::result<std::string> write(recorder_actor_t* self, checkpoint_write& w) {
 
 caf::behavior recorder_actor(recorder_actor_t* self, std::shared_ptr<run_journal> journal,
                              std::shared_ptr<checkpoint_store> store, int32_t keep,
-                             std::vector<checkpoint_blob> constant) {
+                             std::vector<checkpoint_blob> constant,
+                             checkpoint_hook after_write) {
   self->state.constant = std::move(constant);
+  self->state.after_write = std::move(after_write);
   self->state.journal = std::move(journal);
   self->state.store = std::move(store);
   self->state.keep = keep;

@@ -23,5 +23,7 @@ int worker_command(const args& a);   // tandem worker --config CFG --head HOST:P
 int audit_command(const args& a);    // tandem audit RUN_DIR [--json]
 int export_command(const args& a);   // tandem export RUN_DIR --out DIR [--step N]
 int grade_command(const args& a);    // tandem grade FILE.jsonl
+int generate_command(const args& a); // tandem generate CHECKPOINT --prompt TEXT
+int eval_command(const args& a);     // tandem eval CHECKPOINT CONFIG
 
 } // namespace tandem

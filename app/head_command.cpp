@@ -9,7 +9,9 @@
 // spawns the training graph through spawn_head() with the recorder, publishes
 // the gate (on the ports the supervisor passes, so that surviving workers
 // rejoin the same address) and writes RUN_DIR/head.json. Worker processes are
-// the supervisor's, not its own.
+// the supervisor's, not its own. At the end it writes weights.tndm, then
+// RUN_DIR/hf (runs from model.hf_path; wiring/hf_outputs.hpp) and has the
+// evaluator score the final version (wiring/evaluation.hpp).
 //
 // Exit: 0 trained to the end, 1 failed, 2 bad config or checkpoint, 130 /
 // 143 stopped by SIGINT / SIGTERM after a final checkpoint.
@@ -37,7 +39,10 @@
 #include "topology/run_loader.hpp"
 #include "wiring/actor_system.hpp"
 #include "wiring/components.hpp"
+#include "runtime/checkpoint.hpp"
 #include "wiring/data_plane.hpp"
+#include "wiring/evaluation.hpp"
+#include "wiring/hf_outputs.hpp"
 #include "wiring/head_console.hpp"
 #include "wiring/head_link.hpp"
 #include "wiring/health.hpp"
@@ -50,6 +55,8 @@ namespace {
 struct head_extras {
   caf::actor scaler, gate, recorder;
   std::vector<caf::actor> plane; // ZeroMQ actors; null where a flow stays on CAF
+  std::shared_ptr<const hf_exporter> hf;  // model.hf_path runs: the HF copies
+  std::optional<evaluation_parts> eval;   // eval.every / eval.samples_every
 };
 
 void stop_everything(caf::scoped_actor& self, const head_graph& g, const head_extras& x) {
@@ -98,6 +105,13 @@ caf::expected<head_graph> spawn_training_graph(caf::actor_system& sys, const loa
   settings.controller.data_plane = plane.info;
   settings.controller.first_group_id = static_cast<uint64_t>(restored.incarnation - 1) << 40;
   parts->metrics = std::make_shared<tee_sink>(std::move(restored.metrics), console.metrics());
+  auto eval = make_evaluation(sys, run.config, run.plan, restored.step);
+  if (!eval)
+    return eval.error();
+  if ((x.eval = std::move(*eval))) {
+    parts->spawn_evaluator = x.eval->spawn;
+    parts->metrics = std::make_shared<eval_metrics_sink>(parts->metrics, x.eval->board);
+  }
   parts->monitor = console.monitor();
   parts->progress = make_progress(quiet);
   parts->observer = self;
@@ -121,6 +135,30 @@ std::optional<std::string> unrecorded_outputs(caf::scoped_actor& self, const caf
   if (!why && restored.tensorboard && restored.tensorboard->failed())
     why = restored.tensorboard->what() + " is incomplete";
   return why;
+}
+
+/// After weights.tndm: RUN_DIR/hf (model.hf_path runs) and the final
+/// version's evaluation (not after a stop signal). False when the HF copy
+/// failed: a result of the run is missing.
+bool finish_outputs(caf::scoped_actor& self, const head_graph& g, const head_extras& x,
+                    const std::string& dir) {
+  if (!x.hf && !(g.evaluator && x.eval && !interrupted))
+    return true;
+  auto final_weights = read_checkpoint(dir + "/weights.tndm");
+  if (!final_weights) {
+    std::cerr << "cannot read back the final weights: " << describe(final_weights.error()) << "\n";
+    return !x.hf;
+  }
+  if (g.evaluator && x.eval && !interrupted)
+    finish_evaluation(self, g.evaluator, *final_weights, x.eval->final_timeout);
+  if (!x.hf)
+    return true;
+  if (auto err = write_final_hf(*x.hf, *real_file_system(), dir, final_weights->bytes)) {
+    std::cerr << "cannot write " << dir << "/hf: " << describe(err) << "\n";
+    return false;
+  }
+  std::cerr << "wrote the final weights as a Hugging Face directory: " << dir << "/hf\n";
+  return true;
 }
 
 int exit_code_of(const outcome& res) {
@@ -185,10 +223,18 @@ int run_head(caf::actor_system& sys, const loaded_run& run, const std::string& s
   x.scaler = sys.spawn(scaler_actor, std::make_shared<os_process_launcher>(),
                        self_executable_path(), cfg.source_path);
   auto config_text = read_text_file(cfg.source_path);
+  auto hf = make_hf_exporter(cfg);
+  if (!hf) {
+    std::cerr << "cannot start: " << describe(hf.error()) << "\n";
+    stop_everything(self, head_graph{}, x);
+    return 1;
+  }
+  x.hf = *hf;
   x.recorder = sys.spawn<caf::detached>(
     recorder_actor, restored.journal, restored.store, cfg.run.keep_checkpoints,
     std::vector<checkpoint_blob>{
-      checkpoint_blob{"config.yaml", std::vector<char>(config_text.begin(), config_text.end())}});
+      checkpoint_blob{"config.yaml", std::vector<char>(config_text.begin(), config_text.end())}},
+    hf_checkpoint_hook(x.hf, real_file_system()));
   auto plane = bind_head_data_plane(run.plan, secret);
   if (!plane) {
     std::cerr << "cannot bind the data plane: " << describe(plane.error()) << "\n";
@@ -220,7 +266,8 @@ int run_head(caf::actor_system& sys, const loaded_run& run, const std::string& s
   }
   // A run whose results could not be written did not succeed: the summary
   // says so (ok 0, the controller's own summary inside) and the exit is 1.
-  bool saved = save_weights(self, graph->learner, cfg.run.output_dir + "/weights.tndm");
+  bool saved = save_weights(self, graph->learner, cfg.run.output_dir + "/weights.tndm")
+               && finish_outputs(self, *graph, x, cfg.run.output_dir);
   if (!saved)
     res = {false, "{\"ok\":0,\"reason\":\"the final weights could not be written\",\"run\":"
                     + res.summary + "}"};

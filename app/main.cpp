@@ -58,6 +58,10 @@ const char* usage =
   "  tandem export RUN_DIR --out DIR [--step N]\n"
   "      a checkpoint's policy (the newest valid one, or step N) as a Hugging Face\n"
   "      directory: config.json, model.safetensors and the run's tokenizer files\n"
+  "  tandem generate CHECKPOINT --prompt TEXT [--n K --max-new-tokens N --temperature T ...]\n"
+  "      completions by a checkpoint (step-N dir), a run's newest one or a Hugging Face dir\n"
+  "  tandem eval CHECKPOINT CONFIG [--split N --k K --n N]\n"
+  "      greedy accuracy and pass@k on the held-out split of CONFIG's task (one JSON line)\n"
   "  tandem grade FILE.jsonl\n"
   "      grade lines {\"completion\", \"answer\"} with the math grader: one JSON line each\n"
   "  tandem top HEAD_OR_RUN_DIR [--interval MS] [--once] [--token T]\n"
@@ -110,6 +114,10 @@ int main(int argc, char** argv) {
     return tandem::export_command(rest);
   if (cmd == "grade")
     return tandem::grade_command(rest);
+  if (cmd == "generate")
+    return tandem::generate_command(rest);
+  if (cmd == "eval")
+    return tandem::eval_command(rest);
   if (cmd == "top")
     return tandem::top_command(rest);
   if (auto rc = tandem::run_bench_tool(cmd, rest)) // bench, logits, tokenize, sim-worker

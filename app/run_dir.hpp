@@ -10,6 +10,9 @@
 //   RUN_DIR/head.address     HOST:PORT of the live head's gate (status, scale)
 //   RUN_DIR/head.json        that plus its data-plane port and pid (supervisor)
 //   RUN_DIR/summary.json     written once the run ends; weights.tndm beside it
+//   RUN_DIR/hf/              the final weights as a Hugging Face directory
+//                            (model.hf_path runs; wiring/hf_outputs.hpp)
+//   RUN_DIR/eval.jsonl, samples.jsonl   the evaluator's (wiring/evaluation.hpp)
 //
 // Thread safety: call from one thread.
 #pragma once

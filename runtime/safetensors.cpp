@@ -17,6 +17,7 @@
 
 #include "runtime/atomic_file.hpp"
 #include "runtime/error.hpp"
+#include "runtime/file_system.hpp"
 #include "runtime/json_reader.hpp"
 #include "runtime/json_writer.hpp"
 
@@ -281,6 +282,48 @@ float bf16_to_float(uint16_t h) {
   return out;
 }
 
+// Round to nearest even on the 16 bits kept; NaN stays a (quiet) NaN.
+uint16_t float_to_bf16(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  if ((bits & 0x7fffffffu) > 0x7f800000u)
+    return static_cast<uint16_t>((bits >> 16) | 0x40u);
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+// IEEE half, round to nearest even; past 65504 (after rounding) is inf,
+// below 2^-24 / 2 is zero, in between subnormal.
+uint16_t float_to_half(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  const auto sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
+  const uint32_t abs = bits & 0x7fffffffu;
+  if (abs > 0x7f800000u)
+    return sign | 0x7e00u; // NaN
+  if (abs >= 0x477ff000u)
+    return sign | 0x7c00u; // rounds to or past 65520: inf
+  if (abs < 0x38800000u) { // below 2^-14: subnormal half (or zero)
+    const float scaled = std::fabs(x) * 16777216.0f; // x / 2^-24, exact
+    return sign | static_cast<uint16_t>(std::nearbyint(scaled));
+  }
+  uint32_t h = ((abs >> 13) - (112u << 10)); // rebias 127 -> 15, keep 10 bits
+  const uint32_t rest = abs & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u)))
+    ++h; // may carry into the exponent: still the right value
+  return sign | static_cast<uint16_t>(h);
+}
+
+template <class T, class F>
+std::vector<char> narrow(const float* values, size_t count, F&& f) {
+  std::vector<char> out(count * sizeof(T));
+  for (size_t i = 0; i < count; ++i) {
+    const T x = f(values[i]);
+    std::memcpy(out.data() + i * sizeof(T), &x, sizeof(T));
+  }
+  return out;
+}
+
 template <class T, class F>
 std::vector<float> convert(const std::vector<char>& bytes, F&& f) {
   std::vector<float> out(bytes.size() / sizeof(T));
@@ -314,6 +357,17 @@ std::string build_header(const std::vector<safetensors_view>& tensors,
   h += "}";
   h.append((8 - h.size() % 8) % 8, ' '); // aligns the data section
   return h;
+}
+
+void write_body(std::ostream& out, const std::string& header,
+                const std::vector<safetensors_view>& tensors) {
+  char len[8];
+  for (int i = 0; i < 8; ++i)
+    len[i] = static_cast<char>((static_cast<uint64_t>(header.size()) >> (8 * i)) & 0xff);
+  out.write(len, 8);
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  for (const auto& t : tensors)
+    out.write(static_cast<const char*>(t.data), static_cast<std::streamsize>(view_bytes(t)));
 }
 
 caf::error check_views(const std::string& path, const std::vector<safetensors_view>& tensors) {
@@ -428,15 +482,28 @@ caf::error write_safetensors(const std::string& path,
   if (auto err = check_views(path, tensors))
     return err;
   const auto header = build_header(tensors, metadata);
-  return write_file_atomically(path, [&](std::ostream& out) {
-    char len[8];
-    for (int i = 0; i < 8; ++i)
-      len[i] = static_cast<char>((static_cast<uint64_t>(header.size()) >> (8 * i)) & 0xff);
-    out.write(len, 8);
-    out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    for (const auto& t : tensors)
-      out.write(static_cast<const char*>(t.data), static_cast<std::streamsize>(view_bytes(t)));
-  });
+  return write_file_atomically(path, [&](std::ostream& out) { write_body(out, header, tensors); });
+}
+
+caf::error write_safetensors(file_system& fs, const std::string& path,
+                             const std::vector<safetensors_view>& tensors,
+                             const std::vector<std::pair<std::string, std::string>>& metadata) {
+  if (auto err = check_views(path, tensors))
+    return err;
+  const auto header = build_header(tensors, metadata);
+  return fs.write_file(path, [&](std::ostream& out) { write_body(out, header, tensors); });
+}
+
+caf::expected<std::vector<char>> from_float32(const float* values, size_t count, st_dtype to) {
+  switch (to) {
+    case st_dtype::f32: return narrow<float>(values, count, [](float x) { return x; });
+    case st_dtype::f64: return narrow<double>(values, count, [](float x) { return double(x); });
+    case st_dtype::f16: return narrow<uint16_t>(values, count, float_to_half);
+    case st_dtype::bf16: return narrow<uint16_t>(values, count, float_to_bf16);
+    default:
+      return make_error(errc::invalid_argument, std::string("cannot write float weights as ")
+                                                  + to_string(to) + " (F32, F16, BF16, F64)");
+  }
 }
 
 } // namespace tandem

@@ -28,6 +28,8 @@
 
 namespace tandem {
 
+class file_system;
+
 enum class st_dtype : uint8_t {
   boolean, u8, i8, f8_e4m3, f8_e5m2, i16, u16, f16, bf16, i32, u32, f32, i64, u64, f64,
 };
@@ -99,5 +101,17 @@ uint64_t safetensors_file_size(const std::vector<safetensors_view>& tensors,
 caf::error write_safetensors(const std::string& path,
                              const std::vector<safetensors_view>& tensors,
                              const std::vector<std::pair<std::string, std::string>>& metadata);
+
+/// The same file written through `fs` straight to PATH (no PATH.tmp, no
+/// rename: for a caller that writes a whole temporary directory and renames
+/// that); fs.write_file fsyncs it.
+caf::error write_safetensors(file_system& fs, const std::string& path,
+                             const std::vector<safetensors_view>& tensors,
+                             const std::vector<std::pair<std::string, std::string>>& metadata);
+
+/// `count` float32 values as little-endian `to` bytes: F32 as is, F64
+/// exactly, F16 and BF16 rounded to nearest even (F16 overflows to inf).
+/// Any other dtype is errc::invalid_argument.
+caf::expected<std::vector<char>> from_float32(const float* values, size_t count, st_dtype to);
 
 } // namespace tandem

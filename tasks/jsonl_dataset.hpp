@@ -23,6 +23,8 @@ public:
   problem next() override;
   std::string describe() const override;
   size_t size() const;
+  /// Every row in file order, unshuffled (ids are next()'s to assign).
+  const std::vector<problem>& rows() const { return rows_; }
   /// The row with the longest prompt (for checking it fits the model).
   const problem& longest_prompt() const;
 

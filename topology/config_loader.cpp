@@ -69,7 +69,8 @@ std::vector<field_binding> task_fields(task_section& t) {
           field("path", t.jsonl_path),
           field("tokenizer", t.tokenizer_path),
           field("answer_prefix", t.answer_prefix),
-          field("stop_tokens", t.stop_tokens)};
+          field("stop_tokens", t.stop_tokens),
+          field("eval_path", t.eval_path)};
 }
 
 std::vector<field_binding> sampler_fields(sampler_section& s) {
@@ -165,6 +166,14 @@ std::vector<field_binding> console_fields(console_section& c) {
           field("no_progress_s", c.no_progress_s)};
 }
 
+std::vector<field_binding> eval_fields(eval_section& e) {
+  return {field("every", e.every),
+          field("size", e.size),
+          field("k", e.k),
+          field("samples_every", e.samples_every),
+          field("samples_count", e.samples_count)};
+}
+
 std::vector<field_binding> schema(run_config& c) {
   return {bind_section("run", run_fields(c.run)),
           bind_section("model", model_fields(c)),
@@ -174,6 +183,7 @@ std::vector<field_binding> schema(run_config& c) {
           bind_section("learner", learner_fields(c.learner)),
           bind_section("timeouts", timeout_fields(c.timeouts)),
           bind_section("console", console_fields(c.console)),
+          bind_section("eval", eval_fields(c.eval)),
           // Where actors run: parsed and checked by cluster_loader.hpp.
           field_binding{"cluster", [](const YAML::Node&, const std::string&,
                                       binder_context&) {}}};

@@ -65,6 +65,7 @@ caf::expected<std::string> effective_config_yaml(const std::string& source_path,
   absolutize(root, "model", "hf_path", dir);
   absolutize(root, "task", "path", dir);
   absolutize(root, "task", "tokenizer", dir);
+  absolutize(root, "task", "eval_path", dir);
   if (auto c = root["cluster"]; c && c.IsMap())
     absolutize(c, "security", "secret_file", cwd);
   YAML::Emitter out;

@@ -58,6 +58,9 @@ struct task_section {
   std::string tokenizer_path;
   std::string answer_prefix = "<answer>"; // appended to every question (tokenizer only)
   std::vector<std::string> stop_tokens;   // special tokens ending a completion (tokenizer only)
+  // jsonl: the evaluation split (relative to the config file); "" = the
+  // last tenth of task.path (tasks/eval_split.hpp)
+  std::string eval_path;
 };
 
 /// sampler: the rollout actors.
@@ -134,6 +137,16 @@ struct console_section {
   double no_progress_s = 10;      // the watchdog's shortest no-progress deadline
 };
 
+/// eval: held-out accuracy during training (actors/evaluator.hpp) and what
+/// `tandem eval` samples by default.
+struct eval_section {
+  int32_t every = 0;          // steps between evaluations; 0 = off
+  int32_t size = 100;         // problems of the held-out split evaluated
+  int32_t k = 4;              // sampled completions per problem for pass@k
+  int32_t samples_every = 0;  // steps between samples.jsonl records; 0 = off
+  int32_t samples_count = 4;  // completions each of those records
+};
+
 struct run_config {
   std::string source_path;   // file it was loaded from
   run_section run;
@@ -146,6 +159,7 @@ struct run_config {
   learner_section learner;
   timeout_section timeouts;
   console_section console;
+  eval_section eval;
   // Placement (which process, device and threads each actor gets, and how
   // weights and rollouts travel) is not here: it lives in the run's plan
   // (topology/process_plan.hpp), resolved once from the cluster.

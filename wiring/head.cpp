@@ -13,6 +13,8 @@ namespace tandem {
 
 std::vector<caf::actor> head_graph::all() const {
   std::vector<caf::actor> out{controller, learner, broadcaster};
+  if (evaluator)
+    out.push_back(evaluator);
   out.insert(out.end(), samplers.begin(), samplers.end());
   out.insert(out.end(), rewards.begin(), rewards.end());
   return out;
@@ -56,6 +58,15 @@ caf::expected<head_graph> spawn_head(caf::actor_system& sys, const head_settings
   head_graph g;
   g.broadcaster = sys.spawn(weight_broadcaster_actor, s.broadcaster);
   g.learner = spawn_learner(sys, s, p, g.broadcaster);
+  if (p.spawn_evaluator) {
+    auto e = p.spawn_evaluator(g.learner);
+    if (!e) {
+      for (auto& h : g.all())
+        caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+      return e.error();
+    }
+    g.evaluator = *e;
+  }
   auto tok = p.tokenizer ? p.tokenizer
                          : std::shared_ptr<const text_tokenizer>{std::make_shared<char_tokenizer>()};
   g.rewards = p.rewards;

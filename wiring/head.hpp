@@ -12,8 +12,9 @@
 //                               reward actors
 //
 // Dependencies are passed by name (head_parts fields), never positionally.
-// spawn_head() spawns in dependency order (broadcaster, learner, rewards,
-// controller, samplers) and announces each local sampler to the controller.
+// spawn_head() spawns in dependency order (broadcaster, learner, evaluator,
+// rewards, controller, samplers) and announces each local sampler to the
+// controller.
 //
 // Thread safety: call from one thread; the actors it returns are handles.
 #pragma once
@@ -77,10 +78,14 @@ struct head_parts {
   std::function<caf::actor(const caf::actor& learner)> learner_front;
   /// Spawns one of the head's samplers (settings.samplers, in order).
   std::function<caf::expected<caf::actor>(const placed_instance&)> spawn_sampler;
+  /// Spawns the evaluator (actors/evaluator.hpp), which joins the learner
+  /// for weights; empty: no evaluator (wiring/evaluation.hpp).
+  std::function<caf::expected<caf::actor>(const caf::actor& learner)> spawn_evaluator;
 };
 
 struct head_graph {
   caf::actor controller, learner, broadcaster;
+  caf::actor evaluator; // null without one
   std::vector<caf::actor> samplers, rewards;
   std::vector<caf::actor> all() const;
 };

@@ -34,6 +34,11 @@ usage: e2e.py TANDEM_BINARY CHECK
                the run count reward_invalid and go on; one answering only
                garbage never gets a step done, and its stop names why
   reward_command  reward.kind: command with configs/reward/my_reward.py
+  hf_eval      a run from the tiny Qwen2 fixture with a chat template, eval.every
+               and eval.samples_every: Hugging Face copies of each checkpoint
+               and of the final weights, eval.jsonl, samples.jsonl and the
+               eval fields of metrics.jsonl; `tandem generate` and `tandem
+               eval` on them and on a checkpoint of configs/basic/run.yaml
 
 Every wait has a deadline (subprocess timeout); the summary JSON and
 metrics.jsonl written by the run are the evidence.
@@ -1348,6 +1353,154 @@ def reward_command(binary):
           "the program's stderr is in the run log, prefixed")
 
 
+CHAT_TEMPLATE = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] "
+                 "+ '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}"
+                 "{{ '<|im_start|>assistant\\n' }}{% endif %}")
+
+
+def chat_fixture(tmp):
+    """tests/data/hf/tiny-qwen2 with the files a chat model ships beside its
+    weights: tokenizer_config.json (its chat template) and generation_config.json."""
+    d = os.path.join(tmp, "tiny-qwen2-chat")
+    shutil.copytree(os.path.join(DATA, "hf", "tiny-qwen2"), d)
+    with open(os.path.join(d, "tokenizer_config.json"), "w") as f:
+        json.dump({"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": "<|im_end|>",
+                   "pad_token": "<|endoftext|>", "chat_template": CHAT_TEMPLATE}, f)
+    with open(os.path.join(d, "generation_config.json"), "w") as f:
+        json.dump({"eos_token_id": 2, "do_sample": True}, f)
+    return d
+
+
+def tandem_ok(binary, args, what, timeout=120):
+    rc, so, se = run(binary, args, timeout=timeout)
+    check(rc == 0, "%s (rc=%d, %s)" % (what, rc, (so + se)[-400:]))
+    return so
+
+
+def jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def check_hf_copy(d, fixture, weights):
+    """An HF copy: the fixture's config and tensor names, `weights` (the
+    float32 blob it was written from) bit for bit, the tokenizer files."""
+    names0, _ = safetensors_blob(os.path.join(fixture, "model.safetensors"))
+    names, data = safetensors_blob(os.path.join(d, "model.safetensors"))
+    check(sorted(names) == sorted(names0) and data == weights,
+          "%s: the fixture's tensor names, the weights bit for bit" % d)
+    for name in ("config.json", "tokenizer_config.json", "generation_config.json"):
+        with open(os.path.join(d, name), "rb") as a, open(os.path.join(fixture, name), "rb") as b:
+            check(a.read() == b.read(), "%s: %s as the input has it" % (d, name))
+    with open(os.path.join(d, "tokenizer.json"), "rb") as a, \
+         open(os.path.join(DATA, "hf", "tokenizer-qwen2", "tokenizer.json"), "rb") as b:
+        check(a.read() == b.read(), "%s: the run's tokenizer.json" % d)
+
+
+def hf_eval_run(binary, tmp):
+    fixture = chat_fixture(tmp)
+    cfg = derived_config(
+        os.path.join(HERE, "..", "..", "configs", "debug", "hf-tiny.yaml"), tmp,
+        [("../../tests/data/hf/tiny-qwen2", fixture),
+         ("../../tests/data", os.path.abspath(DATA)),
+         ("steps: 200,", "steps: 4, checkpoint_every: 2,"),
+         ("sampler: {count: 2,", "sampler: {count: 1, threads: 1,"),
+         ("learner: {lr: 0.001}", "learner: {lr: 0.001, entropy_coef: 0.01}\n"
+          "eval: {every: 2, size: 10, k: 2, samples_every: 2, samples_count: 3}")])
+    out = os.path.join(tmp, "run")
+    rc, so, se = run(binary, ["run", cfg, "--output", out, "--quiet"], timeout=300)
+    check(rc == 0 and summary(out)["ok"] == 1, "hf-tiny with eval ran 4 steps (rc=%d, %s)"
+          % (rc, se[-400:]))
+    with open(os.path.join(out, "weights.tndm"), "rb") as f:
+        check_hf_copy(os.path.join(out, "hf"), fixture, f.read()[32:])
+    for step in (2, 4):
+        ck = os.path.join(out, "checkpoints", "step-%08d" % step)
+        with open(os.path.join(ck, "weights.bin"), "rb") as f:
+            check_hf_copy(os.path.join(ck, "hf"), fixture, f.read())
+    check(not glob.glob(os.path.join(out, "**", "*.tmp-hf"), recursive=True)
+          and not glob.glob(os.path.join(out, "**", "*.old-hf"), recursive=True),
+          "no temporary HF directory is left")
+    return cfg, out
+
+
+def hf_eval_files(out):
+    evals = jsonl(os.path.join(out, "eval.jsonl"))
+    check([e["version"] for e in evals] == [0, 2, 4]
+          and all(e["step"] == e["version"] and e["problems"] == 10 and e["k"] == 2
+                  and 0 <= e["greedy_acc"] <= 1 and 0 <= e["pass_at_k"] <= 1 for e in evals),
+          "eval.jsonl: versions 0, 2, 4 (every 2 and the final), 10 problems, k 2: %s" % evals)
+    samples = jsonl(os.path.join(out, "samples.jsonl"))
+    keys = {"step", "version", "prompt", "completion", "reward", "correct", "answer"}
+    check(len(samples) == 9 and [x["version"] for x in samples] == [0] * 3 + [2] * 3 + [4] * 3
+          and all(keys <= set(x) and x["prompt"].endswith("=<answer>") for x in samples),
+          "samples.jsonl: 3 completions at versions 0, 2, 4 with prompt, completion, "
+          "reward, answer: %s" % samples[:2])
+    rows = metrics(out)
+    tagged = [r for r in rows if "eval_version" in r]
+    check(len(rows) == 4 and [r["step"] for r in rows] == [1, 2, 3, 4]
+          and tagged and all(r["eval_version"] <= r["step"] and "eval_greedy_acc" in r
+                             and "eval_pass_at_k" in r for r in tagged),
+          "metrics.jsonl: one record per step; %d carry the newest evaluation" % len(tagged))
+    return evals
+
+
+def hf_eval_commands(binary, cfg, out, evals):
+    so = tandem_ok(binary, ["generate", os.path.join(out, "hf"), "--prompt", "3+4=", "--n", "2",
+                            "--seed", "5"], "tandem generate on the run's HF directory")
+    check("completion 1 of 2" in so and "completion 2 of 2" in so and "3+4=<answer>" in so,
+          "it prints both completions of the framed prompt: %r" % so[-300:])
+    so = tandem_ok(binary, ["generate", out, "--prompt", "1+1=", "--temperature", "0"],
+                   "tandem generate on the run directory (its newest checkpoint)")
+    check("step-00000004 (v4)" in so and "completion 1 of 1" in so, "from step 4: %r" % so[:200])
+    so = tandem_ok(binary, ["eval", os.path.join(out, "checkpoints", "step-00000004"), cfg,
+                            "--split", "10", "--k", "2"], "tandem eval on checkpoint 4")
+    last = json.loads(so.strip().splitlines()[-1])
+    check(last["problems"] == 10 and last["version"] == 4 and last["k"] == 2
+          and last["greedy_acc"] == evals[-1]["greedy_acc"]
+          and last["pass_at_k"] == evals[-1]["pass_at_k"]
+          and "greedy accuracy" in so.splitlines()[0],
+          "a readable line, then JSON equal to the run's own evaluation of v4: %s" % last)
+    bare = os.path.join(DATA, "hf", "tiny-qwen2")
+    rc, so, se = run(binary, ["generate", bare, "--prompt", "hi"], timeout=60)
+    check(rc == 2 and "no tokenizer.json" in se, "an HF dir without tokenizer.json: exit 2")
+    rc, so, se = run(binary, ["generate", out, "--prompt", "x", "--n", "0"], timeout=60)
+    check(rc == 2 and "--n" in se, "a flag out of range: exit 2 (%s)" % se.strip()[-200:])
+    rc, so, se = run(binary, ["generate", out], timeout=60)
+    check(rc == 2 and "--prompt" in se, "no --prompt: exit 2")
+    rc, so, se = run(binary, ["eval", DATA, cfg], timeout=60)
+    check(rc == 2 and "is not a checkpoint" in se, "a directory that is no checkpoint: exit 2")
+    rc, so, se = run(binary, ["eval", out, cfg, "--k", "3", "--n", "2"], timeout=60)
+    check(rc == 2 and "below k" in se, "--n below --k: exit 2")
+
+
+def hf_eval_basic(binary, tmp):
+    cfg = derived_config(BASIC, tmp, [("  steps: 3000\n", "  steps: 2\n  checkpoint_every: 1\n")])
+    out = os.path.join(tmp, "basic")
+    rc, so, se = run(binary, ["run", cfg, "--output", out, "--quiet"], timeout=120)
+    check(rc == 0, "configs/basic/run.yaml ran 2 steps (rc=%d, %s)" % (rc, se[-400:]))
+    check(not os.path.exists(os.path.join(out, "hf")), "random init: no HF copy (tandem export)")
+    ck = os.path.join(out, "checkpoints", "step-00000001")
+    greedy = [tandem_ok(binary, ["generate", ck, "--prompt", "3+4=", "--temperature", "0"],
+                        "tandem generate on a default-config checkpoint") for _ in range(2)]
+    check(greedy[0] == greedy[1] and "completion 1 of 1" in greedy[0]
+          and "<bos>3+4=<answer>" in greedy[0], "greedy output repeats: %r" % greedy[0])
+    so = tandem_ok(binary, ["eval", out, cfg, "--split", "25", "--k", "2", "--samples", "2"],
+                   "tandem eval on the default-config run")
+    lines = so.strip().splitlines()
+    summary_line = json.loads(lines[1])
+    check(summary_line["problems"] == 25 and summary_line["version"] == 2 and len(lines) == 4
+          and all("completion" in json.loads(x) for x in lines[2:]),
+          "the whole 5x5 addition table, then 2 sample lines: %s" % summary_line)
+
+
+def hf_eval(binary):
+    tmp = tempfile.mkdtemp(prefix="tandem-e2e-hfeval-")
+    cfg, out = hf_eval_run(binary, tmp)
+    evals = hf_eval_files(out)
+    hf_eval_commands(binary, cfg, out, evals)
+    hf_eval_basic(binary, tmp)
+
+
 if __name__ == "__main__":
     {"learning": learning, "basic_smoke": basic_smoke, "two_process": two_process,
      "bad_config": bad_config, "worker_killed": worker_killed, "local_3proc": local_3proc,
@@ -1355,4 +1508,4 @@ if __name__ == "__main__":
      "worker_hung": worker_hung, "gpu_run": gpu_run, "head_killed": head_killed,
      "exact_resume": exact_resume, "chaos": chaos, "durable_failures": durable_failures,
      "worker_rejoin": worker_rejoin, "export": export, "reward_http": reward_http,
-     "reward_command": reward_command}[sys.argv[2]](sys.argv[1])
+     "reward_command": reward_command, "hf_eval": hf_eval}[sys.argv[2]](sys.argv[1])

@@ -244,3 +244,47 @@ TEST_F(SafetensorsFiles, WriterRefusesDuplicateNames) {
             std::string::npos);
   EXPECT_FALSE(fs::exists(path("dup.safetensors")));
 }
+
+namespace {
+
+uint16_t narrowed(float x, st_dtype t) {
+  auto b = from_float32(&x, 1, t);
+  EXPECT_TRUE(b) << describe(b.error());
+  uint16_t h = 0;
+  std::memcpy(&h, b->data(), 2);
+  return h;
+}
+
+} // namespace
+
+TEST(SafetensorsNarrowing, HalfAndBfloatRoundToNearestEven) {
+  EXPECT_EQ(narrowed(1.0f, st_dtype::f16), 0x3c00);
+  EXPECT_EQ(narrowed(-2.0f, st_dtype::f16), 0xc000);
+  EXPECT_EQ(narrowed(65504.0f, st_dtype::f16), 0x7bff);          // largest half
+  EXPECT_EQ(narrowed(65519.0f, st_dtype::f16), 0x7bff);          // below the midpoint
+  EXPECT_EQ(narrowed(65520.0f, st_dtype::f16), 0x7c00);          // the midpoint: ties to inf
+  EXPECT_EQ(narrowed(std::ldexp(1.0f, -24), st_dtype::f16), 1);  // smallest subnormal
+  EXPECT_EQ(narrowed(std::ldexp(1.0f, -26), st_dtype::f16), 0);  // below half of it
+  EXPECT_EQ(narrowed(1.0f + std::ldexp(1.0f, -11), st_dtype::f16), 0x3c00); // tie to even
+  EXPECT_EQ(narrowed(1.0f + 3 * std::ldexp(1.0f, -11), st_dtype::f16), 0x3c02);
+  EXPECT_EQ(narrowed(1.0f, st_dtype::bf16), 0x3f80);
+  EXPECT_EQ(narrowed(1.0f + std::ldexp(1.0f, -8), st_dtype::bf16), 0x3f80); // tie to even
+  EXPECT_EQ(narrowed(1.0f + 3 * std::ldexp(1.0f, -8), st_dtype::bf16), 0x3f82);
+  EXPECT_GT(narrowed(std::nanf(""), st_dtype::bf16) & 0x7fff, 0x7f80); // NaN stays NaN
+  EXPECT_GT(narrowed(std::nanf(""), st_dtype::f16) & 0x7fff, 0x7c00);
+  // Every half value survives half -> float -> half.
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff))
+      continue; // NaN payloads
+    const auto b = static_cast<uint16_t>(h);
+    safetensors_entry e{"t", st_dtype::f16, {1}, 0, 2};
+    safetensors_header file;
+    std::vector<char> bytes(2);
+    std::memcpy(bytes.data(), &b, 2);
+    auto f = to_float32(file, e, bytes);
+    ASSERT_TRUE(f);
+    ASSERT_EQ(narrowed((*f)[0], st_dtype::f16), b) << h;
+  }
+  auto bad = from_float32(nullptr, 0, st_dtype::i32);
+  EXPECT_FALSE(bad);
+}

@@ -443,3 +443,33 @@ TEST(ConfigLoader, ObjectiveVariantsAreRefusedWhereTheyCannotWork) {
   expect_single(parse("reward:\n  overlong_buffer: 2\n  overlong_penalty: 0\n"),
                 "reward.overlong_penalty", "must be > 0");
 }
+
+TEST(ConfigLoader, EvalSectionBindsAndChecksItsRanges) {
+  auto r = parse("eval: {every: 5, size: 50, k: 8, samples_every: 10, samples_count: 3}\n");
+  ASSERT_TRUE(r.ok()) << all_issues(r);
+  EXPECT_EQ(r.config.eval.every, 5);
+  EXPECT_EQ(r.config.eval.size, 50);
+  EXPECT_EQ(r.config.eval.k, 8);
+  EXPECT_EQ(r.config.eval.samples_every, 10);
+  EXPECT_EQ(r.config.eval.samples_count, 3);
+  EXPECT_EQ(parse("").config.eval.every, 0) << "off by default";
+  expect_single(parse("eval: {every: -1}\n"), "eval.every", "must be >= 0", 1, 15);
+  expect_single(parse("eval: {every: 2, k: 0}\n"), "eval.k", "must be >= 1");
+  expect_single(parse("eval: {every: 2, size: 0}\n"), "eval.size", "must be >= 1");
+  expect_single(parse("eval: {samples_count: 2}\n"), "eval.samples_count", "no effect");
+  expect_single(parse("eval: {evry: 2}\n"), "eval.evry", "every");
+}
+
+TEST_F(ConfigFiles, EvalPathIsAJsonlKeyResolvedAgainstTheConfig) {
+  write("data/train.jsonl", "{\"prompt\": \"1+1=\", \"answer\": \"2\"}\n");
+  write("data/held.jsonl", "{\"prompt\": \"2+2=\", \"answer\": \"4\"}\n");
+  auto ok = load_run_config(
+    write("run.yaml", "task: {kind: jsonl, path: data/train.jsonl, eval_path: data/held.jsonl}\n"));
+  ASSERT_TRUE(ok.ok()) << all_issues(ok);
+  EXPECT_EQ(ok.config.task.eval_path, (dir_ / "data/held.jsonl").string());
+  auto missing = load_run_config(
+    write("bad.yaml", "task: {kind: jsonl, path: data/train.jsonl, eval_path: nope.jsonl}\n"));
+  expect_single(missing, "task.eval_path", "file not found");
+  expect_single(parse("task: {kind: arithmetic, eval_path: x.jsonl}\n"), "task.eval_path",
+                "no effect");
+}

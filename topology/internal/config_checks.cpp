@@ -197,6 +197,7 @@ void check_task_keys_used(const task_section& t, checker& k) {
     {"task.max_target", {"countdown"}},
     {"task.digits", {"multidigit"}},
     {"task.path", {"jsonl"}},
+    {"task.eval_path", {"jsonl"}},
   };
   for (const auto& [field, kinds] : readers) {
     const bool read = std::find(kinds.begin(), kinds.end(), t.kind) != kinds.end();
@@ -214,6 +215,11 @@ void check_jsonl(task_section& t, const std::string& base_dir, checker& k) {
   std::error_code ec;
   k.require(std::filesystem::is_regular_file(t.jsonl_path, ec), "task.path",
             "file not found: " + t.jsonl_path);
+  if (t.eval_path.empty() || k.ctx().invalid("task.eval_path"))
+    return;
+  t.eval_path = resolve(t.eval_path, base_dir);
+  k.require(std::filesystem::is_regular_file(t.eval_path, ec), "task.eval_path",
+            "file not found: " + t.eval_path);
 }
 
 void check_task(task_section& t, const std::string& base_dir, checker& k) {
@@ -533,6 +539,17 @@ void check_timeouts(const timeout_section& t, checker& k) {
   k.positive("timeouts.rejoin_s", t.rejoin_s);
 }
 
+void check_eval(const eval_section& e, checker& k) {
+  k.at_least("eval.every", e.every, 0);
+  k.at_least("eval.size", e.size, 1);
+  k.at_least("eval.k", e.k, 1);
+  k.at_least("eval.samples_every", e.samples_every, 0);
+  k.at_least("eval.samples_count", e.samples_count, 1);
+  // eval.size and eval.k also set `tandem eval`'s defaults: not checked
+  // against eval.every. samples_count is read by nothing else.
+  k.no_effect("eval.samples_count", e.samples_every == 0, "eval.samples_every: 0");
+}
+
 void check_console(const console_section& c, checker& k) {
   k.require(c.port >= 0 && c.port <= 65535, "console.port",
             "must be a port in 0..65535 (0: ephemeral; got " + std::to_string(c.port) + ")");
@@ -569,6 +586,7 @@ void check_run_config(run_config& cfg, const std::string& base_dir,
   check_overlong(cfg, k);
   check_timeouts(cfg.timeouts, k);
   check_console(cfg.console, k);
+  check_eval(cfg.eval, k);
 }
 
 } // namespace tandem::internal
