@@ -102,6 +102,7 @@ def make_record(step, rng):
             "reward_mean": 0.15 + 0.6 * (1 - math.exp(-step / 70)) + rng.gauss(0, 0.03),
             "accuracy": 0.1 + 0.55 * (1 - math.exp(-step / 80)) + rng.gauss(0, 0.025),
             "kl": 0.001 + 0.012 * t + abs(rng.gauss(0, 0.001)),
+            "filtered_frac": max(0.0, 0.6 - 0.4 * t + rng.gauss(0, 0.02)),
             "entropy": 1.3 - 0.45 * t + rng.gauss(0, 0.02),
             "staleness_mean": sum(k * h for k, h in enumerate(hist)) / total,
             "staleness_max": max(k for k, h in enumerate(hist) if h > 0),

@@ -299,7 +299,8 @@ void check_prompt_fits(const run_config& c, checker& k) {
 void check_reward(const reward_section& r, checker& k) {
   k.at_least("reward.accuracy_weight", r.weights.accuracy, 0.0);
   k.at_least("reward.format_weight", r.weights.format, 0.0);
-  k.require(r.weights.digit_credit >= 0 && r.weights.digit_credit < r.weights.accuracy,
+  k.require(r.weights.digit_credit == 0
+              || (r.weights.digit_credit > 0 && r.weights.digit_credit < r.weights.accuracy),
             "reward.digit_credit",
             "must be in [0, reward.accuracy_weight): a partial answer may not earn as much "
             "as a right one (got " + num(r.weights.digit_credit) + ")",
