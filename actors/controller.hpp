@@ -52,6 +52,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/internal/health_cell.hpp"
+#include "actors/internal/prompt_filter.hpp"
 #include "actors/internal/run_report.hpp"
 #include "actors/internal/run_snapshot.hpp"
 #include "actors/internal/sampler_pool.hpp"
@@ -107,6 +108,9 @@ struct controller_settings {
   bool checkpoint_required = false;
   // Writing a checkpoint (a model's weights and AdamW state to disk).
   caf::timespan checkpoint_timeout = std::chrono::seconds{600};
+  // Prompts longer than this many tokens are dropped and counted
+  // (actors/internal/prompt_filter.hpp); 0 = no limit.
+  int32_t max_prompt_tokens = 0;
 };
 
 struct controller_deps {
@@ -155,6 +159,7 @@ struct controller_state {
   uint64_t stale_refused = 0;
   uint64_t staleness_violations = 0; // tokens trained beyond the bound (must stay 0)
   uint64_t skipped_problems = 0;     // problems the tokenizer could not encode
+  prompt_filter prompts;             // drops (and counts) over-long prompts
   uint64_t data_plane_groups = 0;    // groups that arrived over ZeroMQ
   uint64_t data_plane_late = 0;      // ... and were no longer expected (rejected)
   reward_window rewards{10};

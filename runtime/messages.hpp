@@ -159,6 +159,7 @@ struct step_metrics {
   // Sampler/learner mismatch at equal weights (see train_step_stats).
   double mismatch_logp_abs = 0, mismatch_k3 = 0;
   int64_t mismatch_tokens = 0;
+  double lr = 0; // the learning rate of this step (learner.lr_schedule)
 };
 
 template <class Inspector>
@@ -170,7 +171,7 @@ typename Inspector::result_type inspect(Inspector& f, step_metrics& x) {
            x.behav_weight_truncated, x.behav_approx_kl,
            x.sampler_logp_abs_diff, x.grad_norm, x.advantage_abs_mean,
            x.zero_std_fraction, x.tokens, x.seconds, x.mismatch_logp_abs,
-           x.mismatch_k3, x.mismatch_tokens);
+           x.mismatch_k3, x.mismatch_tokens, x.lr);
 }
 
 struct train_report {

@@ -15,13 +15,15 @@ tandem_add_test(gate_test SOURCES actors/gate_test.cpp LIBS tandem_actors)
 tandem_add_test(sampler_reset_test SOURCES actors/sampler_reset_test.cpp LIBS tandem_actors)
 tandem_add_test(head_link_test SOURCES wiring/head_link_test.cpp LIBS tandem_wiring)
 tandem_add_test(sampler_test SOURCES actors/sampler_test.cpp LIBS tandem_actors)
+# Over-long prompts dropped and counted; bounded draws (task.max_prompt_tokens).
+tandem_add_test(prompt_filter_test SOURCES actors/prompt_filter_test.cpp LIBS tandem_actors)
 
 # End-to-end: the real binary (LibTorch) through ctest.
 find_package(Python3 COMPONENTS Interpreter REQUIRED)
 foreach(check learning basic_smoke two_process interrupt worker_killed worker_hung head_killed
               exact_resume chaos durable_failures local_3proc
               two_node_netns scale bad_config hf gpu_run worker_rejoin export
-              reward_http reward_command)
+              reward_http reward_command prompt_formats)
   add_test(NAME e2e_${check}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e.py
                    $<TARGET_FILE:tandem> ${check})

@@ -47,6 +47,8 @@ struct step_record {
   int64_t samplers = 0;
   // Scorings of this interval by outcome (only ok became a reward).
   uint64_t reward_ok = 0, reward_invalid = 0, reward_timeout = 0, reward_error = 0;
+  // Prompts over the prompt-token limit dropped in this interval / in all.
+  uint64_t prompts_dropped_long = 0, prompts_dropped_long_total = 0;
 };
 
 json_record to_json(const step_record& r);
