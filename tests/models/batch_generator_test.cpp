@@ -227,6 +227,44 @@ TEST(BatchGenerator, TopKSamplesOnlyTheKMostProbableTokens) {
   }
 }
 
+// The same on a GPU (skipped without one): the device's top-k keeps the
+// tokens the CPU policy ranks highest (k where the gap is widest, so the
+// device's rounding cannot swap the edge).
+TEST(BatchGenerator, TopKOnCudaSamplesOnlyTheKMostProbableTokens) {
+  device_options o;
+  o.device = "cuda";
+  o.max_rows = 1024;
+  if (check_device(o))
+    GTEST_SKIP() << "no CUDA device in this build or machine";
+  auto pol = policy::make(tiny(), 6);
+  ASSERT_TRUE(pol);
+  const std::vector<int32_t> prompt{4, 9, 2};
+  std::vector<float> dist;
+  double unused = 0;
+  nucleus_after(**pol, prompt, 1.0, &unused, &dist);
+  for (double target : {0.0, 0.6}) {
+    const auto c = top_k_of(dist, target);
+    auto gen = batch_generator::make(**pol, o);
+    ASSERT_TRUE(gen) << describe(gen.error());
+    sampling_params sp;
+    sp.top_k = c.k;
+    sp.top_p = c.top_p;
+    sp.max_new_tokens = 1;
+    ASSERT_FALSE((*gen)->start(std::vector<std::vector<int32_t>>(1024, prompt), sp,
+                               seeds_for(1024, 23)));
+    while (!(*gen)->done())
+      ASSERT_FALSE((*gen)->step(0));
+    std::set<int32_t> seen;
+    for (auto& r : (*gen)->take_results()) {
+      ASSERT_EQ(r.tokens.size(), 1u);
+      EXPECT_EQ(c.keep.count(r.tokens[0]), 1u) << "token " << r.tokens[0];
+      EXPECT_NEAR(r.logprobs[0], dist[r.tokens[0]], 1e-3);
+      seen.insert(r.tokens[0]);
+    }
+    EXPECT_EQ(seen, c.keep) << "top_k " << c.k << " top_p " << c.top_p;
+  }
+}
+
 // 0 < top_p < 1: 1024 draws of the token after one prompt all lie in the
 // nucleus and cover it; each records its log-prob under the full distribution.
 TEST(BatchGenerator, TopPBelowOneSamplesTheWholeNucleusAndNothingElse) {
