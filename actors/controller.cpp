@@ -63,7 +63,8 @@ void finish(ctl* self, bool ok, const std::string& why) {
     .add("data_plane_groups", static_cast<int64_t>(st.data_plane_groups))
     .add("data_plane_late", static_cast<int64_t>(st.data_plane_late))
     .add("checkpoint_step", st.checkpointed)
-    .add("checkpoint_failures", static_cast<int64_t>(st.checkpoint_failures));
+    .add("checkpoint_failures", static_cast<int64_t>(st.checkpoint_failures))
+    .add("prompts_dropped_long", static_cast<int64_t>(st.prompts.dropped()));
   self->send(st.deps.observer, finished_atom::value, ok, j.str());
   self->quit();
 }
@@ -76,13 +77,10 @@ void admit(ctl* self) {
   auto needed = static_cast<int64_t>(st.cfg.steps) * st.cfg.groups_per_step
                 - static_cast<int64_t>(c.consumed + st.work->live());
   for (int64_t i = 0; i < std::min(cap, needed); ++i) {
-    auto p = st.problems->next();
-    auto prompt = st.tokenizer->prompt_ids(p.question);
-    if (!prompt) {
-      ++st.skipped_problems;
-      continue;
-    }
-    if (!st.work->admit(p.id, std::move(*prompt), p.answer, st.cfg.group_size))
+    auto d = st.prompts.draw(*st.problems, *st.tokenizer, st.skipped_problems);
+    if (!d)
+      return finish(self, false, "no usable prompt: " + describe(d.error()));
+    if (!st.work->admit(d->p.id, std::move(d->ids), d->p.answer, st.cfg.group_size))
       break; // buffer full: wait for consumption
   }
 }
@@ -261,6 +259,8 @@ void dispatch(ctl* self) {
     return; // the launched samplers are still coming up
   st.dispatch_open = true;
   admit(self);
+  if (st.finished)
+    return; // admit found no usable prompt
   while (st.work->count(group_state::queued) > 0) {
     auto* s = st.samplers.pick();
     if (s == nullptr)
@@ -416,6 +416,8 @@ step_record make_record(ctl* self, const std::vector<scored_group>& batch,
   r.reward_invalid = st.outcomes.invalid - st.outcomes_at_step.invalid;
   r.reward_timeout = st.outcomes.timeout - st.outcomes_at_step.timeout;
   r.reward_error = st.outcomes.error - st.outcomes_at_step.error;
+  r.prompts_dropped_long = st.prompts.take_interval();
+  r.prompts_dropped_long_total = st.prompts.dropped();
   st.outcomes_at_step = st.outcomes;
   st.interval = {};
   st.interval_tokens = 0;
@@ -599,6 +601,7 @@ caf::error init_state(ctl* self, const controller_settings& cfg, controller_deps
   st.rewards = reward_window{cfg.reward_window};
   st.started = st.last_step = self->clock().now();
   st.problems = std::make_unique<problem_cursor>(st.deps.problems);
+  st.prompts = prompt_filter{static_cast<size_t>(std::max(cfg.max_prompt_tokens, 0))};
   return st.deps.resume ? restore(self, *st.deps.resume)
                         : st.work->restore(cfg.first_group_id, {});
 }

@@ -53,6 +53,7 @@
 
 #include "actors/internal/group_filter.hpp"
 #include "actors/internal/health_cell.hpp"
+#include "actors/internal/prompt_filter.hpp"
 #include "actors/internal/run_report.hpp"
 #include "actors/internal/run_snapshot.hpp"
 #include "actors/internal/sampler_pool.hpp"
@@ -115,6 +116,9 @@ struct controller_settings {
   // reward.overlong_buffer: a scored group's rewards get DAPO's length
   // penalty before anything reads them (buffer 0 = off).
   overlong_settings overlong;
+  // Prompts longer than this many tokens are dropped and counted
+  // (actors/internal/prompt_filter.hpp); 0 = no limit.
+  int32_t max_prompt_tokens = 0;
 };
 
 struct controller_deps {
@@ -163,6 +167,7 @@ struct controller_state {
   uint64_t stale_refused = 0;
   uint64_t staleness_violations = 0; // tokens trained beyond the bound (must stay 0)
   uint64_t skipped_problems = 0;     // problems the tokenizer could not encode
+  prompt_filter prompts;             // drops (and counts) over-long prompts
   uint64_t data_plane_groups = 0;    // groups that arrived over ZeroMQ
   uint64_t data_plane_late = 0;      // ... and were no longer expected (rejected)
   reward_window rewards{10};

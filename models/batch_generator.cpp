@@ -216,17 +216,25 @@ torch::Tensor batch_generator::impl::draw(const torch::Tensor& logp,
   auto target = torch::from_blob(u.data(), {n}, torch::kFloat).to(device_);
   auto probs = logp.exp();
   torch::Tensor order;
-  auto limit = torch::full({n}, v - 1, torch::TensorOptions().dtype(torch::kLong).device(device_));
-  if (params_.top_p < 1.0) {
-    auto sorted = probs.sort(-1, true);
+  const bool top_k = params_.top_k > 0 && params_.top_k < v;
+  if (top_k || params_.top_p < 1.0) {
+    // Top-k: the k most probable tokens, sorted (as topk returns them).
+    auto sorted = top_k ? probs.topk(params_.top_k, -1) : probs.sort(-1, true);
     probs = std::get<0>(sorted);
     order = std::get<1>(sorted);
-    auto keep = (probs.cumsum(-1) - probs) < params_.top_p;
+  }
+  const auto kept = probs.size(1);
+  auto limit = torch::full({n}, kept - 1, torch::TensorOptions().dtype(torch::kLong).device(device_));
+  if (params_.top_p < 1.0) {
+    // Top-p on what top-k kept: its mass relative to the kept total.
+    auto before = probs.cumsum(-1) - probs;
+    auto keep = top_k ? before < params_.top_p * probs.sum(-1, /*keepdim=*/true)
+                      : before < params_.top_p;
     probs = probs * keep.to(torch::kFloat);
     limit = keep.sum(-1).to(torch::kLong) - 1;
   }
   auto cdf = probs.cumsum(-1);
-  auto idx = (cdf < (target * cdf.select(1, v - 1)).unsqueeze(1)).sum(-1).to(torch::kLong);
+  auto idx = (cdf < (target * cdf.select(1, kept - 1)).unsqueeze(1)).sum(-1).to(torch::kLong);
   idx = torch::min(idx, limit);
   return order.defined() ? order.gather(1, idx.unsqueeze(1)).squeeze(1) : idx;
 }

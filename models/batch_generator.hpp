@@ -16,9 +16,9 @@
 //
 // Sampling draws one uniform per token from the sequence's own mt19937_64
 // (seeded with its entry of start()'s seeds, whatever row it runs in and
-// whatever shares the batch); with top_p = 1 the token is found by inverse CDF over the
-// vocabulary in id order, with top_p < 1 over the sorted distribution as in
-// decode_session.
+// whatever shares the batch); with top_p = 1 and top_k off the token is found
+// by inverse CDF over the vocabulary in id order, otherwise over the sorted
+// distribution cut by top_k, then top_p, as in decode_session.
 //
 // Thread safety: one thread at a time, like the policy it copies from.
 #pragma once

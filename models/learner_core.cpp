@@ -96,12 +96,14 @@ caf::expected<internal::step_numerics> numerics_of(const learner_settings& s) {
 caf::error validate_settings(const learner_settings& s) {
   if (auto err = internal::validate(s.model))
     return err;
-  auto bad = [](const char* what) { return make_error(errc::invalid_argument, what); };
+  auto bad = [](std::string what) { return make_error(errc::invalid_argument, std::move(what)); };
   if (!(s.temperature > 0)) return bad("learner: temperature must be > 0");
   if (s.max_new_tokens < 1) return bad("learner: max_new_tokens must be >= 1");
   if (s.mini_batches < 1) return bad("learner: mini_batches must be >= 1");
   const auto& o = s.optimizer;
   if (!(o.lr > 0)) return bad("optimizer.lr must be > 0");
+  if (auto why = lr_schedule_problem(o.lr, o.schedule); !why.empty())
+    return bad("optimizer.schedule: " + why);
   if (!(o.weight_decay >= 0) || !(o.grad_clip >= 0))
     return bad("optimizer: weight_decay and grad_clip must be >= 0");
   if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1))
@@ -192,6 +194,9 @@ caf::expected<train_step_stats> learner_core::impl::step(const step_parts& parts
                       "learner: non-finite loss " + std::to_string(loss) + " or grad norm "
                         + std::to_string(grad_norm) + " at version " + std::to_string(version));
   }
+  const double lr = lr_at(settings.optimizer.lr, settings.optimizer.schedule, version);
+  for (auto& group : optimizer->param_groups())
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
   optimizer->step();
   ++version;
   const auto mismatch = internal::measure_mismatch(parts);
@@ -204,6 +209,7 @@ caf::expected<train_step_stats> learner_core::impl::step(const step_parts& parts
   st.mismatch_k3 = mismatch.k3;
   st.mismatch_tokens = mismatch.tokens;
   st.tokens = static_cast<int64_t>(acc.loss.tokens);
+  st.lr = lr;
   return st;
 }
 

@@ -20,13 +20,15 @@
 #include "models/grpo_stats.hpp"
 #include "models/flat_weights.hpp"
 #include "models/hf_checkpoint.hpp"
+#include "models/lr_schedule.hpp"
 #include "models/model_config.hpp"
 #include "runtime/health_report.hpp"
 
 namespace tandem {
 
 struct optimizer_config {
-  double lr = 1e-3;
+  double lr = 1e-3;       // peak rate; the schedule sets each step's
+  lr_schedule schedule;   // constant by default (models/lr_schedule.hpp)
   double weight_decay = 0.0;
   double beta1 = 0.9;
   double beta2 = 0.99;
@@ -55,6 +57,7 @@ struct train_step_stats {
   double mismatch_k3 = 0;       // mean exp(d) - d - 1: k3 estimate of KL(sampler || learner)
   int64_t mismatch_tokens = 0;  // tokens in those means (0: none at that version)
   int64_t tokens = 0;
+  double lr = 0;         // learning rate this step used (lr_at)
 };
 
 struct learner_settings {

@@ -28,12 +28,18 @@ struct model_config {
   std::string model_type = "llama"; // HF family written by save_hf: "llama" or "qwen2"
 };
 
-/// How a sampler draws tokens. The recorded log-probability of a token is
+/// How a sampler draws tokens: temperature, then top-k (the k most probable
+/// tokens), then top-p on what top-k kept (renormalised), then one draw.
+/// The recorded log-probability of a token is
 /// log softmax(logits / temperature)[token] over the full vocabulary (before
-/// top-p truncation): the learner recomputes exactly this quantity.
+/// top-k / top-p truncation): the learner recomputes exactly this quantity.
+/// With truncation the tokens are drawn from the truncated distribution, so
+/// this is not the probability they were drawn with; README "Config reference"
+/// (sampler.top_k) says why.
 struct sampling_params {
   double temperature = 1.0;        // > 0
   double top_p = 1.0;              // (0, 1]
+  int32_t top_k = 0;               // >= 0; 0 = off (no cut)
   int32_t max_new_tokens = 8;
   std::vector<int32_t> stop_tokens; // generation of a sequence ends after one of these
   // Optional: called with a sequence's completion after each new token; true

@@ -10,8 +10,9 @@
 // than compacting the cache) but never record tokens again.
 //
 // Sampling: logp = log_softmax(logits / temperature) over the full vocabulary
-// is what gets recorded; top-p then keeps the smallest prefix of the sorted
-// distribution whose mass reaches top_p, and one uniform draw from the
+// is what gets recorded; top-k keeps the k most probable tokens, top-p then
+// keeps the smallest prefix of the sorted (top-k) distribution whose mass
+// reaches top_p of its total, and one uniform draw from the
 // row's own mt19937_64 (seeded with its entry of start()'s seeds) picks a
 // token: deterministic for a seed, whatever the other rows are.
 //
@@ -247,15 +248,19 @@ torch::Tensor decode_session::impl::advance() {
 
 torch::Tensor decode_session::impl::draw(const torch::Tensor& probs) {
   const auto b = probs.size(0);
-  const auto v = probs.size(1);
-  auto sorted = probs.sort(-1, /*descending=*/true);
+  const bool top_k = params_.top_k > 0 && params_.top_k < probs.size(1);
+  // Top-k keeps the k most probable tokens (sorted, as topk returns them).
+  auto sorted = top_k ? probs.topk(params_.top_k, -1) : probs.sort(-1, /*descending=*/true);
   auto sp = std::get<0>(sorted);
   auto si = std::get<1>(sorted);
+  const auto v = sp.size(1);
   auto limit = torch::full({b}, v - 1, torch::kLong);
   if (params_.top_p < 1.0) {
-    // Keep a token while the mass before it is below top_p: the top token
-    // always stays, so top_p -> 0 is greedy.
-    auto keep = (sp.cumsum(-1) - sp) < params_.top_p;
+    // Keep a token while the mass before it is below top_p (of what top-k
+    // kept): the top token always stays, so top_p -> 0 is greedy.
+    auto before = sp.cumsum(-1) - sp;
+    auto keep = top_k ? before < params_.top_p * sp.sum(-1, /*keepdim=*/true)
+                      : before < params_.top_p;
     sp = sp * keep.to(torch::kFloat);
     limit = keep.sum(-1).to(torch::kLong) - 1;
   }
@@ -327,6 +332,8 @@ caf::error validate_generation(const model_config& cfg,
     return bad("temperature must be > 0");
   if (!(sp.top_p > 0 && sp.top_p <= 1))
     return bad("top_p must be in (0, 1]");
+  if (sp.top_k < 0)
+    return bad("top_k must be >= 0 (0 = off)");
   if (sp.max_new_tokens < 1)
     return bad("max_new_tokens must be >= 1");
   for (auto t : sp.stop_tokens)

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "runtime/error.hpp"
+#include "tasks/framed_reward.hpp"
 
 namespace tandem {
 
@@ -58,7 +59,10 @@ int32_t bpe_task_tokenizer::vocab_size() const {
 
 caf::expected<std::vector<int32_t>>
 bpe_task_tokenizer::prompt_ids(std::string_view question) const {
-  return tok_.encode(std::string(question) + opts_.answer_prefix);
+  auto text = render_question(opts_.framing, question);
+  if (opts_.framing.format == task_format::answer)
+    text += opts_.answer_prefix;
+  return tok_.encode(text);
 }
 
 std::vector<int32_t> bpe_task_tokenizer::stop_ids() const {
@@ -85,7 +89,7 @@ std::string bpe_task_tokenizer::answer_text(const std::vector<int32_t>& completi
 reward_breakdown bpe_task_tokenizer::score(const std::vector<int32_t>& completion,
                                            std::string_view reference,
                                            const reward_weights& weights) const {
-  return score_answer_text(answer_text(completion), reference, weights);
+  return score_framed(answer_text(completion), reference, weights, opts_.framing, false);
 }
 
 std::string bpe_task_tokenizer::describe() const {

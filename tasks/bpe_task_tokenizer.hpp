@@ -2,15 +2,20 @@
 // text_tokenizer for tandem's verifiable tasks.
 //
 // Framing (the char tokenizer's, spelled in text):
-//   prompt      encode(question + answer_prefix), e.g. "3+4=<answer>"; no
-//               BOS is added (Qwen2 models use none)
+//   prompt      encode(prefix + question + suffix + answer_prefix), e.g.
+//               "3+4=<answer>", where prefix and suffix come from the
+//               prompt template (tasks/prompt_template.hpp; none by default)
+//               and answer_prefix is left out with the R1 format; no BOS is
+//               added (Qwen2 models use none; the llama3 template spells it)
 //   completion  ends after one of the stop tokens (special tokens named in
 //               the config, e.g. <|endoftext|>, <|im_end|>) or at
 //               max_new_tokens; generation does not stop on the text
 //               "</answer>" (the samplers only know token ids)
-//   reward      score_answer_text on the completion decoded up to its first
-//               stop token: accuracy from the text before "</answer>",
-//               format 1 only for exactly "<integer></answer>"
+//   reward      score_framed (tasks/framed_reward.hpp; score_answer_text
+//               with the default framing) on the completion decoded up to
+//               its first stop token: accuracy from the text before
+//               "</answer>", format 1 only for exactly "<integer></answer>"
+//               (answer format), or the R1 rules
 //
 // vocab_size() is the model's embedding size (a checkpoint's vocab is often
 // padded past the tokenizer's ids); ids without a token decode to nothing.
@@ -27,6 +32,7 @@
 #include <caf/expected.hpp>
 
 #include "tasks/bpe_tokenizer.hpp"
+#include "tasks/prompt_template.hpp"
 #include "tasks/text_tokenizer.hpp"
 
 namespace tandem {
@@ -36,6 +42,7 @@ struct bpe_task_options {
   std::vector<std::string> stop_tokens;   // special tokens that end a completion
   int32_t vocab_size = 0;                 // model ids; 0 = the tokenizer's id_bound()
   std::string source;                     // tokenizer.json path, for describe()
+  task_framing framing;                   // template, format, answer check
 };
 
 class bpe_task_tokenizer : public text_tokenizer {

@@ -1,5 +1,9 @@
 // jsonl_dataset.cpp: problems loaded from a JSONL file.
 //
+// GSM8K rows (jsonl_schema::gsm8k) hold "question" and "answer" strings;
+// the problem's answer is gsm8k_final_answer of the solution, which is
+// then compared by the math grader (the task's answer_check).
+//
 // Each non-blank line must hold one JSON object and nothing else but
 // whitespace; it is parsed with runtime/json_reader.hpp, so YAML-isms
 // (unquoted keys, single quotes, comments) are refused. "prompt" must be a
@@ -104,12 +108,38 @@ std::string parse_object(const std::string& line, json_value& out) {
   return {};
 }
 
+// A GSM8K row: "question" and "answer" with its "#### N" final answer.
+std::string parse_gsm8k(const json_value& root, const text_tokenizer& tok, problem& out) {
+  const json_value* question = root.find("question");
+  if (!question)
+    return "field 'question': missing";
+  if (!question->as_string())
+    return std::string("field 'question': must be a string, got ") + kind_of(*question);
+  const json_value* answer = root.find("answer");
+  if (!answer)
+    return "field 'answer': missing";
+  if (!answer->as_string())
+    return std::string("field 'answer': must be a string, got ") + kind_of(*answer);
+  if (question->as_string()->empty())
+    return "field 'question': empty";
+  auto final_answer = gsm8k_final_answer(*answer->as_string());
+  if (!final_answer)
+    return "field 'answer': no final answer (GSM8K solutions end with \"#### <answer>\")";
+  if (auto ids = tok.encode(*question->as_string()); !ids)
+    return "field 'question': " + error_text(ids.error());
+  out.question = *question->as_string();
+  out.answer = std::move(*final_answer);
+  return {};
+}
+
 // Parses one non-blank line into `out`; returns "" or the reason it is bad.
 std::string parse_line(const std::string& line, const text_tokenizer& tok,
-                       problem& out) {
+                       jsonl_schema schema, problem& out) {
   json_value root;
   if (auto why = parse_object(line, root); !why.empty())
     return why;
+  if (schema == jsonl_schema::gsm8k)
+    return parse_gsm8k(root, tok, out);
   const json_value* prompt = root.find("prompt");
   if (!prompt)
     return "field 'prompt': missing";
@@ -137,14 +167,31 @@ std::string parse_line(const std::string& line, const text_tokenizer& tok,
 
 } // namespace
 
+std::optional<std::string> gsm8k_final_answer(std::string_view solution) {
+  constexpr std::string_view mark = "####";
+  const size_t at = solution.rfind(mark);
+  if (at == std::string_view::npos)
+    return std::nullopt;
+  std::string out;
+  for (char c : solution.substr(at + mark.size()))
+    if (c != ',')
+      out += c;
+  const size_t first = out.find_first_not_of(" \t\r\n\f\v");
+  if (first == std::string::npos)
+    return std::nullopt;
+  const size_t last = out.find_last_not_of(" \t\r\n\f\v");
+  return out.substr(first, last - first + 1);
+}
+
 caf::expected<std::unique_ptr<jsonl_dataset>>
 jsonl_dataset::load(const std::string& path, const text_tokenizer& tok,
-                    uint64_t seed) {
+                    uint64_t seed, jsonl_schema schema) {
   std::ifstream in{path};
   if (!in)
     return make_error(errc::io_failure, path + ": cannot open for reading");
   std::unique_ptr<jsonl_dataset> ds{new jsonl_dataset};
   ds->path_ = path;
+  ds->schema_ = schema;
   ds->rng_ = seed;
   std::vector<std::string> errors;
   size_t error_count = 0;
@@ -153,7 +200,7 @@ jsonl_dataset::load(const std::string& path, const text_tokenizer& tok,
     if (is_blank(line))
       continue;
     problem p;
-    auto why = parse_line(line, tok, p);
+    auto why = parse_line(line, tok, schema, p);
     if (why.empty()) {
       ds->rows_.push_back(std::move(p));
       continue;
@@ -197,7 +244,8 @@ problem jsonl_dataset::next() {
 }
 
 std::string jsonl_dataset::describe() const {
-  return "jsonl " + path_ + " (" + std::to_string(rows_.size()) + " rows)";
+  return std::string(schema_ == jsonl_schema::gsm8k ? "gsm8k " : "jsonl ") + path_ + " ("
+         + std::to_string(rows_.size()) + " rows)";
 }
 
 const problem& jsonl_dataset::longest_prompt() const {

@@ -1,8 +1,11 @@
-// jsonl_dataset.hpp: problems from a JSONL file of {"prompt": ..., "answer": ...}.
+// jsonl_dataset.hpp: problems from a JSONL file of {"prompt": ..., "answer": ...},
+// or of GSM8K rows {"question": ..., "answer": "... #### 42"}.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tasks/problem.hpp"
@@ -10,15 +13,30 @@
 
 namespace tandem {
 
+/// What a row holds.
+enum class jsonl_schema : uint8_t {
+  /// "prompt" (string) and "answer" (string or number), the answer as it is.
+  prompt_answer,
+  /// GSM8K: "question" (string) and "answer" (string): a worked solution
+  /// whose final answer follows the last "####" (gsm8k_final_answer).
+  gsm8k,
+};
+
+/// The final answer of a GSM8K solution: the text after its last "####",
+/// trimmed, with thousands commas removed ("#### 1,250" -> "1250"); nullopt
+/// when there is no "####" or nothing after it.
+std::optional<std::string> gsm8k_final_answer(std::string_view solution);
+
 /// Loads every line at construction. Each line must be a JSON object with
-/// string fields "prompt" and "answer" (other fields are ignored); blank lines
-/// are skipped. Errors name file:line and the field (errc::invalid_config).
+/// the fields of `schema` (other fields are ignored); blank lines are
+/// skipped. Errors name file:line and the field (errc::invalid_config).
 /// Prompts must be encodable by `tok`. Rows are served in an order shuffled
 /// deterministically by `seed`, reshuffled every epoch.
 class jsonl_dataset : public problem_source {
 public:
   static caf::expected<std::unique_ptr<jsonl_dataset>>
-  load(const std::string& path, const text_tokenizer& tok, uint64_t seed);
+  load(const std::string& path, const text_tokenizer& tok, uint64_t seed,
+       jsonl_schema schema = jsonl_schema::prompt_answer);
 
   problem next() override;
   std::string describe() const override;
@@ -27,10 +45,13 @@ public:
   const std::vector<problem>& rows() const { return rows_; }
   /// The row with the longest prompt (for checking it fits the model).
   const problem& longest_prompt() const;
+  /// Every row, in file order (ids are 0; next() numbers what it serves).
+  const std::vector<problem>& rows() const { return rows_; }
 
 private:
   jsonl_dataset() = default;
   std::string path_;
+  jsonl_schema schema_ = jsonl_schema::prompt_answer;
   std::vector<problem> rows_;
   std::vector<size_t> order_;
   size_t pos_ = 0;

@@ -7,10 +7,13 @@
 // tokenizer-specific: the char tokenizer has special ids for <bos>, <answer>,
 // </answer> and <eos>, while a BPE vocabulary spells the answer tags as plain
 // text and ends a completion with its own special tokens (<|im_end|>, ...).
-// In both cases the prompt pre-fills the opening answer tag, a completion is
+// In both cases a task_framing (tasks/prompt_template.hpp) decides the rest:
+// by default the prompt pre-fills the opening answer tag, a completion is
 // well formed when it is "<integer></answer>" followed by nothing but the
-// end of the completion, and the reward is the R1 rule of
-// tasks/reward_rules.hpp on the decoded completion.
+// end of the completion, and the reward is the rule of
+// tasks/reward_rules.hpp on the decoded completion; a prompt template wraps
+// the question, and the R1 format expects "<think>...</think><answer>X
+// </answer>" (tasks/framed_reward.hpp).
 //
 // Thread safety: implementations are immutable after construction; one
 // instance may be shared by every actor of a process.

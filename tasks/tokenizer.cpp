@@ -2,19 +2,22 @@
 //
 // Alphabet: "0123456789" "+-*/=() .,?:" "a".."z" "A".."Z" (74 characters), so
 // arithmetic and plain-ASCII word problems encode. Ids 0..4 are the specials;
-// alphabet character i has id 5 + i; vocab_size() == 79.
+// alphabet character i has id 5 + i; vocab_size() == 79, or 81 with the R1
+// format's <think> (79) and </think> (80).
 //
-// Only the two answer tags, "<answer>" and "</answer>", are recognised inside
-// input text. "<pad>", "<bos>" and "<eos>" are never produced from text (a '<'
-// that does not start an answer tag is an error), so user data cannot forge
-// sequence boundaries; callers add <bos>/<eos> by id (see format_prompt).
+// Only the two answer tags, "<answer>" and "</answer>" (and with the R1
+// format "<think>" and "</think>"), are recognised inside input text.
+// "<pad>", "<bos>" and "<eos>" are never produced from text (a '<' that does
+// not start a tag is an error), so user data cannot forge sequence
+// boundaries; callers add <bos>/<eos> by id (see format_prompt).
 //
-// Invariant: char_to_id_ has 256 entries, each -1 or an id in [5, vocab_size()).
+// Invariant: char_to_id_ has 256 entries, each -1 or an id in [5, 79).
 #include "tasks/tokenizer.hpp"
 
 #include <cstdio>
 
 #include "runtime/error.hpp"
+#include "tasks/framed_reward.hpp"
 
 namespace tandem {
 
@@ -23,6 +26,9 @@ namespace {
 constexpr int32_t first_char_id = 5;
 constexpr std::string_view answer_open_tag = "<answer>";
 constexpr std::string_view answer_close_tag = "</answer>";
+constexpr std::string_view think_open_tag = "<think>";
+constexpr std::string_view think_close_tag = "</think>";
+constexpr int32_t alphabet_end = 79; // first id after the alphabet
 
 const char* special_text(int32_t id) {
   switch (id) {
@@ -31,6 +37,8 @@ const char* special_text(int32_t id) {
     case char_tokenizer::eos_id: return "<eos>";
     case char_tokenizer::answer_open_id: return "<answer>";
     case char_tokenizer::answer_close_id: return "</answer>";
+    case char_tokenizer::think_open_id: return "<think>";
+    case char_tokenizer::think_close_id: return "</think>";
     default: return nullptr;
   }
 }
@@ -50,7 +58,10 @@ std::string render_char(unsigned char c) {
 
 } // namespace
 
-char_tokenizer::char_tokenizer() : char_to_id_(256, -1) {
+char_tokenizer::char_tokenizer(task_framing framing)
+  : char_to_id_(256, -1),
+    framing_(std::move(framing)),
+    think_tags_(framing_.format == task_format::r1) {
   const auto& alpha = alphabet();
   for (size_t i = 0; i < alpha.size(); ++i)
     char_to_id_[static_cast<unsigned char>(alpha[i])] =
@@ -70,7 +81,7 @@ const std::string& char_tokenizer::alphabet() {
 }
 
 int32_t char_tokenizer::vocab_size() const {
-  return first_char_id + static_cast<int32_t>(alphabet().size());
+  return alphabet_end + (think_tags_ ? 2 : 0);
 }
 
 caf::expected<std::vector<int32_t>>
@@ -88,6 +99,16 @@ char_tokenizer::encode(std::string_view text) const {
     if (rest.substr(0, answer_close_tag.size()) == answer_close_tag) {
       ids.push_back(answer_close_id);
       i += answer_close_tag.size();
+      continue;
+    }
+    if (think_tags_ && rest.substr(0, think_open_tag.size()) == think_open_tag) {
+      ids.push_back(think_open_id);
+      i += think_open_tag.size();
+      continue;
+    }
+    if (think_tags_ && rest.substr(0, think_close_tag.size()) == think_close_tag) {
+      ids.push_back(think_close_id);
+      i += think_close_tag.size();
       continue;
     }
     const auto c = static_cast<unsigned char>(text[i]);
@@ -108,9 +129,10 @@ std::string char_tokenizer::decode(const std::vector<int32_t>& ids) const {
   std::string out;
   out.reserve(ids.size());
   for (int32_t id : ids) {
-    if (const char* tag = special_text(id)) {
+    const char* tag = id < vocab_size() ? special_text(id) : nullptr;
+    if (tag) {
       out += tag;
-    } else if (id >= first_char_id && id < vocab_size()) {
+    } else if (id >= first_char_id && id < alphabet_end) {
       out += alpha[static_cast<size_t>(id - first_char_id)];
     } else {
       out += "<unk>";
@@ -138,7 +160,19 @@ std::vector<int32_t> stop_tokens() {
 
 caf::expected<std::vector<int32_t>>
 char_tokenizer::prompt_ids(std::string_view question) const {
-  return tandem::format_prompt(*this, question);
+  if (framing_.prefix.empty() && framing_.suffix.empty()
+      && framing_.format == task_format::answer)
+    return tandem::format_prompt(*this, question);
+  auto body = encode(render_question(framing_, question));
+  if (!body)
+    return std::move(body.error());
+  std::vector<int32_t> ids;
+  ids.reserve(body->size() + 2);
+  ids.push_back(bos_id);
+  ids.insert(ids.end(), body->begin(), body->end());
+  if (framing_.format == task_format::answer)
+    ids.push_back(answer_open_id);
+  return ids;
 }
 
 std::vector<int32_t> char_tokenizer::stop_ids() const {
@@ -148,11 +182,12 @@ std::vector<int32_t> char_tokenizer::stop_ids() const {
 reward_breakdown char_tokenizer::score(const std::vector<int32_t>& completion,
                                        std::string_view reference,
                                        const reward_weights& weights) const {
-  return score_completion(decode(completion), reference, weights);
+  return score_framed(decode(completion), reference, weights, framing_, true);
 }
 
 std::string char_tokenizer::describe() const {
-  return "char (" + std::to_string(vocab_size()) + " ids)";
+  return "char (" + std::to_string(vocab_size()) + " ids"
+         + (think_tags_ ? std::string(", r1") : std::string()) + ")";
 }
 
 } // namespace tandem

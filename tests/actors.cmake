@@ -19,13 +19,15 @@ tandem_add_test(sampler_test SOURCES actors/sampler_test.cpp LIBS tandem_actors)
 # Evaluation rounds, their schedule and the evaluator actor (fake decoder);
 # the recorder's after-checkpoint hook.
 tandem_add_test(evaluator_test SOURCES actors/evaluator_test.cpp LIBS tandem_actors)
+# Over-long prompts dropped and counted; bounded draws (task.max_prompt_tokens).
+tandem_add_test(prompt_filter_test SOURCES actors/prompt_filter_test.cpp LIBS tandem_actors)
 
 # End-to-end: the real binary (LibTorch) through ctest.
 find_package(Python3 COMPONENTS Interpreter REQUIRED)
 foreach(check learning basic_smoke two_process interrupt worker_killed worker_hung head_killed
               exact_resume chaos durable_failures local_3proc
               two_node_netns scale bad_config hf gpu_run worker_rejoin export
-              reward_http reward_command hf_eval)
+              reward_http reward_command hf_eval prompt_formats)
   add_test(NAME e2e_${check}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e.py
                    $<TARGET_FILE:tandem> ${check})

@@ -70,7 +70,12 @@ std::vector<field_binding> task_fields(task_section& t) {
           field("tokenizer", t.tokenizer_path),
           field("answer_prefix", t.answer_prefix),
           field("stop_tokens", t.stop_tokens),
-          field("eval_path", t.eval_path)};
+          field("eval_path", t.eval_path),
+          bind_enum("format", t.framing.format,
+                    {{"answer", task_format::answer}, {"r1", task_format::r1}}),
+          field("prompt_template", t.prompt_template),
+          field("system_prompt", t.system_prompt),
+          field("max_prompt_tokens", t.max_prompt_tokens)};
 }
 
 std::vector<field_binding> sampler_fields(sampler_section& s) {
@@ -80,6 +85,7 @@ std::vector<field_binding> sampler_fields(sampler_section& s) {
           field("threads", s.threads),
           field("temperature", s.sampling.temperature),
           field("top_p", s.sampling.top_p),
+          field("top_k", s.sampling.top_k),
           field("max_new_tokens", s.sampling.max_new_tokens),
           field("simulated_token_ms", s.simulated_token_ms),
           field("device", s.device),
@@ -110,6 +116,12 @@ std::vector<field_binding> learner_fields(learner_section& l) {
   auto& g = l.grpo;
   auto& o = l.optimizer;
   return {field("lr", o.lr),
+          bind_enum("lr_schedule", o.schedule.kind,
+                    {{"constant", lr_schedule_kind::constant},
+                     {"linear", lr_schedule_kind::linear},
+                     {"cosine", lr_schedule_kind::cosine}}),
+          field("warmup_steps", o.schedule.warmup_steps),
+          field("min_lr", o.schedule.min_lr),
           field("weight_decay", o.weight_decay),
           field("beta1", o.beta1),
           field("beta2", o.beta2),

@@ -8,6 +8,7 @@ learner_settings make_learner_settings(const run_config& cfg) {
   s.model = cfg.model;
   s.grpo = cfg.learner.grpo;
   s.optimizer = cfg.learner.optimizer;
+  s.optimizer.schedule.total_steps = cfg.run.steps; // linear / cosine end there
   // The learner recomputes the samplers' log-probs, so it must use their
   // temperature; max_new_tokens is the default constant normaliser.
   s.temperature = cfg.sampler.sampling.temperature;
@@ -19,6 +20,12 @@ learner_settings make_learner_settings(const run_config& cfg) {
   s.activation_checkpointing = cfg.learner.activation_checkpointing;
   s.seed = cfg.run.seed;
   return s;
+}
+
+int32_t prompt_token_limit(const run_config& cfg) {
+  if (cfg.task.max_prompt_tokens > 0)
+    return cfg.task.max_prompt_tokens;
+  return cfg.model.max_seq_len - cfg.sampler.sampling.max_new_tokens;
 }
 
 } // namespace tandem

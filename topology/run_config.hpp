@@ -15,6 +15,7 @@
 #include "tasks/arithmetic_task.hpp"
 #include "tasks/countdown_task.hpp"
 #include "tasks/multidigit_task.hpp"
+#include "tasks/prompt_template.hpp"
 #include "tasks/reward_rules.hpp"
 
 namespace tandem {
@@ -48,11 +49,11 @@ struct run_section {
 
 /// task: where problems come from, and the tokenizer that frames them.
 struct task_section {
-  std::string kind = "arithmetic"; // "arithmetic" | "countdown" | "multidigit" | "jsonl"
+  std::string kind = "arithmetic"; // "arithmetic" | "countdown" | "multidigit" | "jsonl" | "gsm8k"
   arithmetic_config arithmetic;    // task.seed and task.ops bind here for every kind
   countdown_config countdown;      // kind == countdown (seed copied by the checks)
   multidigit_config multidigit;    // kind == multidigit (seed and ops copied by the checks)
-  std::string jsonl_path;          // for kind == jsonl (relative to the config file)
+  std::string jsonl_path;          // for kind == jsonl | gsm8k (relative to the config file)
   // A Hugging Face tokenizer.json (relative to the config file) instead of
   // the built-in char tokenizer; required with model.hf_path.
   std::string tokenizer_path;
@@ -61,6 +62,13 @@ struct task_section {
   // jsonl: the evaluation split (relative to the config file); "" = the
   // last tenth of task.path (tasks/eval_split.hpp)
   std::string eval_path;
+  // task.format (framing.format), task.prompt_template, task.system_prompt:
+  // the checks resolve the template into framing.prefix / suffix and set
+  // framing.check (math for gsm8k, and for jsonl with the r1 format).
+  task_framing framing;
+  std::string prompt_template;     // "" = the question as it is; qwen | llama3 | text
+  std::string system_prompt;
+  int32_t max_prompt_tokens = 0;   // longer prompts are dropped; 0 = max_seq_len - max_new_tokens
 };
 
 /// sampler: the rollout actors.
@@ -167,5 +175,10 @@ struct run_config {
 
 /// Learner settings derived from a run config.
 learner_settings make_learner_settings(const run_config& cfg);
+
+/// Prompt tokens a prompt may have: task.max_prompt_tokens, or when 0 what
+/// model.max_seq_len leaves after sampler.max_new_tokens. Longer prompts
+/// are dropped (and counted) instead of sampled.
+int32_t prompt_token_limit(const run_config& cfg);
 
 } // namespace tandem

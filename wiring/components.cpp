@@ -4,6 +4,8 @@
 // samplers' stop tokens.
 #include "wiring/components.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <map>
 #include <mutex>
 
@@ -37,10 +39,39 @@ load_bpe_tokenizer(const run_config& cfg) {
   opts.answer_prefix = cfg.task.answer_prefix;
   opts.stop_tokens = cfg.task.stop_tokens;
   opts.vocab_size = cfg.model.vocab_size;
+  opts.framing = cfg.task.framing;
   auto tok = bpe_task_tokenizer::load(cfg.task.tokenizer_path, std::move(opts));
   if (!tok)
     return tok.error();
   return std::shared_ptr<const text_tokenizer>{std::move(*tok)};
+}
+
+// Prompts over prompt_token_limit are dropped at run time (and counted); a
+// dataset none of whose prompts fit could never train, so it is refused
+// before the run starts. Stops at the first prompt that fits.
+caf::error check_dataset_fits(const run_config& cfg, const jsonl_dataset& ds,
+                              const text_tokenizer& tok) {
+  const auto limit = static_cast<size_t>(std::max(prompt_token_limit(cfg), 0));
+  size_t shortest = SIZE_MAX;
+  for (const auto& row : ds.rows()) {
+    auto ids = tok.prompt_ids(row.question);
+    if (!ids)
+      continue;
+    if (ids->size() <= limit)
+      return caf::none;
+    shortest = std::min(shortest, ids->size());
+  }
+  const bool explicit_limit = cfg.task.max_prompt_tokens > 0;
+  std::string why = cfg.source_path + ": "
+                    + (explicit_limit ? "task.max_prompt_tokens" : "model.max_seq_len")
+                    + ": every prompt of " + cfg.task.jsonl_path + " is longer than "
+                    + std::to_string(limit) + " tokens (the shortest has "
+                    + std::to_string(shortest) + ")";
+  if (!explicit_limit)
+    why += "; model.max_seq_len " + std::to_string(cfg.model.max_seq_len)
+           + " leaves that many after sampler.max_new_tokens "
+           + std::to_string(cfg.sampler.sampling.max_new_tokens);
+  return make_error(errc::invalid_config, std::move(why));
 }
 
 template <class Task>
@@ -69,20 +100,26 @@ caf::expected<sampling_params> sampling_with_stops(const run_config& cfg) {
 model_config policy_model(const run_config& cfg) {
   auto m = cfg.model;
   if (m.vocab_size == 0) // set by the config checks from a checkpoint or tokenizer.json
-    m.vocab_size = char_tokenizer{}.vocab_size();
+    m.vocab_size = char_tokenizer{cfg.task.framing}.vocab_size();
   return m;
 }
 
 caf::expected<std::shared_ptr<const text_tokenizer>> task_tokenizer(const run_config& cfg) {
   if (cfg.task.tokenizer_path.empty())
-    return std::shared_ptr<const text_tokenizer>{std::make_shared<char_tokenizer>()};
+    return std::shared_ptr<const text_tokenizer>{
+      std::make_shared<char_tokenizer>(cfg.task.framing)};
   // One load per process and file: samplers, rewards and the controller
   // share it (a real tokenizer.json is several MB). Bounded by the number of
-  // distinct configs a process loads: one.
+  // distinct configs a process loads: one (tests load a few).
   static std::mutex mtx;
   static std::map<std::string, std::shared_ptr<const text_tokenizer>> loaded;
   std::lock_guard<std::mutex> guard{mtx};
-  const auto key = cfg.task.tokenizer_path + "|" + std::to_string(cfg.model.vocab_size);
+  std::string key = cfg.task.tokenizer_path + "|" + std::to_string(cfg.model.vocab_size) + "|"
+                    + cfg.task.answer_prefix + "|" + to_string(cfg.task.framing.format) + "|"
+                    + std::to_string(static_cast<int>(cfg.task.framing.check)) + "|"
+                    + cfg.task.framing.prefix + "|" + cfg.task.framing.suffix;
+  for (const auto& s : cfg.task.stop_tokens)
+    key += "|" + s;
   if (auto i = loaded.find(key); i != loaded.end())
     return i->second;
   auto tok = load_bpe_tokenizer(cfg);
@@ -92,23 +129,17 @@ caf::expected<std::shared_ptr<const text_tokenizer>> task_tokenizer(const run_co
 }
 
 caf::expected<std::shared_ptr<problem_source>> make_problem_source(const run_config& cfg) {
-  if (cfg.task.kind == "jsonl") {
+  if (cfg.task.kind == "jsonl" || cfg.task.kind == "gsm8k") {
     auto tok = task_tokenizer(cfg);
     if (!tok)
       return tok.error();
-    auto ds = jsonl_dataset::load(cfg.task.jsonl_path, **tok, cfg.task.arithmetic.seed);
+    auto schema = cfg.task.kind == "gsm8k" ? jsonl_schema::gsm8k : jsonl_schema::prompt_answer;
+    auto ds = jsonl_dataset::load(cfg.task.jsonl_path, **tok, cfg.task.arithmetic.seed, schema);
     if (!ds)
       return ds.error();
     // Checked here, not in the config loader: only now are the prompts known.
-    auto& longest = (*ds)->longest_prompt();
-    auto need = (*tok)->prompt_ids(longest.question)->size()
-                + static_cast<size_t>(cfg.sampler.sampling.max_new_tokens);
-    if (need > static_cast<size_t>(cfg.model.max_seq_len))
-      return make_error(errc::invalid_config,
-                        cfg.source_path + ": model.max_seq_len: " + std::to_string(cfg.model.max_seq_len)
-                          + " is too short for " + cfg.task.jsonl_path + ": the prompt \""
-                          + longest.question.substr(0, 40) + "\" needs "
-                          + std::to_string(need) + " tokens with sampler.max_new_tokens");
+    if (auto err = check_dataset_fits(cfg, **ds, **tok))
+      return err;
     return std::shared_ptr<problem_source>{std::move(*ds)};
   }
   if (cfg.task.kind == "countdown")
@@ -139,6 +170,7 @@ controller_settings make_controller_settings(const run_config& cfg, const run_pl
   s.checkpoint_required = cfg.run.checkpoint_required;
   s.overlong = {cfg.sampler.sampling.max_new_tokens, cfg.reward.overlong_buffer,
                 cfg.reward.overlong_penalty};
+  s.max_prompt_tokens = prompt_token_limit(cfg);
   return s;
 }
 

@@ -57,7 +57,7 @@ json_record to_json(const step_record& r) {
     .add("clip_dual", l.clip_dual).add("clip_sequence", l.clip_sequence)
     .add("sampler_logp_abs_diff", l.sampler_logp_abs_diff).add("grad_norm", l.grad_norm)
     .add("mismatch_logp_abs", l.mismatch_logp_abs).add("mismatch_k3", l.mismatch_k3)
-    .add("mismatch_tokens", l.mismatch_tokens)
+    .add("mismatch_tokens", l.mismatch_tokens).add("lr", l.lr)
     .add("staleness_mean", r.staleness.mean).add("staleness_max", r.staleness.max)
     .add_array("staleness_hist", r.staleness.histogram)
     .add("tokens_generated", r.tokens_generated).add("train_tokens", l.tokens)
@@ -72,7 +72,9 @@ json_record to_json(const step_record& r) {
     .add("reward_ok", static_cast<int64_t>(r.reward_ok))
     .add("reward_invalid", static_cast<int64_t>(r.reward_invalid))
     .add("reward_timeout", static_cast<int64_t>(r.reward_timeout))
-    .add("reward_error", static_cast<int64_t>(r.reward_error));
+    .add("reward_error", static_cast<int64_t>(r.reward_error))
+    .add("prompts_dropped_long", static_cast<int64_t>(r.prompts_dropped_long))
+    .add("prompts_dropped_long_total", static_cast<int64_t>(r.prompts_dropped_long_total));
   return j;
 }
 

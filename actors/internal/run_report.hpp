@@ -51,6 +51,8 @@ struct step_record {
   // equal) and uninformative groups trained on past the per-step bound.
   uint64_t filtered = 0, filter_passed = 0;
   uint64_t trained_groups = 0; // groups in the batch this step trained on
+  // Prompts over the prompt-token limit dropped in this interval / in all.
+  uint64_t prompts_dropped_long = 0, prompts_dropped_long_total = 0;
 };
 
 json_record to_json(const step_record& r);

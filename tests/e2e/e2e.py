@@ -39,6 +39,11 @@ usage: e2e.py TANDEM_BINARY CHECK
                and of the final weights, eval.jsonl, samples.jsonl and the
                eval fields of metrics.jsonl; `tandem generate` and `tandem
                eval` on them and on a checkpoint of configs/basic/run.yaml
+  prompt_formats  task.format: r1 on the arithmetic task (starts, scores,
+               writes metrics with the lr schedule and top-k), the Qwen2.5
+               example config on the tiny fixture, a GSM8K-style file,
+               over-long prompts dropped and counted, and a source with no
+               prompt short enough stopping with a clear error
 
 Every wait has a deadline (subprocess timeout); the summary JSON and
 metrics.jsonl written by the run are the evidence.
@@ -1501,6 +1506,88 @@ def hf_eval(binary):
     hf_eval_basic(binary, tmp)
 
 
+def prompt_formats(binary):
+    tmp = tempfile.mkdtemp(prefix="tandem-e2e-pf-")
+    # r1 on the built-in tokenizer: <think> and </think> join the vocabulary.
+    cfg = derived_config(BASIC, tmp, [
+        ("  kind: arithmetic\n", "  kind: arithmetic\n  format: r1\n"),
+        ("max_seq_len: 24", "max_seq_len: 32"),
+        ("max_new_tokens: 6", "max_new_tokens: 12\n  top_k: 20"),
+        ("  lr: 0.0003\n", "  lr: 0.0003\n  lr_schedule: cosine\n  warmup_steps: 2\n"
+                          "  min_lr: 0.00003\n")])
+    out = os.path.join(tmp, "r1")
+    rc, so, se = run(binary, ["run", cfg, "--steps", "6", "--output", out, "--quiet"],
+                     timeout=300)
+    check(rc == 0, "task.format: r1 runs (rc=%d, %s)" % (rc, se[-500:]))
+    s = summary(out)
+    rows = metrics(out)
+    check(s["ok"] == 1 and s["steps"] == 6 and len(rows) == 6, "r1: 6 steps, summary ok")
+    check(all(0 <= r["reward_mean"] <= 1 and 0 <= r["format"] <= 1 for r in rows)
+          and sum(r["reward_ok"] for r in rows) == s["groups_consumed"] == 6 * 16,
+          "every group was scored once")
+    # 102,592 parameters with 79 ids; two more ids add a row to the
+    # embedding and to the output projection (64 each).
+    check(os.path.getsize(os.path.join(out, "weights.tndm")) == 32 + 4 * (102592 + 2 * 2 * 64),
+          "the policy has 81 ids (<think> and </think>)")
+    # Cosine with warmup 2 over run.steps 6 (models/lr_schedule.hpp).
+    want = [1.5e-4, 3e-4] + [3e-5 + 2.7e-4 * (1 + math.cos(math.pi * p / 4)) / 2
+                             for p in range(4)]
+    got = [r["lr"] for r in rows]
+    check(len(got) == 6 and all(abs(a - b) <= 1e-5 * b for a, b in zip(got, want)),
+          "lr follows the schedule (6 digits in metrics.jsonl): %s" % got)
+    check(all(r["prompts_dropped_long"] == 0 for r in rows), "no prompt dropped")
+    # The Qwen2.5 example on the tiny fixture.
+    root = os.path.join(HERE, "..", "..")
+    out = os.path.join(tmp, "qwen")
+    p = subprocess.run([binary, "run", os.path.join(root, "configs", "debug", "qwen2.5-r1.yaml"),
+                        "--steps", "3", "--output", out, "--quiet"],
+                       capture_output=True, text=True, timeout=300, cwd=root)
+    s = summary(out)
+    check(p.returncode == 0 and s["ok"] == 1 and len(metrics(out)) == 3,
+          "configs/debug/qwen2.5-r1.yaml: 3 steps, ok (rc=%d, %s)"
+          % (p.returncode, p.stderr[-400:]))
+    # A dataset with some prompts too long: they are dropped and counted.
+    jsonl = os.path.join(root, "configs", "debug", "jsonl.yaml")
+    cfg = derived_config(jsonl, tmp, [("max_seq_len: 96", "max_seq_len: 40"),
+                                      ("path: data/arith-sample.jsonl",
+                                       "path: %s" % os.path.join(root, "configs", "debug",
+                                                                 "data", "arith-sample.jsonl"))])
+    out = os.path.join(tmp, "long")
+    rc, so, se = run(binary, ["run", cfg, "--steps", "3", "--output", out, "--quiet"],
+                     timeout=300)
+    rows = metrics(out) if rc == 0 else []
+    check(rc == 0 and len(rows) == 3 and summary(out)["ok"] == 1,
+          "prompts over the limit do not stop the run (rc=%d, %s)" % (rc, se[-300:]))
+    check(rows and rows[-1]["prompts_dropped_long_total"] > 0
+          and rows[-1]["prompts_dropped_long_total"]
+          == sum(r["prompts_dropped_long"] for r in rows)
+          and summary(out)["prompts_dropped_long"] >= rows[-1]["prompts_dropped_long_total"],
+          "they are counted per step and in all (%s)"
+          % [r["prompts_dropped_long"] for r in rows])
+    # GSM8K-style rows, r1, graded by the math grader.
+    with open(os.path.join(tmp, "gsm8k.yaml"), "w") as f:
+        f.write("run: {steps: 2, groups_per_step: 4, group_size: 4}\n"
+                "model: {max_seq_len: 96}\n"
+                "task: {kind: gsm8k, path: %s, format: r1}\n"
+                "sampler: {max_new_tokens: 12}\n" % os.path.join(DATA, "gsm8k_tiny.jsonl"))
+    out = os.path.join(tmp, "gsm8k")
+    rc, so, se = run(binary, ["run", os.path.join(tmp, "gsm8k.yaml"), "--output", out,
+                              "--quiet"], timeout=300)
+    check(rc == 0 and summary(out)["ok"] == 1 and len(metrics(out)) == 2,
+          "task.kind: gsm8k runs (rc=%d, %s)" % (rc, se[-300:]))
+    # No generated prompt fits: the run stops and says why, it does not spin.
+    with open(os.path.join(tmp, "none_fit.yaml"), "w") as f:
+        f.write("run: {steps: 2}\ntask: {max_prompt_tokens: 3}\n")
+    out = os.path.join(tmp, "none_fit")
+    rc, so, se = run(binary, ["run", os.path.join(tmp, "none_fit.yaml"), "--output", out,
+                              "--quiet"], timeout=120)
+    s = summary(out)
+    check(rc != 0 and s["ok"] == 0 and "no usable prompt" in s["reason"]
+          and "task.max_prompt_tokens" in s["reason"],
+          "a source with no prompt short enough stops with a clear error (rc=%d, %s)"
+          % (rc, s["reason"]))
+
+
 if __name__ == "__main__":
     {"learning": learning, "basic_smoke": basic_smoke, "two_process": two_process,
      "bad_config": bad_config, "worker_killed": worker_killed, "local_3proc": local_3proc,
@@ -1508,4 +1595,5 @@ if __name__ == "__main__":
      "worker_hung": worker_hung, "gpu_run": gpu_run, "head_killed": head_killed,
      "exact_resume": exact_resume, "chaos": chaos, "durable_failures": durable_failures,
      "worker_rejoin": worker_rejoin, "export": export, "reward_http": reward_http,
-     "reward_command": reward_command, "hf_eval": hf_eval}[sys.argv[2]](sys.argv[1])
+     "reward_command": reward_command, "hf_eval": hf_eval,
+     "prompt_formats": prompt_formats}[sys.argv[2]](sys.argv[1])

@@ -145,6 +145,126 @@ TEST(BatchGenerator, StopAfterEndsSequencesLikeAStopToken) {
   check((*session)->take_results());
 }
 
+// Tokens by descending log-prob; `k` is chosen in 2..8 where the k-th and
+// (k+1)-th log-probs are furthest apart, so float rounding cannot swap them
+// across the top-k edge. With `target` > 0, the top-k tokens are cut again
+// by top-p on their renormalised mass (temperature -> top-k -> top-p); the
+// top_p returned lies halfway between the masses before the last kept and
+// the first dropped token.
+struct top_k_case {
+  int32_t k = 0;
+  double top_p = 1.0;
+  std::set<int32_t> keep;
+};
+
+top_k_case top_k_of(const std::vector<float>& dist, double target) {
+  std::vector<int32_t> order(dist.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = static_cast<int32_t>(i);
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return dist[a] > dist[b]; });
+  top_k_case c;
+  float best_gap = -1;
+  for (int32_t k = 2; k <= 8; ++k) {
+    const float gap = dist[order[k - 1]] - dist[order[k]];
+    if (gap > best_gap) {
+      best_gap = gap;
+      c.k = k;
+    }
+  }
+  EXPECT_GT(best_gap, 1e-4f);
+  double total = 0;
+  for (int32_t i = 0; i < c.k; ++i)
+    total += std::exp(double(dist[order[i]]));
+  double before = 0, last_before = 0;
+  for (int32_t i = 0; i < c.k; ++i) {
+    if (target > 0 && before >= target)
+      break;
+    c.keep.insert(order[i]);
+    last_before = before;
+    before += std::exp(double(dist[order[i]])) / total;
+  }
+  if (target > 0)
+    c.top_p = (last_before + before) / 2;
+  return c;
+}
+
+// top_k (alone, and followed by top_p on what it kept): 1024 draws of the
+// token after one prompt all lie in the kept set and cover it; each records
+// its log-prob under the full distribution, as with top-p (what the learner
+// recomputes; README "Config reference", sampler.top_k).
+TEST(BatchGenerator, TopKSamplesOnlyTheKMostProbableTokens) {
+  auto pol = policy::make(tiny(), 6);
+  ASSERT_TRUE(pol);
+  const std::vector<int32_t> prompt{4, 9, 2};
+  std::vector<float> dist;
+  double unused = 0;
+  nucleus_after(**pol, prompt, 1.0, &unused, &dist);
+  for (double target : {0.0, 0.6}) {
+    const auto c = top_k_of(dist, target);
+    ASSERT_GT(c.keep.size(), 1u);
+    device_options o;
+    o.max_rows = 1024;
+    auto gen = batch_generator::make(**pol, o);
+    ASSERT_TRUE(gen);
+    sampling_params sp;
+    sp.top_k = c.k;
+    sp.top_p = c.top_p;
+    sp.max_new_tokens = 1;
+    ASSERT_FALSE((*gen)->start(std::vector<std::vector<int32_t>>(1024, prompt), sp,
+                               seeds_for(1024, 23)));
+    while (!(*gen)->done())
+      ASSERT_FALSE((*gen)->step(0));
+    std::set<int32_t> seen;
+    for (auto& r : (*gen)->take_results()) {
+      ASSERT_EQ(r.tokens.size(), 1u);
+      const auto t = r.tokens[0];
+      EXPECT_EQ(c.keep.count(t), 1u) << "top_k " << c.k << " top_p " << c.top_p << ": token "
+                                      << t << " is outside the " << c.keep.size() << " kept";
+      EXPECT_NEAR(r.logprobs[0], dist[t], 2e-5);
+      seen.insert(t);
+    }
+    EXPECT_EQ(seen, c.keep) << "top_k " << c.k << " top_p " << c.top_p;
+  }
+}
+
+// The same on a GPU (skipped without one): the device's top-k keeps the
+// tokens the CPU policy ranks highest (k where the gap is widest, so the
+// device's rounding cannot swap the edge).
+TEST(BatchGenerator, TopKOnCudaSamplesOnlyTheKMostProbableTokens) {
+  device_options o;
+  o.device = "cuda";
+  o.max_rows = 1024;
+  if (check_device(o))
+    GTEST_SKIP() << "no CUDA device in this build or machine";
+  auto pol = policy::make(tiny(), 6);
+  ASSERT_TRUE(pol);
+  const std::vector<int32_t> prompt{4, 9, 2};
+  std::vector<float> dist;
+  double unused = 0;
+  nucleus_after(**pol, prompt, 1.0, &unused, &dist);
+  for (double target : {0.0, 0.6}) {
+    const auto c = top_k_of(dist, target);
+    auto gen = batch_generator::make(**pol, o);
+    ASSERT_TRUE(gen) << describe(gen.error());
+    sampling_params sp;
+    sp.top_k = c.k;
+    sp.top_p = c.top_p;
+    sp.max_new_tokens = 1;
+    ASSERT_FALSE((*gen)->start(std::vector<std::vector<int32_t>>(1024, prompt), sp,
+                               seeds_for(1024, 23)));
+    while (!(*gen)->done())
+      ASSERT_FALSE((*gen)->step(0));
+    std::set<int32_t> seen;
+    for (auto& r : (*gen)->take_results()) {
+      ASSERT_EQ(r.tokens.size(), 1u);
+      EXPECT_EQ(c.keep.count(r.tokens[0]), 1u) << "token " << r.tokens[0];
+      EXPECT_NEAR(r.logprobs[0], dist[r.tokens[0]], 1e-3);
+      seen.insert(r.tokens[0]);
+    }
+    EXPECT_EQ(seen, c.keep) << "top_k " << c.k << " top_p " << c.top_p;
+  }
+}
+
 // 0 < top_p < 1: 1024 draws of the token after one prompt all lie in the
 // nucleus and cover it; each records its log-prob under the full distribution.
 TEST(BatchGenerator, TopPBelowOneSamplesTheWholeNucleusAndNothingElse) {

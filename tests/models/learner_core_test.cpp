@@ -253,6 +253,39 @@ TEST(LearnerCore, GradientClippingNormalisesEveryStepsGradient) {
     << "without clipping the scale must matter (else this test shows nothing)";
 }
 
+// learner.lr_schedule: each optimizer step uses lr_at(its 0-based index),
+// reports it, and a scheduled step equals a constant-rate step at that rate.
+TEST(LearnerCore, TheScheduleSetsEveryStepsLearningRate) {
+  auto s = tiny_settings();
+  s.mini_batches = 2;
+  s.optimizer.schedule.kind = lr_schedule_kind::linear;
+  s.optimizer.schedule.warmup_steps = 2;
+  s.optimizer.schedule.total_steps = 4;
+  auto l = make_learner(s);
+  std::vector<double> lrs;
+  for (int call = 0; call < 2; ++call) {
+    auto stats = l->train(on_policy_batch(*l, s.model, 8));
+    ASSERT_TRUE(stats) << describe(stats.error());
+    for (auto& st : *stats)
+      lrs.push_back(st.lr);
+  }
+  EXPECT_EQ(lrs, (std::vector<double>{5e-3, 1e-2, 1e-2, 5e-3}));
+
+  auto warm = tiny_settings();
+  warm.optimizer.schedule = s.optimizer.schedule; // first step: lr / 2
+  auto flat = tiny_settings();
+  flat.optimizer.lr = 5e-3;
+  auto a = make_learner(warm);
+  auto b = make_learner(flat);
+  ASSERT_TRUE(a->train(on_policy_batch(*a, warm.model, 8)));
+  ASSERT_TRUE(b->train(on_policy_batch(*b, flat.model, 8)));
+  EXPECT_EQ(a->export_weights(), b->export_weights());
+
+  auto bad = tiny_settings();
+  bad.optimizer.schedule.kind = lr_schedule_kind::cosine; // no total_steps
+  EXPECT_TRUE(is(learner_core::validate(bad), errc::invalid_argument));
+}
+
 TEST(LearnerCore, ImportSetsWeightsAndVersion) {
   auto s = tiny_settings();
   auto a = make_learner(s);

@@ -137,6 +137,49 @@ std::set<int32_t> nucleus(const std::vector<float>& logprobs, double target, dou
   return out;
 }
 
+// Tokens by descending log-prob; `k` is chosen in 2..8 where the k-th and
+// (k+1)-th log-probs are furthest apart, so float rounding cannot swap them
+// across the top-k edge. With `target` > 0, the top-k tokens are cut again
+// by top-p on their renormalised mass (temperature -> top-k -> top-p); the
+// top_p returned lies halfway between the masses before the last kept and
+// the first dropped token.
+struct top_k_case {
+  int32_t k = 0;
+  double top_p = 1.0;
+  std::set<int32_t> keep;
+};
+
+top_k_case top_k_of(const std::vector<float>& dist, double target) {
+  std::vector<int32_t> order(dist.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = static_cast<int32_t>(i);
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return dist[a] > dist[b]; });
+  top_k_case c;
+  float best_gap = -1;
+  for (int32_t k = 2; k <= 8; ++k) {
+    const float gap = dist[order[k - 1]] - dist[order[k]];
+    if (gap > best_gap) {
+      best_gap = gap;
+      c.k = k;
+    }
+  }
+  EXPECT_GT(best_gap, 1e-4f);
+  double total = 0;
+  for (int32_t i = 0; i < c.k; ++i)
+    total += std::exp(double(dist[order[i]]));
+  double before = 0, last_before = 0;
+  for (int32_t i = 0; i < c.k; ++i) {
+    if (target > 0 && before >= target)
+      break;
+    c.keep.insert(order[i]);
+    last_before = before;
+    before += std::exp(double(dist[order[i]])) / total;
+  }
+  if (target > 0)
+    c.top_p = (last_before + before) / 2;
+  return c;
+}
+
 } // namespace
 
 TEST(Policy, SameSeedGivesSameWeightsAndOtherSeedDifferent) {
@@ -430,6 +473,48 @@ TEST(DecodeSession, TopPBelowOneSamplesTheWholeNucleusAndNothingElse) {
     }
     EXPECT_EQ(seen, keep) << "top_p " << top_p << ": some nucleus token was never drawn";
   }
+}
+
+// top_k (alone, and followed by top_p on what it kept): 1024 draws all lie
+// among the kept tokens and cover them, each recording its log-prob under
+// the full distribution (what the learner recomputes).
+TEST(DecodeSession, TopKSamplesOnlyTheKMostProbableTokens) {
+  auto p = make_policy(4);
+  const std::vector<int32_t> prompt{3, 8, 1};
+  const auto dist = next_token_logprobs(*p, prompt);
+  for (double target : {0.0, 0.6}) {
+    const auto c = top_k_of(dist, target);
+    ASSERT_GT(c.keep.size(), 1u);
+    sampling_params sp;
+    sp.top_k = c.k;
+    sp.top_p = c.top_p;
+    sp.max_new_tokens = 1;
+    auto out = run_session(*p, std::vector<std::vector<int32_t>>(1024, prompt), sp, 29);
+    std::set<int32_t> seen;
+    for (auto& r : out) {
+      ASSERT_EQ(r.tokens.size(), 1u);
+      const auto t = r.tokens[0];
+      EXPECT_EQ(c.keep.count(t), 1u) << "top_k " << c.k << " top_p " << c.top_p << ": token "
+                                      << t << " is outside the " << c.keep.size() << " kept";
+      EXPECT_NEAR(r.logprobs[0], dist[t], 1e-5);
+      seen.insert(t);
+    }
+    EXPECT_EQ(seen, c.keep) << "top_k " << c.k << " top_p " << c.top_p;
+  }
+}
+
+TEST(DecodeSession, TopKBeyondTheVocabularyIsNoCutAndNegativeIsRefused) {
+  auto p = make_policy(1);
+  sampling_params sp;
+  sp.max_new_tokens = 3;
+  sp.top_k = 1000; // more than the 25 ids: no cut
+  auto cut = run_session(*p, {{1, 2}, {3}}, sp, 5);
+  sp.top_k = 0;
+  auto off = run_session(*p, {{1, 2}, {3}}, sp, 5);
+  for (size_t i = 0; i < cut.size(); ++i)
+    EXPECT_EQ(cut[i].tokens, off[i].tokens);
+  sp.top_k = -1;
+  EXPECT_FALSE(decode_session::start(*p, {{1}}, sp, {1}));
 }
 
 TEST(DecodeSession, SpeedOfBatch64x6TokensOnOneThread) {

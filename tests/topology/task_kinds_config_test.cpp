@@ -122,7 +122,7 @@ TEST(TaskKindsConfig, UnknownKindSuggestsTheNewKinds) {
   expect_single(parse("task:\n  kind: countdwn\n"), "task.kind", "did you mean 'countdown'?");
   expect_single(parse("task:\n  kind: multdigit\n"), "task.kind", "did you mean 'multidigit'?");
   expect_single(parse("task:\n  kind: sudoku\n"), "task.kind",
-                "use arithmetic, countdown, multidigit or jsonl");
+                "use arithmetic, countdown, multidigit, jsonl or gsm8k");
 }
 
 TEST(TaskKindsConfig, DebugCountdownConfigLoadsClean) {

@@ -14,6 +14,7 @@
 #include "models/hf_checkpoint.hpp"
 #include "runtime/error.hpp"
 #include "tasks/bpe_tokenizer.hpp"
+#include "topology/internal/prompt_checks.hpp"
 
 namespace tandem::internal {
 
@@ -196,7 +197,7 @@ void check_task_keys_used(const task_section& t, checker& k) {
     {"task.max_number", {"countdown"}},
     {"task.max_target", {"countdown"}},
     {"task.digits", {"multidigit"}},
-    {"task.path", {"jsonl"}},
+    {"task.path", {"jsonl", "gsm8k"}},
     {"task.eval_path", {"jsonl"}},
   };
   for (const auto& [field, kinds] : readers) {
@@ -208,7 +209,7 @@ void check_task_keys_used(const task_section& t, checker& k) {
 void check_jsonl(task_section& t, const std::string& base_dir, checker& k) {
   if (k.ctx().invalid("task.path"))
     return;
-  k.require(!t.jsonl_path.empty(), "task.path", "required with task.kind: jsonl");
+  k.require(!t.jsonl_path.empty(), "task.path", "required with task.kind: " + t.kind);
   if (t.jsonl_path.empty())
     return;
   t.jsonl_path = resolve(t.jsonl_path, base_dir);
@@ -223,12 +224,13 @@ void check_jsonl(task_section& t, const std::string& base_dir, checker& k) {
 }
 
 void check_task(task_section& t, const std::string& base_dir, checker& k) {
-  const std::vector<std::string> kinds = {"arithmetic", "countdown", "multidigit", "jsonl"};
+  const std::vector<std::string> kinds = {"arithmetic", "countdown", "multidigit", "jsonl",
+                                          "gsm8k"};
   if (std::find(kinds.begin(), kinds.end(), t.kind) == kinds.end()) {
     std::string hint = closest_name(t.kind, kinds);
     return k.require(false, "task.kind",
                      "unknown task kind '" + t.kind + "'; "
-                       + (hint.empty() ? "use arithmetic, countdown, multidigit or jsonl"
+                       + (hint.empty() ? "use arithmetic, countdown, multidigit, jsonl or gsm8k"
                                        : "did you mean '" + hint + "'?"));
   }
   check_task_keys_used(t, k);
@@ -238,7 +240,7 @@ void check_task(task_section& t, const std::string& base_dir, checker& k) {
     return check_countdown(t, k);
   if (t.kind == "multidigit")
     return check_multidigit(t, k);
-  check_jsonl(t, base_dir, k);
+  check_jsonl(t, base_dir, k); // jsonl and gsm8k
 }
 
 void check_sampler(const sampler_section& s, checker& k) {
@@ -259,8 +261,9 @@ void check_sampler(const sampler_section& s, checker& k) {
             "sampler.dtype", "must be float32, bfloat16 or float16 (got '" + s.dtype + "')");
 }
 
-// Bytes of the longest question of a generated task; -1 for jsonl, whose
-// prompts are known only once the file is read (wiring checks them then).
+// Bytes of the longest question of a generated task; -1 for jsonl and gsm8k,
+// whose prompts are known only once the file is read (wiring checks them
+// then).
 int64_t longest_question_bytes(const task_section& t) {
   if (t.kind == "arithmetic")
     return longest_arithmetic_question_bytes(t.arithmetic.max_operand);
@@ -274,13 +277,15 @@ int64_t longest_question_bytes(const task_section& t) {
 void check_prompt_fits(const run_config& c, checker& k) {
   int64_t room = c.model.max_seq_len;
   int64_t gen = c.sampler.sampling.max_new_tokens;
+  // With task.max_prompt_tokens longer prompts are dropped at run time
+  // (prompt_checks.cpp checks that the limit itself fits).
+  if (c.task.max_prompt_tokens > 0 || k.ctx().invalid("task.prompt_template"))
+    return;
   if (const int64_t question = longest_question_bytes(c.task); question >= 0) {
-    // <bos> question <answer> with the built-in tokenizer; byte-level BPE
-    // has at most one token per byte.
-    int64_t prompt = 1 + question + 1;
+    // <bos> template question template <answer> with the built-in
+    // tokenizer; byte-level BPE has at most one token per byte.
     const bool bpe = !c.task.tokenizer_path.empty();
-    if (bpe)
-      prompt = question + static_cast<int64_t>(c.task.answer_prefix.size());
+    const int64_t prompt = prompt_frame_tokens(c.task, bpe) + question;
     k.require(prompt + gen <= room, "model.max_seq_len",
               std::string("too short: the longest prompt has ") + (bpe ? "up to " : "")
                 + num(prompt)
@@ -506,6 +511,7 @@ void check_tokenizer_fits(run_config& c, const bpe_tokenizer& tok, checker& k) {
   for (const auto& name : c.task.stop_tokens)
     k.require(tok.token_to_id(name).has_value(), "task.stop_tokens",
               "'" + name + "' is not a token of " + path);
+  check_template_tokens(c, tok, k.ctx());
 }
 
 void check_tokenizer(run_config& c, const std::string& base_dir, checker& k) {
@@ -579,6 +585,7 @@ void check_run_config(run_config& cfg, const std::string& base_dir,
   check_task(cfg.task, base_dir, k);
   check_tokenizer(cfg, base_dir, k);
   check_sampler(cfg.sampler, k);
+  check_prompt_settings(cfg, ctx);
   check_prompt_fits(cfg, k);
   check_reward(cfg.reward, k);
   check_reward_deadline(cfg, k);
