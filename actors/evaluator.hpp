@@ -79,7 +79,7 @@ struct evaluator_settings {
 
 struct evaluator_deps {
   std::shared_ptr<eval_decoder> decoder;
-  answer_check check;
+  eval_answer_check check;
   std::shared_ptr<eval_output> output;
 };
 

@@ -34,7 +34,7 @@ PKGS=(
   libmsgpack-cxx-dev                         # msgpack-c++ 4.1 (header-only + CMake config)
   libsodium-dev libsodium23                  # keyed MACs, CURVE key derivation
   libsqlite3-dev libsqlite3-0                # SQLite 3.40: the run journal (RUN_DIR/journal.db)
-  libcpp-httplib-dev libcpp-httplib0.11 libbrotli1  # the console's web server (libssl3, zlib: on the image)
+  libcpp-httplib-dev libcpp-httplib0.11 libbrotli1 libbrotli-dev  # the console's web server (libssl3, zlib: on the image)
   libjs-chart.js                             # the console page's charts (embedded at build time)
   libpgm-5.3-0 libnorm1 libbsd0 libmd0       # libzmq's runtime dependencies
   libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0 libkeyutils1 libcom-err2

@@ -45,8 +45,6 @@ public:
   const std::vector<problem>& rows() const { return rows_; }
   /// The row with the longest prompt (for checking it fits the model).
   const problem& longest_prompt() const;
-  /// Every row, in file order (ids are 0; next() numbers what it serves).
-  const std::vector<problem>& rows() const { return rows_; }
 
 private:
   jsonl_dataset() = default;

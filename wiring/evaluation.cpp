@@ -79,7 +79,7 @@ class eval_files final : public eval_output {
 public:
   eval_files(std::shared_ptr<eval_board> board, std::unique_ptr<metrics_sink> evals,
              std::unique_ptr<metrics_sink> samples, std::shared_ptr<const text_tokenizer> tok,
-             group_scoring score, answer_check check)
+             group_scoring score, eval_answer_check check)
     : board_(std::move(board)), evals_(std::move(evals)), samples_(std::move(samples)),
       tok_(std::move(tok)), score_(std::move(score)), check_(std::move(check)) {}
 
@@ -108,7 +108,7 @@ private:
   std::unique_ptr<metrics_sink> evals_, samples_;
   std::shared_ptr<const text_tokenizer> tok_;
   group_scoring score_;
-  answer_check check_;
+  eval_answer_check check_;
 };
 
 caf::timespan seconds(double s) {
@@ -161,7 +161,7 @@ caf::expected<std::vector<eval_item>> encode_items(const std::vector<problem>& p
   return out;
 }
 
-answer_check make_answer_check(const run_config& cfg, std::shared_ptr<const text_tokenizer> tok) {
+eval_answer_check make_answer_check(const run_config& cfg, std::shared_ptr<const text_tokenizer> tok) {
   if (cfg.reward.kind == reward_kind::math)
     return [tok](const std::vector<int32_t>& c, const std::string& answer) {
       return math::grade(tok->decode(c), answer).correct;
@@ -246,7 +246,7 @@ caf::expected<group_scoring> make_group_scoring(const run_config& cfg,
 std::vector<json_record> sample_records(int64_t version, const std::vector<eval_item>& items,
                                         const std::vector<sampled_completion>& samples,
                                         const text_tokenizer& tok, const group_scoring& score,
-                                        const answer_check& check) {
+                                        const eval_answer_check& check) {
   std::vector<json_record> out;
   for (const auto& s : samples) {
     const auto& item = items[s.item];
@@ -344,7 +344,7 @@ void finish_evaluation(caf::scoped_actor& self, const caf::actor& evaluator,
 caf::expected<eval_report> evaluate_now(eval_decoder& decoder, const std::vector<eval_item>& items,
                                         const eval_plan& plan, const sampling_params& sampled,
                                         uint64_t seed, size_t batch_rows,
-                                        const answer_check& check, int64_t version) {
+                                        const eval_answer_check& check, int64_t version) {
   eval_round round(items, plan, version, seed, batch_rows, check);
   const auto greedy = greedy_of(sampled);
   while (auto job = round.next()) {

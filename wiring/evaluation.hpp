@@ -69,7 +69,7 @@ caf::expected<std::vector<eval_item>> encode_items(const std::vector<problem>& p
                                                    const std::string& where);
 
 /// What counts as correct (see the file comment).
-answer_check make_answer_check(const run_config& cfg,
+eval_answer_check make_answer_check(const run_config& cfg,
                                std::shared_ptr<const text_tokenizer> tok);
 
 /// `p` with top_p -> 0: the most likely token at every step.
@@ -112,7 +112,7 @@ caf::expected<group_scoring> make_group_scoring(const run_config& cfg,
 std::vector<json_record> sample_records(int64_t version, const std::vector<eval_item>& items,
                                         const std::vector<sampled_completion>& samples,
                                         const text_tokenizer& tok, const group_scoring& score,
-                                        const answer_check& check);
+                                        const eval_answer_check& check);
 
 /// eval.jsonl's line of `f`.
 json_record figures_record(const eval_figures& f);
@@ -149,6 +149,6 @@ struct eval_report {
 caf::expected<eval_report> evaluate_now(eval_decoder& decoder, const std::vector<eval_item>& items,
                                         const eval_plan& plan, const sampling_params& sampled,
                                         uint64_t seed, size_t batch_rows,
-                                        const answer_check& check, int64_t version);
+                                        const eval_answer_check& check, int64_t version);
 
 } // namespace tandem

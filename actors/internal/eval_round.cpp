@@ -32,7 +32,7 @@ double pass_at_k(int64_t n, int64_t c, int64_t k) {
 }
 
 eval_round::eval_round(const std::vector<eval_item>& items, eval_plan plan, int64_t version,
-                       uint64_t seed, size_t batch_rows, answer_check check)
+                       uint64_t seed, size_t batch_rows, eval_answer_check check)
   : items_(items), plan_(plan), version_(version), seed_(seed),
     batch_rows_(batch_rows < 1 ? 1 : batch_rows), check_(std::move(check)) {
   if (plan_.eval) {

@@ -79,7 +79,7 @@ struct sampled_completion {
 };
 
 /// Whether `completion` answers an item whose reference is `answer`.
-using answer_check =
+using eval_answer_check =
   std::function<bool(const std::vector<int32_t>& completion, const std::string& answer)>;
 
 /// Unbiased pass@k from n samples with c correct (Chen et al. 2021): 1 when
@@ -90,7 +90,7 @@ class eval_round {
 public:
   /// `items` must outlive the round (the evaluator's settings own them).
   eval_round(const std::vector<eval_item>& items, eval_plan plan, int64_t version,
-             uint64_t seed, size_t batch_rows, answer_check check);
+             uint64_t seed, size_t batch_rows, eval_answer_check check);
 
   int64_t version() const { return version_; }
   const eval_plan& plan() const { return plan_; }
@@ -124,7 +124,7 @@ private:
   int64_t version_;
   uint64_t seed_;
   size_t batch_rows_;
-  answer_check check_;
+  eval_answer_check check_;
   std::vector<row> rows_; // greedy rows first, then the sampled ones
   size_t next_row_ = 0;
   std::vector<row> out_;  // the job handed out
