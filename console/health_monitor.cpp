@@ -65,8 +65,11 @@ std::string event_json(const std::string& kind, const std::string& name, const s
 void push_actor_event(const state_ptr& st, const actor_event& e) {
   st->deps.console->add_event(event_json(to_string(e.kind), e.name, e.role, e.node, e.pid,
                                          to_string(e.from), to_string(e.to), e.detail));
-  if (e.kind == actor_event_kind::dead || e.kind == actor_event_kind::stalled
-      || e.kind == actor_event_kind::restarted)
+  // Once the run has ended its actors stop one by one: the event log keeps
+  // that, the terminal does not need a line per actor.
+  bool live = st->totals.status == "starting" || st->totals.status == "training";
+  if (live && (e.kind == actor_event_kind::dead || e.kind == actor_event_kind::stalled
+               || e.kind == actor_event_kind::restarted))
     st->log(std::string("[console] ") + e.role + " " + e.name + " (" + e.node + " pid "
             + std::to_string(e.pid) + "): " + to_string(e.kind));
 }
