@@ -110,8 +110,7 @@ void command_scorer::receive_one(lane& l, std::vector<double>& out, caf::error& 
   }
   fresh_[l.instance] = false;
   l.in_flight_bytes -= l.line_size[l.received];
-  auto k = l.items[l.received++];
-  l.until = std::chrono::steady_clock::now() + timeout_;
+  auto k = l.items[l.received++]; // l.until stays: the call's deadline covers its share
   auto r = parse_reward_line(*line);
   if (r)
     out[k] = *r;

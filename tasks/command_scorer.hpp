@@ -11,10 +11,10 @@
 // turn (completion k to instance k mod instances), and each instance is
 // sent its share pipelined, up to 64 KiB of requests not yet answered, so
 // a completion costs no round trip of its own (tandem bench reward:
-// README "Measured"). Each reply must come within reward.timeout_s of the
-// instance's previous reply, or of the call's start for its first (plus
-// the start-up allowance for the first request to an instance just
-// started). Outcomes: a reply that is not one {"reward": finite number}
+// README "Measured"). An instance's whole share of a call must be answered
+// within reward.timeout_s of the call's start (plus the start-up allowance
+// when the instance was just started): the deadline is per call, as for
+// the http plug-in, so the run's timeouts.score_s bounds it. Outcomes: a reply that is not one {"reward": finite number}
 // line is malformed_message; no reply in time is timeout (the instance is
 // killed); a program that exits or closes its stdout is process_failure.
 // After a failure nothing more is sent, and the replies to what was sent
