@@ -126,8 +126,9 @@ TEST(BatchGenerator, StopAfterEndsSequencesLikeAStopToken) {
       EXPECT_EQ(r.finished, fired);
       for (size_t t = 1; t + 1 < r.tokens.size(); ++t)
         EXPECT_NE(r.tokens[t] % 2, 0) << "generation went on after the check fired";
-      if (!fired)
+      if (!fired) {
         EXPECT_EQ(r.tokens.size(), 8u);
+      }
     }
   };
   device_options o;

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 
 #include <gtest/gtest.h>
 
@@ -40,23 +41,29 @@ void put(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
+// Helpers that cannot ASSERT throw instead: GoogleTest reports the message
+// as the test's failure, where a null or an empty expected would crash the
+// whole binary.
 std::unique_ptr<policy> load(const std::string& dir) {
   auto p = policy::load_hf(dir);
-  EXPECT_TRUE(p) << describe(p.error());
-  return p ? std::move(*p) : nullptr;
+  if (!p)
+    throw std::runtime_error("load_hf(" + dir + "): " + describe(p.error()));
+  return std::move(*p);
 }
 
 hf_exporter exporter_for(const std::string& dir, const model_config& cfg,
                          const std::string& tokenizer = {}) {
   auto e = hf_exporter::make({cfg, dir, tokenizer});
-  EXPECT_TRUE(e) << describe(e.error());
+  if (!e)
+    throw std::runtime_error("hf_exporter::make(" + dir + "): " + describe(e.error()));
   return std::move(*e);
 }
 
 // Tensor name -> dtype of a safetensors file.
 std::map<std::string, st_dtype> dtypes_of(const std::string& file) {
   auto h = read_safetensors_header(file);
-  EXPECT_TRUE(h) << describe(h.error());
+  if (!h)
+    throw std::runtime_error("read_safetensors_header(" + file + "): " + describe(h.error()));
   std::map<std::string, st_dtype> out;
   for (const auto& t : h->tensors)
     out[t.name] = t.dtype;
