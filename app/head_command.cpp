@@ -139,11 +139,19 @@ std::optional<std::string> unrecorded_outputs(caf::scoped_actor& self, const caf
 
 /// After weights.tndm: RUN_DIR/hf (model.hf_path runs) and the final
 /// version's evaluation (not after a stop signal). False when the HF copy
-/// failed: a result of the run is missing.
+/// or a line of eval.jsonl / samples.jsonl failed: a result of the run is
+/// missing.
+bool evals_written(const head_extras& x) {
+  auto n = x.eval ? x.eval->board->write_failures() : 0;
+  if (n > 0)
+    std::cerr << n << " line(s) of eval.jsonl / samples.jsonl could not be written\n";
+  return n == 0;
+}
+
 bool finish_outputs(caf::scoped_actor& self, const head_graph& g, const head_extras& x,
                     const std::string& dir) {
   if (!x.hf && !(g.evaluator && x.eval && !interrupted))
-    return true;
+    return evals_written(x);
   auto final_weights = read_checkpoint(dir + "/weights.tndm");
   if (!final_weights) {
     std::cerr << "cannot read back the final weights: " << describe(final_weights.error()) << "\n";
@@ -151,6 +159,8 @@ bool finish_outputs(caf::scoped_actor& self, const head_graph& g, const head_ext
   }
   if (g.evaluator && x.eval && !interrupted)
     finish_evaluation(self, g.evaluator, *final_weights, x.eval->final_timeout);
+  if (!evals_written(x))
+    return false;
   if (!x.hf)
     return true;
   if (auto err = write_final_hf(*x.hf, *real_file_system(), dir, final_weights->bytes)) {
@@ -269,7 +279,8 @@ int run_head(caf::actor_system& sys, const loaded_run& run, const std::string& s
   bool saved = save_weights(self, graph->learner, cfg.run.output_dir + "/weights.tndm")
                && finish_outputs(self, *graph, x, cfg.run.output_dir);
   if (!saved)
-    res = {false, "{\"ok\":0,\"reason\":\"the final weights could not be written\",\"run\":"
+    res = {false, "{\"ok\":0,\"reason\":\"the final weights could not be written (or a result "
+                    "of the run: hf/, eval.jsonl, samples.jsonl)\",\"run\":"
                     + res.summary + "}"};
   if (auto err = write_text_file(cfg.run.output_dir + "/summary.json", res.summary)) {
     std::cerr << describe(err) << "\n";

@@ -85,7 +85,7 @@ public:
 
   void figures(const eval_figures& f) override {
     board_->post(f);
-    evals_->write(figures_record(f));
+    put(*evals_, figures_record(f), "eval.jsonl");
     std::cerr << "[evaluator] v" << f.version << ": greedy accuracy " << f.greedy_acc
               << ", pass@" << f.k << " " << f.pass_at_k << " (" << f.problems << " problems)\n";
   }
@@ -93,17 +93,24 @@ public:
   void samples(int64_t version, const std::vector<eval_item>& items,
                const std::vector<sampled_completion>& s) override {
     for (auto& rec : sample_records(version, items, s, *tok_, score_, check_))
-      samples_->write(rec);
+      put(*samples_, rec, "samples.jsonl");
   }
 
   void failed(int64_t version, const std::string& why) override {
     board_->failed();
     json_record r;
     r.add("step", version).add("version", version).add("error", why);
-    evals_->write(r);
+    put(*evals_, r, "eval.jsonl");
   }
 
 private:
+  void put(metrics_sink& sink, const json_record& rec, const char* file) {
+    if (auto err = sink.write(rec)) {
+      board_->write_failed();
+      std::cerr << "[evaluator] cannot write " << file << ": " << describe(err) << "\n";
+    }
+  }
+
   std::shared_ptr<eval_board> board_;
   std::unique_ptr<metrics_sink> evals_, samples_;
   std::shared_ptr<const text_tokenizer> tok_;
@@ -191,8 +198,22 @@ void eval_board::failed() {
   ++failures_;
 }
 
+void eval_board::write_failed() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  ++write_failures_;
+}
+
+uint64_t eval_board::write_failures() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return write_failures_;
+}
+
 void eval_board::annotate(json_record& rec) {
   std::lock_guard<std::mutex> guard{mtx_};
+  if (write_failures_ > reported_write_failures_) {
+    rec.add("eval_write_failures", static_cast<int64_t>(write_failures_));
+    reported_write_failures_ = write_failures_;
+  }
   if (pending_) {
     rec.add("eval_version", pending_->version)
       .add("eval_greedy_acc", pending_->greedy_acc)

@@ -80,6 +80,11 @@ class eval_board {
 public:
   void post(const eval_figures& f);
   void failed();
+  /// A line of eval.jsonl or samples.jsonl that could not be written: the
+  /// run goes on, the step records carry eval_write_failures, and the head
+  /// does not report the run ok (a result of it is missing).
+  void write_failed();
+  uint64_t write_failures();
   /// Adds what arrived since the last call: the newest figures as
   /// eval_version / eval_greedy_acc / eval_pass_at_k, and eval_failures
   /// (the total) when it grew.
@@ -90,6 +95,8 @@ private:
   std::optional<eval_figures> pending_;
   uint64_t failures_ = 0;
   uint64_t reported_failures_ = 0;
+  uint64_t write_failures_ = 0;
+  uint64_t reported_write_failures_ = 0;
 };
 
 /// Forwards every record to `inner` with the board's news added.

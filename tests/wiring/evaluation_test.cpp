@@ -114,6 +114,23 @@ TEST(Evaluation, TheBoardAnnotatesTheNextStepRecordOnce) {
   EXPECT_EQ(mem->lines[2], "{\"step\":3}") << "each result goes into one record";
 }
 
+TEST(Evaluation, TheBoardCountsEvalLinesThatCouldNotBeWritten) {
+  auto board = std::make_shared<eval_board>();
+  auto mem = std::make_shared<memory_sink>();
+  eval_metrics_sink sink(mem, board);
+  EXPECT_EQ(board->write_failures(), 0u);
+  board->write_failed();
+  board->write_failed();
+  EXPECT_EQ(board->write_failures(), 2u);
+  json_record step;
+  step.add("step", int64_t{4});
+  ASSERT_FALSE(sink.write(step));
+  ASSERT_FALSE(sink.write(step));
+  ASSERT_EQ(mem->lines.size(), 2u);
+  EXPECT_EQ(mem->lines[0], "{\"step\":4,\"eval_write_failures\":2}");
+  EXPECT_EQ(mem->lines[1], "{\"step\":4}");
+}
+
 TEST(Evaluation, SampleLinesCarryPromptCompletionRewardAndAnswer) {
   auto cfg = config("run: {}\n");
   auto tok = std::make_shared<char_tokenizer>();
