@@ -7,7 +7,9 @@
 // [0, n). The op is drawn even when there is only one.
 //
 // Operands are limited to [0, 1e9] so every result of + - * fits in int64.
+#include <algorithm>
 #include <memory>
+#include <string>
 
 #include "tasks/arithmetic_task.hpp"
 
@@ -77,8 +79,34 @@ problem arithmetic_task::next() {
   problem p;
   p.id = count_++;
   p.question = std::to_string(a) + op + std::to_string(b) + "=";
-  p.answer = std::to_string(result);
+  p.answer = pad_integer(result, cfg_.answer_width);
   return p;
+}
+
+std::string pad_integer(int64_t value, int64_t width) {
+  const bool negative = value < 0;
+  // -(value + 1) + 1 negates without overflow, INT64_MIN included.
+  const uint64_t magnitude = negative ? static_cast<uint64_t>(-(value + 1)) + 1
+                                      : static_cast<uint64_t>(value);
+  auto digits = std::to_string(magnitude);
+  if (static_cast<int64_t>(digits.size()) < width)
+    digits.insert(0, static_cast<size_t>(width) - digits.size(), '0');
+  return (negative ? "-" : "") + digits;
+}
+
+int64_t widest_arithmetic_result_digits(const arithmetic_config& cfg) {
+  // Operands are in [0, 1e9], so every candidate below fits in int64.
+  const int64_t hi = cfg.max_operand, lo = cfg.min_operand;
+  int64_t widest = 0;
+  for (char op : cfg.ops) {
+    if (op == '+')
+      widest = std::max(widest, hi + hi);
+    else if (op == '-')
+      widest = std::max(widest, hi - lo);
+    else if (op == '*')
+      widest = std::max(widest, hi * hi);
+  }
+  return static_cast<int64_t>(std::to_string(widest).size());
 }
 
 std::string arithmetic_task::describe() const {

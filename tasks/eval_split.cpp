@@ -47,7 +47,7 @@ std::vector<problem> arithmetic_table(const arithmetic_config& cfg, size_t size)
     problem p;
     p.id = i;
     p.question = std::to_string(a) + op + std::to_string(b) + "=";
-    p.answer = std::to_string(apply(op, a, b));
+    p.answer = pad_integer(apply(op, a, b), cfg.answer_width);
     out.push_back(std::move(p));
   }
   return out;

@@ -98,11 +98,31 @@ std::string extract_answer(std::string_view completion) {
   return std::string{trim(completion.substr(0, pos))};
 }
 
+namespace {
+
+// The digits of an integer as written, without sign or surrounding space.
+std::string_view written_digits(std::string_view s) {
+  s = trim(s);
+  if (!s.empty() && (s.front() == '+' || s.front() == '-'))
+    s.remove_prefix(1);
+  return s;
+}
+
+// A reference such as "07" fixes the answer's width.
+bool fixed_width(std::string_view reference) {
+  const auto d = written_digits(reference);
+  return d.size() > 1 && d.front() == '0';
+}
+
+} // namespace
+
 bool answers_match(std::string_view predicted, std::string_view reference) {
   auto p = canonical_integer(predicted);
   auto r = canonical_integer(reference);
   if (p && r)
-    return *p == *r;
+    return *p == *r
+           && (!fixed_width(reference)
+               || written_digits(predicted).size() == written_digits(reference).size());
   if (p || r)
     return false; // an integer never equals a non-integer
   return trim(predicted) == trim(reference);
@@ -116,6 +136,8 @@ double digit_match(std::string_view predicted, std::string_view reference) {
   std::string_view a = *p, b = *r;
   if (a.front() == '-')
     a.remove_prefix(1), b.remove_prefix(1);
+  if (fixed_width(reference))
+    a = written_digits(predicted), b = written_digits(reference);
   size_t same = 0;
   for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
     same += a[a.size() - 1 - i] == b[b.size() - 1 - i] ? 1 : 0;

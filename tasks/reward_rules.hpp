@@ -37,13 +37,17 @@ struct reward_breakdown {
 /// The answer inside the completion, or "" if there is none.
 std::string extract_answer(std::string_view completion);
 
-/// Integer comparison ("007" == "7", "-0" == "0"); non-integers compare as
-/// trimmed strings.
+/// Integer comparison ("7" == "+7", "-0" == "0"); non-integers compare as
+/// trimmed strings. A reference written with leading zeros ("07", the
+/// arithmetic task's task.answer_width) fixes the width: the prediction must
+/// have as many digits ("07" matches, "7" and "007" do not).
 bool answers_match(std::string_view predicted, std::string_view reference);
 
 /// Share of digit positions, aligned at the units, where two integers agree,
 /// over the longer one's digit count ("7" vs "17": 0.5; "19" vs "17": 0.5;
 /// "117" vs "17": 2/3). Signs must agree; 0 when either is not an integer.
+/// Against a fixed-width reference ("07") the digits are compared as written
+/// ("7" vs "07": 0.5; "17" vs "07": 0.5).
 double digit_match(std::string_view predicted, std::string_view reference);
 
 reward_breakdown score_completion(std::string_view completion,

@@ -62,6 +62,7 @@ std::vector<field_binding> task_fields(task_section& t) {
           field("max_operand", t.arithmetic.max_operand),
           field("ops", t.arithmetic.ops),
           field("seed", t.arithmetic.seed),
+          field("answer_width", t.arithmetic.answer_width),
           internal::range_field("numbers", t.countdown.min_numbers, t.countdown.max_numbers),
           field("max_number", t.countdown.max_number),
           field("max_target", t.countdown.max_target),

@@ -1,5 +1,6 @@
 // arithmetic_task_test.cpp: determinism, correctness and validation of the
 // seeded arithmetic source, and the unbiased draw underneath it.
+#include <cstdint>
 #include <memory>
 
 #include "tasks/arithmetic_task.hpp"
@@ -181,6 +182,45 @@ TEST(ArithmeticTask, MakeRejectsBadConfigsNamingTheField) {
     EXPECT_NE(describe(task.error()).find(c.field), std::string::npos)
       << describe(task.error());
   }
+}
+
+TEST(ArithmeticTask, AnswerWidthZeroPadsEveryAnswer) {
+  arithmetic_config cfg;
+  cfg.min_operand = 0;
+  cfg.max_operand = 9;
+  cfg.answer_width = 2;
+  auto task = arithmetic_task::make(cfg);
+  ASSERT_TRUE(task) << describe(task.error());
+  std::set<std::string> answers;
+  for (int i = 0; i < 2000; ++i) {
+    auto p = (*task)->next();
+    ASSERT_EQ(p.answer.size(), 2u) << p.question << p.answer;
+    answers.insert(p.answer);
+  }
+  EXPECT_EQ(answers.size(), 19u); // "00" .. "18"
+  EXPECT_EQ(answers.count("07"), 1u);
+  EXPECT_EQ(answers.count("18"), 1u);
+}
+
+TEST(ArithmeticTask, PadIntegerKeepsTheSignInFrontAndNeverTruncates) {
+  EXPECT_EQ(pad_integer(7, 2), "07");
+  EXPECT_EQ(pad_integer(-7, 3), "-007");
+  EXPECT_EQ(pad_integer(123, 2), "123");
+  EXPECT_EQ(pad_integer(0, 0), "0");
+  EXPECT_EQ(pad_integer(INT64_MIN, 1), "-9223372036854775808");
+}
+
+TEST(ArithmeticTask, WidestResultDigitsCoverEveryOp) {
+  arithmetic_config cfg;
+  cfg.min_operand = 0;
+  cfg.max_operand = 9;
+  cfg.ops = "+";
+  EXPECT_EQ(widest_arithmetic_result_digits(cfg), 2);
+  cfg.ops = "-";
+  EXPECT_EQ(widest_arithmetic_result_digits(cfg), 1);
+  cfg.ops = "-*";
+  cfg.max_operand = 99;
+  EXPECT_EQ(widest_arithmetic_result_digits(cfg), 4);
 }
 
 TEST(UniformBelow, HasNoModuloBias) {

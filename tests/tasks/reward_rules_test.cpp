@@ -118,6 +118,28 @@ TEST(DigitCredit, DigitsMatchAlignedAtTheUnits) {
   EXPECT_DOUBLE_EQ(digit_match("x", "17"), 0.0);
 }
 
+TEST(AnswersMatch, AReferenceWithLeadingZerosFixesTheWidth) {
+  using tandem::answers_match;
+  EXPECT_TRUE(answers_match("07", "07"));
+  EXPECT_FALSE(answers_match("7", "07"));
+  EXPECT_FALSE(answers_match("007", "07"));
+  EXPECT_FALSE(answers_match("17", "07"));
+  EXPECT_TRUE(answers_match(" 12 ", "12"));
+  EXPECT_TRUE(answers_match("-07", "-07"));
+  EXPECT_FALSE(answers_match("-7", "-07"));
+  EXPECT_TRUE(answers_match("0", "0"));   // a lone zero is not a padded reference
+  EXPECT_TRUE(answers_match("007", "7")); // an unpadded reference keeps integer equality
+}
+
+TEST(DigitMatch, AgainstAFixedWidthReferenceComparesTheDigitsAsWritten) {
+  using tandem::digit_match;
+  EXPECT_DOUBLE_EQ(digit_match("7", "07"), 0.5);
+  EXPECT_DOUBLE_EQ(digit_match("17", "07"), 0.5);
+  EXPECT_DOUBLE_EQ(digit_match("08", "07"), 0.5);
+  EXPECT_DOUBLE_EQ(digit_match("07", "07"), 1.0);
+  EXPECT_DOUBLE_EQ(digit_match("-7", "07"), 0.0);
+}
+
 TEST(DigitCredit, OnlyAWrongAnswerEarnsItAndAccuracyStaysExact) {
   using namespace tandem;
   reward_weights w{1.0, 0.0, 0.4};

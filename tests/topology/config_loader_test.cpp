@@ -242,6 +242,9 @@ TEST_F(ConfigFiles, SettingsThatDoNothingAreErrors) {
   ASSERT_EQ(r.issues.size(), 2u) << all_issues(r);
   EXPECT_NE(find_issue(r, "task.max_operand"), nullptr);
   EXPECT_NE(r.issues[1].message.find("has no effect with task.kind: jsonl"), std::string::npos);
+  expect_single(parse("task:\n  max_operand: 9\n  answer_width: 1\n"), "task.answer_width",
+                "is narrower than the widest answer (2 digits for operands up to 9)");
+  EXPECT_TRUE(parse("task:\n  max_operand: 9\n  answer_width: 2\n").ok());
   expect_single(parse("task:\n  path: d.jsonl\n"), "task.path",
                 "has no effect with task.kind: arithmetic", 2, 9);
   expect_single(parse("learner:\n  constant_normalizer: 16\n"), "learner.constant_normalizer",

@@ -162,6 +162,15 @@ void check_arithmetic(const task_section& t, checker& k) {
     k.require(a.ops.find(op) == i, "task.ops",
               std::string("operator '") + op + "' is listed twice");
   }
+  k.at_least("task.answer_width", a.answer_width, int64_t{0});
+  // 19 digits hold every int64 result; wider pads would only add zeros.
+  k.require(a.answer_width <= 19, "task.answer_width",
+            "must be <= 19 (got " + num(a.answer_width) + ")");
+  if (a.answer_width > 0 && !a.ops.empty() && a.min_operand <= a.max_operand)
+    k.require(a.answer_width >= widest_arithmetic_result_digits(a), "task.answer_width",
+              "is narrower than the widest answer (" + num(widest_arithmetic_result_digits(a))
+                + " digits for operands up to " + num(a.max_operand) + ")",
+              {"task.max_operand", "task.ops"});
 }
 
 // Reports a generated task's own range rules (countdown_task::check, ...) at
@@ -192,6 +201,7 @@ void check_task_keys_used(const task_section& t, checker& k) {
   static const std::vector<std::pair<const char*, std::vector<std::string>>> readers = {
     {"task.min_operand", {"arithmetic"}},
     {"task.max_operand", {"arithmetic"}},
+    {"task.answer_width", {"arithmetic"}},
     {"task.ops", {"arithmetic", "multidigit"}},
     {"task.numbers", {"countdown"}},
     {"task.max_number", {"countdown"}},
