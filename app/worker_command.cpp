@@ -304,7 +304,9 @@ int worker_command(const args& a) {
   if (!run.ok())
     return 2;
   auto proc = which_process(cl, run);
-  auto secret = load_run_secret(run.cluster);
+  // The configured secret, else RUN_DIR/secret of the config's run
+  // directory (the head wrote it before it published its address).
+  auto secret = load_run_secret(run.cluster, run.config.run.output_dir);
   if (!proc || !secret) {
     std::cerr << "worker: " << describe(!proc ? proc.error() : secret.error()) << "\n";
     return 2;

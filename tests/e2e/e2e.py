@@ -725,6 +725,7 @@ def local_3proc(binary):
     check(len(rows) == 40 and all(r["samplers"] == 2 for r in rows),
           "all 40 steps trained with the two remote samplers")
     check("data plane: rollouts tcp://127.0.0.1:" in se, "the head bound the ZeroMQ data plane")
+    check_run_secret(out)
     s = summary(out)
     check(s["groups_consumed"] > 0 and s["data_plane_groups"] >= s["groups_consumed"],
           "every consumed group arrived over ZeroMQ (%d of %d)"
@@ -759,11 +760,21 @@ def scale(binary):
     try:
         head = err.wait(lambda l: re.search(r"head on (\S+),", l), 60, "the head address").group(1)
         err.wait(phase(1, 31), 120, "30 steps with 1 sampler")
-        rc, so, se = run(binary, ["scale", head, "sampler=4"], timeout=60)
+        check_run_secret(out)
+        # Without the run's secret, status and scale are refused before they
+        # connect (exit 2); with --run-dir they read RUN_DIR/secret.
+        for cmd in (["status", head], ["scale", head, "sampler=4"]):
+            rc, so, se = run(binary, cmd, timeout=60)
+            check(rc == 2 and "no secret given" in se,
+                  "%s without a secret: exit 2 and why (rc=%d, %s)" % (cmd[0], rc, se.strip()))
+        rc, so, se = run(binary, ["status", head, "--run-dir", out], timeout=60)
+        check(rc == 0 and so.startswith("{"), "status with --run-dir (rc=%d, %s%s)"
+              % (rc, so.strip(), se.strip()))
+        rc, so, se = run(binary, ["scale", head, "sampler=4", "--run-dir", out], timeout=60)
         check(rc == 0 and so.startswith("starting 3"), "scale to 4 accepted: " + so.strip() + se)
         first4 = err.wait(phase(4, 0), 120, "the 4 samplers")[0]
         err.wait(phase(4, first4 + 60), 120, "60 steps with 4 samplers")
-        rc, so, se = run(binary, ["scale", head, "sampler=2"], timeout=60)
+        rc, so, se = run(binary, ["scale", head, "sampler=2", "--run-dir", out], timeout=60)
         check(rc == 0 and so.startswith("retiring 2"), "scale to 2 accepted: " + so.strip() + se)
         se = err.rest(timeout=300)
     finally:
@@ -783,6 +794,15 @@ def scale(binary):
           % (s["groups_consumed"], s["reports_rejected"]))
     check(s["staleness_violations"] == 0 and all(r["staleness_max"] <= 1 for r in rows),
           "staleness bound held throughout")
+
+
+def check_run_secret(out):
+    """A run whose config names no secret has RUN_DIR/secret, mode 0600."""
+    path = os.path.join(out, "secret")
+    mode = os.stat(path).st_mode & 0o777
+    check(mode == 0o600, "%s has mode %o (want 600)" % (path, mode))
+    with open(path) as f:
+        check(len(f.read().strip()) >= 64, "the generated secret holds 32 random bytes (hex)")
 
 
 def free_ports():
