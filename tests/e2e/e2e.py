@@ -838,6 +838,17 @@ def rejoin_config(tmp, control, data, rejoin_s):
     text = text.replace("control_port: 47610, data_port: 47611",
                         "control_port: %d, data_port: %d" % (control, data))
     text = text.replace("rejoin_s: 60", "rejoin_s: %g" % rejoin_s)
+    # The worker outlives its run and joins the next run's head: both runs
+    # must name the same secret (a run that names none gets its own in
+    # RUN_DIR/secret, which the next run would not share).
+    secret = os.path.join(tmp, "secret")
+    if not os.path.exists(secret):
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, b"e2e-rejoin-secret-0123456789abcdef\n")
+        os.close(fd)
+    transports = "  transports: {rollouts: zmq, weights: zmq}\n"
+    check(transports in text, "the rejoin config has its transports line")
+    text = text.replace(transports, transports + "  security: {secret_file: %s}\n" % secret)
     path = os.path.join(tmp, "rejoin_%g.yaml" % rejoin_s)
     with open(path, "w") as f:
         f.write(text)
