@@ -563,6 +563,8 @@ def head_killed(binary):
         err.wait(lambda l: (progress(l) or (0, 0))[0] >= 51, 180, "51 trained steps")
         with open(os.path.join(out, "head.json")) as f:
             head = json.load(f)["pid"]
+        with open(os.path.join(out, "secret")) as f:
+            secret_before = f.read()
         os.kill(head, signal.SIGKILL)
         t0 = time.monotonic()
         err.wait(lambda l: "restarting it from the newest checkpoint" in l, 30,
@@ -586,6 +588,9 @@ def head_killed(binary):
           "the workers were never restarted: same pids %s" % pids)
     check(sum(1 for e in ev if e["event"] == "head_start") == 2, "one head restart")
     check(se.count("rejoined") >= 2, "both workers rejoined the restarted head")
+    check_run_secret(out)
+    with open(os.path.join(out, "secret")) as f:
+        check(f.read() == secret_before, "the restarted head reused RUN_DIR/secret")
     rc, a = audit(binary, out)
     check(rc == 0 and a["duplicated_problems"]["count"] == 0 and a["lost_problems"]["count"] == 0
           and a["skipped_problems"]["count"] == 0 and a["regenerated"] > 0,
@@ -624,8 +629,19 @@ def exact_resume(binary):
         byte = f.read(1)
         f.seek(100)
         f.write(bytes([byte[0] ^ 0x40]))
+    # A run secret that group members may read is refused, not reused.
+    secret = os.path.join(b, "secret")
+    with open(secret) as f:
+        secret_before = f.read()
+    os.chmod(secret, 0o640)
+    rc, so, se = run(binary, ["resume", b, "--quiet"], timeout=300)
+    check(rc == 2 and secret in se and "group or others" in se,
+          "resume refuses a group-readable RUN_DIR/secret (rc=%d, %s)" % (rc, se[-300:]))
+    os.chmod(secret, 0o600)
     rc, so, se = run(binary, ["resume", b, "--quiet"], timeout=300)
     check(rc == 0, "tandem resume finished the run (rc=%d, %s)" % (rc, se[-400:]))
+    with open(secret) as f:
+        check(f.read() == secret_before, "the resumed run kept its secret")
     check(("skipping checkpoint %s: weights.bin: checksum mismatch" % steps[-1]) in se
           and ("resuming from %s" % os.path.join(ckdir, steps[-2])) in se,
           "the damaged %s was skipped, %s used: %s" % (steps[-1], steps[-2], se[-300:]))
@@ -715,10 +731,58 @@ def durable_failures(binary):
           "resume under another model shape refused, field named (rc=%d, %s)" % (rc, se[-300:]))
 
 
+def zmtp_null_probe(port):
+    """Speaks ZMTP 3.0 with the NULL mechanism (no key at all) to
+    127.0.0.1:port: (the mechanism the server's greeting names, whether the
+    server then closed the connection)."""
+    greeting = (b"\xff" + b"\0" * 8 + b"\x7f" + b"\x03\x00" + b"NULL".ljust(20, b"\0")
+                + b"\0" * 32)
+    with socket.create_connection(("127.0.0.1", port), 5) as s:
+        s.settimeout(5)
+        # Signature and major version first: libzmq then sends the rest of
+        # its greeting (it hangs up before that once it has read a whole
+        # greeting naming another mechanism).
+        s.sendall(greeting[:11])
+        got = b""
+        try:
+            while len(got) < 64:
+                chunk = s.recv(64 - len(got))
+                if not chunk:
+                    break
+                got += chunk
+            # The rest of the NULL greeting and a NULL READY command (socket
+            # type PUSH): a NULL server would answer READY; this one must
+            # hang up instead.
+            body = b"\x05READY" + b"\x0bSocket-Type" + struct.pack(">I", 4) + b"PUSH"
+            s.sendall(greeting[11:] + b"\x04" + bytes([len(body)]) + body)
+            closed = s.recv(1024) == b""
+        except (ConnectionResetError, BrokenPipeError):
+            closed = True  # a hang-up with our bytes unread: a reset
+        except socket.timeout:
+            closed = False
+    return got[12:32].rstrip(b"\0").decode("ascii", "replace"), closed
+
+
 def local_3proc(binary):
     out = tempfile.mkdtemp(prefix="tandem-e2e6-")
     cfg = os.path.join(HERE, "..", "..", "configs", "local-3proc", "run.yaml")
-    rc, so, se = run(binary, ["run", cfg, "--steps", "40", "--output", out, "--quiet"], timeout=600)
+    p, err = start([binary, "run", cfg, "--steps", "40", "--output", out, "--quiet"])
+    try:
+        ports = err.wait(lambda l: re.search(r"data plane: rollouts tcp://127.0.0.1:(\d+), "
+                                             r"weights tcp://127.0.0.1:(\d+)", l),
+                         120, "the data plane's ports")
+        # A local process without the run's secret: both ZeroMQ ports answer
+        # only CURVE and hang up on a client that offers no key.
+        for port in (int(ports.group(1)), int(ports.group(2))):
+            mechanism, closed = zmtp_null_probe(port)
+            check(mechanism == "CURVE" and closed,
+                  "port %d requires CURVE and drops a keyless client (%s, closed=%s)"
+                  % (port, mechanism, closed))
+        se = err.rest(timeout=600)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    rc = p.returncode
     check(rc == 0, "3-process topology run exits 0 (rc=%d, %s)" % (rc, se[-500:]))
     check(se.count("joined") == 2, "both sampler processes joined the head")
     rows = metrics(out)
