@@ -10,8 +10,9 @@
 // mac = keyed BLAKE2b(secret, "tandem-join|" + nonce + "|" + name), hex. A
 // nonce is good for one attempt and expires after `nonce_ttl`; at most
 // `max_pending` challenges are outstanding (a flood of join requests cannot
-// grow memory; the oldest are forgotten first). Without a secret (loopback
-// runs) the MAC is computed with an empty key, so the protocol is the same.
+// grow memory; the oldest are forgotten first). Every run has a secret
+// (loopback runs: RUN_DIR/secret, runtime/transport/run_secret.hpp); a gate
+// given one shorter than min_secret_bytes refuses every join.
 // An unauthenticated peer therefore never holds a handle to the controller,
 // learner, samplers or broadcaster: the training actors receive nothing from
 // it.

@@ -1,6 +1,8 @@
 // control_command.cpp: `tandem scale HEAD role=N` and `tandem status HEAD` —
 // talking to a running head's control endpoint (its controller, published on
 // HEAD = host:port; `tandem run` prints it and writes RUN_DIR/head.address).
+// Both prove the run's secret to the head's gate: --run-dir RUN_DIR reads
+// RUN_DIR/secret; without any secret source they exit 2.
 #include <iostream>
 
 #include <caf/all.hpp>
@@ -12,6 +14,7 @@
 #include "runtime/cli_flags.hpp"
 #include "wiring/actor_system.hpp"
 #include "runtime/transport/auth.hpp"
+#include "runtime/transport/run_secret.hpp"
 #include "runtime/error.hpp"
 
 namespace tandem {
@@ -23,20 +26,39 @@ namespace {
 constexpr auto connect_deadline = std::chrono::seconds{10};
 constexpr auto reply_deadline = std::chrono::seconds{60};
 
-/// The secret to answer the head's challenge with: --secret-file F,
-/// --secret-env NAME, or none (a loopback head without a secret).
+/// The secret to answer the head's challenge with: exactly one of
+/// --run-dir DIR (DIR/secret, the one a run that names no secret
+/// generates), --secret-file F or --secret-env NAME. Every head has a secret,
+/// so none given is an error, not an attempt with an empty key.
 caf::expected<std::string> secret_from(const command_line& cl) {
+  auto dir = cl.value("--run-dir");
   auto file = cl.value("--secret-file");
   auto env = cl.value("--secret-env");
-  if (file.empty() && env.empty())
-    return std::string{};
-  return transport::load_secret(file, env);
+  int given = !dir.empty() + !file.empty() + !env.empty();
+  if (given == 0)
+    return make_error(errc::invalid_argument,
+                      "no secret given: pass --run-dir RUN_DIR (the run's secret is "
+                      "RUN_DIR/secret), or --secret-file FILE / --secret-env NAME when the "
+                      "config names cluster.security.secret_file / secret_env");
+  if (given > 1)
+    return make_error(errc::invalid_argument,
+                      "give one of --run-dir, --secret-file and --secret-env");
+  if (dir.empty())
+    return transport::load_secret(file, env);
+  auto path = transport::run_secret_path(dir);
+  auto s = transport::read_private_secret(path);
+  if (!s && is(s.error(), errc::not_found))
+    return make_error(errc::invalid_config,
+                      "secret file " + path + " does not exist (a run whose config names its "
+                        "secret in cluster.security: pass --secret-file or --secret-env)");
+  return s;
 }
 
-int ask(const std::string& head, const caf::message& question, const command_line& cl) {
+int ask(const std::string& head, const caf::message& question, const command_line& cl,
+        const char* command) {
   auto secret = secret_from(cl);
   if (!secret) {
-    std::cerr << describe(secret.error()) << "\n";
+    std::cerr << command << ": " << describe(secret.error()) << "\n";
     return 2;
   }
   caf::actor_system_config cfg;
@@ -58,7 +80,8 @@ int ask(const std::string& head, const caf::message& question, const command_lin
 }
 
 command_line& secret_flags(command_line& cl) {
-  return cl.text("--secret-file", "FILE", "the run's secret (cluster.security.secret_file)")
+  return cl.text("--run-dir", "DIR", "the run directory: its secret is DIR/secret")
+    .text("--secret-file", "FILE", "the run's secret (cluster.security.secret_file)")
     .text("--secret-env", "NAME", "environment variable holding the run's secret");
 }
 
@@ -81,7 +104,8 @@ int scale_command(const args& a) {
     return 2;
   }
   return ask(cl.positionals()[0],
-             caf::make_message(scale_atom::value, target.substr(0, eq), int32_t(*n)), cl);
+             caf::make_message(scale_atom::value, target.substr(0, eq), int32_t(*n)), cl,
+             "tandem scale");
 }
 
 int status_command(const args& a) {
@@ -91,7 +115,7 @@ int status_command(const args& a) {
   secret_flags(cl);
   if (auto code = parse_or_exit(cl, a))
     return *code;
-  return ask(cl.positionals()[0], caf::make_message(status_atom::value), cl);
+  return ask(cl.positionals()[0], caf::make_message(status_atom::value), cl, "tandem status");
 }
 
 } // namespace tandem

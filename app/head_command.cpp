@@ -2,7 +2,9 @@
 // started (and restarted) by the supervisor of `tandem run` / `tandem
 // resume` (app/supervisor.hpp); not meant to be typed by hand.
 //
-// It reads the run's effective config (RUN_DIR/config.yaml), and with
+// It reads the run's effective config (RUN_DIR/config.yaml) and the run's
+// secret (the configured one, else RUN_DIR/secret, created on first start:
+// wiring/head_link.hpp ensure_run_secret), and with
 // --resume restores the newest valid checkpoint: the learner's weights and
 // AdamW state, the controller's cursor and counters, and metrics.jsonl cut
 // back to the checkpoint's step. It opens the journal as a new incarnation,
@@ -323,7 +325,10 @@ int head_command(const args& a) {
     run.plan.weights_port = static_cast<uint16_t>(p);
   if (auto p = cl.as_int("--console-port"))
     run.config.console.port = static_cast<int32_t>(p);
-  auto secret = load_run_secret(run.cluster);
+  // Before any port is bound: a run that names no secret gets one in
+  // RUN_DIR/secret (mode 0600), which its workers and `tandem status
+  // --run-dir` read; a resumed or restarted head reuses it.
+  auto secret = ensure_run_secret(run.cluster, run.config.run.output_dir);
   if (!secret) {
     std::cerr << run.config.source_path << ": " << describe(secret.error()) << "\n";
     return 2;

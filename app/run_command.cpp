@@ -31,7 +31,9 @@ bool print_issues(const std::vector<config_issue>& issues) {
 /// Checks that need the data (secret, dataset vs max_seq_len), before
 /// anything is created or started: 0 = fine, else the exit code.
 int check_startable(const loaded_run& run) {
-  if (auto secret = load_run_secret(run.cluster); !secret) {
+  // A configured secret must load now; without one the head generates
+  // RUN_DIR/secret when it starts.
+  if (auto secret = load_configured_secret(run.cluster); !secret) {
     std::cerr << run.config.source_path << ": " << describe(secret.error()) << "\n";
     return 2;
   }

@@ -210,7 +210,7 @@ caf::error clear_run_dir(const std::string& dir) {
   std::error_code ec;
   for (auto* f : {"config.yaml", "metrics.jsonl", "journal.db", "journal.db-wal", "journal.db-shm",
                   "summary.json", "weights.tndm", "head.address", "head.json", "checkpoints",
-                  "tb", "hf", "eval.jsonl", "samples.jsonl"}) {
+                  "tb", "hf", "eval.jsonl", "samples.jsonl", "secret"}) {
     fs::remove_all(fs::path(dir) / f, ec);
     if (ec)
       return make_error(errc::io_failure, "cannot remove " + dir + "/" + f + ": " + ec.message());

@@ -9,6 +9,8 @@
 //                            incarnation (runtime/tensorboard_sink.hpp)
 //   RUN_DIR/head.address     HOST:PORT of the live head's gate (status, scale)
 //   RUN_DIR/head.json        that plus its data-plane port and pid (supervisor)
+//   RUN_DIR/secret           the run's secret, mode 0600, when the config names
+//                            none (runtime/transport/run_secret.hpp)
 //   RUN_DIR/summary.json     written once the run ends; weights.tndm beside it
 //   RUN_DIR/hf/              the final weights as a Hugging Face directory
 //                            (model.hf_path runs; wiring/hf_outputs.hpp)

@@ -281,7 +281,9 @@ int worker_command(const args& a) {
     .text("--head", "HOST:PORT", "the head's control endpoint")
     .text("--process", "NAME", "a worker process of the run's plan")
     .text("--role", "ROLE", "sampler | reward (a process started by tandem scale)")
-    .text("--name", "NAME", "its name (with --role)");
+    .text("--name", "NAME", "its name (with --role)")
+    .text("--run-dir", "DIR", "where the run's secret is (DIR/secret) when the config names "
+                              "none (default: the config's run.output_dir)");
   if (auto code = parse_or_exit(cl, a))
     return *code;
   if (!cl.given("--config") || !cl.given("--head")) {
@@ -304,7 +306,10 @@ int worker_command(const args& a) {
   if (!run.ok())
     return 2;
   auto proc = which_process(cl, run);
-  auto secret = load_run_secret(run.cluster);
+  // The configured secret, else RUN_DIR/secret of the config's run
+  // directory (the head wrote it before it published its address).
+  auto secret = load_run_secret(run.cluster, cl.given("--run-dir") ? cl.value("--run-dir")
+                                                                   : run.config.run.output_dir);
   if (!proc || !secret) {
     std::cerr << "worker: " << describe(!proc ? proc.error() : secret.error()) << "\n";
     return 2;

@@ -15,6 +15,8 @@ tandem_add_test(durable_test SOURCES actors/durable_test.cpp LIBS tandem_wiring 
 tandem_add_test(gate_test SOURCES actors/gate_test.cpp LIBS tandem_actors)
 tandem_add_test(sampler_reset_test SOURCES actors/sampler_reset_test.cpp LIBS tandem_actors)
 tandem_add_test(head_link_test SOURCES wiring/head_link_test.cpp LIBS tandem_wiring)
+# Every run has a secret; the head's ZeroMQ sockets admit only its holders.
+tandem_add_test(data_plane_auth_test SOURCES wiring/data_plane_auth_test.cpp LIBS tandem_wiring)
 tandem_add_test(sampler_test SOURCES actors/sampler_test.cpp LIBS tandem_actors)
 # Evaluation rounds, their schedule and the evaluator actor (fake decoder);
 # the recorder's after-checkpoint hook.
@@ -34,6 +36,8 @@ foreach(check learning basic_smoke two_process interrupt worker_killed worker_hu
   set_tests_properties(e2e_${check} PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77)
 endforeach()
 tandem_add_test(transport_test SOURCES runtime/transport_test.cpp LIBS tandem_transport)
+# RUN_DIR/secret: generated 0600, reused on resume, refused when others may read it.
+tandem_add_test(run_secret_test SOURCES runtime/run_secret_test.cpp LIBS tandem_transport)
 tandem_add_test(sim_test SOURCES actors/sim_test.cpp LIBS tandem_wiring TIMEOUT 120)
 tandem_add_test(nccl_actor_test SOURCES actors/nccl_actor_test.cpp LIBS tandem_wiring TIMEOUT 120)
 # The one layout resolution against what the head actually spawns.

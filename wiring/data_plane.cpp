@@ -20,8 +20,7 @@ std::string tcp_endpoint(const std::string& host, uint16_t port) {
 
 caf::expected<std::shared_ptr<transport::transport_context>>
 make_transport_context(const std::string& secret) {
-  return secret.empty() ? transport::transport_context::make()
-                        : transport::transport_context::with_secret(secret);
+  return transport::transport_context::with_secret(secret);
 }
 
 caf::expected<head_data_plane> bind_head_data_plane(const run_plan& plan,

@@ -5,9 +5,9 @@
 // the weights server (ROUTER, data_port + 1); ports 0 = ephemeral. Workers
 // ask the controller for the bound endpoints (data_plane_atom) after they
 // joined through the gate, so the endpoints travel authenticated and
-// ephemeral ports work. With a run secret every socket uses CURVE keys
-// derived from it (runtime/transport/auth.hpp): a peer without the secret
-// cannot connect.
+// ephemeral ports work. Every socket uses CURVE keys derived from the run's
+// secret (runtime/transport/auth.hpp; loopback runs too, their secret is
+// RUN_DIR/secret): a peer without the secret cannot connect.
 //
 // Worker: one rollout_sender per sampler (each actor owns its socket) and one
 // weights_fetcher per process feeding that process's samplers.
@@ -53,7 +53,8 @@ caf::actor spawn_rollout_intake(caf::actor_system& sys, head_data_plane& plane,
 /// "rollouts tcp://..., weights caf" for the start-up log.
 std::string describe_plane(const data_plane_info& info);
 
-/// Transport context for a process (CURVE when `secret` is not empty).
+/// Transport context for a process: CURVE keys from `secret`, which must
+/// hold at least min_secret_bytes (an empty one is an error).
 caf::expected<std::shared_ptr<transport::transport_context>>
 make_transport_context(const std::string& secret);
 

@@ -11,6 +11,7 @@
 #include "runtime/error.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/transport/auth.hpp"
+#include "runtime/transport/run_secret.hpp"
 
 namespace tandem {
 
@@ -93,11 +94,36 @@ caf::expected<caf::actor> join_through_gate(caf::actor_system& sys, const std::s
 
 } // namespace
 
-caf::expected<std::string> load_run_secret(const topology::Cluster& cluster) {
+bool names_secret(const topology::Cluster& cluster) {
   auto& sec = cluster.security();
-  if (sec.secret_file().empty() && sec.secret_env().empty())
+  return !sec.secret_file().empty() || !sec.secret_env().empty();
+}
+
+caf::expected<std::string> load_configured_secret(const topology::Cluster& cluster) {
+  if (!names_secret(cluster))
     return std::string{};
+  auto& sec = cluster.security();
   return transport::load_secret(sec.secret_file(), sec.secret_env());
+}
+
+caf::expected<std::string> load_run_secret(const topology::Cluster& cluster,
+                                           const std::string& run_dir) {
+  if (names_secret(cluster))
+    return load_configured_secret(cluster);
+  auto path = transport::run_secret_path(run_dir);
+  auto s = transport::read_private_secret(path);
+  if (!s && is(s.error(), errc::not_found))
+    return make_error(errc::invalid_config,
+                      "secret file " + path + " does not exist: the run's head writes it "
+                        "when it starts (cluster.security names no secret)");
+  return s;
+}
+
+caf::expected<std::string> ensure_run_secret(const topology::Cluster& cluster,
+                                             const std::string& run_dir) {
+  if (names_secret(cluster))
+    return load_configured_secret(cluster);
+  return transport::load_or_create_run_secret(run_dir);
 }
 
 caf::expected<caf::actor> join_head(caf::actor_system& sys, const std::string& head,

@@ -21,9 +21,25 @@
 
 namespace tandem {
 
-/// The run's shared secret: from the cluster's security section, or "" when
-/// it names none (loopback-only runs). Errors never contain the secret.
-caf::expected<std::string> load_run_secret(const topology::Cluster& cluster);
+/// True when the cluster's security section names a secret (file or
+/// environment variable).
+bool names_secret(const topology::Cluster& cluster);
+
+/// The secret the cluster's security section names, or "" when it names
+/// none. Errors never contain the secret.
+caf::expected<std::string> load_configured_secret(const topology::Cluster& cluster);
+
+/// The run's shared secret, for a process that joins the run: the one the
+/// cluster's security section names, else RUN_DIR/secret, which the run's
+/// head generated (runtime/transport/run_secret.hpp; refused when group or
+/// others may read it). Never empty. Errors never contain the secret.
+caf::expected<std::string> load_run_secret(const topology::Cluster& cluster,
+                                           const std::string& run_dir);
+
+/// The head's: as load_run_secret, but a run directory without a secret gets
+/// a generated one (written with mode 0600). Called before any port is bound.
+caf::expected<std::string> ensure_run_secret(const topology::Cluster& cluster,
+                                             const std::string& run_dir);
 
 /// Connects to HOST:PORT, retrying until `connect_timeout` (the head may be
 /// starting; each connection attempt is bounded by it too), then

@@ -29,8 +29,8 @@ struct worker_plane {
   std::shared_ptr<transport::transport_context> ctx;
 };
 
-/// The data plane for the head's endpoints `info` (a CURVE context when
-/// `secret` is set and a flow is on ZeroMQ).
+/// The data plane for the head's endpoints `info` (a CURVE context keyed by
+/// `secret` when a flow is on ZeroMQ).
 caf::expected<worker_plane> make_worker_plane(data_plane_info info, const std::string& secret);
 
 /// The actors of one worker process. They outlive the head they first

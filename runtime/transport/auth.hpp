@@ -2,7 +2,8 @@
 // a ZAP handler).
 //
 // Key derivation: every process of a run holds the same secret (file or
-// environment variable, never logged). From it each derives, with libsodium's
+// environment variable, or the run directory's generated one, see
+// run_secret.hpp; never logged). From it each derives, with libsodium's
 // keyed BLAKE2b (crypto_generichash, a distinct key string per role), the
 // 32-byte CURVE secret key of the "server" (binding side) and of the "client"
 // (connecting side); zmq_curve_public gives the public keys. The binding side
@@ -55,7 +56,8 @@ caf::expected<std::string> load_secret(const std::string& file,
                                        const std::string& env);
 
 /// Keyed BLAKE2b-256 of `message` under `secret`, hex-encoded: the proof a
-/// joining peer sends to the head's gate (control plane).
+/// joining peer sends to the head's gate (control plane). errc::invalid_argument
+/// for a secret shorter than min_secret_bytes (an empty one included).
 caf::expected<std::string> keyed_mac(const std::string& secret, const std::string& message);
 
 /// Constant-time comparison of two MACs.

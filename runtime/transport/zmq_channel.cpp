@@ -38,7 +38,7 @@ struct socket_settings {
   int rcvhwm;
   size_t max_bytes;
   std::chrono::milliseconds linger;
-  bool server; // binding side: CURVE server when keys are configured
+  bool server; // binding side: CURVE server (else CURVE client)
 };
 
 caf::expected<zmq::socket_t> open_socket(transport_context& ctx,
@@ -50,12 +50,10 @@ caf::expected<zmq::socket_t> open_socket(transport_context& ctx,
     sock.set(zmq::sockopt::sndhwm, s.sndhwm);
     sock.set(zmq::sockopt::rcvhwm, s.rcvhwm);
     sock.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(s.max_bytes));
-    if (const auto* keys = ctx.keys()) {
-      auto err = s.server ? apply_curve_server(sock, *keys)
-                          : apply_curve_client(sock, *keys);
-      if (err)
-        return err;
-    }
+    auto err = s.server ? apply_curve_server(sock, ctx.keys())
+                        : apply_curve_client(sock, ctx.keys());
+    if (err)
+      return err;
     return sock;
   } catch (const zmq::error_t& e) {
     return zmq_failure("creating a socket", e);
@@ -144,15 +142,13 @@ caf::error timeout_error(const char* what) {
 // -- transport_context ------------------------------------------------------------
 
 caf::expected<std::shared_ptr<transport_context>>
-transport_context::make(std::optional<curve_keys> keys) {
+transport_context::make(curve_keys keys) {
   std::shared_ptr<transport_context> ctx{new transport_context};
-  if (keys) {
-    auto zap = zap_handler::start(ctx->ctx_, keys->client.public_key);
-    if (!zap)
-      return zap.error();
-    ctx->zap_ = std::move(*zap);
-    ctx->keys_ = std::move(keys);
-  }
+  auto zap = zap_handler::start(ctx->ctx_, keys.client.public_key);
+  if (!zap)
+    return zap.error();
+  ctx->zap_ = std::move(*zap);
+  ctx->keys_ = std::move(keys);
   return ctx;
 }
 

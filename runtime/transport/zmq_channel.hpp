@@ -12,8 +12,8 @@
 // Limits on every socket: ZMQ_MAXMSGSIZE = the channel's max frame bytes, so
 // libzmq drops an oversized message (and disconnects its sender) while
 // decoding its header, before allocating it; decode_frame checks the same
-// bound again. Endpoints are chosen by the caller; use loopback
-// (tcp://127.0.0.1:...) unless CURVE is on.
+// bound again. Every socket runs CURVE (transport_context), loopback
+// included.
 //
 // Thread safety: a channel is used by one thread at a time (ZeroMQ sockets
 // are not thread-safe); stats() likewise. Different channels sharing one
@@ -44,29 +44,32 @@ using deadline = clock::time_point;
 /// Receives log lines (malformed frames, dropped answers). Never gets secrets.
 using log_fn = std::function<void(const std::string&)>;
 
-/// One zmq context plus, when a secret is configured, the CURVE keys and the
-/// ZAP handler. Destruction stops the ZAP handler, then terminates the
-/// context (which waits for channels' linger; channels hold a shared_ptr, so
-/// they are gone by then).
+/// One zmq context plus the CURVE keys and the ZAP handler. There is no
+/// unauthenticated mode: every socket a channel opens is a CURVE server
+/// (binding side, with the ZAP check) or client (connecting side), loopback
+/// included, so a peer without the run's secret never gets a frame to the
+/// decoder. Destruction stops the ZAP handler, then terminates the context
+/// (which waits for channels' linger; channels hold a shared_ptr, so they are
+/// gone by then).
 class transport_context {
 public:
-  /// Without keys every socket runs unauthenticated (loopback use).
-  static caf::expected<std::shared_ptr<transport_context>>
-  make(std::optional<curve_keys> keys = std::nullopt);
+  /// Every socket uses `keys`; the ZAP handler admits keys.client only.
+  static caf::expected<std::shared_ptr<transport_context>> make(curve_keys keys);
 
-  /// Derives the keys from `secret` (see auth.hpp).
+  /// Derives the keys from `secret` (see auth.hpp); errc::invalid_argument
+  /// for a secret shorter than min_secret_bytes (an empty one included).
   static caf::expected<std::shared_ptr<transport_context>>
   with_secret(const std::string& secret);
 
   zmq::context_t& zmq() { return ctx_; }
-  const curve_keys* keys() const { return keys_ ? &*keys_ : nullptr; }
-  zap_stats zap() const { return zap_ ? zap_->stats() : zap_stats{}; }
+  const curve_keys& keys() const { return keys_; }
+  zap_stats zap() const { return zap_->stats(); }
 
 private:
   transport_context() = default;
   zmq::context_t ctx_; // first member: destroyed last
-  std::optional<curve_keys> keys_;
-  std::unique_ptr<zap_handler> zap_;
+  curve_keys keys_;
+  std::unique_ptr<zap_handler> zap_; // never null once make() returned
 };
 
 // -- interfaces (fakes in fake_channel.hpp) -------------------------------------

@@ -62,6 +62,22 @@ TEST_F(GateTest, WrongSecretIsRefusedAndLearnsNothing) {
   EXPECT_EQ(state<gate_state>(gate).refused, 1u);
 }
 
+// Every run has a secret; a MAC under an empty key (what loopback runs once
+// used) is never computed, and a gate given none admits nobody.
+TEST_F(GateTest, AGateWithoutARealSecretAdmitsNobody) {
+  auto keyless = spawn(gate_actor, gate_settings{"", controller, 4, 30s});
+  auto p = spawn(joiner, keyless);
+  caf::anon_send(p, join_atom::value, std::string{"w"});
+  run();
+  auto& js = state<joiner_state>(p);
+  ASSERT_EQ(js.nonces.size(), 1u);
+  EXPECT_FALSE(join_proof("", js.nonces[0], "w"));
+  caf::anon_send(p, join_atom::value, std::string{"w"}, js.nonces[0], std::string(64, '0'));
+  run();
+  EXPECT_TRUE(js.handles.empty());
+  EXPECT_EQ(js.errors.size(), 1u);
+}
+
 TEST_F(GateTest, ANonceIsGoodForOneAttemptOnly) {
   auto nonce = challenge("w");
   answer("w", nonce, "wrong-secret-0000000");

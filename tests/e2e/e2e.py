@@ -563,6 +563,8 @@ def head_killed(binary):
         err.wait(lambda l: (progress(l) or (0, 0))[0] >= 51, 180, "51 trained steps")
         with open(os.path.join(out, "head.json")) as f:
             head = json.load(f)["pid"]
+        with open(os.path.join(out, "secret")) as f:
+            secret_before = f.read()
         os.kill(head, signal.SIGKILL)
         t0 = time.monotonic()
         err.wait(lambda l: "restarting it from the newest checkpoint" in l, 30,
@@ -586,6 +588,9 @@ def head_killed(binary):
           "the workers were never restarted: same pids %s" % pids)
     check(sum(1 for e in ev if e["event"] == "head_start") == 2, "one head restart")
     check(se.count("rejoined") >= 2, "both workers rejoined the restarted head")
+    check_run_secret(out)
+    with open(os.path.join(out, "secret")) as f:
+        check(f.read() == secret_before, "the restarted head reused RUN_DIR/secret")
     rc, a = audit(binary, out)
     check(rc == 0 and a["duplicated_problems"]["count"] == 0 and a["lost_problems"]["count"] == 0
           and a["skipped_problems"]["count"] == 0 and a["regenerated"] > 0,
@@ -624,8 +629,19 @@ def exact_resume(binary):
         byte = f.read(1)
         f.seek(100)
         f.write(bytes([byte[0] ^ 0x40]))
+    # A run secret that group members may read is refused, not reused.
+    secret = os.path.join(b, "secret")
+    with open(secret) as f:
+        secret_before = f.read()
+    os.chmod(secret, 0o640)
+    rc, so, se = run(binary, ["resume", b, "--quiet"], timeout=300)
+    check(rc == 2 and secret in se and "group or others" in se,
+          "resume refuses a group-readable RUN_DIR/secret (rc=%d, %s)" % (rc, se[-300:]))
+    os.chmod(secret, 0o600)
     rc, so, se = run(binary, ["resume", b, "--quiet"], timeout=300)
     check(rc == 0, "tandem resume finished the run (rc=%d, %s)" % (rc, se[-400:]))
+    with open(secret) as f:
+        check(f.read() == secret_before, "the resumed run kept its secret")
     check(("skipping checkpoint %s: weights.bin: checksum mismatch" % steps[-1]) in se
           and ("resuming from %s" % os.path.join(ckdir, steps[-2])) in se,
           "the damaged %s was skipped, %s used: %s" % (steps[-1], steps[-2], se[-300:]))
@@ -715,16 +731,65 @@ def durable_failures(binary):
           "resume under another model shape refused, field named (rc=%d, %s)" % (rc, se[-300:]))
 
 
+def zmtp_null_probe(port):
+    """Speaks ZMTP 3.0 with the NULL mechanism (no key at all) to
+    127.0.0.1:port: (the mechanism the server's greeting names, whether the
+    server then closed the connection)."""
+    greeting = (b"\xff" + b"\0" * 8 + b"\x7f" + b"\x03\x00" + b"NULL".ljust(20, b"\0")
+                + b"\0" * 32)
+    with socket.create_connection(("127.0.0.1", port), 5) as s:
+        s.settimeout(5)
+        # Signature and major version first: libzmq then sends the rest of
+        # its greeting (it hangs up before that once it has read a whole
+        # greeting naming another mechanism).
+        s.sendall(greeting[:11])
+        got = b""
+        try:
+            while len(got) < 64:
+                chunk = s.recv(64 - len(got))
+                if not chunk:
+                    break
+                got += chunk
+            # The rest of the NULL greeting and a NULL READY command (socket
+            # type PUSH): a NULL server would answer READY; this one must
+            # hang up instead.
+            body = b"\x05READY" + b"\x0bSocket-Type" + struct.pack(">I", 4) + b"PUSH"
+            s.sendall(greeting[11:] + b"\x04" + bytes([len(body)]) + body)
+            closed = s.recv(1024) == b""
+        except (ConnectionResetError, BrokenPipeError):
+            closed = True  # a hang-up with our bytes unread: a reset
+        except socket.timeout:
+            closed = False
+    return got[12:32].rstrip(b"\0").decode("ascii", "replace"), closed
+
+
 def local_3proc(binary):
     out = tempfile.mkdtemp(prefix="tandem-e2e6-")
     cfg = os.path.join(HERE, "..", "..", "configs", "local-3proc", "run.yaml")
-    rc, so, se = run(binary, ["run", cfg, "--steps", "40", "--output", out, "--quiet"], timeout=600)
+    p, err = start([binary, "run", cfg, "--steps", "40", "--output", out, "--quiet"])
+    try:
+        ports = err.wait(lambda l: re.search(r"data plane: rollouts tcp://127.0.0.1:(\d+), "
+                                             r"weights tcp://127.0.0.1:(\d+)", l),
+                         120, "the data plane's ports")
+        # A local process without the run's secret: both ZeroMQ ports answer
+        # only CURVE and hang up on a client that offers no key.
+        for port in (int(ports.group(1)), int(ports.group(2))):
+            mechanism, closed = zmtp_null_probe(port)
+            check(mechanism == "CURVE" and closed,
+                  "port %d requires CURVE and drops a keyless client (%s, closed=%s)"
+                  % (port, mechanism, closed))
+        se = err.rest(timeout=600)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    rc = p.returncode
     check(rc == 0, "3-process topology run exits 0 (rc=%d, %s)" % (rc, se[-500:]))
     check(se.count("joined") == 2, "both sampler processes joined the head")
     rows = metrics(out)
     check(len(rows) == 40 and all(r["samplers"] == 2 for r in rows),
           "all 40 steps trained with the two remote samplers")
     check("data plane: rollouts tcp://127.0.0.1:" in se, "the head bound the ZeroMQ data plane")
+    check_run_secret(out)
     s = summary(out)
     check(s["groups_consumed"] > 0 and s["data_plane_groups"] >= s["groups_consumed"],
           "every consumed group arrived over ZeroMQ (%d of %d)"
@@ -759,11 +824,21 @@ def scale(binary):
     try:
         head = err.wait(lambda l: re.search(r"head on (\S+),", l), 60, "the head address").group(1)
         err.wait(phase(1, 31), 120, "30 steps with 1 sampler")
-        rc, so, se = run(binary, ["scale", head, "sampler=4"], timeout=60)
+        check_run_secret(out)
+        # Without the run's secret, status and scale are refused before they
+        # connect (exit 2); with --run-dir they read RUN_DIR/secret.
+        for cmd in (["status", head], ["scale", head, "sampler=4"]):
+            rc, so, se = run(binary, cmd, timeout=60)
+            check(rc == 2 and "no secret given" in se,
+                  "%s without a secret: exit 2 and why (rc=%d, %s)" % (cmd[0], rc, se.strip()))
+        rc, so, se = run(binary, ["status", head, "--run-dir", out], timeout=60)
+        check(rc == 0 and so.startswith("{"), "status with --run-dir (rc=%d, %s%s)"
+              % (rc, so.strip(), se.strip()))
+        rc, so, se = run(binary, ["scale", head, "sampler=4", "--run-dir", out], timeout=60)
         check(rc == 0 and so.startswith("starting 3"), "scale to 4 accepted: " + so.strip() + se)
         first4 = err.wait(phase(4, 0), 120, "the 4 samplers")[0]
         err.wait(phase(4, first4 + 60), 120, "60 steps with 4 samplers")
-        rc, so, se = run(binary, ["scale", head, "sampler=2"], timeout=60)
+        rc, so, se = run(binary, ["scale", head, "sampler=2", "--run-dir", out], timeout=60)
         check(rc == 0 and so.startswith("retiring 2"), "scale to 2 accepted: " + so.strip() + se)
         se = err.rest(timeout=300)
     finally:
@@ -783,6 +858,15 @@ def scale(binary):
           % (s["groups_consumed"], s["reports_rejected"]))
     check(s["staleness_violations"] == 0 and all(r["staleness_max"] <= 1 for r in rows),
           "staleness bound held throughout")
+
+
+def check_run_secret(out):
+    """A run whose config names no secret has RUN_DIR/secret, mode 0600."""
+    path = os.path.join(out, "secret")
+    mode = os.stat(path).st_mode & 0o777
+    check(mode == 0o600, "%s has mode %o (want 600)" % (path, mode))
+    with open(path) as f:
+        check(len(f.read().strip()) >= 64, "the generated secret holds 32 random bytes (hex)")
 
 
 def free_ports():
@@ -818,6 +902,17 @@ def rejoin_config(tmp, control, data, rejoin_s):
     text = text.replace("control_port: 47610, data_port: 47611",
                         "control_port: %d, data_port: %d" % (control, data))
     text = text.replace("rejoin_s: 60", "rejoin_s: %g" % rejoin_s)
+    # The worker outlives its run and joins the next run's head: both runs
+    # must name the same secret (a run that names none gets its own in
+    # RUN_DIR/secret, which the next run would not share).
+    secret = os.path.join(tmp, "secret")
+    if not os.path.exists(secret):
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, b"e2e-rejoin-secret-0123456789abcdef\n")
+        os.close(fd)
+    transports = "  transports: {rollouts: zmq, weights: zmq}\n"
+    check(transports in text, "the rejoin config has its transports line")
+    text = text.replace(transports, transports + "  security: {secret_file: %s}\n" % secret)
     path = os.path.join(tmp, "rejoin_%g.yaml" % rejoin_s)
     with open(path, "w") as f:
         f.write(text)

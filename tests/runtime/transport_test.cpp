@@ -5,6 +5,11 @@
 #include <random>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "runtime/error.hpp"
@@ -58,16 +63,24 @@ rollout_channel_options quiet(std::string endpoint) {
   return o;
 }
 
-std::shared_ptr<transport_context> plain_ctx() {
-  auto ctx = transport_context::make();
-  EXPECT_TRUE(ctx);
-  return *ctx;
-}
-
 std::shared_ptr<transport_context> secret_ctx(const std::string& secret) {
   auto ctx = transport_context::with_secret(secret);
   EXPECT_TRUE(ctx) << describe(ctx.error());
   return *ctx;
+}
+
+// Channel tests: every context runs CURVE, so one keyed by the test secret.
+std::shared_ptr<transport_context> test_ctx() {
+  return secret_ctx(test_secret);
+}
+
+// A hand-made PUSH socket of `ctx` that holds the run's client keys (to
+// send what no rollout_sender would).
+zmq::socket_t raw_push(transport_context& ctx, int linger_ms) {
+  zmq::socket_t raw(ctx.zmq(), zmq::socket_type::push);
+  raw.set(zmq::sockopt::linger, linger_ms);
+  EXPECT_FALSE(apply_curve_client(raw, ctx.keys()));
+  return raw;
 }
 
 } // namespace
@@ -204,7 +217,7 @@ TEST(FakeChannel, BlocksAtCapacityUntilTheDeadline) {
 // -- rollouts over PUSH/PULL ---------------------------------------------------------
 
 TEST(RolloutChannel, RolloutsRoundTripOverTcp) {
-  auto ctx = plain_ctx();
+  auto ctx = test_ctx();
   auto rx = rollout_receiver::bind(ctx, quiet("tcp://127.0.0.1:*"));
   ASSERT_TRUE(rx) << describe(rx.error());
   auto opts = quiet((*rx)->endpoint());
@@ -225,11 +238,10 @@ TEST(RolloutChannel, RolloutsRoundTripOverTcp) {
 }
 
 TEST(RolloutChannel, GarbageFrameIsCountedAndSkipped) {
-  auto ctx = plain_ctx();
+  auto ctx = test_ctx();
   auto rx = rollout_receiver::bind(ctx, quiet("tcp://127.0.0.1:*"));
   ASSERT_TRUE(rx);
-  zmq::socket_t raw(ctx->zmq(), zmq::socket_type::push);
-  raw.set(zmq::sockopt::linger, 100);
+  auto raw = raw_push(*ctx, 100);
   raw.connect((*rx)->endpoint());
   raw.send(zmq::str_buffer("definitely not a frame"), zmq::send_flags::none);
   auto good = encode_frame(sample_frame());
@@ -242,7 +254,7 @@ TEST(RolloutChannel, GarbageFrameIsCountedAndSkipped) {
 }
 
 TEST(RolloutChannel, SenderAtHwmWithoutReceiverTimesOutWithinItsDeadline) {
-  auto ctx = plain_ctx();
+  auto ctx = test_ctx();
   // Port 1 (tcpmux) has no listener; a freed ephemeral port could be taken
   // by another process's listener between unbind and connect.
   auto opts = quiet("tcp://127.0.0.1:1");
@@ -267,14 +279,13 @@ TEST(RolloutChannel, SenderAtHwmWithoutReceiverTimesOutWithinItsDeadline) {
 }
 
 TEST(RolloutChannel, OversizedMessageIsDroppedByLibzmq) {
-  auto ctx = plain_ctx();
+  auto ctx = test_ctx();
   auto opts = quiet("tcp://127.0.0.1:*");
   opts.max_frame_bytes = 64 * 1024;
   auto rx = rollout_receiver::bind(ctx, opts);
   ASSERT_TRUE(rx);
   {
-    zmq::socket_t raw(ctx->zmq(), zmq::socket_type::push);
-    raw.set(zmq::sockopt::linger, 500);
+    auto raw = raw_push(*ctx, 500);
     raw.connect((*rx)->endpoint());
     std::vector<char> big(128 * 1024, 'z');
     raw.send(zmq::buffer(big), zmq::send_flags::none);
@@ -339,7 +350,7 @@ weights_subscriber_options sub_opts(std::string endpoint) {
 } // namespace
 
 TEST(WeightsChannel, SubscriberReceivesTheNewestCompleteVersion) {
-  auto ctx = plain_ctx();
+  auto ctx = test_ctx();
   auto pub = weights_publisher::bind(ctx, pub_opts());
   ASSERT_TRUE(pub) << describe(pub.error());
   ASSERT_FALSE((*pub)->publish(1, blob_of(1, 10500)));
@@ -361,7 +372,7 @@ TEST(WeightsChannel, SubscriberReceivesTheNewestCompleteVersion) {
 }
 
 TEST(WeightsChannel, LateSubscriberSkipsIntermediateVersions) {
-  auto ctx = plain_ctx();
+  auto ctx = test_ctx();
   auto pub = weights_publisher::bind(ctx, pub_opts());
   ASSERT_TRUE(pub);
   ASSERT_FALSE((*pub)->publish(1, blob_of(1, 3000)));
@@ -387,7 +398,7 @@ TEST(WeightsChannel, LateSubscriberSkipsIntermediateVersions) {
 }
 
 TEST(WeightsChannel, FetchWithoutPublisherTimesOut) {
-  auto ctx = plain_ctx();
+  auto ctx = test_ctx();
   auto sub = weights_subscriber::connect(ctx, sub_opts("tcp://127.0.0.1:1"));
   ASSERT_TRUE(sub);
   auto started = clock::now();
@@ -453,10 +464,93 @@ TEST(Auth, ClientWithAWrongSecretGetsNothingThrough) {
   EXPECT_FALSE(delivered(server, client, 500ms));
 }
 
-TEST(Auth, ClientWithoutCurveGetsNothingThrough) {
-  auto server = secret_ctx(test_secret);
-  EXPECT_FALSE(delivered(server, plain_ctx(), 500ms));
+TEST(Auth, AContextNeedsASecret) {
+  auto none = transport_context::with_secret("");
+  ASSERT_FALSE(none);
+  EXPECT_TRUE(is(none.error(), errc::invalid_argument)) << describe(none.error());
+  EXPECT_FALSE(transport_context::with_secret("too short"));
+}
+
+namespace {
+
+// A plain TCP connection to `endpoint` (tcp://127.0.0.1:PORT) that writes
+// `bytes` and closes: no ZeroMQ, no key.
+void write_raw_tcp(const std::string& endpoint, const std::string& bytes) {
+  auto colon = endpoint.rfind(':');
+  ASSERT_NE(colon, std::string::npos);
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(endpoint.substr(colon + 1))));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  EXPECT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(bytes.size()));
+  ::close(fd);
+}
+
+} // namespace
+
+// A local process with no key at all: a plain ZeroMQ socket (NULL mechanism)
+// against the always-CURVE receiver.
+TEST(Auth, PlainZeroMqClientGetsNothingThrough) {
+  auto server = test_ctx();
+  auto rx = rollout_receiver::bind(server, quiet("tcp://127.0.0.1:*"));
+  ASSERT_TRUE(rx);
+  zmq::context_t bare;
+  zmq::socket_t plain(bare, zmq::socket_type::push);
+  plain.set(zmq::sockopt::linger, 0);
+  plain.connect((*rx)->endpoint());
+  auto good = encode_frame(sample_frame());
+  (void) plain.send(zmq::buffer(good), zmq::send_flags::dontwait);
+  EXPECT_TRUE(is((*rx)->recv(in(500ms)).error(), errc::timeout));
+  EXPECT_EQ((*rx)->stats().frames, 0u);
+  EXPECT_EQ((*rx)->stats().malformed, 0u); // nothing reached the decoder
   EXPECT_EQ(server->zap().accepted, 0u);
+}
+
+// The same for the weights server: a plain DEALER's hello is never answered.
+TEST(Auth, PlainZeroMqClientGetsNoWeights) {
+  auto server = test_ctx();
+  auto pub = weights_publisher::bind(server, pub_opts());
+  ASSERT_TRUE(pub);
+  ASSERT_FALSE((*pub)->publish(1, blob_of(1, 3000)));
+  zmq::context_t bare;
+  zmq::socket_t plain(bare, zmq::socket_type::dealer);
+  plain.set(zmq::sockopt::linger, 0);
+  plain.set(zmq::sockopt::rcvtimeo, 300);
+  plain.connect((*pub)->endpoint());
+  frame hello{frame_kind::hello, "intruder", 0, {}};
+  auto bytes = encode_frame(hello);
+  (void) plain.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+  EXPECT_TRUE(is((*pub)->serve_one(in(500ms)), errc::timeout));
+  zmq::message_t answer;
+  EXPECT_FALSE(plain.recv(answer, zmq::recv_flags::none));
+  EXPECT_EQ((*pub)->stats().requests, 0u);
+  EXPECT_EQ((*pub)->stats().malformed, 0u);
+}
+
+// Raw bytes on the port (no ZMTP greeting, then a NULL-mechanism greeting
+// and garbage) never reach the decoder; a keyed client still gets through.
+TEST(Auth, RawBytesReachNoDecoderAndTheChannelStaysUsable) {
+  auto server = test_ctx();
+  auto rx = rollout_receiver::bind(server, quiet("tcp://127.0.0.1:*"));
+  ASSERT_TRUE(rx);
+  std::string garbage(4096, '\0');
+  for (size_t i = 0; i < garbage.size(); ++i)
+    garbage[i] = static_cast<char>(i * 7 + 3);
+  write_raw_tcp((*rx)->endpoint(), garbage);
+  std::string greeting("\xff\0\0\0\0\0\0\0\x01\x7f\x03\x00NULL", 16);
+  greeting.resize(64, '\0');
+  write_raw_tcp((*rx)->endpoint(), greeting + garbage);
+  auto tx = rollout_sender::connect(test_ctx(), quiet((*rx)->endpoint()));
+  ASSERT_TRUE(tx);
+  ASSERT_FALSE((*tx)->send(sample_frame(), in(2s)));
+  auto f = (*rx)->recv(in(2s));
+  ASSERT_TRUE(f) << describe(f.error());
+  EXPECT_EQ((*rx)->stats().frames, 1u);
+  EXPECT_EQ((*rx)->stats().malformed, 0u);
 }
 
 TEST(Auth, ClientKnowingOnlyTheServerKeyIsRefusedByZap) {
