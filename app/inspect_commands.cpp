@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "app/commands.hpp"
+#include "app/input_checks.hpp"
 #include "runtime/cli_flags.hpp"
 #include "topology/plan.hpp"
 #include "topology/run_loader.hpp"
@@ -11,8 +12,9 @@ namespace tandem {
 
 int validate_command(const args& a) {
   command_line cl("tandem validate CONFIG...",
-                  "check run files and print every problem as FILE:LINE:COL: field: message "
-                  "(exit 2 if any)");
+                  "check run files and everything a run of them reads (datasets line by line, "
+                  "tokenizer.json, the checkpoint's config.json and safetensors headers); print "
+                  "every problem as FILE:LINE[:COL]: field: message (exit 2 if any)");
   cl.positional("CONFIG", "run files", 1, -1);
   if (auto code = parse_or_exit(cl, a))
     return *code;
@@ -21,9 +23,14 @@ int validate_command(const args& a) {
     auto run = load_run(path);
     for (auto& i : run.issues)
       std::cerr << i.to_string() << "\n";
-    if (run.ok())
+    // A valid run file: read what the run would read (datasets, weights).
+    auto inputs = run.ok() ? check_run_inputs(run.config) : std::vector<std::string>{};
+    for (auto& problem : inputs)
+      std::cerr << problem << "\n";
+    const bool ok = run.ok() && inputs.empty();
+    if (ok)
       std::cout << path << ": ok\n";
-    all_ok &= run.ok();
+    all_ok &= ok;
   }
   return all_ok ? 0 : 2;
 }
