@@ -78,6 +78,18 @@ TEST(InputErrors, ValidateReadsEveryDatasetLineAndReportsEachBadOne) {
   EXPECT_FALSE(has(o, ": ok")) << o.out;
 }
 
+TEST(InputErrors, ValidateReportsDatasetLinesAlongsideTheRunFilesOwnProblems) {
+  tandem::test::temp_dir dir;
+  const auto dataset = dir / "data.jsonl";
+  write(dataset, "{\"prompt\": \"1+1=\"}\n");
+  const auto cfg = jsonl_config(dir, dataset, "learner: {lr: -1}\n");
+  auto o = run_tandem("validate " + cfg);
+  EXPECT_EQ(o.code, 2) << o.out;
+  EXPECT_TRUE(has(o, cfg + ":3:")) << o.out;
+  EXPECT_TRUE(has(o, "learner.lr")) << o.out;
+  EXPECT_TRUE(has(o, dataset + ":1: field 'answer': missing")) << o.out;
+}
+
 TEST(InputErrors, RunRefusesAFiftyThousandDigitAnswerWithItsLine) {
   tandem::test::temp_dir dir;
   const auto dataset = dir / "data.jsonl";
