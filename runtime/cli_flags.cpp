@@ -77,10 +77,8 @@ caf::expected<host_port> parse_host_port(const std::string& text) {
     const auto colon = text.rfind(':');
     if (colon == std::string::npos)
       return bad("expected HOST:PORT");
-    out.host = text.substr(0, colon);
+    out.host = text.substr(0, colon); // "::1:7000" too: the head writes bind_host:port
     port = text.substr(colon + 1);
-    if (out.host.find(':') != std::string::npos)
-      return bad("an IPv6 host must be bracketed: [HOST]:PORT");
   }
   auto p = parse_port(port);
   if (!p && parse_integer(port))

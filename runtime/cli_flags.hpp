@@ -114,7 +114,8 @@ struct host_port {
   uint16_t port = 0;
 };
 
-/// "HOST:PORT" or "[V6HOST]:PORT": a non-empty host and a parse_port port.
+/// "HOST:PORT" or "[V6HOST]:PORT" (an unbracketed IPv6 host ends at the
+/// last ':'): a non-empty host and a parse_port port.
 /// errc::invalid_argument naming the text and what is wrong, e.g.
 /// "host:99999: port 99999 is out of range 1..65535".
 caf::expected<host_port> parse_host_port(const std::string& text);
