@@ -54,8 +54,20 @@ caf::expected<std::string> secret_from(const command_line& cl) {
   return s;
 }
 
+// An error's own words, without the errc name describe() puts first.
+std::string context_text(const caf::error& err) {
+  const auto& ctx = err.context();
+  if (ctx.size() == 1 && ctx.match_element<std::string>(0))
+    return ctx.get_as<std::string>(0);
+  return describe(err);
+}
+
 int ask(const std::string& head, const caf::message& question, const command_line& cl,
         const char* command) {
+  if (auto addr = parse_host_port(head); !addr) {
+    std::cerr << command << ": HOST:PORT " << context_text(addr.error()) << "\n";
+    return 2;
+  }
   auto secret = secret_from(cl);
   if (!secret) {
     std::cerr << command << ": " << describe(secret.error()) << "\n";

@@ -29,6 +29,7 @@
 #include "app/model_source.hpp"
 #include "runtime/cli_flags.hpp"
 #include "runtime/error.hpp"
+#include "runtime/utf8.hpp"
 #include "tasks/bpe_task_tokenizer.hpp"
 #include "wiring/components.hpp"
 #include "wiring/evaluation.hpp"
@@ -218,6 +219,10 @@ int generate_command(const args& a) {
     return *code;
   if (!cl.given("--prompt")) {
     std::cerr << "tandem generate: --prompt TEXT is required\n";
+    return 2;
+  }
+  if (auto bad = utf8_problem(cl.value("--prompt")); !bad.empty()) {
+    std::cerr << "tandem generate: --prompt: " << bad << "\n";
     return 2;
   }
   if (auto f = run_generate(cl)) {

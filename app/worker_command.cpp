@@ -290,6 +290,15 @@ int worker_command(const args& a) {
     std::cerr << "tandem worker: --config and --head are required\n";
     return 2;
   }
+  if (auto addr = parse_host_port(cl.value("--head")); !addr) {
+    const auto& ctx = addr.error().context();
+    std::cerr << "tandem worker: --head "
+              << (ctx.size() == 1 && ctx.match_element<std::string>(0)
+                    ? ctx.get_as<std::string>(0)
+                    : describe(addr.error()))
+              << "\n";
+    return 2;
+  }
   // A worker never outlives the process that started it (tandem run, tandem
   // node, tandem scale, or a supervisor that outlives its heads): the death
   // signal covers a parent dying from now on, the pid check one that died

@@ -35,15 +35,12 @@ void on_signal(int) { stop_requested = true; }
 
 caf::expected<caf::actor> connect_to(caf::actor_system& sys, const std::string& addr,
                                      double timeout_s) {
-  auto colon = addr.rfind(':');
-  if (colon == std::string::npos)
-    return make_error(errc::invalid_argument, "expected HOST:PORT, got " + addr);
-  auto port = parse_integer(addr.substr(colon + 1));
-  if (!port || *port < 1 || *port > 65535)
-    return make_error(errc::invalid_argument, "bad port in " + addr);
+  auto hp = parse_host_port(addr);
+  if (!hp)
+    return hp.error();
   auto t0 = clock_type::now();
   for (;;) {
-    auto h = sys.middleman().remote_actor(addr.substr(0, colon), static_cast<uint16_t>(*port));
+    auto h = sys.middleman().remote_actor(hp->host, hp->port);
     if (h)
       return *h;
     if (since(t0) > timeout_s)

@@ -84,8 +84,8 @@ std::optional<console_target> parse_address(std::string text) {
     t.host = text.substr(0, colon);
     port = text.substr(colon + 1);
   }
-  auto p = parse_integer(port);
-  if (t.host.empty() || !p || *p < 1 || *p > 65535)
+  auto p = parse_port(port);
+  if (t.host.empty() || !p)
     return std::nullopt;
   t.port = static_cast<int>(*p);
   bool v6 = t.host.find(':') != std::string::npos;

@@ -15,7 +15,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <regex>
 #include <set>
 
 #include "runtime/error.hpp"
@@ -83,13 +82,12 @@ caf::expected<std::map<std::string, std::string>> read_index(const std::string& 
   return out;
 }
 
-// Reads every header of the checkpoint; `map` (empty for a single file)
-// must agree with where each tensor actually is.
-caf::error read_headers(const std::string& dir, std::vector<safetensors_header>& files,
-                        std::map<std::string, std::string>& map) {
+// The weight files of `dir`: model.safetensors, else the shards its index
+// names (`map`: HF name -> shard).
+caf::error list_weight_files(const std::string& dir, std::vector<std::string>& names,
+                             std::map<std::string, std::string>& map) {
   const auto single = (fs::path(dir) / single_file).string();
   const auto index = (fs::path(dir) / index_file).string();
-  std::vector<std::string> names;
   if (fs::exists(single)) {
     names.push_back(single_file);
   } else if (fs::exists(index)) {
@@ -104,6 +102,16 @@ caf::error read_headers(const std::string& dir, std::vector<safetensors_header>&
   } else {
     return make_error(errc::io_failure, dir + ": no " + single_file + " or " + index_file);
   }
+  return {};
+}
+
+// Reads every header of the checkpoint; `map` (empty for a single file)
+// must agree with where each tensor actually is.
+caf::error read_headers(const std::string& dir, std::vector<safetensors_header>& files,
+                        std::map<std::string, std::string>& map) {
+  std::vector<std::string> names;
+  if (auto err = list_weight_files(dir, names, map))
+    return err;
   for (const auto& n : names) {
     auto h = read_safetensors_header((fs::path(dir) / n).string());
     if (!h)
@@ -262,13 +270,26 @@ std::string index_json(const std::vector<hf_tensor_ref>& tensors,
   return out + "\n  }\n}\n";
 }
 
+// "model-DDDDD-of-DDDDD.safetensors" (shard_name's form), checked by
+// position: a directory's file names are not ours to feed to a regex engine.
+bool is_shard_name(const std::string& name) {
+  static const std::string form = "model-#####-of-#####.safetensors";
+  if (name.size() != form.size())
+    return false;
+  for (size_t i = 0; i < form.size(); ++i) {
+    const bool digit = name[i] >= '0' && name[i] <= '9';
+    if (form[i] == '#' ? !digit : name[i] != form[i])
+      return false;
+  }
+  return true;
+}
+
 // Files of an earlier save that the new one does not replace.
 caf::error remove_stale(const fs::path& dir, const std::set<std::string>& written) {
-  static const std::regex shard{R"(model-[0-9]{5}-of-[0-9]{5}\.safetensors)"};
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const auto name = entry.path().filename().string();
-    const bool ours = name == single_file || name == index_file || std::regex_match(name, shard);
+    const bool ours = name == single_file || name == index_file || is_shard_name(name);
     if (ours && written.count(name) == 0 && !fs::remove(entry.path(), ec))
       return make_error(errc::io_failure, "cannot remove stale " + entry.path().string());
   }
@@ -299,6 +320,31 @@ caf::error read_hf_weights(const std::string& dir, const std::vector<hf_tensor_s
   for (size_t i = 0; i < specs.size(); ++i)
     if (auto err = load_one(specs[i], found->at(to_hf_name(specs[i].name)), i, sink))
       return err;
+  return {};
+}
+
+std::vector<caf::error> check_hf_weights(const std::string& dir,
+                                         const std::vector<hf_tensor_spec>& specs) {
+  std::vector<safetensors_header> files;
+  std::map<std::string, std::string> map;
+  std::vector<std::string> names;
+  if (auto err = list_weight_files(dir, names, map))
+    return {err};
+  std::vector<caf::error> errors;
+  for (const auto& n : names) {
+    auto h = read_safetensors_header((fs::path(dir) / n).string());
+    if (h)
+      files.push_back(std::move(*h));
+    else
+      errors.push_back(h.error());
+  }
+  if (!errors.empty())
+    return errors;
+  auto found = locate_all(dir, files, map);
+  if (!found)
+    return {found.error()};
+  if (auto err = check_complete(dir, specs, *found))
+    return {err};
   return {};
 }
 

@@ -76,6 +76,15 @@ using hf_tensor_sink = std::function<caf::error(size_t index, const std::vector<
 caf::error read_hf_weights(const std::string& dir, const std::vector<hf_tensor_spec>& specs,
                            const hf_tensor_sink& sink);
 
+/// What read_hf_weights checks before it reads any tensor data, without
+/// reading it: every safetensors header of `dir` (JSON, dtypes, shapes, each
+/// tensor's byte extent inside its file, so a truncated file is caught), the
+/// index, and that the checkpoint holds exactly `specs` with float dtypes.
+/// One error per broken file, naming it (and the tensor); the whole
+/// checkpoint is checked against `specs` only when every file reads.
+std::vector<caf::error> check_hf_weights(const std::string& dir,
+                                         const std::vector<hf_tensor_spec>& specs);
+
 /// A float32 tensor to save, under its tandem name.
 struct hf_tensor_ref {
   std::string name;

@@ -1,12 +1,15 @@
 // cli_flags.cpp: declaration, strict value parsing and help text.
 #include "runtime/cli_flags.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <iostream>
 #include <cstdlib>
 #include <limits>
 #include <stdexcept>
+
+#include "runtime/error.hpp"
 
 namespace tandem {
 
@@ -49,6 +52,43 @@ std::optional<uint64_t> parse_size(const std::string& text) {
   if (!v || *v < 0 || uint64_t(*v) > std::numeric_limits<uint64_t>::max() / scale)
     return std::nullopt;
   return uint64_t(*v) * scale;
+}
+
+std::optional<uint16_t> parse_port(const std::string& text) {
+  auto v = parse_integer(text);
+  if (!v || *v < 1 || *v > 65535)
+    return std::nullopt;
+  return static_cast<uint16_t>(*v);
+}
+
+caf::expected<host_port> parse_host_port(const std::string& text) {
+  auto bad = [&](const std::string& why) {
+    return make_error(errc::invalid_argument, "'" + text + "': " + why);
+  };
+  host_port out;
+  std::string port;
+  if (!text.empty() && text[0] == '[') {
+    const auto close = text.find(']');
+    if (close == std::string::npos || text.compare(close + 1, 1, ":") != 0)
+      return bad("expected [IPV6]:PORT");
+    out.host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos)
+      return bad("expected HOST:PORT");
+    out.host = text.substr(0, colon); // "::1:7000" too: the head writes bind_host:port
+    port = text.substr(colon + 1);
+  }
+  auto p = parse_port(port);
+  if (!p && parse_integer(port))
+    return bad("port " + port + " is out of range 1..65535");
+  if (!p)
+    return bad("the port must be a whole number 1..65535, got '" + port + "'");
+  if (out.host.empty())
+    return bad("the host is empty (expected HOST:PORT)");
+  out.port = *p;
+  return out;
 }
 
 command_line::command_line(std::string usage, std::string summary)
@@ -245,13 +285,29 @@ uint64_t command_line::as_size(const std::string& flag) const {
   return parse_size(value(flag)).value_or(0);
 }
 
+std::string command_line::command() const {
+  std::string out;
+  size_t i = 0;
+  while (i < usage_.size()) {
+    const size_t end = std::min(usage_.find(' ', i), usage_.size());
+    const auto word = usage_.substr(i, end - i);
+    if (word.empty() || word.find_first_not_of("abcdefghijklmnopqrstuvwxyz-") != std::string::npos
+        || word[0] == '-')
+      break;
+    out += (out.empty() ? "" : " ") + word;
+    i = end + 1;
+  }
+  return out;
+}
+
 std::optional<int> parse_or_exit(command_line& cl, const std::vector<std::string>& args) {
   switch (cl.parse(args)) {
     case command_line::status::help:
       std::cout << cl.help();
       return 0;
     case command_line::status::error:
-      std::cerr << cl.error() << "\n" << cl.help().substr(0, cl.help().find('\n') + 1)
+      std::cerr << cl.command() << ": " << cl.error() << "\n"
+                << cl.help().substr(0, cl.help().find('\n') + 1)
                 << "(--help lists every flag)\n";
       return 2;
     default:

@@ -12,6 +12,8 @@
 //     numbers are finite decimals (strtod over the whole text); sizes are an
 //     integer with an optional K/M/G/T suffix (powers of 1024).
 //   - "--flag=value" is accepted as well as "--flag value".
+//   - Ports are whole numbers 1..65535 (parse_port); HOST:PORT addresses go
+//     through parse_host_port, whose error says what is wrong with the port.
 // Values are read back by name after a successful parse; reading a flag that
 // was never declared is a programming error and throws std::logic_error
 // (never reached by user input).
@@ -24,6 +26,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <caf/expected.hpp>
 
 namespace tandem {
 
@@ -57,6 +61,8 @@ public:
   const std::string& error() const { return error_; }
   /// Usage, summary, positionals and every flag with its default.
   std::string help() const;
+  /// The command words of the usage ("tandem bench pipeline"), for errors.
+  std::string command() const;
 
   bool given(const std::string& flag) const;
   bool on(const std::string& flag) const; // a toggle
@@ -98,5 +104,20 @@ std::optional<int> parse_or_exit(command_line& cl, const std::vector<std::string
 std::optional<int64_t> parse_integer(const std::string& text);
 std::optional<double> parse_number(const std::string& text);
 std::optional<uint64_t> parse_size(const std::string& text);
+/// A TCP port: decimal digits, 1..65535; nullopt for anything else
+/// ("99999", "-1", "0", "80x", "").
+std::optional<uint16_t> parse_port(const std::string& text);
+
+/// An address to connect to.
+struct host_port {
+  std::string host; // without brackets for IPv6
+  uint16_t port = 0;
+};
+
+/// "HOST:PORT" or "[V6HOST]:PORT" (an unbracketed IPv6 host ends at the
+/// last ':'): a non-empty host and a parse_port port.
+/// errc::invalid_argument naming the text and what is wrong, e.g.
+/// "host:99999: port 99999 is out of range 1..65535".
+caf::expected<host_port> parse_host_port(const std::string& text);
 
 } // namespace tandem

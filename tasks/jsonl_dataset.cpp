@@ -183,6 +183,30 @@ std::optional<std::string> gsm8k_final_answer(std::string_view solution) {
   return out.substr(first, last - first + 1);
 }
 
+std::vector<std::string> check_jsonl_file(const std::string& path, const text_tokenizer& tok,
+                                          jsonl_schema schema) {
+  std::ifstream in{path};
+  if (!in)
+    return {path + ": cannot open for reading"};
+  std::vector<std::string> problems;
+  size_t rows = 0;
+  std::string line;
+  for (size_t line_no = 1; std::getline(in, line); ++line_no) {
+    if (is_blank(line))
+      continue;
+    problem p;
+    if (auto why = parse_line(line, tok, schema, p); !why.empty())
+      problems.push_back(path + ":" + std::to_string(line_no) + ": " + why);
+    else
+      ++rows;
+  }
+  if (in.bad())
+    problems.push_back(path + ": read error");
+  else if (problems.empty() && rows == 0)
+    problems.push_back(path + ": no rows (empty dataset)");
+  return problems;
+}
+
 caf::expected<std::unique_ptr<jsonl_dataset>>
 jsonl_dataset::load(const std::string& path, const text_tokenizer& tok,
                     uint64_t seed, jsonl_schema schema) {

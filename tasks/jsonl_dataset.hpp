@@ -27,6 +27,14 @@ enum class jsonl_schema : uint8_t {
 /// when there is no "####" or nothing after it.
 std::optional<std::string> gsm8k_final_answer(std::string_view solution);
 
+/// Every problem of the JSONL file at `path` that jsonl_dataset::load
+/// would refuse, one "PATH:LINE: field 'F': problem" (or "PATH:LINE: bad
+/// JSON: ...") per bad line, in line order, all of them (load reports the
+/// first 20); an unreadable or empty file is one "PATH: ..." entry. Empty
+/// when load would accept the file. For `tandem validate`.
+std::vector<std::string> check_jsonl_file(const std::string& path, const text_tokenizer& tok,
+                                          jsonl_schema schema = jsonl_schema::prompt_answer);
+
 /// Loads every line at construction. Each line must be a JSON object with
 /// the fields of `schema` (other fields are ignored); blank lines are
 /// skipped. Errors name file:line and the field (errc::invalid_config).

@@ -8,6 +8,7 @@
 #include <caf/io/all.hpp>
 
 #include "actors/gate.hpp"
+#include "runtime/cli_flags.hpp"
 #include "runtime/error.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/transport/auth.hpp"
@@ -45,18 +46,12 @@ caf::expected<caf::actor> reach_gate(caf::actor_system& sys, const std::string& 
 
 caf::expected<caf::actor> connect_gate(caf::actor_system& sys, const std::string& head,
                                        std::chrono::milliseconds timeout) {
-  auto colon = head.rfind(':');
-  if (colon == std::string::npos)
-    return make_error(errc::invalid_argument, "head address must be HOST:PORT, got " + head);
-  uint16_t port = 0;
-  try {
-    port = static_cast<uint16_t>(std::stoi(head.substr(colon + 1)));
-  } catch (const std::exception&) {
-    return make_error(errc::invalid_argument, "bad port in " + head);
-  }
+  auto addr = parse_host_port(head);
+  if (!addr)
+    return addr.error();
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto h = reach_gate(sys, head.substr(0, colon), port, timeout);
+    auto h = reach_gate(sys, addr->host, addr->port, timeout);
     if (h)
       return *h;
     if (std::chrono::steady_clock::now() > deadline)

@@ -443,11 +443,19 @@ TEST_F(HfCheckpoint, ShardedSaveWritesAnIndexThatReloads) {
   ASSERT_TRUE(again);
   EXPECT_EQ(again->export_weights(), p->export_weights());
   EXPECT_LT(max_logit_diff(*again, expected_for("tiny-llama")), logits_tolerance);
-  // Saving unsharded into the same directory leaves no stale shards behind.
+  // Saving unsharded into the same directory leaves no stale shards behind,
+  // and only files of exactly the shard form are removed.
+  const std::vector<std::string> kept = {"model-00001-of-00003.safetensors.bak",
+                                         "model-0001-of-00003.safetensors",
+                                         "xmodel-00001-of-00003.safetensors"};
+  for (const auto& k : kept)
+    std::ofstream(out + "/" + k) << "keep";
   ASSERT_FALSE(p->save_hf(out));
   EXPECT_FALSE(fs::exists(out + "/model.safetensors.index.json"));
   for (const auto& s : shards)
     EXPECT_FALSE(fs::exists(out + "/" + s)) << s;
+  for (const auto& k : kept)
+    EXPECT_TRUE(fs::exists(out + "/" + k)) << k;
 }
 
 TEST_F(HfCheckpoint, LearnerStartsFromAndSavesHfCheckpoints) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "runtime/cli_flags.hpp"
+#include "runtime/error.hpp"
 
 namespace tandem {
 namespace {
@@ -88,6 +89,59 @@ TEST(CliFlags, StrictNumberParsers) {
   EXPECT_EQ(parse_size("2K"), 2048u);
   EXPECT_EQ(parse_size("3g"), uint64_t{3} << 30);
   EXPECT_FALSE(parse_size("-1M"));
+}
+
+TEST(CliFlags, PortsAreWholeNumbersFromOneTo65535) {
+  EXPECT_EQ(parse_port("1"), 1);
+  EXPECT_EQ(parse_port("65535"), 65535);
+  EXPECT_EQ(parse_port("08080"), 8080);
+  for (auto* bad : {"0", "65536", "99999", "-1", "", "80x", "8e3", "+80", " 80",
+                    "99999999999999999999999"})
+    EXPECT_FALSE(parse_port(bad)) << bad;
+}
+
+TEST(CliFlags, HostPortSaysWhatIsWrongWithThePort) {
+  auto ok = parse_host_port("head.example:7000");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->host, "head.example");
+  EXPECT_EQ(ok->port, 7000);
+  auto v6 = parse_host_port("[::1]:65535");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 65535);
+  auto bare_v6 = parse_host_port("::1:7000"); // as a head bound to ::1 writes it
+  ASSERT_TRUE(bare_v6);
+  EXPECT_EQ(bare_v6->host, "::1");
+  EXPECT_EQ(bare_v6->port, 7000);
+  struct bad {
+    std::string text, says;
+  };
+  for (auto& b : std::vector<bad>{
+         {"host:99999", "port 99999 is out of range 1..65535"},
+         {"host:-1", "port -1 is out of range 1..65535"},
+         {":-1", "port -1 is out of range 1..65535"},
+         {":7000", "the host is empty"},
+         {"host:0", "port 0 is out of range"},
+         {"host:80x", "must be a whole number 1..65535, got '80x'"},
+         {"host:1e3", "got '1e3'"},
+         {"host:", "got ''"},
+         {"host", "expected HOST:PORT"},
+         {"[::1]80", "expected [IPV6]:PORT"},
+       }) {
+    auto r = parse_host_port(b.text);
+    ASSERT_FALSE(r) << b.text;
+    auto why = describe(r.error());
+    EXPECT_NE(why.find(b.says), std::string::npos) << b.text << ": " << why;
+    EXPECT_NE(why.find("'" + b.text + "'"), std::string::npos) << why;
+  }
+}
+
+TEST(CliFlags, CommandIsTheUsagesLeadingWords) {
+  EXPECT_EQ(run_like().command(), "tandem run");
+  EXPECT_EQ(command_line("tandem bench pipeline CONFIG [flags]", "").command(),
+            "tandem bench pipeline");
+  EXPECT_EQ(command_line("tandem worker --config CONFIG", "").command(), "tandem worker");
+  EXPECT_EQ(command_line("tandem status HOST:PORT [flags]", "").command(), "tandem status");
 }
 
 } // namespace

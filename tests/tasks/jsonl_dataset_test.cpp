@@ -197,6 +197,51 @@ TEST(JsonlDataset, ReportsAtMostTwentyErrorsAndCountsTheRest) {
   EXPECT_TRUE(contains(err, "5 more bad lines (25 in all)")) << err;
 }
 
+// The answer that once crashed `tandem run` (a regex recursing once per
+// digit): a bare JSON number of 50,000 digits is refused with its line, and
+// the same digits as a string load as they are.
+TEST(JsonlDataset, AFiftyThousandDigitAnswerIsAnErrorOrTextNeverACrash) {
+  const std::string digits(50000, '7');
+  temp_file bare{"{\"prompt\": \"1+1=\", \"answer\": 2}\n{\"prompt\": \"big\", \"answer\": "
+                 + digits + "}\n"};
+  auto err = load_error(bare.path);
+  EXPECT_TRUE(contains(err, bare.path + ":2: bad JSON: number out of range")) << err;
+  temp_file quoted{"{\"prompt\": \"big\", \"answer\": \"" + digits + "\"}\n"};
+  char_tokenizer tok;
+  auto ds = jsonl_dataset::load(quoted.path, tok, 1);
+  ASSERT_TRUE(ds) << describe(ds.error());
+  EXPECT_EQ((*ds)->rows()[0].answer, digits);
+}
+
+TEST(JsonlDataset, InvalidUtf8InAnAnswerOrPromptNamesTheLine) {
+  temp_file file{"{\"prompt\": \"1+1=\", \"answer\": \"2\"}\n"
+                 "{\"prompt\": \"1+1=\", \"answer\": \"\xC0\xAF\"}\n"
+                 "{\"prompt\": \"\xED\xA0\x80\", \"answer\": \"2\"}\n"
+                 "{\"prompt\": \"1+1=\", \"answer\": \"\xF4\x90\x80\x80\"}\n"};
+  auto err = load_error(file.path);
+  for (int line : {2, 3, 4})
+    EXPECT_TRUE(contains(err, file.path + ":" + std::to_string(line)
+                                + ": bad JSON: invalid UTF-8 in string"))
+      << line << ": " << err;
+}
+
+TEST(JsonlDataset, CheckFileReportsEveryBadLineNotOnlyTwenty) {
+  std::string text = "{\"prompt\": \"1+1=\", \"answer\": \"2\"}\n";
+  for (int i = 0; i < 25; ++i)
+    text += "{\"prompt\": \"1+1=\"}\n";
+  temp_file file{text};
+  char_tokenizer tok;
+  auto problems = check_jsonl_file(file.path, tok);
+  ASSERT_EQ(problems.size(), 25u);
+  EXPECT_EQ(problems.front(), file.path + ":2: field 'answer': missing");
+  EXPECT_EQ(problems.back(), file.path + ":26: field 'answer': missing");
+  temp_file good{"{\"prompt\": \"1+1=\", \"answer\": \"2\"}\n"};
+  EXPECT_TRUE(check_jsonl_file(good.path, tok).empty());
+  temp_file empty{"\n"};
+  EXPECT_EQ(check_jsonl_file(empty.path, tok),
+            std::vector<std::string>{empty.path + ": no rows (empty dataset)"});
+}
+
 // YAML forms that the YAML parser used before json_reader accepted (or that
 // are simply not JSON) fail with file:line and what is wrong.
 TEST(JsonlDataset, YamlFormsThatAreNotJsonAreRejectedWithFileAndLine) {

@@ -178,6 +178,9 @@ TEST(ConfigLoader, WrongTypesNameTheExpectedType) {
   expect_single(parse("run:\n  steps: abc\n"), "run.steps", "expected a 32-bit integer", 2,
                 10);
   expect_single(parse("run:\n  steps: 2.5\n"), "run.steps", "fractional value 2.5");
+  expect_single(parse("run:\n  steps: 1e3\n"), "run.steps", "got '1e3'", 2, 10);
+  expect_single(parse("run:\n  steps: 5x\n"), "run.steps", "got '5x'", 2, 10);
+  expect_single(parse("run:\n  seed: 99999999999999999999999\n"), "run.seed", "out of range");
   expect_single(parse("run:\n  steps: 3000000000\n"), "run.steps", "out of range");
   expect_single(parse("run:\n  steps: [1, 2]\n"), "run.steps", "got a list");
   expect_single(parse("run:\n  seed: -1\n"), "run.seed", "non-negative");
@@ -185,6 +188,15 @@ TEST(ConfigLoader, WrongTypesNameTheExpectedType) {
                 "expected true or false");
   expect_single(parse("run:\n  steps:\n"), "run.steps", "got nothing", 2, 3);
   expect_single(parse("run: 5\n"), "run", "expected a mapping");
+}
+
+TEST(ConfigLoader, StringsThatAreNotUtf8AreRefusedWithTheirLine) {
+  // A lone surrogate (bytes ED A0 80), an overlong '/' and a stray byte.
+  expect_single(parse("run:\n  steps: 5\n  name: \"ab\xED\xA0\x80\"\n"), "run.name",
+                "not valid UTF-8 (invalid UTF-8 at byte 3)", 3);
+  expect_single(parse("run:\n  name: \xC0\xAF\n"), "run.name", "not valid UTF-8", 2);
+  expect_single(parse("console:\n  bind: \"x\xFF\"\n"), "console.bind",
+                "invalid UTF-8 at byte 2", 2);
 }
 
 TEST(ConfigLoader, DuplicateKeyIsReportedAtItsSecondOccurrence) {

@@ -8,6 +8,8 @@
 #include <limits>
 #include <optional>
 
+#include "runtime/utf8.hpp"
+
 namespace tandem::internal {
 
 position to_position(const YAML::Mark& mark) {
@@ -127,6 +129,12 @@ bool scalar_text(const YAML::Node& value, const std::string& path,
   if (!value.IsScalar()) {
     type_issue(value, path,
                std::string("expected ") + what + ", got " + node_kind(value), ctx);
+    return false;
+  }
+  // Config text reaches prompts and tokenizers: it must be UTF-8 (a YAML
+  // escape such as "\uD800" decodes to bytes that are not).
+  if (auto bad = utf8_problem(value.Scalar()); !bad.empty()) {
+    type_issue(value, path, "not valid UTF-8 (" + bad + ")", ctx);
     return false;
   }
   out = value.Scalar();
