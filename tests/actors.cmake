@@ -15,6 +15,9 @@ tandem_add_test(durable_test SOURCES actors/durable_test.cpp LIBS tandem_wiring 
 tandem_add_test(gate_test SOURCES actors/gate_test.cpp LIBS tandem_actors)
 tandem_add_test(sampler_reset_test SOURCES actors/sampler_reset_test.cpp LIBS tandem_actors)
 tandem_add_test(head_link_test SOURCES wiring/head_link_test.cpp LIBS tandem_wiring)
+# The control port end to end: BASP only after the handshake; the size cap.
+tandem_add_test(control_endpoint_test SOURCES wiring/control_endpoint_test.cpp LIBS tandem_wiring
+                TIMEOUT 120)
 tandem_add_test(sampler_test SOURCES actors/sampler_test.cpp LIBS tandem_actors)
 # Evaluation rounds, their schedule and the evaluator actor (fake decoder);
 # the recorder's after-checkpoint hook.
@@ -27,13 +30,16 @@ find_package(Python3 COMPONENTS Interpreter REQUIRED)
 foreach(check learning basic_smoke two_process interrupt worker_killed worker_hung head_killed
               exact_resume chaos durable_failures local_3proc
               two_node_netns scale bad_config hf gpu_run worker_rejoin export
-              reward_http reward_command hf_eval prompt_formats)
+              reward_http reward_command hf_eval prompt_formats control_attacks)
   add_test(NAME e2e_${check}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e.py
                    $<TARGET_FILE:tandem> ${check})
   set_tests_properties(e2e_${check} PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77)
 endforeach()
 tandem_add_test(transport_test SOURCES runtime/transport_test.cpp LIBS tandem_transport)
+# The control port's handshake and listener (docs/control-auth.md).
+tandem_add_test(control_handshake_test SOURCES runtime/control_handshake_test.cpp
+                LIBS tandem_transport)
 tandem_add_test(sim_test SOURCES actors/sim_test.cpp LIBS tandem_wiring TIMEOUT 120)
 tandem_add_test(nccl_actor_test SOURCES actors/nccl_actor_test.cpp LIBS tandem_wiring TIMEOUT 120)
 # The one layout resolution against what the head actually spawns.
