@@ -15,7 +15,6 @@
 //
 // Exit: 0 trained to the end, 1 failed, 2 bad config or checkpoint, 130 /
 // 143 stopped by SIGINT / SIGTERM after a final checkpoint.
-#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -87,14 +86,7 @@ caf::error publish_gate(caf::actor_system& sys, const loaded_run& run, head_extr
   settings.bind_host = plan.bind_host;
   settings.port = plan.control_port;
   settings.secret = secret;
-  auto refusals = std::make_shared<std::atomic<uint64_t>>(0);
-  auto log = [refusals](const std::string& line) {
-    // A flood of refused peers must not flood the log: the first 10, then
-    // every 1000th.
-    auto n = ++*refusals;
-    if (n <= 10 || n % 1000 == 0)
-      std::cerr << line << " (" << n << " refused so far)\n";
-  };
+  auto log = [](const std::string& line) { std::cerr << line + "\n"; };
   auto control = serve_control(sys, x.gate, settings, log);
   if (!control)
     return make_error(errc::io_failure, "cannot serve the control port on " + plan.bind_host

@@ -268,8 +268,12 @@ void control_listener::service_pending() {
       continue;
     }
     ::close(p.fd);
-    if (im.log)
-      im.log("control port: refused " + p.peer + ": " + why);
+    // A flood of refused peers must not flood the log: the first 10, then
+    // every 1000th.
+    auto n = refused_.load() + timed_out_.load();
+    if (im.log && (n <= 10 || n % 1000 == 0))
+      im.log("control port: refused " + p.peer + ": " + why + " (" + std::to_string(n)
+             + " refused so far)");
   }
   im.pending = std::move(keep);
 }

@@ -54,7 +54,8 @@ public:
   /// Receives an authenticated, non-blocking socket (and the peer's
   /// address, for logs) and owns it from then on.
   using accept_fn = std::function<void(int fd, const std::string& peer)>;
-  /// One line about a refused or timed-out peer (address and why).
+  /// One line about a refused or timed-out peer (address and why): the
+  /// first 10, then every 1000th.
   using log_fn = std::function<void(const std::string& line)>;
 
   /// Binds and listens (SO_REUSEADDR: a restarted head takes its port back),
