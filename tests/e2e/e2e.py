@@ -1117,6 +1117,15 @@ def control_attacks(binary):
         s.sendall(gib_header)
         check(closed_within(s, 10), "an authenticated 1 GiB announcement is cut off")
         rss1 = vm_rss_kib(head_pid)
+        # `tandem status` passes with the secret and is refused without it.
+        st = subprocess.run([binary, "status", addr, "--secret-env", "TANDEM_SECRET"],
+                            capture_output=True, text=True, timeout=60, env=env)
+        check(st.returncode == 0 and st.stdout.startswith("{"),
+              "tandem status with the secret answers (%s%s)"
+              % (st.stdout.strip()[:80], st.stderr.strip()[-200:]))
+        rc, so, se = run(binary, ["status", addr], timeout=60)
+        check(rc != 0 and "join refused" in se,
+              "tandem status without the secret is refused (rc=%d, %s)" % (rc, se.strip()[-200:]))
         err.wait(lambda l: (progress(l) or (0, 0))[0] >= step0 + 20 and progress(l), 180,
                  "20 more trained steps after the attacks")
         se = err.rest(timeout=600)
