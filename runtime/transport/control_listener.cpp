@@ -216,8 +216,11 @@ void control_listener::run() {
     for (auto& p : im.pending)
       fds.push_back({p.fd, p.events, 0});
     int rc = ::poll(fds.data(), fds.size(), poll_timeout_ms());
-    if (rc < 0 && errno != EINTR)
-      return; // poll itself failed: nothing sensible left to do
+    if (rc < 0 && errno != EINTR) {
+      if (im.log) // poll itself failed: nothing sensible left to do
+        im.log("control port: stopped listening: poll: " + errno_text(errno));
+      return;
+    }
     if (rc > 0 && fds[0].revents != 0)
       return; // stop
     for (size_t i = 0; i < im.pending.size(); ++i)
@@ -325,6 +328,17 @@ bool wait_for(int fd, short events, clock_type::time_point deadline) {
   }
 }
 
+bool connected_to_itself(int fd) {
+  sockaddr_storage local{};
+  sockaddr_storage peer{};
+  socklen_t ll = sizeof(local);
+  socklen_t pl = sizeof(peer);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &ll) != 0
+      || ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &pl) != 0)
+    return false;
+  return ll == pl && std::memcmp(&local, &peer, ll) == 0;
+}
+
 /// A connected non-blocking TCP socket to `a`, or -1 with the errno that
 /// stopped it in `err` (ETIMEDOUT at the deadline).
 int connect_one(const addrinfo* a, clock_type::time_point deadline, int& err) {
@@ -348,6 +362,13 @@ int connect_one(const addrinfo* a, clock_type::time_point deadline, int& err) {
   ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
   if (so_error != 0) {
     err = so_error;
+    ::close(fd);
+    return -1;
+  }
+  if (connected_to_itself(fd)) {
+    // Nothing listened, and TCP's simultaneous open joined the socket to
+    // itself (a port in the ephemeral range): the same as a refusal.
+    err = ECONNREFUSED;
     ::close(fd);
     return -1;
   }
