@@ -1067,6 +1067,27 @@ def vm_rss_kib(pid):
     return -1
 
 
+def listening_ports(pid):
+    """The TCP ports process `pid` listens on (/proc: its socket inodes in
+    LISTEN state, IPv4 and IPv6)."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/%d/net/tcp" % pid, "/proc/%d/net/tcp6" % pid):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                if cols[3] == "0A" and cols[9] in inodes:
+                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
 def control_attacks(binary):
     tmp = tempfile.mkdtemp(prefix="tandem-e2e-ctl-")
     out = os.path.join(tmp, "run")
@@ -1084,7 +1105,14 @@ def control_attacks(binary):
         step0 = err.wait(lambda l: (progress(l) or (0, 0))[0] >= 10 and progress(l), 180,
                          "10 trained steps")[0]
         with open(os.path.join(out, "head.json")) as f:
-            head_pid = json.load(f)["pid"]
+            info = json.load(f)
+        head_pid = info["pid"]
+        # The head's only listeners: the control port (tandem's own), the two
+        # ZeroMQ ports (CURVE) and the console; no CAF doorman anywhere.
+        expected = {port, info["data_port"], info["weights_port"], info["console_port"]}
+        check(listening_ports(head_pid) <= expected,
+              "the head listens on %s only (%s)" % (sorted(expected),
+                                                    sorted(listening_ports(head_pid))))
         rss0 = vm_rss_kib(head_pid)
         gib_header = struct.pack(">BBBBIQQQ", 1, 0, 0, 0, 1 << 30, 0, 0, 0)
         # 1. The issue's packet: a BASP header announcing 1 GiB, 10 times.
