@@ -180,8 +180,8 @@ basp_relay_stats basp_relay::stats() const {
 
 caf::expected<int> basp_relay::add(int net_fd, const std::string& peer) {
   if (live_.load() >= impl_->settings.max_connections) {
+    refused_++; // counted before the peer can see the close
     ::close(net_fd);
-    refused_++;
     return make_error(errc::capacity_exceeded,
                       "relay: " + std::to_string(impl_->settings.max_connections)
                         + " connections open; refused " + peer);
@@ -307,10 +307,10 @@ void basp_relay::run() {
         keep.push_back(std::move(l));
         continue;
       }
-      ::close(l.net);
-      ::close(l.local);
       live_--;
       closed_++;
+      ::close(l.net);
+      ::close(l.local);
     }
     im.links = std::move(keep);
   }

@@ -295,8 +295,8 @@ void control_listener::accept_new() {
       return; // EAGAIN: all taken; ECONNABORTED and the like: the next poll
     }
     if (im.pending.size() >= im.settings.max_pending) {
+      turned_away_++; // counted before the peer can see the close
       ::close(fd);
-      turned_away_++;
       continue;
     }
     int one = 1;
