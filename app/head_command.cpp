@@ -41,6 +41,7 @@
 #include "topology/run_loader.hpp"
 #include "wiring/actor_system.hpp"
 #include "wiring/components.hpp"
+#include "wiring/control_endpoint.hpp"
 #include "runtime/checkpoint.hpp"
 #include "wiring/data_plane.hpp"
 #include "wiring/evaluation.hpp"
@@ -58,6 +59,10 @@ struct head_extras {
   caf::actor scaler, gate, recorder;
   std::vector<caf::actor> plane; // ZeroMQ actors; null where a flow stays on CAF
   std::shared_ptr<const hf_exporter> hf;  // model.hf_path runs: the HF copies
+  // The control port; owned by head_command, which stops its listener
+  // before the actor system goes and its relay after (CAF's last bytes to
+  // the workers still pass).
+  std::unique_ptr<control_endpoint>* control = nullptr;
   std::optional<evaluation_parts> eval;   // eval.every / eval.samples_every
 };
 
@@ -71,18 +76,26 @@ void stop_everything(caf::scoped_actor& self, const head_graph& g, const head_ex
       self->send_exit(h, caf::exit_reason::user_shutdown);
 }
 
-/// Publishes the gate (the head's control endpoint: workers, `tandem
-/// scale`, `tandem status`), tells the scaler and writes head.address and
-/// head.json for the supervisor and the control commands.
-caf::error publish_gate(caf::actor_system& sys, const loaded_run& run, const head_extras& x,
-                        const head_data_plane& plane, const head_console& console) {
+/// Serves the gate on the control port (workers, `tandem scale`, `tandem
+/// status`; only peers that prove the run's secret reach CAF:
+/// wiring/control_endpoint.hpp), tells the scaler and writes head.address
+/// and head.json for the supervisor and the control commands.
+caf::error publish_gate(caf::actor_system& sys, const loaded_run& run, head_extras& x,
+                        const std::string& secret, const head_data_plane& plane,
+                        const head_console& console) {
   const auto& plan = run.plan;
-  auto port = sys.middleman().publish(x.gate, plan.control_port, plan.bind_host.c_str(), true);
-  if (!port)
-    return make_error(errc::io_failure, "cannot publish the controller on " + plan.bind_host
+  transport::control_listener_settings settings;
+  settings.bind_host = plan.bind_host;
+  settings.port = plan.control_port;
+  settings.secret = secret;
+  auto log = [](const std::string& line) { std::cerr << line + "\n"; };
+  auto control = serve_control(sys, x.gate, settings, log);
+  if (!control)
+    return make_error(errc::io_failure, "cannot serve the control port on " + plan.bind_host
                                           + ":" + std::to_string(plan.control_port) + ": "
-                                          + sys.render(port.error()));
-  auto head = plan.bind_host + ":" + std::to_string(*port);
+                                          + describe(control.error()));
+  auto head = plan.bind_host + ":" + std::to_string((*control)->port());
+  *x.control = std::move(*control);
   caf::anon_send(x.scaler, publish_atom::value, head);
   const auto& dir = run.config.run.output_dir;
   if (auto err = write_text_file(dir + "/head.address", head))
@@ -220,7 +233,7 @@ caf::expected<std::unique_ptr<head_console>> start_console(caf::actor_system& sy
 }
 
 int run_head(caf::actor_system& sys, const loaded_run& run, const std::string& secret,
-             restored_run restored, bool quiet) {
+             restored_run restored, bool quiet, std::unique_ptr<control_endpoint>& control) {
   const auto& cfg = run.config;
   health_reporting health(sys, run.plan.head().node.empty() ? std::string("head")
                                                             : run.plan.head().node);
@@ -232,6 +245,7 @@ int run_head(caf::actor_system& sys, const loaded_run& run, const std::string& s
   auto& console = **console_or;
   caf::scoped_actor self{sys};
   head_extras x;
+  x.control = &control;
   x.scaler = sys.spawn(scaler_actor, std::make_shared<os_process_launcher>(),
                        self_executable_path(), cfg.source_path);
   auto config_text = read_text_file(cfg.source_path);
@@ -264,7 +278,7 @@ int run_head(caf::actor_system& sys, const loaded_run& run, const std::string& s
   x.plane.push_back(spawn_rollout_intake(sys, *plane, graph->controller));
   console.attach(graph->controller);
   x.gate = sys.spawn(gate_actor, gate_settings{secret, graph->controller});
-  if (auto err = publish_gate(sys, run, x, *plane, console)) {
+  if (auto err = publish_gate(sys, run, x, secret, *plane, console)) {
     std::cerr << describe(err) << "\n";
     stop_everything(self, *graph, x);
     return 1;
@@ -340,8 +354,15 @@ int head_command(const args& a) {
   }
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg);
+  // Declared before the actor system so that its relay outlives it: what
+  // CAF writes while shutting down (the controller's exit) reaches the
+  // workers. Its listener stops first: it hands sockets to the system.
+  std::unique_ptr<control_endpoint> control;
   caf::actor_system sys{sys_cfg};
-  return run_head(sys, run, *secret, std::move(*restored), cl.on("--quiet"));
+  auto rc = run_head(sys, run, *secret, std::move(*restored), cl.on("--quiet"), control);
+  if (control)
+    control->stop_listening();
+  return rc;
 }
 
 } // namespace tandem

@@ -17,6 +17,9 @@ tandem_add_test(sampler_reset_test SOURCES actors/sampler_reset_test.cpp LIBS ta
 tandem_add_test(head_link_test SOURCES wiring/head_link_test.cpp LIBS tandem_wiring)
 # Every run has a secret; the head's ZeroMQ sockets admit only its holders.
 tandem_add_test(data_plane_auth_test SOURCES wiring/data_plane_auth_test.cpp LIBS tandem_wiring)
+# The control port end to end: BASP only after the handshake; the size cap.
+tandem_add_test(control_endpoint_test SOURCES wiring/control_endpoint_test.cpp LIBS tandem_wiring
+                TIMEOUT 120)
 tandem_add_test(sampler_test SOURCES actors/sampler_test.cpp LIBS tandem_actors)
 # Evaluation rounds, their schedule and the evaluator actor (fake decoder);
 # the recorder's after-checkpoint hook.
@@ -29,7 +32,7 @@ find_package(Python3 COMPONENTS Interpreter REQUIRED)
 foreach(check learning basic_smoke two_process interrupt worker_killed worker_hung head_killed
               exact_resume chaos durable_failures local_3proc
               two_node_netns scale bad_config hf gpu_run worker_rejoin export
-              reward_http reward_command hf_eval prompt_formats)
+              reward_http reward_command hf_eval prompt_formats control_attacks)
   add_test(NAME e2e_${check}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e.py
                    $<TARGET_FILE:tandem> ${check})
@@ -38,6 +41,9 @@ endforeach()
 tandem_add_test(transport_test SOURCES runtime/transport_test.cpp LIBS tandem_transport)
 # RUN_DIR/secret: generated 0600, reused on resume, refused when others may read it.
 tandem_add_test(run_secret_test SOURCES runtime/run_secret_test.cpp LIBS tandem_transport)
+# The control port's handshake and listener (docs/control-auth.md).
+tandem_add_test(control_handshake_test SOURCES runtime/control_handshake_test.cpp
+                LIBS tandem_transport)
 tandem_add_test(sim_test SOURCES actors/sim_test.cpp LIBS tandem_wiring TIMEOUT 120)
 tandem_add_test(nccl_actor_test SOURCES actors/nccl_actor_test.cpp LIBS tandem_wiring TIMEOUT 120)
 # The one layout resolution against what the head actually spawns.

@@ -13,6 +13,7 @@
 #include "runtime/messages.hpp"
 #include "runtime/transport/auth.hpp"
 #include "runtime/transport/run_secret.hpp"
+#include "wiring/control_endpoint.hpp"
 
 namespace tandem {
 
@@ -21,39 +22,22 @@ namespace {
 // A live gate answers in milliseconds; these only bound a wedged head.
 constexpr auto reply_deadline = std::chrono::seconds{10};
 
-/// One connection to `host`:`port` and the actor published there, bounded by
-/// `bound` (what middleman::remote_actor does, with a deadline instead of
-/// none).
-caf::expected<caf::actor> reach_gate(caf::actor_system& sys, const std::string& host,
-                                     uint16_t port, std::chrono::milliseconds bound) {
-  caf::scoped_actor self{sys};
-  caf::expected<caf::actor> out = make_error(errc::timeout, "no answer within the deadline");
-  self->request(sys.middleman().actor_handle(), bound, caf::connect_atom::value, host, port)
-    .receive(
-      [&](const caf::node_id& nid, caf::strong_actor_ptr& ptr, const std::set<std::string>& ifs) {
-        if (nid == sys.node()) // TCP connected the socket to itself: nobody listens
-          out = make_error(errc::peer_down, "nothing listens on port " + std::to_string(port));
-        else if (!ptr)
-          out = make_error(errc::peer_down, "no actor published at port " + std::to_string(port));
-        else if (!ifs.empty())
-          out = make_error(errc::malformed_message, "a typed actor is published there");
-        else
-          out = caf::actor_cast<caf::actor>(std::move(ptr));
-      },
-      [&](caf::error& err) { out = std::move(err); });
-  return out;
-}
-
+/// The gate at HEAD = host:port, reached through the control handshake
+/// (wiring/control_endpoint.hpp), retrying until `timeout`.
 caf::expected<caf::actor> connect_gate(caf::actor_system& sys, const std::string& head,
+                                       const std::string& secret,
                                        std::chrono::milliseconds timeout) {
   auto addr = parse_host_port(head);
   if (!addr)
     return addr.error();
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto h = reach_gate(sys, addr->host, addr->port, timeout);
+    auto h = connect_control(sys, addr->host, addr->port, secret, timeout);
     if (h)
       return *h;
+    // A head that refuses our proof (another secret) will not change its mind.
+    if (is(h.error(), errc::malformed_message))
+      return h.error();
     if (std::chrono::steady_clock::now() > deadline)
       return make_error(errc::timeout, "cannot reach head " + head + ": " + sys.render(h.error()));
     // The head may still be starting: retry a few times per second.
@@ -66,7 +50,7 @@ caf::expected<caf::actor> join_through_gate(caf::actor_system& sys, const std::s
                                             const std::string& name, const std::string& secret,
                                             std::chrono::milliseconds connect_timeout,
                                             std::chrono::milliseconds reply_bound) {
-  auto gate = connect_gate(sys, head, connect_timeout);
+  auto gate = connect_gate(sys, head, secret, connect_timeout);
   if (!gate)
     return gate.error();
   caf::scoped_actor self{sys};

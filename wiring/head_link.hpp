@@ -1,5 +1,6 @@
 // head_link.hpp: how a process reaches a head's controller — connect to the
-// head's control endpoint (its gate), answer the one-time challenge with the
+// head's control endpoint (the control handshake first, then its gate:
+// wiring/control_endpoint.hpp), answer the one-time challenge with the
 // shared secret, receive the controller's handle — and, for a worker whose
 // head went down, how to tell a finished head from a lost one and find the
 // restarted head at the same address.

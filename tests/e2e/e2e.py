@@ -16,6 +16,10 @@ usage: e2e.py TANDEM_BINARY CHECK
   local_3proc  the one-machine cluster topology: head + 2 sampler processes
   scale        samplers scaled 1 -> 4 -> 2 during a run with `tandem scale`
   two_node_netns  head and worker node in two network namespaces (needs root)
+  control_attacks  malformed handshakes on a training head's control port (a
+               BASP header announcing 1 GiB, garbage, silence, a wrong proof,
+               a flood, an authenticated 1 GiB announcement): training goes
+               on, no worker is lost, the head's memory stays flat
   hf           a short run from the tiny Qwen2 checkpoint with its tokenizer.json
   head_killed  the head is SIGKILLed mid-run: the supervisor restarts it from
                its checkpoint, the same workers rejoin, the audit is clean
@@ -1044,8 +1048,12 @@ def two_node_netns(binary):
                                 stderr=subprocess.PIPE, text=True)
         procs = [head, node]
         herr.wait(lambda l: (progress(l) or (0, 0))[0] >= 11, 120, "11 trained steps")
-        # A peer without the secret is refused at the gate, before it gets any
-        # handle; raw garbage on the control port is dropped by the middleman.
+        # A peer without the secret is refused at the control port's
+        # handshake, before any of its bytes reaches CAF; so are raw garbage
+        # and a BASP header announcing 1 GiB (docs/control-auth.md).
+        with open(os.path.join(out, "head.json")) as f:
+            head_pid = json.load(f)["pid"]
+        rss0 = vm_rss_kib(head_pid)
         bad_env = dict(os.environ, TANDEM_SECRET="not-the-secret-but-long-enough")
         rogue = subprocess.run(["ip", "netns", "exec", ns_w, binary, "worker", "--config", cfg,
                                 "--head", "10.77.0.1:47400", "--role", "sampler", "--name",
@@ -1055,11 +1063,19 @@ def two_node_netns(binary):
         garbage = ("import socket; s = socket.create_connection(('10.77.0.1', 47400), 5); "
                    "s.sendall(bytes(range(256)) * 64); s.close()")
         sh("ip", "netns", "exec", ns_w, sys.executable, "-c", garbage)
+        gib = ("import socket, struct, time; "
+               "h = struct.pack('>BBBBIQQQ', 1, 0, 0, 0, 1 << 30, 0, 0, 0) + bytes(8); "
+               "[socket.create_connection(('10.77.0.1', 47400), 5).sendall(h) "
+               "for _ in range(10)]")
+        sh("ip", "netns", "exec", ns_w, sys.executable, "-c", gib)
         # The same garbage on both ZeroMQ data ports (CURVE: the handshake
         # fails and libzmq drops the connection; the run goes on).
         for port in (47401, 47402):
             sh("ip", "netns", "exec", ns_w, sys.executable, "-c",
                garbage.replace("47400", str(port)))
+        rss1 = vm_rss_kib(head_pid)
+        print("head VmRSS: %d KiB before the attacks, %d KiB after" % (rss0, rss1))
+        check(rss1 - rss0 < 64 * 1024, "head memory stayed flat (+%d KiB)" % (rss1 - rss0))
         se = herr.rest(timeout=300)
         check(head.returncode == 0, "head in namespace %s exits 0 (%s)" % (ns_h, se[-500:]))
         _, nse = node.communicate(timeout=60)
@@ -1068,7 +1084,7 @@ def two_node_netns(binary):
         rows = metrics(out)
         check(len(rows) == 200 and all(r["samplers"] == 2 for r in rows),
               "all 200 steps trained by the 2 samplers on 10.77.0.2, the rogue never joined")
-        check("refused join of 'rogue'" in se, "the head logged the refusal")
+        check("control port: refused 10.77.0.2" in se, "the head logged the refusals")
         s = summary(out)
         check(s["staleness_violations"] == 0, "staleness bound held")
         check(s["data_plane_groups"] >= s["groups_consumed"] > 0,
@@ -1079,6 +1095,174 @@ def two_node_netns(binary):
                 p.kill()
         for ns in (ns_h, ns_w):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
+
+
+CONTROL_SECRET = "e2e-control-secret-0123456789"
+
+
+def control_mac(secret, label, nonce_c, nonce_s):
+    """The control handshake's proof (runtime/transport/control_handshake.hpp)."""
+    import hashlib
+    key = hashlib.blake2b(b"tandem/control/key/v1", key=secret.encode()[:64],
+                          digest_size=32).digest()
+    return hashlib.blake2b(label + nonce_c + nonce_s, key=key, digest_size=32).digest()
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def control_client(host, port, secret):
+    """A socket that passed the control handshake holding `secret`, or None
+    when the head refused (it checks the head's proof first, as tandem does,
+    but sends its own proof regardless)."""
+    s = socket.create_connection((host, port), 5)
+    s.settimeout(10)
+    nonce_c = os.urandom(32)
+    s.sendall(b"TNDMCH01" + nonce_c)
+    hello = recv_exact(s, 72)
+    if hello is None or hello[:8] != b"TNDMSH01":
+        s.close()
+        return None
+    nonce_s = hello[8:40]
+    s.sendall(control_mac(secret, b"tandem/control/client/v1", nonce_c, nonce_s))
+    ok = recv_exact(s, 8)
+    if ok != b"TNDMOK01":
+        s.close()
+        return None
+    return s
+
+
+def closed_within(s, seconds):
+    """True when the head closes `s` within `seconds` (whatever it sent first)."""
+    s.settimeout(seconds)
+    try:
+        while s.recv(65536):
+            pass
+        return True
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+    finally:
+        s.close()
+
+
+def vm_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def listening_ports(pid):
+    """The TCP ports process `pid` listens on (/proc: its socket inodes in
+    LISTEN state, IPv4 and IPv6)."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/%d/net/tcp" % pid, "/proc/%d/net/tcp6" % pid):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                if cols[3] == "0A" and cols[9] in inodes:
+                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def control_attacks(binary):
+    tmp = tempfile.mkdtemp(prefix="tandem-e2e-ctl-")
+    out = os.path.join(tmp, "run")
+    cfg = derived_config(os.path.join(HERE, "..", "..", "configs", "local-3proc", "run.yaml"), tmp,
+                         [("  transports:\n    rollouts: zmq",
+                           "  security: {secret_env: TANDEM_SECRET}\n"
+                           "  transports:\n    rollouts: zmq"),
+                          ("target_reward: 0.95", "target_reward: 0")])
+    env = dict(os.environ, TANDEM_SECRET=CONTROL_SECRET)
+    p, err = start([binary, "run", cfg, "--steps", "400", "--output", out], env=env)
+    try:
+        addr = err.wait(lambda l: re.search(r"head on (\S+),", l), 60, "the head address").group(1)
+        host, port = addr.rsplit(":", 1)
+        port = int(port)
+        step0 = err.wait(lambda l: (progress(l) or (0, 0))[0] >= 10 and progress(l), 180,
+                         "10 trained steps")[0]
+        with open(os.path.join(out, "head.json")) as f:
+            info = json.load(f)
+        head_pid = info["pid"]
+        # The head's only listeners: the control port (tandem's own), the two
+        # ZeroMQ ports (CURVE) and the console; no CAF doorman anywhere.
+        expected = {port, info["data_port"], info["weights_port"], info["console_port"]}
+        check(listening_ports(head_pid) <= expected,
+              "the head listens on %s only (%s)" % (sorted(expected),
+                                                    sorted(listening_ports(head_pid))))
+        rss0 = vm_rss_kib(head_pid)
+        gib_header = struct.pack(">BBBBIQQQ", 1, 0, 0, 0, 1 << 30, 0, 0, 0)
+        # 1. The issue's packet: a BASP header announcing 1 GiB, 10 times.
+        for _ in range(10):
+            s = socket.create_connection((host, port), 5)
+            s.sendall(gib_header + b"\0" * 8)
+            check(closed_within(s, 10), "a 1 GiB BASP header is answered by a closed connection")
+        # 2. Garbage, 256 KiB of it.
+        s = socket.create_connection((host, port), 5)
+        try:
+            s.sendall(bytes(range(256)) * 1024)
+        except OSError:
+            pass  # the head may close before taking it all
+        check(closed_within(s, 10), "garbage is answered by a closed connection")
+        # 3. Silence: closed at the handshake deadline (5 s), not held open.
+        s = socket.create_connection((host, port), 5)
+        t = time.monotonic()
+        check(closed_within(s, 15) and time.monotonic() - t < 12,
+              "a silent peer is closed at the handshake deadline")
+        # 4. A proof made with another secret.
+        check(control_client(host, port, "not-the-secret-but-long-enough") is None,
+              "a peer with another secret is refused")
+        # 5. A flood: 200 idle connections (the head holds 64 handshakes).
+        flood = [socket.create_connection((host, port), 5) for _ in range(200)]
+        for s in flood:
+            s.close()
+        # 6. A peer that holds the secret and announces 1 GiB: the relay cuts it.
+        s = control_client(host, port, CONTROL_SECRET)
+        check(s is not None, "a peer holding the secret passes the handshake")
+        s.sendall(gib_header)
+        check(closed_within(s, 10), "an authenticated 1 GiB announcement is cut off")
+        rss1 = vm_rss_kib(head_pid)
+        # `tandem status` passes with the secret and is refused without it.
+        st = subprocess.run([binary, "status", addr, "--secret-env", "TANDEM_SECRET"],
+                            capture_output=True, text=True, timeout=60, env=env)
+        check(st.returncode == 0 and st.stdout.startswith("{"),
+              "tandem status with the secret answers (%s%s)"
+              % (st.stdout.strip()[:80], st.stderr.strip()[-200:]))
+        rc, so, se = run(binary, ["status", addr], timeout=60)
+        check(rc != 0 and "join refused" in se,
+              "tandem status without the secret is refused (rc=%d, %s)" % (rc, se.strip()[-200:]))
+        err.wait(lambda l: (progress(l) or (0, 0))[0] >= step0 + 20 and progress(l), 180,
+                 "20 more trained steps after the attacks")
+        se = err.rest(timeout=600)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    check(p.returncode == 0, "the run finished (rc=%d, %s)" % (p.returncode, se[-500:]))
+    print("head VmRSS: %d KiB before the attacks, %d KiB after" % (rss0, rss1))
+    check(rss1 - rss0 < 64 * 1024, "head memory stayed flat (+%d KiB)" % (rss1 - rss0))
+    rows = metrics(out)
+    check(len(rows) == 400 and all(r["samplers"] == 2 for r in rows),
+          "all 400 steps trained with both samplers: no worker was lost")
+    check("control port: refused" in se, "the head logged the refused peers")
+    check("announced 1073741824 payload bytes" in se, "the head logged the cut-off peer")
 
 
 def safetensor(path, name):
@@ -1691,4 +1875,4 @@ if __name__ == "__main__":
      "exact_resume": exact_resume, "chaos": chaos, "durable_failures": durable_failures,
      "worker_rejoin": worker_rejoin, "export": export, "reward_http": reward_http,
      "reward_command": reward_command, "hf_eval": hf_eval,
-     "prompt_formats": prompt_formats}[sys.argv[2]](sys.argv[1])
+     "prompt_formats": prompt_formats, "control_attacks": control_attacks}[sys.argv[2]](sys.argv[1])
