@@ -1247,8 +1247,16 @@ def control_attacks(binary):
               "tandem status with the secret answers (%s%s)"
               % (st.stdout.strip()[:80], st.stderr.strip()[-200:]))
         rc, so, se = run(binary, ["status", addr], timeout=60)
+        check(rc == 2 and "no secret given" in se,
+              "tandem status without a secret stops before connecting (rc=%d, %s)"
+              % (rc, se.strip()[-200:]))
+        wrong = os.path.join(out, "wrong-secret")
+        with open(wrong, "w") as f:
+            f.write("not-the-run-secret-0123456789abcdef\n")
+        os.chmod(wrong, 0o600)
+        rc, so, se = run(binary, ["status", addr, "--secret-file", wrong], timeout=60)
         check(rc != 0 and "join refused" in se,
-              "tandem status without the secret is refused (rc=%d, %s)" % (rc, se.strip()[-200:]))
+              "tandem status with another secret is refused (rc=%d, %s)" % (rc, se.strip()[-200:]))
         err.wait(lambda l: (progress(l) or (0, 0))[0] >= step0 + 20 and progress(l), 180,
                  "20 more trained steps after the attacks")
         se = err.rest(timeout=600)
