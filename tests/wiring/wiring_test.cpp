@@ -7,6 +7,7 @@
 // + spawn_head, with fake backends) and each worker process the way
 // `tandem worker --process P` resolves it; both must match the table, as
 // must the controller's sampler count and the weights route.
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -74,6 +75,9 @@ struct Wiring : GraphTest {
     // a server: its actor is tested in tests/actors/reward_plugin_test.cpp
     // and tests/tasks/; here the head gets the built-in rules instead.
     settings.reward_plugin = {};
+    // The fakes train instantly, so the whole run happens inside run(): cap
+    // it (a config with dynamic sampling and 20,000 steps is ~9M messages).
+    settings.controller.steps = std::min(settings.controller.steps, 200);
     auto parts = graph_parts(std::make_shared<fake_training_backend>(), nullptr, spawn_probe());
     parts.spawn_sampler = [this](const placed_instance& inst) -> caf::expected<caf::actor> {
       started.push_back(inst);
