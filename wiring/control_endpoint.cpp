@@ -19,18 +19,6 @@ caf::actor basp_broker_of(caf::actor_system& sys) {
   return sys.middleman().named_broker<caf::io::basp_broker>(caf::atom("BASP"));
 }
 
-uint16_t local_port_of(int fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof(ss);
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
-    return 0;
-  if (ss.ss_family == AF_INET)
-    return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
-  if (ss.ss_family == AF_INET6)
-    return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
-  return 0;
-}
-
 } // namespace
 
 caf::expected<std::unique_ptr<control_endpoint>>
@@ -46,7 +34,7 @@ serve_control(caf::actor_system& sys, const caf::actor& gate,
   auto on_accept = [&sys, basp, whom, rp, log](int fd, const std::string& peer) {
     // BASP files the published gate under the connection's local port (the
     // control port), as for a connection its own doorman accepted.
-    auto port = local_port_of(fd);
+    auto port = transport::socket_local_port(fd);
     auto local = rp->add(fd, peer);
     if (!local) {
       if (log)

@@ -115,7 +115,9 @@ caf::expected<int> bind_listener(const std::string& host, uint16_t port) {
   return fd;
 }
 
-uint16_t local_port(int fd) {
+} // namespace
+
+uint16_t socket_local_port(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof(ss);
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
@@ -126,8 +128,6 @@ uint16_t local_port(int fd) {
     return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
   return 0;
 }
-
-} // namespace
 
 struct control_listener::impl {
   struct slot {
@@ -173,7 +173,7 @@ control_listener::start(control_listener_settings settings, accept_fn on_accept,
   im.on_accept = std::move(on_accept);
   im.log = std::move(log);
   im.pending.reserve(im.settings.max_pending);
-  self->port_ = local_port(im.listen_fd);
+  self->port_ = socket_local_port(im.listen_fd);
   self->thread_ = std::thread([p = self.get()] { p->run(); });
   return self;
 }

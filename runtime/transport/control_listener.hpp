@@ -89,6 +89,9 @@ private:
   std::atomic<uint64_t> turned_away_{0};
 };
 
+/// The local port a bound or connected socket has (IPv4 or IPv6); 0 if unknown.
+uint16_t socket_local_port(int fd);
+
 /// Connects to HOST:PORT and runs the client side of the handshake, all
 /// within `timeout`. Returns the authenticated socket (non-blocking; the
 /// caller owns it). errc::timeout when the deadline passes, errc::peer_down
