@@ -74,10 +74,10 @@ run_asan() {
   local t0=$SECONDS
   build build-asan address
   local t1=$SECONDS
-  # detect_odr_violation=0: LibTorch and tandem both link libprotobuf's
-  # globals; ASan reports that as an ODR violation though it is one library.
-  export ASAN_OPTIONS="detect_leaks=1:detect_odr_violation=0:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1"
+  export ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1"
   export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
+  # halt_on_error=1: the one recoverable UBSan check (null, CMakeLists.txt)
+  # still aborts unless ubsan.supp names it.
   export UBSAN_OPTIONS="suppressions=$supp/ubsan.supp:print_stacktrace=1:halt_on_error=1"
   local rc=0
   ctest --test-dir build-asan --output-on-failure -j 1 -E "$common_exclude" "$@" || rc=$?
@@ -90,6 +90,9 @@ run_tsan() {
   build build-tsan thread "${tsan_tests[@]}"
   local t1=$SECONDS
   export TSAN_OPTIONS="suppressions=$supp/tsan.supp:second_deadlock_stack=1:halt_on_error=0:exitcode=66:history_size=4"
+  # Cases that bound wall-clock time (linear-time checks on 10 MB inputs,
+  # 0.5 s) cannot hold under TSan's 5-15x slowdown; asan runs them.
+  export GTEST_FILTER='-GradeAdversarial.*:R1Reward.AdversarialTextScoresInLinearTime'
   local rc=0
   ctest --test-dir build-tsan --output-on-failure -j 1 -R "$tsan_regex" "$@" || rc=$?
   echo "tsan: build $((t1 - t0)) s, tests $((SECONDS - t1)) s, exit $rc"
