@@ -11,7 +11,7 @@
 # Which tests each mode runs, the suppressions and why, the findings and the
 # timings are in docs/sanitizers.md. Suppression files: scripts/sanitizers/.
 # Environment: TANDEM_JOBS (build jobs, default 2), CXX (compiler; GCC 12 by
-# default, clang++-14 works too), CCACHE_* (ccache is used when installed).
+# default; clang++-14 untried), CCACHE_* (ccache is used when installed).
 # Exit status: non-zero when a build or a test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
