@@ -94,7 +94,10 @@ weights_assembler::add(const weights_chunk& c) {
     return bad("last chunk does not end the weight set");
   if (seen_[c.index])
     return std::optional<weights_version>{}; // duplicate delivery: idempotent
-  std::memcpy(buffer_.data() + offset, c.bytes.data(), c.bytes.size());
+  // An empty weight set is one empty chunk: memcpy from its null data()
+  // would be undefined even for 0 bytes (UBSan, docs/sanitizers.md).
+  if (!c.bytes.empty())
+    std::memcpy(buffer_.data() + offset, c.bytes.data(), c.bytes.size());
   seen_[c.index] = true;
   if (++received_ < count_)
     return std::optional<weights_version>{};
