@@ -19,6 +19,7 @@ TEST(YamlGuard, ACommaStartingATopLevelTokenIsReportedWhereItIs) {
     auto at = find_stray_flow_entry(text);
     ASSERT_TRUE(at) << text;
   }
+  EXPECT_TRUE(find_stray_flow_entry(std::string_view("\0,", 2))); // the second finding
   auto at = find_stray_flow_entry("run:\n  steps: 3\n\"x\" ,\n");
   ASSERT_TRUE(at);
   EXPECT_EQ(at->line, 3);

@@ -125,7 +125,9 @@ std::optional<position> find_stray_flow_entry(std::string_view text) {
     if (c == '\n') {
       ++s.i;
       s.newline();
-    } else if (c == '\r' || is_blank(c)) {
+    } else if (c == '\r' || is_blank(c) || c == '\0') {
+      // yaml-cpp ends a plain scalar at a NUL byte ("\0," loops as "," does).
+      s.after_plain = s.after_plain && c != '\0';
       ++s.i;
       s.token_start = true;
     } else if ((c == '#' && s.token_start) || (c == '%' && s.i == s.line_start)) {
