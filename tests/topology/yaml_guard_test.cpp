@@ -15,7 +15,7 @@ using internal::find_stray_flow_entry;
 
 TEST(YamlGuard, ACommaStartingATopLevelTokenIsReportedWhereItIs) {
   for (const char* text : {",", " ,", "\n,", "\"a\" ,", "[a] ,", "&x ,", "!t ,", "#c\n ,",
-                           "{a: 1} ,", "%YAML 1.2\n--- \"a\" ,", "'a',"}) {
+                           "{a: 1} ,", "&s,", "!t,", "%YAML 1.2\n--- \"a\" ,", "'a',"}) {
     auto at = find_stray_flow_entry(text);
     ASSERT_TRUE(at) << text;
   }

@@ -151,7 +151,12 @@ std::optional<position> find_stray_flow_entry(std::string_view text) {
                && is_block_scalar_header(s)) {
       skip_block_scalar(s);
     } else if ((c == '&' || c == '!' || c == '*') && value_start) {
-      skip_word(s); // anchor, tag or alias: what follows starts a token
+      // Anchor, tag or alias: its name ends at a flow indicator too ("&s,"
+      // loops yaml-cpp as "&s ," does); what follows starts a token.
+      ++s.i;
+      while (s.i < text.size() && !is_blank(text[s.i]) && !is_break(text[s.i])
+             && std::string_view(",[]{}").find(text[s.i]) == std::string_view::npos)
+        ++s.i;
       s.token_start = false;
     } else if ((c == '-' || c == '?' || c == ':') && s.token_start
                && (s.i + 1 >= text.size() || is_blank(text[s.i + 1])
