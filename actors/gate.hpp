@@ -7,7 +7,7 @@
 // waits for: nothing
 // unblocked by: -
 //
-// mac = keyed BLAKE2b(secret, "tandem-join|" + nonce + "|" + name), hex. A
+// mac = join_proof(secret, nonce, name) (actors/internal/join_ledger.hpp). A
 // nonce is good for one attempt and expires after `nonce_ttl`; at most
 // `max_pending` challenges are outstanding (a flood of join requests cannot
 // grow memory; the oldest are forgotten first). Every run has a secret
@@ -20,12 +20,13 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <string>
 
 #include <caf/actor.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+
+#include "actors/internal/join_ledger.hpp" // join_ledger, join_proof (the peers' MAC)
 
 namespace tandem {
 
@@ -37,13 +38,8 @@ struct gate_settings {
 };
 
 struct gate_state {
-  struct challenge {
-    std::string nonce;
-    std::string name;
-    caf::actor_clock::time_point expires;
-  };
   gate_settings settings;
-  std::deque<challenge> pending; // bounded by settings.max_pending
+  join_ledger ledger; // the challenges (actors/internal/join_ledger.hpp)
   uint64_t admitted = 0;
   uint64_t refused = 0;
   static inline const char* name = "gate";
@@ -52,9 +48,5 @@ struct gate_state {
 using gate_actor_t = caf::stateful_actor<gate_state>;
 
 caf::behavior gate_actor(gate_actor_t* self, gate_settings settings);
-
-/// The MAC a joining peer sends (shared by the gate and the peers).
-caf::expected<std::string> join_proof(const std::string& secret, const std::string& nonce,
-                                      const std::string& name);
 
 } // namespace tandem

@@ -77,6 +77,10 @@ weights_assembler::add(const weights_chunk& c) {
     return bad("index out of range");
   if (c.total_size > max_total_bytes)
     return bad("total size too large");
+  // Every chunk but an empty set's only one carries at least one byte; a
+  // larger count would only size seen_ (up to 512 MiB for 2^32 chunks).
+  if (c.count > std::max<uint64_t>(c.total_size, 1))
+    return bad("more chunks than bytes");
   if (c.version <= last_complete_)
     return std::optional<weights_version>{}; // superseded: drop silently, counted by caller
   if (c.version < version_)

@@ -13,6 +13,7 @@ tandem_add_test(dynamic_sampling_test SOURCES actors/dynamic_sampling_test.cpp L
 # Journal records, checkpoints, stop and resume at the actor level.
 tandem_add_test(durable_test SOURCES actors/durable_test.cpp LIBS tandem_wiring TIMEOUT 120)
 tandem_add_test(gate_test SOURCES actors/gate_test.cpp LIBS tandem_actors)
+tandem_add_test(join_ledger_test SOURCES actors/join_ledger_test.cpp LIBS tandem_actors)
 tandem_add_test(sampler_reset_test SOURCES actors/sampler_reset_test.cpp LIBS tandem_actors)
 tandem_add_test(head_link_test SOURCES wiring/head_link_test.cpp LIBS tandem_wiring)
 # Every run has a secret; the head's ZeroMQ sockets admit only its holders.

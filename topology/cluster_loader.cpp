@@ -24,6 +24,7 @@
 
 #include "topology/cluster_checks.hpp"
 #include "topology/internal/yaml_binder.hpp"
+#include "topology/internal/yaml_guard.hpp"
 
 namespace tandem {
 
@@ -316,6 +317,8 @@ private:
 /// cannot be read or is not a mapping.
 YAML::Node parse_document(const std::string& text, yaml_to_proto& m) {
   std::vector<YAML::Node> docs;
+  if (internal::find_stray_flow_entry(text))
+    return YAML::Node(YAML::NodeType::Undefined); // reported by load_run_config
   try {
     docs = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {

@@ -12,6 +12,7 @@
 #include "runtime/error.hpp"
 #include "topology/internal/config_checks.hpp"
 #include "topology/internal/yaml_binder.hpp"
+#include "topology/internal/yaml_guard.hpp"
 
 namespace tandem {
 
@@ -205,6 +206,10 @@ std::vector<field_binding> schema(run_config& c) {
 /// The one document of the file, or an undefined node after reporting why.
 YAML::Node parse_document(const std::string& text, binder_context& ctx) {
   std::vector<YAML::Node> docs;
+  if (auto at = internal::find_stray_flow_entry(text)) {
+    ctx.add(*at, "", std::string(internal::stray_flow_entry_message));
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
   try {
     docs = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {

@@ -104,7 +104,7 @@ TEST_F(GateTest, ProofIsBoundToTheName) {
 TEST_F(GateTest, PendingChallengesAreBounded) {
   for (int i = 0; i < 10; ++i)
     challenge("flood" + std::to_string(i));
-  EXPECT_EQ(state<gate_state>(gate).pending.size(), 4u);
+  EXPECT_EQ(state<gate_state>(gate).ledger.pending(), 4u);
 }
 
 TEST_F(GateTest, AnyOtherMessageIsDroppedAndTheGateKeepsWorking) {

@@ -132,6 +132,20 @@ TEST(WeightsBlob, MalformedHeadersAreRejected) {
   EXPECT_FALSE(a.add(bad)); // disagrees with the first chunk
 }
 
+// A header announcing more chunks than bytes would only make the receiver
+// allocate its bookkeeping (one bit per chunk, 512 MiB for 2^32 chunks).
+TEST(WeightsBlob, MoreChunksThanBytesAreRejected) {
+  weights_assembler a;
+  auto c = split_weights(1, blob(4, 1), 1)[0];
+  c.count = 5;
+  EXPECT_FALSE(a.add(c));
+  c.count = 0xffffffffu;
+  EXPECT_FALSE(a.add(c));
+  auto empty = split_weights(2, {}, 10)[0];
+  empty.count = 2;
+  EXPECT_FALSE(a.add(empty));
+}
+
 TEST(WeightsBlob, DuplicateChunkIsIdempotent) {
   auto cs = split_weights(4, blob(20, 1), 10);
   weights_assembler a;
@@ -140,6 +154,9 @@ TEST(WeightsBlob, DuplicateChunkIsIdempotent) {
   EXPECT_TRUE(*a.add(cs[1]));
 }
 
+// Also the fuzzer's first finding (fuzz/fuzz_weights_assembler.cpp): the
+// empty chunk was copied with memcpy(nullptr, ...), undefined behaviour that
+// UBSan reports (scripts/fuzz.sh, the sanitizer build).
 TEST(WeightsBlob, EmptyWeightSetIsOneChunk) {
   auto cs = split_weights(0, {}, 10);
   ASSERT_EQ(cs.size(), 1u);
