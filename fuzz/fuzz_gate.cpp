@@ -17,9 +17,23 @@
 
 #include "actors/internal/join_ledger.hpp"
 
+namespace {
+
+// The proof under `secret`, or "" when there is none (a key shorter than
+// transport::min_secret_bytes is refused, so a ledger holding one admits no
+// one).
+std::string proof_or_empty(const std::string& secret, const std::string& nonce,
+                           const std::string& name) {
+  auto p = tandem::join_proof(secret, nonce, name);
+  return p ? *p : std::string{};
+}
+
+} // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
-  const std::string secret = in.ConsumeBool() ? "" : "the-run-secret";
+  static const char* const secrets[] = {"", "too-short", "the-run-secret-0123456789"};
+  const std::string secret = secrets[in.ConsumeIntegralInRange<int>(0, 2)];
   const auto max_pending = in.ConsumeIntegralInRange<size_t>(0, 8);
   const auto ttl = std::chrono::seconds{in.ConsumeIntegralInRange<int>(0, 30)};
   tandem::join_ledger ledger{secret, max_pending, ttl};
@@ -43,13 +57,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         bool right_secret = false;
         switch (in.ConsumeIntegralInRange<int>(0, 2)) {
           case 0: mac = in.ConsumeRandomLengthString(160); break;
-          case 1: right_secret = true; mac = tandem::join_proof(secret, nonce, name).value(); break;
-          default: mac = tandem::join_proof(secret + "x", nonce, name).value(); break;
+          case 1: right_secret = true; mac = proof_or_empty(secret, nonce, name); break;
+          default: mac = proof_or_empty(secret + "-other-key-0123456789", nonce, name); break;
         }
         auto v = ledger.verify(name, nonce, mac, now);
         (void) tandem::to_string(v);
         if (v == tandem::join_ledger::verdict::admitted) {
-          if (!right_secret && mac != tandem::join_proof(secret, nonce, name).value())
+          const auto proof = proof_or_empty(secret, nonce, name);
+          if (proof.empty())
+            std::abort(); // admitted although the ledger's key makes no proof
+          if (!right_secret && mac != proof)
             std::abort(); // admitted without the secret's proof
           if (open[{name, nonce}]-- <= 0)
             std::abort(); // admitted more often than its challenge was issued

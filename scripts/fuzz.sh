@@ -2,11 +2,14 @@
 # Builds the libFuzzer targets of fuzz/ (clang, ASan + UBSan, no LibTorch) in
 # build-fuzz/ and runs each for a while on its seed corpus (fuzz/corpus/<t>/).
 #
-#   scripts/fuzz.sh [--seconds N] [--target T]... [--runs N] [--jobs J] [--build-only]
+#   scripts/fuzz.sh [--seconds N] [--target T]... [--runs N] [--seed S] [--build-only]
 #
 # --seconds N  time per target (default 20); --runs N stops after N executions
 # instead (both may be given: the first reached ends the run).
 # --target T   run only fuzz_T (repeatable; default: every target).
+# FUZZ_BUILD_JOBS (environment): build jobs, default 1.
+# --seed S     libFuzzer's random seed (default: a new one each run); with
+#              --runs, a fixed seed makes the run repeatable (CI uses it).
 # Prints per target: executions, exec/s, crashes. Exits 1 when any target
 # crashed (ASan/UBSan report, abort, timeout, out of memory); the crashing
 # input is kept under build-fuzz/crashes/<target>/. New inputs found while
@@ -17,20 +20,23 @@ cd "$(dirname "$0")/.."
 
 seconds=20
 runs=0
+seed=0
 build_only=0
 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
+    --seed) seed="$2"; shift 2 ;;
     --target) targets+=("$2"); shift 2 ;;
     --build-only) build_only=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "fuzz.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 [[ "$seconds" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: --seconds wants a whole number, got '$seconds'" >&2; exit 2; }
 [[ "$runs" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: --runs wants a whole number, got '$runs'" >&2; exit 2; }
+[[ "$seed" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: --seed wants a whole number, got '$seed'" >&2; exit 2; }
 
 all_targets=()
 for f in fuzz/fuzz_*.cpp; do
@@ -64,6 +70,7 @@ for t in "${targets[@]}"; do
   args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536
         -artifact_prefix="$crashes/" -print_final_stats=1)
   [ "$runs" -gt 0 ] && args+=(-runs="$runs")
+  [ "$seed" -gt 0 ] && args+=(-seed="$seed")
   [ -f "fuzz/corpus/$t.dict" ] && args+=(-dict="fuzz/corpus/$t.dict")
   stamp=build-fuzz/logs/$t.start; touch "$stamp"
   rc=0

@@ -22,6 +22,7 @@ packages=(
   chromium chromium-driver        # tests: the console page in a headless browser
   prometheus                      # tests: promtool check metrics on /metrics
   tmux                            # tests: tandem top in a terminal
+  clang libfuzzer-14-dev          # the fuzz targets (scripts/fuzz.sh, run by scripts/test.sh)
 )
 
 missing=()
