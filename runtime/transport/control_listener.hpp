@@ -33,7 +33,7 @@ namespace tandem::transport {
 struct control_listener_settings {
   std::string bind_host = "127.0.0.1"; // "" or "0.0.0.0": every interface
   uint16_t port = 0;                    // 0: the kernel picks one
-  std::string secret;                   // "" for runs without one
+  std::string secret;                   // the run's secret (every run has one)
   // An honest peer needs two round trips; 5 s covers slow networks and
   // bounds how long a silent peer holds one of the pending slots.
   std::chrono::milliseconds handshake_deadline{5000};
