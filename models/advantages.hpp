@@ -19,11 +19,13 @@ struct advantage_result {
 
 /// Rewards are laid out group after group: rewards[g * group_size + i].
 /// Std is Bessel's (n - 1). A group of size 1 has std 0 → advantage 0.
-/// With baseline batch every reward is centred on the batch mean; group std
-/// scaling is then undefined (an all-equal group has std 0) and rejected.
+/// With baseline batch every reward is centred on the batch mean, with
+/// baseline fixed on `fixed_baseline`; group std scaling is then undefined
+/// (an all-equal group has std 0) and rejected.
 caf::expected<advantage_result>
 compute_advantages(const std::vector<double>& rewards, int32_t group_size,
                    std_scaling scaling, double eps,
-                   advantage_baseline baseline = advantage_baseline::group);
+                   advantage_baseline baseline = advantage_baseline::group,
+                   double fixed_baseline = 0.0);
 
 } // namespace tandem

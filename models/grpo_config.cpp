@@ -37,6 +37,7 @@ const char* to_string(advantage_baseline x) {
   switch (x) {
     case advantage_baseline::group: return "group";
     case advantage_baseline::batch: return "batch";
+    case advantage_baseline::fixed: return "fixed";
   }
   return "unknown";
 }

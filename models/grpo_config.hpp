@@ -24,6 +24,10 @@ enum class advantage_baseline : uint8_t {
   batch, // the mean reward of the whole batch: a group whose completions all
          // scored the same still learns whether it did better or worse than
          // the batch, instead of carrying no gradient
+  fixed, // a constant b (grpo_config::baseline_value): A = r - b. With b near
+         // the best reward, wrong answers are pushed down hard and right ones
+         // up gently (W-REINFORCE, Zhu et al. 2025: b = 1 / (1 + lambda)); an
+         // all-wrong group still pushes its answers down
 };
 
 /// How per-token losses become one scalar (docs/grpo.md §4).
@@ -47,7 +51,8 @@ enum class weight_bound_mode : uint8_t {
 
 struct grpo_config {
   std_scaling scaling = std_scaling::group;
-  advantage_baseline baseline = advantage_baseline::group; // batch needs scaling batch|none
+  advantage_baseline baseline = advantage_baseline::group; // batch, fixed: scaling batch|none
+  double baseline_value = 0.0; // b of baseline fixed (unused otherwise)
   double advantage_eps = 1e-6;
   double eps_low = 0.2;   // ratio clip 1 - eps_low for A < 0
   double eps_high = 0.28; // ratio clip 1 + eps_high for A > 0 (DAPO clip-higher)

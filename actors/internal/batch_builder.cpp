@@ -35,7 +35,7 @@ caf::expected<built_batch> build_train_batch(const std::vector<scored_group>& gr
     rewards.insert(rewards.end(), g.rewards.begin(), g.rewards.end());
   }
   auto adv = compute_advantages(rewards, static_cast<int32_t>(group_size), cfg.scaling,
-                                cfg.advantage_eps, cfg.baseline);
+                                cfg.advantage_eps, cfg.baseline, cfg.baseline_value);
   if (!adv)
     return adv.error();
   built_batch out;

@@ -124,6 +124,31 @@ TEST(Advantages, BatchBaselineGivesAllEqualGroupsASignal) {
                                   tandem::advantage_baseline::batch));
 }
 
+// Fixed baseline b = 0.9 (W-REINFORCE with lambda = 1/9): a right answer
+// (1) gets +0.1, a wrong one (0) -0.9, also in an all-wrong group.
+TEST(Advantages, FixedBaselinePushesDownAllWrongGroups) {
+  auto r = compute_advantages({1, 0, 0, 0}, 2, std_scaling::none, 0.0,
+                              tandem::advantage_baseline::fixed, 0.9);
+  ASSERT_TRUE(r);
+  expect_near_all(r->advantages, {0.1, -0.9, -0.9, -0.9});
+  EXPECT_DOUBLE_EQ(r->zero_std_fraction, 0.5);
+  // Batch std scaling divides by the Bessel std of the raw rewards:
+  // mean 0.25, sqrt((0.5625 + 3 * 0.0625) / 3) = 0.5.
+  auto scaled = compute_advantages({1, 0, 0, 0}, 2, std_scaling::batch, 0.0,
+                                   tandem::advantage_baseline::fixed, 0.9);
+  ASSERT_TRUE(scaled);
+  expect_near_all(scaled->advantages, {0.2, -1.8, -1.8, -1.8});
+  // batch_residual: residuals around b, Bessel over 4: sqrt((0.01 + 3 * 0.81) / 3).
+  auto resid = compute_advantages({1, 0, 0, 0}, 2, std_scaling::batch_residual, 0.0,
+                                  tandem::advantage_baseline::fixed, 0.9);
+  ASSERT_TRUE(resid);
+  EXPECT_NEAR(resid->advantages[0], 0.1 / std::sqrt(2.44 / 3.0), tol);
+  EXPECT_FALSE(compute_advantages({1, 0}, 2, std_scaling::group, 0.0,
+                                  tandem::advantage_baseline::fixed, 0.9));
+  EXPECT_FALSE(compute_advantages({1, 0}, 2, std_scaling::none, 0.0,
+                                  tandem::advantage_baseline::fixed, std::nan("")));
+}
+
 TEST(Advantages, GroupOfSizeOneHasZeroAdvantageAndCountsAsZeroStd) {
   for (auto scaling : {std_scaling::group, std_scaling::batch, std_scaling::none}) {
     auto res = compute_advantages({0.5, -1.0, 2.0}, 1, scaling, 0.0);

@@ -436,6 +436,17 @@ TEST(ConfigLoader, ObjectiveVariantsParseAndDefaultToOff) {
   EXPECT_EQ(make_learner_settings(ok.config).grpo.ratio_level, importance_level::sequence);
   auto batch = parse("learner:\n  baseline: batch\n  std_scaling: batch_residual\n");
   EXPECT_TRUE(batch.issues.empty()) << all_issues(batch);
+  auto fixed = parse("learner:\n  baseline: fixed\n  baseline_value: 0.9\n  std_scaling: none\n");
+  ASSERT_TRUE(fixed.issues.empty()) << all_issues(fixed);
+  EXPECT_EQ(fixed.config.learner.grpo.baseline, advantage_baseline::fixed);
+  EXPECT_DOUBLE_EQ(make_learner_settings(fixed.config).grpo.baseline_value, 0.9);
+  expect_single(parse("learner:\n  baseline: fixed\n  baseline_value: 0.9\n"),
+                "learner.baseline", "baseline: fixed needs std_scaling: batch");
+  expect_single(parse("learner:\n  baseline_value: 0.9\n"), "learner.baseline_value",
+                "has no effect with learner.baseline: group", 2, 19);
+  expect_single(parse("run:\n  dynamic_sampling: true\nlearner:\n  baseline: fixed\n"
+                      "  std_scaling: none\n"),
+                "run.dynamic_sampling", "with learner.baseline fixed such a group");
 }
 
 TEST(ConfigLoader, ObjectiveVariantsAreRefusedWhereTheyCannotWork) {

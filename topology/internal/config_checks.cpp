@@ -6,6 +6,7 @@
 #include "topology/internal/config_checks.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <initializer_list>
 #include <sstream>
@@ -49,6 +50,15 @@ const char* aggregation_name(loss_aggregation a) {
     case loss_aggregation::sequence_mean: return "sequence_mean";
     case loss_aggregation::token_mean: return "token_mean";
     case loss_aggregation::constant_normalizer: return "constant_normalizer";
+  }
+  return "?";
+}
+
+const char* baseline_name(advantage_baseline b) {
+  switch (b) {
+    case advantage_baseline::group: return "group";
+    case advantage_baseline::batch: return "batch";
+    case advantage_baseline::fixed: return "fixed";
   }
   return "?";
 }
@@ -113,8 +123,9 @@ void check_run(const run_config& c, checker& k) {
   k.no_effect("run.max_filtered_per_step", !r.dynamic_sampling, "run.dynamic_sampling false");
   k.require(!r.dynamic_sampling || c.learner.grpo.baseline == advantage_baseline::group,
             "run.dynamic_sampling",
-            "filters groups whose rewards are all equal, but with learner.baseline batch "
-            "such a group has a non-zero advantage; use one or the other",
+            std::string("filters groups whose rewards are all equal, but with learner.baseline ")
+              + baseline_name(c.learner.grpo.baseline)
+              + " such a group has a non-zero advantage; use one or the other",
             {"learner.baseline"});
   k.require(!r.output_dir.empty(), "run.output_dir", "must not be empty");
 }
@@ -403,11 +414,16 @@ void check_learner(const run_config& c, checker& k) {
   k.no_effect("learner.behav_weight_cap", !g.decoupled, "learner.decoupled: false");
   k.at_least("learner.entropy_coef", g.entropy_coef, 0.0);
   k.at_least("sampler.simulated_token_ms", c.sampler.simulated_token_ms, 0.0);
-  k.require(!(g.baseline == advantage_baseline::batch && g.scaling == std_scaling::group),
+  k.require(!(g.baseline != advantage_baseline::group && g.scaling == std_scaling::group),
             "learner.baseline",
-            "baseline: batch needs std_scaling: batch, batch_residual or none (a group whose "
-            "rewards are all equal has no group std)",
+            std::string("baseline: ") + baseline_name(g.baseline)
+              + " needs std_scaling: batch, batch_residual or none (a group whose "
+                "rewards are all equal has no group std)",
             {"learner.std_scaling"});
+  k.require(std::isfinite(g.baseline_value), "learner.baseline_value", "must be a finite number");
+  k.no_effect("learner.baseline_value", g.baseline != advantage_baseline::fixed,
+              std::string("learner.baseline: ") + baseline_name(g.baseline)
+                + " (only fixed uses it)");
   int64_t batch = int64_t{c.run.groups_per_step} * c.run.group_size;
   k.at_least("learner.mini_batches", c.learner.mini_batches, 1);
   k.require(c.learner.mini_batches <= batch || batch < 1, "learner.mini_batches",
