@@ -45,13 +45,7 @@ caf::expected<std::string> secret_from(const command_line& cl) {
                       "give one of --run-dir, --secret-file and --secret-env");
   if (dir.empty())
     return transport::load_secret(file, env);
-  auto path = transport::run_secret_path(dir);
-  auto s = transport::read_private_secret(path);
-  if (!s && is(s.error(), errc::not_found))
-    return make_error(errc::invalid_config,
-                      "secret file " + path + " does not exist (a run whose config names its "
-                        "secret in cluster.security: pass --secret-file or --secret-env)");
-  return s;
+  return transport::read_run_secret(dir);
 }
 
 // An error's own words, without the errc name describe() puts first.

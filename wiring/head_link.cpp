@@ -89,13 +89,7 @@ caf::expected<std::string> load_run_secret(const topology::Cluster& cluster,
                                            const std::string& run_dir) {
   if (names_secret(cluster))
     return load_configured_secret(cluster);
-  auto path = transport::run_secret_path(run_dir);
-  auto s = transport::read_private_secret(path);
-  if (!s && is(s.error(), errc::not_found))
-    return make_error(errc::invalid_config,
-                      "secret file " + path + " does not exist: the run's head writes it "
-                        "when it starts (cluster.security names no secret)");
-  return s;
+  return transport::read_run_secret(run_dir);
 }
 
 caf::expected<std::string> ensure_run_secret(const topology::Cluster& cluster,

@@ -153,6 +153,17 @@ caf::error write_private_secret(const std::string& path, const std::string& secr
   return err;
 }
 
+caf::expected<std::string> read_run_secret(const std::string& run_dir) {
+  auto path = run_secret_path(run_dir);
+  auto s = read_private_secret(path);
+  if (!s && is(s.error(), errc::not_found))
+    return make_error(errc::invalid_config,
+                      "secret file " + path + " does not exist: the run's head writes it when "
+                        "it starts, unless the config names the secret in cluster.security "
+                        "(then pass that secret)");
+  return s;
+}
+
 caf::expected<std::string> load_or_create_run_secret(const std::string& run_dir) {
   auto path = run_secret_path(run_dir);
   auto existing = read_private_secret(path);

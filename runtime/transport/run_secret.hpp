@@ -46,6 +46,11 @@ caf::expected<std::string> read_private_secret(const std::string& path);
 /// not matter), synced, renamed over `path`.
 caf::error write_private_secret(const std::string& path, const std::string& secret);
 
+/// RUN_DIR/secret of a run that is running (workers, `status`, `scale`):
+/// read_private_secret(), with a missing file errc::invalid_config naming it
+/// and saying who writes it.
+caf::expected<std::string> read_run_secret(const std::string& run_dir);
+
 /// RUN_DIR/secret when it exists (read_private_secret), else a generated
 /// secret written there first.
 caf::expected<std::string> load_or_create_run_secret(const std::string& run_dir);

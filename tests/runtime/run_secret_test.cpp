@@ -101,6 +101,22 @@ TEST_F(RunSecret, AFileOthersMayReadIsRefusedNotUsed) {
   }
 }
 
+// What workers, `status` and `scale` read: a missing file is a config error
+// that names the file; an existing one is read, never created.
+TEST_F(RunSecret, ARunningRunsSecretIsReadNeverCreated) {
+  auto path = run_secret_path(dir);
+  auto missing = read_run_secret(dir);
+  ASSERT_FALSE(missing);
+  EXPECT_TRUE(is(missing.error(), errc::invalid_config));
+  auto why = describe(missing.error());
+  EXPECT_NE(why.find(path + " does not exist"), std::string::npos) << why;
+  EXPECT_FALSE(fs::exists(path));
+  auto made = load_or_create_run_secret(dir);
+  auto read = read_run_secret(dir);
+  ASSERT_TRUE(made && read);
+  EXPECT_EQ(*made, *read);
+}
+
 TEST_F(RunSecret, MissingShortAndLinkedFilesAreErrors) {
   auto path = run_secret_path(dir);
   auto missing = read_private_secret(path);
