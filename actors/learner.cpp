@@ -30,6 +30,7 @@ step_metrics to_metrics(const train_step_stats& s, const built_batch& b, double 
   m.mismatch_k3 = s.mismatch_k3;
   m.mismatch_tokens = s.mismatch_tokens;
   m.lr = s.lr;
+  m.entropy_coef = s.entropy_coef;
   m.grad_norm = s.grad_norm;
   m.advantage_abs_mean = b.advantage_abs_mean;
   m.zero_std_fraction = b.zero_std_fraction;

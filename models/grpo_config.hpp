@@ -77,6 +77,14 @@ struct grpo_config {
   // entropy (token mean over the batch). Counters the collapse of a small
   // policy onto one answer before it has learned to read the prompt.
   double entropy_coef = 0.0;
+  // Steering (models/entropy_control.hpp): with entropy_target > 0 the
+  // coefficient starts at entropy_coef and moves by entropy_coef_step per
+  // optimizer step, within [0, entropy_coef_max], toward keeping the token-
+  // mean entropy at the target. 0 = a fixed entropy_coef.
+  double entropy_target = 0.0;
+  double entropy_coef_step = 0.005; // Skywork-OR1's step
+  double entropy_coef_max = 0.1;    // a bonus far above the policy-gradient
+                                    // term would only teach uniform guessing
 };
 
 const char* to_string(std_scaling x);

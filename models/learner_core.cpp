@@ -22,8 +22,9 @@
 // and saved weights are float32 on the host.
 //
 // Saved state (export_state/import_state): the version and AdamW's
-// per-parameter state (models/internal/adamw_state.hpp); see learner_core.hpp
-// for why that is all.
+// per-parameter state (models/internal/adamw_state.hpp), then, when the
+// entropy bonus is steered, its coefficient and last entropy; see
+// learner_core.hpp for why that is all.
 //
 // Choices: AdamW decays every parameter, norms and biases included (one param
 // group); the reference is the initial weights (from the seed or the HF
@@ -37,6 +38,7 @@
 #include <cmath>
 #include <functional>
 
+#include "models/entropy_control.hpp"
 #include "models/internal/adamw_state.hpp"
 #include "models/internal/device_precision.hpp"
 #include "models/internal/learner_state.hpp"
@@ -119,7 +121,7 @@ caf::error validate_settings(const learner_settings& s) {
 class learner_core::impl {
 public:
   impl(const learner_settings& s, const internal::step_numerics& n)
-    : settings(s), numerics(n), model(s.model) {}
+    : settings(s), numerics(n), model(s.model), entropy(s.grpo) {}
 
   caf::expected<std::vector<train_step_stats>> train(const std::vector<train_sequence>& batch);
 
@@ -129,6 +131,7 @@ public:
   internal::transformer reference{nullptr};
   std::unique_ptr<torch::optim::AdamW> optimizer;
   int64_t version = 0;
+  entropy_control entropy; // the entropy bonus's coefficient, step by step
   torch::Tensor flat; // refresh_flat_weights' buffer, made on first use
   std::function<void(learner_phase)> phase_hook;
   void enter(learner_phase p) const {
@@ -179,7 +182,8 @@ double learner_core::impl::clip_gradients() {
 }
 
 caf::expected<train_step_stats> learner_core::impl::step(const step_parts& parts) {
-  const auto& g = settings.grpo;
+  grpo_config g = settings.grpo;
+  g.entropy_coef = entropy.coef();
   const int64_t norm_len = g.constant_normalizer > 0 ? g.constant_normalizer
                                                      : settings.max_new_tokens;
   enter(learner_phase::backward);
@@ -199,6 +203,7 @@ caf::expected<train_step_stats> learner_core::impl::step(const step_parts& parts
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
   optimizer->step();
   ++version;
+  entropy.observe(acc.loss.entropy);
   const auto mismatch = internal::measure_mismatch(parts);
   train_step_stats st;
   st.version = version;
@@ -210,6 +215,7 @@ caf::expected<train_step_stats> learner_core::impl::step(const step_parts& parts
   st.mismatch_tokens = mismatch.tokens;
   st.tokens = static_cast<int64_t>(acc.loss.tokens);
   st.lr = lr;
+  st.entropy_coef = g.entropy_coef;
   return st;
 }
 
@@ -389,6 +395,8 @@ std::vector<char> learner_core::export_state() const {
   try {
     internal::learner_state_writer w(impl_->version);
     internal::write_adamw_state(*impl_->optimizer, impl_->model, w);
+    if (impl_->entropy.steered())
+      internal::write_entropy_control(impl_->entropy.alpha(), impl_->entropy.last_entropy(), w);
     return w.finish();
   } catch (const std::exception&) {
     return {}; // a device copy failed; an empty blob never imports
@@ -400,8 +408,14 @@ caf::error learner_core::import_state(const char* data, size_t size) {
   if (!parsed)
     return parsed.error();
   try {
-    if (auto err = internal::read_adamw_state(*impl_->optimizer, impl_->model, parsed->tensors))
+    auto& tensors = parsed->tensors;
+    auto control = internal::take_entropy_control(tensors);
+    if (!control)
+      return control.error();
+    if (auto err = internal::read_adamw_state(*impl_->optimizer, impl_->model, tensors))
       return err;
+    if (*control)
+      impl_->entropy.restore((*control)->alpha, (*control)->last_entropy);
     impl_->version = parsed->policy_version;
     return {};
   } catch (const std::exception& e) {

@@ -58,6 +58,7 @@ struct train_step_stats {
   int64_t mismatch_tokens = 0;  // tokens in those means (0: none at that version)
   int64_t tokens = 0;
   double lr = 0;         // learning rate this step used (lr_at)
+  double entropy_coef = 0; // entropy bonus coefficient this step used (entropy_control)
 };
 
 struct learner_settings {
@@ -131,7 +132,8 @@ public:
   /// Everything beyond the weights that a learner needs to go on exactly as
   /// this one would (models/internal/learner_state.hpp has the byte format):
   /// the policy version and, per parameter, AdamW's step count, exp_avg and
-  /// exp_avg_sq. Nothing else carries over between train() calls: the
+  /// exp_avg_sq; with learner.entropy_target, the entropy control's
+  /// coefficient and last entropy (models/entropy_control.hpp). Nothing else carries over between train() calls: the
   /// mini-batch split and the micro-batches are made afresh per batch, and
   /// the learner draws no random numbers (the seed only initialises the
   /// weights). Weights are not included (export_weights()). Neither is the

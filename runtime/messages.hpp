@@ -162,6 +162,7 @@ struct step_metrics {
   // Objective variants (grpo_loss_stats): 0 while they are off.
   double behav_weight_masked = 0, clip_dual = 0, clip_sequence = 0;
   double lr = 0; // the learning rate of this step (learner.lr_schedule)
+  double entropy_coef = 0; // the entropy bonus's coefficient this step
 };
 
 template <class Inspector>
@@ -174,7 +175,7 @@ typename Inspector::result_type inspect(Inspector& f, step_metrics& x) {
            x.sampler_logp_abs_diff, x.grad_norm, x.advantage_abs_mean,
            x.zero_std_fraction, x.tokens, x.seconds, x.mismatch_logp_abs,
            x.mismatch_k3, x.mismatch_tokens, x.behav_weight_masked, x.clip_dual,
-           x.clip_sequence, x.lr);
+           x.clip_sequence, x.lr, x.entropy_coef);
 }
 
 struct train_report {

@@ -58,6 +58,7 @@ json_record to_json(const step_record& r) {
     .add("sampler_logp_abs_diff", l.sampler_logp_abs_diff).add("grad_norm", l.grad_norm)
     .add("mismatch_logp_abs", l.mismatch_logp_abs).add("mismatch_k3", l.mismatch_k3)
     .add("mismatch_tokens", l.mismatch_tokens).add("lr", l.lr)
+    .add("entropy_coef", l.entropy_coef)
     .add("staleness_mean", r.staleness.mean).add("staleness_max", r.staleness.max)
     .add_array("staleness_hist", r.staleness.histogram)
     .add("tokens_generated", r.tokens_generated).add("train_tokens", l.tokens)

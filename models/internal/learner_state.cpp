@@ -217,4 +217,33 @@ caf::expected<parsed_learner_state> parse_learner_state(const char* data, size_t
   return out;
 }
 
+namespace {
+constexpr const char* entropy_control_name = "entropy_control";
+} // namespace
+
+void write_entropy_control(double alpha, double last_entropy, learner_state_writer& w) {
+  int64_t bits[2];
+  std::memcpy(&bits[0], &alpha, sizeof(double));
+  std::memcpy(&bits[1], &last_entropy, sizeof(double));
+  w.add(entropy_control_name, state_dtype::int64, {2}, bits);
+}
+
+caf::expected<std::optional<entropy_control_state>>
+take_entropy_control(std::vector<state_tensor>& tensors) {
+  if (tensors.empty() || tensors.back().name != entropy_control_name)
+    return std::optional<entropy_control_state>{};
+  const auto& t = tensors.back();
+  if (t.dtype != state_dtype::int64 || t.shape != std::vector<int64_t>{2}
+      || t.bytes != 2 * sizeof(int64_t))
+    return make_error(errc::malformed_message,
+                      std::string("learner state: tensor '") + entropy_control_name + "' is "
+                        + to_string(t.dtype) + " " + shape_string(t.shape)
+                        + ", expected int64 [2]");
+  entropy_control_state st;
+  std::memcpy(&st.alpha, t.data, sizeof(double));
+  std::memcpy(&st.last_entropy, t.data + sizeof(double), sizeof(double));
+  tensors.pop_back();
+  return std::optional<entropy_control_state>{st};
+}
+
 } // namespace tandem::internal

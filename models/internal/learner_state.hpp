@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,21 @@ private:
   std::vector<char> out_;
   uint32_t count_ = 0;
 };
+
+/// The entropy control's state (models/entropy_control.hpp), carried as the
+/// last tensor, "entropy_control": int64 [2], the bit patterns of the two
+/// doubles, so that a resumed learner steers exactly as this one would.
+struct entropy_control_state {
+  double alpha = 0;
+  double last_entropy = 0;
+};
+void write_entropy_control(double alpha, double last_entropy, learner_state_writer& w);
+
+/// Takes the entropy_control tensor off the end of `tensors`: its state, or
+/// nullopt when the blob has none (a learner without steering); a tensor of
+/// that name with another dtype or shape is errc::malformed_message.
+caf::expected<std::optional<entropy_control_state>>
+take_entropy_control(std::vector<state_tensor>& tensors);
 
 /// Checks magic, format version, size and checksum, then splits the tensors.
 caf::expected<parsed_learner_state> parse_learner_state(const char* data, size_t size);

@@ -558,6 +558,44 @@ TEST(LearnerCore, ImportedStateResumesTrainingBitForBit) {
     << "the optimizer state made no difference: the test shows nothing";
 }
 
+// A steered entropy bonus (learner.entropy_target) resumes too: its
+// coefficient and last entropy travel in the state, so the resumed learner
+// applies the same bonus; without them it would restart at no bonus.
+TEST(LearnerCore, SteeredEntropyBonusResumesBitForBit) {
+  auto s = resumable_settings();
+  s.grpo.entropy_target = 100.0; // always below: the bonus grows every step
+  s.grpo.entropy_coef_step = 0.05;
+  s.grpo.entropy_coef_max = 1.0;
+  const auto batches = fixed_batches(s, 4);
+  auto a = make_learner(s);
+  std::vector<double> coefs;
+  for (size_t k = 0; k < 2; ++k) {
+    auto r = a->train(batches[k]);
+    ASSERT_TRUE(r) << describe(r.error());
+    for (const auto& st : *r)
+      coefs.push_back(st.entropy_coef);
+  }
+  // Two versions per batch: no bonus before the first measurement, then
+  // one step more each time.
+  ASSERT_EQ(coefs.size(), 4u);
+  EXPECT_EQ(coefs[0], 0.0);
+  EXPECT_NEAR(coefs[1], 0.05, 1e-15);
+  EXPECT_NEAR(coefs[3], 0.15, 1e-15);
+  const auto weights = a->export_weights();
+  const auto state = a->export_state();
+  auto b = make_learner(s);
+  ASSERT_FALSE(b->import_weights(weights.data(), weights.size(), 0));
+  ASSERT_FALSE(b->import_state(state.data(), state.size()));
+  auto ra = a->train(batches[2]);
+  auto rb = b->train(batches[2]);
+  ASSERT_TRUE(ra && rb);
+  // A learner that forgot the control would apply no bonus here (0).
+  EXPECT_NEAR(rb->front().entropy_coef, 0.2, 1e-15);
+  EXPECT_EQ(ra->front().entropy_coef, rb->front().entropy_coef);
+  EXPECT_TRUE(a->export_weights() == b->export_weights()) << "resumed weights differ";
+  EXPECT_TRUE(a->export_state() == b->export_state()) << "resumed state differs";
+}
+
 // Before any step AdamW holds nothing; the state says step 0 and zero
 // moments, which is what AdamW starts from, so it resumes exactly too.
 TEST(LearnerCore, StateOfAnUntrainedLearnerResumesExactly) {

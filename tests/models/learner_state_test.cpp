@@ -55,6 +55,38 @@ TEST(LearnerState, RoundTripKeepsNamesShapesAndBytes) {
   EXPECT_EQ(std::string(blob.data(), 8), "TNDMLRST");
 }
 
+// The entropy control's state rides as the last tensor, bit for bit, and is
+// taken off before the AdamW tensors are matched; a blob without it has none.
+TEST(LearnerState, EntropyControlIsTakenOffTheEnd) {
+  learner_state_writer w(3);
+  const int64_t step = 1;
+  w.add("a.step", state_dtype::int64, {}, &step);
+  write_entropy_control(0.1 + 0.2, std::nextafter(0.25, 1.0), w);
+  const auto blob = w.finish();
+  auto p = parse_learner_state(blob.data(), blob.size());
+  ASSERT_TRUE(p) << describe(p.error());
+  auto st = take_entropy_control(p->tensors);
+  ASSERT_TRUE(st && *st);
+  EXPECT_EQ((*st)->alpha, 0.1 + 0.2);
+  EXPECT_EQ((*st)->last_entropy, std::nextafter(0.25, 1.0));
+  ASSERT_EQ(p->tensors.size(), 1u);
+  auto none = take_entropy_control(p->tensors);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+  EXPECT_EQ(p->tensors.size(), 1u);
+
+  learner_state_writer bad(3);
+  const float f[2] = {1, 2};
+  bad.add("entropy_control", state_dtype::float32, {2}, f);
+  const auto bad_blob = bad.finish();
+  auto q = parse_learner_state(bad_blob.data(), bad_blob.size());
+  ASSERT_TRUE(q);
+  auto refused = take_entropy_control(q->tensors);
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(is(refused.error(), errc::malformed_message));
+  EXPECT_NE(describe(refused.error()).find("expected int64 [2]"), std::string::npos);
+}
+
 TEST(LearnerState, LyingLengthsUnderAValidChecksumAreRefused) {
   const auto blob = sample_blob();
   const size_t first_tensor = 32;

@@ -449,6 +449,24 @@ TEST(ConfigLoader, ObjectiveVariantsParseAndDefaultToOff) {
                 "run.dynamic_sampling", "with learner.baseline fixed such a group");
 }
 
+TEST(ConfigLoader, SteeredEntropyBonus) {
+  auto ok = parse("learner:\n  entropy_coef: 0.001\n  entropy_target: 0.3\n"
+                  "  entropy_coef_step: 0.002\n  entropy_coef_max: 0.05\n");
+  ASSERT_TRUE(ok.issues.empty()) << all_issues(ok);
+  const auto g = make_learner_settings(ok.config).grpo;
+  EXPECT_DOUBLE_EQ(g.entropy_target, 0.3);
+  EXPECT_DOUBLE_EQ(g.entropy_coef_step, 0.002);
+  EXPECT_DOUBLE_EQ(g.entropy_coef_max, 0.05);
+  expect_single(parse("learner:\n  entropy_coef_step: 0.01\n"), "learner.entropy_coef_step",
+                "has no effect with learner.entropy_target: 0", 2, 22);
+  expect_single(parse("learner:\n  entropy_target: 0.3\n  entropy_coef_step: 0\n"),
+                "learner.entropy_coef_step", "must be > 0");
+  expect_single(parse("learner:\n  entropy_target: -1\n"), "learner.entropy_target",
+                "must be >= 0");
+  expect_single(parse("learner:\n  entropy_coef: 0.2\n  entropy_target: 0.3\n"),
+                "learner.entropy_coef_max", "must be >= learner.entropy_coef");
+}
+
 TEST(ConfigLoader, ObjectiveVariantsAreRefusedWhereTheyCannotWork) {
   expect_single(parse("learner:\n  ratio_level: sequence\n"), "learner.ratio_level",
                 "set learner.loss_aggregation: sequence_mean (got token_mean)", 2, 16);

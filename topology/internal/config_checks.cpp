@@ -413,6 +413,17 @@ void check_learner(const run_config& c, checker& k) {
   k.positive("learner.behav_weight_cap", g.behav_weight_cap);
   k.no_effect("learner.behav_weight_cap", !g.decoupled, "learner.decoupled: false");
   k.at_least("learner.entropy_coef", g.entropy_coef, 0.0);
+  k.at_least("learner.entropy_target", g.entropy_target, 0.0);
+  const bool steered = g.entropy_target > 0;
+  k.no_effect("learner.entropy_coef_step", !steered, "learner.entropy_target: 0");
+  k.no_effect("learner.entropy_coef_max", !steered, "learner.entropy_target: 0");
+  if (steered) {
+    k.positive("learner.entropy_coef_step", g.entropy_coef_step);
+    k.require(g.entropy_coef_max >= g.entropy_coef, "learner.entropy_coef_max",
+              "must be >= learner.entropy_coef (the starting coefficient): got "
+                + num(g.entropy_coef_max) + " < " + num(g.entropy_coef),
+              {"learner.entropy_coef"});
+  }
   k.at_least("sampler.simulated_token_ms", c.sampler.simulated_token_ms, 0.0);
   k.require(!(g.baseline != advantage_baseline::group && g.scaling == std_scaling::group),
             "learner.baseline",
