@@ -16,8 +16,8 @@ from xml.sax.saxutils import escape
 
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
            "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
-W, H = 720, 400          # canvas
-L, R, T, B = 60, 170, 30, 45  # margins: the legend sits on the right
+H = 400                  # canvas height; the width grows with the legend
+L, T, B = 60, 30, 45     # margins; the legend sits on the right
 
 
 def read_curve(run_dir, metric, window):
@@ -58,6 +58,9 @@ def main():
         if not sep or not label or not run_dir:
             sys.exit(f"'{item}': expected LABEL=RUN_DIR")
         curves.append((label, read_curve(run_dir, a.metric, a.window)))
+    global W, R
+    R = 50 + 7 * max(len(label) for label, _ in curves)  # ~7 px per character
+    W = 550 + R
     xmax = max(p[0] for _, c in curves for p in c) or 1.0
     ymax = max(1.0, max(p[1] for _, c in curves for p in c))
     sx = lambda x: L + (W - L - R) * x / xmax
