@@ -26,7 +26,17 @@ struct model_config {
   bool attention_bias = false;     // q/k/v projection biases: true for qwen2, false for llama
   int32_t max_position_embeddings = 0; // HF checkpoint's trained range; 0 = max_seq_len
   std::string model_type = "llama"; // HF family written by save_hf: "llama" or "qwen2"
+  int32_t head_dim = 0;            // per-head width; 0 = hidden_size / num_heads (Qwen3 sets it)
+  bool qk_norm = false;            // RMSNorm over each head's q and k before rotary (Qwen3)
 };
+
+/// The per-head width the model computes with: head_dim when set, else
+/// hidden_size / num_heads (0 when num_heads is 0, so callers need no guard).
+inline int32_t head_dim_of(const model_config& c) {
+  if (c.head_dim > 0)
+    return c.head_dim;
+  return c.num_heads > 0 ? c.hidden_size / c.num_heads : 0;
+}
 
 /// How a sampler draws tokens: temperature, then top-k (the k most probable
 /// tokens), then top-p on what top-k kept (renormalised), then one draw.
