@@ -45,24 +45,6 @@ std::string resolve(const std::string& path, const std::string& base_dir) {
   return p.lexically_normal().string();
 }
 
-const char* aggregation_name(loss_aggregation a) {
-  switch (a) {
-    case loss_aggregation::sequence_mean: return "sequence_mean";
-    case loss_aggregation::token_mean: return "token_mean";
-    case loss_aggregation::constant_normalizer: return "constant_normalizer";
-  }
-  return "?";
-}
-
-const char* baseline_name(advantage_baseline b) {
-  switch (b) {
-    case advantage_baseline::group: return "group";
-    case advantage_baseline::batch: return "batch";
-    case advantage_baseline::fixed: return "fixed";
-  }
-  return "?";
-}
-
 /// Reports at a field unless the rule holds or a field it reads failed to
 /// bind (then the type error already covers it).
 class checker {
@@ -124,7 +106,7 @@ void check_run(const run_config& c, checker& k) {
   k.require(!r.dynamic_sampling || c.learner.grpo.baseline == advantage_baseline::group,
             "run.dynamic_sampling",
             std::string("filters groups whose rewards are all equal, but with learner.baseline ")
-              + baseline_name(c.learner.grpo.baseline)
+              + to_string(c.learner.grpo.baseline)
               + " such a group has a non-zero advantage; use one or the other",
             {"learner.baseline"});
   k.require(!r.output_dir.empty(), "run.output_dir", "must not be empty");
@@ -408,7 +390,7 @@ void check_learner(const run_config& c, checker& k) {
   k.at_least("learner.constant_normalizer", g.constant_normalizer, 0);
   k.no_effect("learner.constant_normalizer",
               g.aggregation != loss_aggregation::constant_normalizer,
-              std::string("learner.loss_aggregation: ") + aggregation_name(g.aggregation)
+              std::string("learner.loss_aggregation: ") + to_string(g.aggregation)
                 + " (only constant_normalizer uses it)");
   k.positive("learner.behav_weight_cap", g.behav_weight_cap);
   k.no_effect("learner.behav_weight_cap", !g.decoupled, "learner.decoupled: false");
@@ -427,13 +409,13 @@ void check_learner(const run_config& c, checker& k) {
   k.at_least("sampler.simulated_token_ms", c.sampler.simulated_token_ms, 0.0);
   k.require(!(g.baseline != advantage_baseline::group && g.scaling == std_scaling::group),
             "learner.baseline",
-            std::string("baseline: ") + baseline_name(g.baseline)
+            std::string("baseline: ") + to_string(g.baseline)
               + " needs std_scaling: batch, batch_residual or none (a group whose "
                 "rewards are all equal has no group std)",
             {"learner.std_scaling"});
   k.require(std::isfinite(g.baseline_value), "learner.baseline_value", "must be a finite number");
   k.no_effect("learner.baseline_value", g.baseline != advantage_baseline::fixed,
-              std::string("learner.baseline: ") + baseline_name(g.baseline)
+              std::string("learner.baseline: ") + to_string(g.baseline)
                 + " (only fixed uses it)");
   int64_t batch = int64_t{c.run.groups_per_step} * c.run.group_size;
   k.at_least("learner.mini_batches", c.learner.mini_batches, 1);
@@ -463,7 +445,7 @@ void check_objective_variants(const grpo_config& g, checker& k) {
             "learner.ratio_level",
             "sequence (GSPO) averages the objective over sequences: set "
             "learner.loss_aggregation: sequence_mean (got "
-              + std::string(aggregation_name(g.aggregation)) + ")",
+              + std::string(to_string(g.aggregation)) + ")",
             {"learner.loss_aggregation"});
 }
 
