@@ -72,12 +72,12 @@ int plan_command(const args& a) {
   if (auto code = parse_or_exit(cl, a))
     return *code;
   auto run = load_run(cl.positionals()[0]);
+  // A placement that cannot fit is still shown, with the numbers that refuse it.
+  if (run.resolved)
+    std::cout << format_plan(make_plan(run.cluster, run.config)) << describe_processes(run.plan);
   for (auto& i : run.issues)
     std::cerr << i.to_string() << "\n";
-  if (!run.ok())
-    return 2;
-  std::cout << format_plan(make_plan(run.cluster, run.config)) << describe_processes(run.plan);
-  return 0;
+  return run.ok() ? 0 : 2;
 }
 
 } // namespace tandem

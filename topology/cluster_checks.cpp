@@ -109,8 +109,9 @@ void fill_placement(topo::Placement& p, const std::string& path, const std::stri
 // Collects issues; a rule stays silent when a field it reads failed to map.
 class checker {
 public:
-  checker(const topo::Cluster& c, const source_map& m, std::string file)
-    : c_(c), m_(m), file_(std::move(file)) {}
+  checker(const topo::Cluster& c, const source_map& m, std::string file,
+          learner_demand learner)
+    : c_(c), m_(m), file_(std::move(file)), learner_(std::move(learner)) {}
 
   void report(const std::string& path, std::string message,
               std::initializer_list<std::string> reads = {}) {
@@ -146,7 +147,9 @@ private:
   void check_devices(int g, int p, const topo::Node& node);
   void check_process(int g, int p);
   void check_roles();
-  void check_single(topo::Role role, bool required);
+  void check_single(topo::Role role, bool required, bool one_instance);
+  void check_learner_ranks();
+  void check_learner_devices(int g);
   void check_security();
   bool multi_host() const;
   bool any_non_caf() const {
@@ -156,6 +159,7 @@ private:
   const topo::Cluster& c_;
   const source_map& m_;
   std::string file_;
+  learner_demand learner_;
   std::vector<config_issue> issues_;
   // node + device -> placement path holding it (devices are exclusive).
   std::map<std::pair<std::string, int>, std::string> device_owner_;
@@ -356,7 +360,7 @@ void checker::check_process(int g, int p) {
                  "it to head");
 }
 
-void checker::check_single(topo::Role role, bool required) {
+void checker::check_single(topo::Role role, bool required, bool one_instance) {
   std::vector<int> groups;
   for (int g = 0; g < c_.groups_size(); ++g)
     if (c_.groups(g).role() == role)
@@ -369,7 +373,7 @@ void checker::check_single(topo::Role role, bool required) {
     report(gpath(groups[i]) + ".role", "a second " + name + " group (also "
                                          + gpath(groups[0]) + "); a run has exactly one "
                                          + name);
-  if (groups.empty())
+  if (groups.empty() || !one_instance)
     return;
   const auto& grp = c_.groups(groups[0]);
   int total = 0;
@@ -385,9 +389,10 @@ void checker::check_single(topo::Role role, bool required) {
 }
 
 void checker::check_roles() {
-  check_single(topo::CONTROLLER, true);
-  check_single(topo::LEARNER, true);
-  check_single(topo::BROADCASTER, true);
+  check_single(topo::CONTROLLER, true, true);
+  check_single(topo::LEARNER, true, false); // one instance per rank
+  check_learner_ranks();
+  check_single(topo::BROADCASTER, true, true);
   // Each group has >= 1 placement and each placement >= 1 instance (both
   // reported where they fail), so one group of the role means >= 1 instance.
   for (auto role : {topo::SAMPLER, topo::REWARD}) {
@@ -406,6 +411,50 @@ void checker::check_roles() {
           && c_.groups(g).placements(p).devices_size() == 0)
         report(ppath(g, p), "transports.weights nccl needs a GPU on every learner and "
                             "sampler placement; add devices");
+}
+
+void checker::check_learner_ranks() {
+  int g = 0;
+  while (g < c_.groups_size() && c_.groups(g).role() != topo::LEARNER)
+    ++g;
+  if (g == c_.groups_size())
+    return; // reported by check_single
+  const auto& grp = c_.groups(g);
+  int total = 0;
+  for (const auto& pl : grp.placements())
+    total += std::max(pl.instances(), 1); // < 1 is reported at the field
+  if (total == learner_.ranks || learner_.ranks < 1 || grp.placements_size() == 0)
+    return check_learner_devices(g);
+  const std::string at = grp.placements_size() == 1 ? ppath(g, 0) + ".instances" : gpath(g);
+  report(at, "group '" + grp.name() + "' has " + std::to_string(total)
+               + " learner instance(s) but learner.ranks is " + std::to_string(learner_.ranks)
+               + ": a run has exactly one learner instance per rank",
+         {gpath(g) + ".placements"});
+}
+
+// Each rank owns one GPU; ranks without devices share the CPU of one process.
+void checker::check_learner_devices(int g) {
+  const auto& grp = c_.groups(g);
+  for (int p = 0; p < grp.placements_size(); ++p) {
+    const auto& pl = grp.placements(p);
+    const int instances = std::max(pl.instances(), 1);
+    if (pl.devices_size() > 0 && pl.devices_size() < instances)
+      report(ppath(g, p) + ".devices",
+             std::to_string(instances) + " learner ranks on " + std::to_string(pl.devices_size())
+               + " device(s): each rank needs its own GPU; list " + std::to_string(instances)
+               + " devices");
+    if (pl.devices_size() > 0 || learner_.ranks < 2)
+      continue;
+    if (learner_.device != "cpu")
+      report(ppath(g, p), "learner ranks without devices run on learner.device "
+                            + learner_.device + "; with learner.ranks "
+                            + std::to_string(learner_.ranks)
+                            + " each rank needs its own GPU: list them in devices");
+    else if (grp.placements_size() > 1)
+      report(ppath(g, p), "learner ranks on the CPU are threads of one process: put the "
+                          "learner's " + std::to_string(learner_.ranks)
+                            + " ranks in one placement, or give each placement its devices");
+  }
 }
 
 bool checker::multi_host() const {
@@ -436,7 +485,7 @@ void checker::check_security() {
 
 } // namespace
 
-void fill_defaults(topo::Cluster& c, const source_map& m) {
+void fill_defaults(topo::Cluster& c, const source_map& m, const learner_demand& learner) {
   if (!m.present("cluster.name"))
     c.set_name("cluster");
   if (!m.present("cluster.head.node") && c.nodes_size() == 1)
@@ -452,13 +501,18 @@ void fill_defaults(topo::Cluster& c, const source_map& m) {
       group->set_name(role_name(group->role()));
     for (int p = 0; p < group->placements_size(); ++p)
       fill_placement(*group->mutable_placements(p), ppath(g, p), c.head().node(), m);
+    // A lone learner placement holds every rank unless it says otherwise.
+    if (group->role() == topo::LEARNER && group->placements_size() == 1
+        && !m.present(ppath(g, 0) + ".instances"))
+      group->mutable_placements(0)->set_instances(std::max(learner.ranks, 1));
   }
 }
 
 std::vector<config_issue> check_cluster(const topo::Cluster& cluster,
                                         const source_map& marks,
-                                        const std::string& file) {
-  checker k(cluster, marks, file);
+                                        const std::string& file,
+                                        const learner_demand& learner) {
+  checker k(cluster, marks, file, learner);
   k.run();
   return k.take();
 }

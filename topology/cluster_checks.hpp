@@ -11,6 +11,14 @@
 // "caf", cluster name "cluster"); a WRITTEN out-of-range value such as
 // `threads: 0` is left alone and reported by check_cluster().
 //
+// Learner ranks (learner.ranks, passed in as a learner_demand): the learner
+// group's instances are its data-parallel ranks, one per rank in total over
+// its placements; a lone learner placement without `instances` gets
+// learner.ranks of them. A placement with devices gives each of its ranks
+// its own GPU (as many devices as instances); ranks > 1 without devices are
+// threads of one process on learner.device: cpu, so they need one placement
+// and that device.
+//
 // Device exclusivity: a GPU (node + index) belongs to at most one placement
 // in the whole cluster, whatever the roles; instances of one placement share
 // its devices round-robin.
@@ -18,6 +26,7 @@
 // Thread safety: pure functions; source_map is a plain value.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -55,17 +64,26 @@ private:
   std::set<std::string> invalid_;
 };
 
+/// What the run's config asks of the learner's placement (load_run() passes
+/// the config's values; the defaults are a single-rank learner).
+struct learner_demand {
+  int32_t ranks = 1;          // learner.ranks
+  std::string device = "cpu"; // learner.device: where a placement without devices runs
+};
+
 /// Parent of a dotted/indexed path: "a.b[2].c" -> "a.b[2]" -> "a.b" -> "a".
 std::string parent_path(const std::string& path);
 
 /// Fills the absent fields with their defaults (see file comment).
-void fill_defaults(topology::Cluster& cluster, const source_map& marks);
+void fill_defaults(topology::Cluster& cluster, const source_map& marks,
+                   const learner_demand& learner = {});
 
 /// All semantic issues of `cluster` (defaults already filled), located by
 /// `marks`; `file` names the file in the issues.
 std::vector<config_issue> check_cluster(const topology::Cluster& cluster,
                                         const source_map& marks,
-                                        const std::string& file);
+                                        const std::string& file,
+                                        const learner_demand& learner = {});
 
 /// Lower-case YAML spelling of a role ("learner").
 std::string role_name(topology::Role role);

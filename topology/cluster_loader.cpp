@@ -368,9 +368,10 @@ void sort_issues(std::vector<config_issue>& issues) {
 
 } // namespace
 
-cluster_result parse_cluster_text(const std::string& text, const std::string& name) {
+cluster_result parse_cluster_text(const std::string& text, const std::string& name,
+                                  const learner_demand& learner) {
   cluster_result result;
-  source_map marks;
+  source_map& marks = result.marks;
   yaml_to_proto mapper(name, marks);
   YAML::Node doc = parse_document(text, mapper);
   bool found = doc.IsDefined() && map_cluster(doc, mapper, marks, result.cluster);
@@ -380,14 +381,14 @@ cluster_result parse_cluster_text(const std::string& text, const std::string& na
     return result; // the short form stands for the layout (process_plan.hpp)
   if (marks.invalid("cluster"))
     return result;
-  fill_defaults(result.cluster, marks);
-  for (auto& i : check_cluster(result.cluster, marks, name))
+  fill_defaults(result.cluster, marks, learner);
+  for (auto& i : check_cluster(result.cluster, marks, name, learner))
     result.issues.push_back(std::move(i));
   sort_issues(result.issues);
   return result;
 }
 
-cluster_result parse_cluster_file(const std::string& path) {
+cluster_result parse_cluster_file(const std::string& path, const learner_demand& learner) {
   std::ifstream in(path, std::ios::binary);
   std::error_code ec;
   if (!in || std::filesystem::is_directory(path, ec)) {
@@ -397,7 +398,7 @@ cluster_result parse_cluster_file(const std::string& path) {
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_cluster_text(text.str(), path);
+  return parse_cluster_text(text.str(), path, learner);
 }
 
 } // namespace tandem

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "topology/cluster_checks.hpp"
 #include "topology/config_loader.hpp"
 #include "topology/topology.pb.h"
 
@@ -29,13 +30,17 @@ struct cluster_result {
   topology::Cluster cluster;        // defaults filled; meaningful when ok()
   std::vector<config_issue> issues; // empty = valid
   bool declared = false;            // the file has a cluster: section
+  source_map marks;                 // where each written field sits
   bool ok() const { return issues.empty(); }
 };
 
 /// Loads the `cluster:` section of the run file at `path`.
-cluster_result parse_cluster_file(const std::string& path);
+/// `learner` carries the config's learner.ranks and learner.device (the
+/// learner placement rules of cluster_checks.hpp).
+cluster_result parse_cluster_file(const std::string& path, const learner_demand& learner = {});
 
 /// Same, from the text of a whole run file; `name` is the file name in issues.
-cluster_result parse_cluster_text(const std::string& text, const std::string& name);
+cluster_result parse_cluster_text(const std::string& text, const std::string& name,
+                                  const learner_demand& learner = {});
 
 } // namespace tandem

@@ -167,7 +167,10 @@ std::vector<field_binding> learner_fields(learner_section& l) {
           field("precision", l.precision),
           field("micro_batch_tokens", l.micro_batch_tokens),
           field("activation_checkpointing", l.activation_checkpointing),
-          field("nccl_bucket_mb", l.nccl_bucket_mb)};
+          field("nccl_bucket_mb", l.nccl_bucket_mb),
+          field("ranks", l.ranks),
+          field("zero_stage", l.zero_stage),
+          field("grad_bucket_mb", l.grad_bucket_mb)};
 }
 
 std::vector<field_binding> timeout_fields(timeout_section& t) {

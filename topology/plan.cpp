@@ -17,15 +17,50 @@ namespace topo = tandem::topology;
 namespace {
 
 constexpr int64_t fp32 = 4;
-constexpr int64_t activation_factor = 4; // see plan.hpp
 constexpr int64_t mib = 1024 * 1024;
 
 int64_t vocab(const model_config& m) {
   return m.vocab_size > 0 ? m.vocab_size : char_tokenizer{}.vocab_size();
 }
 
-int64_t head_dim(const model_config& m) {
-  return m.num_heads > 0 ? m.hidden_size / m.num_heads : 0;
+int64_t ceil_div(int64_t a, int64_t b) { return b > 0 ? (a + b - 1) / b : a; }
+
+/// T of plan.hpp: tokens of one micro-batch of one rank.
+int64_t micro_batch_tokens(const run_config& cfg) {
+  const int64_t rows = int64_t{cfg.run.groups_per_step} * cfg.run.group_size;
+  const int64_t per_mini = ceil_div(rows, std::max(cfg.learner.mini_batches, 1));
+  const int64_t per_rank = ceil_div(per_mini, std::max(cfg.learner.ranks, 1));
+  const int64_t tokens = per_rank * cfg.model.max_seq_len;
+  const int64_t budget = cfg.learner.micro_batch_tokens;
+  return budget > 0 ? std::min(budget, tokens) : tokens;
+}
+
+/// Layers and logits of one micro-batch of `t` tokens (plan.hpp).
+int64_t activation_bytes(const run_config& cfg, int64_t t) {
+  const auto& m = cfg.model;
+  const int64_t b = cfg.learner.precision == "bf16_autocast" ? 2 : fp32;
+  const int64_t h = m.hidden_size, hd = head_dim_of(m);
+  const int64_t q = int64_t{m.num_heads} * hd, kv = int64_t{m.num_kv_heads} * hd;
+  const int64_t a = 4 * h + 2 * q + 2 * kv + 4 * int64_t{m.intermediate_size};
+  const int64_t layers = cfg.learner.activation_checkpointing
+                           ? t * m.num_layers * h * fp32 + t * a * b
+                           : t * m.num_layers * a * b;
+  return layers + t * vocab(m) * (b + fp32);
+}
+
+/// Grads, AdamW and the bucket of one rank (plan.hpp).
+void add_optimizer_state(const run_config& cfg, memory_estimate& e) {
+  const int64_t p = e.params, n = std::max(e.ranks, 1);
+  const int64_t bucket = std::min(cfg.learner.grad_bucket_mb * mib, fp32 * p);
+  e.grads = e.zero_stage >= 2 ? ceil_div(fp32 * p, n) + bucket : fp32 * p;
+  e.optimizer = e.zero_stage >= 1 ? ceil_div(2 * fp32 * p, n) : 2 * fp32 * p;
+}
+
+topo::Role role_of(const std::string& name) {
+  for (auto r : {topo::LEARNER, topo::SAMPLER, topo::BROADCASTER})
+    if (role_name(r) == name)
+      return r;
+  return topo::ROLE_UNSPECIFIED;
 }
 
 /// Bytes one instance of `role` needs (device or host memory).
@@ -36,6 +71,21 @@ int64_t role_bytes(topo::Role role, const memory_estimate& mem) {
     case topo::BROADCASTER: return mem.weights;
     default: return 0;
   }
+}
+
+std::string role_breakdown(topo::Role role, const memory_estimate& m) {
+  auto part = [](const char* name, int64_t bytes) {
+    return bytes > 0 ? std::string(", ") + name + " " + format_bytes(bytes) : std::string();
+  };
+  std::string out;
+  if (role == topo::LEARNER)
+    out = part("weights", m.weights) + part("bf16 casts", m.weight_casts)
+          + part("grads", m.grads) + part("AdamW", m.optimizer)
+          + part("reference", m.reference) + part("NCCL copy", m.nccl_copy)
+          + part("activations", m.activations);
+  else if (role == topo::SAMPLER)
+    out = part("weights", m.sampler_weights) + part("KV cache", m.kv_cache);
+  return out.empty() ? out : out.substr(2);
 }
 
 /// Rows of one slot of a process: one for the CPU, or one per device it holds.
@@ -58,30 +108,49 @@ void add_rows(const process_plan& proc, const actor_slot& slot, const memory_est
   }
 }
 
+/// Who holds a device: a learner device holds one rank (numbered in plan
+/// order), a sampler device some instances of one group.
+std::string holder_of(const plan_row& row, int32_t& next_rank) {
+  if (row.role == "learner") {
+    const int32_t first = next_rank;
+    next_rank += row.instances;
+    return row.instances == 1 ? "learner rank " + std::to_string(first)
+                              : "learner ranks " + std::to_string(first) + ".."
+                                  + std::to_string(next_rank - 1);
+  }
+  return row.role + " group '" + row.group + "' (" + std::to_string(row.instances)
+         + " instance" + (row.instances == 1 ? ")" : "s)");
+}
+
 void add_device_loads(const topo::Cluster& c, placement_plan& plan) {
   std::map<std::pair<std::string, std::string>, size_t> index;
+  int32_t next_rank = 0;
   for (const auto& row : plan.rows) {
-    if (row.device == "cpu")
+    if (row.device == "cpu") {
+      if (row.role == "learner")
+        next_rank += row.instances;
       continue;
+    }
     auto key = std::make_pair(row.node, row.device);
     if (!index.count(key)) {
       index[key] = plan.devices.size();
-      int64_t cap = 0;
+      device_load load{row.node, row.device, 0, 0, 0, {}, {}};
       for (const auto& n : c.nodes())
         if (n.name() == row.node)
-          cap = n.gpu_memory_mb() * mib;
-      plan.devices.push_back(device_load{row.node, row.device, 0, cap});
+          load.capacity_mb = n.gpu_memory_mb();
+      load.capacity = load.capacity_mb * mib;
+      load.breakdown = (row.role == "sampler" && row.instances > 1 ? "each: " : "")
+                       + role_breakdown(role_of(row.role), plan.memory);
+      plan.devices.push_back(load);
     }
-    plan.devices[index[key]].bytes += row.bytes;
+    auto& load = plan.devices[index[key]];
+    load.bytes += row.bytes;
+    // Devices are exclusive to one placement (cluster_checks.hpp): one holder.
+    load.holder += (load.holder.empty() ? "" : ", ") + holder_of(row, next_rank);
   }
 }
 
 void add_warnings(const topo::Cluster& c, placement_plan& plan) {
-  for (const auto& d : plan.devices)
-    if (d.capacity > 0 && d.bytes > d.capacity)
-      plan.warnings.push_back("node " + d.node + " " + d.device + ": estimated "
-                              + format_bytes(d.bytes) + " exceeds gpu_memory_mb ("
-                              + format_bytes(d.capacity) + ")");
   for (const auto& n : c.nodes()) {
     int64_t threads = 0;
     for (const auto& row : plan.rows)
@@ -101,37 +170,40 @@ std::string pad(const std::string& s, size_t width) {
 } // namespace
 
 int64_t parameter_count(const model_config& m) {
-  const int64_t h = m.hidden_size, v = vocab(m);
-  const int64_t kv_width = int64_t(m.num_kv_heads) * head_dim(m);
-  const int64_t biases = m.attention_bias ? h + 2 * kv_width : 0; // q, k, v (Qwen2 checkpoints)
-  const int64_t per_layer = 2 * h * h + 2 * h * kv_width
-                            + 3 * h * int64_t(m.intermediate_size) + 2 * h + biases;
+  const int64_t h = m.hidden_size, v = vocab(m), hd = head_dim_of(m);
+  const int64_t q = int64_t{m.num_heads} * hd, kv = int64_t{m.num_kv_heads} * hd;
+  const int64_t biases = m.attention_bias ? q + 2 * kv : 0; // q, k, v (Qwen2 checkpoints)
+  const int64_t qk_norms = m.qk_norm ? 2 * hd : 0;          // Qwen3
+  const int64_t per_layer = 2 * h * q + 2 * h * kv + 3 * h * int64_t{m.intermediate_size}
+                            + 2 * h + biases + qk_norms;
   return v * h + m.num_layers * per_layer + h + (m.tie_embeddings ? 0 : v * h);
 }
 
-memory_estimate estimate_memory(const run_config& cfg) {
+memory_estimate estimate_memory(const run_config& cfg, bool nccl_weights) {
   const auto& m = cfg.model;
   memory_estimate e;
   e.params = parameter_count(m);
+  e.ranks = std::max(cfg.learner.ranks, 1);
+  e.zero_stage = cfg.learner.zero_stage;
+  e.tokens = micro_batch_tokens(cfg);
   e.weights = e.params * fp32;
-  e.grads = e.params * fp32;
-  e.optimizer = 2 * e.params * fp32;
+  e.weight_casts = cfg.learner.precision == "bf16_autocast" ? e.params * 2 : 0;
+  add_optimizer_state(cfg, e);
   e.reference = cfg.learner.grpo.kl_beta > 0 ? e.params * fp32 : 0;
-  const int64_t mini = std::max(cfg.learner.mini_batches, 1);
-  const int64_t groups = (cfg.run.groups_per_step + mini - 1) / mini;
-  const int64_t tokens = groups * cfg.run.group_size * m.max_seq_len;
-  e.activations = tokens * m.hidden_size * m.num_layers * 16 * activation_factor
-                  + tokens * vocab(m) * 2 * fp32;
-  const int64_t batch = int64_t(cfg.sampler.groups_per_request) * cfg.run.group_size;
-  e.kv_cache = 2 * int64_t(m.num_layers) * m.num_kv_heads * head_dim(m) * m.max_seq_len
-               * batch * fp32;
+  e.nccl_copy = nccl_weights ? e.params * fp32 : 0;
+  e.activations = activation_bytes(cfg, e.tokens);
+  const int64_t s = cfg.sampler.dtype == "float32" ? fp32 : 2;
+  e.sampler_weights = e.params * s;
+  const int64_t rows = int64_t{cfg.sampler.groups_per_request} * cfg.run.group_size;
+  e.kv_cache = 2 * int64_t{m.num_layers} * m.num_kv_heads * head_dim_of(m) * m.max_seq_len
+               * rows * s;
   return e;
 }
 
 placement_plan make_plan(const topo::Cluster& c, const run_config& cfg) {
   placement_plan plan;
   plan.cluster = c.name();
-  plan.memory = estimate_memory(cfg);
+  plan.memory = estimate_memory(cfg, c.transports().weights() == "nccl");
   // The rows come from the same resolution `tandem run` starts processes
   // from, so the table and the run cannot disagree.
   for (const auto& proc : resolve_processes(cfg, c).processes)
@@ -153,7 +225,23 @@ std::string format_bytes(int64_t bytes) {
   return buf;
 }
 
-std::string format_plan(const placement_plan& plan) {
+std::string refusal_message(const device_load& d) {
+  return d.holder + " on node " + d.node + " " + d.device + " needs " + format_bytes(d.bytes)
+         + " (" + d.breakdown + ") > gpu_memory_mb " + std::to_string(d.capacity_mb) + " ("
+         + format_bytes(d.capacity) + ")";
+}
+
+std::vector<std::string> placement_plan::refusals() const {
+  std::vector<std::string> out;
+  for (const auto& d : devices)
+    if (d.over())
+      out.push_back(refusal_message(d));
+  return out;
+}
+
+namespace {
+
+std::string table(const placement_plan& plan) {
   std::vector<std::vector<std::string>> cells{
     {"node", "host", "process", "device", "role", "group", "instances", "threads",
      "memory"}};
@@ -165,26 +253,38 @@ std::string format_plan(const placement_plan& plan) {
   for (const auto& row : cells)
     for (size_t i = 0; i < row.size(); ++i)
       width[i] = std::max(width[i], row[i].size());
-  std::string out = "cluster " + plan.cluster + "\n";
+  std::string out;
   for (const auto& row : cells) {
     std::string line;
     for (size_t i = 0; i < row.size(); ++i)
       line += (i ? "  " : "") + (i + 1 < row.size() ? pad(row[i], width[i]) : row[i]);
     out += line + "\n";
   }
-  const auto& m = plan.memory;
-  out += "model: " + std::to_string(m.params) + " parameters; learner "
-         + format_bytes(m.learner()) + " per instance (weights " + format_bytes(m.weights)
-         + ", grads " + format_bytes(m.grads) + ", AdamW " + format_bytes(m.optimizer)
-         + ", reference " + format_bytes(m.reference) + ", activations "
-         + format_bytes(m.activations) + "); sampler " + format_bytes(m.sampler())
-         + " per instance (weights " + format_bytes(m.weights) + ", KV cache "
-         + format_bytes(m.kv_cache) + ")\n";
+  return out;
+}
+
+std::string memory_summary(const memory_estimate& m) {
+  return "model: " + std::to_string(m.params) + " parameters; learner "
+         + format_bytes(m.learner()) + " per rank (" + std::to_string(m.ranks)
+         + " rank(s), zero_stage " + std::to_string(m.zero_stage) + ", "
+         + std::to_string(m.tokens) + " tokens per micro-batch: "
+         + role_breakdown(topo::LEARNER, m) + "); sampler " + format_bytes(m.sampler())
+         + " per instance (" + role_breakdown(topo::SAMPLER, m) + ")\n";
+}
+
+} // namespace
+
+std::string format_plan(const placement_plan& plan) {
+  std::string out = "cluster " + plan.cluster + "\n" + table(plan) + memory_summary(plan.memory);
   for (const auto& d : plan.devices)
-    out += "device " + d.node + " " + d.device + ": " + format_bytes(d.bytes)
-           + (d.capacity > 0 ? " of " + format_bytes(d.capacity) : "") + "\n";
+    out += "device " + d.node + " " + d.device + ": " + d.holder + ", "
+           + format_bytes(d.bytes)
+           + (d.capacity > 0 ? " of " + format_bytes(d.capacity) : "")
+           + (d.breakdown.empty() ? "" : " (" + d.breakdown + ")") + "\n";
   for (const auto& w : plan.warnings)
     out += "warning: " + w + "\n";
+  for (const auto& r : plan.refusals())
+    out += "error: " + r + "\n";
   return out;
 }
 

@@ -121,7 +121,7 @@ topo::Cluster short_form_cluster(const run_config& cfg) {
                     topo::SAMPLER})
     add_group(c, role, role_name(role));
   place(c, "controller", "head", 1, 1);
-  place(c, "learner", "head", 1, cfg.learner.threads);
+  place(c, "learner", "head", std::max(cfg.learner.ranks, 1), cfg.learner.threads);
   place(c, "broadcaster", "head", 1, 1);
   place(c, "reward", cfg.reward.processes > 0 ? "reward-p0" : "head", 1, 1);
   if (cfg.sampler.count > 0)
@@ -185,6 +185,20 @@ process_plan scaled_process(const run_config& cfg, topo::Role role, const std::s
   return p;
 }
 
+namespace {
+
+/// "cuda:0 cuda:1" for the learner ranks of `p` (the config's device when a
+/// slot has none).
+std::string learner_devices(const process_plan& p, const std::string& fallback) {
+  std::string out;
+  for (auto& slot : p.actors)
+    for (int32_t i = 0; slot.role == topo::LEARNER && i < slot.instances; ++i)
+      out += (out.empty() ? "" : " ") + device_of(slot, i, fallback);
+  return out;
+}
+
+} // namespace
+
 std::string describe_processes(const run_plan& plan) {
   std::string out = "processes (" + std::string(plan.declared ? "cluster: section" : "short form")
                     + "), rollouts over " + plan.transports.rollouts + ", weights over "
@@ -195,9 +209,13 @@ std::string describe_processes(const run_plan& plan) {
     for (auto& slot : p.actors)
       if (slot.role != topo::SAMPLER && slot.role != topo::LEARNER)
         out += " " + role_name(slot.role) + " x" + std::to_string(slot.instances) + ";";
-    if (p.count(topo::LEARNER) > 0)
+    if (p.count(topo::LEARNER) == 1)
       out += " learner [" + p.learner.device + ", " + std::to_string(p.learner.threads)
              + " thread(s)];";
+    else if (p.count(topo::LEARNER) > 1)
+      out += " learner x" + std::to_string(p.count(topo::LEARNER)) + " ranks ["
+             + learner_devices(p, p.learner.device) + ", " + std::to_string(p.learner.threads)
+             + " thread(s) each];";
     for (auto& s : p.samplers)
       out += " sampler " + s.name + " [" + s.device + ", " + std::to_string(s.threads)
              + " thread(s)];";

@@ -11,7 +11,8 @@
 // sampler.processes, reward.processes, sampler.threads, learner.threads) is
 // sugar for the cluster short_form_cluster() builds:
 //   node "local" (127.0.0.1, no GPUs), head on it, ephemeral ports;
-//   process "head":        controller, learner (learner.threads),
+//   process "head":        controller, learner (learner.ranks instances of
+//                          learner.threads each),
 //                          broadcaster, reward (unless reward.processes = 1),
 //                          sampler.count samplers (sampler.threads);
 //   process "sampler-pI":  one sampler each, I < sampler.processes;

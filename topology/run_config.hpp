@@ -126,6 +126,12 @@ struct learner_section {
   int64_t micro_batch_tokens = 0;    // gradient accumulation budget; 0 = one micro-batch
   bool activation_checkpointing = false; // recompute decoder layers in backward
   int64_t nccl_bucket_mb = 512;      // NCCL weight broadcast bucket (transports.weights: nccl)
+  // Data parallelism (topology/internal/learner_checks.hpp has the rules):
+  // each rank is one instance of the learner group, on its own GPU (or, on
+  // cpu, a thread of one process), and trains on 1/ranks of every batch.
+  int32_t ranks = 1;
+  int32_t zero_stage = 0;            // 0 | 1 (AdamW state sharded) | 2 (+ gradients)
+  int64_t grad_bucket_mb = 25;       // gradient all-reduce / reduce-scatter bucket
 };
 
 /// timeouts: every request between actors has one.

@@ -2,6 +2,7 @@
 #include "topology/run_loader.hpp"
 
 #include "topology/cluster_loader.hpp"
+#include "topology/plan.hpp"
 
 namespace tandem {
 
@@ -10,6 +11,22 @@ namespace {
 void issue(config_result& r, const std::string& origin, const std::string& field,
            const std::string& message) {
   r.issues.push_back(config_issue{origin, 0, 0, field, message});
+}
+
+/// A device whose estimate exceeds its node's gpu_memory_mb (plan.hpp) is
+/// an issue at that field.
+void add_memory_issues(loaded_run& out, const source_map& marks, const std::string& path) {
+  const auto plan = make_plan(out.cluster, out.config);
+  for (const auto& d : plan.devices) {
+    if (!d.over())
+      continue;
+    std::string field = "cluster.nodes";
+    for (int n = 0; n < out.cluster.nodes_size(); ++n)
+      if (out.cluster.nodes(n).name() == d.node)
+        field = "cluster.nodes[" + std::to_string(n) + "].gpu_memory_mb";
+    auto p = marks.where(field);
+    out.issues.push_back(config_issue{path, p.line, p.column, field, refusal_message(d)});
+  }
 }
 
 } // namespace
@@ -51,7 +68,8 @@ loaded_run load_run(const std::string& path, const run_overrides& overrides) {
     out.issues = std::move(r.issues);
     return out;
   }
-  auto c = parse_cluster_file(path);
+  auto c = parse_cluster_file(path, learner_demand{r.config.learner.ranks,
+                                                   r.config.learner.device});
   auto o = with_overrides(std::move(r.config), overrides);
   out.issues = std::move(c.issues);
   out.issues.insert(out.issues.end(), o.issues.begin(), o.issues.end());
@@ -61,6 +79,8 @@ loaded_run load_run(const std::string& path, const run_overrides& overrides) {
   out.cluster = c.declared ? std::move(c.cluster) : short_form_cluster(out.config);
   out.plan = resolve_processes(out.config, out.cluster);
   out.plan.declared = c.declared;
+  out.resolved = true;
+  add_memory_issues(out, c.marks, path);
   return out;
 }
 

@@ -32,10 +32,15 @@ struct loaded_run {
   topology::Cluster cluster; // the declared cluster, or short_form_cluster(config)
   run_plan plan;             // resolve_processes(config, cluster)
   std::vector<config_issue> issues; // empty = valid (every issue of the file)
+  // config, cluster and plan are meaningful: the only issues are GPUs whose
+  // memory estimate exceeds gpu_memory_mb (`tandem plan` still shows why).
+  bool resolved = false;
   bool ok() const { return issues.empty(); }
 };
 
-/// Loads, checks and resolves the run file at `path`.
+/// Loads, checks and resolves the run file at `path`; last, every GPU of the
+/// plan whose estimate (plan.hpp) exceeds its node's gpu_memory_mb is an
+/// issue at that field, so every command refuses a placement that cannot fit.
 loaded_run load_run(const std::string& path, const run_overrides& overrides = {});
 
 /// `cfg` with `overrides` applied, or the issues they raise (field = the

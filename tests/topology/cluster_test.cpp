@@ -278,21 +278,7 @@ TEST(ClusterPlan, ParameterCountMatchesAHandCount) {
             int64_t(char_tokenizer{}.vocab_size()) * 64 + 2 * 46208 + 64);
 }
 
-TEST(ClusterPlan, MemoryEstimateFollowsTheDocumentedFormulas) {
-  auto cfg = small_run();
-  auto e = estimate_memory(cfg);
-  const int64_t p = parameter_count(cfg.model);
-  EXPECT_EQ(e.weights, 4 * p);
-  EXPECT_EQ(e.grads + e.optimizer, 12 * p);
-  EXPECT_EQ(e.reference, 0);
-  // KV: 2 * L 2 * kv 2 * head_dim 16 * seq 64 * (4 groups * 8) * 4 B
-  EXPECT_EQ(e.kv_cache, 2 * 2 * 2 * 16 * 64 * 32 * 4);
-  // T = 16 * 8 * 64 tokens; T*h*L*16*4 + T*V*8
-  const int64_t t = 16 * 8 * 64;
-  EXPECT_EQ(e.activations, t * 64 * 2 * 16 * 4 + t * 100 * 8);
-  cfg.learner.grpo.kl_beta = 0.01;
-  EXPECT_EQ(estimate_memory(cfg).reference, 4 * p);
-}
+// The memory model's formulas are checked in plan_test.cpp.
 
 TEST(ClusterPlan, InstancesSpreadRoundRobinOverTheirDevices) {
   auto r = parse_cluster_file(corpus_dir + "/good_gpu_cluster.yaml");
@@ -308,14 +294,19 @@ TEST(ClusterPlan, InstancesSpreadRoundRobinOverTheirDevices) {
   EXPECT_TRUE(plan.warnings.empty()) << format_plan(plan);
 }
 
-TEST(ClusterPlan, WarnsWhenADeviceEstimateExceedsItsMemory) {
+TEST(ClusterPlan, RefusesADeviceWhoseEstimateExceedsItsMemory) {
   auto r = parse_cluster_file(corpus_dir + "/good_gpu_cluster.yaml");
   ASSERT_TRUE(r.ok());
   r.cluster.mutable_nodes(1)->set_gpu_memory_mb(1); // 1 MiB per GPU
   auto plan = make_plan(r.cluster, small_run());
-  ASSERT_EQ(plan.warnings.size(), 4u) << format_plan(plan);
-  EXPECT_NE(plan.warnings[0].find("node rollout gpu:0"), std::string::npos);
-  EXPECT_NE(format_plan(plan).find("warning: node rollout gpu:0"), std::string::npos);
+  EXPECT_TRUE(plan.warnings.empty()) << format_plan(plan);
+  auto refused = plan.refusals();
+  ASSERT_EQ(refused.size(), 4u) << format_plan(plan);
+  EXPECT_NE(refused[0].find("sampler group 'fast' (2 instances) on node rollout gpu:0 needs"),
+            std::string::npos)
+    << refused[0];
+  EXPECT_NE(refused[0].find("> gpu_memory_mb 1 (1.0 MiB)"), std::string::npos) << refused[0];
+  EXPECT_NE(format_plan(plan).find("error: sampler group 'fast'"), std::string::npos);
 }
 
 TEST(ClusterPlan, WarnsWhenPlacementsAskForMoreThreadsThanTheNodeHas) {

@@ -15,6 +15,7 @@
 #include "models/hf_checkpoint.hpp"
 #include "runtime/error.hpp"
 #include "tasks/bpe_tokenizer.hpp"
+#include "topology/internal/learner_checks.hpp"
 #include "topology/internal/prompt_checks.hpp"
 
 namespace tandem::internal {
@@ -609,6 +610,7 @@ void check_run_config(run_config& cfg, const std::string& base_dir,
   check_reward(cfg.reward, k);
   check_reward_deadline(cfg, k);
   check_learner(cfg, k);
+  check_learner_parallel(cfg, ctx);
   check_objective_variants(cfg.learner.grpo, k);
   check_overlong(cfg, k);
   check_timeouts(cfg.timeouts, k);
