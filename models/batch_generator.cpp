@@ -13,11 +13,15 @@
 #include "models/internal/device_precision.hpp"
 #include "models/internal/fast_decoder.hpp"
 #include "models/internal/transformer.hpp"
+#include "models/prompt_groups.hpp"
 #include "runtime/error.hpp"
 
 #ifdef TANDEM_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
 #include <torch/cuda.h>
 #endif
+
+#include "models/device_name.hpp"
 
 namespace tandem {
 
@@ -60,6 +64,14 @@ caf::error check_device(const device_options& o) {
 #endif
 }
 
+std::string device_model_name(const std::string& device) {
+#ifdef TANDEM_WITH_CUDA
+  if (auto index = cuda_index(device); index && torch::cuda::is_available())
+    return at::cuda::getDeviceProperties(*index)->name;
+#endif
+  return device == "cpu" ? "cpu" : device;
+}
+
 class batch_generator::impl {
 public:
   impl(policy& owner, const device_options& o, torch::ScalarType dtype)
@@ -67,7 +79,8 @@ public:
       cfg_(owner.config()),
       device_(o.device),
       decoder_(cfg_, device_, dtype, o.max_rows, cfg_.max_seq_len),
-      row_seq_(static_cast<size_t>(o.max_rows), -1) {
+      row_seq_(static_cast<size_t>(o.max_rows), -1),
+      shared_prefill_(o.shared_prefill) {
     if (auto err = sync())
       throw std::runtime_error(describe(err));
     if (o.cuda_graphs)
@@ -143,12 +156,15 @@ public:
   bool done() const { return pending_.empty() && running_ == 0; }
   int64_t generated() const { return generated_; }
   bool graph() const { return graph_; }
+  prefill_counts counts() const { return counts_; }
   const model_config& config() const { return cfg_; }
   std::vector<generated_sequence> take() { return std::move(results_); }
   std::vector<float> forced(const std::vector<int32_t>& ids, size_t prefill);
 
 private:
   void refill(int64_t version);
+  torch::Tensor prefill(const std::vector<int64_t>& rows,
+                        const std::vector<std::vector<int32_t>>& prompts);
   void decode(int64_t version);
   torch::Tensor draw(const torch::Tensor& logp, const std::vector<int64_t>& seqs);
   void record(const std::vector<int64_t>& rows, const torch::Tensor& tokens,
@@ -173,6 +189,8 @@ private:
   std::vector<generated_sequence> results_;
   torch::Tensor last_;            // int64 [R] on the device: next decode input
   int64_t generated_ = 0;
+  bool shared_prefill_;
+  prefill_counts counts_;
 };
 
 caf::error batch_generator::impl::start(std::vector<std::vector<int32_t>> prompts,
@@ -280,11 +298,44 @@ void batch_generator::impl::refill(int64_t version) {
   }
   if (rows.empty())
     return;
-  auto logp = torch::log_softmax(decoder_.prefill(rows, prompts) / params_.temperature, -1);
+  auto logp = torch::log_softmax(prefill(rows, prompts) / params_.temperature, -1);
   auto tokens = draw(logp, seqs);
   auto idx = torch::tensor(rows, torch::TensorOptions().dtype(torch::kLong)).to(device_);
   last_.index_put_({idx}, tokens);
   record(rows, tokens, logp, version);
+}
+
+// Prefills `prompts` into `rows`; returns the last-position logits per row.
+// With shared prefill the forward runs once per distinct prompt, in its
+// first row, and the other rows copy that row's cache and logits: the same
+// values a prefill of their own would give, up to the rounding of a smaller
+// batch.
+torch::Tensor batch_generator::impl::prefill(const std::vector<int64_t>& rows,
+                                             const std::vector<std::vector<int32_t>>& prompts) {
+  auto g = shared_prefill_ ? group_prompts(prompts) : distinct_rows(prompts.size());
+  std::vector<int64_t> lead, from, to;
+  std::vector<std::vector<int32_t>> distinct;
+  int64_t slots = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (g.leads(i)) {
+      lead.push_back(rows[i]);
+      distinct.push_back(prompts[i]);
+      counts_.forward_tokens += static_cast<int64_t>(prompts[i].size());
+    } else {
+      from.push_back(rows[g.first[g.of[i]]]);
+      to.push_back(rows[i]);
+      slots = std::max<int64_t>(slots, static_cast<int64_t>(prompts[i].size()));
+    }
+  }
+  counts_.rows += static_cast<int64_t>(rows.size());
+  counts_.forward_rows += static_cast<int64_t>(lead.size());
+  auto logits = decoder_.prefill(lead, distinct);
+  if (to.empty())
+    return logits;
+  decoder_.fork_rows(from, to, slots);
+  std::vector<int64_t> of(g.of.begin(), g.of.end());
+  auto idx = torch::tensor(of, torch::TensorOptions().dtype(torch::kLong)).to(device_);
+  return logits.index_select(0, idx);
 }
 
 void batch_generator::impl::decode(int64_t version) {
@@ -386,6 +437,7 @@ caf::error batch_generator::step(int64_t version) { return impl_->step(version);
 bool batch_generator::done() const { return impl_->done(); }
 int64_t batch_generator::tokens_generated() const { return impl_->generated(); }
 bool batch_generator::graph_enabled() const { return impl_->graph(); }
+prefill_counts batch_generator::prefill_stats() const { return impl_->counts(); }
 std::vector<generated_sequence> batch_generator::take_results() { return impl_->take(); }
 
 caf::expected<std::vector<float>> batch_generator::forced_logits(const std::vector<int32_t>& ids,
