@@ -1,6 +1,11 @@
 // batch_generator.cpp: the LibTorch side of batch_generator.hpp: row
 // bookkeeping for continuous batching and device-side sampling around
 // internal::fast_decoder.
+//
+// Host synchronisation: one per step, in record() (the tokens and their
+// log-probs come down together). The step's uniforms go up before the
+// forward, from page-locked memory, so the host queues the forward and the
+// draw without waiting in between.
 
 #include "models/batch_generator.hpp"
 
@@ -18,6 +23,7 @@
 
 #ifdef TANDEM_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAStream.h>
 #include <torch/cuda.h>
 #endif
 
@@ -40,6 +46,19 @@ caf::expected<torch::ScalarType> parse_dtype(const std::string& s) {
     return torch::kHalf;
   return make_error(errc::invalid_argument,
                     "dtype '" + s + "': expected float32, bfloat16 or float16");
+}
+
+/// Waits for the work queued on `d`'s current stream, the one the decoder
+/// runs on; not for the whole device, where a weight receive may be running
+/// on a stream of its own.
+void wait_for_stream(const torch::Device& d) {
+#ifdef TANDEM_WITH_CUDA
+  if (d.is_cuda())
+    c10::cuda::getCurrentCUDAStream(d.has_index() ? d.index() : c10::cuda::current_device())
+      .synchronize();
+#else
+  (void)d;
+#endif
 }
 
 } // namespace
@@ -85,6 +104,12 @@ public:
       throw std::runtime_error(describe(err));
     if (o.cuda_graphs)
       graph_ = decoder_.enable_graph();
+    // Page-locked on CUDA, so the copies to and from them can be queued
+    // without waiting (see uniforms() and record()).
+    auto host = torch::TensorOptions().pinned_memory(device_.is_cuda());
+    host_u_ = torch::empty({o.max_rows}, host.dtype(torch::kFloat));
+    host_tokens_ = torch::empty({o.max_rows}, host.dtype(torch::kLong));
+    host_logp_ = torch::empty({o.max_rows}, host.dtype(torch::kFloat));
   }
 
   caf::error sync() { return load_blob(owner_.export_weights()); }
@@ -166,7 +191,8 @@ private:
   torch::Tensor prefill(const std::vector<int64_t>& rows,
                         const std::vector<std::vector<int32_t>>& prompts);
   void decode(int64_t version);
-  torch::Tensor draw(const torch::Tensor& logp, const std::vector<int64_t>& seqs);
+  torch::Tensor uniforms(const std::vector<int64_t>& seqs);
+  torch::Tensor draw(const torch::Tensor& logp, const torch::Tensor& target);
   void record(const std::vector<int64_t>& rows, const torch::Tensor& tokens,
               const torch::Tensor& logp, int64_t version);
 
@@ -188,6 +214,10 @@ private:
   std::vector<char> is_stop_;
   std::vector<generated_sequence> results_;
   torch::Tensor last_;            // int64 [R] on the device: next decode input
+  // Host staging of one step's uniforms (up) and tokens and log-probs
+  // (down), [R] each. Reused every step: record() waits for the stream,
+  // so a step's copies are done before the next step writes them again.
+  torch::Tensor host_u_, host_tokens_, host_logp_;
   int64_t generated_ = 0;
   bool shared_prefill_;
   prefill_counts counts_;
@@ -220,18 +250,28 @@ caf::error batch_generator::impl::start(std::vector<std::vector<int32_t>> prompt
   return caf::none;
 }
 
-// Inverse-CDF draw with one host uniform per row, from the generator of the
-// prompt in that row (`seqs`: prompt index per row of `logp`, -1 = idle row,
-// which draws nothing), so a sequence's tokens depend on its own seed only.
+// One uniform per row from the generator of the prompt in that row (`seqs`:
+// prompt index per row, -1 = idle row, which draws nothing), so a
+// sequence's tokens depend on its own seed only. Drawn and queued for the
+// device before the forward that needs them, so the upload does not stall
+// the host between the forward and the draw.
+torch::Tensor batch_generator::impl::uniforms(const std::vector<int64_t>& seqs) {
+  const auto n = static_cast<int64_t>(seqs.size());
+  auto host = host_u_.narrow(0, 0, n);
+  float* u = host.data_ptr<float>();
+  for (size_t i = 0; i < seqs.size(); ++i)
+    u[i] = seqs[i] < 0 ? 0.0f
+                       : static_cast<float>((rngs_[static_cast<size_t>(seqs[i])]() >> 11)
+                                            * 0x1.0p-53);
+  return device_.is_cuda() ? host.to(device_, /*non_blocking=*/true) : host.clone();
+}
+
+// Inverse-CDF draw: row i takes the token where the (cut) CDF passes
+// target[i] times its total.
 torch::Tensor batch_generator::impl::draw(const torch::Tensor& logp,
-                                          const std::vector<int64_t>& seqs) {
+                                          const torch::Tensor& target) {
   const auto n = logp.size(0);
   const auto v = logp.size(1);
-  std::vector<float> u(static_cast<size_t>(n), 0.0f);
-  for (size_t i = 0; i < u.size(); ++i)
-    if (seqs[i] >= 0)
-      u[i] = static_cast<float>((rngs_[static_cast<size_t>(seqs[i])]() >> 11) * 0x1.0p-53);
-  auto target = torch::from_blob(u.data(), {n}, torch::kFloat).to(device_);
   auto probs = logp.exp();
   torch::Tensor order;
   const bool top_k = params_.top_k > 0 && params_.top_k < v;
@@ -259,8 +299,14 @@ torch::Tensor batch_generator::impl::draw(const torch::Tensor& logp,
 
 void batch_generator::impl::record(const std::vector<int64_t>& rows, const torch::Tensor& tokens,
                                    const torch::Tensor& logp, int64_t version) {
-  auto lp = logp.gather(1, tokens.unsqueeze(1)).squeeze(1).to(torch::kCPU).contiguous();
-  auto tk = tokens.to(torch::kCPU).contiguous();
+  // Both copies queued, then one wait: the step's only host synchronisation.
+  const auto n = tokens.size(0);
+  auto tk = host_tokens_.narrow(0, 0, n);
+  auto lp = host_logp_.narrow(0, 0, n);
+  const bool async = device_.is_cuda();
+  tk.copy_(tokens, async);
+  lp.copy_(logp.gather(1, tokens.unsqueeze(1)).squeeze(1), async);
+  wait_for_stream(device_);
   const int64_t* t = tk.data_ptr<int64_t>();
   const float* l = lp.data_ptr<float>();
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -298,8 +344,9 @@ void batch_generator::impl::refill(int64_t version) {
   }
   if (rows.empty())
     return;
+  auto target = uniforms(seqs);
   auto logp = torch::log_softmax(prefill(rows, prompts) / params_.temperature, -1);
-  auto tokens = draw(logp, seqs);
+  auto tokens = draw(logp, target);
   auto idx = torch::tensor(rows, torch::TensorOptions().dtype(torch::kLong)).to(device_);
   last_.index_put_({idx}, tokens);
   record(rows, tokens, logp, version);
@@ -339,8 +386,9 @@ torch::Tensor batch_generator::impl::prefill(const std::vector<int64_t>& rows,
 }
 
 void batch_generator::impl::decode(int64_t version) {
+  auto target = uniforms(row_seq_);
   auto logp = torch::log_softmax(decoder_.decode(last_) / params_.temperature, -1);
-  auto tokens = draw(logp, row_seq_);
+  auto tokens = draw(logp, target);
   last_.copy_(tokens);
   std::vector<int64_t> rows(row_seq_.size());
   for (size_t r = 0; r < rows.size(); ++r)
