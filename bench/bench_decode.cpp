@@ -311,12 +311,15 @@ void print_roofline(const policy& pol, const decode_bench_options& o, const deco
   auto b = decode_step_bytes(pol.config(), pol.num_parameters(), elem, o.batch,
                              o.prompt_len + o.new_tokens / 2.0);
   const double achieved = b.total() / f.step_seconds / 1e9; // GB/s
+  // The masked attention reads every allocated slot, not only the context.
+  const double slots_kv = decode_step_bytes(pol.config(), 0, elem, o.batch,
+                                            pol.config().max_seq_len).kv;
   const auto name = device_model_name(o.dev.device);
   const double hbm = o.hbm_gbs > 0 ? o.hbm_gbs : hbm_gbs_of(name);
-  std::printf("  roofline: decode step %.3f ms (median) reads %.3f GB (weights %.3f + KV %.3f) "
-              "= %.1f GB/s",
+  std::printf("  roofline: decode step %.3f ms (median) must read %.3f GB (weights %.3f + KV "
+              "%.3f; KV of all %d slots %.3f) = %.1f GB/s",
               f.step_seconds * 1e3, b.total() / 1e9, b.weights / 1e9, b.kv / 1e9,
-              achieved);
+              pol.config().max_seq_len, slots_kv / 1e9, achieved);
   if (hbm > 0)
     std::printf("; %.3f of %s's %.0f GB/s\n", achieved / hbm, name.c_str(), hbm);
   else

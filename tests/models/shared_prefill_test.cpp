@@ -55,10 +55,19 @@ batch mixed_groups() {
   return out;
 }
 
-sampling_params params() {
+// Full distribution, nucleus, and top-k then nucleus.
+struct cut {
+  double top_p;
+  int32_t top_k;
+};
+const cut cuts[] = {{1.0, 0}, {0.8, 0}, {0.9, 6}};
+
+sampling_params params(cut c = cuts[0]) {
   sampling_params sp;
   sp.max_new_tokens = 8;
   sp.stop_tokens = {0};
+  sp.top_p = c.top_p;
+  sp.top_k = c.top_k;
   return sp;
 }
 
@@ -80,23 +89,24 @@ struct outcome {
   prefill_counts counts;
 };
 
-outcome run_session(policy& pol, const batch& b, bool shared) {
+outcome run_session(policy& pol, const batch& b, bool shared, cut c = cuts[0]) {
   decode_options o;
   o.shared_prefill = shared;
-  auto s = decode_session::start(pol, b.prompts, params(), b.seeds, o);
+  auto s = decode_session::start(pol, b.prompts, params(c), b.seeds, o);
   EXPECT_TRUE(s);
   for (int64_t v = 0; !(*s)->done(); ++v)
     EXPECT_FALSE((*s)->step(v / 3)); // versions change along the way
   return {(*s)->take_results(), (*s)->prefill_stats()};
 }
 
-outcome run_generator(policy& pol, const batch& b, bool shared, int32_t rows) {
+outcome run_generator(policy& pol, const batch& b, bool shared, int32_t rows,
+                      cut c = cuts[0]) {
   device_options o;
   o.max_rows = rows;
   o.shared_prefill = shared;
   auto g = batch_generator::make(pol, o);
   EXPECT_TRUE(g) << describe(g.error());
-  EXPECT_FALSE((*g)->start(b.prompts, params(), b.seeds));
+  EXPECT_FALSE((*g)->start(b.prompts, params(c), b.seeds));
   for (int64_t v = 0; !(*g)->done(); ++v)
     EXPECT_FALSE((*g)->step(v / 3));
   return {(*g)->take_results(), (*g)->prefill_stats()};
@@ -119,9 +129,12 @@ TEST(SharedPrefill, DecodeSessionSamplesTheSameWithItOnAndOff) {
   auto pol = policy::make(tiny(), 3);
   ASSERT_TRUE(pol);
   auto b = mixed_groups();
-  auto on = run_session(**pol, b, true);
-  auto off = run_session(**pol, b, false);
-  expect_same(on.results, off.results);
+  for (auto c : cuts) {
+    SCOPED_TRACE("top_p " + std::to_string(c.top_p) + " top_k " + std::to_string(c.top_k));
+    auto on = run_session(**pol, b, true, c);
+    auto off = run_session(**pol, b, false, c);
+    expect_same(on.results, off.results);
+  }
 }
 
 TEST(SharedPrefill, DecodeSessionRunsEachDistinctPromptThroughTheModelOnce) {
@@ -143,14 +156,16 @@ TEST(SharedPrefill, DeviceGeneratorSamplesTheSameWithItOnAndOff) {
   ASSERT_TRUE(pol);
   auto b = mixed_groups();
   // All rows at once, and 7 rows: groups split over refills, rows reused.
-  for (int32_t rows : {26, 7}) {
-    SCOPED_TRACE("max_rows " + std::to_string(rows));
-    auto on = run_generator(**pol, b, true, rows);
-    auto off = run_generator(**pol, b, false, rows);
-    expect_same(on.results, off.results);
-    EXPECT_EQ(on.counts.rows, 26);
-    EXPECT_EQ(off.counts.forward_rows, 26);
-  }
+  for (auto c : cuts)
+    for (int32_t rows : {26, 7}) {
+      SCOPED_TRACE("max_rows " + std::to_string(rows) + " top_p " + std::to_string(c.top_p)
+                   + " top_k " + std::to_string(c.top_k));
+      auto on = run_generator(**pol, b, true, rows, c);
+      auto off = run_generator(**pol, b, false, rows, c);
+      expect_same(on.results, off.results);
+      EXPECT_EQ(on.counts.rows, 26);
+      EXPECT_EQ(off.counts.forward_rows, 26);
+    }
 }
 
 TEST(SharedPrefill, DeviceGeneratorPrefillsEachDistinctPromptOncePerRefill) {
