@@ -200,5 +200,37 @@ TEST(SharedPrefill, ForkedRowsMatchRowsDecodedAlone) {
   }
 }
 
+// Rows forked from one prefill hold exact copies of its cache: with one
+// prompt and one seed, every row samples the same completion as the row
+// that ran the prefill, token for token, on the CPU and (where the build
+// and machine have one) on a GPU in bf16 with the CUDA graph.
+TEST(SharedPrefill, RowsForkedFromOnePrefillDecodeExactlyLikeIt) {
+  auto pol = policy::make(tiny(), 11);
+  ASSERT_TRUE(pol);
+  device_options gpu;
+  gpu.device = "cuda";
+  gpu.dtype = "bfloat16";
+  std::vector<device_options> devices{device_options{}};
+  if (!check_device(gpu))
+    devices.push_back(gpu);
+  const std::vector<int32_t> prompt{3, 1, 4, 1, 5, 9, 2, 6};
+  for (auto o : devices) {
+    SCOPED_TRACE(o.device);
+    o.max_rows = 12;
+    auto g = batch_generator::make(**pol, o);
+    ASSERT_TRUE(g) << describe(g.error());
+    ASSERT_FALSE((*g)->start(std::vector<std::vector<int32_t>>(12, prompt), params(),
+                             std::vector<uint64_t>(12, completion_seed(3, 0))));
+    while (!(*g)->done())
+      ASSERT_FALSE((*g)->step(0));
+    EXPECT_EQ((*g)->prefill_stats().forward_rows, 1);
+    auto res = (*g)->take_results();
+    for (size_t i = 1; i < res.size(); ++i) {
+      EXPECT_EQ(res[i].tokens, res[0].tokens) << "row " << i;
+      EXPECT_EQ(res[i].logprobs, res[0].logprobs) << "row " << i;
+    }
+  }
+}
+
 } // namespace
 } // namespace tandem
