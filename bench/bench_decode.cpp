@@ -8,8 +8,22 @@
 // step, including the copy of each step's tokens to the host that a sampler
 // needs anyway. tandem's rate is the median over those batches, with its
 // range; the reference reports one timed batch.
+//
+// --group-size G lays the batch out as a sampler does: batch / G distinct
+// prompts, each G times in a row, so shared-prompt prefill
+// (docs/shared-prefill.md) has groups to share. --compare-prefill LENS times,
+// for each prompt length, generators with shared prefill on and off in
+// alternation (on, off, on, off ...), --repeats rounds: tokens/s of the whole
+// batch and prefill time (the first step, which prefills every row and draws
+// its first token). Every figure of a side comes from the same batches.
+//
+// Roofline: a decode step has to read every weight once and the keys and
+// values of every context token of every row; bytes / step time is set
+// against the card's HBM bandwidth (a table of device names, or --hbm-gbs).
+// The context of the mean decode step is prompt + new_tokens / 2 tokens.
 #include "bench/bench_decode.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -19,6 +33,7 @@
 
 #include <unistd.h>
 
+#include "bench/decode_roofline.hpp"
 #include "bench/model_shapes.hpp"
 #include "bench/sample_stats.hpp"
 #include "bench/reference_process.hpp"
@@ -33,7 +48,9 @@ namespace {
 
 struct decode_bench_options {
   std::string model_dir, shape, reference, workdir;
-  int32_t batch = 64, prompt_len = 64, new_tokens = 256, repeats = 3;
+  int32_t batch = 64, prompt_len = 64, new_tokens = 256, repeats = 3, group_size = 1;
+  std::vector<int32_t> compare_lens; // --compare-prefill; empty = no comparison
+  double hbm_gbs = 0;                // --hbm-gbs; 0 = from the device name
   device_options dev;
   bool compare_graphs = false;
 };
@@ -53,10 +70,35 @@ command_line decode_flags() {
     .text("--dtype", "TYPE", "bfloat16 | float16 | float32", "bfloat16")
     .toggle("--no-graphs", "decode without CUDA graphs")
     .toggle("--compare-graphs", "also time eager decoding and print graph / eager")
+    .integer("--group-size", "completions per prompt (batch / G distinct prompts)", 1, 1,
+             1 << 16)
+    .toggle("--no-shared-prefill", "prefill every row, even rows with the same prompt")
+    .text("--compare-prefill", "LENS",
+          "prompt lengths (e.g. 128,512) at which to time shared prefill on vs off "
+          "(needs --group-size > 1)")
+    .number("--hbm-gbs", "HBM bandwidth in GB/s for the roofline; 0 = by the device's name",
+            0, 0, 1e6)
     .text("--reference", "CMD", "reference command, e.g. \"python3 tests/reference/hf_decode.py\"")
     .text("--workdir", "DIR", "where prompts, model and reference output go",
           "/tmp/tandem-bench-decode-PID");
   return cl;
+}
+
+/// "128,512" -> {128, 512}; every entry an integer in [1, 2^20].
+caf::expected<std::vector<int32_t>> parse_lengths(const std::string& text) {
+  std::vector<int32_t> out;
+  size_t at = 0;
+  while (at <= text.size()) {
+    auto end = std::min(text.find(',', at), text.size());
+    auto item = text.substr(at, end - at);
+    if (item.empty() || item.size() > 7 || item.find_first_not_of("0123456789") != item.npos
+        || std::stol(item) < 1 || std::stol(item) > (1 << 20))
+      return make_error(errc::invalid_argument, "--compare-prefill '" + text
+                                                  + "': expected lengths like 128,512");
+    out.push_back(static_cast<int32_t>(std::stol(item)));
+    at = end + 1;
+  }
+  return out;
 }
 
 decode_bench_options options_from(const command_line& cl) {
@@ -75,13 +117,36 @@ decode_bench_options options_from(const command_line& cl) {
   o.dev.cuda_graphs = !cl.on("--no-graphs");
   o.compare_graphs = cl.on("--compare-graphs");
   o.dev.max_rows = o.batch;
+  o.group_size = static_cast<int32_t>(cl.as_int("--group-size"));
+  o.dev.shared_prefill = !cl.on("--no-shared-prefill");
+  o.hbm_gbs = cl.as_number("--hbm-gbs");
   return o;
 }
 
-/// The policy to benchmark: an HF checkpoint, or a named shape with random
-/// weights (saved as an HF checkpoint when a reference needs to load it).
-caf::expected<std::unique_ptr<policy>> bench_policy(decode_bench_options& o) {
-  const int32_t seq = o.prompt_len + o.new_tokens;
+/// Settings that would measure nothing, or a batch the groups do not fill.
+caf::error check_options(const command_line& cl, decode_bench_options& o) {
+  if (cl.given("--model") && cl.given("--shape"))
+    return make_error(errc::invalid_argument, "--shape and --model exclude each other");
+  if (o.batch % o.group_size != 0)
+    return make_error(errc::invalid_argument, "--batch " + std::to_string(o.batch)
+                                                + " is not a multiple of --group-size "
+                                                + std::to_string(o.group_size));
+  if (!cl.given("--compare-prefill"))
+    return caf::none;
+  if (o.group_size < 2)
+    return make_error(errc::invalid_argument,
+                      "--compare-prefill needs --group-size > 1 (no rows to share a prompt)");
+  auto lens = parse_lengths(cl.value("--compare-prefill"));
+  if (!lens)
+    return lens.error();
+  o.compare_lens = *lens;
+  return caf::none;
+}
+
+/// The policy to benchmark with room for `seq` tokens per row (the KV
+/// cache's slots): an HF checkpoint, or a named shape with random weights
+/// (the same for every `seq`).
+caf::expected<std::unique_ptr<policy>> load_policy(const decode_bench_options& o, int32_t seq) {
   if (!o.model_dir.empty())
     return policy::load_hf(o.model_dir, hf_load_options{seq});
   auto shape = named_shape(o.shape);
@@ -90,8 +155,15 @@ caf::expected<std::unique_ptr<policy>> bench_policy(decode_bench_options& o) {
                                                 + "' (tiny, qwen2-0.5b)");
   shape->max_seq_len = seq;
   shape->max_position_embeddings = std::max(seq, 32768);
-  auto p = policy::make(*shape, 1);
-  if (!p || o.reference.empty())
+  return policy::make(*shape, 1);
+}
+
+/// The main run's policy, saved as an HF checkpoint when a reference needs
+/// to load it.
+caf::expected<std::unique_ptr<policy>> bench_policy(decode_bench_options& o) {
+  const bool save = o.model_dir.empty() && !o.reference.empty();
+  auto p = load_policy(o, o.prompt_len + o.new_tokens);
+  if (!p || !save)
     return p;
   o.model_dir = o.workdir + "/model";
   if (auto err = (*p)->save_hf(o.model_dir))
@@ -99,12 +171,17 @@ caf::expected<std::unique_ptr<policy>> bench_policy(decode_bench_options& o) {
   return p;
 }
 
-std::vector<std::vector<int32_t>> make_prompts(const decode_bench_options& o, int32_t vocab) {
+/// batch / G random prompts of `len` tokens, each G times in a row.
+std::vector<std::vector<int32_t>> make_prompts(const decode_bench_options& o, int32_t len,
+                                               int32_t vocab) {
   std::mt19937_64 rng(7);
-  std::vector<std::vector<int32_t>> out(static_cast<size_t>(o.batch));
-  for (auto& p : out)
-    for (int32_t i = 0; i < o.prompt_len; ++i)
+  std::vector<std::vector<int32_t>> out;
+  for (int32_t g = 0; g < o.batch / o.group_size; ++g) {
+    std::vector<int32_t> p;
+    for (int32_t i = 0; i < len; ++i)
       p.push_back(static_cast<int32_t>(3 + rng() % static_cast<uint64_t>(vocab - 3)));
+    out.insert(out.end(), static_cast<size_t>(o.group_size), p);
+  }
   return out;
 }
 
@@ -123,45 +200,130 @@ caf::error write_prompts(const std::string& path, const std::vector<std::vector<
 
 struct decode_figures {
   spread rate;         // tokens/s over the timed batches
+  spread prefill_ms;   // first step of each timed batch: prefill + first token
   int64_t tokens = 0;  // per batch
   double seconds = 0;  // median batch time
+  double step_seconds = 0; // median decode step: (batch - first step) / (new_tokens - 1)
+  prefill_counts counts;   // of one timed batch
 };
+
+/// One batch: the first step prefills every row (batch == max_rows).
+struct batch_timing {
+  double seconds = 0, prefill_seconds = 0;
+  int64_t tokens = 0;
+};
+
+caf::expected<batch_timing> time_batch(batch_generator& gen,
+                                       const std::vector<std::vector<int32_t>>& prompts,
+                                       int32_t new_tokens) {
+  sampling_params sp;
+  sp.max_new_tokens = new_tokens;
+  std::vector<uint64_t> seeds;
+  for (size_t i = 0; i < prompts.size(); ++i)
+    seeds.push_back(completion_seed(11, static_cast<int32_t>(i)));
+  if (auto err = gen.start(prompts, sp, std::move(seeds)))
+    return err;
+  using clock = std::chrono::steady_clock;
+  auto t0 = clock::now();
+  batch_timing t;
+  for (bool first = true; !gen.done(); first = false) {
+    if (auto err = gen.step(0))
+      return err;
+    if (first) // step() copies the drawn tokens to the host: the GPU is done
+      t.prefill_seconds = std::chrono::duration<double>(clock::now() - t0).count();
+  }
+  t.seconds = std::chrono::duration<double>(clock::now() - t0).count();
+  t.tokens = gen.tokens_generated();
+  return t;
+}
+
+/// The figures of a side's timed batches.
+decode_figures figures_of(const std::vector<batch_timing>& ts, int32_t new_tokens,
+                          prefill_counts counts) {
+  std::vector<double> rates, secs, prefill, steps;
+  for (auto& t : ts) {
+    rates.push_back(static_cast<double>(t.tokens) / t.seconds);
+    secs.push_back(t.seconds);
+    prefill.push_back(t.prefill_seconds * 1e3);
+    if (new_tokens > 1)
+      steps.push_back((t.seconds - t.prefill_seconds) / (new_tokens - 1));
+  }
+  decode_figures f;
+  f.rate = summarize(rates);
+  f.prefill_ms = summarize(prefill);
+  f.tokens = ts.empty() ? 0 : ts[0].tokens;
+  f.seconds = summarize(secs).median;
+  f.step_seconds = summarize(steps).median;
+  f.counts = counts;
+  return f;
+}
+
+/// A generator for `dev` after one short warm-up batch (CUDA context,
+/// cuBLAS handles, graph capture, allocator pools).
+caf::expected<std::unique_ptr<batch_generator>>
+warm_generator(policy& pol, const device_options& dev,
+               const std::vector<std::vector<int32_t>>& prompts, int32_t new_tokens) {
+  auto gen = batch_generator::make(pol, dev);
+  if (!gen)
+    return gen.error();
+  if (auto t = time_batch(**gen, prompts, std::min(new_tokens, 16)); !t)
+    return t.error();
+  return gen;
+}
 
 caf::expected<decode_figures> run_side(policy& pol, device_options dev,
                                        const std::vector<std::vector<int32_t>>& prompts,
                                        int32_t new_tokens, int32_t repeats, bool* graphs) {
-  auto gen = batch_generator::make(pol, dev);
+  auto gen = warm_generator(pol, dev, prompts, new_tokens);
   if (!gen)
     return gen.error();
   *graphs = (*gen)->graph_enabled();
-  sampling_params sp;
-  std::vector<double> rates, secs;
-  int64_t tokens = 0;
-  for (int32_t k = -1; k < repeats; ++k) { // k = -1: the short warm-up batch
-    sp.max_new_tokens = k < 0 ? std::min(new_tokens, 16) : new_tokens;
-    std::vector<uint64_t> seeds;
-    for (size_t i = 0; i < prompts.size(); ++i)
-      seeds.push_back(completion_seed(11, static_cast<int32_t>(i)));
-    if (auto err = (*gen)->start(prompts, sp, std::move(seeds)))
-      return err;
-    auto t0 = std::chrono::steady_clock::now();
-    while (!(*gen)->done())
-      if (auto err = (*gen)->step(0))
-        return err;
-    auto s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    tokens = (*gen)->tokens_generated();
-    if (k >= 0) {
-      rates.push_back(static_cast<double>(tokens) / s);
-      secs.push_back(s);
-    }
+  std::vector<batch_timing> ts;
+  auto before = (*gen)->prefill_stats();
+  for (int32_t k = 0; k < repeats; ++k) {
+    auto t = time_batch(**gen, prompts, new_tokens);
+    if (!t)
+      return t.error();
+    ts.push_back(*t);
   }
-  return decode_figures{summarize(rates), tokens, summarize(secs).median};
+  auto after = (*gen)->prefill_stats();
+  prefill_counts one{(after.rows - before.rows) / repeats,
+                     (after.forward_rows - before.forward_rows) / repeats,
+                     (after.forward_tokens - before.forward_tokens) / repeats};
+  return figures_of(ts, new_tokens, one);
 }
 
 void print_side(const char* name, const decode_figures& f) {
   std::printf("  %-34s %s tokens/s  (%lld tokens per batch, median %.2f s, %zu batches)\n",
               name, format_spread(f.rate, 0).c_str(), static_cast<long long>(f.tokens),
               f.seconds, f.rate.count);
+  if (f.prefill_ms.count > 0) // tandem's sides: the first step of each batch
+    std::printf("  %-34s prefill %s ms, forward over %lld of %lld rows\n", "",
+                format_spread(f.prefill_ms, 2).c_str(),
+                static_cast<long long>(f.counts.forward_rows),
+                static_cast<long long>(f.counts.rows));
+}
+
+void print_roofline(const policy& pol, const decode_bench_options& o, const decode_figures& f) {
+  if (f.step_seconds <= 0)
+    return;
+  const double elem = o.dev.dtype == "float32" ? 4 : 2;
+  auto b = decode_step_bytes(pol.config(), pol.num_parameters(), elem, o.batch,
+                             o.prompt_len + o.new_tokens / 2.0);
+  const double achieved = b.total() / f.step_seconds / 1e9; // GB/s
+  // The masked attention reads every allocated slot, not only the context.
+  const double slots_kv = decode_step_bytes(pol.config(), 0, elem, o.batch,
+                                            pol.config().max_seq_len).kv;
+  const auto name = device_model_name(o.dev.device);
+  const double hbm = o.hbm_gbs > 0 ? o.hbm_gbs : hbm_gbs_of(name);
+  std::printf("  roofline: decode step %.3f ms (median) must read %.3f GB (weights %.3f + KV "
+              "%.3f; KV of all %d slots %.3f) = %.1f GB/s",
+              f.step_seconds * 1e3, b.total() / 1e9, b.weights / 1e9, b.kv / 1e9,
+              pol.config().max_seq_len, slots_kv / 1e9, achieved);
+  if (hbm > 0)
+    std::printf("; %.3f of %s's %.0f GB/s\n", achieved / hbm, name.c_str(), hbm);
+  else
+    std::printf("; no HBM figure for '%s' (pass --hbm-gbs)\n", name.c_str());
 }
 
 int fail(const caf::error& err) {
@@ -188,7 +350,11 @@ caf::expected<decode_figures> run_reference_side(const decode_bench_options& o,
   auto secs = json_number_at(*ref, "seconds", "reference");
   if (!rate || !secs)
     return !rate ? rate.error() : secs.error();
-  return decode_figures{summarize({*rate}), static_cast<int64_t>(*rate * *secs + 0.5), *secs};
+  decode_figures f;
+  f.rate = summarize({*rate});
+  f.tokens = static_cast<int64_t>(*rate * *secs + 0.5);
+  f.seconds = *secs;
+  return f;
 }
 
 /// tandem's side, and with --compare-graphs its eager side too.
@@ -213,30 +379,96 @@ caf::expected<decode_figures> run_tandem_sides(policy& pol, const decode_bench_o
   return ours;
 }
 
+/// One side of the prefill comparison: its timed batches and the prefill
+/// work of one batch.
+struct prefill_side {
+  std::unique_ptr<batch_generator> gen;
+  std::vector<batch_timing> batches;
+  prefill_counts counts;
+};
+
+caf::error time_round(prefill_side& side, const std::vector<std::vector<int32_t>>& prompts,
+                      int32_t new_tokens) {
+  auto before = side.gen->prefill_stats();
+  auto t = time_batch(*side.gen, prompts, new_tokens);
+  if (!t)
+    return t.error();
+  side.batches.push_back(*t);
+  auto after = side.gen->prefill_stats();
+  side.counts = {after.rows - before.rows, after.forward_rows - before.forward_rows,
+                 after.forward_tokens - before.forward_tokens};
+  return caf::none;
+}
+
+void print_prefill_side(const char* name, const prefill_side& side, int32_t new_tokens) {
+  auto f = figures_of(side.batches, new_tokens, side.counts);
+  std::printf("  %-4s forward %4lld of %4lld rows  %s tokens/s  prefill %s ms\n", name,
+              static_cast<long long>(f.counts.forward_rows), static_cast<long long>(f.counts.rows),
+              format_spread(f.rate, 0).c_str(), format_spread(f.prefill_ms, 2).c_str());
+}
+
+/// Shared prefill on vs off at prompt length `len`: two warm generators,
+/// timed in alternation so that drift (clocks, heat) hits both alike.
+caf::error compare_prefill_at(const decode_bench_options& o, int32_t len) {
+  auto pol = load_policy(o, len + o.new_tokens); // outlives the generators below
+  if (!pol)
+    return pol.error();
+  auto prompts = make_prompts(o, len, (*pol)->config().vocab_size);
+  prefill_side sides[2];
+  for (int s = 0; s < 2; ++s) {
+    auto dev = o.dev;
+    dev.shared_prefill = s == 0;
+    auto g = warm_generator(**pol, dev, prompts, o.new_tokens);
+    if (!g)
+      return g.error();
+    sides[s].gen = std::move(*g);
+  }
+  for (int32_t k = 0; k < o.repeats; ++k)
+    for (auto& side : sides)
+      if (auto err = time_round(side, prompts, o.new_tokens))
+        return err;
+  std::printf("shared-prompt prefill: prompt %d tokens, %d prompts x G = %d, %d rounds on/off "
+              "alternating, KV capacity %d; median [min..max]\n",
+              len, o.batch / o.group_size, o.group_size, o.repeats, len + o.new_tokens);
+  print_prefill_side("on", sides[0], o.new_tokens);
+  print_prefill_side("off", sides[1], o.new_tokens);
+  auto on = figures_of(sides[0].batches, o.new_tokens, sides[0].counts);
+  auto off = figures_of(sides[1].batches, o.new_tokens, sides[1].counts);
+  std::printf("  RATIO prefill time off / on = %.2f, tokens/s on / off = %.2f (medians)\n",
+              off.prefill_ms.median / on.prefill_ms.median, on.rate.median / off.rate.median);
+  return caf::none;
+}
+
 } // namespace
 
 int bench_decode_command(const std::vector<std::string>& a) {
   auto cl = decode_flags();
   if (auto rc = parse_or_exit(cl, a))
     return *rc;
-  if (cl.given("--model") && cl.given("--shape"))
-    return fail(make_error(errc::invalid_argument, "--shape and --model exclude each other"));
   auto o = options_from(cl);
+  if (auto err = check_options(cl, o))
+    return fail(err);
   if (auto err = check_device(o.dev))
     return fail(err);
   std::filesystem::create_directories(o.workdir);
   auto pol = bench_policy(o);
   if (!pol)
     return fail(pol.error());
-  auto prompts = make_prompts(o, (*pol)->config().vocab_size);
-  std::printf("bench decode: %s, %lld parameters, batch %d, prompt %d, new tokens %d, %s %s; "
-              "tokens/s as median [min..max]\n",
+  auto prompts = make_prompts(o, o.prompt_len, (*pol)->config().vocab_size);
+  std::printf("bench decode: %s, %lld parameters, batch %d (G = %d, shared prefill %s), "
+              "prompt %d, new tokens %d, KV capacity %d, %s %s; tokens/s as median "
+              "[min..max]\n",
               o.model_dir.empty() ? o.shape.c_str() : o.model_dir.c_str(),
-              static_cast<long long>((*pol)->num_parameters()), o.batch, o.prompt_len,
-              o.new_tokens, o.dev.device.c_str(), o.dev.dtype.c_str());
+              static_cast<long long>((*pol)->num_parameters()), o.batch, o.group_size,
+              o.dev.shared_prefill ? "on" : "off", o.prompt_len, o.new_tokens,
+              (*pol)->config().max_seq_len, o.dev.device.c_str(), o.dev.dtype.c_str());
   auto ours = run_tandem_sides(**pol, o, prompts);
   if (!ours)
     return fail(ours.error());
+  print_roofline(**pol, o, *ours);
+  for (auto len : o.compare_lens)
+    if (auto err = compare_prefill_at(o, len))
+      return fail(err);
   if (o.reference.empty())
     return 0;
   auto theirs = run_reference_side(o, prompts);

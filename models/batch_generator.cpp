@@ -1,6 +1,11 @@
 // batch_generator.cpp: the LibTorch side of batch_generator.hpp: row
 // bookkeeping for continuous batching and device-side sampling around
 // internal::fast_decoder.
+//
+// Host synchronisation: one per step, in record() (the tokens and their
+// log-probs come down together). The step's uniforms go up before the
+// forward, from page-locked memory, so the host queues the forward and the
+// draw without waiting in between.
 
 #include "models/batch_generator.hpp"
 
@@ -13,11 +18,16 @@
 #include "models/internal/device_precision.hpp"
 #include "models/internal/fast_decoder.hpp"
 #include "models/internal/transformer.hpp"
+#include "models/prompt_groups.hpp"
 #include "runtime/error.hpp"
 
 #ifdef TANDEM_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAStream.h>
 #include <torch/cuda.h>
 #endif
+
+#include "models/device_name.hpp"
 
 namespace tandem {
 
@@ -36,6 +46,19 @@ caf::expected<torch::ScalarType> parse_dtype(const std::string& s) {
     return torch::kHalf;
   return make_error(errc::invalid_argument,
                     "dtype '" + s + "': expected float32, bfloat16 or float16");
+}
+
+/// Waits for the work queued on `d`'s current stream, the one the decoder
+/// runs on; not for the whole device, where a weight receive may be running
+/// on a stream of its own.
+void wait_for_stream(const torch::Device& d) {
+#ifdef TANDEM_WITH_CUDA
+  if (d.is_cuda())
+    c10::cuda::getCurrentCUDAStream(d.has_index() ? d.index() : c10::cuda::current_device())
+      .synchronize();
+#else
+  (void)d;
+#endif
 }
 
 } // namespace
@@ -60,6 +83,14 @@ caf::error check_device(const device_options& o) {
 #endif
 }
 
+std::string device_model_name(const std::string& device) {
+#ifdef TANDEM_WITH_CUDA
+  if (auto index = cuda_index(device); index && torch::cuda::is_available())
+    return at::cuda::getDeviceProperties(*index)->name;
+#endif
+  return device == "cpu" ? "cpu" : device;
+}
+
 class batch_generator::impl {
 public:
   impl(policy& owner, const device_options& o, torch::ScalarType dtype)
@@ -67,11 +98,18 @@ public:
       cfg_(owner.config()),
       device_(o.device),
       decoder_(cfg_, device_, dtype, o.max_rows, cfg_.max_seq_len),
-      row_seq_(static_cast<size_t>(o.max_rows), -1) {
+      row_seq_(static_cast<size_t>(o.max_rows), -1),
+      shared_prefill_(o.shared_prefill) {
     if (auto err = sync())
       throw std::runtime_error(describe(err));
     if (o.cuda_graphs)
       graph_ = decoder_.enable_graph();
+    // Page-locked on CUDA, so the copies to and from them can be queued
+    // without waiting (see uniforms() and record()).
+    auto host = torch::TensorOptions().pinned_memory(device_.is_cuda());
+    host_u_ = torch::empty({o.max_rows}, host.dtype(torch::kFloat));
+    host_tokens_ = torch::empty({o.max_rows}, host.dtype(torch::kLong));
+    host_logp_ = torch::empty({o.max_rows}, host.dtype(torch::kFloat));
   }
 
   caf::error sync() { return load_blob(owner_.export_weights()); }
@@ -143,14 +181,18 @@ public:
   bool done() const { return pending_.empty() && running_ == 0; }
   int64_t generated() const { return generated_; }
   bool graph() const { return graph_; }
+  prefill_counts counts() const { return counts_; }
   const model_config& config() const { return cfg_; }
   std::vector<generated_sequence> take() { return std::move(results_); }
   std::vector<float> forced(const std::vector<int32_t>& ids, size_t prefill);
 
 private:
   void refill(int64_t version);
+  torch::Tensor prefill(const std::vector<int64_t>& rows,
+                        const std::vector<std::vector<int32_t>>& prompts);
   void decode(int64_t version);
-  torch::Tensor draw(const torch::Tensor& logp, const std::vector<int64_t>& seqs);
+  torch::Tensor uniforms(const std::vector<int64_t>& seqs);
+  torch::Tensor draw(const torch::Tensor& logp, const torch::Tensor& target);
   void record(const std::vector<int64_t>& rows, const torch::Tensor& tokens,
               const torch::Tensor& logp, int64_t version);
 
@@ -172,7 +214,13 @@ private:
   std::vector<char> is_stop_;
   std::vector<generated_sequence> results_;
   torch::Tensor last_;            // int64 [R] on the device: next decode input
+  // Host staging of one step's uniforms (up) and tokens and log-probs
+  // (down), [R] each. Reused every step: record() waits for the stream,
+  // so a step's copies are done before the next step writes them again.
+  torch::Tensor host_u_, host_tokens_, host_logp_;
   int64_t generated_ = 0;
+  bool shared_prefill_;
+  prefill_counts counts_;
 };
 
 caf::error batch_generator::impl::start(std::vector<std::vector<int32_t>> prompts,
@@ -202,18 +250,28 @@ caf::error batch_generator::impl::start(std::vector<std::vector<int32_t>> prompt
   return caf::none;
 }
 
-// Inverse-CDF draw with one host uniform per row, from the generator of the
-// prompt in that row (`seqs`: prompt index per row of `logp`, -1 = idle row,
-// which draws nothing), so a sequence's tokens depend on its own seed only.
+// One uniform per row from the generator of the prompt in that row (`seqs`:
+// prompt index per row, -1 = idle row, which draws nothing), so a
+// sequence's tokens depend on its own seed only. Drawn and queued for the
+// device before the forward that needs them, so the upload does not stall
+// the host between the forward and the draw.
+torch::Tensor batch_generator::impl::uniforms(const std::vector<int64_t>& seqs) {
+  const auto n = static_cast<int64_t>(seqs.size());
+  auto host = host_u_.narrow(0, 0, n);
+  float* u = host.data_ptr<float>();
+  for (size_t i = 0; i < seqs.size(); ++i)
+    u[i] = seqs[i] < 0 ? 0.0f
+                       : static_cast<float>((rngs_[static_cast<size_t>(seqs[i])]() >> 11)
+                                            * 0x1.0p-53);
+  return device_.is_cuda() ? host.to(device_, /*non_blocking=*/true) : host.clone();
+}
+
+// Inverse-CDF draw: row i takes the token where the (cut) CDF passes
+// target[i] times its total.
 torch::Tensor batch_generator::impl::draw(const torch::Tensor& logp,
-                                          const std::vector<int64_t>& seqs) {
+                                          const torch::Tensor& target) {
   const auto n = logp.size(0);
   const auto v = logp.size(1);
-  std::vector<float> u(static_cast<size_t>(n), 0.0f);
-  for (size_t i = 0; i < u.size(); ++i)
-    if (seqs[i] >= 0)
-      u[i] = static_cast<float>((rngs_[static_cast<size_t>(seqs[i])]() >> 11) * 0x1.0p-53);
-  auto target = torch::from_blob(u.data(), {n}, torch::kFloat).to(device_);
   auto probs = logp.exp();
   torch::Tensor order;
   const bool top_k = params_.top_k > 0 && params_.top_k < v;
@@ -241,8 +299,14 @@ torch::Tensor batch_generator::impl::draw(const torch::Tensor& logp,
 
 void batch_generator::impl::record(const std::vector<int64_t>& rows, const torch::Tensor& tokens,
                                    const torch::Tensor& logp, int64_t version) {
-  auto lp = logp.gather(1, tokens.unsqueeze(1)).squeeze(1).to(torch::kCPU).contiguous();
-  auto tk = tokens.to(torch::kCPU).contiguous();
+  // Both copies queued, then one wait: the step's only host synchronisation.
+  const auto n = tokens.size(0);
+  auto tk = host_tokens_.narrow(0, 0, n);
+  auto lp = host_logp_.narrow(0, 0, n);
+  const bool async = device_.is_cuda();
+  tk.copy_(tokens, async);
+  lp.copy_(logp.gather(1, tokens.unsqueeze(1)).squeeze(1), async);
+  wait_for_stream(device_);
   const int64_t* t = tk.data_ptr<int64_t>();
   const float* l = lp.data_ptr<float>();
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -280,16 +344,51 @@ void batch_generator::impl::refill(int64_t version) {
   }
   if (rows.empty())
     return;
-  auto logp = torch::log_softmax(decoder_.prefill(rows, prompts) / params_.temperature, -1);
-  auto tokens = draw(logp, seqs);
+  auto target = uniforms(seqs);
+  auto logp = torch::log_softmax(prefill(rows, prompts) / params_.temperature, -1);
+  auto tokens = draw(logp, target);
   auto idx = torch::tensor(rows, torch::TensorOptions().dtype(torch::kLong)).to(device_);
   last_.index_put_({idx}, tokens);
   record(rows, tokens, logp, version);
 }
 
+// Prefills `prompts` into `rows`; returns the last-position logits per row.
+// With shared prefill the forward runs once per distinct prompt, in its
+// first row, and the other rows copy that row's cache and logits: the same
+// values a prefill of their own would give, up to the rounding of a smaller
+// batch.
+torch::Tensor batch_generator::impl::prefill(const std::vector<int64_t>& rows,
+                                             const std::vector<std::vector<int32_t>>& prompts) {
+  auto g = shared_prefill_ ? group_prompts(prompts) : distinct_rows(prompts.size());
+  std::vector<int64_t> lead, from, to;
+  std::vector<std::vector<int32_t>> distinct;
+  int64_t slots = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (g.leads(i)) {
+      lead.push_back(rows[i]);
+      distinct.push_back(prompts[i]);
+      counts_.forward_tokens += static_cast<int64_t>(prompts[i].size());
+    } else {
+      from.push_back(rows[g.first[g.of[i]]]);
+      to.push_back(rows[i]);
+      slots = std::max<int64_t>(slots, static_cast<int64_t>(prompts[i].size()));
+    }
+  }
+  counts_.rows += static_cast<int64_t>(rows.size());
+  counts_.forward_rows += static_cast<int64_t>(lead.size());
+  auto logits = decoder_.prefill(lead, distinct);
+  if (to.empty())
+    return logits;
+  decoder_.fork_rows(from, to, slots);
+  std::vector<int64_t> of(g.of.begin(), g.of.end());
+  auto idx = torch::tensor(of, torch::TensorOptions().dtype(torch::kLong)).to(device_);
+  return logits.index_select(0, idx);
+}
+
 void batch_generator::impl::decode(int64_t version) {
+  auto target = uniforms(row_seq_);
   auto logp = torch::log_softmax(decoder_.decode(last_) / params_.temperature, -1);
-  auto tokens = draw(logp, row_seq_);
+  auto tokens = draw(logp, target);
   last_.copy_(tokens);
   std::vector<int64_t> rows(row_seq_.size());
   for (size_t r = 0; r < rows.size(); ++r)
@@ -386,6 +485,7 @@ caf::error batch_generator::step(int64_t version) { return impl_->step(version);
 bool batch_generator::done() const { return impl_->done(); }
 int64_t batch_generator::tokens_generated() const { return impl_->generated(); }
 bool batch_generator::graph_enabled() const { return impl_->graph(); }
+prefill_counts batch_generator::prefill_stats() const { return impl_->counts(); }
 std::vector<generated_sequence> batch_generator::take_results() { return impl_->take(); }
 
 caf::expected<std::vector<float>> batch_generator::forced_logits(const std::vector<int32_t>& ids,

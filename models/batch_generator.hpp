@@ -12,7 +12,10 @@
 //     for them); when one finishes, the next waiting prompt is prefilled into
 //     its row at the next step, so a long tail does not idle the batch;
 //   - on CUDA the decode step is captured once into a CUDA graph and then
-//     replayed (cuda_graphs), which removes the per-kernel launch cost.
+//     replayed (cuda_graphs), which removes the per-kernel launch cost;
+//   - prompts that enter rows at the same step and carry the same tokens (a
+//     GRPO group) are prefilled once and the KV cache is copied into the
+//     other rows (shared_prefill; docs/shared-prefill.md).
 //
 // Sampling draws one uniform per token from the sequence's own mt19937_64
 // (seeded with its entry of start()'s seeds, whatever row it runs in and
@@ -44,10 +47,17 @@ struct device_options {
   // slots per layer, so this is the memory knob (plan shows the figure).
   int32_t max_rows = 64;
   bool cuda_graphs = true; // capture the decode step (ignored off CUDA)
+  // Prompts entering rows at the same step prefill once per distinct prompt
+  // and the other rows copy its KV cache (docs/shared-prefill.md).
+  bool shared_prefill = true;
 };
 
 /// Whether this build can use `device` (CUDA compiled in and a GPU present).
 caf::error check_device(const device_options& opts);
+
+/// The card behind `device` as the driver names it ("NVIDIA H100 80GB
+/// HBM3"), "cpu" for the CPU; for benches that relate timings to a card.
+std::string device_model_name(const std::string& device);
 
 class batch_generator {
 public:
@@ -85,6 +95,8 @@ public:
   bool done() const;
   int64_t tokens_generated() const;
   bool graph_enabled() const;
+  /// Prefill work since make() (shared prefill shows as forward_rows < rows).
+  prefill_counts prefill_stats() const;
 
   /// Completions in prompt order; valid once done().
   std::vector<generated_sequence> take_results();

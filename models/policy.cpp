@@ -9,6 +9,12 @@
 // slot P + k - 2. Finished rows keep being computed (batched ops are cheaper
 // than compacting the cache) but never record tokens again.
 //
+// Shared-prompt prefill (decode_options, docs/shared-prefill.md): step 1
+// runs only the distinct prompts through the model, with the same padding P,
+// and gathers their cache rows and last logits into every row that carries
+// them, so a row sees the same keys, values and logits as if it had been
+// prefilled itself.
+//
 // Sampling: logp = log_softmax(logits / temperature) over the full vocabulary
 // is what gets recorded; top-k keeps the k most probable tokens, top-p then
 // keeps the smallest prefix of the sorted (top-k) distribution whose mass
@@ -25,6 +31,7 @@
 #include <random>
 
 #include "models/internal/transformer.hpp"
+#include "models/prompt_groups.hpp"
 #include "runtime/error.hpp"
 
 namespace tandem {
@@ -173,10 +180,11 @@ const policy::impl& policy::internals() const { return *impl_; }
 class decode_session::impl {
 public:
   impl(policy& owner, std::vector<std::vector<int32_t>> prompts,
-       sampling_params params, const std::vector<uint64_t>& seeds)
+       sampling_params params, const std::vector<uint64_t>& seeds, decode_options opts)
     : owner_(owner),
       prompts_(std::move(prompts)),
       params_(std::move(params)),
+      opts_(opts),
       rngs_(seeds.begin(), seeds.end()),
       results_(prompts_.size()),
       active_(prompts_.size(), 1),
@@ -190,11 +198,14 @@ public:
   bool done() const { return active_count_ == 0; }
   int32_t steps() const { return steps_; }
   int64_t generated() const { return generated_; }
+  prefill_counts counts() const { return counts_; }
   std::vector<generated_sequence> take() { return std::move(results_); }
 
 private:
   internal::transformer& model() { return owner_.internals().model; }
   torch::Tensor prefill();
+  torch::Tensor fork(const prompt_groups& g, internal::kv_cache distinct,
+                     const torch::Tensor& logits);
   torch::Tensor advance();
   torch::Tensor draw(const torch::Tensor& probs);
   void record(const torch::Tensor& tokens, const torch::Tensor& logp, int64_t version);
@@ -202,6 +213,8 @@ private:
   policy& owner_;
   std::vector<std::vector<int32_t>> prompts_;
   sampling_params params_;
+  decode_options opts_;
+  prefill_counts counts_;
   std::vector<std::mt19937_64> rngs_; // one per sequence
   std::vector<generated_sequence> results_;
   std::vector<char> active_;
@@ -221,21 +234,49 @@ torch::Tensor decode_session::impl::prefill() {
   int64_t p = 0;
   for (const auto& pr : prompts_)
     p = std::max<int64_t>(p, pr.size());
-  std::vector<int64_t> tokens(b * p, 0), pad(b);
-  for (int64_t i = 0; i < b; ++i) {
+  std::vector<int64_t> pad(b);
+  for (int64_t i = 0; i < b; ++i)
     pad[i] = p - static_cast<int64_t>(prompts_[i].size());
-    std::copy(prompts_[i].begin(), prompts_[i].end(), tokens.begin() + i * p + pad[i]);
-  }
   const auto capacity = static_cast<int64_t>(model()->config().max_seq_len);
   pad_ = torch::from_blob(pad.data(), {b}, torch::kLong).clone();
   valid_ = torch::arange(capacity, torch::kLong).unsqueeze(0) >= pad_.unsqueeze(1);
-  cache_ = model()->make_cache(b, capacity);
-  auto tok = torch::from_blob(tokens.data(), {b, p}, torch::kLong).clone();
-  auto pos = (torch::arange(p, torch::kLong).unsqueeze(0) - pad_.unsqueeze(1)).clamp_min(0);
-  auto mask = internal::causal_mask(valid_.narrow(1, 0, p));
-  auto logits = model()->forward(tok, pos, mask, &cache_, 0);
+  // The forward runs over one row per distinct prompt (every row when off).
+  auto g = opts_.shared_prefill ? group_prompts(prompts_) : distinct_rows(prompts_.size());
+  const auto u = static_cast<int64_t>(g.distinct());
+  std::vector<int64_t> tokens(u * p, 0), lead(u);
+  for (int64_t k = 0; k < u; ++k) {
+    const auto i = static_cast<int64_t>(g.first[k]);
+    lead[k] = i;
+    std::copy(prompts_[i].begin(), prompts_[i].end(), tokens.begin() + k * p + pad[i]);
+    counts_.forward_tokens += static_cast<int64_t>(prompts_[i].size());
+  }
+  counts_.rows += b;
+  counts_.forward_rows += u;
+  auto rows = torch::from_blob(lead.data(), {u}, torch::kLong).clone();
+  auto cache = model()->make_cache(u, capacity);
+  auto tok = torch::from_blob(tokens.data(), {u, p}, torch::kLong).clone();
+  auto upad = pad_.index_select(0, rows);
+  auto pos = (torch::arange(p, torch::kLong).unsqueeze(0) - upad.unsqueeze(1)).clamp_min(0);
+  auto mask = internal::causal_mask(valid_.index_select(0, rows).narrow(1, 0, p));
+  auto logits = model()->forward(tok, pos, mask, &cache, 0).select(1, p - 1);
   slot_ = p;
-  return logits.select(1, p - 1);
+  return fork(g, std::move(cache), logits);
+}
+
+// Every row takes the cache rows and last logits of its prompt's prefill.
+torch::Tensor decode_session::impl::fork(const prompt_groups& g, internal::kv_cache distinct,
+                                         const torch::Tensor& logits) {
+  if (g.distinct() == prompts_.size()) {
+    cache_ = std::move(distinct);
+    return logits;
+  }
+  std::vector<int64_t> of(g.of.begin(), g.of.end());
+  auto idx = torch::from_blob(of.data(), {static_cast<int64_t>(of.size())}, torch::kLong).clone();
+  for (auto* side : {&distinct.k, &distinct.v})
+    for (auto& t : *side)
+      t = t.index_select(0, idx);
+  cache_ = std::move(distinct);
+  return logits.index_select(0, idx);
 }
 
 torch::Tensor decode_session::impl::advance() {
@@ -357,14 +398,15 @@ caf::error validate_generation(const model_config& cfg,
 
 caf::expected<std::unique_ptr<decode_session>>
 decode_session::start(policy& model, std::vector<std::vector<int32_t>> prompts,
-                      sampling_params params, std::vector<uint64_t> seeds) {
+                      sampling_params params, std::vector<uint64_t> seeds,
+                      decode_options opts) {
   if (auto err = validate_generation(model.config(), prompts, params))
     return err;
   if (seeds.size() != prompts.size())
     return make_error(errc::invalid_argument, "generation: " + std::to_string(seeds.size())
                                                 + " seeds for " + std::to_string(prompts.size())
                                                 + " prompts (one per prompt)");
-  auto p = std::make_unique<impl>(model, std::move(prompts), std::move(params), seeds);
+  auto p = std::make_unique<impl>(model, std::move(prompts), std::move(params), seeds, opts);
   return std::unique_ptr<decode_session>(new decode_session(std::move(p)));
 }
 
@@ -372,6 +414,7 @@ caf::error decode_session::step(int64_t version) { return impl_->step(version); 
 bool decode_session::done() const { return impl_->done(); }
 int32_t decode_session::steps_taken() const { return impl_->steps(); }
 int64_t decode_session::tokens_generated() const { return impl_->generated(); }
+prefill_counts decode_session::prefill_stats() const { return impl_->counts(); }
 
 std::vector<generated_sequence> decode_session::take_results() { return impl_->take(); }
 

@@ -117,6 +117,22 @@ inline uint64_t completion_seed(uint64_t group_seed, int32_t index) {
   return splitmix64(splitmix64(group_seed) ^ static_cast<uint64_t>(static_cast<uint32_t>(index)));
 }
 
+/// What the prefill of a generator computed, summed since it was made.
+/// With shared-prompt prefill (docs/shared-prefill.md) rows that carry the
+/// same prompt run it through the model once: `forward_rows` < `rows`.
+struct prefill_counts {
+  int64_t rows = 0;         // sequences whose prompt entered the KV cache
+  int64_t forward_rows = 0; // prompts the forward pass ran over
+  int64_t forward_tokens = 0; // their tokens (padding not counted)
+};
+
+/// How a decode_session computes; what it samples is sampling_params.
+struct decode_options {
+  /// Rows with equal prompts prefill once and copy its KV cache (same
+  /// completions and log-probs, to float rounding, as without).
+  bool shared_prefill = true;
+};
+
 /// Batched generation, one decode step per call. Sequences that hit a stop
 /// token or max_new_tokens stop advancing; the batch ends when all have.
 class decode_session {
@@ -130,7 +146,7 @@ public:
   /// passes completion_seed(group seed, index)).
   static caf::expected<std::unique_ptr<decode_session>>
   start(policy& model, std::vector<std::vector<int32_t>> prompts,
-        sampling_params params, std::vector<uint64_t> seeds);
+        sampling_params params, std::vector<uint64_t> seeds, decode_options opts = {});
   ~decode_session();
 
   /// Prefills on the first call, then appends one token to every unfinished
@@ -140,6 +156,7 @@ public:
   bool done() const;
   int32_t steps_taken() const;
   int64_t tokens_generated() const;
+  prefill_counts prefill_stats() const;
 
   /// The completions, in prompt order. Valid once done().
   std::vector<generated_sequence> take_results();

@@ -25,6 +25,19 @@ add_test(NAME bench_checkpoint_smoke
 set_tests_properties(bench_checkpoint_smoke PROPERTIES TIMEOUT 120
   PASS_REGULAR_EXPRESSION "sanity: ok")
 
+# The roofline figures of tandem bench decode (pure).
+tandem_add_test(decode_roofline_test
+  SOURCES bench/decode_roofline_test.cpp ${TANDEM_ROOT}/bench/decode_roofline.cpp
+  LIBS tandem_runtime)
+# tandem bench decode on CPU, tiny shape: the main run with its roofline
+# line, and shared prefill on vs off, where "on" runs 2 of 32 rows.
+add_test(NAME bench_decode_smoke
+         COMMAND $<TARGET_FILE:tandem> bench decode --shape tiny --device cpu --dtype float32
+                 --batch 32 --group-size 16 --prompt-len 16 --new-tokens 8 --repeats 1
+                 --compare-prefill 32 --hbm-gbs 20)
+set_tests_properties(bench_decode_smoke PROPERTIES TIMEOUT 120
+  PASS_REGULAR_EXPRESSION "on +forward +2 of +32 rows")
+
 # tandem bench staleness: cells, configs, figures, table, claim and JSON on
 # synthetic metrics.jsonl text (pure), and the child pool against a fake
 # launcher with explicit time.

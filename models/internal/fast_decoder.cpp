@@ -276,4 +276,24 @@ bool fast_decoder::enable_graph() {
 #endif
 }
 
+void fast_decoder::fork_rows(const std::vector<int64_t>& from, const std::vector<int64_t>& to,
+                             int64_t slots) {
+  const auto n = static_cast<int64_t>(from.size());
+  if (n == 0)
+    return;
+  if (static_cast<int64_t>(to.size()) != n || slots < 1 || slots > capacity_)
+    throw std::runtime_error("fast_decoder::fork_rows: bad rows or slot count");
+  auto i64 = torch::TensorOptions().dtype(torch::kLong);
+  auto src = torch::from_blob(const_cast<int64_t*>(from.data()), {n}, i64).to(device_);
+  auto dst = torch::from_blob(const_cast<int64_t*>(to.data()), {n}, i64).to(device_);
+  // Slots past a source's length are copied too; they are masked out and
+  // overwritten by decode like any row's free slots.
+  for (auto* cache : {&k_cache_, &v_cache_})
+    for (auto& layer : *cache) {
+      auto prefix = layer.narrow(2, 0, slots);
+      prefix.index_copy_(0, dst, prefix.index_select(0, src));
+    }
+  len_.index_copy_(0, dst, len_.index_select(0, src));
+}
+
 } // namespace tandem::internal

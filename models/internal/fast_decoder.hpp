@@ -62,6 +62,13 @@ public:
   torch::Tensor prefill(const std::vector<int64_t>& rows,
                         const std::vector<std::vector<int32_t>>& prompts);
 
+  /// Shared-prompt prefill: row to[i] takes a copy of row from[i]'s first
+  /// `slots` cache slots (every layer, keys and values) and its length, as
+  /// if its prompt had been prefilled into it. Sources and targets must be
+  /// disjoint. In place: a captured graph stays valid.
+  void fork_rows(const std::vector<int64_t>& from, const std::vector<int64_t>& to,
+                 int64_t slots);
+
   /// One token for every row: `tokens` int64 [R] on the device. Returns
   /// float32 logits [R, vocab] (a view of a static buffer, valid until the
   /// next call).
