@@ -295,7 +295,7 @@ caf::error check_sliding_window(const config_fields& f, model_config& cfg) {
   if (*n < cfg.max_seq_len)
     return f.bad("sliding_window",
                  std::to_string(*n) + " is below max_seq_len " + std::to_string(cfg.max_seq_len)
-                   + ": tandem has no sliding-window attention (load with max_seq_len <= "
+                   + ": tandem has no sliding-window attention (cap max_seq_len at "
                    + std::to_string(*n) + ")");
   cfg.sliding_window = static_cast<int32_t>(*n);
   return {};

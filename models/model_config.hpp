@@ -23,9 +23,10 @@ struct rope_scaling_config {
   int32_t original_max_position_embeddings = 0;
 };
 
-/// Llama/Qwen2-style decoder: RMSNorm, rotary embeddings, SwiGLU MLP,
-/// grouped-query attention. Field names follow Hugging Face's config.json
-/// (models/hf_checkpoint.hpp maps checkpoints of both families onto it).
+/// Llama-style decoder: RMSNorm, rotary embeddings, SwiGLU MLP,
+/// grouped-query attention; Qwen2 adds q/k/v biases, Qwen3 per-head q/k
+/// norms. Field names follow Hugging Face's config.json
+/// (models/hf_checkpoint.hpp maps checkpoints of the four families onto it).
 struct model_config {
   int32_t vocab_size = 0;          // set from the tokenizer, never by hand
   int32_t hidden_size = 64;

@@ -447,7 +447,7 @@ TEST_F(HfFamilies, MistralSlidingWindowMustCoverTheSequenceLength) {
   auto msg = load_failure(read_hf_config(dir), errc::invalid_config);
   EXPECT_NE(msg.find(dir + "/config.json"), std::string::npos) << msg;
   EXPECT_NE(msg.find("sliding_window: 32 is below max_seq_len 64: tandem has no "
-                     "sliding-window attention (load with max_seq_len <= 32)"),
+                     "sliding-window attention (cap max_seq_len at 32)"),
             std::string::npos) << msg;
   EXPECT_FALSE(policy::load_hf(dir));
   // Capped to the window, every query sees all its keys: accepted, same logits.
