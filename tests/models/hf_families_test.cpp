@@ -4,9 +4,10 @@
 //
 // References: tests/data/hf/family-* and families.json are written by
 // tests/reference/make_family_fixtures.py, whose float64 forward computes
-// what transformers computes for these families (standard library only;
-// tests/reference/check_families.py checks transformers against the same
-// file). When tests/reference/make_hf_fixtures.py has been run with
+// what transformers computes for these families (standard library only; its
+// --self-check matches transformers' tiny-llama logits in expected.json to
+// 1.2e-7, and tests/reference/check_families.py checks transformers against
+// families.json where transformers is installed). When tests/reference/make_hf_fixtures.py has been run with
 // transformers, its tiny-llama31 / tiny-qwen3 / tiny-mistral and their
 // expected.json entries are checked too (skipped while absent).
 

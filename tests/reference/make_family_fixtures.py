@@ -3,6 +3,13 @@
 made with the Python standard library only (no torch, no transformers).
 
     python3 tests/reference/make_family_fixtures.py [OUT_DIR]   # default tests/data/hf
+    python3 tests/reference/make_family_fixtures.py --self-check
+
+--self-check runs the reference forward on tests/data/hf/tiny-llama (made by
+transformers, see make_hf_fixtures.py) and compares it with that model's
+transformers logits in expected.json: the shared parts of the forward
+(RMSNorm, rotary, grouped-query attention, SwiGLU, lm_head) are checked
+against transformers without needing it here.
 
 Writes, under OUT_DIR:
   family-llama31/   LlamaForCausalLM, rope_scaling llama3 (factor 4, low 1,
@@ -32,7 +39,7 @@ import random
 import struct
 import sys
 
-OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+OUT = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] != "--self-check" else os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "data", "hf")
 VOCAB = 384
 INPUT_IDS = [1, 17, 250, 3, 99, 383, 42, 7, 0, 200]
@@ -247,6 +254,42 @@ def forward(c, w, ids):
     return [matvec(head, rms_norm(x, w["model.norm.weight"], c["eps"])) for x in xs]
 
 
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        blob = f.read()
+    n = struct.unpack("<Q", blob[:8])[0]
+    header = json.loads(blob[8:8 + n])
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        assert e["dtype"] == "F32", name
+        begin, end = e["data_offsets"]
+        data = blob[8 + n + begin:8 + n + end]
+        out[name] = (e["shape"], list(struct.unpack("<%df" % (len(data) // 4), data)))
+    return out
+
+
+def self_check():
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "hf")
+    with open(os.path.join(root, "tiny-llama", "config.json")) as f:
+        hf = json.load(f)
+    theta = hf.get("rope_theta") or hf["rope_parameters"]["rope_theta"]
+    c = dict(model_type="llama", hidden=hf["hidden_size"], inter=hf["intermediate_size"],
+             layers=hf["num_hidden_layers"], heads=hf["num_attention_heads"],
+             kv_heads=hf["num_key_value_heads"], head_dim=None, theta=theta,
+             eps=hf["rms_norm_eps"], tie=hf["tie_word_embeddings"])
+    w = read_safetensors(os.path.join(root, "tiny-llama", "model.safetensors"))
+    with open(os.path.join(root, "expected.json")) as f:
+        ref = json.load(f)["models"]["tiny-llama"]
+    got = forward(c, w, ref["input_ids"])
+    diff = max(abs(a - b) for ra, rb in zip(got, ref["logits"]) for a, b in zip(ra, rb))
+    ok = diff < 1e-6
+    print("%s reference forward vs transformers on tiny-llama: max|diff| = %.3g"
+          % ("PASS" if ok else "FAIL", diff))
+    sys.exit(0 if ok else 1)
+
+
 def main():
     expected = {"generator": "tests/reference/make_family_fixtures.py (float64 reference)",
                 "models": {}}
@@ -271,4 +314,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    self_check() if "--self-check" in sys.argv else main()
