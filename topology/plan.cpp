@@ -25,7 +25,7 @@ int64_t vocab(const model_config& m) {
 }
 
 int64_t head_dim(const model_config& m) {
-  return m.num_heads > 0 ? m.hidden_size / m.num_heads : 0;
+  return head_dim_of(m); // Qwen3's head_dim may differ from hidden / heads
 }
 
 /// Bytes one instance of `role` needs (device or host memory).
@@ -103,9 +103,11 @@ std::string pad(const std::string& s, size_t width) {
 int64_t parameter_count(const model_config& m) {
   const int64_t h = m.hidden_size, v = vocab(m);
   const int64_t kv_width = int64_t(m.num_kv_heads) * head_dim(m);
-  const int64_t biases = m.attention_bias ? h + 2 * kv_width : 0; // q, k, v (Qwen2 checkpoints)
-  const int64_t per_layer = 2 * h * h + 2 * h * kv_width
-                            + 3 * h * int64_t(m.intermediate_size) + 2 * h + biases;
+  const int64_t q_width = int64_t(m.num_heads) * head_dim(m); // h unless head_dim is set
+  const int64_t biases = m.attention_bias ? q_width + 2 * kv_width : 0; // q, k, v (Qwen2)
+  const int64_t qk_norms = m.qk_norm ? 2 * head_dim(m) : 0;             // Qwen3
+  const int64_t per_layer = 2 * h * q_width + 2 * h * kv_width
+                            + 3 * h * int64_t(m.intermediate_size) + 2 * h + biases + qk_norms;
   return v * h + m.num_layers * per_layer + h + (m.tie_embeddings ? 0 : v * h);
 }
 

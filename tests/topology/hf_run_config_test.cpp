@@ -114,6 +114,16 @@ TEST(HfRunConfig, MaxSeqLenBeyondTheCheckpointsRangeIsRefused) {
   expect_single(r, "model.max_seq_len", "128 exceeds max_position_embeddings 64", 3);
 }
 
+// Qwen3: heads wider than hidden / heads and a q/k norm per layer.
+TEST(HfRunConfig, ParameterCountFollowsQwen3sHeadDimAndNorms) {
+  auto r = parse("model:\n  hf_path: hf/family-qwen3\n  max_seq_len: 32\n" + tokenizer_lines);
+  ASSERT_TRUE(r.ok()) << all_issues(r);
+  // embed 384 x 64 (tied) + 2 x (q 96x64, k/v 48x64, o 64x96, q/k norms 2 x 24,
+  // mlp 3 x 64x64, 2 norms of 64) + the final norm: what the checkpoint holds.
+  EXPECT_EQ(parameter_count(r.config.model),
+            384 * 64 + 2 * (6144 + 2 * 3072 + 6144 + 48 + 3 * 4096 + 128) + 64);
+}
+
 // A Mistral checkpoint whose sliding window is below its trained range runs
 // when model.max_seq_len caps the sequences at the window (full attention).
 TEST(HfRunConfig, MistralSlidingWindowIsCheckedAgainstTheCappedLength) {
