@@ -10,7 +10,7 @@
 // (model.hf_path's checkpoint, or the seeded shape of a run from random
 // init); installs the checkpoint's weights (weights.bin) and writes them
 // with learner_core::save_hf, which writes config.json from the model's
-// shape (Llama or Qwen2). Beside it go the run's tokenizer files: those of
+// shape and family (Llama, Qwen2, Qwen3, Mistral). Beside it go the run's tokenizer files: those of
 // model.hf_path's directory (tokenizer.json, tokenizer_config.json,
 // special_tokens_map.json, vocab.json, merges.txt, added_tokens.json,
 // generation_config.json), with task.tokenizer, the one the run encoded

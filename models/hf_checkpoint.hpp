@@ -1,5 +1,5 @@
-// hf_checkpoint.hpp: Hugging Face checkpoints of the Llama and Qwen2 families
-// (config.json + model.safetensors, or shards listed by
+// hf_checkpoint.hpp: Hugging Face checkpoints of the Llama (3.1 / 3.2 llama3
+// rope scaling too), Qwen2, Qwen3 and Mistral families (config.json + model.safetensors, or shards listed by
 // model.safetensors.index.json), torch-free.
 //
 // The policy and the learner load and save through these functions
@@ -11,8 +11,9 @@
 // in both. With tie_word_embeddings the output layer reuses
 // embed_tokens.weight and the checkpoint holds no lm_head.weight.
 //
-// Errors: config.json problems (unsupported model_type, rope scaling,
-// activation, sliding window, quantization, a missing or mistyped field) are
+// Errors: config.json problems (unsupported model_type, a rope scaling other
+// than llama3, activation, a sliding window tandem would not reach in full,
+// quantization, a missing or mistyped field) are
 // errc::invalid_config naming the file and field; weights that do not fit
 // the config (missing, unexpected or wrong-shaped tensor, a dtype that is not
 // float) and broken safetensors/index files are errc::malformed_message
@@ -46,12 +47,15 @@ constexpr uint64_t default_max_shard_bytes = 5'000'000'000;
 
 /// Reads `path` (a checkpoint directory or its config.json) into a
 /// model_config: max_seq_len = max_position_embeddings unless capped by
-/// `opts`; rope theta from rope_theta or rope_parameters.rope_theta.
+/// `opts`; rope theta from rope_theta or rope_parameters.rope_theta; a
+/// llama3 rope scaling from rope_scaling or rope_parameters; head_dim when
+/// set; Mistral's sliding_window must be null or >= max_seq_len.
 caf::expected<model_config> read_hf_config(const std::string& path,
                                            const hf_load_options& opts = {});
 
 /// Writes DIR/config.json for `cfg` (model_type, architectures, the shape
-/// fields, rope theta in both spellings, dtype float32).
+/// fields with head_dim, rope theta and a llama3 scaling in both spellings,
+/// the family's own fields, dtype float32).
 caf::error write_hf_config(const std::string& dir, const model_config& cfg);
 
 /// "layers.0.mlp.up_proj.weight" -> "model.layers.0.mlp.up_proj.weight";

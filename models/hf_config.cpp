@@ -1,5 +1,6 @@
 // hf_config.cpp: Hugging Face config.json <-> model_config for the Llama
-// and Qwen2 families (declared in hf_checkpoint.hpp).
+// (with Llama 3.1's llama3 rope scaling), Qwen2, Qwen3 and Mistral families
+// (declared in hf_checkpoint.hpp).
 //
 // Refused configs are refused because tandem's transformer would compute
 // something else than transformers does with them; every such field is
@@ -101,19 +102,64 @@ private:
   const json_value& root_;
 };
 
-// Only rope_type "default" computes what tandem's rotary does.
-caf::error check_rope_type(const config_fields& f, const std::string& key,
-                           const json_value& v) {
+// A positive number field of a rope object ("rope_scaling.factor").
+caf::error rope_number(const config_fields& f, const std::string& key, const json_value& v,
+                       const char* name, double& out) {
+  const auto* x = v.find(name);
+  const auto* n = x == nullptr || x->is_null() ? nullptr : x->as_number();
+  if (n == nullptr || !(n->value > 0) || !std::isfinite(n->value))
+    return f.bad_at(x != nullptr ? x : &v, key + "." + name,
+                    x == nullptr ? "missing (llama3 rope scaling needs it)"
+                                 : "must be a positive number");
+  out = n->value;
+  return {};
+}
+
+caf::error read_llama3(const config_fields& f, const std::string& key, const json_value& v,
+                       rope_scaling_config& out) {
+  out.type = "llama3";
+  double old_len = 0;
+  if (auto err = rope_number(f, key, v, "factor", out.factor)) return err;
+  if (auto err = rope_number(f, key, v, "low_freq_factor", out.low_freq_factor)) return err;
+  if (auto err = rope_number(f, key, v, "high_freq_factor", out.high_freq_factor)) return err;
+  if (auto err = rope_number(f, key, v, "original_max_position_embeddings", old_len))
+    return err;
+  if (old_len != std::floor(old_len) || old_len > INT32_MAX)
+    return f.bad_at(v.find("original_max_position_embeddings"),
+                    key + ".original_max_position_embeddings", "must be an integer");
+  out.original_max_position_embeddings = static_cast<int32_t>(old_len);
+  if (out.factor < 1)
+    return f.bad_at(v.find("factor"), key + ".factor", "must be >= 1");
+  if (!(out.high_freq_factor > out.low_freq_factor))
+    return f.bad_at(v.find("high_freq_factor"), key + ".high_freq_factor",
+                    "must be greater than low_freq_factor");
+  return {};
+}
+
+// rope_type (or the legacy "type") "default" computes tandem's plain rotary,
+// "llama3" its remapped frequencies (models/rope.hpp); others are refused.
+caf::error read_rope_object(const config_fields& f, const std::string& key,
+                            const json_value& v, rope_scaling_config& out) {
   if (v.as_object() == nullptr)
     return f.bad(key, "must be an object");
-  for (const char* k : {"rope_type", "type"}) {
-    const auto* t = v.find(k);
-    const auto* name = t == nullptr ? nullptr : t->as_string();
-    if (t != nullptr && !t->is_null() && (name == nullptr || *name != "default"))
-      return f.bad_at(t, key, "rope scaling \"" + (name ? *name : "?")
-                                + "\" is not supported (only \"default\")");
-  }
-  return {};
+  const json_value* t = v.find("rope_type");
+  if (t == nullptr || t->is_null())
+    t = v.find("type");
+  if (t == nullptr || t->is_null())
+    return {};
+  const auto* name = t->as_string();
+  if (name != nullptr && *name == "default")
+    return {};
+  if (name != nullptr && *name == "llama3")
+    return read_llama3(f, key, v, out);
+  return f.bad_at(t, key, "rope scaling \"" + (name ? *name : "?")
+                            + "\" is not supported (only \"default\" and \"llama3\")");
+}
+
+bool same_scaling(const rope_scaling_config& a, const rope_scaling_config& b) {
+  return a.type == b.type && a.factor == b.factor && a.low_freq_factor == b.low_freq_factor
+         && a.high_freq_factor == b.high_freq_factor
+         && a.original_max_position_embeddings == b.original_max_position_embeddings;
 }
 
 caf::error read_rope(const config_fields& f, model_config& cfg) {
@@ -121,8 +167,9 @@ caf::error read_rope(const config_fields& f, model_config& cfg) {
   if (auto err = f.number("rope_theta", top))
     return err;
   double nested = 0;
+  rope_scaling_config from_params, from_scaling;
   if (const auto* rp = f.get("rope_parameters")) {
-    if (auto err = check_rope_type(f, "rope_parameters", *rp))
+    if (auto err = read_rope_object(f, "rope_parameters", *rp, from_params))
       return err;
     if (const auto* t = rp->find("rope_theta"); t != nullptr && !t->is_null()) {
       const auto* n = t->as_number();
@@ -131,9 +178,14 @@ caf::error read_rope(const config_fields& f, model_config& cfg) {
       nested = n->value;
     }
   }
-  if (const auto* rs = f.get("rope_scaling"))
-    if (auto err = check_rope_type(f, "rope_scaling", *rs))
+  const auto* rs = f.get("rope_scaling");
+  if (rs != nullptr)
+    if (auto err = read_rope_object(f, "rope_scaling", *rs, from_scaling))
       return err;
+  if (rs != nullptr && f.get("rope_parameters") != nullptr && !from_scaling.type.empty()
+      && !same_scaling(from_params, from_scaling))
+    return f.bad("rope_scaling", "differs from rope_parameters");
+  cfg.rope_scaling = from_scaling.type.empty() ? from_params : from_scaling;
   if (top > 0 && nested > 0 && top != nested)
     return f.bad("rope_theta", "differs from rope_parameters.rope_theta");
   cfg.rope_theta = nested > 0 ? nested : top > 0 ? top : 10000.0; // transformers' default
@@ -141,7 +193,7 @@ caf::error read_rope(const config_fields& f, model_config& cfg) {
 }
 
 // Features of the two families that tandem's transformer does not compute.
-caf::error check_unsupported(const config_fields& f, const model_config& cfg) {
+caf::error check_unsupported(const config_fields& f) {
   std::string act = "silu";
   if (auto err = f.string("hidden_act", act))
     return err;
@@ -162,11 +214,24 @@ caf::error check_unsupported(const config_fields& f, const model_config& cfg) {
       if (t.as_string() == nullptr || *t.as_string() != "full_attention")
         return f.bad_at(&t, "layer_types", "only full_attention layers are supported");
   }
+  return {};
+}
+
+// head_dim: transformers' attention of all four families reads it when set
+// (Qwen3's config defaults it to 128), else hidden_size / num_heads.
+caf::error read_head_dim(const config_fields& f, model_config& cfg) {
+  cfg.head_dim = 0;
+  if (cfg.model_type == "qwen3")
+    cfg.head_dim = 128; // Qwen3Config's default
   if (const auto* hd = f.get("head_dim")) {
     const auto* n = hd->as_integer();
-    if (n == nullptr || *n != cfg.hidden_size / cfg.num_heads
-        || cfg.hidden_size % cfg.num_heads != 0)
-      return f.bad("head_dim", "must equal hidden_size / num_attention_heads");
+    if (n == nullptr || *n <= 0 || *n > 65536 || *n % 2 != 0)
+      return f.bad("head_dim", "must be a positive even integer (rotary rotates pairs)");
+    cfg.head_dim = static_cast<int32_t>(*n);
+  } else if (cfg.head_dim == 0 && (cfg.hidden_size % cfg.num_heads != 0
+                                   || (cfg.hidden_size / cfg.num_heads) % 2 != 0)) {
+    return f.bad("num_attention_heads", "hidden_size / num_attention_heads must be an even "
+                                        "integer when head_dim is not set");
   }
   return {};
 }
@@ -188,21 +253,51 @@ caf::error read_shape(const config_fields& f, model_config& cfg) {
   return f.boolean("tie_word_embeddings", cfg.tie_embeddings);
 }
 
-// Qwen2 always has q/k/v biases; Llama's attention_bias would add o_proj's too.
+// The families tandem computes and what they change in the layer: Qwen2
+// always has q/k/v biases; Llama's and Qwen3's attention_bias would add
+// o_proj's too; Qwen3 normalises each head's q and k; Mistral has no biases
+// (its attention ignores attention_bias) and a sliding window (see
+// check_sliding_window).
 caf::error read_family(const config_fields& f, model_config& cfg) {
   const auto* mt = f.get("model_type");
   const auto* type = mt == nullptr ? nullptr : mt->as_string();
+  const char* known = "llama, qwen2, qwen3, mistral";
   if (type == nullptr)
-    return f.bad("model_type", "missing (expected \"llama\" or \"qwen2\")");
-  if (*type != "llama" && *type != "qwen2")
-    return f.bad("model_type", "\"" + *type + "\" is not supported (llama, qwen2)");
+    return f.bad("model_type", std::string("missing (expected one of ") + known + ")");
+  if (*type != "llama" && *type != "qwen2" && *type != "qwen3" && *type != "mistral")
+    return f.bad("model_type", "\"" + *type + "\" is not supported (" + known + ")");
   cfg.model_type = *type;
   cfg.attention_bias = cfg.model_type == "qwen2";
-  if (cfg.model_type == "llama") {
+  cfg.qk_norm = cfg.model_type == "qwen3";
+  if (cfg.model_type == "llama" || cfg.model_type == "qwen3") {
     bool bias = false;
     if (auto err = f.boolean("attention_bias", bias); err || bias)
       return err ? err : f.bad("attention_bias", "biases on q/k/v/o projections are not supported");
   }
+  return {};
+}
+
+// Mistral attends over the last sliding_window keys only. tandem has no
+// sliding-window attention, so the window must cover every sequence tandem
+// builds: a query at position i sees keys j with i - j < sliding_window, and
+// i - j <= max_seq_len - 1, so sliding_window >= max_seq_len is exactly full
+// attention. Runs after apply_options (max_seq_len is final).
+caf::error check_sliding_window(const config_fields& f, model_config& cfg) {
+  cfg.sliding_window = 0;
+  if (cfg.model_type != "mistral")
+    return {}; // qwen2/qwen3 use it only with use_sliding_window (refused)
+  const auto* w = f.get("sliding_window");
+  if (w == nullptr)
+    return {};
+  const auto* n = w->as_integer();
+  if (n == nullptr || *n <= 0 || *n > INT32_MAX)
+    return f.bad("sliding_window", "must be null or a positive integer");
+  if (*n < cfg.max_seq_len)
+    return f.bad("sliding_window",
+                 std::to_string(*n) + " is below max_seq_len " + std::to_string(cfg.max_seq_len)
+                   + ": tandem has no sliding-window attention (cap max_seq_len at "
+                   + std::to_string(*n) + ")");
+  cfg.sliding_window = static_cast<int32_t>(*n);
   return {};
 }
 
@@ -220,8 +315,43 @@ caf::error apply_options(const config_fields& f, const hf_load_options& opts,
   return {};
 }
 
+const char* architecture(const std::string& model_type) {
+  if (model_type == "qwen2") return "Qwen2ForCausalLM";
+  if (model_type == "qwen3") return "Qwen3ForCausalLM";
+  if (model_type == "mistral") return "MistralForCausalLM";
+  return "LlamaForCausalLM";
+}
+
+// {"rope_type": ..., "rope_theta": ..., and llama3's four fields}.
+std::string rope_object(const model_config& c) {
+  const auto theta = json_number_text(c.rope_theta);
+  const auto& s = c.rope_scaling;
+  if (s.type.empty())
+    return "{\"rope_type\": \"default\", \"rope_theta\": " + theta + "}";
+  return "{\"rope_type\": " + json_quote(s.type) + ", \"rope_theta\": " + theta
+         + ", \"factor\": " + json_number_text(s.factor)
+         + ", \"low_freq_factor\": " + json_number_text(s.low_freq_factor)
+         + ", \"high_freq_factor\": " + json_number_text(s.high_freq_factor)
+         + ", \"original_max_position_embeddings\": "
+         + std::to_string(s.original_max_position_embeddings) + "}";
+}
+
+// Fields only some families have.
+std::string family_fields(const model_config& c) {
+  auto field = [](const char* k, const std::string& v) {
+    return std::string("  \"") + k + "\": " + v + ",\n";
+  };
+  if (c.model_type == "qwen2")
+    return field("use_sliding_window", "false");
+  if (c.model_type == "qwen3")
+    return field("use_sliding_window", "false") + field("attention_bias", "false");
+  if (c.model_type == "mistral")
+    return field("sliding_window",
+                 c.sliding_window > 0 ? std::to_string(c.sliding_window) : "null");
+  return field("attention_bias", "false") + field("mlp_bias", "false");
+}
+
 std::string config_json(const model_config& c) {
-  const bool qwen = c.model_type == "qwen2";
   const auto theta = json_number_text(c.rope_theta);
   const int32_t max_pos = c.max_position_embeddings > 0 ? c.max_position_embeddings
                                                         : c.max_seq_len;
@@ -230,7 +360,7 @@ std::string config_json(const model_config& c) {
   };
   auto num = [](int32_t v) { return std::to_string(v); };
   std::string out = "{\n";
-  out += field("architectures", qwen ? "[\"Qwen2ForCausalLM\"]" : "[\"LlamaForCausalLM\"]");
+  out += field("architectures", std::string("[\"") + architecture(c.model_type) + "\"]");
   out += field("model_type", json_quote(c.model_type));
   out += field("hidden_act", "\"silu\"");
   out += field("hidden_size", num(c.hidden_size));
@@ -238,18 +368,18 @@ std::string config_json(const model_config& c) {
   out += field("num_hidden_layers", num(c.num_layers));
   out += field("num_attention_heads", num(c.num_heads));
   out += field("num_key_value_heads", num(c.num_kv_heads));
-  out += field("head_dim", num(c.hidden_size / c.num_heads));
+  out += field("head_dim", num(head_dim_of(c)));
   out += field("vocab_size", num(c.vocab_size));
   out += field("max_position_embeddings", num(max_pos));
   out += field("rms_norm_eps", json_number_text(c.rms_norm_eps));
-  // transformers 4 reads rope_theta, transformers 5 rope_parameters.
+  // transformers 4 reads rope_theta and rope_scaling, transformers 5
+  // rope_parameters; a llama3 scaling goes into both objects.
   out += field("rope_theta", theta);
-  out += field("rope_parameters", "{\"rope_type\": \"default\", \"rope_theta\": " + theta + "}");
+  out += field("rope_parameters", rope_object(c));
+  if (!c.rope_scaling.type.empty())
+    out += field("rope_scaling", rope_object(c));
   out += field("tie_word_embeddings", c.tie_embeddings ? "true" : "false");
-  if (qwen)
-    out += field("use_sliding_window", "false");
-  else
-    out += field("attention_bias", "false") + field("mlp_bias", "false");
+  out += family_fields(c);
   out += field("torch_dtype", "\"float32\"");
   return out + "  \"dtype\": \"float32\"\n}\n";
 }
@@ -271,15 +401,18 @@ caf::expected<model_config> read_hf_config(const std::string& path,
   if (auto err = read_family(f, cfg)) return err;
   if (auto err = read_shape(f, cfg)) return err;
   if (auto err = read_rope(f, cfg)) return err;
-  if (auto err = check_unsupported(f, cfg)) return err;
+  if (auto err = check_unsupported(f)) return err;
+  if (auto err = read_head_dim(f, cfg)) return err;
   if (auto err = apply_options(f, opts, cfg)) return err;
+  if (auto err = check_sliding_window(f, cfg)) return err;
   return cfg;
 }
 
 caf::error write_hf_config(const std::string& dir, const model_config& c) {
-  if (c.model_type != "qwen2" && c.model_type != "llama")
+  if (c.model_type != "qwen2" && c.model_type != "llama" && c.model_type != "qwen3"
+      && c.model_type != "mistral")
     return make_error(errc::invalid_argument, "write_hf_config: model_type \"" + c.model_type
-                                                + "\" is not llama or qwen2");
+                                                + "\" is not llama, qwen2, qwen3 or mistral");
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec)

@@ -151,7 +151,7 @@ caf::error fail_step(const std::string& what, const caf::error& err) {
 } // namespace
 
 std::vector<hf_tensor_spec> policy_tensor_specs(const model_config& c) {
-  const int64_t hd = c.hidden_size / c.num_heads;
+  const int64_t hd = head_dim_of(c);
   const int64_t h = c.hidden_size, q = c.num_heads * hd, kv = c.num_kv_heads * hd;
   std::vector<hf_tensor_spec> out{{"embed_tokens.weight", {c.vocab_size, h}}};
   for (int32_t i = 0; i < c.num_layers; ++i) {
@@ -164,6 +164,10 @@ std::vector<hf_tensor_spec> policy_tensor_specs(const model_config& c) {
         out.push_back({l + "self_attn." + name + ".bias", {rows}});
     }
     out.push_back({l + "self_attn.o_proj.weight", {h, q}});
+    if (c.qk_norm) { // Qwen3: per-head RMSNorm gains, registered after o_proj
+      out.push_back({l + "self_attn.q_norm.weight", {hd}});
+      out.push_back({l + "self_attn.k_norm.weight", {hd}});
+    }
     out.push_back({l + "mlp.gate_proj.weight", {c.intermediate_size, h}});
     out.push_back({l + "mlp.up_proj.weight", {c.intermediate_size, h}});
     out.push_back({l + "mlp.down_proj.weight", {h, c.intermediate_size}});

@@ -96,7 +96,7 @@ public:
   /// building anything: errc::invalid_argument naming the field.
   static caf::error validate(const learner_settings& settings);
 
-  /// Starts from the Hugging Face checkpoint in `dir` (Llama or Qwen2, see
+  /// Starts from the Hugging Face checkpoint in `dir` (Llama, Qwen2, Qwen3 or Mistral, see
   /// models/hf_checkpoint.hpp) instead of seeded weights: the model comes
   /// from the checkpoint's config.json, so settings.model is not used (cap
   /// the sequence length with opts.max_seq_len). The reference policy, when

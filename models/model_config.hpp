@@ -1,4 +1,5 @@
-// model_config.hpp: shape of the decoder-only policy (Llama / Qwen2 layout) and
+// model_config.hpp: shape of the decoder-only policy (Llama / Qwen2 / Qwen3 /
+// Mistral layout) and
 // sampling settings. Plain structs, torch-free, shared by config, actors, models.
 #pragma once
 
@@ -9,9 +10,23 @@
 
 namespace tandem {
 
-/// Llama/Qwen2-style decoder: RMSNorm, rotary embeddings, SwiGLU MLP,
-/// grouped-query attention. Field names follow Hugging Face's config.json
-/// (models/hf_checkpoint.hpp maps checkpoints of both families onto it).
+/// config.json's rope_scaling / rope_parameters when rope_type is not
+/// "default". Only "llama3" is computed (Llama 3.1 / 3.2): frequencies whose
+/// wavelength exceeds original_max_position_embeddings / low_freq_factor are
+/// divided by factor, those below original / high_freq_factor are kept, and
+/// those between are interpolated (rope_inv_freq in models/rope.hpp).
+struct rope_scaling_config {
+  std::string type;                 // "" = none (default rotary); "llama3"
+  double factor = 1.0;
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  int32_t original_max_position_embeddings = 0;
+};
+
+/// Llama-style decoder: RMSNorm, rotary embeddings, SwiGLU MLP,
+/// grouped-query attention; Qwen2 adds q/k/v biases, Qwen3 per-head q/k
+/// norms. Field names follow Hugging Face's config.json
+/// (models/hf_checkpoint.hpp maps checkpoints of the four families onto it).
 struct model_config {
   int32_t vocab_size = 0;          // set from the tokenizer, never by hand
   int32_t hidden_size = 64;
@@ -25,9 +40,12 @@ struct model_config {
   bool tie_embeddings = false;
   bool attention_bias = false;     // q/k/v projection biases: true for qwen2, false for llama
   int32_t max_position_embeddings = 0; // HF checkpoint's trained range; 0 = max_seq_len
-  std::string model_type = "llama"; // HF family written by save_hf: "llama" or "qwen2"
+  std::string model_type = "llama"; // HF family written by save_hf: llama, qwen2, qwen3, mistral
   int32_t head_dim = 0;            // per-head width; 0 = hidden_size / num_heads (Qwen3 sets it)
   bool qk_norm = false;            // RMSNorm over each head's q and k before rotary (Qwen3)
+  rope_scaling_config rope_scaling; // type "" = plain rotary
+  int32_t sliding_window = 0;      // mistral's window, kept for save_hf; 0 = none. Never
+                                   // below max_seq_len, so attention is full (hf_config.cpp)
 };
 
 /// The per-head width the model computes with: head_dim when set, else

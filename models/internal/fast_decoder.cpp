@@ -11,6 +11,8 @@
 
 #include <torch/version.h>
 
+#include "models/rope.hpp"
+
 #ifdef TANDEM_WITH_CUDA
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -68,13 +70,11 @@ struct fast_decoder::graph_state {};
 fast_decoder::fast_decoder(const model_config& cfg, torch::Device device,
                            torch::ScalarType dtype, int64_t rows, int64_t capacity)
   : cfg_(cfg), device_(device), dtype_(dtype), rows_(rows), capacity_(capacity),
-    head_dim_(cfg.hidden_size / cfg.num_heads), rep_(cfg.num_heads / cfg.num_kv_heads) {
+    head_dim_(head_dim_of(cfg)), rep_(cfg.num_heads / cfg.num_kv_heads) {
   auto f32 = torch::TensorOptions().dtype(torch::kFloat).device(device_);
   auto i64 = torch::TensorOptions().dtype(torch::kLong).device(device_);
   auto dt = torch::TensorOptions().dtype(dtype_).device(device_);
-  inv_freq_ = 1.0 / torch::pow(cfg.rope_theta,
-                               torch::arange(0, head_dim_, 2, i64).to(torch::kFloat)
-                                 / double(head_dim_));
+  inv_freq_ = torch::tensor(rope_inv_freq(cfg), torch::kFloat).to(device_); // models/rope.hpp
   for (int32_t i = 0; i < cfg.num_layers; ++i) {
     k_cache_.push_back(torch::zeros({rows_, cfg.num_kv_heads, capacity_, head_dim_}, dt));
     v_cache_.push_back(torch::zeros({rows_, cfg.num_kv_heads, capacity_, head_dim_}, dt));
@@ -124,6 +124,8 @@ void fast_decoder::load(const std::map<std::string, torch::Tensor>& m) {
     put(l.qkv_b, {param(m, a + "q_proj.bias", false), param(m, a + "k_proj.bias", false),
                   param(m, a + "v_proj.bias", false)});
     put(l.o_w, {param(m, a + "o_proj.weight")});
+    put(l.q_norm, {param(m, a + "q_norm.weight", cfg_.qk_norm)});
+    put(l.k_norm, {param(m, a + "k_norm.weight", cfg_.qk_norm)});
     put(l.gate_up_w, {param(m, p + "mlp.gate_proj.weight"), param(m, p + "mlp.up_proj.weight")});
     put(l.down_w, {param(m, p + "mlp.down_proj.weight")});
   }
@@ -144,6 +146,16 @@ torch::Tensor fast_decoder::mlp(const fast_layer& l, const torch::Tensor& x) con
   auto gu = F::linear(rms(x, l.ln2), l.gate_up_w);
   const auto inter = static_cast<int64_t>(cfg_.intermediate_size);
   return F::linear(torch::silu(gu.narrow(-1, 0, inter)) * gu.narrow(-1, inter, inter), l.down_w);
+}
+
+// Qwen3: each head's q and k through its RMSNorm (transformers' q_norm /
+// k_norm), before rotary; qk [B, heads + kv, S, head_dim].
+torch::Tensor fast_decoder::norm_qk(const fast_layer& l, const torch::Tensor& qk) const {
+  if (!l.q_norm.defined())
+    return qk;
+  const auto heads = static_cast<int64_t>(cfg_.num_heads);
+  return torch::cat({rms(qk.narrow(1, 0, heads), l.q_norm),
+                     rms(qk.narrow(1, heads, cfg_.num_kv_heads), l.k_norm)}, 1);
 }
 
 torch::Tensor fast_decoder::rope(const torch::Tensor& qk, const torch::Tensor& cos,
@@ -188,7 +200,7 @@ torch::Tensor fast_decoder::prefill(const std::vector<int64_t>& rows,
     auto& l = layers_[li];
     auto qkv = linear(rms(x, l.ln1), l.qkv_w, l.qkv_b).view({n, p, heads + 2 * kv, head_dim_})
                  .transpose(1, 2); // [n, heads + 2 kv, p, hd]
-    auto qk = rope(qkv.narrow(1, 0, heads + kv), cos, sin);
+    auto qk = rope(norm_qk(l, qkv.narrow(1, 0, heads + kv)), cos, sin);
     auto q = qk.narrow(1, 0, heads);
     auto k = qk.narrow(1, heads, kv);
     auto v = qkv.narrow(1, heads + kv, kv);
@@ -220,7 +232,7 @@ void fast_decoder::decode_core() {
   for (size_t li = 0; li < layers_.size(); ++li) {
     auto& l = layers_[li];
     auto qkv = linear(rms(x, l.ln1), l.qkv_w, l.qkv_b).view({r, heads + 2 * kv, 1, head_dim_});
-    auto qk = rope(qkv.narrow(1, 0, heads + kv), cos, sin);
+    auto qk = rope(norm_qk(l, qkv.narrow(1, 0, heads + kv)), cos, sin);
     k_cache_[li].scatter_(2, at, qk.narrow(1, heads, kv));
     v_cache_[li].scatter_(2, at, qkv.narrow(1, heads + kv, kv));
     auto q = qk.narrow(1, 0, heads).reshape({r, kv, rep_, head_dim_});

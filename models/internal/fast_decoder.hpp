@@ -12,8 +12,9 @@
 // graph needs. Rows without a sequence still compute (their output is
 // ignored); len is clamped below capacity so their writes stay in range.
 //
-// Numerics follow Hugging Face's Llama/Qwen2 modules: RMSNorm in float32 then
-// cast, rotary tables in float32 cast to the dtype, attention through
+// Numerics follow Hugging Face's Llama/Qwen2/Qwen3/Mistral modules (Qwen3's
+// per-head q/k RMSNorm before rotary; llama3-scaled rotary frequencies from
+// models/rope.hpp): RMSNorm in float32 then cast, rotary tables in float32 cast to the dtype, attention through
 // scaled_dot_product_attention on LibTorch >= 2 (written out on 1.13).
 // Grouped-query attention folds the query heads of one kv head into the
 // query-length dimension, so keys and values are never copied per head.
@@ -39,6 +40,7 @@ struct fast_layer {
   torch::Tensor ln1, ln2;    // RMSNorm gains
   torch::Tensor qkv_w, qkv_b; // [(heads + 2 kv) * head_dim, hidden]; bias undefined when absent
   torch::Tensor o_w;
+  torch::Tensor q_norm, k_norm; // [head_dim] per-head RMSNorm gains (Qwen3); undefined when absent
   torch::Tensor gate_up_w;    // [2 * intermediate, hidden]
   torch::Tensor down_w;
 };
@@ -90,6 +92,8 @@ private:
   /// Rotary embedding of q and k together: qk [B, heads + kv, S, head_dim].
   torch::Tensor rope(const torch::Tensor& qk, const torch::Tensor& cos,
                      const torch::Tensor& sin) const;
+  /// q/k RMSNorm per head (qk as for rope); qk itself without q/k norms.
+  torch::Tensor norm_qk(const fast_layer& l, const torch::Tensor& qk) const;
   void decode_core();
 
   model_config cfg_;

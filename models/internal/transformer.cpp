@@ -3,7 +3,8 @@
 //
 // Weight blob: raw little-endian float32 of every parameter, concatenated in
 // registration order of named_parameters() (embed_tokens, layers.i.{self_attn
-// q,k,v,o (each weight, then bias when attention_bias: q,k,v); mlp
+// q,k,v,o (each weight, then bias when attention_bias: q,k,v), then q_norm,
+// k_norm when qk_norm; mlp
 // gate,up,down; input_layernorm; post_attention_layernorm}, norm, lm_head
 // unless tied). Row-major, as the tensors are laid out.
 //
@@ -23,6 +24,7 @@
 
 #include "models/hf_checkpoint.hpp"
 #include "models/internal/device_precision.hpp"
+#include "models/rope.hpp"
 #include "runtime/error.hpp"
 
 namespace tandem::internal {
@@ -77,12 +79,16 @@ torch::Tensor rms_norm_impl::forward(const torch::Tensor& x) {
 attention_impl::attention_impl(const model_config& cfg)
   : heads_(cfg.num_heads),
     kv_heads_(cfg.num_kv_heads),
-    head_dim_(cfg.hidden_size / cfg.num_heads) {
+    head_dim_(head_dim_of(cfg)) {
   const bool bias = cfg.attention_bias;
   q_proj_ = register_module("q_proj", make_linear(cfg.hidden_size, heads_ * head_dim_, bias));
   k_proj_ = register_module("k_proj", make_linear(cfg.hidden_size, kv_heads_ * head_dim_, bias));
   v_proj_ = register_module("v_proj", make_linear(cfg.hidden_size, kv_heads_ * head_dim_, bias));
   o_proj_ = register_module("o_proj", make_linear(heads_ * head_dim_, cfg.hidden_size));
+  if (cfg.qk_norm) { // after o_proj: hf_export.cpp's policy_tensor_specs mirrors this order
+    q_norm_ = register_module("q_norm", rms_norm(head_dim_, cfg.rms_norm_eps));
+    k_norm_ = register_module("k_norm", rms_norm(head_dim_, cfg.rms_norm_eps));
+  }
 }
 
 torch::Tensor attention_impl::forward(const torch::Tensor& x, const rotary& rope,
@@ -91,8 +97,14 @@ torch::Tensor attention_impl::forward(const torch::Tensor& x, const rotary& rope
                                       torch::Tensor* v_cache, int64_t start) {
   const auto b = x.size(0);
   const auto s = x.size(1);
-  auto q = apply_rotary(q_proj_(x).view({b, s, heads_, head_dim_}).transpose(1, 2), rope);
-  auto k = apply_rotary(k_proj_(x).view({b, s, kv_heads_, head_dim_}).transpose(1, 2), rope);
+  auto q = q_proj_(x).view({b, s, heads_, head_dim_});
+  auto k = k_proj_(x).view({b, s, kv_heads_, head_dim_});
+  if (q_norm_) { // Qwen3: RMSNorm over each head's q and k, before rotary
+    q = q_norm_(q);
+    k = k_norm_(k);
+  }
+  q = apply_rotary(q.transpose(1, 2), rope);
+  k = apply_rotary(k.transpose(1, 2), rope);
   auto v = v_proj_(x).view({b, s, kv_heads_, head_dim_}).transpose(1, 2);
   if (k_cache != nullptr) {
     k_cache->narrow(2, start, s).copy_(k);
@@ -204,10 +216,8 @@ struct layer_checkpoint : torch::autograd::Function<layer_checkpoint> {
 } // namespace
 
 transformer_impl::transformer_impl(const model_config& cfg) : cfg_(cfg) {
-  const int64_t head_dim = cfg.hidden_size / cfg.num_heads;
-  inv_freq_ = 1.0 / torch::pow(cfg.rope_theta,
-                               torch::arange(0, head_dim, 2, torch::kLong)
-                                   .to(torch::kFloat) / double(head_dim));
+  auto inv_freq = rope_inv_freq(cfg); // default or llama3-scaled (models/rope.hpp)
+  inv_freq_ = torch::tensor(inv_freq, torch::kFloat);
   embed_tokens_ = register_module("embed_tokens",
                                   torch::nn::Embedding(cfg.vocab_size, cfg.hidden_size));
   layers_ = register_module("layers", torch::nn::ModuleList());
@@ -287,7 +297,7 @@ torch::Tensor transformer_impl::project(const torch::Tensor& h) {
 }
 
 kv_cache transformer_impl::make_cache(int64_t batch, int64_t capacity) const {
-  const int64_t head_dim = cfg_.hidden_size / cfg_.num_heads;
+  const int64_t head_dim = head_dim_of(cfg_);
   kv_cache c;
   for (int32_t i = 0; i < cfg_.num_layers; ++i) {
     c.k.push_back(torch::zeros({batch, cfg_.num_kv_heads, capacity, head_dim}));
@@ -305,16 +315,23 @@ caf::error validate(const model_config& c) {
     return bad("model_config: hidden_size, num_layers, intermediate_size must be > 0");
   if (c.num_heads <= 0 || c.num_kv_heads <= 0 || c.num_heads % c.num_kv_heads != 0)
     return bad("model_config.num_kv_heads must be > 0 and divide num_heads");
-  if (c.hidden_size % c.num_heads != 0 || (c.hidden_size / c.num_heads) % 2 != 0)
-    return bad("model_config: hidden_size / num_heads must be an even integer");
+  if (c.head_dim < 0 || (c.head_dim == 0 && c.hidden_size % c.num_heads != 0)
+      || head_dim_of(c) % 2 != 0)
+    return bad("model_config: head_dim (else hidden_size / num_heads) must be an even integer");
   if (c.max_seq_len < 2) return bad("model_config.max_seq_len must be >= 2");
   if (!(c.rope_theta > 0) || !(c.rms_norm_eps > 0))
     return bad("model_config: rope_theta and rms_norm_eps must be > 0");
-  // The two families differ only in the q/k/v biases (Qwen2 always has them).
-  if (c.model_type != "llama" && c.model_type != "qwen2")
-    return bad("model_config.model_type must be \"llama\" or \"qwen2\"");
+  // The families differ in the q/k/v biases (Qwen2 always has them) and the
+  // q/k norms (Qwen3 always has them); Mistral computes as Llama does.
+  if (c.model_type != "llama" && c.model_type != "qwen2" && c.model_type != "qwen3"
+      && c.model_type != "mistral")
+    return bad("model_config.model_type must be llama, qwen2, qwen3 or mistral");
   if (c.attention_bias != (c.model_type == "qwen2"))
-    return bad("model_config.attention_bias must be true for qwen2 and false for llama");
+    return bad("model_config.attention_bias must be true for qwen2 and false otherwise");
+  if (c.qk_norm != (c.model_type == "qwen3"))
+    return bad("model_config.qk_norm must be true for qwen3 and false otherwise");
+  if (auto err = validate_rope_scaling(c.rope_scaling))
+    return err;
   if (c.max_position_embeddings < 0
       || (c.max_position_embeddings > 0 && c.max_seq_len > c.max_position_embeddings))
     return bad("model_config.max_seq_len must not exceed max_position_embeddings");

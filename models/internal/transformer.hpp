@@ -3,8 +3,9 @@
 // (learner_core.cpp). Private to models/: only policy.cpp, learner_core.cpp
 // and transformer.cpp include it, so nothing else pays for LibTorch headers.
 //
-// Layout: embed_tokens -> N x [input_layernorm -> GQA self_attn (RoPE,
-// HF rotate_half) -> residual -> post_attention_layernorm -> SwiGLU mlp ->
+// Layout: embed_tokens -> N x [input_layernorm -> GQA self_attn (per-head
+// q/k RMSNorm when cfg.qk_norm (Qwen3), then RoPE with models/rope.hpp's
+// frequencies, HF rotate_half; head_dim_of(cfg) wide heads) -> residual -> post_attention_layernorm -> SwiGLU mlp ->
 // residual] -> norm -> lm_head (or the embedding when tied). Linear layers
 // have no bias except q/k/v when cfg.attention_bias (Qwen2). Parameter names
 // follow Hugging Face without the "model." prefix.
@@ -78,6 +79,7 @@ private:
   int64_t heads_, kv_heads_, head_dim_;
   torch::nn::Linear q_proj_{nullptr}, k_proj_{nullptr}, v_proj_{nullptr},
     o_proj_{nullptr};
+  rms_norm q_norm_{nullptr}, k_norm_{nullptr}; // [head_dim] gains; null unless cfg.qk_norm
 };
 TORCH_MODULE_IMPL(attention, attention_impl);
 
@@ -142,7 +144,7 @@ private:
                            const torch::Tensor& mask, kv_cache* cache, int64_t start);
 
   model_config cfg_;
-  torch::Tensor inv_freq_; // buffer-free constant, [head_dim / 2], on the CPU
+  torch::Tensor inv_freq_; // buffer-free constant, [head_dim / 2], on the CPU (models/rope.hpp)
   torch::Tensor inv_freq_on_device_; // copy on the device of the last positions
   bool checkpointing_ = false;
   torch::nn::Embedding embed_tokens_{nullptr};
@@ -152,7 +154,8 @@ private:
 };
 TORCH_MODULE_IMPL(transformer, transformer_impl);
 
-/// Checks shape constraints (divisibility, positive sizes, even head_dim).
+/// Checks shape constraints (divisibility, positive sizes, even head_dim),
+/// the family's fields (attention_bias, qk_norm) and the rope scaling.
 caf::error validate(const model_config& cfg);
 
 /// Parameters in export order: registration order of named_parameters().

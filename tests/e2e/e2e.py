@@ -1875,6 +1875,45 @@ def prompt_formats(binary):
           % (rc, s["reason"]))
 
 
+def hf_families(binary):
+    """Llama 3.1 (llama3 rope scaling), Qwen3 (q/k norms, head_dim 24) and
+    Mistral checkpoints (tests/data/hf/family-*): each trains 2 steps from the
+    checkpoint and `tandem export` writes its family back; the export loads
+    to the same logits as the run's own hf/ copy."""
+    tmp = tempfile.mkdtemp(prefix="tandem-e2e-fam-")
+    with open(os.path.join(DATA, "e2e_hf.yaml")) as f:
+        base = f.read()
+    for fam, model_type, arch in (("llama31", "llama", "LlamaForCausalLM"),
+                                  ("qwen3", "qwen3", "Qwen3ForCausalLM"),
+                                  ("mistral", "mistral", "MistralForCausalLM")):
+        cfg = os.path.join(tmp, fam + ".yaml")
+        out, exp = os.path.join(tmp, fam), os.path.join(tmp, fam + "-export")
+        hf_dir = os.path.abspath(os.path.join(DATA, "hf"))
+        with open(cfg, "w") as f:
+            f.write(base.replace("hf/tiny-qwen2", os.path.join(hf_dir, "family-" + fam))
+                    .replace("hf/tokenizer-qwen2", os.path.join(hf_dir, "tokenizer-qwen2")))
+        rc, so, se = run(binary, ["run", cfg, "--steps", "2", "--output", out, "--quiet"],
+                         timeout=300)
+        s = summary(out) if os.path.exists(os.path.join(out, "summary.json")) else {}
+        check(rc == 0 and s.get("ok") == 1 and s.get("steps") == 2,
+              "%s: trained 2 steps from the checkpoint (rc=%d, %s)" % (fam, rc, se[-300:]))
+        rc, so, se = run(binary, ["export", out, "--out", exp], timeout=120)
+        check(rc == 0, "%s: tandem export exits 0 (%s)" % (fam, se[-300:]))
+        with open(os.path.join(exp, "config.json")) as f:
+            c = json.load(f)
+        check(c["model_type"] == model_type and c["architectures"] == [arch],
+              "%s: the export says model_type %s, %s" % (fam, model_type, arch))
+        logits = []
+        for d in (exp, os.path.join(out, "hf")):
+            path = os.path.join(tmp, "logits.bin")
+            rc, so, se = run(binary, ["logits", "--model", d, "--ids", "1,17,250,3",
+                                      "--out", path], timeout=60)
+            check(rc == 0, "%s: %s loads (%s)" % (fam, d, se[-300:]))
+            with open(path, "rb") as f:
+                logits.append(f.read())
+        check(logits[0] == logits[1], "%s: export and run hf/ give the same logits" % fam)
+
+
 if __name__ == "__main__":
     {"learning": learning, "basic_smoke": basic_smoke, "two_process": two_process,
      "bad_config": bad_config, "worker_killed": worker_killed, "local_3proc": local_3proc,
@@ -1883,4 +1922,5 @@ if __name__ == "__main__":
      "exact_resume": exact_resume, "chaos": chaos, "durable_failures": durable_failures,
      "worker_rejoin": worker_rejoin, "export": export, "reward_http": reward_http,
      "reward_command": reward_command, "hf_eval": hf_eval,
-     "prompt_formats": prompt_formats, "control_attacks": control_attacks}[sys.argv[2]](sys.argv[1])
+     "prompt_formats": prompt_formats, "control_attacks": control_attacks,
+     "hf_families": hf_families}[sys.argv[2]](sys.argv[1])

@@ -231,12 +231,13 @@ TEST_F(HfCheckpoint, UnsupportedConfigsAreRefusedNamingTheField) {
     const char* says;
   };
   const refusal cases[] = {
-    {"model_type", "\"mistral\"", "model_type: \"mistral\" is not supported (llama, qwen2)"},
+    {"model_type", "\"gemma\"",
+     "model_type: \"gemma\" is not supported (llama, qwen2, qwen3, mistral)"},
     {"hidden_act", "\"gelu\"", "hidden_act: \"gelu\" is not supported"},
     {"rope_parameters", "{\"rope_type\": \"yarn\", \"rope_theta\": 10000.0}",
      "rope scaling \"yarn\" is not supported"},
     {"attention_bias", "true", "attention_bias"},
-    {"head_dim", "16", "head_dim"},
+    {"head_dim", "7", "head_dim: must be a positive even integer"},
     {"num_hidden_layers", "0", "num_hidden_layers: must be a positive integer"},
   };
   const auto original = read_file(dir + "/config.json");

@@ -108,6 +108,13 @@ TEST(HfExport, LlamaWithItsOwnLmHeadRoundTrips) {
   expect_round_trip(data_dir + "/tiny-llama");
 }
 
+// Qwen3's q/k norms sit between o_proj and the MLP in the blob; a llama3
+// scaled Llama and Mistral have the Llama layout.
+TEST(HfExport, FamilyCheckpointsRoundTrip) {
+  for (const char* name : {"family-qwen3", "family-llama31", "family-mistral"})
+    expect_round_trip(data_dir + "/" + name);
+}
+
 TEST(HfExport, ShardedInputBecomesOneFileWithTheSameTensors) {
   expect_round_trip(data_dir + "/tiny-llama-sharded");
   test::temp_dir tmp;

@@ -59,6 +59,13 @@ def tandem(*args):
     return r.stdout
 
 
+def rope_kwargs(theta, scaling=None):
+    """rope_theta / rope_scaling for transformers 4, rope_parameters for 5."""
+    if int(transformers.__version__.split(".")[0]) >= 5:
+        return dict(rope_parameters=dict(scaling or {"rope_type": "default"}, rope_theta=theta))
+    return dict(rope_theta=theta, rope_scaling=scaling)
+
+
 def make_model(kind, seed):
     torch.manual_seed(seed)
     common = dict(vocab_size=VOCAB, hidden_size=512, intermediate_size=1408, num_hidden_layers=4,
@@ -67,6 +74,21 @@ def make_model(kind, seed):
     if kind == "llama":
         cfg = transformers.LlamaConfig(rope_theta=500000.0, tie_word_embeddings=False, **common)
         model = transformers.LlamaForCausalLM(cfg)
+    elif kind == "llama31":  # llama3 rope scaling: kept, interpolated and divided frequencies
+        scaling = dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
+                       original_max_position_embeddings=64)
+        cfg = transformers.LlamaConfig(tie_word_embeddings=True, **common,
+                                       **rope_kwargs(500000.0, scaling))
+        model = transformers.LlamaForCausalLM(cfg)
+    elif kind == "qwen3":  # q/k norms (perturbed below), head_dim 128 != 512 / 8
+        cfg = transformers.Qwen3Config(head_dim=128, tie_word_embeddings=True,
+                                       use_sliding_window=False, **common,
+                                       **rope_kwargs(1000000.0))
+        model = transformers.Qwen3ForCausalLM(cfg)
+    elif kind == "mistral":  # sliding_window = max_position_embeddings: full attention
+        cfg = transformers.MistralConfig(sliding_window=512, tie_word_embeddings=False, **common,
+                                         **rope_kwargs(10000.0))
+        model = transformers.MistralForCausalLM(cfg)
     else:
         cfg = transformers.Qwen2Config(rope_theta=1000000.0, tie_word_embeddings=True, **common)
         model = transformers.Qwen2ForCausalLM(cfg)
@@ -200,7 +222,7 @@ def main():
     print("torch %s, transformers %s, tokenizers %s, %s" % (
         torch.__version__, transformers.__version__, tokenizers.__version__,
         torch.cuda.get_device_name(0)), flush=True)
-    for kind, seed in (("llama", 1), ("qwen2", 2)):
+    for kind, seed in (("llama", 1), ("qwen2", 2), ("llama31", 31), ("qwen3", 3), ("mistral", 7)):
         check_logits(kind, seed)
     check_tokenizers()
     with open(os.path.join(WORK, "reference_check.json"), "w") as f:

@@ -12,6 +12,14 @@ Writes, under OUT_DIR:
   tiny-llama/                     LlamaForCausalLM, fp32, one safetensors file
   tiny-llama-sharded/             the same weights in 3+ shards + index json
   tiny-qwen2/                     Qwen2ForCausalLM (q/k/v bias, tied embeddings)
+  tiny-llama31/                   LlamaForCausalLM with rope_scaling llama3 (head_dim
+                                  16, original_max_position_embeddings 32, factor 4,
+                                  low 1, high 4: some frequencies kept, some divided,
+                                  one interpolated)
+  tiny-qwen3/                     Qwen3ForCausalLM (head_dim 24 != 64 / 4 heads,
+                                  q_norm / k_norm gains perturbed, tied embeddings)
+  tiny-mistral/                   MistralForCausalLM (sliding_window 64 =
+                                  max_position_embeddings: full attention)
   expected.json                   token ids for a varied text sample per
                                   tokenizer, and fp32 logits per model
 """
@@ -73,19 +81,48 @@ def train_tokenizer(kind):
     return tok
 
 
+LLAMA3_SCALING = dict(rope_type="llama3", factor=4.0, low_freq_factor=1.0, high_freq_factor=4.0,
+                      original_max_position_embeddings=32)
+
+
+def rope_kwargs(theta, scaling=None):
+    """rope_theta / rope_scaling as transformers 4 takes them, rope_parameters for 5."""
+    if int(transformers.__version__.split(".")[0]) >= 5:
+        return dict(rope_parameters=dict(scaling or {"rope_type": "default"}, rope_theta=theta))
+    return dict(rope_theta=theta, rope_scaling=scaling)
+
+
 def model_config(kind, vocab):
     common = dict(vocab_size=vocab, hidden_size=32, intermediate_size=64,
                   num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                   max_position_embeddings=64, rms_norm_eps=1e-6)
+    wide = dict(common, hidden_size=64, max_position_embeddings=128)
     if kind == "llama":
         return transformers.LlamaConfig(rope_theta=10000.0, tie_word_embeddings=False, **common)
+    if kind == "llama31":
+        return transformers.LlamaConfig(tie_word_embeddings=True, **dict(wide, rms_norm_eps=1e-5),
+                                        **rope_kwargs(10000.0, LLAMA3_SCALING))
+    if kind == "qwen3":
+        return transformers.Qwen3Config(head_dim=24, tie_word_embeddings=True,
+                                        attention_bias=False, use_sliding_window=False,
+                                        **dict(wide, max_position_embeddings=64),
+                                        **rope_kwargs(1000000.0))
+    if kind == "mistral":
+        return transformers.MistralConfig(sliding_window=64, tie_word_embeddings=False,
+                                          **dict(common, rms_norm_eps=1e-5),
+                                          **rope_kwargs(10000.0))
     return transformers.Qwen2Config(rope_theta=1000000.0, tie_word_embeddings=True, **common)
+
+
+MODEL_CLASSES = {"llama": "LlamaForCausalLM", "llama31": "LlamaForCausalLM",
+                 "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
+                 "mistral": "MistralForCausalLM"}
 
 
 def make_model(kind, vocab, seed):
     torch.manual_seed(seed)
     cfg = model_config(kind, vocab)
-    cls = transformers.LlamaForCausalLM if kind == "llama" else transformers.Qwen2ForCausalLM
+    cls = getattr(transformers, MODEL_CLASSES[kind])
     model = cls(cfg).float().eval()
     # Random-init gives zero biases and unit norms; perturb them so the test
     # checks that they are loaded and used.
@@ -93,6 +130,10 @@ def make_model(kind, vocab, seed):
         for name, p in model.named_parameters():
             if name.endswith("bias") or "norm" in name:
                 p.add_(0.1 * torch.randn_like(p))
+            # Larger q/k for the new families: attention scores of order 1,
+            # so that rotary frequencies (llama3 scaling) and q/k norms show.
+            if kind in ("llama31", "qwen3", "mistral") and ("q_proj" in name or "k_proj" in name):
+                p.mul_(10.0)
     return model
 
 
@@ -114,7 +155,7 @@ def main():
         expected["tokenizers"][kind] = cases
 
     ids = torch.tensor([[1, 17, 250, 3, 99, 383, 42, 7, 0, 200]])
-    for kind, seed in (("llama", 1), ("qwen2", 2)):
+    for kind, seed in (("llama", 1), ("qwen2", 2), ("llama31", 31), ("qwen3", 3), ("mistral", 7)):
         model = make_model(kind, VOCAB, seed)
         name = f"tiny-{kind}"
         model.save_pretrained(os.path.join(OUT, name), safe_serialization=True)

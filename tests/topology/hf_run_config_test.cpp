@@ -114,6 +114,41 @@ TEST(HfRunConfig, MaxSeqLenBeyondTheCheckpointsRangeIsRefused) {
   expect_single(r, "model.max_seq_len", "128 exceeds max_position_embeddings 64", 3);
 }
 
+// Qwen3: heads wider than hidden / heads and a q/k norm per layer.
+TEST(HfRunConfig, ParameterCountFollowsQwen3sHeadDimAndNorms) {
+  auto r = parse("model:\n  hf_path: hf/family-qwen3\n  max_seq_len: 32\n" + tokenizer_lines);
+  ASSERT_TRUE(r.ok()) << all_issues(r);
+  // embed 384 x 64 (tied) + 2 x (q 96x64, k/v 48x64, o 64x96, q/k norms 2 x 24,
+  // mlp 3 x 64x64, 2 norms of 64) + the final norm: what the checkpoint holds.
+  EXPECT_EQ(parameter_count(r.config.model),
+            384 * 64 + 2 * (6144 + 2 * 3072 + 6144 + 48 + 3 * 4096 + 128) + 64);
+}
+
+// A Mistral checkpoint whose sliding window is below its trained range runs
+// when model.max_seq_len caps the sequences at the window (full attention).
+TEST(HfRunConfig, MistralSlidingWindowIsCheckedAgainstTheCappedLength) {
+  const auto dir = fs::temp_directory_path() / ("tandem_mistral_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ifstream in(TANDEM_TEST_DATA_DIR "/hf/family-mistral/config.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto config = text.str();
+  config.replace(config.find("\"sliding_window\": 64"), 20, "\"sliding_window\": 32");
+  std::ofstream(dir / "config.json") << config;
+  auto capped = parse("model:\n  hf_path: " + dir.string() + "\n  max_seq_len: 32\n"
+                      + tokenizer_lines);
+  EXPECT_TRUE(capped.ok()) << all_issues(capped);
+  EXPECT_EQ(capped.config.model.model_type, "mistral");
+  EXPECT_EQ(capped.config.model.sliding_window, 32);
+  auto full = parse("model:\n  hf_path: " + dir.string() + "\n" + tokenizer_lines);
+  expect_single(full, "model.hf_path", "sliding_window: 32 is below max_seq_len 64", 2);
+  auto over = parse("model:\n  hf_path: " + dir.string() + "\n  max_seq_len: 128\n"
+                    + tokenizer_lines);
+  expect_single(over, "model.hf_path", "64 is below the requested max_seq_len 128", 2);
+  fs::remove(dir / "config.json");
+  fs::remove(dir);
+}
+
 TEST(HfRunConfig, HfPathNeedsATokenizer) {
   auto r = parse("model:\n  hf_path: hf/tiny-qwen2\ntask:\n  kind: arithmetic\n");
   expect_single(r, "task.tokenizer", "required with model.hf_path", 4); // the task section

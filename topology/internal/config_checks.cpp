@@ -487,15 +487,20 @@ void load_checkpoint_shape(run_config& c, const std::string& base_dir, checker& 
   std::error_code ec;
   if (!std::filesystem::is_directory(c.hf_path, ec))
     return k.require(false, "model.hf_path", "directory not found: " + c.hf_path);
-  auto hf = read_hf_config(c.hf_path);
+  // Read with the cap: what the checkpoint allows can depend on it (a
+  // Mistral sliding_window must cover max_seq_len).
+  hf_load_options cap;
+  if (ctx.present("model.max_seq_len"))
+    cap.max_seq_len = c.model.max_seq_len;
+  auto hf = read_hf_config(c.hf_path, cap);
+  auto uncapped = hf || cap.max_seq_len == 0 ? hf : read_hf_config(c.hf_path);
+  if (uncapped && cap.max_seq_len > uncapped->max_position_embeddings)
+    return k.require(false, "model.max_seq_len",
+                     num(c.model.max_seq_len) + " exceeds max_position_embeddings "
+                       + num(uncapped->max_position_embeddings) + " of " + c.hf_path
+                       + "/config.json");
   if (!hf)
     return k.require(false, "model.hf_path", error_text(hf.error()));
-  if (ctx.present("model.max_seq_len")) {
-    k.require(c.model.max_seq_len <= hf->max_position_embeddings, "model.max_seq_len",
-              num(c.model.max_seq_len) + " exceeds max_position_embeddings "
-                + num(hf->max_position_embeddings) + " of " + c.hf_path + "/config.json");
-    hf->max_seq_len = c.model.max_seq_len;
-  }
   c.model = *hf;
 }
 
