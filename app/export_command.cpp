@@ -140,10 +140,10 @@ caf::expected<std::vector<std::string>> write_export(const run_config& cfg,
   const auto tmp = target.parent_path()
                    / ("." + target.filename().string() + ".tmp-export-"
                       + std::to_string(::getpid()));
-  std::error_code ec;
-  stdfs::remove_all(tmp, ec);
+  auto fs = real_file_system(); // remove_tree: see runtime/file_system.hpp
+  fs->remove_tree(tmp.string());
   auto fail = [&](caf::error err) {
-    stdfs::remove_all(tmp, ec);
+    fs->remove_tree(tmp.string());
     return err;
   };
   if (auto err = policy.save_hf(tmp.string()))

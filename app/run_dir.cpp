@@ -207,13 +207,12 @@ run_dir_state inspect_run_dir(const std::string& dir, std::string* reason) {
 }
 
 caf::error clear_run_dir(const std::string& dir) {
-  std::error_code ec;
   for (auto* f : {"config.yaml", "metrics.jsonl", "journal.db", "journal.db-wal", "journal.db-shm",
                   "summary.json", "weights.tndm", "head.address", "head.json", "checkpoints",
                   "tb", "hf", "eval.jsonl", "samples.jsonl", "secret"}) {
-    fs::remove_all(fs::path(dir) / f, ec);
-    if (ec)
-      return make_error(errc::io_failure, "cannot remove " + dir + "/" + f + ": " + ec.message());
+    // remove_tree, not std::filesystem::remove_all: see file_system.hpp.
+    if (auto err = real_file_system()->remove_tree(join_path(dir, f)))
+      return err;
   }
   return caf::none;
 }

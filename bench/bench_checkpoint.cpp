@@ -471,8 +471,7 @@ int bench_checkpoint_command(const std::vector<std::string>& a) {
     std::cerr << "bench checkpoint: " << describe(err) << "\n";
   else
     rc = report(b, rounds);
-  std::error_code ec;
-  stdfs::remove_all(root, ec);
+  real_file_system()->remove_tree(root.string()); // not std::filesystem::remove_all: file_system.hpp
   return rc;
 }
 

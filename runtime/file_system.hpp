@@ -80,6 +80,10 @@ public:
 
   /// Removes PATH, a file or a directory with everything under it; symbolic
   /// links are removed, not followed. A missing PATH is fine.
+  /// tandem calls this, never std::filesystem::remove_all: the CUDA LibTorch
+  /// 2.11 wheel's libtorch.so exports its own copy of remove_all, which wins
+  /// symbol resolution in a binary linked against it and jumps to address 0
+  /// (seen on one H100, CUDA 13). tests/source_rules.sh refuses the call.
   virtual caf::error remove_tree(const std::string& path) = 0;
 
   /// Whether PATH names an entry (a dangling symbolic link counts).

@@ -11,6 +11,7 @@
 
 #include "runtime/error.hpp"
 #include "runtime/run_journal.hpp"
+#include "tests/runtime/temp_dir.hpp"
 
 using namespace tandem;
 namespace fs = std::filesystem;
@@ -45,10 +46,10 @@ protected:
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     dir_ = fs::temp_directory_path()
            / ("tandem_audit_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
+    tandem::test::remove_tree(dir_);
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { tandem::test::remove_tree(dir_); }
 
   // Step 1 trains problem 0; step 2 trains `second` (0 again: a duplicate).
   void write_run(uint64_t second) {

@@ -13,6 +13,7 @@
 
 #include "runtime/error.hpp"
 #include "runtime/json_reader.hpp"
+#include "tests/runtime/temp_dir.hpp"
 
 using namespace tandem;
 namespace fs = std::filesystem;
@@ -47,8 +48,8 @@ struct scratch {
   fs::path dir = fs::temp_directory_path()
                  / ("staleness_e2e_" + std::to_string(::getpid()) + "_"
                     + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  scratch() { fs::remove_all(dir); }
-  ~scratch() { fs::remove_all(dir); }
+  scratch() { tandem::test::remove_tree(dir); }
+  ~scratch() { tandem::test::remove_tree(dir); }
   std::string out() const { return (dir / "runs").string(); }
   std::string json() const { return (dir / "report.json").string(); }
 };

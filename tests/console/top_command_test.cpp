@@ -14,6 +14,7 @@
 #include <httplib.h>
 
 #include <gtest/gtest.h>
+#include "tests/runtime/temp_dir.hpp"
 
 namespace tandem {
 namespace {
@@ -138,7 +139,7 @@ TEST(TopCommand, ARunDirectoryNamesItsConsoleInConsoleUrl) {
   r = run_top({dir.string(), "--once"});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("console.url is missing"), std::string::npos) << r.err;
-  std::filesystem::remove_all(dir);
+  tandem::test::remove_tree(dir);
 }
 
 TEST(TopCommand, TheTokenTravelsAsABearerToken) {

@@ -15,6 +15,7 @@
 
 #include "runtime/error.hpp"
 #include "runtime/journal_audit.hpp"
+#include "tests/runtime/temp_dir.hpp"
 
 using namespace tandem;
 namespace fs = std::filesystem;
@@ -29,11 +30,11 @@ protected:
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     dir_ = fs::temp_directory_path()
            / ("tandem_journal_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
+    tandem::test::remove_tree(dir_);
     fs::create_directories(dir_);
     path_ = journal_path(dir_.string());
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { tandem::test::remove_tree(dir_); }
 
   std::unique_ptr<run_journal> open() {
     auto j = run_journal::open(path_);

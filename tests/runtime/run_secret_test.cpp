@@ -13,6 +13,7 @@
 #include "runtime/error.hpp"
 #include "runtime/transport/auth.hpp"
 #include "runtime/transport/run_secret.hpp"
+#include "tests/runtime/temp_dir.hpp"
 
 using namespace tandem;
 using namespace tandem::transport;
@@ -26,7 +27,7 @@ struct RunSecret : ::testing::Test {
     auto tmpl = (fs::temp_directory_path() / "tandem-run-secret-XXXXXX").string();
     dir = ::mkdtemp(tmpl.data());
   }
-  ~RunSecret() override { fs::remove_all(dir); }
+  ~RunSecret() override { tandem::test::remove_tree(dir); }
 
   mode_t mode_of(const std::string& path) const {
     struct stat st {};

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "runtime/error.hpp"
+#include "tests/runtime/temp_dir.hpp"
 
 using namespace tandem;
 namespace fs = std::filesystem;
@@ -27,10 +28,10 @@ protected:
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     dir_ = fs::temp_directory_path()
            / ("tandem_st_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
+    tandem::test::remove_tree(dir_);
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { tandem::test::remove_tree(dir_); }
 
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 

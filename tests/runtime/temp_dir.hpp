@@ -8,7 +8,16 @@
 
 #include <gtest/gtest.h>
 
+#include "runtime/file_system.hpp"
+
 namespace tandem::test {
+
+/// Removes `path` and everything under it (a missing path is fine). Tests
+/// call this, never std::filesystem::remove_all (runtime/file_system.hpp
+/// says why).
+inline void remove_tree(const std::filesystem::path& path) {
+  (void) real_file_system()->remove_tree(path.string());
+}
 
 class temp_dir {
 public:
@@ -20,10 +29,7 @@ public:
   }
   temp_dir(const temp_dir&) = delete;
   temp_dir& operator=(const temp_dir&) = delete;
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
+  ~temp_dir() { remove_tree(path_); }
 
   const std::string& path() const { return path_; }
   std::string operator/(const std::string& name) const { return path_ + "/" + name; }

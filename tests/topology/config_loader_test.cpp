@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "runtime/error.hpp"
+#include "tests/runtime/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace tandem;
@@ -57,10 +58,10 @@ protected:
     dir_ = fs::temp_directory_path()
            / ("tandem_config_test_" + std::string(info->name()) + "_"
               + std::to_string(::getpid()));
-    fs::remove_all(dir_);
+    tandem::test::remove_tree(dir_);
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { tandem::test::remove_tree(dir_); }
   std::string write(const std::string& rel, const std::string& text) {
     fs::path p = dir_ / rel;
     fs::create_directories(p.parent_path());

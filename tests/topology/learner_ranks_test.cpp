@@ -11,6 +11,7 @@
 #include "topology/config_loader.hpp"
 #include "topology/plan.hpp"
 #include "topology/run_loader.hpp"
+#include "tests/runtime/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace tandem;
@@ -57,7 +58,7 @@ protected:
            / ("tandem_ranks_test_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { tandem::test::remove_tree(dir_); }
   loaded_run load(const std::string& text) {
     auto p = (dir_ / "run.yaml").string();
     std::ofstream(p) << text;

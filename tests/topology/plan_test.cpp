@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "topology/run_loader.hpp"
+#include "tests/runtime/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace tandem;
@@ -207,7 +208,7 @@ protected:
            / ("tandem_plan_test_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
     fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { tandem::test::remove_tree(dir_); }
   std::string write(const std::string& text) {
     auto p = (dir_ / "run.yaml").string();
     std::ofstream(p) << text;

@@ -15,6 +15,7 @@
 #include "runtime/transport/run_secret.hpp"
 #include "wiring/data_plane.hpp"
 #include "wiring/head_link.hpp"
+#include "tests/runtime/temp_dir.hpp"
 
 namespace tandem {
 namespace {
@@ -28,7 +29,7 @@ struct TempDir {
     auto tmpl = (fs::temp_directory_path() / "tandem-plane-auth-XXXXXX").string();
     path = ::mkdtemp(tmpl.data());
   }
-  ~TempDir() { fs::remove_all(path); }
+  ~TempDir() { tandem::test::remove_tree(path); }
 };
 
 TEST(RunSecret, TheHeadCreatesItAndItsWorkersReadIt) {
