@@ -7,6 +7,10 @@ tandem_add_test(broadcast_test
           runtime/nccl/epoch_planner_test.cpp runtime/nccl/weight_sync_test.cpp
           runtime/nccl/weight_endpoints_test.cpp
   LIBS tandem_broadcast)
+# Reductions among threads (the data-parallel learner's collective).
+tandem_add_test(reduce_collective_test
+  SOURCES runtime/nccl/thread_group_collective_test.cpp
+  LIBS tandem_broadcast)
 
 if(TARGET tandem_nccl)
   add_executable(nccl_broadcast_gpu_test gpu/nccl_broadcast_gpu_test.cpp)
