@@ -295,7 +295,9 @@ caf::expected<train_step_stats> learner_core::impl::step_ranks(const step_parts&
                                                      : settings.max_new_tokens;
   enter(learner_phase::backward);
   optimizer->zero_grad();
-  auto acc = internal::accumulate_gradients(model, step.parts, g, norm_len, numerics, step.whole);
+  dp->begin_step();
+  auto acc = internal::accumulate_gradients(model, step.parts, g, norm_len, numerics, step.whole,
+                                            [this] { dp->arm(); });
   enter(learner_phase::optimizer);
   auto fail = [this](caf::error err) {
     optimizer->zero_grad();

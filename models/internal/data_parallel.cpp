@@ -99,6 +99,13 @@ dp_rank::dp_rank(const learner_settings& s, const transformer& model, torch::Dev
     shapes_.push_back(p.sizes().vec());
   }
   layout_ = plan_flat_layout(numel, s.ranks, s.rank, s.grad_bucket_bytes);
+  params_list_ = ordered_parameters(model);
+  bucket_of_.resize(numel.size());
+  for (size_t b = 0; b < layout_.buckets.size(); ++b)
+    for (size_t i = layout_.buckets[b].first; i < layout_.buckets[b].end; ++i)
+      bucket_of_[i] = b;
+  for (size_t i = 0; i < params_list_.size(); ++i)
+    params_list_[i].register_hook([this, i](torch::Tensor g) { on_grad(i, g); });
   const auto f = torch::TensorOptions().dtype(torch::kFloat).device(device);
   grads_ = torch::zeros({layout_.total}, f);
   if (stage_ > 0) {
@@ -139,16 +146,85 @@ caf::error dp_rank::run_one(nccl::reduce_op op, torch::Tensor& flat, const char*
   return {};
 }
 
-caf::error dp_rank::reduce_gradients(const transformer& model) {
-  torch::NoGradGuard no_grad;
+void dp_rank::begin_step() {
   grads_.zero_();
-  const auto params = ordered_parameters(model);
-  for (size_t i = 0; i < params.size(); ++i)
-    if (params[i].grad().defined())
-      grads_.narrow(0, layout_.offset[i], layout_.numel[i])
-        .copy_(params[i].grad().reshape({-1}));
+  seen_.assign(params_list_.size(), 0);
+  missing_.clear();
+  for (const auto& b : layout_.buckets)
+    missing_.push_back(b.end - b.first);
+  armed_ = false;
+  next_post_ = static_cast<int>(layout_.buckets.size()) - 1;
+  until_ = deadline();
+  tickets_.clear();
+  post_error_ = caf::error{};
+  twice_ = false;
+}
+
+// On the autograd engine's thread, while the caller's thread is inside
+// backward(): nothing else touches this object meanwhile.
+void dp_rank::on_grad(size_t i, const torch::Tensor& g) {
+  if (!armed_)
+    return;
+  torch::NoGradGuard no_grad;
+  auto dst = grads_.narrow(0, layout_.offset[i], layout_.numel[i]);
+  const auto& acc = params_list_[i].grad();
+  if (acc.defined()) { // AccumulateGrad will compute acc + g; so does this
+    dst.copy_(acc.reshape({-1}));
+    dst.add_(g.reshape({-1}));
+  } else {
+    dst.copy_(g.reshape({-1}));
+  }
+  if (++seen_[i] > 1) {
+    twice_ = true;
+    return;
+  }
+  if (--missing_[bucket_of_[i]] == 0)
+    post_ready_buckets();
+}
+
+void dp_rank::post_ready_buckets() {
   const auto op = stage_ == 2 ? nccl::reduce_op::reduce_scatter : nccl::reduce_op::all_reduce;
-  return run_buckets(op, grads_, "gradient reduction");
+  while (next_post_ >= 0 && missing_[static_cast<size_t>(next_post_)] == 0) {
+    const auto& b = layout_.buckets[static_cast<size_t>(next_post_)];
+    --next_post_;
+    if (post_error_)
+      continue; // the collective is closed; reduce_gradients reports the error
+    synchronize(grads_.device()); // the collective reads what LibTorch wrote
+    nccl::float_span span{grads_.data_ptr<float>() + b.start, static_cast<size_t>(b.size)};
+    auto t = comm_->post(op, span, until_);
+    if (t)
+      tickets_.push_back(*t);
+    else
+      post_error_ = t.error();
+  }
+}
+
+caf::error dp_rank::reduce_gradients(const transformer&) {
+  armed_ = false;
+  {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < params_list_.size(); ++i) {
+      if (seen_[i] > 0)
+        continue;
+      const auto& acc = params_list_[i].grad();
+      if (acc.defined())
+        grads_.narrow(0, layout_.offset[i], layout_.numel[i]).copy_(acc.reshape({-1}));
+      seen_[i] = 1;
+      --missing_[bucket_of_[i]];
+    }
+  }
+  post_ready_buckets();
+  if (post_error_)
+    return prefixed(post_error_, layout_.rank, "gradient reduction");
+  if (twice_)
+    return make_error(errc::backend_failure,
+                      "learner rank " + std::to_string(layout_.rank)
+                        + ": a parameter's gradient arrived twice in one backward; its bucket "
+                          "was reduced early (docs/data-parallel.md, Overlap)");
+  if (!tickets_.empty())
+    if (auto err = comm_->wait(tickets_.back(), until_))
+      return prefixed(err, layout_.rank, "gradient reduction");
+  return {};
 }
 
 caf::expected<std::vector<std::vector<double>>>

@@ -14,6 +14,18 @@
 // posted last first (backward produces the last parameters' gradients
 // first).
 //
+// Overlap: the reduction of the last micro-batch's gradient runs while its
+// backward goes on. Every parameter carries a tensor hook (LibTorch 1.13
+// and 2.x both have Tensor::register_hook; the post-accumulate hook of 2.x
+// is not needed): armed by arm() just before the last backward, it writes
+// the parameter's final gradient (the .grad accumulated so far plus the
+// incoming one) into the flat buffer, and once a bucket is complete it is
+// posted -- strictly in bucket order, last bucket first, so that every rank
+// posts the same sequence whatever order its autograd engine runs in. A
+// rank with no rows, or whose loss was not finite, posts the same buckets
+// after its backward (reduce_gradients). A gradient arriving twice in one
+// backward (a parameter used by two graph executions) fails the step.
+//
 // Thread safety: one thread at a time (the learner's). Private to models/.
 #pragma once
 
@@ -97,9 +109,17 @@ public:
   const flat_layout& layout() const { return layout_; }
   int zero_stage() const { return stage_; }
 
-  /// Flattens every .grad (zeros where undefined) and sums it over the
-  /// ranks bucket by bucket: all_reduce (stages 0, 1) or reduce_scatter
-  /// (stage 2: only this rank's chunks hold the sum afterwards).
+  /// Starts a step: clears the flat gradient and the hooks' bookkeeping.
+  void begin_step();
+
+  /// Arms the hooks: the next backward is the step's last (see Overlap).
+  void arm() { armed_ = true; }
+
+  /// After the step's backward: the gradient of every parameter the hooks
+  /// did not see (zeros where .grad is undefined) goes into the flat buffer,
+  /// the buckets not posted yet are posted, and all are waited for:
+  /// all_reduce (stages 0, 1) or reduce_scatter (stage 2: only this rank's
+  /// chunks hold the sum afterwards).
   caf::error reduce_gradients(const transformer& model);
 
   /// Every rank's `local` (same length on every rank), by rank, bit for bit
@@ -132,6 +152,8 @@ public:
   caf::error restore_moments(const std::vector<param_moments>& moments);
 
 private:
+  void on_grad(size_t i, const torch::Tensor& g);
+  void post_ready_buckets();
   caf::error run_buckets(nccl::reduce_op op, torch::Tensor& flat, const char* what);
   caf::error run_one(nccl::reduce_op op, torch::Tensor& flat, const char* what);
   nccl::time_point deadline() const;
@@ -144,6 +166,17 @@ private:
   torch::Tensor params_; // [total] the flat weights (stages 1, 2)
   std::unique_ptr<flat_adamw> adamw_;
   std::vector<std::vector<int64_t>> shapes_;
+  // The hooks' bookkeeping, reset by begin_step().
+  std::vector<torch::Tensor> params_list_; // the model's parameters, export order
+  std::vector<size_t> bucket_of_;          // by parameter
+  std::vector<int> seen_;                  // by parameter: gradients this backward
+  std::vector<size_t> missing_;            // by bucket: parameters not seen yet
+  bool armed_ = false;
+  int next_post_ = -1;                     // bucket to post next (last first); -1: all
+  nccl::time_point until_{};
+  std::vector<nccl::ticket> tickets_;
+  caf::error post_error_;                  // the first failed post
+  bool twice_ = false;
 };
 
 } // namespace tandem::internal

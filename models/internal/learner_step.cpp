@@ -216,11 +216,13 @@ accumulated_step accumulate_gradients(transformer& model, const std::vector<micr
 
 accumulated_step accumulate_gradients(transformer& model, const std::vector<micro_batch>& parts,
                                       const grpo_config& g, int64_t normalizer_length,
-                                      const step_numerics& n, const step_totals& whole) {
+                                      const step_numerics& n, const step_totals& whole,
+                                      const std::function<void()>& before_last_backward) {
   const double rows = whole.rows, tokens = whole.tokens;
   accumulated_step out;
   auto& merged = out.sums;
-  for (const auto& p : parts) {
+  for (size_t k = 0; k < parts.size(); ++k) {
+    const auto& p = parts[k];
     // The share of this part in the step's loss (see the file comment).
     const double w_tokens = p.tokens / std::max(tokens, 1.0);
     const double w_loss = g.aggregation == loss_aggregation::token_mean ? w_tokens
@@ -235,6 +237,8 @@ accumulated_step accumulate_gradients(transformer& model, const std::vector<micr
       out.bad_loss = value;
       return out;
     }
+    if (k + 1 == parts.size() && before_last_backward)
+      before_last_backward();
     total.backward();
     merged.add(part.stats, w_loss);
   }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <torch/torch.h>
@@ -105,9 +106,12 @@ struct accumulated_step {
 accumulated_step accumulate_gradients(transformer& model, const std::vector<micro_batch>& parts,
                                       const grpo_config& g, int64_t normalizer_length,
                                       const step_numerics& n);
+/// `before_last_backward`, when set, runs just before the last part's
+/// backward (the data-parallel rank arms its gradient hooks there).
 accumulated_step accumulate_gradients(transformer& model, const std::vector<micro_batch>& parts,
                                       const grpo_config& g, int64_t normalizer_length,
-                                      const step_numerics& n, const step_totals& whole);
+                                      const step_numerics& n, const step_totals& whole,
+                                      const std::function<void()>& before_last_backward = {});
 
 /// Learner (prox) vs sampler (behav) log-probs of the same tokens.
 struct mismatch_stats {

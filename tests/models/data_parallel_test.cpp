@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "runtime/nccl/thread_group_collective.hpp"
+
 using namespace tandem;
 using namespace tandem::internal;
 
@@ -86,4 +88,54 @@ TEST(FlatAdamw, StepsEqualTorchAdamW) {
   std::printf("flat_adamw vs torch::optim::AdamW: max |diff| %.3g after 6 steps\n", worst);
   EXPECT_LE(worst, 1e-6);
   EXPECT_EQ(mine.steps(), 6);
+}
+
+namespace {
+
+model_config tiny_model() {
+  model_config c;
+  c.vocab_size = 25;
+  c.hidden_size = 32;
+  c.num_layers = 2;
+  c.num_heads = 4;
+  c.num_kv_heads = 2;
+  c.intermediate_size = 48;
+  c.max_seq_len = 32;
+  return c;
+}
+
+} // namespace
+
+// Two accumulated backwards; the hooks armed for the second post every
+// bucket before backward() returns, and the flat gradient they wrote is the
+// accumulated .grad (one rank: the sum is the gradient itself).
+TEST(DpRank, HooksPostEveryBucketDuringTheLastBackward) {
+  torch::set_num_threads(1);
+  transformer model(tiny_model());
+  model->init_weights(1);
+  auto group = std::make_shared<nccl::thread_group>(1);
+  learner_settings s;
+  s.model = tiny_model();
+  s.collective = nccl::thread_group::share(group, 0);
+  s.grad_bucket_bytes = 8 << 10;
+  dp_rank dp(s, model, torch::kCPU);
+  ASSERT_GE(dp.layout().buckets.size(), 3u);
+  auto loss = [&](double c) {
+    torch::Tensor sum = torch::zeros({});
+    for (auto& p : model->parameters())
+      sum = sum + (p * p * c).sum();
+    return sum;
+  };
+  dp.begin_step();
+  loss(1.0).backward();
+  EXPECT_EQ(group->completed_posts(), 0u); // not armed
+  dp.arm();
+  loss(0.5).backward();
+  EXPECT_EQ(group->completed_posts(), dp.layout().buckets.size());
+  ASSERT_FALSE(dp.reduce_gradients(model));
+  EXPECT_EQ(group->completed_posts(), dp.layout().buckets.size()); // none posted twice
+  dp.install_gradients(model); // the reduced flat gradient back into .grad
+  auto params = ordered_parameters(model);
+  for (auto& p : params)
+    EXPECT_TRUE(torch::allclose(p.grad(), 3.0 * p.detach(), 1e-6, 1e-7)); // 2p + p
 }
