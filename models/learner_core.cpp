@@ -14,6 +14,14 @@
 // A non-finite loss or grad norm zeroes the gradients, skips the step and
 // returns errc::numeric_failure (earlier chunks of the batch stay applied).
 //
+// Data parallelism (ranks > 1, docs/data-parallel.md): every rank gets the
+// whole batch, takes its contiguous slice of each chunk's rows, scales its
+// parts against the whole chunk's rows/tokens, and step_ranks sums the
+// gradient over the ranks (internal::dp_rank: buckets started by gradient
+// hooks during the last backward), combines the statistics exactly, then
+// clips and updates identically on every rank (ZeRO 1/2: flat_adamw on this
+// rank's shard, then an all_gather of the weights).
+//
 // Device and precision: the model, its AdamW state, the reference model and
 // every batch tensor live on settings.device. bf16_autocast keeps float32
 // weights and optimizer state and runs the forwards under CUDA autocast;
