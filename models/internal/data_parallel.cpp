@@ -154,7 +154,6 @@ void dp_rank::begin_step() {
     missing_.push_back(b.end - b.first);
   armed_ = false;
   next_post_ = static_cast<int>(layout_.buckets.size()) - 1;
-  until_ = deadline();
   tickets_.clear();
   post_error_ = caf::error{};
   twice_ = false;
@@ -200,6 +199,8 @@ void dp_rank::post_ready_buckets() {
 }
 
 caf::error dp_rank::reduce_gradients(const transformer&) {
+  if (!armed_ && next_post_ == static_cast<int>(layout_.buckets.size()) - 1)
+    until_ = deadline(); // no backward armed the hooks (no rows, a skipped backward)
   armed_ = false;
   {
     torch::NoGradGuard no_grad;

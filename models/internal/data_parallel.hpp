@@ -113,7 +113,12 @@ public:
   void begin_step();
 
   /// Arms the hooks: the next backward is the step's last (see Overlap).
-  void arm() { armed_ = true; }
+  /// The reduction's deadline starts here (not at begin_step: the earlier
+  /// micro-batches' compute is not a wait on the peers).
+  void arm() {
+    armed_ = true;
+    until_ = deadline();
+  }
 
   /// After the step's backward: the gradient of every parameter the hooks
   /// did not see (zeros where .grad is undefined) goes into the flat buffer,
