@@ -204,6 +204,30 @@ TEST(LearnerDataParallel, EveryRankCountAndStageGivesTheSingleRankStep) {
     }
 }
 
+// Three rows on four ranks: one rank has no rows yet takes part in every
+// collective with a zero gradient, and the step is still the single-rank one.
+TEST(LearnerDataParallel, ARankWithoutRowsStillTakesPart) {
+  auto s = dp_settings();
+  s.mini_batches = 1;
+  auto batch = make_batches(1)[0];
+  batch.resize(3);
+  auto single = make_ranks(s, 1, 0, nullptr);
+  train_batches(single, {batch, batch});
+  ASSERT_FALSE(single.errors[0]) << describe(single.errors[0]);
+  for (int zero : {0, 1}) {
+    auto group = std::make_shared<nccl::thread_group>(4);
+    auto run = make_ranks(s, 4, zero, group);
+    train_batches(run, {batch, batch});
+    for (int r = 0; r < 4; ++r)
+      ASSERT_FALSE(run.errors[r]) << describe(run.errors[r]);
+    EXPECT_LE(max_abs_diff(run.learners[3]->export_weights(),
+                           single.learners[0]->export_weights()),
+              weight_tol);
+    for (size_t k = 0; k < 2; ++k)
+      expect_stats_near(run.stats[0][k], single.stats[0][k], stats_tol);
+  }
+}
+
 namespace {
 
 // Rank 1 of 2 dies at its `k`-th collective post of the second train() call
@@ -257,6 +281,36 @@ TEST(LearnerDataParallel, ARankDeadInTheParameterGatherLeavesTheWeightsUnchanged
   const uint64_t buckets = (group->completed_posts() - 1) / 2;
   ASSERT_GE(buckets, 2u);
   expect_death_is_reported(1, nccl::death_mode::remote_error, buckets + 1, errc::peer_down);
+}
+
+// Rank 1's rows hold a loss that is inf in float32: rank 0's loss is finite,
+// yet every rank skips the step (numeric_failure, weights and version kept),
+// and all of them go on training together afterwards.
+TEST(LearnerDataParallel, ANonFiniteLossOnOneRankSkipsTheStepOnEveryRank) {
+  for (int zero : {0, 2}) {
+    SCOPED_TRACE("zero " + std::to_string(zero));
+    auto s = dp_settings();
+    s.mini_batches = 1;
+    auto batches = make_batches(2);
+    auto bad = batches[0];
+    bad.back().advantage = 1e300; // the last row: rank 1's slice
+    auto group = std::make_shared<nccl::thread_group>(2);
+    auto run = make_ranks(s, 2, zero, group);
+    const auto before = run.learners[0]->export_weights();
+    train_batches(run, {bad});
+    for (int r = 0; r < 2; ++r) {
+      EXPECT_TRUE(is(run.errors[r], errc::numeric_failure)) << describe(run.errors[r]);
+      EXPECT_EQ(run.learners[r]->version(), 0);
+      EXPECT_EQ(run.learners[r]->export_weights(), before);
+      run.errors[r] = caf::error{};
+    }
+    train_batches(run, {batches[1]});
+    for (int r = 0; r < 2; ++r) {
+      EXPECT_FALSE(run.errors[r]) << describe(run.errors[r]);
+      EXPECT_EQ(run.learners[r]->version(), 1);
+    }
+    EXPECT_EQ(run.learners[0]->export_weights(), run.learners[1]->export_weights());
+  }
 }
 
 TEST(LearnerDataParallel, SavedStateMovesBetweenStagesAndRankCounts) {
