@@ -116,6 +116,13 @@ dp_rank::dp_rank(const learner_settings& s, const transformer& model, torch::Dev
   }
 }
 
+int64_t dp_rank::buffer_bytes() const {
+  int64_t bytes = grads_.numel() * 4;
+  if (stage_ > 0)
+    bytes += params_.numel() * 4 + (adamw_->exp_avg().numel() + adamw_->exp_avg_sq().numel()) * 4;
+  return bytes;
+}
+
 nccl::time_point dp_rank::deadline() const {
   return nccl::clock_type::now() + std::chrono::milliseconds(timeout_ms_);
 }

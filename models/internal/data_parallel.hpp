@@ -107,6 +107,11 @@ public:
   dp_rank(const learner_settings& s, const transformer& model, torch::Device device);
 
   const flat_layout& layout() const { return layout_; }
+
+  /// Bytes of this rank's own buffers: the flat gradient, the flat weights
+  /// and the AdamW moments (stages 1, 2); the model's weights and .grad and
+  /// stage 0's torch::optim::AdamW state are not counted.
+  int64_t buffer_bytes() const;
   int zero_stage() const { return stage_; }
 
   /// Starts a step: clears the flat gradient and the hooks' bookkeeping.
