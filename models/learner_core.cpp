@@ -183,6 +183,14 @@ private:
   std::vector<step_parts> prepare(const std::vector<train_sequence>& batch);
   caf::expected<train_step_stats> step(const step_parts& parts);
   caf::expected<train_step_stats> step_ranks(const step_parts& parts);
+  struct rank_sums { // the step's figures over every rank
+    grpo_loss_stats loss;
+    internal::mismatch_stats mismatch;
+    double bad_ranks = 0;     // ranks whose loss was not finite
+    double shard_squares = 0; // stage 2: sum of squares of the reduced gradient
+  };
+  caf::expected<rank_sums> combine_over_ranks(const internal::accumulated_step& acc,
+                                              const std::vector<internal::micro_batch>& parts);
   double clip_gradients();
   double clip_scale(double norm) const;
   train_step_stats finish_step(const grpo_config& g, const grpo_loss_stats& loss,
@@ -296,6 +304,35 @@ caf::expected<train_step_stats> learner_core::impl::step(const step_parts& step)
 // gradient shards) summed exactly, then the same clip and update on every
 // rank. Every rank posts the same collective operations whatever happens
 // locally (a non-finite loss still reduces), so none is left waiting.
+// Every rank's statistics sums, non-finite flag and (stage 2) sum of squares
+// of its gradient chunks, combined in rank order: the same on every rank.
+caf::expected<learner_core::impl::rank_sums>
+learner_core::impl::combine_over_ranks(const internal::accumulated_step& acc,
+                                       const std::vector<internal::micro_batch>& parts) {
+  constexpr size_t w = internal::loss_stats_sum::width;
+  auto local = acc.sums.to_vector();
+  const auto mismatch = internal::mismatch_sums(parts);
+  local.insert(local.end(), mismatch.begin(), mismatch.end());
+  local.push_back(acc.finite ? 0.0 : 1.0);
+  local.push_back(dp->zero_stage() == 2 ? dp->grad_square_sum() : 0.0);
+  auto all = dp->gather_over_ranks(local);
+  if (!all)
+    return all.error();
+  internal::loss_stats_sum merged;
+  std::vector<double> sums(local.size() - w, 0.0); // mismatch, flag, squares
+  for (const auto& part : *all) {
+    merged.merge(internal::loss_stats_sum::from_vector(part.data()));
+    for (size_t i = 0; i < sums.size(); ++i)
+      sums[i] += part[w + i];
+  }
+  rank_sums out;
+  out.loss = merged.result();
+  out.mismatch = internal::mismatch_of(sums.data());
+  out.bad_ranks = sums[mismatch.size()];
+  out.shard_squares = sums[mismatch.size() + 1];
+  return out;
+}
+
 caf::expected<train_step_stats> learner_core::impl::step_ranks(const step_parts& step) {
   grpo_config g = settings.grpo;
   g.entropy_coef = entropy.coef();
@@ -313,35 +350,20 @@ caf::expected<train_step_stats> learner_core::impl::step_ranks(const step_parts&
   };
   if (auto err = dp->reduce_gradients(model))
     return fail(std::move(err));
-  auto local = acc.sums.to_vector();
-  const auto mismatch = internal::mismatch_sums(step.parts);
-  local.insert(local.end(), mismatch.begin(), mismatch.end());
-  local.push_back(acc.finite ? 0.0 : 1.0);
-  local.push_back(dp->zero_stage() == 2 ? dp->grad_square_sum() : 0.0);
-  auto all = dp->gather_over_ranks(local);
+  auto all = combine_over_ranks(acc, step.parts);
   if (!all)
     return fail(all.error());
-  // Combined in rank order: the same numbers on every rank.
-  internal::loss_stats_sum merged;
-  std::vector<double> sums(local.size() - internal::loss_stats_sum::width, 0.0);
-  for (const auto& part : *all) {
-    merged.merge(internal::loss_stats_sum::from_vector(part.data()));
-    for (size_t i = 0; i < sums.size(); ++i)
-      sums[i] += part[internal::loss_stats_sum::width + i];
-  }
-  const auto loss = merged.result();
-  const size_t flag = mismatch.size(); // sums: mismatch, non-finite ranks, squares
   double grad_norm = NAN;
   if (dp->zero_stage() == 0) {
     dp->install_gradients(model);
     grad_norm = clip_gradients(); // the same gradient, so the same norm, on every rank
   } else {
-    grad_norm = std::sqrt(dp->zero_stage() == 2 ? sums[flag + 1] : dp->grad_square_sum());
+    grad_norm = std::sqrt(dp->zero_stage() == 2 ? all->shard_squares : dp->grad_square_sum());
   }
-  if (sums[flag] > 0 || !std::isfinite(grad_norm))
+  if (all->bad_ranks > 0 || !std::isfinite(grad_norm))
     return fail(make_error(errc::numeric_failure,
                            "learner rank " + std::to_string(settings.rank) + ": non-finite loss ("
-                             + std::to_string(static_cast<int>(sums[flag]))
+                             + std::to_string(static_cast<int>(all->bad_ranks))
                              + " ranks) or grad norm " + std::to_string(grad_norm)
                              + " at version " + std::to_string(version)));
   const double lr = lr_at(settings.optimizer.lr, settings.optimizer.schedule, version);
@@ -352,7 +374,7 @@ caf::expected<train_step_stats> learner_core::impl::step_ranks(const step_parts&
   } else if (auto err = dp->sharded_update(model, lr, clip_scale(grad_norm))) {
     return fail(std::move(err));
   }
-  return finish_step(g, loss, internal::mismatch_of(sums.data()), grad_norm, lr);
+  return finish_step(g, all->loss, all->mismatch, grad_norm, lr);
 }
 
 caf::expected<std::vector<train_step_stats>>
