@@ -64,8 +64,11 @@ make_collectives(const learner_bench_options& o, int n) {
 #ifdef TANDEM_HAVE_NCCL
   static nccl::steady_clock_source clock; // stateless
   std::vector<std::shared_ptr<nccl::nccl_collective>> comms;
-  for (int r = 0; r < n; ++r)
-    comms.push_back(std::make_shared<nccl::nccl_collective>(clock, nccl::nccl_options{r}));
+  for (int r = 0; r < n; ++r) {
+    nccl::nccl_options opts{r};
+    opts.after_legacy_stream = true; // ordered after LibTorch's stream: no host sync per bucket
+    comms.push_back(std::make_shared<nccl::nccl_collective>(clock, opts));
+  }
   auto id = comms[0]->make_id();
   if (!id)
     return id.error();

@@ -130,7 +130,8 @@ nccl::time_point dp_rank::deadline() const {
 // Posts `op` on every bucket of `flat`, last bucket first, then waits for
 // the last one posted (which completes every earlier one).
 caf::error dp_rank::run_buckets(nccl::reduce_op op, torch::Tensor& flat, const char* what) {
-  synchronize(flat.device()); // the collective reads what LibTorch wrote
+  if (!comm_->device_ordered())
+    synchronize(flat.device()); // the collective reads what LibTorch wrote
   const auto until = deadline();
   nccl::ticket last = 0;
   for (auto b = layout_.buckets.rbegin(); b != layout_.buckets.rend(); ++b) {
@@ -146,7 +147,8 @@ caf::error dp_rank::run_buckets(nccl::reduce_op op, torch::Tensor& flat, const c
 }
 
 caf::error dp_rank::run_one(nccl::reduce_op op, torch::Tensor& flat, const char* what) {
-  synchronize(flat.device());
+  if (!comm_->device_ordered())
+    synchronize(flat.device());
   nccl::float_span span{flat.data_ptr<float>(), static_cast<size_t>(flat.numel())};
   if (auto err = comm_->run(op, span, deadline()))
     return prefixed(err, layout_.rank, what);
@@ -195,7 +197,8 @@ void dp_rank::post_ready_buckets() {
     --next_post_;
     if (post_error_)
       continue; // the collective is closed; reduce_gradients reports the error
-    synchronize(grads_.device()); // the collective reads what LibTorch wrote
+    if (!comm_->device_ordered())
+      synchronize(grads_.device()); // the collective reads what LibTorch wrote
     nccl::float_span span{grads_.data_ptr<float>() + b.start, static_cast<size_t>(b.size)};
     auto t = comm_->post(op, span, until_);
     if (t)

@@ -25,6 +25,8 @@
 // rank with no rows, or whose loss was not finite, posts the same buckets
 // after its backward (reduce_gradients). A gradient arriving twice in one
 // backward (a parameter used by two graph executions) fails the step.
+// Before each post the device is synchronised (the collective reads what
+// LibTorch wrote) unless the collective is device_ordered().
 //
 // Thread safety: one thread at a time (the learner's). Private to models/.
 #pragma once

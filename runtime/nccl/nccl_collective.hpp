@@ -84,6 +84,7 @@ public:
   caf::expected<ticket> post(reduce_op op, float_span data, time_point until) override;
   int rank() const override { return comm_ != nullptr ? rank_ : -1; }
   int ranks() const override { return comm_ != nullptr ? nranks_ : 0; }
+  bool device_ordered() const override { return options_.after_legacy_stream; }
 
   void close(time_point until) override;
   void abort() override;

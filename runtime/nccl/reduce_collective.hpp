@@ -94,6 +94,12 @@ public:
 
   virtual bool ready() const = 0;
 
+  /// True when post() orders its operation after the work already queued on
+  /// the device's default stream (LibTorch's), so a caller that wrote the
+  /// buffer there need not synchronise the device first. False for host
+  /// memory and for a collective on its own unordered stream.
+  virtual bool device_ordered() const { return false; }
+
   /// Queues `op` on `data` (see the file comment). errc::invalid_argument
   /// when reduce_scatter or all_gather get a count that is not a multiple of
   /// ranks(); errc::not_ready when closed. `until` bounds the launch (NCCL
