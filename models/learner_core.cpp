@@ -148,6 +148,10 @@ caf::error check_collective(const learner_settings& s) {
     return bad("learner: the collective is rank " + std::to_string(s.collective->rank()) + " of "
                + std::to_string(s.collective->ranks()) + ", the settings say rank "
                + std::to_string(s.rank) + " of " + std::to_string(s.ranks));
+  const bool cuda = s.device.rfind("cuda", 0) == 0;
+  if (cuda != s.collective->device_memory())
+    return bad(std::string("learner: learner.device ") + s.device + " needs a collective on "
+               + (cuda ? "device" : "host") + " memory (NCCL on CUDA, threads on the CPU)");
   return {};
 }
 

@@ -85,6 +85,7 @@ public:
   int rank() const override { return comm_ != nullptr ? rank_ : -1; }
   int ranks() const override { return comm_ != nullptr ? nranks_ : 0; }
   bool device_ordered() const override { return options_.after_legacy_stream; }
+  bool device_memory() const override { return true; }
 
   void close(time_point until) override;
   void abort() override;

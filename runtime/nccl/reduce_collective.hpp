@@ -94,6 +94,10 @@ public:
 
   virtual bool ready() const = 0;
 
+  /// Whether buffers are device memory (NCCL: CUDA pointers) or host memory
+  /// (the thread group); a learner checks it against its device.
+  virtual bool device_memory() const = 0;
+
   /// True when post() orders its operation after the work already queued on
   /// the device's default stream (LibTorch's), so a caller that wrote the
   /// buffer there need not synchronise the device first. False for host

@@ -115,6 +115,7 @@ public:
   int rank() const override { return rank_; }
   int ranks() const override { return ready_ ? group_.ranks() : 0; }
   bool ready() const override { return ready_; }
+  bool device_memory() const override { return false; }
 
   caf::expected<ticket> post(reduce_op op, float_span data, time_point until) override;
   caf::error wait(ticket t, time_point until) override;
