@@ -46,7 +46,7 @@ double state_bytes_per_param(const cell& c) {
     return 16;
   if (c.zero == 0)
     return 20;
-  return 16 + 8.0 / c.ranks;
+  return 12 + 12.0 / c.ranks;
 }
 
 // One communicator per cell and round: ranks as threads on one host.

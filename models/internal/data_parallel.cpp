@@ -109,7 +109,6 @@ dp_rank::dp_rank(const learner_settings& s, const transformer& model, torch::Dev
   const auto f = torch::TensorOptions().dtype(torch::kFloat).device(device);
   grads_ = torch::zeros({layout_.total}, f);
   if (stage_ > 0) {
-    params_ = torch::zeros({layout_.total}, f);
     const auto& o = s.optimizer;
     adamw_ = std::make_unique<flat_adamw>(
       layout_.shard, adamw_hyper{o.beta1, o.beta2, 1e-8, o.weight_decay}, device);
@@ -119,7 +118,7 @@ dp_rank::dp_rank(const learner_settings& s, const transformer& model, torch::Dev
 int64_t dp_rank::buffer_bytes() const {
   int64_t bytes = grads_.numel() * 4;
   if (stage_ > 0)
-    bytes += params_.numel() * 4 + (adamw_->exp_avg().numel() + adamw_->exp_avg_sq().numel()) * 4;
+    bytes += (adamw_->exp_avg().numel() + adamw_->exp_avg_sq().numel()) * 4;
   return bytes;
 }
 
@@ -287,25 +286,50 @@ void dp_rank::install_gradients(transformer& model) {
   }
 }
 
-caf::error dp_rank::sharded_update(transformer& model, double lr, double grad_scale) {
+// The weights at flat positions [at, at + n) of bucket b, from or into
+// `shard` (n elements); padding positions are left alone.
+void dp_rank::copy_weights(const flat_layout::bucket& b, int64_t at, int64_t n,
+                           torch::Tensor shard, bool into_model) {
+  for (size_t i = b.first; i < b.end; ++i) {
+    const int64_t lo = std::max(at, layout_.offset[i]);
+    const int64_t hi = std::min(at + n, layout_.offset[i] + layout_.numel[i]);
+    if (lo >= hi)
+      continue;
+    auto w = params_list_[i].view({-1}).narrow(0, lo - layout_.offset[i], hi - lo);
+    auto s = shard.narrow(0, lo - at, hi - lo);
+    if (into_model)
+      w.copy_(s);
+    else
+      s.copy_(w);
+  }
+}
+
+// The flat gradient buffer doubles as the gather buffer of the weights: once
+// AdamW has read this rank's gradient chunks, nothing needs the gradient.
+// The model is written only after every bucket's gather succeeded.
+caf::error dp_rank::sharded_update(transformer&, double lr, double grad_scale) {
   torch::NoGradGuard no_grad;
-  auto params = ordered_parameters(model);
-  for (size_t i = 0; i < params.size(); ++i)
-    params_.narrow(0, layout_.offset[i], layout_.numel[i]).copy_(params[i].detach().reshape({-1}));
+  auto shard = torch::zeros({layout_.shard}, grads_.options()); // this rank's weights
   std::vector<torch::Tensor> p, g;
   std::vector<int64_t> at;
   for (const auto& b : layout_.buckets) {
-    p.push_back(params_.narrow(0, layout_.own_start(b), layout_.chunk(b)));
-    g.push_back(grads_.narrow(0, layout_.own_start(b), layout_.chunk(b)));
+    const int64_t c = layout_.chunk(b);
+    copy_weights(b, layout_.own_start(b), c, shard.narrow(0, b.local, c), false);
+    p.push_back(shard.narrow(0, b.local, c));
+    g.push_back(grads_.narrow(0, layout_.own_start(b), c));
     if (grad_scale != 1.0)
       g.back().mul_(grad_scale);
     at.push_back(b.local);
   }
   adamw_->step(p, g, at, lr);
-  if (auto err = run_buckets(nccl::reduce_op::all_gather, params_, "parameter all_gather"))
+  grads_.zero_(); // padding stays 0 in the gathered weights
+  for (const auto& b : layout_.buckets)
+    grads_.narrow(0, layout_.own_start(b), layout_.chunk(b))
+      .copy_(shard.narrow(0, b.local, layout_.chunk(b)));
+  if (auto err = run_buckets(nccl::reduce_op::all_gather, grads_, "parameter all_gather"))
     return err;
-  for (size_t i = 0; i < params.size(); ++i)
-    params[i].view({-1}).copy_(params_.narrow(0, layout_.offset[i], layout_.numel[i]));
+  for (const auto& b : layout_.buckets)
+    copy_weights(b, b.start, b.size, grads_.narrow(0, b.start, b.size), true);
   return {};
 }
 

@@ -110,9 +110,10 @@ public:
 
   const flat_layout& layout() const { return layout_; }
 
-  /// Bytes of this rank's own buffers: the flat gradient, the flat weights
-  /// and the AdamW moments (stages 1, 2); the model's weights and .grad and
-  /// stage 0's torch::optim::AdamW state are not counted.
+  /// Bytes of this rank's lasting buffers: the flat gradient (also the
+  /// weights' gather buffer) and the AdamW moments (stages 1, 2); the model's
+  /// weights and .grad, stage 0's torch::optim::AdamW state and the update's
+  /// transient shard of weights are not counted.
   int64_t buffer_bytes() const;
   int zero_stage() const { return stage_; }
 
@@ -149,9 +150,10 @@ public:
   void install_gradients(transformer& model);
 
   /// Stages 1, 2: this rank's chunks of the gradient times `grad_scale`,
-  /// the AdamW step on its chunks, the all_gather of the parameters, then
-  /// the model's weights from it. On a collective error the model's weights
-  /// are unchanged (the moments have taken the step).
+  /// the AdamW step on its chunks of the weights (a transient shard), the
+  /// all_gather of the weights through the flat gradient buffer, then the
+  /// model's weights from it. On a collective error the model's weights are
+  /// unchanged (the moments have taken the step).
   caf::error sharded_update(transformer& model, double lr, double grad_scale);
 
   /// Stages 1, 2: every parameter's moments, gathered from all the ranks (a
@@ -168,6 +170,8 @@ private:
   void post_ready_buckets();
   caf::error run_buckets(nccl::reduce_op op, torch::Tensor& flat, const char* what);
   caf::error run_one(nccl::reduce_op op, torch::Tensor& flat, const char* what);
+  void copy_weights(const flat_layout::bucket& b, int64_t at, int64_t n, torch::Tensor shard,
+                    bool into_model);
   nccl::time_point deadline() const;
 
   std::shared_ptr<nccl::reduce_collective> comm_;
@@ -175,7 +179,6 @@ private:
   int64_t timeout_ms_;
   flat_layout layout_;
   torch::Tensor grads_;  // [total] the flat gradient
-  torch::Tensor params_; // [total] the flat weights (stages 1, 2)
   std::unique_ptr<flat_adamw> adamw_;
   std::vector<std::vector<int64_t>> shapes_;
   // The hooks' bookkeeping, reset by begin_step().
