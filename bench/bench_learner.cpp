@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "bench/bench_learner_ranks.hpp"
 #include "bench/learner_reference.hpp"
 #include "bench/model_shapes.hpp"
 #include "bench/sample_stats.hpp"
@@ -64,6 +65,12 @@ command_line learner_flags() {
     .text("--reference", "CMD",
           "reference command, e.g. \"python3 tests/reference/torch_grpo_step.py\"")
     .integer("--reference-timeout", "seconds the reference may take", 600, 1, 86400)
+    .text("--ranks", "LIST",
+          "data-parallel rank counts side by side, e.g. 1,2,4 (bench_learner_ranks.hpp: "
+          "threads on the CPU, one GPU each over NCCL on CUDA); excludes --reference")
+    .text("--zero", "LIST", "ZeRO stages side by side with --ranks, e.g. 0,1,2", "0")
+    .integer("--repeats", "interleaved rounds of every --ranks/--zero cell", 3, 1, 1000)
+    .integer("--grad-bucket-mb", "gradient bucket size with --ranks", 25, 1, 1 << 20)
     .text("--workdir", "DIR", "where model, batch and reference output go (default: a fresh "
                               "/tmp/tandem-bench-learner-XXXXXX)");
   return cl;
@@ -200,6 +207,25 @@ int bench_learner_command(const std::vector<std::string>& a) {
     return 2;
   }
   const auto batch = make_batch(*o, model->vocab_size);
+  rank_scaling_options ranks;
+  if (cl.given("--ranks")) {
+    auto r = parse_int_list(cl.value("--ranks"), "--ranks", 1, 1024);
+    auto z = r ? parse_int_list(cl.value("--zero"), "--zero", 0, 2) : r;
+    if (!r || !z || !o->reference.empty()) {
+      std::cerr << "bench learner: "
+                << (!r ? describe(r.error())
+                       : !z ? describe(z.error()) : "--ranks and --reference exclude each other")
+                << "\n";
+      return 2;
+    }
+    ranks.ranks = *r;
+    ranks.zero = *z;
+    ranks.repeats = cl.as_int("--repeats");
+    ranks.grad_bucket_mb = cl.as_int("--grad-bucket-mb");
+  } else if (cl.given("--zero")) {
+    std::cerr << "bench learner: --zero needs --ranks\n";
+    return 2;
+  }
   std::printf("bench learner: %s (%.1fM parameters), %lld seqs x (%lld + %lld) tokens, "
               "micro-batches <= %lld tokens, %s, %s%s, %lld steps after %lld warm-up; "
               "s/step as mean [min..max]\n",
@@ -210,6 +236,8 @@ int bench_learner_command(const std::vector<std::string>& a) {
               o->checkpointing ? ", activation checkpointing" : "", (long long) o->steps,
               (long long) o->warmup);
   std::fflush(stdout);
+  if (cl.given("--ranks"))
+    return run_rank_scaling(*o, ranks, settings, batch);
   caf::expected<side_result> ref = make_error(errc::not_ready, "");
   if (!o->reference.empty())
     ref = run_learner_reference(*o, settings, batch);

@@ -97,6 +97,7 @@ set(_tandem_cuda_headers
 set(_tandem_torch_headers
   models/grpo_loss.hpp
   models/internal/adamw_state.hpp
+  models/internal/data_parallel.hpp
   models/internal/device_precision.hpp
   models/internal/fast_decoder.hpp
   models/internal/learner_step.hpp

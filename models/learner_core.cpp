@@ -14,6 +14,14 @@
 // A non-finite loss or grad norm zeroes the gradients, skips the step and
 // returns errc::numeric_failure (earlier chunks of the batch stay applied).
 //
+// Data parallelism (ranks > 1, docs/data-parallel.md): every rank gets the
+// whole batch, takes its contiguous slice of each chunk's rows, scales its
+// parts against the whole chunk's rows/tokens, and step_ranks sums the
+// gradient over the ranks (internal::dp_rank: buckets started by gradient
+// hooks during the last backward), combines the statistics exactly, then
+// clips and updates identically on every rank (ZeRO 1/2: flat_adamw on this
+// rank's shard, then an all_gather of the weights).
+//
 // Device and precision: the model, its AdamW state, the reference model and
 // every batch tensor live on settings.device. bf16_autocast keeps float32
 // weights and optimizer state and runs the forwards under CUDA autocast;
@@ -40,11 +48,13 @@
 
 #include "models/entropy_control.hpp"
 #include "models/internal/adamw_state.hpp"
+#include "models/internal/data_parallel.hpp"
 #include "models/internal/device_precision.hpp"
 #include "models/internal/learner_state.hpp"
 #include "models/internal/learner_step.hpp"
 #include "models/internal/transformer.hpp"
 #include "runtime/error.hpp"
+#include "runtime/nccl/reduce_collective.hpp"
 
 namespace tandem {
 
@@ -111,8 +121,37 @@ caf::error validate_settings(const learner_settings& s) {
   if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1))
     return bad("optimizer: betas must be in [0, 1)");
   if (!(s.grpo.kl_beta >= 0)) return bad("grpo.kl_beta must be >= 0");
+  if (s.ranks < 1) return bad("learner.ranks must be >= 1");
+  if (s.rank < 0 || s.rank >= s.ranks)
+    return bad("learner: rank " + std::to_string(s.rank) + " is outside 0.."
+               + std::to_string(s.ranks - 1) + " (learner.ranks " + std::to_string(s.ranks) + ")");
+  if (s.zero_stage < 0 || s.zero_stage > 2) return bad("learner.zero_stage must be 0, 1 or 2");
+  if (s.zero_stage > 0 && s.ranks == 1)
+    return bad("learner.zero_stage " + std::to_string(s.zero_stage)
+               + " shards across ranks: it needs learner.ranks > 1");
+  if (s.grad_bucket_bytes < 1) return bad("learner.grad_bucket_mb must be > 0");
+  if (s.collective_timeout_ms < 1) return bad("learner: collective_timeout_ms must be > 0");
   if (auto n = numerics_of(s); !n)
     return n.error();
+  return {};
+}
+
+// What make() needs beyond validate(): the communicator of a rank.
+caf::error check_collective(const learner_settings& s) {
+  auto bad = [](std::string what) { return make_error(errc::invalid_argument, std::move(what)); };
+  if (s.ranks == 1)
+    return s.collective ? bad("learner: a collective with learner.ranks 1 would do nothing")
+                        : caf::error{};
+  if (!s.collective || !s.collective->ready())
+    return bad("learner: learner.ranks " + std::to_string(s.ranks) + " needs a ready collective");
+  if (s.collective->ranks() != s.ranks || s.collective->rank() != s.rank)
+    return bad("learner: the collective is rank " + std::to_string(s.collective->rank()) + " of "
+               + std::to_string(s.collective->ranks()) + ", the settings say rank "
+               + std::to_string(s.rank) + " of " + std::to_string(s.ranks));
+  const bool cuda = s.device.rfind("cuda", 0) == 0;
+  if (cuda != s.collective->device_memory())
+    return bad(std::string("learner: learner.device ") + s.device + " needs a collective on "
+               + (cuda ? "device" : "host") + " memory (NCCL on CUDA, threads on the CPU)");
   return {};
 }
 
@@ -133,6 +172,7 @@ public:
   int64_t version = 0;
   entropy_control entropy; // the entropy bonus's coefficient, step by step
   torch::Tensor flat; // refresh_flat_weights' buffer, made on first use
+  std::unique_ptr<internal::dp_rank> dp; // ranks > 1 only
   std::function<void(learner_phase)> phase_hook;
   void enter(learner_phase p) const {
     if (phase_hook)
@@ -140,23 +180,52 @@ public:
   }
 
 private:
-  using step_parts = std::vector<internal::micro_batch>;
+  struct step_parts { // one optimizer step's micro-batches held by this rank
+    std::vector<internal::micro_batch> parts;
+    internal::step_totals whole; // of the step on every rank together
+  };
   std::vector<step_parts> prepare(const std::vector<train_sequence>& batch);
   caf::expected<train_step_stats> step(const step_parts& parts);
+  caf::expected<train_step_stats> step_ranks(const step_parts& parts);
+  struct rank_sums { // the step's figures over every rank
+    grpo_loss_stats loss;
+    internal::mismatch_stats mismatch;
+    double bad_ranks = 0;     // ranks whose loss was not finite
+    double shard_squares = 0; // stage 2: sum of squares of the reduced gradient
+  };
+  caf::expected<rank_sums> combine_over_ranks(const internal::accumulated_step& acc,
+                                              const std::vector<internal::micro_batch>& parts);
   double clip_gradients();
+  double clip_scale(double norm) const;
+  train_step_stats finish_step(const grpo_config& g, const grpo_loss_stats& loss,
+                               const internal::mismatch_stats& mismatch, double grad_norm,
+                               double lr);
 };
 
+// Mini-batch k is rows [lo, hi) of the batch; with ranks > 1 this rank
+// takes the contiguous rows [lo + r n / N, lo + (r + 1) n / N) of its n rows
+// (balanced by rows; a rank may get none), and the step's totals are those
+// of all n rows, known here because every rank holds the whole batch.
 std::vector<learner_core::impl::step_parts>
 learner_core::impl::prepare(const std::vector<train_sequence>& batch) {
   const size_t n = std::min<size_t>(settings.mini_batches, batch.size());
+  const auto ranks = static_cast<size_t>(settings.ranks);
+  const auto rank = static_cast<size_t>(settings.rank);
   auto* ref = reference ? &reference : nullptr;
   std::vector<step_parts> steps(n);
   for (size_t k = 0; k < n; ++k) {
     const size_t lo = k * batch.size() / n;
     const size_t hi = (k + 1) * batch.size() / n;
-    for (const auto& rows :
-         internal::plan_micro_batches(batch, lo, hi, settings.micro_batch_tokens))
-      steps[k].push_back(
+    for (size_t i = lo; i < hi; ++i)
+      steps[k].whole.tokens += static_cast<double>(batch[i].completion.size());
+    steps[k].whole.rows = static_cast<double>(hi - lo);
+    const size_t mine_lo = lo + rank * (hi - lo) / ranks;
+    const size_t mine_hi = lo + (rank + 1) * (hi - lo) / ranks;
+    if (mine_lo == mine_hi)
+      continue;
+    for (const auto& rows : internal::plan_micro_batches(batch, mine_lo, mine_hi,
+                                                         settings.micro_batch_tokens))
+      steps[k].parts.push_back(
         internal::prepare_micro_batch(model, ref, batch, rows, version, numerics));
   }
   return steps;
@@ -171,17 +240,45 @@ double learner_core::impl::clip_gradients() {
   if (squares.empty())
     return 0;
   const double norm = std::sqrt(torch::stack(squares).sum().item<double>());
-  const double clip = settings.optimizer.grad_clip;
-  if (clip > 0 && std::isfinite(norm) && norm > clip) {
+  const double scale = clip_scale(norm);
+  if (scale != 1.0) {
     torch::NoGradGuard no_grad;
     for (auto& p : model->parameters())
       if (p.grad().defined())
-        p.grad().mul_(clip / (norm + 1e-6));
+        p.grad().mul_(scale);
   }
   return norm;
 }
 
-caf::expected<train_step_stats> learner_core::impl::step(const step_parts& parts) {
+double learner_core::impl::clip_scale(double norm) const {
+  const double clip = settings.optimizer.grad_clip;
+  return clip > 0 && std::isfinite(norm) && norm > clip ? clip / (norm + 1e-6) : 1.0;
+}
+
+// Version, entropy control and the statistics, after the update.
+train_step_stats learner_core::impl::finish_step(const grpo_config& g, const grpo_loss_stats& loss,
+                                                 const internal::mismatch_stats& mismatch,
+                                                 double grad_norm, double lr) {
+  ++version;
+  entropy.observe(loss.entropy);
+  train_step_stats st;
+  st.version = version;
+  st.loss = loss;
+  st.grad_norm = grad_norm;
+  st.sampler_logp_abs_diff = mismatch.all_abs;
+  st.mismatch_logp_abs = mismatch.abs;
+  st.mismatch_k3 = mismatch.k3;
+  st.mismatch_tokens = mismatch.tokens;
+  st.tokens = static_cast<int64_t>(loss.tokens);
+  st.lr = lr;
+  st.entropy_coef = g.entropy_coef;
+  return st;
+}
+
+caf::expected<train_step_stats> learner_core::impl::step(const step_parts& step) {
+  if (dp)
+    return step_ranks(step);
+  const auto& parts = step.parts;
   grpo_config g = settings.grpo;
   g.entropy_coef = entropy.coef();
   const int64_t norm_len = g.constant_normalizer > 0 ? g.constant_normalizer
@@ -202,21 +299,86 @@ caf::expected<train_step_stats> learner_core::impl::step(const step_parts& parts
   for (auto& group : optimizer->param_groups())
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
   optimizer->step();
-  ++version;
-  entropy.observe(acc.loss.entropy);
-  const auto mismatch = internal::measure_mismatch(parts);
-  train_step_stats st;
-  st.version = version;
-  st.loss = acc.loss;
-  st.grad_norm = grad_norm;
-  st.sampler_logp_abs_diff = mismatch.all_abs;
-  st.mismatch_logp_abs = mismatch.abs;
-  st.mismatch_k3 = mismatch.k3;
-  st.mismatch_tokens = mismatch.tokens;
-  st.tokens = static_cast<int64_t>(acc.loss.tokens);
-  st.lr = lr;
-  st.entropy_coef = g.entropy_coef;
-  return st;
+  return finish_step(g, acc.loss, internal::measure_mismatch(parts), grad_norm, lr);
+}
+
+// One data-parallel step (docs/data-parallel.md): this rank's share of the
+// loss and its gradient, the gradient summed over the ranks, the statistics'
+// sums (and the non-finite flag, and for stage 2 the squares of the
+// gradient shards) summed exactly, then the same clip and update on every
+// rank. Every rank posts the same collective operations whatever happens
+// locally (a non-finite loss still reduces), so none is left waiting.
+// Every rank's statistics sums, non-finite flag and (stage 2) sum of squares
+// of its gradient chunks, combined in rank order: the same on every rank.
+caf::expected<learner_core::impl::rank_sums>
+learner_core::impl::combine_over_ranks(const internal::accumulated_step& acc,
+                                       const std::vector<internal::micro_batch>& parts) {
+  constexpr size_t w = internal::loss_stats_sum::width;
+  auto local = acc.sums.to_vector();
+  const auto mismatch = internal::mismatch_sums(parts);
+  local.insert(local.end(), mismatch.begin(), mismatch.end());
+  local.push_back(acc.finite ? 0.0 : 1.0);
+  local.push_back(dp->zero_stage() == 2 ? dp->grad_square_sum() : 0.0);
+  auto all = dp->gather_over_ranks(local);
+  if (!all)
+    return all.error();
+  internal::loss_stats_sum merged;
+  std::vector<double> sums(local.size() - w, 0.0); // mismatch, flag, squares
+  for (const auto& part : *all) {
+    merged.merge(internal::loss_stats_sum::from_vector(part.data()));
+    for (size_t i = 0; i < sums.size(); ++i)
+      sums[i] += part[w + i];
+  }
+  rank_sums out;
+  out.loss = merged.result();
+  out.mismatch = internal::mismatch_of(sums.data());
+  out.bad_ranks = sums[mismatch.size()];
+  out.shard_squares = sums[mismatch.size() + 1];
+  return out;
+}
+
+caf::expected<train_step_stats> learner_core::impl::step_ranks(const step_parts& step) {
+  grpo_config g = settings.grpo;
+  g.entropy_coef = entropy.coef();
+  const int64_t norm_len = g.constant_normalizer > 0 ? g.constant_normalizer
+                                                     : settings.max_new_tokens;
+  enter(learner_phase::backward);
+  optimizer->zero_grad();
+  dp->begin_step();
+  auto acc = internal::accumulate_gradients(model, step.parts, g, norm_len, numerics, step.whole,
+                                            [this] { dp->arm(); });
+  enter(learner_phase::optimizer);
+  auto fail = [this](caf::error err) {
+    optimizer->zero_grad();
+    return err;
+  };
+  if (auto err = dp->reduce_gradients(model))
+    return fail(std::move(err));
+  auto all = combine_over_ranks(acc, step.parts);
+  if (!all)
+    return fail(all.error());
+  double grad_norm = NAN;
+  if (dp->zero_stage() == 0) {
+    dp->install_gradients(model);
+    grad_norm = clip_gradients(); // the same gradient, so the same norm, on every rank
+  } else {
+    grad_norm = std::sqrt(dp->zero_stage() == 2 ? all->shard_squares : dp->grad_square_sum());
+  }
+  if (all->bad_ranks > 0 || !std::isfinite(grad_norm))
+    return fail(make_error(errc::numeric_failure,
+                           "learner rank " + std::to_string(settings.rank) + ": non-finite loss ("
+                             + std::to_string(static_cast<int>(all->bad_ranks))
+                             + " ranks) or grad norm " + std::to_string(grad_norm)
+                             + " at version " + std::to_string(version)));
+  const double lr = lr_at(settings.optimizer.lr, settings.optimizer.schedule, version);
+  if (dp->zero_stage() == 0) {
+    for (auto& group : optimizer->param_groups())
+      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    optimizer->step();
+  } else if (auto err = dp->sharded_update(model, lr, clip_scale(grad_norm))) {
+    return fail(std::move(err));
+  }
+  return finish_step(g, all->loss, all->mismatch, grad_norm, lr);
 }
 
 caf::expected<std::vector<train_step_stats>>
@@ -252,6 +414,8 @@ caf::expected<std::unique_ptr<learner_core::impl>>
 build(const learner_settings& s, const std::function<caf::error(internal::transformer&)>& init) {
   if (auto err = validate_settings(s))
     return err;
+  if (auto err = check_collective(s))
+    return err;
   auto p = std::make_unique<learner_core::impl>(s, *numerics_of(s));
   if (auto err = init(p->model))
     return err;
@@ -272,6 +436,8 @@ build(const learner_settings& s, const std::function<caf::error(internal::transf
     p->model->parameters(), torch::optim::AdamWOptions(o.lr)
                               .betas(std::make_tuple(o.beta1, o.beta2))
                               .weight_decay(o.weight_decay));
+  if (s.ranks > 1)
+    p->dp = std::make_unique<internal::dp_rank>(s, p->model, p->numerics.device);
   return p;
 }
 
@@ -394,7 +560,14 @@ caf::error learner_core::import_weights(const char* data, size_t size, int64_t v
 std::vector<char> learner_core::export_state() const {
   try {
     internal::learner_state_writer w(impl_->version);
-    internal::write_adamw_state(*impl_->optimizer, impl_->model, w);
+    if (impl_->dp && impl_->dp->zero_stage() > 0) {
+      auto moments = impl_->dp->gather_moments();
+      if (!moments)
+        return {}; // a rank is gone; an empty blob never imports
+      internal::write_moments(impl_->model, *moments, w);
+    } else {
+      internal::write_adamw_state(*impl_->optimizer, impl_->model, w);
+    }
     if (impl_->entropy.steered())
       internal::write_entropy_control(impl_->entropy.alpha(), impl_->entropy.last_entropy(), w);
     return w.finish();
@@ -412,8 +585,15 @@ caf::error learner_core::import_state(const char* data, size_t size) {
     auto control = internal::take_entropy_control(tensors);
     if (!control)
       return control.error();
-    if (auto err = internal::read_adamw_state(*impl_->optimizer, impl_->model, tensors))
+    if (impl_->dp && impl_->dp->zero_stage() > 0) {
+      auto moments = internal::read_moments(impl_->model, tensors);
+      if (!moments)
+        return moments.error();
+      if (auto err = impl_->dp->restore_moments(*moments))
+        return err;
+    } else if (auto err = internal::read_adamw_state(*impl_->optimizer, impl_->model, tensors)) {
       return err;
+    }
     if (*control)
       impl_->entropy.restore((*control)->alpha, (*control)->last_entropy);
     impl_->version = parsed->policy_version;

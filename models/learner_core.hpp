@@ -24,6 +24,10 @@
 #include "models/model_config.hpp"
 #include "runtime/health_report.hpp"
 
+namespace tandem::nccl {
+class reduce_collective; // runtime/nccl/reduce_collective.hpp
+} // namespace tandem::nccl
+
 namespace tandem {
 
 struct optimizer_config {
@@ -83,6 +87,24 @@ struct learner_settings {
   // Recompute each decoder layer in backward instead of storing its
   // activations (same gradients, less memory, one more forward).
   bool activation_checkpointing = false;
+
+  // Data parallelism (docs/data-parallel.md). With ranks > 1 this learner is
+  // rank `rank` of `ranks` learners that each get the same whole batch in
+  // train(), train on their slice of every mini-batch and sum gradients over
+  // `collective` (one of `ranks` ranks, ready; null when ranks == 1); the
+  // result is the single-rank step up to float summation order, identical
+  // on every rank. zero_stage 1 shards the AdamW moments across the ranks,
+  // 2 also the reduced gradients (needs ranks > 1). Gradients are reduced in
+  // buckets of about grad_bucket_bytes. Every collective call gets
+  // collective_timeout_ms; a missed deadline or a dead rank fails train()
+  // with errc::collective_timeout / errc::peer_down naming the rank, the
+  // weights unchanged.
+  int32_t ranks = 1;
+  int32_t rank = 0;
+  int32_t zero_stage = 0;
+  int64_t grad_bucket_bytes = 25 << 20;
+  int64_t collective_timeout_ms = 120000;
+  std::shared_ptr<nccl::reduce_collective> collective;
 };
 
 class learner_core {
@@ -110,7 +132,9 @@ public:
   /// log-probs are computed once, before the first update. Returns one entry
   /// per optimizer step, once the device has finished the work. A non-finite
   /// loss or gradient skips the step and returns errc::numeric_failure with
-  /// the weights unchanged.
+  /// the weights unchanged. With ranks > 1 every rank calls train() with the
+  /// same batch (a collective call); the statistics are those of the whole
+  /// step on every rank.
   caf::expected<std::vector<train_step_stats>>
   train(const std::vector<train_sequence>& batch);
 
@@ -143,7 +167,9 @@ public:
   /// with the same settings has the same reference. Settings (learning rate,
   /// betas, ...) are the caller's to keep equal. Exact on the CPU; on CUDA as
   /// far as the device's kernels are deterministic. Empty on a LibTorch
-  /// failure.
+  /// failure. With zero_stage > 0 the moments are gathered from every rank,
+  /// so every rank must call it together (a collective call); the format is
+  /// the same, so a state moves between rank counts and stages.
   std::vector<char> export_state() const;
 
   /// Installs a state from export_state(), all or nothing: a truncated or
@@ -153,6 +179,9 @@ public:
   /// success the version and the AdamW state are the saved ones (moved to
   /// this learner's device). Resuming bit for bit: build the learner with
   /// the same settings, import_weights() the saved weights, then this.
+  /// With zero_stage > 0 each rank keeps its shard of the moments (no
+  /// communication); the state's per-parameter step counts must then be
+  /// equal (errc::invalid_argument otherwise).
   caf::error import_state(const char* data, size_t size);
 
   /// Writes the current weights as a Hugging Face checkpoint (config.json +

@@ -7,6 +7,10 @@ tandem_add_test(broadcast_test
           runtime/nccl/epoch_planner_test.cpp runtime/nccl/weight_sync_test.cpp
           runtime/nccl/weight_endpoints_test.cpp
   LIBS tandem_broadcast)
+# Reductions among threads (the data-parallel learner's collective).
+tandem_add_test(reduce_collective_test
+  SOURCES runtime/nccl/thread_group_collective_test.cpp
+  LIBS tandem_broadcast)
 
 if(TARGET tandem_nccl)
   add_executable(nccl_broadcast_gpu_test gpu/nccl_broadcast_gpu_test.cpp)
@@ -14,6 +18,12 @@ if(TARGET tandem_nccl)
   add_test(NAME nccl_broadcast_gpu_test COMMAND nccl_broadcast_gpu_test)
   set_tests_properties(nccl_broadcast_gpu_test PROPERTIES
     TIMEOUT 300 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE ENVIRONMENT "NCCL_NVLS_ENABLE=0")
+  # The reductions of the data-parallel learner: two ranks as threads.
+  add_executable(nccl_reduce_gpu_test gpu/nccl_reduce_gpu_test.cpp)
+  target_link_libraries(nccl_reduce_gpu_test PRIVATE tandem_nccl)
+  add_test(NAME nccl_reduce_gpu_test COMMAND nccl_reduce_gpu_test)
+  set_tests_properties(nccl_reduce_gpu_test PROPERTIES
+    TIMEOUT 120 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE ENVIRONMENT "NCCL_NVLS_ENABLE=0")
   # The whole run through the actors: needs the tandem binary (LibTorch).
   if(TARGET tandem)
     add_test(NAME nccl_run_kill_test

@@ -141,4 +141,41 @@ caf::error read_adamw_state(torch::optim::AdamW& opt, const transformer& model,
   return {};
 }
 
+void write_moments(const transformer& model, const std::vector<param_moments>& moments,
+                   learner_state_writer& w) {
+  size_t bytes = 0;
+  for (const auto& t : layout_of(model))
+    bytes += encoded_size(t.name, t.dtype, t.shape);
+  w.reserve(bytes);
+  size_t i = 0;
+  for (const auto& item : model->named_parameters(/*recurse=*/true)) {
+    const auto& m = moments.at(i++);
+    const auto shape = item.value().sizes().vec();
+    w.add(item.key() + ".adamw.step", state_dtype::int64, {}, &m.step);
+    for (auto [which, t] : {std::make_pair("exp_avg", &m.exp_avg),
+                            std::make_pair("exp_avg_sq", &m.exp_avg_sq)}) {
+      auto host = t->detach().to(torch::kCPU, torch::kFloat).contiguous();
+      w.add(item.key() + ".adamw." + which, state_dtype::float32, shape, host.data_ptr<float>());
+    }
+  }
+}
+
+caf::expected<std::vector<param_moments>> read_moments(const transformer& model,
+                                                       const std::vector<state_tensor>& tensors) {
+  if (auto err = check_layout(layout_of(model), tensors))
+    return err;
+  std::vector<param_moments> out;
+  for (size_t i = 0; i + 2 < tensors.size(); i += 3) {
+    param_moments m;
+    std::memcpy(&m.step, tensors[i].data, sizeof(m.step));
+    if (m.step < 0)
+      return make_error(errc::invalid_argument, "learner state: tensor '" + tensors[i].name
+                                                  + "' is " + std::to_string(m.step));
+    m.exp_avg = moment_of(tensors[i + 1], torch::kCPU);
+    m.exp_avg_sq = moment_of(tensors[i + 2], torch::kCPU);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 } // namespace tandem::internal

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <caf/error.hpp>
+#include <caf/expected.hpp>
 
 #include <torch/torch.h>
 
@@ -38,5 +39,23 @@ void write_adamw_state(const torch::optim::AdamW& opt, const transformer& model,
 /// moments moved to the parameter's device. All or nothing.
 caf::error read_adamw_state(torch::optim::AdamW& opt, const transformer& model,
                             const std::vector<state_tensor>& tensors);
+
+/// One parameter's AdamW state outside torch::optim::AdamW (the sharded
+/// optimizer's, models/internal/data_parallel.hpp).
+struct param_moments {
+  int64_t step = 0;
+  torch::Tensor exp_avg;    // float32, the parameter's shape (any device)
+  torch::Tensor exp_avg_sq;
+};
+
+/// The same tensors as write_adamw_state, from `moments` (one per parameter
+/// in export order).
+void write_moments(const transformer& model, const std::vector<param_moments>& moments,
+                   learner_state_writer& w);
+
+/// Checks `tensors` as read_adamw_state does and returns them as moments on
+/// the host.
+caf::expected<std::vector<param_moments>> read_moments(const transformer& model,
+                                                       const std::vector<state_tensor>& tensors);
 
 } // namespace tandem::internal

@@ -31,50 +31,6 @@ torch::Tensor padded(const std::vector<train_sequence>& batch, const std::vector
     .clone();
 }
 
-// Accumulates per-part statistics into those of the whole step: loss and
-// pg_loss with the part's loss weight, token means weighted by tokens,
-// clip_sequence by sequences (a row never spans two parts).
-class stats_merger {
-public:
-  void add(const grpo_loss_stats& s, double loss_weight) {
-    sum_.loss += loss_weight * s.loss;
-    sum_.pg_loss += loss_weight * s.pg_loss;
-    const double n = s.tokens;
-    sum_.kl += n * s.kl;
-    sum_.entropy += n * s.entropy;
-    sum_.clip_low += n * s.clip_low;
-    sum_.clip_high += n * s.clip_high;
-    sum_.clip_region += n * s.clip_region;
-    sum_.ratio_mean += n * s.ratio_mean;
-    sum_.behav_weight_mean += n * s.behav_weight_mean;
-    sum_.behav_weight_truncated += n * s.behav_weight_truncated;
-    sum_.behav_approx_kl += n * s.behav_approx_kl;
-    sum_.behav_weight_masked += n * s.behav_weight_masked;
-    sum_.clip_dual += n * s.clip_dual;
-    sum_.clip_sequence += s.sequences * s.clip_sequence;
-    sum_.sequences += s.sequences;
-    sum_.ratio_min = any_ ? std::min(sum_.ratio_min, s.ratio_min) : s.ratio_min;
-    sum_.ratio_max = any_ ? std::max(sum_.ratio_max, s.ratio_max) : s.ratio_max;
-    sum_.tokens += n;
-    any_ = any_ || n > 0;
-  }
-
-  grpo_loss_stats result() const {
-    grpo_loss_stats r = sum_;
-    const double n = std::max(sum_.tokens, 1.0);
-    for (double* f : {&r.kl, &r.entropy, &r.clip_low, &r.clip_high, &r.clip_region,
-                      &r.ratio_mean, &r.behav_weight_mean, &r.behav_weight_truncated,
-                      &r.behav_approx_kl, &r.behav_weight_masked, &r.clip_dual})
-      *f /= n;
-    r.clip_sequence /= std::max(sum_.sequences, 1.0);
-    return r;
-  }
-
-private:
-  grpo_loss_stats sum_;
-  bool any_ = false;
-};
-
 // The loss of one part and the statistics grpo_loss reports for it.
 struct part_loss {
   torch::Tensor loss;  // grpo loss (part's own aggregation)
@@ -108,7 +64,91 @@ part_loss forward_part(transformer& model, const micro_batch& p, const grpo_conf
   return r;
 }
 
+// The fields of grpo_loss_stats in loss_stats_sum's vector order.
+std::vector<double grpo_loss_stats::*> stat_fields() {
+  using s = grpo_loss_stats;
+  return {&s::loss, &s::pg_loss, &s::kl, &s::entropy, &s::clip_low, &s::clip_high,
+          &s::clip_region, &s::ratio_mean, &s::ratio_min, &s::ratio_max,
+          &s::behav_weight_mean, &s::behav_weight_truncated, &s::behav_approx_kl,
+          &s::tokens, &s::behav_weight_masked, &s::clip_dual, &s::clip_sequence,
+          &s::sequences};
+}
+
 } // namespace
+
+void loss_stats_sum::add(const grpo_loss_stats& s, double loss_weight) {
+  sum_.loss += loss_weight * s.loss;
+  sum_.pg_loss += loss_weight * s.pg_loss;
+  const double n = s.tokens;
+  sum_.kl += n * s.kl;
+  sum_.entropy += n * s.entropy;
+  sum_.clip_low += n * s.clip_low;
+  sum_.clip_high += n * s.clip_high;
+  sum_.clip_region += n * s.clip_region;
+  sum_.ratio_mean += n * s.ratio_mean;
+  sum_.behav_weight_mean += n * s.behav_weight_mean;
+  sum_.behav_weight_truncated += n * s.behav_weight_truncated;
+  sum_.behav_approx_kl += n * s.behav_approx_kl;
+  sum_.behav_weight_masked += n * s.behav_weight_masked;
+  sum_.clip_dual += n * s.clip_dual;
+  sum_.clip_sequence += s.sequences * s.clip_sequence;
+  sum_.sequences += s.sequences;
+  sum_.ratio_min = any_ ? std::min(sum_.ratio_min, s.ratio_min) : s.ratio_min;
+  sum_.ratio_max = any_ ? std::max(sum_.ratio_max, s.ratio_max) : s.ratio_max;
+  sum_.tokens += n;
+  any_ = any_ || n > 0;
+}
+
+void loss_stats_sum::merge(const loss_stats_sum& o) {
+  const bool any = any_ || o.any_;
+  const auto lo = any_ && o.any_ ? std::min(sum_.ratio_min, o.sum_.ratio_min)
+                                 : (any_ ? sum_.ratio_min : o.sum_.ratio_min);
+  const auto hi = any_ && o.any_ ? std::max(sum_.ratio_max, o.sum_.ratio_max)
+                                 : (any_ ? sum_.ratio_max : o.sum_.ratio_max);
+  for (auto f : stat_fields())
+    sum_.*f += o.sum_.*f;
+  sum_.ratio_min = lo;
+  sum_.ratio_max = hi;
+  any_ = any;
+}
+
+grpo_loss_stats loss_stats_sum::result() const {
+  grpo_loss_stats r = sum_;
+  const double n = std::max(sum_.tokens, 1.0);
+  for (double* f : {&r.kl, &r.entropy, &r.clip_low, &r.clip_high, &r.clip_region,
+                    &r.ratio_mean, &r.behav_weight_mean, &r.behav_weight_truncated,
+                    &r.behav_approx_kl, &r.behav_weight_masked, &r.clip_dual})
+    *f /= n;
+  r.clip_sequence /= std::max(sum_.sequences, 1.0);
+  return r;
+}
+
+std::vector<double> loss_stats_sum::to_vector() const {
+  std::vector<double> v;
+  for (auto f : stat_fields())
+    v.push_back(sum_.*f);
+  v.push_back(any_ ? 1.0 : 0.0);
+  v.resize(width, 0.0);
+  return v;
+}
+
+loss_stats_sum loss_stats_sum::from_vector(const double* v) {
+  loss_stats_sum out;
+  const auto fields = stat_fields();
+  for (size_t i = 0; i < fields.size(); ++i)
+    out.sum_.*fields[i] = v[i];
+  out.any_ = v[fields.size()] > 0;
+  return out;
+}
+
+step_totals totals_of(const std::vector<micro_batch>& parts) {
+  step_totals t;
+  for (const auto& p : parts) {
+    t.rows += p.rows;
+    t.tokens += p.tokens;
+  }
+  return t;
+}
 
 std::vector<std::vector<size_t>> plan_micro_batches(const std::vector<train_sequence>& batch,
                                                     size_t lo, size_t hi, int64_t max_tokens) {
@@ -171,14 +211,18 @@ micro_batch prepare_micro_batch(transformer& model, transformer* reference,
 accumulated_step accumulate_gradients(transformer& model, const std::vector<micro_batch>& parts,
                                       const grpo_config& g, int64_t normalizer_length,
                                       const step_numerics& n) {
-  double rows = 0, tokens = 0;
-  for (const auto& p : parts) {
-    rows += p.rows;
-    tokens += p.tokens;
-  }
-  stats_merger merged;
+  return accumulate_gradients(model, parts, g, normalizer_length, n, totals_of(parts));
+}
+
+accumulated_step accumulate_gradients(transformer& model, const std::vector<micro_batch>& parts,
+                                      const grpo_config& g, int64_t normalizer_length,
+                                      const step_numerics& n, const step_totals& whole,
+                                      const std::function<void()>& before_last_backward) {
+  const double rows = whole.rows, tokens = whole.tokens;
   accumulated_step out;
-  for (const auto& p : parts) {
+  auto& merged = out.sums;
+  for (size_t k = 0; k < parts.size(); ++k) {
+    const auto& p = parts[k];
     // The share of this part in the step's loss (see the file comment).
     const double w_tokens = p.tokens / std::max(tokens, 1.0);
     const double w_loss = g.aggregation == loss_aggregation::token_mean ? w_tokens
@@ -193,6 +237,8 @@ accumulated_step accumulate_gradients(transformer& model, const std::vector<micr
       out.bad_loss = value;
       return out;
     }
+    if (k + 1 == parts.size() && before_last_backward)
+      before_last_backward();
     total.backward();
     merged.add(part.stats, w_loss);
   }
@@ -201,6 +247,20 @@ accumulated_step accumulate_gradients(transformer& model, const std::vector<micr
 }
 
 mismatch_stats measure_mismatch(const std::vector<micro_batch>& parts) {
+  const auto sums = mismatch_sums(parts);
+  return mismatch_of(sums.data());
+}
+
+mismatch_stats mismatch_of(const double* a) {
+  mismatch_stats m;
+  m.all_abs = a[0] / std::max(a[1], 1.0);
+  m.abs = a[2] / std::max(a[4], 1.0);
+  m.k3 = a[3] / std::max(a[4], 1.0);
+  m.tokens = static_cast<int64_t>(a[4]);
+  return m;
+}
+
+std::vector<double> mismatch_sums(const std::vector<micro_batch>& parts) {
   // Device-side sums, read back once: [all |d|, all tokens, |d|, k3, tokens].
   torch::Tensor sums;
   for (const auto& p : parts) {
@@ -216,16 +276,14 @@ mismatch_stats measure_mismatch(const std::vector<micro_batch>& parts) {
                .to(torch::kDouble);
     sums = sums.defined() ? sums + s : s;
   }
-  mismatch_stats m;
+  std::vector<double> out(5, 0.0);
   if (!sums.defined())
-    return m;
+    return out;
   auto h = sums.to(torch::kCPU);
   auto a = h.accessor<double, 1>();
-  m.all_abs = a[0] / std::max(a[1], 1.0);
-  m.abs = a[2] / std::max(a[4], 1.0);
-  m.k3 = a[3] / std::max(a[4], 1.0);
-  m.tokens = static_cast<int64_t>(a[4]);
-  return m;
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = a[static_cast<int64_t>(i)];
+  return out;
 }
 
 } // namespace tandem::internal

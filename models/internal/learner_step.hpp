@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <torch/torch.h>
@@ -60,17 +61,57 @@ micro_batch prepare_micro_batch(transformer& model, transformer* reference,
                                 const std::vector<size_t>& rows, int64_t version,
                                 const step_numerics& n);
 
+/// Rows and real completion tokens of a whole optimizer step: the base of
+/// each part's share of the loss. With data parallelism a rank holds only
+/// some of the step's parts but knows the step's totals (every rank has the
+/// whole batch), so its shares add up to 1 over all ranks.
+struct step_totals {
+  double rows = 0;
+  double tokens = 0;
+};
+
+step_totals totals_of(const std::vector<micro_batch>& parts);
+
+/// Per-part loss statistics summed into those of a step, also across ranks:
+/// loss and pg_loss weighted by the part's loss share, token means by
+/// tokens, clip_sequence by sequences (a row never spans two parts), the
+/// ratio extremes as min/max.
+class loss_stats_sum {
+public:
+  static constexpr size_t width = 20; // doubles in to_vector()
+
+  void add(const grpo_loss_stats& s, double loss_weight);
+  void merge(const loss_stats_sum& other);
+  grpo_loss_stats result() const;
+
+  /// The raw sums, for an exchange between ranks, and back.
+  std::vector<double> to_vector() const;
+  static loss_stats_sum from_vector(const double* v);
+
+private:
+  grpo_loss_stats sum_;
+  bool any_ = false;
+};
+
 struct accumulated_step {
   grpo_loss_stats loss; // as if computed on all parts at once
+  loss_stats_sum sums;  // the sums `loss` was made from
   bool finite = true;   // false: a part's loss was not finite; gradients are partial
   double bad_loss = 0;  // that loss
 };
 
 /// Adds the gradient of the step's loss over `parts` to the model's .grad
-/// (the caller zeroes them first).
+/// (the caller zeroes them first). `whole`: the step's totals when `parts`
+/// are only this rank's share of it (default: totals_of(parts)).
 accumulated_step accumulate_gradients(transformer& model, const std::vector<micro_batch>& parts,
                                       const grpo_config& g, int64_t normalizer_length,
                                       const step_numerics& n);
+/// `before_last_backward`, when set, runs just before the last part's
+/// backward (the data-parallel rank arms its gradient hooks there).
+accumulated_step accumulate_gradients(transformer& model, const std::vector<micro_batch>& parts,
+                                      const grpo_config& g, int64_t normalizer_length,
+                                      const step_numerics& n, const step_totals& whole,
+                                      const std::function<void()>& before_last_backward = {});
 
 /// Learner (prox) vs sampler (behav) log-probs of the same tokens.
 struct mismatch_stats {
@@ -83,5 +124,11 @@ struct mismatch_stats {
 /// d = log pi_prox - log pi_behav. The k3 term clamps d to [-20, 20] inside
 /// exp (as the loss does), so a garbage log-prob cannot make it infinite.
 mismatch_stats measure_mismatch(const std::vector<micro_batch>& parts);
+
+/// The sums behind measure_mismatch: [sum |d|, tokens, sum |d| at the prox
+/// version, sum k3 there, tokens there] (to add across ranks), and the
+/// means they give.
+std::vector<double> mismatch_sums(const std::vector<micro_batch>& parts);
+mismatch_stats mismatch_of(const double* sums);
 
 } // namespace tandem::internal

@@ -24,6 +24,8 @@ nccl_collective::~nccl_collective() {
   cudaSetDevice(options_.device);
   for (auto e : spare_)
     cudaEventDestroy(e);
+  if (produced_ != nullptr)
+    cudaEventDestroy(produced_);
   if (own_stream_)
     cudaStreamDestroy(stream_);
 }
@@ -103,6 +105,8 @@ caf::error nccl_collective::init(int rank, int nranks, const comm_id& id,
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
   config.blocking = 0;
   first_ = next_;
+  rank_ = rank;
+  nranks_ = nranks;
   auto r = ncclCommInitRankConfig(&comm_, nranks, raw, rank, &config);
   if (r != ncclSuccess && r != ncclInProgress) {
     auto err = nccl_error(r, comm_, "ncclCommInitRankConfig");
@@ -131,29 +135,93 @@ caf::error nccl_collective::enqueue(const std::vector<device_span>& spans, int r
   return {};
 }
 
-caf::expected<ticket> nccl_collective::post(const std::vector<device_span>& spans,
-                                            int root, time_point until) {
+// The common part of every post: the in-flight bound, an event, the launch
+// (`enqueue`), the wait for it to leave ncclInProgress, the event behind it.
+template <class Enqueue>
+caf::expected<ticket> nccl_collective::post_with(time_point until, const char* what,
+                                                 Enqueue enqueue) {
   if (comm_ == nullptr)
-    return make_error(errc::not_ready, "post: no communicator");
+    return make_error(errc::not_ready, std::string{what} + ": no communicator");
   if (in_flight_.size() >= max_in_flight)
-    return make_error(errc::capacity_exceeded,
-                      "post: " + std::to_string(max_in_flight) + " broadcasts in flight");
+    return make_error(errc::capacity_exceeded, std::string{what} + ": "
+                                                 + std::to_string(max_in_flight)
+                                                 + " operations in flight");
   if (auto e = cudaSetDevice(options_.device); e != cudaSuccess)
     return fail(cuda_error(e, "cudaSetDevice"));
+  if (auto err = order_after_producer())
+    return fail(err);
   auto done = take_event();
   if (!done)
     return fail(done.error());
   in_flight_.push_back({next_, *done}); // abort() recycles it from here on
-  if (auto err = enqueue(spans, root))
+  if (auto err = enqueue())
     return fail(err);
   // Non-blocking: the group may still be launching (the first one of a
   // communicator connects to the peers); NCCL must not be called again, and
   // an event recorded behind it would mean nothing, until it has launched.
-  if (auto err = wait_comm(until, "broadcast launch"))
+  if (auto err = wait_comm(until, what))
     return err;
   if (auto e = cudaEventRecord(*done, stream_); e != cudaSuccess)
     return fail(cuda_error(e, "cudaEventRecord"));
   return next_++;
+}
+
+caf::expected<ticket> nccl_collective::post(const std::vector<device_span>& spans,
+                                            int root, time_point until) {
+  return post_with(until, "broadcast launch", [&] { return enqueue(spans, root); });
+}
+
+caf::expected<ticket> nccl_collective::post(reduce_op op, float_span data, time_point until) {
+  if (comm_ != nullptr && op != reduce_op::all_reduce
+      && data.count % static_cast<size_t>(nranks_) != 0)
+    return make_error(errc::invalid_argument,
+                      std::string(to_string(op)) + " of " + std::to_string(data.count)
+                        + " floats on " + std::to_string(nranks_) + " ranks: pad to a multiple");
+  const std::string what = "rank " + std::to_string(rank_) + "/" + std::to_string(nranks_)
+                           + ": " + to_string(op) + " launch";
+  return post_with(until, what.c_str(), [&] { return enqueue(op, data); });
+}
+
+// One in-place reduction as its own group (so that an event can be recorded
+// behind it, as for broadcasts).
+caf::error nccl_collective::enqueue(reduce_op op, float_span data) {
+  if (data.count == 0)
+    return {};
+  const size_t shard = data.count / static_cast<size_t>(nranks_);
+  float* mine = data.data + static_cast<size_t>(rank_) * shard;
+  ncclResult_t r = ncclSuccess;
+  ncclGroupStart();
+  switch (op) {
+    case reduce_op::all_reduce:
+      r = ncclAllReduce(data.data, data.data, data.count, ncclFloat32, ncclSum, comm_, stream_);
+      break;
+    case reduce_op::reduce_scatter: // in place: recvbuff = sendbuff + rank * recvcount
+      r = ncclReduceScatter(data.data, mine, shard, ncclFloat32, ncclSum, comm_, stream_);
+      break;
+    case reduce_op::all_gather: // in place: sendbuff = recvbuff + rank * sendcount
+      r = ncclAllGather(mine, data.data, shard, ncclFloat32, comm_, stream_);
+      break;
+  }
+  auto end = ncclGroupEnd();
+  if (r != ncclSuccess && r != ncclInProgress)
+    return nccl_error(r, comm_, to_string(op));
+  if (end != ncclSuccess && end != ncclInProgress)
+    return nccl_error(end, comm_, "ncclGroupEnd");
+  return {};
+}
+
+// after_legacy_stream: the collective's stream waits for the default stream.
+caf::error nccl_collective::order_after_producer() {
+  if (!options_.after_legacy_stream || stream_ == cudaStreamLegacy)
+    return {};
+  if (produced_ == nullptr)
+    if (auto e = cudaEventCreateWithFlags(&produced_, cudaEventDisableTiming); e != cudaSuccess)
+      return cuda_error(e, "cudaEventCreateWithFlags");
+  if (auto e = cudaEventRecord(produced_, cudaStreamLegacy); e != cudaSuccess)
+    return cuda_error(e, "cudaEventRecord(legacy stream)");
+  if (auto e = cudaStreamWaitEvent(stream_, produced_, 0); e != cudaSuccess)
+    return cuda_error(e, "cudaStreamWaitEvent");
+  return {};
 }
 
 // Polls ticket t's event, watching the communicator for errors. Events
@@ -171,13 +239,16 @@ caf::error nccl_collective::wait(ticket t, time_point until) {
   auto done = in_flight_[t - in_flight_.front().id].done;
   caf::error seen;
   auto state = poll_until(clock_, until, [&] {
-    return internal::probe_work(cudaEventQuery(done), comm_, "broadcast", seen);
+    return internal::probe_work(cudaEventQuery(done), comm_, "collective operation", seen);
   });
   if (state == poll_state::failed)
     return fail(seen);
   if (state != poll_state::done)
     return fail(make_error(errc::collective_timeout,
-                           "broadcast missed its deadline; communicator aborted"));
+                           "rank " + std::to_string(rank_) + "/" + std::to_string(nranks_)
+                             + ": operation " + std::to_string(t)
+                             + " missed its deadline (a peer is dead or stalled); "
+                               "communicator aborted"));
   while (!in_flight_.empty() && in_flight_.front().id <= t) {
     spare_.push_back(in_flight_.front().done);
     in_flight_.pop_front();

@@ -1,5 +1,10 @@
 // nccl_collective.hpp: the real collective: one rank of a non-blocking NCCL
-// communicator on one GPU (raw device pointers, no torch).
+// communicator on one GPU (raw device pointers, no torch). It implements both
+// boundaries: collective.hpp (broadcasts, for weights) and
+// reduce_collective.hpp (float32 sums and gathers, for the data-parallel
+// learner: ncclAllReduce, ncclReduceScatter, ncclAllGather, in place). Both
+// kinds share one ticket sequence, one stream and the event pool, so a
+// reduction and a broadcast posted in that order also complete in it.
 //
 // Every call is bounded. The communicator is created with
 // ncclConfig_t.blocking = 0, so ncclCommInitRankConfig, ncclGroupEnd and
@@ -24,6 +29,12 @@
 // event) before post() is called. With a caller's stream, NCCL work is
 // ordered after the caller's earlier work on it.
 //
+// Producer work: a reduction usually reads gradients that LibTorch wrote on
+// its own stream. With options.after_legacy_stream, every post() first makes
+// the collective's stream wait (on the device, no host sync) for the work
+// queued so far on the legacy default stream, LibTorch's default; without
+// it the caller must synchronise before post().
+//
 // Environment: set NCCL_NVLS_ENABLE=0 before the first init on machines
 // where NVLink multicast must stay off (tests/gpu does; scripts export it).
 //
@@ -38,6 +49,7 @@
 #include <vector>
 
 #include "runtime/nccl/collective.hpp"
+#include "runtime/nccl/reduce_collective.hpp"
 
 namespace tandem::nccl {
 
@@ -48,9 +60,12 @@ struct nccl_options {
   /// ncclCommAbort makes them exit within milliseconds; longer means a
   /// wedged GPU, which the caller sees as stream_drained() == false.
   duration drain = std::chrono::seconds(2);
+  /// Order every post() after the work queued on the legacy default stream
+  /// (see "Producer work" above).
+  bool after_legacy_stream = false;
 };
 
-class nccl_collective final : public collective {
+class nccl_collective final : public collective, public reduce_collective {
 public:
   explicit nccl_collective(clock_source& clock, nccl_options options = {});
   ~nccl_collective() override;
@@ -64,6 +79,14 @@ public:
   caf::expected<ticket> post(const std::vector<device_span>& spans, int root,
                              time_point until) override;
   caf::error wait(ticket t, time_point until) override;
+
+  /// reduce_collective: float32 sums and gathers in place (see its header).
+  caf::expected<ticket> post(reduce_op op, float_span data, time_point until) override;
+  int rank() const override { return comm_ != nullptr ? rank_ : -1; }
+  int ranks() const override { return comm_ != nullptr ? nranks_ : 0; }
+  bool device_ordered() const override { return options_.after_legacy_stream; }
+  bool device_memory() const override { return true; }
+
   void close(time_point until) override;
   void abort() override;
   bool ready() const override { return comm_ != nullptr; }
@@ -79,6 +102,10 @@ private:
   caf::error prepare_device();
   caf::error wait_comm(time_point until, const char* what);
   caf::error enqueue(const std::vector<device_span>& spans, int root);
+  caf::error enqueue(reduce_op op, float_span data);
+  caf::error order_after_producer();
+  template <class Enqueue>
+  caf::expected<ticket> post_with(time_point until, const char* what, Enqueue enqueue);
   caf::expected<cudaEvent_t> take_event();
   caf::error fail(const caf::error& err);
   void drain();
@@ -94,6 +121,9 @@ private:
   ncclComm_t comm_ = nullptr;
   cudaStream_t stream_ = nullptr;
   bool own_stream_ = false;
+  cudaEvent_t produced_ = nullptr;   // after_legacy_stream's fence, made on first use
+  int rank_ = -1;
+  int nranks_ = 0;
   std::deque<in_flight> in_flight_;  // posted, not yet seen complete, in order
   std::vector<cudaEvent_t> spare_;   // created, free for the next post
   ticket first_ = 0;                 // first ticket of the current init
