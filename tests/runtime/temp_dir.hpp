@@ -13,7 +13,7 @@
 namespace tandem::test {
 
 /// Removes `path` and everything under it (a missing path is fine). Tests
-/// call this, never std::filesystem::remove_all (runtime/file_system.hpp
+/// call this, never std::filesystem's remove_all (runtime/file_system.hpp
 /// says why).
 inline void remove_tree(const std::filesystem::path& path) {
   (void) real_file_system()->remove_tree(path.string());
