@@ -151,6 +151,7 @@ caf::expected<std::vector<std::string>> write_export(const run_config& cfg,
   auto copied = copy_tokenizer(cfg, tmp.string());
   if (!copied)
     return fail(copied.error());
+  std::error_code ec;
   stdfs::rename(tmp, target, ec); // replaces an empty directory
   if (ec)
     return fail(make_error(errc::io_failure, "cannot rename " + tmp.string() + " to "
