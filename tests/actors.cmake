@@ -53,6 +53,8 @@ tandem_add_test(sim_test SOURCES actors/sim_test.cpp LIBS tandem_wiring TIMEOUT 
 tandem_add_test(nccl_actor_test SOURCES actors/nccl_actor_test.cpp LIBS tandem_wiring TIMEOUT 120)
 # The one layout resolution against what the head actually spawns.
 tandem_add_test(wiring_test SOURCES wiring/wiring_test.cpp LIBS tandem_wiring TIMEOUT 120)
+# learner.ranks: the plan's ranks, their collectives, make_trainer's refusals.
+tandem_add_test(learner_wiring_test SOURCES wiring/learner_wiring_test.cpp LIBS tandem_wiring)
 # The evaluator's parts from run configs: splits, correctness, metrics, samples.
 tandem_add_test(evaluation_test SOURCES wiring/evaluation_test.cpp LIBS tandem_wiring)
 tandem_add_test(cli_flags_test SOURCES runtime/cli_flags_test.cpp LIBS tandem_runtime)
