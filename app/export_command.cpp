@@ -93,6 +93,8 @@ caf::expected<std::unique_ptr<learner_core>> policy_of(const run_config& cfg,
   ls.micro_batch_tokens = 0;
   ls.activation_checkpointing = false;
   ls.grpo.kl_beta = 0; // no reference copy: nothing is trained
+  ls.ranks = 1;        // one copy of the weights, whatever learner.ranks trained them
+  ls.zero_stage = 0;
   auto core = cfg.hf_path.empty()
                 ? learner_core::make(ls)
                 : learner_core::make_from_hf(ls, cfg.hf_path, {cfg.model.max_seq_len});

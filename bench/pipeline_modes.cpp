@@ -105,7 +105,7 @@ caf::expected<head_graph> spawn_bench_head(caf::actor_system& sys, caf::scoped_a
 
 caf::expected<pipeline_workload> record_workload(const run_config& cfg, const run_plan& plan,
                                                  int32_t warmup_steps) {
-  auto trainer = make_trainer(cfg, plan.head().learner);
+  auto trainer = make_trainer(cfg, plan.head().learner_ranks);
   if (!trainer)
     return trainer.error();
   pipeline_workload w;

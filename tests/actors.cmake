@@ -22,6 +22,9 @@ tandem_add_test(data_plane_auth_test SOURCES wiring/data_plane_auth_test.cpp LIB
 tandem_add_test(control_endpoint_test SOURCES wiring/control_endpoint_test.cpp LIBS tandem_wiring
                 TIMEOUT 120)
 tandem_add_test(sampler_test SOURCES actors/sampler_test.cpp LIBS tandem_actors)
+# learner.ranks > 1: N learner ranks on worker threads behind one backend.
+tandem_add_test(data_parallel_backend_test SOURCES actors/data_parallel_backend_test.cpp
+                LIBS tandem_actors TIMEOUT 120)
 # Evaluation rounds, their schedule and the evaluator actor (fake decoder);
 # the recorder's after-checkpoint hook.
 tandem_add_test(evaluator_test SOURCES actors/evaluator_test.cpp LIBS tandem_actors)
@@ -33,7 +36,8 @@ find_package(Python3 COMPONENTS Interpreter REQUIRED)
 foreach(check learning basic_smoke two_process interrupt worker_killed worker_hung head_killed
               exact_resume chaos durable_failures local_3proc
               two_node_netns scale bad_config hf gpu_run worker_rejoin export
-              reward_http reward_command hf_eval prompt_formats control_attacks hf_families)
+              reward_http reward_command hf_eval prompt_formats control_attacks hf_families
+              learner_ranks)
   add_test(NAME e2e_${check}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e.py
                    $<TARGET_FILE:tandem> ${check})
@@ -49,6 +53,8 @@ tandem_add_test(sim_test SOURCES actors/sim_test.cpp LIBS tandem_wiring TIMEOUT 
 tandem_add_test(nccl_actor_test SOURCES actors/nccl_actor_test.cpp LIBS tandem_wiring TIMEOUT 120)
 # The one layout resolution against what the head actually spawns.
 tandem_add_test(wiring_test SOURCES wiring/wiring_test.cpp LIBS tandem_wiring TIMEOUT 120)
+# learner.ranks: the plan's ranks, their collectives, make_trainer's refusals.
+tandem_add_test(learner_wiring_test SOURCES wiring/learner_wiring_test.cpp LIBS tandem_wiring)
 # The evaluator's parts from run configs: splits, correctness, metrics, samples.
 tandem_add_test(evaluation_test SOURCES wiring/evaluation_test.cpp LIBS tandem_wiring)
 tandem_add_test(cli_flags_test SOURCES runtime/cli_flags_test.cpp LIBS tandem_runtime)

@@ -103,7 +103,13 @@ void place_instances(const run_config& cfg, process_plan& p) {
     } else if (slot.role == topo::REWARD) {
       p.rewards += slot.instances;
     } else if (slot.role == topo::LEARNER) {
-      p.learner = {"learner", device_of(slot, 0, cfg.learner.device), slot.threads};
+      for (int32_t i = 0; i < slot.instances; ++i) {
+        const auto rank = p.learner_ranks.size();
+        p.learner_ranks.push_back({rank == 0 ? "learner" : "learner-" + std::to_string(rank),
+                                   device_of(slot, i, cfg.learner.device), slot.threads});
+      }
+      if (!p.learner_ranks.empty())
+        p.learner = p.learner_ranks.front();
     }
   }
 }

@@ -69,6 +69,9 @@ struct process_plan {
   std::vector<placed_instance> samplers; // one per sampler instance, named
   int32_t rewards = 0;                   // reward actor instances
   placed_instance learner;               // meaningful in the head process
+  // Every learner rank of this process in rank order (learner.ranks
+  // instances; learner is the first), each with its device.
+  std::vector<placed_instance> learner_ranks;
 
   int32_t count(topology::Role role) const; // instances of a role
 };

@@ -19,6 +19,13 @@ learner_settings make_learner_settings(const run_config& cfg) {
   s.micro_batch_tokens = cfg.learner.micro_batch_tokens;
   s.activation_checkpointing = cfg.learner.activation_checkpointing;
   s.seed = cfg.run.seed;
+  // Data parallelism: rank, device and collective are per rank (wiring's
+  // make_trainer sets them). A single collective call cannot take longer
+  // than the whole step it belongs to, so its deadline is timeouts.train_s.
+  s.ranks = cfg.learner.ranks;
+  s.zero_stage = cfg.learner.zero_stage;
+  s.grad_bucket_bytes = cfg.learner.grad_bucket_mb << 20;
+  s.collective_timeout_ms = static_cast<int64_t>(cfg.timeouts.train_s * 1000.0);
   return s;
 }
 

@@ -12,6 +12,7 @@
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 
+#include "actors/data_parallel_backend.hpp"
 #include "actors/learner.hpp"
 #include "actors/reward.hpp"
 #include "actors/sampler.hpp"
@@ -214,15 +215,69 @@ caf::expected<caf::actor> spawn_sampler(caf::actor_system& sys, const run_config
   return caf::actor{sys.spawn<caf::detached>(sampler_actor, ss, *be)};
 }
 
+namespace {
+
+/// One rank's backend: seeded random weights or model.hf_path's checkpoint.
+caf::expected<std::shared_ptr<training_backend>>
+make_rank_trainer(const run_config& cfg, learner_settings ls, const placed_instance& inst) {
+  ls.model = policy_model(cfg);
+  ls.device = inst.device;
+  if (cfg.hf_path.empty())
+    return make_torch_training_backend(ls, inst.threads);
+  return make_torch_training_backend_from_hf(ls, cfg.hf_path, cfg.model.max_seq_len,
+                                             inst.threads);
+}
+
+/// learner.ranks ranks of this process behind one data_parallel_backend.
+/// The ranks are built one after another on this thread: a seeded init
+/// draws from LibTorch's global generator.
+caf::expected<std::shared_ptr<training_backend>>
+make_parallel_trainer(const run_config& cfg, const std::vector<placed_instance>& ranks) {
+  const auto timeout = std::chrono::milliseconds(
+    static_cast<int64_t>(cfg.timeouts.train_s * 1000.0));
+  std::vector<std::string> devices;
+  for (auto& r : ranks)
+    devices.push_back(r.device);
+  auto comms = make_learner_collectives(devices, nccl::clock_type::now() + timeout);
+  if (!comms)
+    return comms.error();
+  std::vector<std::shared_ptr<training_backend>> backends;
+  for (size_t r = 0; r < ranks.size(); ++r) {
+    auto ls = make_learner_settings(cfg);
+    ls.rank = static_cast<int32_t>(r);
+    ls.collective = (*comms)[r];
+    auto be = make_rank_trainer(cfg, ls, ranks[r]);
+    if (!be)
+      return be.error();
+    backends.push_back(std::move(*be));
+  }
+  data_parallel_options opts;
+  opts.join_timeout = timeout;
+  opts.collective_export_state = cfg.learner.zero_stage > 0;
+  auto dp = data_parallel_backend::make(std::move(backends), opts);
+  if (!dp)
+    return dp.error();
+  return std::shared_ptr<training_backend>{std::move(*dp)};
+}
+
+} // namespace
+
 caf::expected<std::shared_ptr<training_backend>> make_trainer(const run_config& cfg,
                                                               const placed_instance& learner) {
-  auto ls = make_learner_settings(cfg);
-  ls.model = policy_model(cfg);
-  ls.device = learner.device;
-  if (cfg.hf_path.empty())
-    return make_torch_training_backend(ls, learner.threads);
-  return make_torch_training_backend_from_hf(ls, cfg.hf_path, cfg.model.max_seq_len,
-                                             learner.threads);
+  return make_trainer(cfg, std::vector<placed_instance>{learner});
+}
+
+caf::expected<std::shared_ptr<training_backend>>
+make_trainer(const run_config& cfg, const std::vector<placed_instance>& ranks) {
+  const auto wanted = static_cast<size_t>(std::max(cfg.learner.ranks, 1));
+  if (ranks.size() != wanted)
+    return make_error(errc::invalid_config,
+                      "learner.ranks is " + std::to_string(wanted) + " but this process holds "
+                        + std::to_string(ranks.size())
+                        + " learner instance(s): a learner's ranks must share one process");
+  if (wanted == 1)
+    return make_rank_trainer(cfg, make_learner_settings(cfg), ranks.front());
+  return make_parallel_trainer(cfg, ranks);
 }
 
 head_settings make_head_settings(const run_config& cfg, const run_plan& plan) {
@@ -247,7 +302,7 @@ caf::expected<head_parts> make_head_parts(caf::actor_system& sys, const run_conf
   auto tok = task_tokenizer(cfg);
   if (!tok)
     return tok.error();
-  auto trainer = make_trainer(cfg, plan.head().learner);
+  auto trainer = make_trainer(cfg, plan.head().learner_ranks);
   if (!trainer)
     return trainer.error();
   auto nccl = make_learner_nccl(cfg, plan);

@@ -33,9 +33,18 @@ model_config policy_model(const run_config& cfg);
 caf::expected<std::shared_ptr<const text_tokenizer>> task_tokenizer(const run_config& cfg);
 
 /// The learner's backend on `learner` (device, threads): seeded random
-/// weights, or model.hf_path's checkpoint.
+/// weights, or model.hf_path's checkpoint. learner.ranks must be 1.
 caf::expected<std::shared_ptr<training_backend>> make_trainer(const run_config& cfg,
                                                               const placed_instance& learner);
+
+/// The same for the learner ranks of this process (process_plan::
+/// learner_ranks, rank order): one rank gives the plain backend; learner.ranks
+/// > 1 gives a data_parallel_backend over one backend per rank, rank r on
+/// ranks[r].device, their gradients summed over make_learner_collectives
+/// (wiring/nccl_endpoints.hpp). errc::invalid_config when the count is not
+/// learner.ranks (ranks spread over several processes are not wired).
+caf::expected<std::shared_ptr<training_backend>>
+make_trainer(const run_config& cfg, const std::vector<placed_instance>& ranks);
 
 /// Problem source for the config's task.
 caf::expected<std::shared_ptr<problem_source>> make_problem_source(const run_config& cfg);

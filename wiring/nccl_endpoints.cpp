@@ -1,13 +1,16 @@
 // nccl_endpoints.cpp: builds the NCCL publisher and receivers (see header).
 #include "wiring/nccl_endpoints.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "models/device_name.hpp"
 #include "runtime/error.hpp"
 #include "runtime/nccl/clock_source.hpp"
+#include "runtime/nccl/thread_group_collective.hpp"
 
 #ifdef TANDEM_HAVE_NCCL
 #include "runtime/nccl/nccl_collective.hpp"
@@ -63,7 +66,86 @@ nccl::weight_receiver::bucket_hook fault_hook() {
   };
 }
 
+using collectives = std::vector<std::shared_ptr<nccl::reduce_collective>>;
+
+#ifdef TANDEM_HAVE_NCCL
+/// NCCL init of every rank at once (each on its own thread: init returns
+/// only when all ranks joined, bounded by `until`); the first error by rank.
+caf::error init_ranks(const std::vector<std::shared_ptr<nccl::nccl_collective>>& comms,
+                      const nccl::comm_id& id, nccl::time_point until) {
+  const int n = static_cast<int>(comms.size());
+  std::vector<caf::error> errors(comms.size());
+  std::vector<std::thread> threads;
+  for (int r = 0; r < n; ++r)
+    threads.emplace_back([&, r] { errors[r] = comms[r]->init(r, n, id, until); });
+  for (auto& t : threads)
+    t.join(); // each init returns by `until` (non-blocking communicator)
+  for (int r = 0; r < n; ++r)
+    if (errors[r])
+      return make_error(is(errors[r], errc::collective_timeout) ? errc::collective_timeout
+                                                                 : errc::backend_failure,
+                        "learner rank " + std::to_string(r) + ": NCCL init: "
+                          + describe(errors[r]));
+  return caf::none;
+}
+#endif
+
+caf::expected<collectives> make_gpu_collectives(const std::vector<int>& gpus,
+                                                nccl::time_point until) {
+#ifdef TANDEM_HAVE_NCCL
+  std::vector<std::shared_ptr<nccl::nccl_collective>> comms;
+  for (int gpu : gpus) {
+    nccl::nccl_options o;
+    o.device = gpu;
+    // Gradients are written by LibTorch on the legacy default stream: order
+    // each reduction after that work on the device, no host sync.
+    o.after_legacy_stream = true;
+    comms.push_back(std::make_shared<nccl::nccl_collective>(steady_clock(), o));
+  }
+  auto id = comms.front()->make_id();
+  if (!id)
+    return id.error();
+  if (auto err = init_ranks(comms, *id, until))
+    return err;
+  return collectives(comms.begin(), comms.end());
+#else
+  (void) gpus;
+  (void) until;
+  return make_error(errc::invalid_config,
+                    "learner.ranks on CUDA: this build has no NCCL (configure with "
+                    "-DTANDEM_WITH_NCCL=ON, e.g. scripts/gpu-build.sh)");
+#endif
+}
+
 } // namespace
+
+caf::expected<collectives> make_learner_collectives(const std::vector<std::string>& devices,
+                                                    nccl::time_point until) {
+  const int n = static_cast<int>(devices.size());
+  if (std::all_of(devices.begin(), devices.end(), [](auto& d) { return d == "cpu"; })) {
+    auto group = std::make_shared<nccl::thread_group>(n);
+    collectives out;
+    for (int r = 0; r < n; ++r)
+      out.push_back(nccl::thread_group::share(group, r));
+    return out;
+  }
+  std::vector<int> gpus;
+  for (int r = 0; r < n; ++r) {
+    auto index = cuda_index(devices[static_cast<size_t>(r)]);
+    if (!index)
+      return make_error(errc::invalid_config,
+                        "learner rank " + std::to_string(r) + " is on '" + devices[r]
+                          + "': a learner's ranks are all on the CPU or each on a GPU");
+    if (std::find(gpus.begin(), gpus.end(), *index) != gpus.end())
+      return make_error(errc::invalid_config,
+                        "learner ranks " + std::to_string(std::find(gpus.begin(), gpus.end(),
+                                                                    *index) - gpus.begin())
+                          + " and " + std::to_string(r) + " are both on GPU "
+                          + std::to_string(*index) + ": each rank needs a GPU of its own");
+    gpus.push_back(*index);
+  }
+  return make_gpu_collectives(gpus, until);
+}
 
 caf::expected<learner_nccl> make_learner_nccl(const run_config& cfg, const run_plan& plan) {
   learner_nccl out;

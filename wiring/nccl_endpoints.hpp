@@ -1,7 +1,8 @@
 // nccl_endpoints.hpp: the NCCL ends of the weight broadcast for a run with
 // cluster.transports.weights: nccl -- the learner's publisher and each GPU
 // sampler's receiver, on the real nccl_collective when this build has NCCL
-// (TANDEM_WITH_NCCL), otherwise a clear error naming the option.
+// (TANDEM_WITH_NCCL), otherwise a clear error naming the option -- and the
+// gradient collectives of a data-parallel learner's ranks (learner.ranks).
 //
 // Fault injection for failure tests: with TANDEM_FAULT_NCCL_DIE=V:B in a
 // sampler process's environment, that process SIGKILLs itself right before
@@ -13,10 +14,13 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/expected.hpp>
 
 #include "actors/learner.hpp"
+#include "runtime/nccl/clock_source.hpp"
+#include "runtime/nccl/reduce_collective.hpp"
 #include "runtime/nccl/weight_receiver.hpp"
 #include "topology/process_plan.hpp"
 
@@ -26,6 +30,16 @@ namespace tandem {
 /// weights over NCCL); the learner runs on the head's learner device, its
 /// bucket is cfg.learner.nccl_bucket_mb.
 caf::expected<learner_nccl> make_learner_nccl(const run_config& cfg, const run_plan& plan);
+
+/// One ready reduce_collective per data-parallel learner rank, rank r on
+/// `devices[r]`: all "cpu" gives one thread_group (the ranks are threads of
+/// this process, host memory); all "cuda:K" gives one NCCL communicator of
+/// devices.size() ranks, rank 0 making its id and every rank initialising
+/// on its own thread at once (NCCL's init is a rendezvous), by `until`
+/// (errc::collective_timeout naming the rank otherwise). Mixed devices, or
+/// CUDA in a build without NCCL, are errc::invalid_config.
+caf::expected<std::vector<std::shared_ptr<nccl::reduce_collective>>>
+make_learner_collectives(const std::vector<std::string>& devices, nccl::time_point until);
 
 /// A sampler's receiver on `device` ("cuda:N"); null unless weights travel
 /// over NCCL.

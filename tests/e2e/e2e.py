@@ -1914,6 +1914,53 @@ def hf_families(binary):
         check(logits[0] == logits[1], "%s: export and run hf/ give the same logits" % fam)
 
 
+def learner_ranks(binary):
+    """learner.ranks 2 on the CPU: two learner ranks as threads of the head,
+    gradients summed over the thread group, trains and checkpoints (ZeRO 0
+    and 1; with 1 every checkpoint gathers the sharded AdamW state from both
+    ranks); a ZeRO-1 run SIGKILLed mid-way resumes to the uninterrupted
+    run's final weights, byte for byte."""
+    tmp = tempfile.mkdtemp(prefix="tandem-e2e-ranks-")
+    base = os.path.join(DATA, "e2e_exact_resume.yaml")
+    cfgs = {}
+    for zero in (0, 1):
+        d = os.path.join(tmp, "zero%d" % zero)
+        os.makedirs(d)
+        cfgs[zero] = derived_config(base, d, [
+            ("steps: 60", "steps: 30"),
+            ("learner: {lr: 0.001}", "learner: {lr: 0.001, ranks: 2, zero_stage: %d}" % zero)])
+    for zero in (0, 1):
+        out = os.path.join(tmp, "run%d" % zero)
+        rc, so, se = run(binary, ["run", cfgs[zero], "--output", out, "--quiet"], timeout=300)
+        check(rc == 0, "zero_stage %d: 2 ranks finished the run (rc=%d, %s)"
+              % (zero, rc, se[-400:]))
+        check([r["step"] for r in metrics(out)] == list(range(1, 31)),
+              "zero_stage %d: metrics hold steps 1..30" % zero)
+        steps = sorted(os.listdir(os.path.join(out, "checkpoints")))
+        check("step-000030" in steps or len(steps) >= 2,
+              "zero_stage %d: checkpoints written: %s" % (zero, steps))
+    b = os.path.join(tmp, "killed")
+    p = subprocess.Popen([binary, "run", cfgs[1], "--output", b], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    err = Output(p)
+    try:
+        err.wait(lambda l: (progress(l) or (0, 0))[0] >= 21, 180, "21 trained steps")
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    rc, so, se = run(binary, ["resume", b, "--quiet"], timeout=300)
+    check(rc == 0 and "resuming from" in se,
+          "the killed 2-rank run resumed from a checkpoint (rc=%d, %s)" % (rc, se[-400:]))
+    check([r["step"] for r in metrics(b)] == list(range(1, 31)),
+          "resumed: metrics hold steps 1..30 once each")
+    with open(os.path.join(tmp, "run1", "weights.tndm"), "rb") as f1, \
+         open(os.path.join(b, "weights.tndm"), "rb") as f2:
+        check(f1.read() == f2.read(), "resumed 2-rank ZeRO-1 run: final weights byte-identical")
+    print("learner.ranks 2: zero_stage 0 and 1 ran 30 steps; killed + resumed matches")
+
+
 if __name__ == "__main__":
     {"learning": learning, "basic_smoke": basic_smoke, "two_process": two_process,
      "bad_config": bad_config, "worker_killed": worker_killed, "local_3proc": local_3proc,
@@ -1923,4 +1970,4 @@ if __name__ == "__main__":
      "worker_rejoin": worker_rejoin, "export": export, "reward_http": reward_http,
      "reward_command": reward_command, "hf_eval": hf_eval,
      "prompt_formats": prompt_formats, "control_attacks": control_attacks,
-     "hf_families": hf_families}[sys.argv[2]](sys.argv[1])
+     "hf_families": hf_families, "learner_ranks": learner_ranks}[sys.argv[2]](sys.argv[1])
