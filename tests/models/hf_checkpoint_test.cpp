@@ -23,6 +23,7 @@
 #include "runtime/error.hpp"
 #include "runtime/json_reader.hpp"
 #include "runtime/safetensors.hpp"
+#include "tests/runtime/temp_dir.hpp"
 
 using namespace tandem;
 namespace fs = std::filesystem;
@@ -133,19 +134,7 @@ void write_all(const std::string& file, const std::vector<stored_tensor>& tensor
   ASSERT_FALSE(err) << describe(err);
 }
 
-// std::filesystem::remove_all is not called here: the CUDA LibTorch 2.11 wheel
-// exports its own copy of that symbol, which wins symbol resolution in a
-// binary linked against it and crashes (seen on the GPU machine). Removing
-// the entries deepest first needs only remove().
-void remove_tree(const fs::path& root) {
-  std::error_code ec;
-  std::vector<fs::path> entries;
-  for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec))
-    entries.push_back(it->path());
-  for (auto e = entries.rbegin(); e != entries.rend(); ++e)
-    fs::remove(*e, ec);
-  fs::remove(root, ec);
-}
+using tandem::test::remove_tree; // not std::filesystem's: runtime/file_system.hpp
 
 class HfCheckpoint : public ::testing::Test {
 protected:

@@ -31,6 +31,7 @@
 #include "runtime/error.hpp"
 #include "runtime/json_reader.hpp"
 #include "runtime/safetensors.hpp"
+#include "tests/runtime/temp_dir.hpp"
 
 using namespace tandem;
 namespace fs = std::filesystem;
@@ -120,16 +121,7 @@ std::string load_failure(const caf::expected<T>& r, errc code) {
   return describe(r.error());
 }
 
-// See hf_checkpoint_test.cpp: remove() only, deepest first.
-void remove_tree(const fs::path& root) {
-  std::error_code ec;
-  std::vector<fs::path> entries;
-  for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec))
-    entries.push_back(it->path());
-  for (auto e = entries.rbegin(); e != entries.rend(); ++e)
-    fs::remove(*e, ec);
-  fs::remove(root, ec);
-}
+using tandem::test::remove_tree; // not std::filesystem's: runtime/file_system.hpp
 
 class HfFamilies : public ::testing::Test {
 protected:
