@@ -1,6 +1,8 @@
 // run_config.cpp: settings derived from a validated run config.
 #include "topology/run_config.hpp"
 
+#include <algorithm>
+
 namespace tandem {
 
 learner_settings make_learner_settings(const run_config& cfg) {
@@ -20,12 +22,15 @@ learner_settings make_learner_settings(const run_config& cfg) {
   s.activation_checkpointing = cfg.learner.activation_checkpointing;
   s.seed = cfg.run.seed;
   // Data parallelism: rank, device and collective are per rank (wiring's
-  // make_trainer sets them). A single collective call cannot take longer
-  // than the whole step it belongs to, so its deadline is timeouts.train_s.
+  // make_trainer sets them). A collective call waits at most a third of
+  // timeouts.train_s, and the data-parallel backend joins the other ranks at
+  // most another third after rank 0 returned (wiring/components.cpp): so a
+  // dead or hung rank's typed error reaches the controller before its own
+  // train timeout whenever the step's compute takes less than a third of it.
   s.ranks = cfg.learner.ranks;
   s.zero_stage = cfg.learner.zero_stage;
   s.grad_bucket_bytes = cfg.learner.grad_bucket_mb << 20;
-  s.collective_timeout_ms = static_cast<int64_t>(cfg.timeouts.train_s * 1000.0);
+  s.collective_timeout_ms = std::max<int64_t>(1, static_cast<int64_t>(cfg.timeouts.train_s * 1000.0 / 3));
   return s;
 }
 

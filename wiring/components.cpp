@@ -252,7 +252,9 @@ make_parallel_trainer(const run_config& cfg, const std::vector<placed_instance>&
     backends.push_back(std::move(*be));
   }
   data_parallel_options opts;
-  opts.join_timeout = timeout;
+  // A third of train_s after rank 0 returned (topology/run_config.cpp's
+  // make_learner_settings says why).
+  opts.join_timeout = std::max(std::chrono::milliseconds(1), timeout / 3);
   opts.collective_export_state = cfg.learner.zero_stage > 0;
   auto dp = data_parallel_backend::make(std::move(backends), opts);
   if (!dp)

@@ -343,7 +343,16 @@ TEST(RunConfig, MakeLearnerSettingsCopiesTheLearnerFields) {
   c.learner.mini_batches = 4;
   c.sampler.sampling.temperature = 0.7;
   c.sampler.sampling.max_new_tokens = 11;
+  c.learner.ranks = 2;
+  c.learner.zero_stage = 1;
+  c.learner.grad_bucket_mb = 3;
+  c.timeouts.train_s = 90;
   auto s = make_learner_settings(c);
+  EXPECT_EQ(s.ranks, 2);
+  EXPECT_EQ(s.zero_stage, 1);
+  EXPECT_EQ(s.grad_bucket_bytes, 3 << 20);
+  // A third of the step's deadline (run_config.cpp says why).
+  EXPECT_EQ(s.collective_timeout_ms, 30000);
   EXPECT_EQ(s.seed, 42u);
   EXPECT_EQ(s.model.hidden_size, 128);
   EXPECT_EQ(s.model.vocab_size, 30);
