@@ -187,6 +187,8 @@ private:
   std::vector<step_parts> prepare(const std::vector<train_sequence>& batch);
   caf::expected<train_step_stats> step(const step_parts& parts);
   caf::expected<train_step_stats> step_ranks(const step_parts& parts);
+  grpo_config step_config() const;
+  int64_t normaliser_length(const grpo_config& g) const;
   struct rank_sums { // the step's figures over every rank
     grpo_loss_stats loss;
     internal::mismatch_stats mismatch;
@@ -275,14 +277,25 @@ train_step_stats learner_core::impl::finish_step(const grpo_config& g, const grp
   return st;
 }
 
+// This step's GRPO settings: the configured ones with the entropy bonus's
+// current (steered) coefficient.
+grpo_config learner_core::impl::step_config() const {
+  grpo_config g = settings.grpo;
+  g.entropy_coef = entropy.coef();
+  return g;
+}
+
+// The constant normaliser's length: the configured one, else max_new_tokens.
+int64_t learner_core::impl::normaliser_length(const grpo_config& g) const {
+  return g.constant_normalizer > 0 ? g.constant_normalizer : settings.max_new_tokens;
+}
+
 caf::expected<train_step_stats> learner_core::impl::step(const step_parts& step) {
   if (dp)
     return step_ranks(step);
   const auto& parts = step.parts;
-  grpo_config g = settings.grpo;
-  g.entropy_coef = entropy.coef();
-  const int64_t norm_len = g.constant_normalizer > 0 ? g.constant_normalizer
-                                                     : settings.max_new_tokens;
+  const grpo_config g = step_config();
+  const int64_t norm_len = normaliser_length(g);
   enter(learner_phase::backward);
   optimizer->zero_grad();
   auto acc = internal::accumulate_gradients(model, parts, g, norm_len, numerics);
@@ -338,10 +351,8 @@ learner_core::impl::combine_over_ranks(const internal::accumulated_step& acc,
 }
 
 caf::expected<train_step_stats> learner_core::impl::step_ranks(const step_parts& step) {
-  grpo_config g = settings.grpo;
-  g.entropy_coef = entropy.coef();
-  const int64_t norm_len = g.constant_normalizer > 0 ? g.constant_normalizer
-                                                     : settings.max_new_tokens;
+  const grpo_config g = step_config();
+  const int64_t norm_len = normaliser_length(g);
   enter(learner_phase::backward);
   optimizer->zero_grad();
   dp->begin_step();
