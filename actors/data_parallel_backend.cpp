@@ -101,6 +101,9 @@ private:
   void loop() {
     std::unique_lock<std::mutex> lock{mutex_};
     for (;;) {
+      // An idle worker waits for its next job or stop_ with no deadline: it
+      // holds up nobody (callers wait in await(), with theirs), and the
+      // destructor sets stop_.
       changed_.wait(lock, [this] { return stop_ || job_.has_value(); });
       if (!job_)
         return; // stop_ and nothing queued
