@@ -53,6 +53,7 @@ struct decode_bench_options {
   double hbm_gbs = 0;                // --hbm-gbs; 0 = from the device name
   device_options dev;
   bool compare_graphs = false;
+  bool compare_kernels = false;
 };
 
 command_line decode_flags() {
@@ -70,6 +71,9 @@ command_line decode_flags() {
     .text("--dtype", "TYPE", "bfloat16 | float16 | float32", "bfloat16")
     .toggle("--no-graphs", "decode without CUDA graphs")
     .toggle("--compare-graphs", "also time eager decoding and print graph / eager")
+    .toggle("--no-kernels", "decode with LibTorch's ops instead of tandem's fused CUDA kernels")
+    .toggle("--compare-kernels",
+            "also time fused kernels on vs off, in alternation, with each side's roofline")
     .integer("--group-size", "completions per prompt (batch / G distinct prompts)", 1, 1,
              1 << 16)
     .toggle("--no-shared-prefill", "prefill every row, even rows with the same prompt")
@@ -116,6 +120,8 @@ decode_bench_options options_from(const command_line& cl) {
   o.dev.dtype = cl.value("--dtype");
   o.dev.cuda_graphs = !cl.on("--no-graphs");
   o.compare_graphs = cl.on("--compare-graphs");
+  o.dev.fused_kernels = !cl.on("--no-kernels");
+  o.compare_kernels = cl.on("--compare-kernels");
   o.dev.max_rows = o.batch;
   o.group_size = static_cast<int32_t>(cl.as_int("--group-size"));
   o.dev.shared_prefill = !cl.on("--no-shared-prefill");
@@ -304,24 +310,40 @@ void print_side(const char* name, const decode_figures& f) {
                 static_cast<long long>(f.counts.rows));
 }
 
+/// Bytes a decode step must read, achieved GB/s at `step_seconds`, and the
+/// card's HBM bandwidth (0 when unknown).
+struct roofline {
+  step_bytes bytes;
+  double achieved_gbs = 0, hbm_gbs = 0;
+  double fraction() const { return hbm_gbs > 0 ? achieved_gbs / hbm_gbs : 0; }
+};
+
+roofline roofline_of(const policy& pol, const decode_bench_options& o, double step_seconds) {
+  const double elem = o.dev.dtype == "float32" ? 4 : 2;
+  roofline r;
+  r.bytes = decode_step_bytes(pol.config(), pol.num_parameters(), elem, o.batch,
+                              o.prompt_len + o.new_tokens / 2.0);
+  r.achieved_gbs = step_seconds > 0 ? r.bytes.total() / step_seconds / 1e9 : 0;
+  r.hbm_gbs = o.hbm_gbs > 0 ? o.hbm_gbs : hbm_gbs_of(device_model_name(o.dev.device));
+  return r;
+}
+
 void print_roofline(const policy& pol, const decode_bench_options& o, const decode_figures& f) {
   if (f.step_seconds <= 0)
     return;
+  const auto r = roofline_of(pol, o, f.step_seconds);
   const double elem = o.dev.dtype == "float32" ? 4 : 2;
-  auto b = decode_step_bytes(pol.config(), pol.num_parameters(), elem, o.batch,
-                             o.prompt_len + o.new_tokens / 2.0);
-  const double achieved = b.total() / f.step_seconds / 1e9; // GB/s
-  // The masked attention reads every allocated slot, not only the context.
+  // LibTorch's masked attention reads every allocated slot; the fused
+  // kernels read each row's live context only.
   const double slots_kv = decode_step_bytes(pol.config(), 0, elem, o.batch,
                                             pol.config().max_seq_len).kv;
   const auto name = device_model_name(o.dev.device);
-  const double hbm = o.hbm_gbs > 0 ? o.hbm_gbs : hbm_gbs_of(name);
   std::printf("  roofline: decode step %.3f ms (median) must read %.3f GB (weights %.3f + KV "
               "%.3f; KV of all %d slots %.3f) = %.1f GB/s",
-              f.step_seconds * 1e3, b.total() / 1e9, b.weights / 1e9, b.kv / 1e9,
-              pol.config().max_seq_len, slots_kv / 1e9, achieved);
-  if (hbm > 0)
-    std::printf("; %.3f of %s's %.0f GB/s\n", achieved / hbm, name.c_str(), hbm);
+              f.step_seconds * 1e3, r.bytes.total() / 1e9, r.bytes.weights / 1e9,
+              r.bytes.kv / 1e9, pol.config().max_seq_len, slots_kv / 1e9, r.achieved_gbs);
+  if (r.hbm_gbs > 0)
+    std::printf("; %.3f of %s's %.0f GB/s\n", r.fraction(), name.c_str(), r.hbm_gbs);
   else
     std::printf("; no HBM figure for '%s' (pass --hbm-gbs)\n", name.c_str());
 }
@@ -365,6 +387,7 @@ caf::expected<decode_figures> run_tandem_sides(policy& pol, const decode_bench_o
   if (!ours)
     return ours;
   print_side(graphs ? "tandem (CUDA graph)" : "tandem (eager)", *ours);
+  std::printf("  %-34s fused kernels %s\n", "", o.dev.fused_kernels ? "on" : "off");
   if (o.compare_graphs && graphs) {
     auto eager_dev = o.dev;
     eager_dev.cuda_graphs = false;
@@ -439,6 +462,42 @@ caf::error compare_prefill_at(const decode_bench_options& o, int32_t len) {
   return caf::none;
 }
 
+/// Fused kernels on vs off (LibTorch's elementwise ops and masked
+/// attention), everything else as the main run: two warm generators timed
+/// in alternation, each side's decode step against the roofline.
+caf::error compare_kernels(policy& pol, const decode_bench_options& o,
+                           const std::vector<std::vector<int32_t>>& prompts) {
+  prefill_side sides[2];
+  for (int s = 0; s < 2; ++s) {
+    auto dev = o.dev;
+    dev.fused_kernels = s == 0;
+    auto g = warm_generator(pol, dev, prompts, o.new_tokens);
+    if (!g)
+      return g.error();
+    if (s == 0 && !(*g)->kernels_enabled())
+      return make_error(errc::invalid_argument,
+                        "--compare-kernels: the fused kernels are not in use here (they need a "
+                        "CUDA build, a CUDA device and a shape they support)");
+    sides[s].gen = std::move(*g);
+  }
+  for (int32_t k = 0; k < o.repeats; ++k)
+    for (auto& side : sides)
+      if (auto err = time_round(side, prompts, o.new_tokens))
+        return err;
+  std::printf("fused kernels on vs off: %d rounds alternating; median [min..max]\n", o.repeats);
+  double rate[2] = {0, 0};
+  for (int s = 0; s < 2; ++s) {
+    auto f = figures_of(sides[s].batches, o.new_tokens, sides[s].counts);
+    auto r = roofline_of(pol, o, f.step_seconds);
+    rate[s] = f.rate.median;
+    std::printf("  %-4s %s tokens/s  decode step %.3f ms  %.1f GB/s = %.3f of HBM\n",
+                s == 0 ? "on" : "off", format_spread(f.rate, 0).c_str(), f.step_seconds * 1e3,
+                r.achieved_gbs, r.fraction());
+  }
+  std::printf("  RATIO tokens/s on / off = %.2f (medians)\n", rate[0] / rate[1]);
+  return caf::none;
+}
+
 } // namespace
 
 int bench_decode_command(const std::vector<std::string>& a) {
@@ -466,6 +525,9 @@ int bench_decode_command(const std::vector<std::string>& a) {
   if (!ours)
     return fail(ours.error());
   print_roofline(**pol, o, *ours);
+  if (o.compare_kernels)
+    if (auto err = compare_kernels(**pol, o, prompts))
+      return fail(err);
   for (auto len : o.compare_lens)
     if (auto err = compare_prefill_at(o, len))
       return fail(err);

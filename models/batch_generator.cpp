@@ -12,6 +12,7 @@
 #include <cmath>
 #include <deque>
 #include <random>
+#include <utility>
 
 #include <c10/util/accumulate.h>
 
@@ -102,6 +103,8 @@ public:
       shared_prefill_(o.shared_prefill) {
     if (auto err = sync())
       throw std::runtime_error(describe(err));
+    if (o.fused_kernels)
+      kernels_ = decoder_.enable_kernels();
     if (o.cuda_graphs)
       graph_ = decoder_.enable_graph();
     // Page-locked on CUDA, so the copies to and from them can be queued
@@ -181,6 +184,7 @@ public:
   bool done() const { return pending_.empty() && running_ == 0; }
   int64_t generated() const { return generated_; }
   bool graph() const { return graph_; }
+  bool kernels() const { return kernels_; }
   prefill_counts counts() const { return counts_; }
   const model_config& config() const { return cfg_; }
   std::vector<generated_sequence> take() { return std::move(results_); }
@@ -193,8 +197,11 @@ private:
   void decode(int64_t version);
   torch::Tensor uniforms(const std::vector<int64_t>& seqs);
   torch::Tensor draw(const torch::Tensor& logp, const torch::Tensor& target);
+  bool fused_draw() const;
+  std::pair<torch::Tensor, torch::Tensor> sample(const torch::Tensor& logits,
+                                                 const torch::Tensor& target);
   void record(const std::vector<int64_t>& rows, const torch::Tensor& tokens,
-              const torch::Tensor& logp, int64_t version);
+              const torch::Tensor& token_logp, int64_t version);
 
   policy& owner_;
   model_config cfg_;
@@ -203,6 +210,7 @@ private:
   std::vector<std::pair<std::string, std::vector<int64_t>>> layout_;
   torch::Tensor staging_; // receive_buffer(): one version, made on first use
   bool graph_ = false;
+  bool kernels_ = false;
   sampling_params params_;
   std::vector<std::mt19937_64> rngs_; // one per prompt, seeded by start()
   std::vector<std::vector<int32_t>> prompts_;
@@ -297,15 +305,16 @@ torch::Tensor batch_generator::impl::draw(const torch::Tensor& logp,
   return order.defined() ? order.gather(1, idx.unsqueeze(1)).squeeze(1) : idx;
 }
 
+// `token_logp`: float32 [n], each row's log-prob of its token.
 void batch_generator::impl::record(const std::vector<int64_t>& rows, const torch::Tensor& tokens,
-                                   const torch::Tensor& logp, int64_t version) {
+                                   const torch::Tensor& token_logp, int64_t version) {
   // Both copies queued, then one wait: the step's only host synchronisation.
   const auto n = tokens.size(0);
   auto tk = host_tokens_.narrow(0, 0, n);
   auto lp = host_logp_.narrow(0, 0, n);
   const bool async = device_.is_cuda();
   tk.copy_(tokens, async);
-  lp.copy_(logp.gather(1, tokens.unsqueeze(1)).squeeze(1), async);
+  lp.copy_(token_logp, async);
   wait_for_stream(device_);
   const int64_t* t = tk.data_ptr<int64_t>();
   const float* l = lp.data_ptr<float>();
@@ -345,11 +354,10 @@ void batch_generator::impl::refill(int64_t version) {
   if (rows.empty())
     return;
   auto target = uniforms(seqs);
-  auto logp = torch::log_softmax(prefill(rows, prompts) / params_.temperature, -1);
-  auto tokens = draw(logp, target);
+  auto [tokens, token_logp] = sample(prefill(rows, prompts), target);
   auto idx = torch::tensor(rows, torch::TensorOptions().dtype(torch::kLong)).to(device_);
   last_.index_put_({idx}, tokens);
-  record(rows, tokens, logp, version);
+  record(rows, tokens, token_logp, version);
 }
 
 // Prefills `prompts` into `rows`; returns the last-position logits per row.
@@ -385,15 +393,30 @@ torch::Tensor batch_generator::impl::prefill(const std::vector<int64_t>& rows,
   return logits.index_select(0, idx);
 }
 
+// The fused draw covers sampling from the full distribution; top-k and
+// top-p sort, which stays with LibTorch (draw()).
+bool batch_generator::impl::fused_draw() const {
+  return kernels_ && params_.top_p >= 1.0 && (params_.top_k <= 0 || params_.top_k >= cfg_.vocab_size);
+}
+
+// One token per row of `logits` at the uniforms `target`, and its log-prob.
+std::pair<torch::Tensor, torch::Tensor> batch_generator::impl::sample(const torch::Tensor& logits,
+                                                                      const torch::Tensor& target) {
+  if (fused_draw())
+    return decoder_.sample(logits, target, params_.temperature);
+  auto logp = torch::log_softmax(logits.to(torch::kFloat) / params_.temperature, -1);
+  auto tokens = draw(logp, target);
+  return {tokens, logp.gather(1, tokens.unsqueeze(1)).squeeze(1)};
+}
+
 void batch_generator::impl::decode(int64_t version) {
   auto target = uniforms(row_seq_);
-  auto logp = torch::log_softmax(decoder_.decode(last_) / params_.temperature, -1);
-  auto tokens = draw(logp, target);
+  auto [tokens, token_logp] = sample(decoder_.decode_raw(last_), target);
   last_.copy_(tokens);
   std::vector<int64_t> rows(row_seq_.size());
   for (size_t r = 0; r < rows.size(); ++r)
     rows[r] = static_cast<int64_t>(r);
-  record(rows, tokens, logp, version);
+  record(rows, tokens, token_logp, version);
 }
 
 std::vector<float> batch_generator::impl::forced(const std::vector<int32_t>& ids,
@@ -485,6 +508,7 @@ caf::error batch_generator::step(int64_t version) { return impl_->step(version);
 bool batch_generator::done() const { return impl_->done(); }
 int64_t batch_generator::tokens_generated() const { return impl_->generated(); }
 bool batch_generator::graph_enabled() const { return impl_->graph(); }
+bool batch_generator::kernels_enabled() const { return impl_->kernels(); }
 prefill_counts batch_generator::prefill_stats() const { return impl_->counts(); }
 std::vector<generated_sequence> batch_generator::take_results() { return impl_->take(); }
 

@@ -13,6 +13,9 @@
 //     its row at the next step, so a long tail does not idle the batch;
 //   - on CUDA the decode step is captured once into a CUDA graph and then
 //     replayed (cuda_graphs), which removes the per-kernel launch cost;
+//   - on CUDA the step's elementwise work, attention over each row's live
+//     context and the draw run as fused kernels (fused_kernels;
+//     docs/decode-kernels.md);
 //   - prompts that enter rows at the same step and carry the same tokens (a
 //     GRPO group) are prefilled once and the KV cache is copied into the
 //     other rows (shared_prefill; docs/shared-prefill.md).
@@ -47,6 +50,10 @@ struct device_options {
   // slots per layer, so this is the memory knob (plan shows the figure).
   int32_t max_rows = 64;
   bool cuda_graphs = true; // capture the decode step (ignored off CUDA)
+  // The decode step and the draw through tandem's fused CUDA kernels
+  // (docs/decode-kernels.md) rather than LibTorch's elementwise ops; ignored
+  // off CUDA. The draw is fused when top_p = 1 and top_k is off.
+  bool fused_kernels = true;
   // Prompts entering rows at the same step prefill once per distinct prompt
   // and the other rows copy its KV cache (docs/shared-prefill.md).
   bool shared_prefill = true;
@@ -95,6 +102,9 @@ public:
   bool done() const;
   int64_t tokens_generated() const;
   bool graph_enabled() const;
+  /// Whether the decode step runs tandem's fused kernels (fused_kernels on
+  /// a CUDA device in a CUDA build).
+  bool kernels_enabled() const;
   /// Prefill work since make() (shared prefill shows as forward_rows < rows).
   prefill_counts prefill_stats() const;
 

@@ -15,6 +15,7 @@
 
 #ifdef TANDEM_WITH_CUDA
 #include <ATen/cuda/CUDAGraph.h>
+#include "models/internal/decode_kernels.hpp"
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #endif
@@ -63,8 +64,34 @@ torch::Tensor param(const std::map<std::string, torch::Tensor>& m, const std::st
 struct fast_decoder::graph_state {
   at::cuda::CUDAGraph graph;
 };
+// The fused step's static buffers (the graph captures their addresses).
+struct fast_decoder::fused_state {
+  kernels::elem t;
+  torch::Tensor x;      // [R, D] residual stream
+  torch::Tensor h;      // [R, D] normed input of a projection
+  torch::Tensor qkv;    // [R, (heads + 2 kv) * head_dim]
+  torch::Tensor attn;   // [R, heads * head_dim]
+  torch::Tensor gu;     // [R, 2 * intermediate]
+  torch::Tensor act;    // [R, intermediate]
+  torch::Tensor logits; // [R, vocab] in the decoder's dtype
+  torch::Tensor work;   // float32 scratch of the split-context attention
+};
+
+namespace {
+
+void check_launch(const char* err, const char* what) {
+  if (err)
+    throw std::runtime_error(std::string("fast_decoder: ") + what + ": " + err);
+}
+
+void* stream_of(const torch::Device& d) {
+  return c10::cuda::getCurrentCUDAStream(d.index()).stream();
+}
+
+} // namespace
 #else
 struct fast_decoder::graph_state {};
+struct fast_decoder::fused_state {};
 #endif
 
 fast_decoder::fast_decoder(const model_config& cfg, torch::Device device,
@@ -219,6 +246,10 @@ torch::Tensor fast_decoder::prefill(const std::vector<int64_t>& rows,
 }
 
 void fast_decoder::decode_core() {
+  if (fused_) {
+    decode_fused();
+    return;
+  }
   const auto r = rows_;
   const auto kv = cfg_.num_kv_heads;
   const double scale = 1.0 / std::sqrt(double(head_dim_));
@@ -246,16 +277,144 @@ void fast_decoder::decode_core() {
 }
 
 torch::Tensor fast_decoder::decode(const torch::Tensor& tokens) {
-  in_tokens_.copy_(tokens);
-#ifdef TANDEM_WITH_CUDA
-  if (graph_) {
-    graph_->graph.replay();
-    return out_logits_;
-  }
-#endif
-  decode_core();
+  auto logits = decode_raw(tokens);
+  if (logits.data_ptr() != out_logits_.data_ptr())
+    out_logits_.copy_(logits);
   return out_logits_;
 }
+
+torch::Tensor fast_decoder::decode_raw(const torch::Tensor& tokens) {
+  in_tokens_.copy_(tokens);
+#ifdef TANDEM_WITH_CUDA
+  if (graph_)
+    graph_->graph.replay();
+  else
+    decode_core();
+  return fused_ ? fused_->logits : out_logits_;
+#else
+  decode_core();
+  return out_logits_;
+#endif
+}
+
+#ifdef TANDEM_WITH_CUDA
+bool fast_decoder::enable_kernels() {
+  if (fused_ || !device_.is_cuda() || graph_)
+    return static_cast<bool>(fused_);
+  auto t = dtype_ == torch::kBFloat16 ? kernels::elem::bf16
+           : dtype_ == torch::kHalf   ? kernels::elem::f16
+                                      : kernels::elem::f32;
+  const auto heads = static_cast<int>(cfg_.num_heads), kv = static_cast<int>(cfg_.num_kv_heads);
+  if (!kernels::supports(t, static_cast<int>(head_dim_), heads, kv))
+    return false;
+  auto f = std::make_unique<fused_state>();
+  f->t = t;
+  auto dt = torch::TensorOptions().dtype(dtype_).device(device_);
+  const int64_t d = cfg_.hidden_size, inter = cfg_.intermediate_size;
+  f->x = torch::zeros({rows_, d}, dt);
+  f->h = torch::zeros({rows_, d}, dt);
+  f->qkv = torch::zeros({rows_, (heads + 2 * kv) * head_dim_}, dt);
+  f->attn = torch::zeros({rows_, heads * head_dim_}, dt);
+  f->gu = torch::zeros({rows_, 2 * inter}, dt);
+  f->act = torch::zeros({rows_, inter}, dt);
+  f->logits = torch::zeros({rows_, static_cast<int64_t>(cfg_.vocab_size)}, dt);
+  const auto work = kernels::attention_work_floats(static_cast<int>(rows_), heads, kv,
+                                                   static_cast<int>(head_dim_),
+                                                   static_cast<int>(capacity_));
+  f->work = torch::zeros({static_cast<int64_t>(work)},
+                         torch::TensorOptions().dtype(torch::kFloat).device(device_));
+  fused_ = std::move(f);
+  return true;
+}
+
+// One decode step through the fused kernels: per layer RMSNorm, the qkv GEMM
+// (bias fused), rotary + cache store, attention (two kernels), the o GEMM
+// adding into the residual, RMSNorm, the gate/up GEMM, SwiGLU and the down
+// GEMM adding into the residual.
+void fast_decoder::decode_fused() {
+  auto& f = *fused_;
+  void* st = stream_of(device_);
+  const int rows = static_cast<int>(rows_), heads = static_cast<int>(cfg_.num_heads),
+            kv = static_cast<int>(cfg_.num_kv_heads), hd = static_cast<int>(head_dim_);
+  const int d = static_cast<int>(cfg_.hidden_size), inter = static_cast<int>(cfg_.intermediate_size);
+  const auto eps = static_cast<float>(cfg_.rms_norm_eps);
+  at::index_select_out(f.x, embed_w_, 0, in_tokens_);
+  for (auto& l : layers_) {
+    size_t li = static_cast<size_t>(&l - layers_.data());
+    check_launch(kernels::rms_norm(f.t, f.x.data_ptr(), l.ln1.data_ptr(), f.h.data_ptr(), rows, d,
+                                   eps, st), "rms_norm");
+    if (l.qkv_b.defined())
+      at::addmm_out(f.qkv, l.qkv_b, f.h, l.qkv_w.t());
+    else
+      at::mm_out(f.qkv, f.h, l.qkv_w.t());
+    kernels::rope_args ra;
+    ra.t = f.t;
+    ra.qkv = f.qkv.data_ptr();
+    ra.inv_freq = inv_freq_.data_ptr<float>();
+    ra.len = len_.data_ptr<int64_t>();
+    ra.k_cache = k_cache_[li].data_ptr();
+    ra.v_cache = v_cache_[li].data_ptr();
+    ra.q_norm = l.q_norm.defined() ? l.q_norm.data_ptr() : nullptr;
+    ra.k_norm = l.k_norm.defined() ? l.k_norm.data_ptr() : nullptr;
+    ra.eps = eps;
+    ra.rows = rows, ra.heads = heads, ra.kv = kv, ra.head_dim = hd;
+    ra.capacity = static_cast<int>(capacity_);
+    check_launch(kernels::rope_store(ra, st), "rope_store");
+    kernels::attention_args aa;
+    aa.t = f.t;
+    aa.qkv = f.qkv.data_ptr();
+    aa.k_cache = k_cache_[li].data_ptr();
+    aa.v_cache = v_cache_[li].data_ptr();
+    aa.len = len_.data_ptr<int64_t>();
+    aa.out = f.attn.data_ptr();
+    aa.work = f.work.data_ptr<float>();
+    aa.scale = static_cast<float>(1.0 / std::sqrt(double(head_dim_)));
+    aa.rows = rows, aa.heads = heads, aa.kv = kv, aa.head_dim = hd;
+    aa.capacity = static_cast<int>(capacity_);
+    check_launch(kernels::decode_attention(aa, st), "decode_attention");
+    f.x.addmm_(f.attn, l.o_w.t());
+    check_launch(kernels::rms_norm(f.t, f.x.data_ptr(), l.ln2.data_ptr(), f.h.data_ptr(), rows, d,
+                                   eps, st), "rms_norm");
+    at::mm_out(f.gu, f.h, l.gate_up_w.t());
+    check_launch(kernels::silu_mul(f.t, f.gu.data_ptr(), f.act.data_ptr(), rows, inter, st),
+                 "silu_mul");
+    f.x.addmm_(f.act, l.down_w.t());
+  }
+  check_launch(kernels::rms_norm(f.t, f.x.data_ptr(), norm_w_.data_ptr(), f.h.data_ptr(), rows, d,
+                                 eps, st), "rms_norm");
+  at::mm_out(f.logits, f.h, (lm_head_w_.defined() ? lm_head_w_ : embed_w_).t());
+  // Every row advanced one slot; idle rows are clamped so writes stay in range.
+  len_.add_(1).clamp_max_(capacity_ - 1);
+}
+
+std::pair<torch::Tensor, torch::Tensor> fast_decoder::sample(const torch::Tensor& logits,
+                                                             const torch::Tensor& uniforms,
+                                                             double temperature) {
+  if (!fused_)
+    throw std::runtime_error("fast_decoder::sample: fused kernels are not enabled");
+  const auto n = logits.size(0);
+  auto tokens = torch::empty({n}, torch::TensorOptions().dtype(torch::kLong).device(device_));
+  auto logp = torch::empty({n}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
+  auto t = logits.scalar_type() == torch::kBFloat16 ? kernels::elem::bf16
+           : logits.scalar_type() == torch::kHalf   ? kernels::elem::f16
+                                                     : kernels::elem::f32;
+  auto lg = logits.contiguous();
+  auto u = uniforms.to(torch::kFloat).contiguous();
+  check_launch(kernels::sample_rows(t, lg.data_ptr(), static_cast<int>(n),
+                                    static_cast<int>(lg.size(1)), u.data_ptr<float>(),
+                                    static_cast<float>(temperature), tokens.data_ptr<int64_t>(),
+                                    logp.data_ptr<float>(), stream_of(device_)),
+               "sample_rows");
+  return {tokens, logp};
+}
+#else
+bool fast_decoder::enable_kernels() { return false; }
+void fast_decoder::decode_fused() {}
+std::pair<torch::Tensor, torch::Tensor> fast_decoder::sample(const torch::Tensor&,
+                                                             const torch::Tensor&, double) {
+  throw std::runtime_error("fast_decoder::sample: this build has no CUDA kernels");
+}
+#endif
 
 bool fast_decoder::enable_graph() {
 #ifdef TANDEM_WITH_CUDA

@@ -19,6 +19,13 @@
 // Grouped-query attention folds the query heads of one kv head into the
 // query-length dimension, so keys and values are never copied per head.
 //
+// Fused kernels (CUDA builds, enable_kernels()): the decode step runs the
+// layer's elementwise work, rotary with the cache store, and the attention
+// over each row's live context as the kernels of decode_kernels.hpp; the
+// projections stay cuBLAS GEMMs, with the residual added by the GEMM itself
+// (beta = 1). Nine kernels per layer instead of about thirty-five
+// (docs/decode-kernels.md). prefill() and the CPU path are unchanged.
+//
 // Thread safety: one thread at a time. Private to models/.
 #pragma once
 
@@ -26,6 +33,7 @@
 #include <map>
 #include <string>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
@@ -76,9 +84,28 @@ public:
   /// next call).
   torch::Tensor decode(const torch::Tensor& tokens);
 
+  /// decode() without the float32 copy: logits [R, vocab] in the decoder's
+  /// dtype with fused kernels, float32 without (a view of a static buffer,
+  /// valid until the next call).
+  torch::Tensor decode_raw(const torch::Tensor& tokens);
+
   /// Captures decode() into a CUDA graph (CUDA builds and devices only).
   /// Returns false when graphs are unavailable; decode() then runs eagerly.
   bool enable_graph();
+
+  /// Switches the decode step to the fused kernels (decode_kernels.hpp);
+  /// call before enable_graph(). Returns false, changing nothing, off CUDA
+  /// or for shapes the kernels do not handle.
+  bool enable_kernels();
+  bool kernels() const { return fused_ != nullptr; }
+
+  /// The fused draw over `logits` (decode_raw()'s, any row count): one
+  /// token per row by inverse CDF at `uniforms` (float32 [R] on the device)
+  /// under `temperature`, and its log-prob. Returns {tokens int64 [R],
+  /// logp float32 [R]} on the device. Requires kernels().
+  std::pair<torch::Tensor, torch::Tensor> sample(const torch::Tensor& logits,
+                                                 const torch::Tensor& uniforms,
+                                                 double temperature);
 
   int64_t rows() const { return rows_; }
   int64_t capacity() const { return capacity_; }
@@ -95,6 +122,7 @@ private:
   /// q/k RMSNorm per head (qk as for rope); qk itself without q/k norms.
   torch::Tensor norm_qk(const fast_layer& l, const torch::Tensor& qk) const;
   void decode_core();
+  void decode_fused();
 
   model_config cfg_;
   torch::Device device_;
@@ -110,6 +138,8 @@ private:
   torch::Tensor out_logits_;           // float32 [R, vocab]: decode output (static)
   struct graph_state;
   std::unique_ptr<graph_state> graph_;
+  struct fused_state; // static buffers of the fused step
+  std::unique_ptr<fused_state> fused_;
 };
 
 } // namespace tandem::internal
