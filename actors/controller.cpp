@@ -6,6 +6,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/internal/controller_reporting.hpp"
 #include "runtime/error.hpp"
 
 namespace tandem {
@@ -24,7 +25,7 @@ double seconds_between(caf::actor_clock::time_point a, caf::actor_clock::time_po
 }
 
 staleness_policy gate(const ctl* self) {
-  return {self->state.cfg.max_staleness, self->state.cfg.groups_per_step};
+  return controller_gate(self->state);
 }
 
 void dispatch(ctl* self);
@@ -45,27 +46,8 @@ void finish(ctl* self, bool ok, const std::string& why) {
     self->send(st.deps.recorder,
                journal_finish{ok, st.work->take_issued(), st.work->take_dropped(),
                               st.work->live_groups(), st.problems->drawn()});
-  auto& c = st.work->counters();
-  json_record j;
-  j.add("ok", int64_t{ok ? 1 : 0}).add("reason", why).add("steps", st.version)
-    .add("interrupted", int64_t{st.stopping ? 1 : 0})
-    .add("final_reward_mean", st.rewards.mean())
-    .add("elapsed_s", elapsed(self))
-    .add("groups_admitted", static_cast<int64_t>(c.admitted))
-    .add("groups_consumed", static_cast<int64_t>(c.consumed))
-    .add("groups_requeued", static_cast<int64_t>(c.requeued))
-    .add("groups_dropped", static_cast<int64_t>(c.dropped))
-    .add("groups_filtered", static_cast<int64_t>(c.filtered))
-    .add("reports_rejected", static_cast<int64_t>(c.rejected))
-    .add("groups_stale_refused", static_cast<int64_t>(st.stale_refused))
-    .add("staleness_violations", static_cast<int64_t>(st.staleness_violations))
-    .add("max_staleness", static_cast<int64_t>(st.cfg.max_staleness))
-    .add("data_plane_groups", static_cast<int64_t>(st.data_plane_groups))
-    .add("data_plane_late", static_cast<int64_t>(st.data_plane_late))
-    .add("checkpoint_step", st.checkpointed)
-    .add("checkpoint_failures", static_cast<int64_t>(st.checkpoint_failures))
-    .add("prompts_dropped_long", static_cast<int64_t>(st.prompts.dropped()));
-  self->send(st.deps.observer, finished_atom::value, ok, j.str());
+  self->send(st.deps.observer, finished_atom::value, ok,
+             run_summary_json(st, ok, why, elapsed(self)));
   self->quit();
 }
 
@@ -280,44 +262,6 @@ void dispatch(ctl* self) {
 
 // -- durable runs: journal and checkpoints (docs/durable-runs.md) -------------
 
-controller_snapshot take_snapshot(const ctl* self) {
-  auto& st = self->state;
-  controller_snapshot s;
-  s.step = st.version;
-  s.problems_drawn = st.problems->drawn();
-  s.pending = st.problems->unreplayed();
-  for (auto& g : st.work->live_groups())
-    s.pending.push_back(g.problem_id);
-  s.next_group_id = st.work->next_id();
-  s.counters = st.work->counters();
-  s.stale_refused = st.stale_refused;
-  s.staleness_violations = st.staleness_violations;
-  s.skipped_problems = st.skipped_problems;
-  s.rewards = st.rewards.values();
-  s.elapsed_s = elapsed(self);
-  return s;
-}
-
-caf::error restore(ctl* self, const controller_snapshot& s) {
-  auto& st = self->state;
-  if (auto err = st.problems->restore(s.problems_drawn, s.pending))
-    return err;
-  // The pending problems are admitted again (with new group ids).
-  auto counters = s.counters;
-  counters.admitted -= std::min<uint64_t>(counters.admitted, s.pending.size());
-  if (auto err = st.work->restore(std::max(s.next_group_id, st.cfg.first_group_id), counters))
-    return err;
-  st.version = s.step;
-  st.checkpointed = s.step;
-  st.stale_refused = s.stale_refused;
-  st.staleness_violations = s.staleness_violations;
-  st.skipped_problems = s.skipped_problems;
-  for (auto r : s.rewards)
-    st.rewards.add(r);
-  st.elapsed_before = s.elapsed_s;
-  return caf::none;
-}
-
 void on_durability_failed(ctl* self, const std::string& what, const caf::error& err) {
   auto& st = self->state;
   ++st.checkpoint_failures;
@@ -351,7 +295,7 @@ void checkpoint(ctl* self, std::function<void()> then) {
   auto& st = self->state;
   if (!st.deps.recorder || st.checkpointed == st.version)
     return then();
-  auto snap = to_json(take_snapshot(self));
+  auto snap = to_json(take_snapshot(self->state, elapsed(self)));
   auto step = st.version;
   auto fail = [=](const caf::error& err) {
     on_durability_failed(self, "checkpoint of step " + std::to_string(step), err);
@@ -386,45 +330,6 @@ void stop_now(ctl* self) {
   checkpoint(self, [=] { finish(self, false, "interrupted"); });
 }
 
-step_record make_record(ctl* self, const std::vector<scored_group>& batch,
-                        const step_metrics& m, int64_t trained_at) {
-  auto& st = self->state;
-  auto now = self->clock().now();
-  step_record r;
-  r.step = st.version;
-  r.version = st.version;
-  r.rewards = summarize_rewards(batch);
-  r.staleness = measure_staleness(batch, trained_at);
-  r.learner = m;
-  r.times = st.interval;
-  r.times.train = m.seconds;
-  r.times.wall = seconds_between(st.last_step, now);
-  r.tokens_generated = st.interval_tokens;
-  r.elapsed = elapsed(self);
-  auto& c = st.work->counters();
-  r.consumed = c.consumed, r.requeued = c.requeued, r.dropped = c.dropped;
-  r.stale_refused = st.stale_refused;
-  r.samplers = static_cast<int64_t>(st.samplers.size());
-  auto filtered = st.filter.take_interval();
-  r.filtered = filtered.filtered, r.filter_passed = filtered.passed;
-  r.trained_groups = batch.size();
-  if (!filtered.groups.empty()) { // the step's rewards cover every group settled in it
-    filtered.groups.insert(filtered.groups.end(), batch.begin(), batch.end());
-    r.rewards = summarize_rewards(filtered.groups);
-  }
-  r.reward_ok = st.outcomes.ok - st.outcomes_at_step.ok;
-  r.reward_invalid = st.outcomes.invalid - st.outcomes_at_step.invalid;
-  r.reward_timeout = st.outcomes.timeout - st.outcomes_at_step.timeout;
-  r.reward_error = st.outcomes.error - st.outcomes_at_step.error;
-  r.prompts_dropped_long = st.prompts.take_interval();
-  r.prompts_dropped_long_total = st.prompts.dropped();
-  st.outcomes_at_step = st.outcomes;
-  st.interval = {};
-  st.interval_tokens = 0;
-  st.last_step = now;
-  return r;
-}
-
 void on_trained(ctl* self, const std::vector<scored_group>& batch,
                 const std::vector<uint64_t>& ids, int64_t trained_at, train_report& rep) {
   auto& st = self->state;
@@ -436,7 +341,8 @@ void on_trained(ctl* self, const std::vector<scored_group>& batch,
   if (rep.steps.empty())
     return finish(self, false, "learner returned no step");
   st.version = rep.steps.back().version;
-  auto rec = make_record(self, batch, rep.steps.back(), trained_at);
+  auto rec = close_step(st, batch, rep.steps.back(), trained_at, self->clock().now(),
+                        elapsed(self));
   if (rec.staleness.max > st.cfg.max_staleness)
     st.staleness_violations += 1;
   st.rewards.add(rec.rewards.reward_mean);
@@ -524,52 +430,6 @@ void on_down(ctl* self, const caf::down_msg& dm) {
     finish(self, false, "no reward actor left");
 }
 
-std::string status_json(ctl* self) {
-  auto& st = self->state;
-  auto& c = st.work->counters();
-  json_record j;
-  j.add("version", st.version).add("samplers", static_cast<int64_t>(st.samplers.serving()))
-    .add("draining", static_cast<int64_t>(st.samplers.size() - st.samplers.serving()))
-    .add("queued", static_cast<int64_t>(st.work->count(group_state::queued)))
-    .add("in_flight", static_cast<int64_t>(st.work->count(group_state::in_flight)))
-    .add("scoring", static_cast<int64_t>(st.work->count(group_state::scoring)))
-    .add("scored", static_cast<int64_t>(st.work->count(group_state::scored)))
-    .add("training", static_cast<int64_t>(st.work->count(group_state::training)))
-    .add("consumed", static_cast<int64_t>(c.consumed))
-    .add("requeued", static_cast<int64_t>(c.requeued))
-    .add("dropped", static_cast<int64_t>(c.dropped))
-    .add("filtered", static_cast<int64_t>(c.filtered))
-    .add("data_plane_groups", static_cast<int64_t>(st.data_plane_groups))
-    .add("data_plane_late", static_cast<int64_t>(st.data_plane_late))
-    .add("step", st.version).add("steps", static_cast<int64_t>(st.cfg.steps))
-    .add("max_staleness", static_cast<int64_t>(st.cfg.max_staleness))
-    .add("admit_capacity",
-         admission_capacity(gate(self), st.version, c.admitted, c.dropped + c.filtered))
-    .add("stale_refused", static_cast<int64_t>(st.stale_refused))
-    .add("elapsed_s", elapsed(self))
-    .add("reward_ok", static_cast<int64_t>(st.outcomes.ok))
-    .add("reward_invalid", static_cast<int64_t>(st.outcomes.invalid))
-    .add("reward_timeout", static_cast<int64_t>(st.outcomes.timeout))
-    .add("reward_error", static_cast<int64_t>(st.outcomes.error));
-  return j.str();
-}
-
-/// The controller's own line on the console.
-void report_health(ctl* self) {
-  auto& st = self->state;
-  auto& h = st.health;
-  if (!h)
-    return;
-  h->set_state(st.finished || st.stopping ? actor_state::draining
-               : st.learner_busy         ? actor_state::busy
-                                         : actor_state::ready);
-  h->set_version(st.version);
-  h->set_in_flight(st.work->count(group_state::in_flight));
-  h->set_queue(0, "groups", st.work->live(), st.work->capacity());
-  h->set_queue(1, "scored", st.work->count(group_state::scored),
-               static_cast<uint64_t>(st.cfg.groups_per_step));
-}
-
 caf::result<std::string> drain_sampler(ctl* self, const std::string& name) {
   auto* s = self->state.samplers.find(name);
   if (s == nullptr)
@@ -583,7 +443,6 @@ caf::result<std::string> drain_sampler(ctl* self, const std::string& name) {
   dispatch(self);
   return "draining " + name + ": it stops once its requests are answered";
 }
-
 
 /// The state from the settings, and from the checkpoint when resuming.
 caf::error init_state(ctl* self, const controller_settings& cfg, controller_deps deps) {
@@ -602,7 +461,7 @@ caf::error init_state(ctl* self, const controller_settings& cfg, controller_deps
   st.started = st.last_step = self->clock().now();
   st.problems = std::make_unique<problem_cursor>(st.deps.problems);
   st.prompts = prompt_filter{static_cast<size_t>(std::max(cfg.max_prompt_tokens, 0))};
-  return st.deps.resume ? restore(self, *st.deps.resume)
+  return st.deps.resume ? restore_snapshot(st, *st.deps.resume)
                         : st.work->restore(cfg.first_group_id, {});
 }
 
@@ -616,7 +475,7 @@ caf::behavior controller_actor(ctl* self, controller_settings cfg, controller_de
   auto& st = self->state;
   st.health = enlist_health(self->home_system(), "controller", "controller",
                             caf::actor_cast<caf::actor>(self));
-  report_health(self);
+  report_health(self->state);
   self->monitor(st.deps.learner);
   for (auto& r : st.deps.rewards)
     self->monitor(r);
@@ -656,8 +515,8 @@ caf::behavior controller_actor(ctl* self, controller_settings cfg, controller_de
       self->send_exit(reward, caf::exit_reason::user_shutdown);
     },
     [=](status_atom) {
-      report_health(self);
-      return status_json(self);
+      report_health(self->state);
+      return status_json(self->state, elapsed(self));
     },
     [=](health_atom) { return self->state.deps.monitor; },
     [=](drain_atom, const std::string& name) { return drain_sampler(self, name); },

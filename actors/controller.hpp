@@ -37,8 +37,9 @@
 // unblocked by: sampler_hello, generate / score / train replies
 //
 // The handlers only route: accounting is work_buffer, admission is
-// staleness_gate, dispatch choice is sampler_pool, reporting is run_report,
-// what a checkpoint holds is run_snapshot (design: docs/durable-runs.md).
+// staleness_gate, dispatch choice is sampler_pool, reporting is run_report
+// (fed from this state by internal/controller_reporting), what a checkpoint
+// holds is run_snapshot (design: docs/durable-runs.md).
 #pragma once
 
 #include <functional>

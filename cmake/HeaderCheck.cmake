@@ -101,6 +101,7 @@ set(_tandem_torch_headers
   models/internal/device_precision.hpp
   models/internal/fast_decoder.hpp
   models/internal/learner_step.hpp
+  models/internal/learner_validation.hpp
   models/internal/transformer.hpp)
 option(TANDEM_HEADER_CHECK_TORCH "also check the headers that include LibTorch" OFF)
 

@@ -8,28 +8,27 @@
 // worker's task, an SSE stream for as long as its client stays.
 //
 // Past 500 lines for a reason: the routes, the auth and the stream's pump
-// all work on `impl`; what can stand alone already does (internal/).
+// all work on `impl`; what can stand alone already does (internal/: the
+// token and bind rules in console_access, query integers and error replies
+// in http_fields).
 
 #include "console/http_console.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
-#include <fstream>
-#include <random>
 #include <thread>
 
 #include <httplib.h>
 
 #include "console/internal/bounded_task_queue.hpp"
+#include "console/internal/console_access.hpp"
 #include "console/internal/control_requests.hpp"
 #include "console/internal/embedded_assets.hpp"
+#include "console/internal/http_fields.hpp"
 #include "console/internal/sse_stream.hpp"
 #include "runtime/error.hpp"
 #include "runtime/json_writer.hpp"
@@ -64,104 +63,7 @@ constexpr size_t max_stream_clients_limit = 1024;
 /// How long start() waits for the accept thread to run.
 constexpr auto start_deadline = std::chrono::seconds(5);
 
-/// Equal strings, in a time that depends only on the length of `secret`.
-bool constant_time_equal(std::string_view given, std::string_view secret) {
-  unsigned char diff = given.size() == secret.size() ? 0 : 1;
-  for (size_t i = 0; i < secret.size(); ++i)
-    diff |= static_cast<unsigned char>((i < given.size() ? given[i] : 0) ^ secret[i]);
-  return diff == 0;
-}
-
-std::string error_body(const std::string& message) {
-  return "{\"ok\":false,\"error\":" + json_quote(message) + "}";
-}
-
-/// The HTTP status of a control's error.
-int status_of(const caf::error& err) {
-  if (is(err, errc::invalid_argument) || is(err, errc::invalid_config))
-    return 400;
-  if (is(err, errc::not_found))
-    return 404;
-  if (is(err, errc::timeout))
-    return 504;
-  if (is(err, errc::not_ready) || is(err, errc::capacity_exceeded) || is(err, errc::in_use))
-    return 409;
-  return 500;
-}
-
-/// The value of cookie `name` in a Cookie header ("a=1; b=2").
-std::string cookie_value(const std::string& header, const std::string& name) {
-  size_t pos = 0;
-  while (pos < header.size()) {
-    size_t end = header.find(';', pos);
-    if (end == std::string::npos)
-      end = header.size();
-    size_t begin = header.find_first_not_of(' ', pos);
-    if (begin < end && header.compare(begin, name.size() + 1, name + "=") == 0)
-      return header.substr(begin + name.size() + 1, end - begin - name.size() - 1);
-    pos = end + 1;
-  }
-  return {};
-}
-
-/// Query parameter `name` as an integer >= `min`; `fallback` when absent.
-template <class Int>
-caf::expected<Int> int_param(const httplib::Request& req, const char* name, Int fallback,
-                             Int min) {
-  if (!req.has_param(name))
-    return fallback;
-  const std::string text = req.get_param_value(name);
-  Int value{};
-  auto res = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || res.ec != std::errc{} || res.ptr != text.data() + text.size() ||
-      value < min)
-    return make_error(errc::invalid_argument, std::string{"query parameter \""} + name +
-                                                  "\": expected an integer >= " +
-                                                  std::to_string(min) + ", got " +
-                                                  json_quote(text));
-  return value;
-}
-
-bool is_wildcard(const std::string& bind) {
-  return bind.empty() || bind == "0.0.0.0" || bind == "::" || bind == "[::]" || bind == "*";
-}
-
 } // namespace
-
-bool is_loopback_bind(const std::string& bind) {
-  std::string host = bind;
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  std::string lower;
-  for (char c : host)
-    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lower == "localhost")
-    return true;
-  in_addr v4{};
-  if (inet_pton(AF_INET, host.c_str(), &v4) == 1)
-    return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1)
-    return IN6_IS_ADDR_LOOPBACK(&v6) || (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
-  return false;
-}
-
-std::string generate_console_token() {
-  unsigned char bytes[16] = {};
-  std::ifstream urandom{"/dev/urandom", std::ios::binary};
-  if (!urandom.read(reinterpret_cast<char*>(bytes), sizeof(bytes))) {
-    std::random_device rd; // no /dev/urandom (a chroot): the OS's other source
-    for (auto& b : bytes)
-      b = static_cast<unsigned char>(rd());
-  }
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out += digits[b >> 4];
-    out += digits[b & 15];
-  }
-  return out;
-}
 
 // -- impl ---------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ tandem_add_test(control_endpoint_test SOURCES wiring/control_endpoint_test.cpp L
 tandem_add_test(sampler_test SOURCES actors/sampler_test.cpp LIBS tandem_actors)
 # learner.ranks > 1: N learner ranks on worker threads behind one backend.
 tandem_add_test(data_parallel_backend_test SOURCES actors/data_parallel_backend_test.cpp
-                LIBS tandem_actors TIMEOUT 120)
+                LIBS tandem_actors tandem_test_support TIMEOUT 120)
 # Evaluation rounds, their schedule and the evaluator actor (fake decoder);
 # the recorder's after-checkpoint hook.
 tandem_add_test(evaluator_test SOURCES actors/evaluator_test.cpp LIBS tandem_actors)

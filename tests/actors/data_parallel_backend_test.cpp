@@ -8,10 +8,7 @@
 
 #include "actors/data_parallel_backend.hpp"
 
-#include <algorithm>
 #include <atomic>
-#include <cmath>
-#include <cstring>
 #include <future>
 #include <stdexcept>
 
@@ -19,55 +16,24 @@
 
 #include "runtime/error.hpp"
 #include "runtime/nccl/thread_group_collective.hpp"
+#include "tests/support/tiny_model.hpp"
 
 using namespace tandem;
 
 namespace {
 
-learner_settings small_settings() {
-  learner_settings s;
-  s.model.vocab_size = 25;
-  s.model.hidden_size = 32;
-  s.model.num_layers = 2;
-  s.model.num_heads = 4;
-  s.model.num_kv_heads = 2;
-  s.model.intermediate_size = 48;
-  s.model.max_seq_len = 32;
-  s.optimizer.lr = 3e-3;
-  s.optimizer.weight_decay = 0.01;
-  s.max_new_tokens = 6;
-  s.grad_bucket_bytes = 16 << 10;
-  s.seed = 5;
-  return s;
-}
-
 // 11 rows (odd: the ranks' slices differ in size), varied lengths.
 std::vector<train_sequence> make_batch(size_t k) {
-  std::vector<train_sequence> out;
-  for (size_t i = 0; i < 11; ++i) {
-    train_sequence s;
-    for (size_t j = 0; j < 1 + (i + k) % 4; ++j)
-      s.prompt.push_back(static_cast<int32_t>((5 * i + 3 * j + 2 + k) % 25));
-    for (size_t j = 0; j < 1 + (i * 7 + k) % 5; ++j)
-      s.completion.push_back(static_cast<int32_t>((11 * i + 13 * j + 1 + 2 * k) % 25));
-    s.behav_logprobs.assign(s.completion.size(), -3.2f);
-    s.versions.assign(s.completion.size(), static_cast<int64_t>(k));
-    s.advantage = std::sin(double(3 * k + i) + 0.5);
-    out.push_back(std::move(s));
-  }
-  return out;
+  test::row_pattern p;
+  p.rows = 11;
+  p.batch = k;
+  p.prompt_lengths = 4;
+  p.completion_lengths = 5;
+  p.version = static_cast<int64_t>(k);
+  return test::patterned_rows(p);
 }
 
-double max_abs_diff(const std::vector<char>& a, const std::vector<char>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  std::vector<float> x(a.size() / 4), y(b.size() / 4);
-  std::memcpy(x.data(), a.data(), x.size() * 4);
-  std::memcpy(y.data(), b.data(), std::min(y.size(), x.size()) * 4);
-  double worst = 0;
-  for (size_t i = 0; i < std::min(x.size(), y.size()); ++i)
-    worst = std::max(worst, double(std::abs(x[i] - y[i])));
-  return worst;
-}
+using test::max_abs_diff;
 
 struct parallel {
   std::vector<std::shared_ptr<training_backend>> ranks;
@@ -78,7 +44,7 @@ parallel make_parallel(int n, int zero) {
   auto group = std::make_shared<nccl::thread_group>(n);
   parallel p;
   for (int r = 0; r < n; ++r) {
-    auto s = small_settings();
+    auto s = test::data_parallel_settings();
     s.ranks = n;
     s.rank = r;
     s.zero_stage = zero;
@@ -96,7 +62,7 @@ parallel make_parallel(int n, int zero) {
 }
 
 void two_ranks_match_one_learner(int zero) {
-  auto one = make_torch_training_backend(small_settings(), 1);
+  auto one = make_torch_training_backend(test::data_parallel_settings(), 1);
   ASSERT_TRUE(one);
   auto two = make_parallel(2, zero);
   for (size_t k = 0; k < 3; ++k) {

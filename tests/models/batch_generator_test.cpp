@@ -12,21 +12,12 @@
 #include "models/batch_generator.hpp"
 #include "models/policy.hpp"
 #include "runtime/error.hpp"
+#include "tests/support/tiny_model.hpp"
 
 namespace tandem {
 namespace {
 
-model_config tiny() {
-  model_config c;
-  c.vocab_size = 40;
-  c.hidden_size = 32;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  c.intermediate_size = 48;
-  c.max_seq_len = 24;
-  return c;
-}
+model_config tiny() { return test::tiny_decoder_model(); }
 
 std::vector<std::vector<int32_t>> prompts() {
   return {{1, 5, 7}, {2, 9}, {3, 4, 5, 6, 7}, {8}, {10, 11, 12, 13}, {14, 15}, {16, 17, 18}};

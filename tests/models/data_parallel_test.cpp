@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "runtime/nccl/thread_group_collective.hpp"
+#include "tests/support/tiny_model.hpp"
 
 using namespace tandem;
 using namespace tandem::internal;
@@ -92,17 +93,7 @@ TEST(FlatAdamw, StepsEqualTorchAdamW) {
 
 namespace {
 
-model_config tiny_model() {
-  model_config c;
-  c.vocab_size = 25;
-  c.hidden_size = 32;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  c.intermediate_size = 48;
-  c.max_seq_len = 32;
-  return c;
-}
+using test::tiny_model;
 
 } // namespace
 

@@ -9,9 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <stdexcept>
 
 #include <gtest/gtest.h>
@@ -22,24 +20,17 @@
 #include "runtime/memory_file_system.hpp"
 #include "runtime/safetensors.hpp"
 #include "tests/runtime/temp_dir.hpp"
+#include "tests/support/hf_fixture.hpp"
 
 using namespace tandem;
 namespace stdfs = std::filesystem;
 
 namespace {
 
-const std::string data_dir = std::string(TANDEM_TEST_DATA_DIR) + "/hf";
+const std::string data_dir = test::hf_data_dir();
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void put(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
+using test::read_file;
+using test::write_file;
 
 // Helpers that cannot ASSERT throw instead: GoogleTest reports the message
 // as the test's failure, where a null or an empty expected would crash the
@@ -87,7 +78,7 @@ void expect_round_trip(const std::string& input) {
   auto back = load(tmp / "hf");
   ASSERT_TRUE(back);
   EXPECT_EQ(back->export_weights(), blob) << input;
-  EXPECT_EQ(slurp(tmp / "hf/config.json"), slurp(input + "/config.json"));
+  EXPECT_EQ(read_file(tmp / "hf/config.json"), read_file(input + "/config.json"));
 }
 
 } // namespace
@@ -183,10 +174,10 @@ TEST(HfExport, TokenizerFilesComeFromTheInputAndBesideTaskTokenizer) {
   for (auto* f : {"config.json", "model.safetensors"})
     stdfs::copy_file(src + "/" + f, tmp / "in" + "/" + f);
   const std::string chat = R"({"chat_template": "{% for m in messages %}{{ m.content }}{% endfor %}"})";
-  put(tmp / "in/tokenizer_config.json", chat);
-  put(tmp / "in/tokenizer.json", "{\"stale\": true}"); // task.tokenizer wins
-  put(tmp / "tok/special_tokens_map.json", "{\"eos_token\": \"<|im_end|>\"}");
-  put(tmp / "tok/tokenizer_config.json", "{}"); // the input's copy wins
+  write_file(tmp / "in/tokenizer_config.json", chat);
+  write_file(tmp / "in/tokenizer.json", "{\"stale\": true}"); // task.tokenizer wins
+  write_file(tmp / "tok/special_tokens_map.json", "{\"eos_token\": \"<|im_end|>\"}");
+  write_file(tmp / "tok/tokenizer_config.json", "{}"); // the input's copy wins
   stdfs::copy_file(data_dir + "/tokenizer-qwen2/tokenizer.json", tmp / "tok/tokenizer.json");
   auto p = load(tmp / "in");
   auto e = exporter_for(tmp / "in", p->config(), tmp / "tok/tokenizer.json");
@@ -194,9 +185,10 @@ TEST(HfExport, TokenizerFilesComeFromTheInputAndBesideTaskTokenizer) {
             (std::vector<std::string>{"config.json", "model.safetensors", "tokenizer.json",
                                       "tokenizer_config.json", "special_tokens_map.json"}));
   ASSERT_FALSE(e.write(*real_file_system(), p->export_weights(), tmp / "out"));
-  EXPECT_EQ(slurp(tmp / "out/tokenizer.json"), slurp(tmp / "tok/tokenizer.json"));
-  EXPECT_EQ(slurp(tmp / "out/tokenizer_config.json"), chat);
-  EXPECT_EQ(slurp(tmp / "out/special_tokens_map.json"), slurp(tmp / "tok/special_tokens_map.json"));
+  EXPECT_EQ(read_file(tmp / "out/tokenizer.json"), read_file(tmp / "tok/tokenizer.json"));
+  EXPECT_EQ(read_file(tmp / "out/tokenizer_config.json"), chat);
+  EXPECT_EQ(read_file(tmp / "out/special_tokens_map.json"),
+            read_file(tmp / "tok/special_tokens_map.json"));
 }
 
 TEST(HfExport, DirectoryAppearsByRenameAfterItsFilesAreSynced) {

@@ -15,12 +15,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "models/batch_generator.hpp"
 #include "models/learner_core.hpp"
@@ -29,10 +25,10 @@
 #include "runtime/error.hpp"
 #include "runtime/json_reader.hpp"
 #include "runtime/safetensors.hpp"
-#include "tests/runtime/temp_dir.hpp"
+#include "tests/support/hf_fixture.hpp"
 
 using namespace tandem;
-namespace fs = std::filesystem;
+using namespace tandem::test;
 
 namespace {
 
@@ -44,19 +40,8 @@ namespace {
 // ignoring the llama3 scaling (2.2) or the q/k norm gains (2.2) changes.
 constexpr double logits_tolerance = 2e-5;
 
-const std::string data_dir = std::string(TANDEM_TEST_DATA_DIR) + "/hf";
+const std::string data_dir = hf_data_dir();
 const char* const families[] = {"family-llama31", "family-qwen3", "family-mistral"};
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
 
 struct reference {
   bool found = false;
@@ -88,13 +73,6 @@ reference reference_for(const std::string& file, const std::string& model) {
   return out;
 }
 
-std::unique_ptr<policy> load(const std::string& dir, const hf_load_options& opts = {}) {
-  policy::set_threads(1);
-  auto p = policy::load_hf(dir, opts);
-  EXPECT_TRUE(p) << describe(p.error());
-  return p ? std::move(*p) : nullptr;
-}
-
 double max_diff(const std::vector<float>& got, const reference& ref, size_t vocab) {
   EXPECT_EQ(got.size(), ref.ids.size() * vocab);
   double worst = 0;
@@ -110,62 +88,20 @@ double max_logit_diff(policy& p, const reference& ref) {
   return got ? max_diff(*got, ref, static_cast<size_t>(p.config().vocab_size)) : 1e9;
 }
 
-template <class T>
-std::string load_failure(const caf::expected<T>& r, errc code) {
-  EXPECT_FALSE(r) << "expected the load to fail";
-  if (r)
-    return {};
-  EXPECT_TRUE(is(r.error(), code)) << describe(r.error());
-  return describe(r.error());
-}
-
-using tandem::test::remove_tree; // not std::filesystem's: runtime/file_system.hpp
-
-class HfFamilies : public ::testing::Test {
+class HfFamilies : public hf_scratch {
 protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    tmp_ = fs::temp_directory_path()
-           / ("tandem_hffam_" + std::to_string(::getpid()) + "_" + info->name());
-    remove_tree(tmp_);
-    fs::create_directories(tmp_);
-  }
-  void TearDown() override { remove_tree(tmp_); }
-
-  std::string copy_of(const std::string& name) {
-    const auto dst = tmp_ / name;
-    fs::copy(data_dir + "/" + name, dst, fs::copy_options::recursive);
-    for (const auto& e : fs::directory_iterator(dst))
-      fs::permissions(e.path(), fs::perms::owner_read | fs::perms::owner_write);
-    return dst.string();
-  }
-
-  std::string tmp(const std::string& name) const { return (tmp_ / name).string(); }
+  HfFamilies() : hf_scratch("tandem_hffam_") {}
 
   // Rewrites top-level `key` of DIR/config.json to the JSON text `value`
   // (adds it when absent).
   static void set_config(const std::string& dir, const std::string& key,
                          const std::string& value) {
+    if (replace_config_value(dir, key, value))
+      return;
     auto text = read_file(dir + "/config.json");
-    const auto at = text.find("\"" + key + "\":");
-    if (at == std::string::npos) {
-      text.insert(text.find('{') + 1, "\n  \"" + key + "\": " + value + ",");
-      return write_file(dir + "/config.json", text);
-    }
-    const auto start = text.find(':', at) + 1;
-    auto end = start;
-    int depth = 0;
-    for (; end < text.size(); ++end) {
-      const char c = text[end];
-      if (c == '{' || c == '[') ++depth;
-      if (c == '}' || c == ']') { if (depth == 0) break; --depth; }
-      if (c == ',' && depth == 0) break;
-    }
-    text.replace(start, end - start, " " + value);
+    text.insert(text.find('{') + 1, "\n  \"" + key + "\": " + value + ",");
     write_file(dir + "/config.json", text);
   }
-
-  fs::path tmp_;
 };
 
 const char* const llama3_scaling =

@@ -1,90 +1,27 @@
 // learner_core_test.cpp: GRPO optimizer steps through the torch-free
-// learner_core interface; log-probs are checked with a `policy` that imports
-// the learner's exported weights.
+// learner_core interface (versions, advantages, kl, clipping, the learning
+// rate schedule, the entropy bonus, device options, micro-batches, the
+// sampler mismatch and the objective variants); log-probs are checked with
+// a `policy` that imports the learner's exported weights. Saved state and
+// resuming: learner_core_resume_test.cpp.
 
 #include "models/learner_core.hpp"
 
-#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 
 #include <gtest/gtest.h>
 
 #include "models/policy.hpp"
 #include "runtime/error.hpp"
+#include "tests/support/tiny_model.hpp"
 
 using namespace tandem;
-
-namespace {
-
-learner_settings tiny_settings() {
-  learner_settings s;
-  s.model.vocab_size = 25;
-  s.model.hidden_size = 64;
-  s.model.num_layers = 2;
-  s.model.num_heads = 4;
-  s.model.num_kv_heads = 2;
-  s.model.intermediate_size = 176;
-  s.model.max_seq_len = 32;
-  s.optimizer.lr = 1e-2;
-  s.max_new_tokens = 6;
-  s.seed = 3;
-  return s;
-}
-
-std::unique_ptr<learner_core> make_learner(const learner_settings& s) {
-  policy::set_threads(1);
-  auto l = learner_core::make(s);
-  EXPECT_TRUE(l) << describe(l.error());
-  return std::move(*l);
-}
-
-// A policy holding the learner's current weights.
-std::unique_ptr<policy> snapshot(const learner_core& l, const model_config& cfg) {
-  auto p = std::move(*policy::make(cfg, 0));
-  auto blob = l.export_weights();
-  EXPECT_FALSE(p->import_weights(blob.data(), blob.size()));
-  return p;
-}
-
-// n sequences of varied prompt/completion lengths; behaviour log-probs are the
-// learner's own (as if sampled on-policy with its current weights).
-std::vector<train_sequence> on_policy_batch(const learner_core& l, const model_config& cfg,
-                                            size_t n, double temperature = 1.0) {
-  std::vector<train_sequence> batch(n);
-  std::vector<scored_input> in;
-  for (size_t i = 0; i < n; ++i) {
-    auto& s = batch[i];
-    for (size_t j = 0; j < 1 + i % 5; ++j)
-      s.prompt.push_back(static_cast<int32_t>((5 * i + 3 * j + 2) % 25));
-    for (size_t j = 0; j < 1 + (i * 7) % 6; ++j)
-      s.completion.push_back(static_cast<int32_t>((11 * i + 13 * j + 1) % 25));
-    s.versions.assign(s.completion.size(), l.version());
-    s.advantage = (i % 2 == 0) ? 1.0 : -1.0;
-    in.push_back({s.prompt, s.completion});
-  }
-  auto scores = snapshot(l, cfg)->score(in, temperature);
-  EXPECT_TRUE(scores);
-  for (size_t i = 0; i < n; ++i)
-    batch[i].behav_logprobs = (*scores)[i];
-  return batch;
-}
-
-double total_logp(policy& p, const train_sequence& s) {
-  auto r = p.score({{s.prompt, s.completion}}, 1.0);
-  EXPECT_TRUE(r);
-  double sum = 0;
-  for (auto x : (*r)[0])
-    sum += x;
-  return sum;
-}
-
-} // namespace
+using namespace tandem::test;
 
 TEST(LearnerCore, VersionIncrementsOncePerMiniBatch) {
-  auto s = tiny_settings();
+  auto s = tiny_learner_settings();
   s.mini_batches = 2;
   auto l = make_learner(s);
   EXPECT_EQ(l->version(), 0);
@@ -99,25 +36,25 @@ TEST(LearnerCore, VersionIncrementsOncePerMiniBatch) {
 }
 
 TEST(LearnerCore, PositiveAdvantageRaisesThatSequencesLogProb) {
-  auto s = tiny_settings();
+  auto s = tiny_learner_settings();
   auto l = make_learner(s);
   auto batch = on_policy_batch(*l, s.model, 4);
   for (auto& seq : batch)
     seq.advantage = -1.0 / 3;
   batch[0].advantage = 1.0;
-  const double before = total_logp(*snapshot(*l, s.model), batch[0]);
+  const double before = total_logp(*policy_of(*l, s.model), batch[0]);
   for (int step = 0; step < 5; ++step) {
     auto fresh = on_policy_batch(*l, s.model, 4); // same sequences, current logps
     for (size_t i = 0; i < batch.size(); ++i)
       fresh[i].advantage = batch[i].advantage;
     ASSERT_TRUE(l->train(fresh));
   }
-  const double after = total_logp(*snapshot(*l, s.model), batch[0]);
+  const double after = total_logp(*policy_of(*l, s.model), batch[0]);
   EXPECT_GT(after, before + 0.1) << "before " << before << " after " << after;
 }
 
 TEST(LearnerCore, InvalidBatchIsRejectedWithoutAStep) {
-  auto s = tiny_settings();
+  auto s = tiny_learner_settings();
   auto l = make_learner(s);
   const auto weights = l->export_weights();
   auto batch = on_policy_batch(*l, s.model, 4);
@@ -140,7 +77,7 @@ TEST(LearnerCore, InvalidBatchIsRejectedWithoutAStep) {
 }
 
 TEST(LearnerCore, NonFiniteLossSkipsTheStepAndKeepsWeights) {
-  auto s = tiny_settings();
+  auto s = tiny_learner_settings();
   auto l = make_learner(s);
   const auto weights = l->export_weights();
   auto batch = on_policy_batch(*l, s.model, 4);
@@ -156,7 +93,7 @@ TEST(LearnerCore, NonFiniteLossSkipsTheStepAndKeepsWeights) {
 }
 
 TEST(LearnerCore, KlToReferenceIsZeroFirstThenPositive) {
-  auto s = tiny_settings();
+  auto s = tiny_learner_settings();
   s.grpo.kl_beta = 0.1;
   auto l = make_learner(s);
   auto first = l->train(on_policy_batch(*l, s.model, 8));
@@ -172,7 +109,7 @@ TEST(LearnerCore, KlToReferenceIsZeroFirstThenPositive) {
 }
 
 TEST(LearnerCore, NoReferenceMeansZeroKl) {
-  auto s = tiny_settings();
+  auto s = tiny_learner_settings();
   auto l = make_learner(s);
   for (int i = 0; i < 2; ++i) {
     auto st = l->train(on_policy_batch(*l, s.model, 4));
@@ -182,7 +119,7 @@ TEST(LearnerCore, NoReferenceMeansZeroKl) {
 }
 
 TEST(LearnerCore, ProxLogProbsAreComputedOnceBeforeAnyUpdate) {
-  auto s = tiny_settings();
+  auto s = tiny_learner_settings();
   s.mini_batches = 2;
   s.temperature = 0.7;
   auto l = make_learner(s);
@@ -215,7 +152,7 @@ TEST(LearnerCore, GradientClippingNormalisesEveryStepsGradient) {
     double norms[2];
   };
   auto two_steps = [](double grad_clip, double scale) {
-    auto s = tiny_settings();
+    auto s = tiny_learner_settings();
     s.optimizer.grad_clip = grad_clip;
     auto l = make_learner(s);
     outcome out;
@@ -230,15 +167,6 @@ TEST(LearnerCore, GradientClippingNormalisesEveryStepsGradient) {
     out.weights = l->export_weights();
     return out;
   };
-  auto max_diff = [](const std::vector<char>& a, const std::vector<char>& b) {
-    std::vector<float> x(a.size() / 4), y(b.size() / 4);
-    std::memcpy(x.data(), a.data(), a.size());
-    std::memcpy(y.data(), b.data(), b.size());
-    double m = 0;
-    for (size_t i = 0; i < x.size(); ++i)
-      m = std::max(m, double(std::fabs(x[i] - y[i])));
-    return m;
-  };
   const double clip = 1e-3;
   auto clipped1 = two_steps(clip, 1), clipped10 = two_steps(clip, 10);
   auto free1 = two_steps(0, 1), free10 = two_steps(0, 10);
@@ -247,16 +175,16 @@ TEST(LearnerCore, GradientClippingNormalisesEveryStepsGradient) {
   EXPECT_GT(clipped1.norms[1], 10 * clip);
   EXPECT_NEAR(clipped10.norms[1], 10 * clipped1.norms[1], 1e-4 * clipped10.norms[1]);
   EXPECT_DOUBLE_EQ(free1.norms[0], clipped1.norms[0]);
-  EXPECT_LT(max_diff(clipped1.weights, clipped10.weights), 1e-6)
+  EXPECT_LT(max_abs_diff(clipped1.weights, clipped10.weights), 1e-6)
     << "clipped steps still depend on the gradient's scale";
-  EXPECT_GT(max_diff(free1.weights, free10.weights), 1e-4)
+  EXPECT_GT(max_abs_diff(free1.weights, free10.weights), 1e-4)
     << "without clipping the scale must matter (else this test shows nothing)";
 }
 
 // learner.lr_schedule: each optimizer step uses lr_at(its 0-based index),
 // reports it, and a scheduled step equals a constant-rate step at that rate.
 TEST(LearnerCore, TheScheduleSetsEveryStepsLearningRate) {
-  auto s = tiny_settings();
+  auto s = tiny_learner_settings();
   s.mini_batches = 2;
   s.optimizer.schedule.kind = lr_schedule_kind::linear;
   s.optimizer.schedule.warmup_steps = 2;
@@ -271,9 +199,9 @@ TEST(LearnerCore, TheScheduleSetsEveryStepsLearningRate) {
   }
   EXPECT_EQ(lrs, (std::vector<double>{5e-3, 1e-2, 1e-2, 5e-3}));
 
-  auto warm = tiny_settings();
+  auto warm = tiny_learner_settings();
   warm.optimizer.schedule = s.optimizer.schedule; // first step: lr / 2
-  auto flat = tiny_settings();
+  auto flat = tiny_learner_settings();
   flat.optimizer.lr = 5e-3;
   auto a = make_learner(warm);
   auto b = make_learner(flat);
@@ -281,13 +209,13 @@ TEST(LearnerCore, TheScheduleSetsEveryStepsLearningRate) {
   ASSERT_TRUE(b->train(on_policy_batch(*b, flat.model, 8)));
   EXPECT_EQ(a->export_weights(), b->export_weights());
 
-  auto bad = tiny_settings();
+  auto bad = tiny_learner_settings();
   bad.optimizer.schedule.kind = lr_schedule_kind::cosine; // no total_steps
   EXPECT_TRUE(is(learner_core::validate(bad), errc::invalid_argument));
 }
 
 TEST(LearnerCore, ImportSetsWeightsAndVersion) {
-  auto s = tiny_settings();
+  auto s = tiny_learner_settings();
   auto a = make_learner(s);
   s.seed = 4;
   auto b = make_learner(s);
@@ -300,7 +228,7 @@ TEST(LearnerCore, ImportSetsWeightsAndVersion) {
 }
 
 TEST(LearnerCore, SpeedOfOneStepOnBatch128OnOneThread) {
-  auto s = tiny_settings();
+  auto s = tiny_learner_settings();
   auto l = make_learner(s);
   auto batch = on_policy_batch(*l, s.model, 128);
   ASSERT_TRUE(l->train(batch)); // warm-up
@@ -318,7 +246,7 @@ TEST(LearnerCore, SpeedOfOneStepOnBatch128OnOneThread) {
 // entropy must rise, and stay put when the bonus is off.
 TEST(LearnerCore, EntropyBonusRaisesEntropyWhenAdvantagesAreZero) {
   auto measure = [](double coef) {
-    auto s = tiny_settings();
+    auto s = tiny_learner_settings();
     s.optimizer.lr = 3e-3;
     s.grpo.entropy_coef = coef;
     auto l = make_learner(s);
@@ -348,7 +276,7 @@ TEST(LearnerCore, DeviceAndPrecisionOptionsAreValidated) {
     EXPECT_TRUE(is(l.error(), errc::invalid_argument));
     EXPECT_NE(describe(l.error()).find(words), std::string::npos) << describe(l.error());
   };
-  auto s = tiny_settings();
+  auto s = tiny_learner_settings();
   s.device = "tpu";
   expect_refused(s, "learner.device 'tpu': expected cpu, cuda or cuda:N");
   s.device = "cuda:x";
@@ -359,12 +287,12 @@ TEST(LearnerCore, DeviceAndPrecisionOptionsAreValidated) {
   s.device = "cuda:1";
   expect_refused(s, "this build has no CUDA");
 #endif
-  s = tiny_settings();
+  s = tiny_learner_settings();
   s.precision = "fp16";
   expect_refused(s, "learner.precision 'fp16': expected float32 or bf16_autocast");
   s.precision = "bf16_autocast";
   expect_refused(s, "bf16_autocast needs a cuda device");
-  s = tiny_settings();
+  s = tiny_learner_settings();
   s.micro_batch_tokens = -1;
   expect_refused(s, "micro_batch_tokens must be >= 0");
   s.micro_batch_tokens = 31; // below max_seq_len 32: a sequence could not fit
@@ -377,7 +305,7 @@ TEST(LearnerCore, DeviceAndPrecisionOptionsAreValidated) {
 // The public face of learner_step_test's gradient equality: same loss
 // statistics and gradient norm, whatever the micro-batch budget.
 TEST(LearnerCore, MicroBatchesAndCheckpointingGiveTheSameStep) {
-  auto s = tiny_settings();
+  auto s = tiny_learner_settings();
   s.mini_batches = 2;
   s.grpo.entropy_coef = 0.01;
   auto base = make_learner(s);
@@ -412,7 +340,7 @@ TEST(LearnerCore, MicroBatchesAndCheckpointingGiveTheSameStep) {
 }
 
 TEST(LearnerCore, MismatchIsZeroWhenSamplerAndLearnerShareWeights) {
-  auto s = tiny_settings();
+  auto s = tiny_learner_settings();
   auto l = make_learner(s);
   auto st = l->train(on_policy_batch(*l, s.model, 8));
   ASSERT_TRUE(st);
@@ -425,7 +353,7 @@ TEST(LearnerCore, MismatchIsZeroWhenSamplerAndLearnerShareWeights) {
 // behav = learner log-prob - delta, so d = log pi_learner - log pi_behav =
 // delta (up to the ~1e-7 of two float32 forwards of the same weights).
 TEST(LearnerCore, MismatchEqualsTheHandComputedFigureForPerturbedLogProbs) {
-  auto s = tiny_settings();
+  auto s = tiny_learner_settings();
   auto l = make_learner(s);
   auto batch = on_policy_batch(*l, s.model, 8);
   const double deltas[] = {0.1, -0.2, 0.05, 0.3, -0.4};
@@ -459,7 +387,7 @@ TEST(LearnerCore, MismatchEqualsTheHandComputedFigureForPerturbedLogProbs) {
 // share under [0.8, 1.2] is that of the deltas 0.3 and -0.4 (w = 1.35, 0.67).
 // On the first step every ratio is 1: nothing is clipped, every row counts.
 TEST(LearnerCore, ObjectiveVariantsReachTheStepStatistics) {
-  auto s = tiny_settings();
+  auto s = tiny_learner_settings();
   s.grpo.ratio_level = importance_level::sequence;
   s.grpo.aggregation = loss_aggregation::sequence_mean;
   s.grpo.behav_weight_mode = weight_bound_mode::mask;
@@ -486,209 +414,3 @@ TEST(LearnerCore, ObjectiveVariantsReachTheStepStatistics) {
   EXPECT_EQ(loss.clip_dual, 0.0);
   EXPECT_NEAR(loss.ratio_mean, 1.0, 1e-5);
 }
-
-// --- saved state (export_state / import_state) --------------------------------
-
-namespace {
-
-// Fixed batches (the initial learner's log-probs as behaviour, varied
-// advantages), the same for every learner that trains on them.
-std::vector<std::vector<train_sequence>> fixed_batches(const learner_settings& s, size_t n) {
-  auto l = make_learner(s);
-  std::vector<std::vector<train_sequence>> out;
-  for (size_t k = 0; k < n; ++k) {
-    auto b = on_policy_batch(*l, s.model, 8);
-    for (size_t i = 0; i < b.size(); ++i)
-      b[i].advantage = std::sin(double(3 * k + i)); // differs per step and row
-    out.push_back(std::move(b));
-  }
-  return out;
-}
-
-learner_settings resumable_settings() {
-  auto s = tiny_settings();
-  s.mini_batches = 2;          // two versions per batch
-  s.grpo.kl_beta = 0.05;       // the reference is rebuilt, not saved
-  s.optimizer.weight_decay = 0.01;
-  return s;
-}
-
-void train_all(learner_core& l, const std::vector<std::vector<train_sequence>>& batches,
-               size_t lo, size_t hi) {
-  for (size_t k = lo; k < hi; ++k) {
-    auto r = l.train(batches[k]);
-    ASSERT_TRUE(r) << describe(r.error());
-  }
-}
-
-} // namespace
-
-// The resume contract: weights (export_weights) + state (export_state) into a
-// fresh learner of the same settings, and both go on bit for bit.
-TEST(LearnerCore, ImportedStateResumesTrainingBitForBit) {
-  const auto s = resumable_settings();
-  const auto batches = fixed_batches(s, 5);
-  auto a = make_learner(s);
-  train_all(*a, batches, 0, 3);
-  const auto weights = a->export_weights();
-  const auto state = a->export_state();
-  ASSERT_FALSE(state.empty());
-  ASSERT_EQ(a->version(), 6);
-
-  auto b = make_learner(s);
-  ASSERT_FALSE(b->import_weights(weights.data(), weights.size(), 0));
-  auto err = b->import_state(state.data(), state.size());
-  ASSERT_FALSE(err) << describe(err);
-  EXPECT_EQ(b->version(), 6);
-  EXPECT_EQ(b->export_state(), state) << "a round trip changes nothing";
-
-  // Without the optimizer state the same two steps go elsewhere, so the
-  // comparison below is not trivially true.
-  auto c = make_learner(s);
-  ASSERT_FALSE(c->import_weights(weights.data(), weights.size(), 6));
-
-  train_all(*a, batches, 3, 5);
-  train_all(*b, batches, 3, 5);
-  train_all(*c, batches, 3, 5);
-  EXPECT_EQ(a->version(), 10);
-  EXPECT_EQ(b->version(), a->version());
-  EXPECT_TRUE(a->export_weights() == b->export_weights()) << "resumed weights differ";
-  EXPECT_TRUE(a->export_state() == b->export_state()) << "resumed optimizer state differs";
-  EXPECT_FALSE(a->export_weights() == c->export_weights())
-    << "the optimizer state made no difference: the test shows nothing";
-}
-
-// A steered entropy bonus (learner.entropy_target) resumes too: its
-// coefficient and last entropy travel in the state, so the resumed learner
-// applies the same bonus; without them it would restart at no bonus.
-TEST(LearnerCore, SteeredEntropyBonusResumesBitForBit) {
-  auto s = resumable_settings();
-  s.grpo.entropy_target = 100.0; // always below: the bonus grows every step
-  s.grpo.entropy_coef_step = 0.05;
-  s.grpo.entropy_coef_max = 1.0;
-  const auto batches = fixed_batches(s, 4);
-  auto a = make_learner(s);
-  std::vector<double> coefs;
-  for (size_t k = 0; k < 2; ++k) {
-    auto r = a->train(batches[k]);
-    ASSERT_TRUE(r) << describe(r.error());
-    for (const auto& st : *r)
-      coefs.push_back(st.entropy_coef);
-  }
-  // Two versions per batch: no bonus before the first measurement, then
-  // one step more each time.
-  ASSERT_EQ(coefs.size(), 4u);
-  EXPECT_EQ(coefs[0], 0.0);
-  EXPECT_NEAR(coefs[1], 0.05, 1e-15);
-  EXPECT_NEAR(coefs[3], 0.15, 1e-15);
-  const auto weights = a->export_weights();
-  const auto state = a->export_state();
-  auto b = make_learner(s);
-  ASSERT_FALSE(b->import_weights(weights.data(), weights.size(), 0));
-  ASSERT_FALSE(b->import_state(state.data(), state.size()));
-  auto ra = a->train(batches[2]);
-  auto rb = b->train(batches[2]);
-  ASSERT_TRUE(ra && rb);
-  // A learner that forgot the control would apply no bonus here (0).
-  EXPECT_NEAR(rb->front().entropy_coef, 0.2, 1e-15);
-  EXPECT_EQ(ra->front().entropy_coef, rb->front().entropy_coef);
-  EXPECT_TRUE(a->export_weights() == b->export_weights()) << "resumed weights differ";
-  EXPECT_TRUE(a->export_state() == b->export_state()) << "resumed state differs";
-}
-
-// Before any step AdamW holds nothing; the state says step 0 and zero
-// moments, which is what AdamW starts from, so it resumes exactly too.
-TEST(LearnerCore, StateOfAnUntrainedLearnerResumesExactly) {
-  const auto s = resumable_settings();
-  const auto batches = fixed_batches(s, 1);
-  auto a = make_learner(s);
-  const auto state = a->export_state();
-  auto b = make_learner(s);
-  ASSERT_FALSE(b->import_state(state.data(), state.size()));
-  train_all(*a, batches, 0, 1);
-  train_all(*b, batches, 0, 1);
-  EXPECT_TRUE(a->export_weights() == b->export_weights());
-  EXPECT_EQ(b->version(), 2);
-}
-
-TEST(LearnerCore, StateOfAnotherModelShapeIsRefusedNamingTheTensor) {
-  auto s = resumable_settings();
-  const auto batches = fixed_batches(s, 1);
-  auto a = make_learner(s);
-  train_all(*a, batches, 0, 1);
-  const auto state = a->export_state();
-
-  auto narrow = s;
-  narrow.model.intermediate_size = 128; // first differs at layers.0.mlp.*
-  auto b = make_learner(narrow);
-  const auto before = b->export_state();
-  auto err = b->import_state(state.data(), state.size());
-  ASSERT_TRUE(err);
-  EXPECT_TRUE(is(err, errc::invalid_argument)) << describe(err);
-  EXPECT_NE(describe(err).find("layers.0.mlp."), std::string::npos) << describe(err);
-  EXPECT_NE(describe(err).find("adamw.exp_avg'"), std::string::npos) << describe(err);
-  EXPECT_EQ(b->export_state(), before) << "a refused state changed the learner";
-  EXPECT_EQ(b->version(), 0);
-
-  auto deeper = s;
-  deeper.model.num_layers = 3;
-  auto d = make_learner(deeper);
-  err = d->import_state(state.data(), state.size());
-  ASSERT_TRUE(err);
-  EXPECT_TRUE(is(err, errc::invalid_argument)) << describe(err);
-  EXPECT_NE(describe(err).find("'layers.2."), std::string::npos) << describe(err);
-}
-
-TEST(LearnerCore, CorruptedOrTruncatedStateIsRefusedCleanly) {
-  const auto s = resumable_settings();
-  const auto batches = fixed_batches(s, 1);
-  auto a = make_learner(s);
-  train_all(*a, batches, 0, 1);
-  const auto state = a->export_state();
-  auto b = make_learner(s);
-  const auto before = b->export_state();
-  auto refused = [&](std::vector<char> blob, const std::string& why) {
-    auto err = b->import_state(blob.data(), blob.size());
-    EXPECT_TRUE(is(err, errc::malformed_message)) << why << ": " << describe(err);
-    EXPECT_NE(describe(err).find(why), std::string::npos) << describe(err);
-  };
-  auto flipped = state;
-  flipped[flipped.size() / 2] ^= 0x10;
-  refused(flipped, "checksum");
-  refused({state.begin(), state.end() - 1}, "truncated");
-  refused({state.begin(), state.begin() + 20}, "truncated");
-  refused({}, "truncated");
-  auto longer = state;
-  longer.push_back(0);
-  refused(longer, "trailing bytes");
-  auto foreign = state;
-  foreign[0] = 'X';
-  refused(foreign, "bad magic");
-  EXPECT_TRUE(b->import_state(nullptr, 0));
-  EXPECT_EQ(b->export_state(), before);
-  EXPECT_EQ(b->version(), 0);
-}
-
-#ifdef TANDEM_WITH_CUDA
-// A state moves between devices: saved on CUDA, installed on the CPU (and
-// back), it holds the same bytes.
-TEST(LearnerCore, StateMovesBetweenCudaAndCpu) {
-  auto s = resumable_settings();
-  s.device = "cuda";
-  if (learner_core::validate(s))
-    GTEST_SKIP() << "no CUDA device";
-  const auto batches = fixed_batches(resumable_settings(), 2);
-  auto gpu = make_learner(s);
-  train_all(*gpu, batches, 0, 2);
-  const auto state = gpu->export_state();
-  auto cpu = make_learner(resumable_settings());
-  ASSERT_FALSE(cpu->import_state(state.data(), state.size()));
-  EXPECT_EQ(cpu->export_state(), state);
-  auto back = make_learner(s);
-  ASSERT_FALSE(back->import_state(state.data(), state.size()));
-  EXPECT_EQ(back->export_state(), state);
-  EXPECT_EQ(back->version(), 4);
-  train_all(*back, batches, 0, 1); // and trains on from there
-  EXPECT_EQ(back->version(), 6);
-}
-#endif

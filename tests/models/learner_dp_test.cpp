@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <functional>
 #include <thread>
 
@@ -19,69 +18,39 @@
 #include "models/policy.hpp"
 #include "runtime/error.hpp"
 #include "runtime/nccl/thread_group_collective.hpp"
+#include "tests/support/tiny_model.hpp"
 
 using namespace tandem;
 
 namespace {
 
-// Several mini-batches and micro-batches per call, a reference (kl), weight
-// decay, a small clip so that clipping is active, small buckets so that a
-// step has several.
+// Several mini-batches and micro-batches per call, a reference (kl), a
+// small clip so that clipping is active, small buckets (from
+// data_parallel_settings) so that a step has several.
 learner_settings dp_settings() {
-  learner_settings s;
-  s.model.vocab_size = 25;
-  s.model.hidden_size = 32;
-  s.model.num_layers = 2;
-  s.model.num_heads = 4;
-  s.model.num_kv_heads = 2;
-  s.model.intermediate_size = 48;
-  s.model.max_seq_len = 32;
-  s.optimizer.lr = 3e-3;
-  s.optimizer.weight_decay = 0.01;
+  auto s = test::data_parallel_settings();
   s.optimizer.grad_clip = 0.5;
   s.grpo.kl_beta = 0.05;
-  s.max_new_tokens = 6;
   s.mini_batches = 2;
   s.micro_batch_tokens = 40;
-  s.grad_bucket_bytes = 16 << 10;
-  s.seed = 5;
   return s;
 }
 
 // Fixed batches of 13 rows (not a multiple of 2 or 4), varied lengths,
 // behaviour log-probs near the model's, advantages of both signs.
 std::vector<std::vector<train_sequence>> make_batches(size_t count) {
-  std::vector<std::vector<train_sequence>> out(count);
-  for (size_t k = 0; k < count; ++k)
-    for (size_t i = 0; i < 13; ++i) {
-      train_sequence s;
-      for (size_t j = 0; j < 1 + (i + k) % 5; ++j)
-        s.prompt.push_back(static_cast<int32_t>((5 * i + 3 * j + 2 + k) % 25));
-      for (size_t j = 0; j < 1 + (i * 7 + k) % 6; ++j)
-        s.completion.push_back(static_cast<int32_t>((11 * i + 13 * j + 1 + 2 * k) % 25));
-      for (size_t j = 0; j < s.completion.size(); ++j)
-        s.behav_logprobs.push_back(static_cast<float>(-3.2 + 0.05 * std::sin(double(i + j + k))));
-      s.versions.assign(s.completion.size(), 0);
-      s.advantage = std::sin(double(3 * k + i) + 0.5);
-      out[k].push_back(std::move(s));
-    }
+  std::vector<std::vector<train_sequence>> out;
+  for (size_t k = 0; k < count; ++k) {
+    test::row_pattern p;
+    p.rows = 13;
+    p.batch = k;
+    p.behav_wobble = 0.05;
+    out.push_back(test::patterned_rows(p));
+  }
   return out;
 }
 
-std::vector<float> as_floats(const std::vector<char>& blob) {
-  std::vector<float> v(blob.size() / sizeof(float));
-  std::memcpy(v.data(), blob.data(), v.size() * sizeof(float));
-  return v;
-}
-
-double max_abs_diff(const std::vector<char>& a, const std::vector<char>& b) {
-  auto x = as_floats(a), y = as_floats(b);
-  EXPECT_EQ(x.size(), y.size());
-  double worst = 0;
-  for (size_t i = 0; i < std::min(x.size(), y.size()); ++i)
-    worst = std::max(worst, double(std::abs(x[i] - y[i])));
-  return worst;
-}
+using test::max_abs_diff;
 
 struct rank_run {
   std::vector<std::unique_ptr<learner_core>> learners;

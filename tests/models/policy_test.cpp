@@ -15,22 +15,13 @@
 #include <gtest/gtest.h>
 
 #include "runtime/error.hpp"
+#include "tests/support/tiny_model.hpp"
 
 using namespace tandem;
 
 namespace {
 
-model_config tiny_config() {
-  model_config cfg;
-  cfg.vocab_size = 25;
-  cfg.hidden_size = 64;
-  cfg.num_layers = 2;
-  cfg.num_heads = 4;
-  cfg.num_kv_heads = 2;
-  cfg.intermediate_size = 176;
-  cfg.max_seq_len = 32;
-  return cfg;
-}
+model_config tiny_config() { return test::tiny_wide_model(); }
 
 std::unique_ptr<policy> make_policy(uint64_t seed, model_config cfg = tiny_config()) {
   policy::set_threads(1);

@@ -13,21 +13,12 @@
 #include "models/policy.hpp"
 #include "models/prompt_groups.hpp"
 #include "runtime/error.hpp"
+#include "tests/support/tiny_model.hpp"
 
 namespace tandem {
 namespace {
 
-model_config tiny() {
-  model_config c;
-  c.vocab_size = 40;
-  c.hidden_size = 32;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  c.intermediate_size = 48;
-  c.max_seq_len = 24;
-  return c;
-}
+model_config tiny() { return test::tiny_decoder_model(); }
 
 // A sampler's request: each group's prompt G times, seeds per completion.
 struct batch {

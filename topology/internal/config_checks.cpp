@@ -1,87 +1,25 @@
 // config_checks.cpp: one small function per section plus the cross-section
-// rules (prompt length vs. max_seq_len, mini-batches vs. batch size), and the
-// model source: a Hugging Face checkpoint (model.hf_path) fills the shape,
-// a tokenizer.json (task.tokenizer) the vocabulary; both files are read here
-// so that their mistakes are reported at the config's FILE:LINE:COL.
+// rules (prompt length vs. max_seq_len, mini-batches vs. batch size). The
+// model and its sources (model.hf_path, task.tokenizer) are checked in
+// model_source_checks.cpp, the data-parallel learner keys in
+// learner_checks.cpp, prompt framing in prompt_checks.cpp.
 #include "topology/internal/config_checks.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <initializer_list>
-#include <sstream>
 
 #include "models/device_name.hpp"
-#include "models/hf_checkpoint.hpp"
 #include "runtime/error.hpp"
-#include "tasks/bpe_tokenizer.hpp"
+#include "topology/internal/config_checker.hpp"
 #include "topology/internal/learner_checks.hpp"
+#include "topology/internal/model_source_checks.hpp"
 #include "topology/internal/prompt_checks.hpp"
 
 namespace tandem::internal {
 
 namespace {
-
-std::string num(double x) {
-  std::ostringstream out;
-  out << x;
-  return out.str();
-}
-std::string num(int64_t x) { return std::to_string(x); }
-std::string num(int32_t x) { return std::to_string(x); }
-
-// The context string of a tandem error (its message without the code name).
-std::string error_text(const caf::error& err) {
-  const auto& ctx = err.context();
-  if (ctx.size() == 1 && ctx.match_element<std::string>(0))
-    return ctx.get_as<std::string>(0);
-  return describe(err);
-}
-
-// `path` relative to the config file's directory, normalised.
-std::string resolve(const std::string& path, const std::string& base_dir) {
-  std::filesystem::path p(path);
-  if (p.is_relative() && !base_dir.empty())
-    p = std::filesystem::path(base_dir) / p;
-  return p.lexically_normal().string();
-}
-
-/// Reports at a field unless the rule holds or a field it reads failed to
-/// bind (then the type error already covers it).
-class checker {
-public:
-  explicit checker(binder_context& ctx) : ctx_(ctx) {}
-
-  void require(bool ok, const std::string& field, const std::string& message,
-               std::initializer_list<const char*> reads = {}) {
-    if (ok || ctx_.invalid(field))
-      return;
-    for (const char* r : reads)
-      if (ctx_.invalid(r))
-        return;
-    ctx_.add(ctx_.where(field), field, message);
-  }
-
-  template <class T>
-  void at_least(const std::string& field, T v, T lo) {
-    require(v >= lo, field, "must be >= " + num(lo) + " (got " + num(v) + ")");
-  }
-
-  void positive(const std::string& field, double v) {
-    require(v > 0, field, "must be > 0 (got " + num(v) + ")");
-  }
-
-  /// A field present in the file that the rest of the config ignores.
-  void no_effect(const std::string& field, bool ignored, const std::string& because) {
-    if (ignored && ctx_.present(field))
-      ctx_.add(ctx_.where(field), field, "has no effect with " + because + "; remove it");
-  }
-
-  binder_context& ctx() { return ctx_; }
-
-private:
-  binder_context& ctx_;
-};
 
 void check_run(const run_config& c, checker& k) {
   const auto& r = c.run;
@@ -111,32 +49,6 @@ void check_run(const run_config& c, checker& k) {
               + " such a group has a non-zero advantage; use one or the other",
             {"learner.baseline"});
   k.require(!r.output_dir.empty(), "run.output_dir", "must not be empty");
-}
-
-void check_model(const model_config& m, checker& k) {
-  k.at_least("model.hidden_size", m.hidden_size, 8);
-  k.at_least("model.num_layers", m.num_layers, 1);
-  k.at_least("model.num_heads", m.num_heads, 1);
-  k.at_least("model.num_kv_heads", m.num_kv_heads, 1);
-  k.at_least("model.intermediate_size", m.intermediate_size, 1);
-  k.at_least("model.max_seq_len", m.max_seq_len, 2);
-  k.positive("model.rope_theta", m.rope_theta);
-  k.positive("model.rms_norm_eps", m.rms_norm_eps);
-  if (m.hidden_size < 8 || m.num_heads < 1 || m.num_kv_heads < 1)
-    return;
-  k.require(m.hidden_size % m.num_heads == 0, "model.hidden_size",
-            "must be divisible by model.num_heads (" + num(m.hidden_size) + " % "
-              + num(m.num_heads) + " = " + num(m.hidden_size % m.num_heads) + ")",
-            {"model.num_heads"});
-  int32_t head_dim = m.hidden_size / m.num_heads;
-  k.require(m.hidden_size % m.num_heads != 0 || head_dim % 2 == 0, "model.hidden_size",
-            "head_dim = hidden_size / num_heads = " + num(head_dim)
-              + " must be even (rotary embeddings rotate pairs of dimensions)",
-            {"model.num_heads"});
-  k.require(m.num_heads % m.num_kv_heads == 0, "model.num_kv_heads",
-            "must divide model.num_heads (" + num(m.num_heads) + " % "
-              + num(m.num_kv_heads) + " = " + num(m.num_heads % m.num_kv_heads) + ")",
-            {"model.num_heads"});
 }
 
 void check_arithmetic(const task_section& t, checker& k) {
@@ -461,106 +373,6 @@ void check_overlong(const run_config& c, checker& k) {
   k.no_effect("reward.overlong_penalty", r.overlong_buffer == 0,
               "reward.overlong_buffer: 0");
   k.positive("reward.overlong_penalty", r.overlong_penalty);
-}
-
-// --- model source: model.hf_path and task.tokenizer -------------------------
-
-// The shape fields a checkpoint's config.json decides.
-const std::vector<std::string> checkpoint_shape_fields = {
-  "model.hidden_size", "model.num_layers", "model.num_heads", "model.num_kv_heads",
-  "model.intermediate_size", "model.rope_theta", "model.rms_norm_eps",
-  "model.tie_embeddings"};
-
-// Replaces the shape with the checkpoint's; model.max_seq_len, when given,
-// caps the sequence length (RoPE positions past the trained range are refused).
-void load_checkpoint_shape(run_config& c, const std::string& base_dir, checker& k) {
-  auto& ctx = k.ctx();
-  for (const auto& f : checkpoint_shape_fields)
-    if (ctx.present(f))
-      ctx.add(ctx.where(f), f, "set by model.hf_path (the checkpoint's config.json); remove it");
-  if (ctx.invalid("model.hf_path") || ctx.invalid("model.max_seq_len"))
-    return;
-  k.require(!c.hf_path.empty(), "model.hf_path", "must not be empty");
-  if (c.hf_path.empty())
-    return;
-  c.hf_path = resolve(c.hf_path, base_dir);
-  std::error_code ec;
-  if (!std::filesystem::is_directory(c.hf_path, ec))
-    return k.require(false, "model.hf_path", "directory not found: " + c.hf_path);
-  // Read with the cap: what the checkpoint allows can depend on it (a
-  // Mistral sliding_window must cover max_seq_len).
-  hf_load_options cap;
-  if (ctx.present("model.max_seq_len"))
-    cap.max_seq_len = c.model.max_seq_len;
-  auto hf = read_hf_config(c.hf_path, cap);
-  auto uncapped = hf || cap.max_seq_len == 0 ? hf : read_hf_config(c.hf_path);
-  if (uncapped && cap.max_seq_len > uncapped->max_position_embeddings)
-    return k.require(false, "model.max_seq_len",
-                     num(c.model.max_seq_len) + " exceeds max_position_embeddings "
-                       + num(uncapped->max_position_embeddings) + " of " + c.hf_path
-                       + "/config.json");
-  if (!hf)
-    return k.require(false, "model.hf_path", error_text(hf.error()));
-  c.model = *hf;
-}
-
-void check_model_source(run_config& c, const std::string& base_dir, checker& k) {
-  if (!k.ctx().present("model.hf_path"))
-    return check_model(c.model, k);
-  k.at_least("model.max_seq_len", c.model.max_seq_len, 2);
-  load_checkpoint_shape(c, base_dir, k);
-}
-
-// Fields that only a tokenizer.json uses.
-void check_without_tokenizer(const run_config& c, checker& k) {
-  k.no_effect("task.answer_prefix", true, "the built-in tokenizer (no task.tokenizer)");
-  k.no_effect("task.stop_tokens", true, "the built-in tokenizer (no task.tokenizer)");
-  if (c.hf_path.empty() || k.ctx().invalid("model.hf_path"))
-    return;
-  const char* at = k.ctx().present("task") ? "task.tokenizer" : "model.hf_path";
-  k.ctx().add(k.ctx().where(at), "task.tokenizer",
-              "required with model.hf_path: the checkpoint's tokenizer.json (the built-in "
-              "tokenizer's ids mean nothing to a pretrained model)");
-}
-
-// Vocabulary and stop tokens of a loaded tokenizer against the model.
-void check_tokenizer_fits(run_config& c, const bpe_tokenizer& tok, checker& k) {
-  const auto& path = c.task.tokenizer_path;
-  if (!c.hf_path.empty() && c.model.vocab_size > 0) {
-    k.require(tok.id_bound() <= c.model.vocab_size, "task.tokenizer",
-              path + " has " + num(tok.id_bound()) + " token ids, more than vocab_size "
-                + num(c.model.vocab_size) + " of " + c.hf_path + "/config.json");
-  } else if (c.hf_path.empty()) {
-    c.model.vocab_size = tok.id_bound(); // random init: one row per token id
-  }
-  for (const auto& name : c.task.stop_tokens)
-    k.require(tok.token_to_id(name).has_value(), "task.stop_tokens",
-              "'" + name + "' is not a token of " + path);
-  check_template_tokens(c, tok, k.ctx());
-}
-
-void check_tokenizer(run_config& c, const std::string& base_dir, checker& k) {
-  auto& t = c.task;
-  if (!k.ctx().present("task.tokenizer"))
-    return check_without_tokenizer(c, k);
-  k.require(c.sampler.simulated_token_ms <= 0, "sampler.simulated_token_ms",
-            "simulated samplers emit the built-in tokenizer's ids; not with task.tokenizer");
-  k.require(!t.stop_tokens.empty(), "task.stop_tokens",
-            "required with task.tokenizer: the special tokens that end a completion, "
-            "e.g. [\"<|endoftext|>\", \"<|im_end|>\"]");
-  if (k.ctx().invalid("task.tokenizer"))
-    return;
-  k.require(!t.tokenizer_path.empty(), "task.tokenizer", "must not be empty");
-  if (t.tokenizer_path.empty())
-    return;
-  t.tokenizer_path = resolve(t.tokenizer_path, base_dir);
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(t.tokenizer_path, ec))
-    return k.require(false, "task.tokenizer", "file not found: " + t.tokenizer_path);
-  auto tok = load_tokenizer_json(t.tokenizer_path);
-  if (!tok)
-    return k.require(false, "task.tokenizer", error_text(tok.error()));
-  check_tokenizer_fits(c, *tok, k);
 }
 
 void check_timeouts(const timeout_section& t, checker& k) {

@@ -6,17 +6,11 @@
 
 #include "runtime/error.hpp"
 #include "tasks/tokenizer.hpp"
+#include "topology/internal/config_checker.hpp"
 
 namespace tandem::internal {
 
 namespace {
-
-std::string error_text(const caf::error& err) {
-  const auto& ctx = err.context();
-  if (ctx.size() == 1 && ctx.match_element<std::string>(0))
-    return ctx.get_as<std::string>(0);
-  return describe(err);
-}
 
 void report(binder_context& ctx, const std::string& field, const std::string& message) {
   ctx.add(ctx.where(field), field, message);
