@@ -23,7 +23,7 @@
 // layer's elementwise work, rotary with the cache store, and the attention
 // over each row's live context as the kernels of decode_kernels.hpp; the
 // projections stay cuBLAS GEMMs, with the residual added by the GEMM itself
-// (beta = 1). Nine kernels per layer instead of about thirty-five
+// (beta = 1). Ten kernels per layer instead of about thirty-five
 // (docs/decode-kernels.md). prefill() and the CPU path are unchanged.
 //
 // Thread safety: one thread at a time. Private to models/.

@@ -33,8 +33,10 @@ model_config gqa_shape(bool qk_norm) {
   c.num_kv_heads = 1;
   c.intermediate_size = 96;
   c.max_seq_len = 300;
-  c.attention_bias = !qk_norm;
+  c.model_type = "qwen2"; // q/k/v bias
+  c.attention_bias = true;
   if (qk_norm) {
+    c.attention_bias = false;
     c.model_type = "qwen3";
     c.qk_norm = true;
     c.head_dim = 32; // Qwen3 sets its own head_dim: 4 x 32 != 64
@@ -87,6 +89,24 @@ double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
   for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
     m = std::max(m, std::abs(double(a[i]) - double(b[i])));
   return m;
+}
+
+// Runs everywhere: the shapes below are valid models, and off CUDA the
+// switch changes nothing (LibTorch's path runs and says so).
+TEST(DecodeKernels, ShapesAreValidAndTheSwitchIsIgnoredOffCuda) {
+  for (bool qk_norm : {false, true}) {
+    auto pol = policy::make(gqa_shape(qk_norm), 10);
+    ASSERT_TRUE(pol) << describe(pol.error());
+    device_options o;
+    o.fused_kernels = true;
+    o.max_rows = 2;
+    auto gen = batch_generator::make(**pol, o);
+    ASSERT_TRUE(gen) << describe(gen.error());
+    EXPECT_FALSE((*gen)->kernels_enabled());
+    auto l = (*gen)->forced_logits(sequence(140, 300, 1), 5);
+    ASSERT_TRUE(l) << describe(l.error());
+    EXPECT_EQ(l->size(), size_t(136) * 300);
+  }
 }
 
 TEST(DecodeKernels, Float32StepMatchesLibTorchAcrossChunksWithBiasAndGqa) {
