@@ -25,6 +25,10 @@ tandem_add_test(sampler_test SOURCES actors/sampler_test.cpp LIBS tandem_actors)
 # learner.ranks > 1: N learner ranks on worker threads behind one backend.
 tandem_add_test(data_parallel_backend_test SOURCES actors/data_parallel_backend_test.cpp
                 LIBS tandem_actors TIMEOUT 120)
+# Learner ranks in another process: a learner_rank actor behind the middleman,
+# a socket_collective between the ranks; fakes for the failure states.
+tandem_add_test(learner_rank_test SOURCES actors/learner_rank_test.cpp
+                LIBS tandem_actors TIMEOUT 120)
 # Evaluation rounds, their schedule and the evaluator actor (fake decoder);
 # the recorder's after-checkpoint hook.
 tandem_add_test(evaluator_test SOURCES actors/evaluator_test.cpp LIBS tandem_actors)
