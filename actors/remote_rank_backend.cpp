@@ -11,9 +11,29 @@
 
 namespace tandem {
 
+void rank_directory::put(int rank, caf::actor handle) {
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    ranks_[rank] = std::move(handle);
+  }
+  changed_.notify_all();
+}
+
+caf::actor rank_directory::get(int rank, std::chrono::steady_clock::time_point until) const {
+  std::unique_lock<std::mutex> lock{mutex_};
+  changed_.wait_until(lock, until, [&] { return ranks_.count(rank) > 0; });
+  auto i = ranks_.find(rank);
+  return i == ranks_.end() ? caf::actor{} : i->second;
+}
+
 remote_rank_backend::remote_rank_backend(caf::actor_system& sys, caf::actor rank_actor,
                                          remote_rank_options opts)
   : sys_(sys), actor_(std::move(rank_actor)), opts_(opts) {}
+
+remote_rank_backend::remote_rank_backend(caf::actor_system& sys,
+                                         std::shared_ptr<const rank_directory> directory,
+                                         remote_rank_options opts)
+  : sys_(sys), directory_(std::move(directory)), opts_(opts) {}
 
 caf::error remote_rank_backend::translate(const caf::error& err, const char* what) const {
   if (err.category() == error_category)
@@ -73,11 +93,49 @@ caf::expected<T> ask(caf::actor_system& sys, const caf::actor& target, caf::time
 
 } // namespace
 
+caf::actor remote_rank_backend::resolve(caf::error& err) const {
+  if (actor_ || !directory_)
+    return actor_;
+  auto a = directory_->get(opts_.rank, std::chrono::steady_clock::now() + opts_.join_timeout);
+  if (!a) {
+    err = make_error(errc::peer_down, "never joined within "
+                                        + std::to_string(opts_.join_timeout.count())
+                                        + " ms (its worker process did not come up)");
+    return a;
+  }
+  // Bring the fresh rank to the imported state before its first job.
+  auto replay_weights = [&]() -> caf::error {
+    if (!kept_weights_)
+      return caf::none;
+    auto v = ask<int64_t>(sys_, a, caf::timespan{opts_.timeout}, rank_import_atom::value,
+                          kept_weights_->first, kept_weights_->second);
+    return v ? caf::error{} : translate(v.error(), "import_weights (on joining)");
+  };
+  auto replay_state = [&]() -> caf::error {
+    if (!kept_state_)
+      return caf::none;
+    auto v = ask<int64_t>(sys_, a, caf::timespan{opts_.timeout}, rank_restore_atom::value,
+                          *kept_state_);
+    return v ? caf::error{} : translate(v.error(), "import_state (on joining)");
+  };
+  err = state_after_weights_ ? replay_weights() : replay_state();
+  if (!err)
+    err = state_after_weights_ ? replay_state() : replay_weights();
+  if (err)
+    return caf::actor{};
+  kept_weights_.reset();
+  kept_state_.reset();
+  actor_ = a;
+  return a;
+}
+
 template <class... Ts>
 caf::error remote_rank_backend::ask_version(const char* what, Ts&&... xs) {
-  if (!actor_)
-    return make_error(errc::peer_down, std::string(what) + ": no actor");
-  auto v = ask<int64_t>(sys_, actor_, caf::timespan{opts_.timeout}, xs...);
+  caf::error err;
+  auto a = resolve(err);
+  if (!a)
+    return err ? err : make_error(errc::peer_down, std::string(what) + ": no actor");
+  auto v = ask<int64_t>(sys_, a, caf::timespan{opts_.timeout}, xs...);
   if (!v)
     return translate(v.error(), what);
   version_ = *v;
@@ -86,9 +144,11 @@ caf::error remote_rank_backend::ask_version(const char* what, Ts&&... xs) {
 
 template <class... Ts>
 std::vector<char> remote_rank_backend::ask_bytes(Ts&&... xs) const {
-  if (!actor_)
+  caf::error err;
+  auto a = resolve(err);
+  if (!a)
     return {};
-  auto bytes = ask<std::vector<char>>(sys_, actor_, caf::timespan{opts_.timeout}, xs...);
+  auto bytes = ask<std::vector<char>>(sys_, a, caf::timespan{opts_.timeout}, xs...);
   return bytes ? std::move(*bytes) : std::vector<char>{}; // empty: the interface's failure
 }
 
@@ -107,11 +167,27 @@ std::vector<char> remote_rank_backend::export_state() const {
   return ask_bytes(rank_state_atom::value);
 }
 
+// Before the rank joined: kept for it (see the header).
+bool remote_rank_backend::waiting_to_join() const {
+  return !actor_ && directory_ && !directory_->get(opts_.rank, {});
+}
+
 caf::error remote_rank_backend::import_weights(const std::vector<char>& blob, int64_t version) {
+  if (waiting_to_join()) {
+    kept_weights_.emplace(blob, version);
+    state_after_weights_ = !kept_state_.has_value();
+    version_ = version;
+    return caf::none;
+  }
   return ask_version("import_weights", rank_import_atom::value, blob, version);
 }
 
 caf::error remote_rank_backend::import_state(const std::vector<char>& state) {
+  if (waiting_to_join()) {
+    kept_state_ = state;
+    state_after_weights_ = kept_weights_.has_value();
+    return caf::none;
+  }
   return ask_version("import_state", rank_restore_atom::value, state);
 }
 

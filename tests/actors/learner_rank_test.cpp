@@ -5,8 +5,9 @@
 // pair's weights bit for bit, and the worker's actor system going away gives
 // a typed error naming rank 1. Fake ranks: a rank's own error keeps its code,
 // a throwing rank gives backend_failure, a dead one peer_down, a hung one
-// collective_timeout at the proxy's deadline (the only test that waits for
-// a deadline to pass: 200 ms).
+// collective_timeout at the proxy's deadline, one that never joins peer_down
+// at the join deadline (the only tests that wait for a deadline to pass:
+// 200 ms, 100 ms); imports made before the rank joined reach it first.
 #include "actors/learner_rank.hpp"
 #include "actors/remote_rank_backend.hpp"
 
@@ -285,6 +286,35 @@ TEST_F(LearnerRankFakes, AHungRankGivesCollectiveTimeoutAtTheDeadline) {
   EXPECT_NE(describe(res.error()).find("no answer to train within 200 ms"), std::string::npos);
   EXPECT_GE(took, 200ms);
   EXPECT_LT(took, 5s);
+}
+
+// In a run the head imports a checkpoint before the rank's worker joined:
+// the proxy keeps the imports and replays them to the rank before its first
+// job.
+TEST_F(LearnerRankFakes, ImportsBeforeTheRankJoinedAreReplayedToIt) {
+  auto dir = std::make_shared<rank_directory>();
+  remote_rank_options o{1, 10s};
+  o.join_timeout = 10s;
+  remote_rank_backend late{sys, dir, o};
+  ASSERT_FALSE(late.import_weights({'k'}, 5));
+  ASSERT_FALSE(late.import_state({'s', 5}));
+  EXPECT_EQ(late.version(), 5);
+  EXPECT_EQ(fake->weights, (std::vector<char>{'w'})); // nothing reached it yet
+  dir->put(1, rank);
+  ASSERT_FALSE(late.train(make_batch(0)).error());
+  EXPECT_EQ(fake->weights, (std::vector<char>{'k'}));
+  EXPECT_EQ(late.version(), 6);
+}
+
+TEST_F(LearnerRankFakes, ARankThatNeverJoinsGivesPeerDownAtTheJoinTimeout) {
+  auto dir = std::make_shared<rank_directory>();
+  remote_rank_options o{1, 10s};
+  o.join_timeout = 100ms;
+  remote_rank_backend absent{sys, dir, o};
+  auto res = absent.train(make_batch(0));
+  ASSERT_FALSE(res);
+  EXPECT_TRUE(is(res.error(), errc::peer_down)) << describe(res.error());
+  EXPECT_NE(describe(res.error()).find("never joined within 100 ms"), std::string::npos);
 }
 
 } // namespace
