@@ -41,7 +41,7 @@ foreach(check learning basic_smoke two_process interrupt worker_killed worker_hu
               exact_resume chaos durable_failures local_3proc
               two_node_netns scale bad_config hf gpu_run worker_rejoin export
               reward_http reward_command hf_eval prompt_formats control_attacks hf_families
-              learner_ranks)
+              learner_ranks learner_ranks_2proc)
   add_test(NAME e2e_${check}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e.py
                    $<TARGET_FILE:tandem> ${check})
