@@ -274,7 +274,8 @@ make_parallel_trainer(const run_config& cfg, const std::vector<placed_instance>&
 } // namespace
 
 bool learner_spread(const run_plan& plan) {
-  return static_cast<size_t>(plan.total(topology::LEARNER)) > plan.head().learner_ranks.size();
+  return !plan.processes.empty()
+         && static_cast<size_t>(plan.total(topology::LEARNER)) > plan.head().learner_ranks.size();
 }
 
 caf::expected<std::shared_ptr<training_backend>>

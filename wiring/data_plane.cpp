@@ -30,8 +30,9 @@ caf::expected<head_data_plane> bind_head_data_plane(const run_plan& plan,
   const bool zmq_weights = plan.transports.weights == "zmq";
   // Learner ranks in worker processes sum over a socket_collective, which
   // runs CURVE on the same context (components.cpp make_spread_trainer).
-  const bool spread_learner = static_cast<size_t>(plan.total(topology::LEARNER))
-                              > plan.head().learner_ranks.size();
+  const bool spread_learner = !plan.processes.empty()
+                              && static_cast<size_t>(plan.total(topology::LEARNER))
+                                   > plan.head().learner_ranks.size();
   if (!zmq_rollouts && !zmq_weights && !spread_learner)
     return hp;
   auto ctx = make_transport_context(secret);
