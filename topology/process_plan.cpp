@@ -222,7 +222,14 @@ std::string describe_processes(const run_plan& plan) {
     for (auto& slot : p.actors)
       if (slot.role != topo::SAMPLER && slot.role != topo::LEARNER)
         out += " " + role_name(slot.role) + " x" + std::to_string(slot.instances) + ";";
-    if (p.count(topo::LEARNER) == 1)
+    const int32_t n = p.count(topo::LEARNER);
+    if (n > 0 && !p.head) // ranks of a learner spread over processes
+      out += " learner rank" + std::string(n > 1 ? "s " : " ")
+             + std::to_string(p.first_learner_rank)
+             + (n > 1 ? ".." + std::to_string(p.first_learner_rank + n - 1) : "") + " ["
+             + learner_devices(p, p.learner.device) + ", " + std::to_string(p.learner.threads)
+             + " thread(s) each];";
+    else if (p.count(topo::LEARNER) == 1)
       out += " learner [" + p.learner.device + ", " + std::to_string(p.learner.threads)
              + " thread(s)];";
     else if (p.count(topo::LEARNER) > 1)

@@ -10,6 +10,7 @@
 
 #include "topology/config_loader.hpp"
 #include "topology/plan.hpp"
+#include "topology/process_plan.hpp"
 #include "topology/run_loader.hpp"
 #include "tests/runtime/temp_dir.hpp"
 
@@ -161,6 +162,10 @@ TEST_F(RunFiles, CpuRanksInTwoProcessesAreNumberedFromTheHead) {
   EXPECT_EQ(other->learner_ranks[0].name, "learner-1");
   EXPECT_EQ(other->learner_ranks[1].name, "learner-2");
   EXPECT_EQ(other->learner_ranks[1].device, "cpu");
+  const auto text = describe_processes(run.plan);
+  EXPECT_NE(text.find("tandem worker --process other: learner ranks 1..2 [cpu cpu"),
+            std::string::npos)
+    << text;
 }
 
 TEST_F(RunFiles, RanksWithNoneInTheHeadAreRefusedAtTheProcess) {
