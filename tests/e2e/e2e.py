@@ -1964,28 +1964,38 @@ def learner_ranks(binary):
 def learner_ranks_2proc(binary):
     """learner.ranks 2 with rank 1 in a worker process: trains 30 steps and
     ends with the weights of the same run with both ranks in the head, byte
-    for byte (the socket collective adds in rank order like the thread
-    group). SIGKILLing the rank's worker gives a typed error naming learner
+    for byte, with ZeRO 0 and 1 (the socket collective adds in rank order
+    like the thread group). SIGKILLing the rank's worker gives a typed error naming learner
     rank 1 within train_s / 3, the run stops failed with its checkpoints, and
     `tandem resume` (which builds fresh ranks) finishes it with the
     uninterrupted run's weights."""
     tmp = tempfile.mkdtemp(prefix="tandem-e2e-ranks2p-")
     spread = os.path.join(DATA, "e2e_learner_ranks_2proc.yaml")
-    together = derived_config(os.path.join(DATA, "e2e_exact_resume.yaml"), tmp, [
-        ("steps: 60", "steps: 30"),
-        ("learner: {lr: 0.001}", "learner: {lr: 0.001, ranks: 2}")])
-    ref = os.path.join(tmp, "together")
-    rc, so, se = run(binary, ["run", together, "--output", ref, "--quiet"], timeout=300)
-    check(rc == 0, "2 ranks in the head finished (rc=%d, %s)" % (rc, se[-400:]))
-    out = os.path.join(tmp, "spread")
-    rc, so, se = run(binary, ["run", spread, "--output", out, "--quiet"], timeout=300)
-    check(rc == 0, "2 ranks in 2 processes finished (rc=%d, %s)" % (rc, se[-600:]))
-    check([r["step"] for r in metrics(out)] == list(range(1, 31)),
-          "2 processes: metrics hold steps 1..30")
-    with open(os.path.join(ref, "weights.tndm"), "rb") as f1, \
-         open(os.path.join(out, "weights.tndm"), "rb") as f2:
-        check(f1.read() == f2.read(),
-              "rank 1 in a worker process: final weights byte-identical to the in-head pair")
+    base = os.path.join(DATA, "e2e_exact_resume.yaml")
+    for zero in (0, 1):
+        d = os.path.join(tmp, "cfg%d" % zero)
+        os.makedirs(d)
+        together = derived_config(base, d, [
+            ("steps: 60", "steps: 30"),
+            ("learner: {lr: 0.001}",
+             "learner: {lr: 0.001, ranks: 2, zero_stage: %d}" % zero)])
+        apart = derived_config(spread, d, [
+            ("learner: {lr: 0.001, ranks: 2}",
+             "learner: {lr: 0.001, ranks: 2, zero_stage: %d}" % zero)])
+        ref = os.path.join(tmp, "together%d" % zero)
+        rc, so, se = run(binary, ["run", together, "--output", ref, "--quiet"], timeout=300)
+        check(rc == 0, "zero %d: 2 ranks in the head finished (rc=%d, %s)" % (zero, rc, se[-400:]))
+        out = os.path.join(tmp, "spread%d" % zero)
+        rc, so, se = run(binary, ["run", apart, "--output", out, "--quiet"], timeout=300)
+        check(rc == 0, "zero %d: 2 ranks in 2 processes finished (rc=%d, %s)"
+              % (zero, rc, se[-600:]))
+        check([r["step"] for r in metrics(out)] == list(range(1, 31)),
+              "zero %d, 2 processes: metrics hold steps 1..30" % zero)
+        with open(os.path.join(ref, "weights.tndm"), "rb") as f1, \
+             open(os.path.join(out, "weights.tndm"), "rb") as f2:
+            check(f1.read() == f2.read(), "zero %d, rank 1 in a worker process: final weights "
+                  "byte-identical to the in-head pair" % zero)
+    ref = os.path.join(tmp, "together0")
 
     killed = os.path.join(tmp, "killed")
     p, err = start([binary, "run", spread, "--output", killed])
