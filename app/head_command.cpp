@@ -126,6 +126,7 @@ caf::expected<head_graph> spawn_training_graph(caf::actor_system& sys, const loa
   settings.controller.data_plane = plane.info;
   settings.controller.data_plane.learner_ranks = link.endpoint;
   settings.controller.data_plane.learner_group = link.group;
+  settings.controller.data_plane.learner_nccl_id = link.nccl_id;
   settings.controller.on_learner_rank = [dir = link.directory](int32_t rank,
                                                                const caf::actor& handle) {
     dir->put(rank, handle);

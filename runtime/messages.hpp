@@ -235,12 +235,14 @@ struct data_plane_info {
   // (runtime/transport/socket_collective.hpp) and the learner's group id.
   std::string learner_ranks;
   uint64_t learner_group = 0;
+  // ... on GPUs instead: the NCCL id (nccl::comm_id's bytes) rank 0 made.
+  std::vector<uint8_t> learner_nccl_id;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, data_plane_info& x) {
   return f(caf::meta::type_name("data_plane_info"), x.rollouts, x.weights, x.learner_ranks,
-           x.learner_group);
+           x.learner_group, x.learner_nccl_id);
 }
 
 /// The learner to a member of communicator epoch `epoch`: join it as `rank`

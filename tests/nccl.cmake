@@ -9,7 +9,7 @@ tandem_add_test(broadcast_test
   LIBS tandem_broadcast)
 # Reductions among threads (the data-parallel learner's collective).
 tandem_add_test(reduce_collective_test
-  SOURCES runtime/nccl/thread_group_collective_test.cpp
+  SOURCES runtime/nccl/thread_group_collective_test.cpp runtime/nccl/lazy_collective_test.cpp
   LIBS tandem_broadcast)
 # The same reductions across processes: ranks over ZeroMQ sockets (CURVE),
 # checked bit for bit against the thread group.

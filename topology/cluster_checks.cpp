@@ -435,18 +435,18 @@ void checker::check_learner_ranks() {
 
 // Each rank owns one GPU, or the CPU of its process. Ranks are numbered in
 // placement order with the head's first: the head process holds rank 0
-// (the data-parallel learner is driven from there). CPU ranks may sit in
-// several processes (their sums travel over a socket_collective); GPU ranks
-// in several processes would need an NCCL communicator whose id crosses
-// processes, which is not wired yet.
+// (the data-parallel learner is driven from there). Ranks may sit in several
+// processes (CPU: a socket_collective; GPUs: one NCCL communicator whose id
+// rank 0 hands out), but all on the CPU or all on GPUs.
 void checker::check_learner_devices(int g) {
   const auto& grp = c_.groups(g);
   std::set<std::string> processes;
-  bool on_gpus = false;
+  bool on_gpus = false, on_cpu = false;
   for (int p = 0; p < grp.placements_size(); ++p) {
     const auto& pl = grp.placements(p);
     processes.insert(pl.process());
     on_gpus = on_gpus || pl.devices_size() > 0;
+    on_cpu = on_cpu || pl.devices_size() == 0;
     const int instances = std::max(pl.instances(), 1);
     if (pl.devices_size() > 0 && pl.devices_size() < instances)
       report(ppath(g, p) + ".devices",
@@ -461,17 +461,16 @@ void checker::check_learner_devices(int g) {
                             + std::to_string(learner_.ranks)
                             + " each rank needs its own GPU: list them in devices");
   }
-  if (processes.size() < 2 || learner_.ranks < 2)
+  if (learner_.ranks < 2)
     return;
-  if (processes.count("head") == 0)
+  if (on_gpus && on_cpu)
+    report(gpath(g), "learner ranks are all on the CPU or each on a GPU: give every learner "
+                     "placement its devices, or none",
+           {gpath(g) + ".placements"});
+  if (processes.size() > 1 && processes.count("head") == 0)
     report(ppath(g, 0) + ".process",
            "the head process holds learner rank 0: place at least one learner instance in "
            "process head (the others may go to worker processes)");
-  if (on_gpus)
-    report(gpath(g), "learner ranks on GPUs in " + std::to_string(processes.size())
-                       + " processes are not wired yet (NCCL across processes): put the GPU "
-                         "ranks in one process, or run the ranks on the CPU",
-           {gpath(g) + ".placements"});
 }
 
 bool checker::multi_host() const {

@@ -283,15 +283,24 @@ make_spread_trainer(caf::actor_system& sys, const run_config& cfg, const run_pla
                     learner_link& link) {
   const int n = std::max(cfg.learner.ranks, 1);
   const auto& local = plan.head().learner_ranks;
-  if (local.empty() || static_cast<int>(local.size()) >= n || !link.ctx || !link.directory)
+  if (local.empty() || static_cast<int>(local.size()) >= n || !link.directory
+      || (!link.ctx && local[0].device == "cpu"))
     return make_error(errc::invalid_config,
                       "learner.ranks " + std::to_string(n) + ": the head holds "
                         + std::to_string(local.size())
                         + " rank(s); rank 0 must be in the head and a link is needed");
+  const bool gpus = local[0].device != "cpu";
   for (auto& r : local)
-    if (r.device != "cpu")
+    if ((r.device != "cpu") != gpus)
       return make_error(errc::invalid_config,
-                        "learner ranks on GPUs in several processes are not wired yet");
+                        "learner ranks '" + local[0].device + "' and '" + r.device
+                          + "': a learner's ranks are all on the CPU or each on a GPU");
+  if (gpus) {
+    auto id = make_learner_nccl_id(local[0].device);
+    if (!id)
+      return id.error();
+    link.nccl_id = *id;
+  }
   // A fresh group id per learner: a rank of an earlier head (a stale worker)
   // cannot take part in this one's sums.
   link.group = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
@@ -301,15 +310,23 @@ make_spread_trainer(caf::actor_system& sys, const run_config& cfg, const run_pla
   o.endpoint = "tcp://" + link.bind_host + ":*";
   std::vector<std::shared_ptr<training_backend>> backends;
   for (size_t r = 0; r < local.size(); ++r) {
-    o.rank = static_cast<int>(r);
-    auto coll = transport::socket_collective::make(link.ctx, o);
-    if (!coll)
-      return coll.error();
-    if (r == 0)
-      o.endpoint = link.endpoint = (*coll)->endpoint();
     auto ls = make_learner_settings(cfg);
     ls.rank = static_cast<int32_t>(r);
-    ls.collective = std::shared_ptr<nccl::reduce_collective>(std::move(*coll));
+    if (gpus) {
+      auto coll = make_spread_gpu_collective(static_cast<int>(r), n, local[r].device,
+                                             link.nccl_id);
+      if (!coll)
+        return coll.error();
+      ls.collective = std::move(*coll);
+    } else {
+      o.rank = static_cast<int>(r);
+      auto coll = transport::socket_collective::make(link.ctx, o);
+      if (!coll)
+        return coll.error();
+      if (r == 0)
+        o.endpoint = link.endpoint = (*coll)->endpoint();
+      ls.collective = std::shared_ptr<nccl::reduce_collective>(std::move(*coll));
+    }
     auto be = make_rank_trainer(cfg, ls, local[r]);
     if (!be)
       return be.error();

@@ -67,12 +67,15 @@ struct learner_link {
   std::shared_ptr<rank_directory> directory = std::make_shared<rank_directory>();
   std::string endpoint; // out
   uint64_t group = 0;   // out
+  std::vector<uint8_t> nccl_id; // out, GPU ranks: the NCCL id rank 0 made
 };
 
 /// The learner of a run whose ranks the plan spreads over processes: the
 /// head's ranks on socket_collectives (rank 0 binds, the rest connect), the
 /// others as remote_rank_backends over `link.directory`, all behind one
-/// data_parallel_backend (same join rule as in one process). CPU only.
+/// data_parallel_backend (same join rule as in one process). GPU ranks
+/// instead share one NCCL communicator whose id rank 0 makes (link.nccl_id),
+/// each rank's made on its first post (wiring/nccl_endpoints.hpp).
 caf::expected<std::shared_ptr<training_backend>>
 make_spread_trainer(caf::actor_system& sys, const run_config& cfg, const run_plan& plan,
                     learner_link& link);

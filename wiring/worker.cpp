@@ -10,6 +10,7 @@
 #include "actors/sampler_reset.hpp"
 #include "wiring/components.hpp"
 #include "wiring/data_plane.hpp"
+#include "wiring/nccl_endpoints.hpp"
 
 namespace tandem {
 
@@ -59,23 +60,33 @@ caf::error spawn_learner_ranks(caf::actor_system& sys, const run_config& cfg,
                                worker_actors& w) {
   if (proc.learner_ranks.empty())
     return caf::none;
-  if (wp.info.learner_ranks.empty() || !wp.ctx)
+  const bool gpus = !wp.info.learner_nccl_id.empty();
+  if (!gpus && (wp.info.learner_ranks.empty() || !wp.ctx))
     return make_error(errc::invalid_config,
                       "worker " + proc.name + " hosts learner ranks but the head offers no "
                         "learner collective (a head of another config?)");
   for (size_t i = 0; i < proc.learner_ranks.size(); ++i) {
     const auto rank = proc.first_learner_rank + static_cast<int32_t>(i);
-    transport::socket_collective_options o;
-    o.rank = rank;
-    o.ranks = cfg.learner.ranks;
-    o.endpoint = wp.info.learner_ranks;
-    o.group = wp.info.learner_group;
-    auto coll = transport::socket_collective::make(wp.ctx, o);
-    if (!coll)
-      return coll.error();
     auto ls = make_learner_settings(cfg);
     ls.rank = rank;
-    ls.collective = std::shared_ptr<nccl::reduce_collective>(std::move(*coll));
+    if (gpus) { // one NCCL communicator, made on the first post
+      auto coll = make_spread_gpu_collective(rank, cfg.learner.ranks,
+                                             proc.learner_ranks[i].device,
+                                             wp.info.learner_nccl_id);
+      if (!coll)
+        return coll.error();
+      ls.collective = std::move(*coll);
+    } else {
+      transport::socket_collective_options o;
+      o.rank = rank;
+      o.ranks = cfg.learner.ranks;
+      o.endpoint = wp.info.learner_ranks;
+      o.group = wp.info.learner_group;
+      auto coll = transport::socket_collective::make(wp.ctx, o);
+      if (!coll)
+        return coll.error();
+      ls.collective = std::shared_ptr<nccl::reduce_collective>(std::move(*coll));
+    }
     auto be = make_rank_trainer(cfg, ls, proc.learner_ranks[i]);
     if (!be)
       return be.error();

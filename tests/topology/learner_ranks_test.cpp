@@ -177,12 +177,22 @@ TEST_F(RunFiles, RanksWithNoneInTheHeadAreRefusedAtTheProcess) {
                 "the head process holds learner rank 0", 14);
 }
 
-TEST_F(RunFiles, GpuRanksInTwoProcessesAreRefused) {
+TEST_F(RunFiles, GpuRanksInTwoProcessesEachGetTheirGpu) {
   auto run = load(with_cluster("  device: cuda\n  ranks: 2\n",
                                "        - node: box\n          devices: [0]\n"
                                "        - node: box\n          process: other\n"
                                "          devices: [1]\n"));
-  expect_single(run.issues, "cluster.groups[1]", "not wired yet (NCCL across processes)", 12);
+  ASSERT_TRUE(run.ok()) << all_issues(run.issues);
+  EXPECT_EQ(run.plan.head().learner.device, "cuda:0");
+  ASSERT_NE(run.plan.find("other"), nullptr);
+  EXPECT_EQ(run.plan.find("other")->learner_ranks.at(0).device, "cuda:1");
+}
+
+TEST_F(RunFiles, RanksMixingCpuAndGpusAreRefused) {
+  auto run = load(with_cluster("  ranks: 2\n",
+                               "        - node: box\n          devices: [0]\n"
+                               "        - node: box\n          process: other\n"));
+  expect_single(run.issues, "cluster.groups[1]", "all on the CPU or each on a GPU", 11);
 }
 
 TEST_F(RunFiles, TwoRanksOnTwoGpusEachGetTheirOwnDevice) {

@@ -148,5 +148,40 @@ TEST(LearnerWiring, RanksInAWorkerGetASocketCollectiveAndAreNamedWhenMissing) {
   EXPECT_FALSE(make_spread_trainer(sys, cfg, plan, none));
 }
 
+// GPU ranks in several processes share one NCCL communicator: rank 0's id
+// reaches the others as bytes; a malformed id or a rank off the GPU is
+// refused before any NCCL call.
+TEST(LearnerWiring, SpreadGpuRanksCheckTheirIdAndDevice) {
+  auto bad_id = make_spread_gpu_collective(1, 2, "cuda:1", {1, 2, 3});
+  ASSERT_FALSE(bad_id);
+  EXPECT_TRUE(is(bad_id.error(), errc::malformed_message)) << describe(bad_id.error());
+  auto on_cpu = make_spread_gpu_collective(1, 2, "cpu", std::vector<uint8_t>(128, 7));
+  ASSERT_FALSE(on_cpu);
+  EXPECT_TRUE(is(on_cpu.error(), errc::invalid_config)) << describe(on_cpu.error());
+  auto no_gpu = make_learner_nccl_id("cpu");
+  ASSERT_FALSE(no_gpu);
+  EXPECT_TRUE(is(no_gpu.error(), errc::invalid_config)) << describe(no_gpu.error());
+}
+
+// Rank 0's id is NCCL's 128 bytes (ncclGetUniqueId needs no GPU); a rank's
+// collective answers its shape at once and makes nothing before its first
+// post. Without NCCL in the build both are refused by name.
+TEST(LearnerWiring, SpreadGpuRanksGetALazyCollectiveOverRankZerosId) {
+  auto id = make_learner_nccl_id("cuda:0");
+  if (!id) {
+    EXPECT_TRUE(is(id.error(), errc::invalid_config)) << describe(id.error());
+    EXPECT_NE(describe(id.error()).find("no NCCL"), std::string::npos) << describe(id.error());
+    return;
+  }
+  EXPECT_EQ(id->size(), 128u);
+  auto c = make_spread_gpu_collective(1, 2, "cuda:1", *id);
+  ASSERT_TRUE(c) << describe(c.error());
+  EXPECT_TRUE((*c)->ready());
+  EXPECT_EQ((*c)->rank(), 1);
+  EXPECT_EQ((*c)->ranks(), 2);
+  EXPECT_TRUE((*c)->device_memory());
+  EXPECT_TRUE((*c)->device_ordered());
+}
+
 } // namespace
 } // namespace tandem
