@@ -127,9 +127,10 @@ caf::expected<head_graph> spawn_training_graph(caf::actor_system& sys, const loa
   settings.controller.data_plane.learner_ranks = link.endpoint;
   settings.controller.data_plane.learner_group = link.group;
   settings.controller.data_plane.learner_nccl_id = link.nccl_id;
-  settings.controller.on_learner_rank = [dir = link.directory](int32_t rank,
-                                                               const caf::actor& handle) {
-    dir->put(rank, handle);
+  settings.controller.on_learner_rank = [dir = link.directory, n = run.config.learner.ranks](
+                                          int32_t rank, const caf::actor& handle) {
+    if (rank > 0 && rank < n) // rank 0 is the head's own; the directory stays bounded
+      dir->put(rank, handle);
   };
   settings.controller.first_group_id = static_cast<uint64_t>(restored.incarnation - 1) << 40;
   parts->metrics = std::make_shared<tee_sink>(std::move(restored.metrics), console.metrics());
