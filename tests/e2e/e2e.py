@@ -1995,6 +1995,28 @@ def learner_ranks_2proc(binary):
              open(os.path.join(out, "weights.tndm"), "rb") as f2:
             check(f1.read() == f2.read(), "zero %d, rank 1 in a worker process: final weights "
                   "byte-identical to the in-head pair" % zero)
+    # Three ranks: two in the head (both on the socket collective), one in a
+    # worker, rollouts and weights over ZeroMQ, the sampler in its own process.
+    d = os.path.join(tmp, "cfg3")
+    os.makedirs(d)
+    together = derived_config(base, d, [("steps: 60", "steps: 30"),
+                                        ("learner: {lr: 0.001}", "learner: {lr: 0.001, ranks: 3}")])
+    apart = derived_config(spread, d, [
+        ("learner: {lr: 0.001, ranks: 2}", "learner: {lr: 0.001, ranks: 3}"),
+        ("        - {node: local, process: head}\n        - {node: local, process: rank-1}",
+         "        - {node: local, process: head, instances: 2}\n"
+         "        - {node: local, process: rank-2}"),
+        ("  groups:", "  transports: {rollouts: zmq, weights: zmq}\n  groups:"),
+        ("    - role: sampler\n      placements: [{node: local, process: head}]",
+         "    - role: sampler\n      placements: [{node: local, process: samplers}]")])
+    for name, cfg in (("together3", together), ("spread3", apart)):
+        rc, so, se = run(binary, ["run", cfg, "--output", os.path.join(tmp, name), "--quiet"],
+                         timeout=300)
+        check(rc == 0, "3 ranks, %s: finished (rc=%d, %s)" % (name, rc, se[-600:]))
+    with open(os.path.join(tmp, "together3", "weights.tndm"), "rb") as f1, \
+         open(os.path.join(tmp, "spread3", "weights.tndm"), "rb") as f2:
+        check(f1.read() == f2.read(), "3 ranks, 2 in the head + 1 in a worker, data plane on "
+              "ZeroMQ: final weights byte-identical to 3 ranks in the head")
     ref = os.path.join(tmp, "together0")
 
     killed = os.path.join(tmp, "killed")
