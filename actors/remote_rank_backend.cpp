@@ -93,6 +93,12 @@ caf::expected<T> ask(caf::actor_system& sys, const caf::actor& target, caf::time
 
 } // namespace
 
+caf::error remote_rank_backend::gone(caf::error err) const {
+  if (is(err, errc::peer_down) && opts_.on_gone)
+    opts_.on_gone(err);
+  return err;
+}
+
 caf::actor remote_rank_backend::resolve(caf::error& err) const {
   if (actor_ || !directory_)
     return actor_;
@@ -134,10 +140,10 @@ caf::error remote_rank_backend::ask_version(const char* what, Ts&&... xs) {
   caf::error err;
   auto a = resolve(err);
   if (!a)
-    return err ? err : make_error(errc::peer_down, std::string(what) + ": no actor");
+    return gone(err ? err : make_error(errc::peer_down, std::string(what) + ": no actor"));
   auto v = ask<int64_t>(sys_, a, caf::timespan{opts_.timeout}, xs...);
   if (!v)
-    return translate(v.error(), what);
+    return gone(translate(v.error(), what));
   version_ = *v;
   return caf::none;
 }
@@ -146,9 +152,13 @@ template <class... Ts>
 std::vector<char> remote_rank_backend::ask_bytes(Ts&&... xs) const {
   caf::error err;
   auto a = resolve(err);
-  if (!a)
+  if (!a) {
+    gone(err);
     return {};
+  }
   auto bytes = ask<std::vector<char>>(sys_, a, caf::timespan{opts_.timeout}, xs...);
+  if (!bytes)
+    gone(translate(bytes.error(), "export"));
   return bytes ? std::move(*bytes) : std::vector<char>{}; // empty: the interface's failure
 }
 

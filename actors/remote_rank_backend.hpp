@@ -14,6 +14,7 @@
 //                                   heartbeats: about 2 s for a SIGKILLed
 //                                   process, wiring/actor_system.cpp)
 //   the rank's own error            replied with its code and text
+// Every peer_down also goes to options.on_gone (see there).
 // train() returns no statistics (rank 0's are the whole step's, and
 // data_parallel_backend reads only rank 0's); version() is the version the
 // rank reported last. export_weights() and export_state() are empty on any
@@ -37,6 +38,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -72,6 +74,10 @@ struct remote_rank_options {
   std::chrono::milliseconds timeout{300000};
   /// How long a call waits for the rank to join (directory only).
   std::chrono::milliseconds join_timeout{30000};
+  /// Called (on the calling thread) with each errc::peer_down this proxy
+  /// finds: the head hands it to rank 0's collective, which would otherwise
+  /// wait for the dead rank's input until its own deadline.
+  std::function<void(const caf::error&)> on_gone;
 };
 
 class remote_rank_backend final : public training_backend {
@@ -100,6 +106,8 @@ private:
   template <class... Ts>
   std::vector<char> ask_bytes(Ts&&... xs) const;
   caf::error translate(const caf::error& err, const char* what) const;
+  /// `err`, after handing a peer_down to options.on_gone.
+  caf::error gone(caf::error err) const;
   /// The rank's actor: known, or from the directory (replaying the kept
   /// imports first); null with `err` set when it did not join in time.
   caf::actor resolve(caf::error& err) const;

@@ -309,6 +309,7 @@ make_spread_trainer(caf::actor_system& sys, const run_config& cfg, const run_pla
   o.group = link.group;
   o.endpoint = "tcp://" + link.bind_host + ":*";
   std::vector<std::shared_ptr<training_backend>> backends;
+  std::weak_ptr<transport::socket_collective> root; // CPU: rank 0's collective
   for (size_t r = 0; r < local.size(); ++r) {
     auto ls = make_learner_settings(cfg);
     ls.rank = static_cast<int32_t>(r);
@@ -323,9 +324,12 @@ make_spread_trainer(caf::actor_system& sys, const run_config& cfg, const run_pla
       auto coll = transport::socket_collective::make(link.ctx, o);
       if (!coll)
         return coll.error();
-      if (r == 0)
-        o.endpoint = link.endpoint = (*coll)->endpoint();
-      ls.collective = std::shared_ptr<nccl::reduce_collective>(std::move(*coll));
+      std::shared_ptr<transport::socket_collective> shared = std::move(*coll);
+      if (r == 0) {
+        o.endpoint = link.endpoint = shared->endpoint();
+        root = shared;
+      }
+      ls.collective = std::move(shared);
     }
     auto be = make_rank_trainer(cfg, ls, local[r]);
     if (!be)
@@ -338,6 +342,14 @@ make_spread_trainer(caf::actor_system& sys, const run_config& cfg, const run_pla
     ro.join_timeout = std::chrono::milliseconds(
       static_cast<int64_t>(cfg.timeouts.connect_s * 1000.0));
     ro.timeout = train_timeout(cfg);
+    // A dead rank's process is known to its proxy within CAF's heartbeat
+    // (~2 s); rank 0's collective would wait for its input until train_s/3.
+    ro.on_gone = [root, r](const caf::error& why) {
+      if (auto c = root.lock())
+        c->abort_from_outside(r, make_error(errc::peer_down, "learner rank " + std::to_string(r)
+                                                               + " is gone (" + describe(why)
+                                                               + ")"));
+    };
     backends.push_back(std::make_shared<remote_rank_backend>(sys, link.directory, ro));
   }
   auto dp = data_parallel_backend::make(std::move(backends), parallel_options(cfg));

@@ -223,11 +223,32 @@ caf::error socket_collective::send_parts(const std::string& to, const header& h,
   }
 }
 
+void socket_collective::abort_from_outside(int blame, caf::error why) {
+  std::lock_guard<std::mutex> guard{outside_mutex_};
+  if (outside_.load())
+    return;
+  outside_error_ = std::move(why);
+  outside_blame_ = blame;
+  outside_.store(true);
+}
+
+bool socket_collective::take_outside_abort() {
+  if (!outside_.load())
+    return false;
+  std::lock_guard<std::mutex> guard{outside_mutex_};
+  set_peer_error(outside_error_, outside_blame_);
+  return true;
+}
+
+// How long one poll may wait before looking for an abort_from_outside().
+constexpr int outside_check_ms = 100;
+
 caf::error socket_collective::receive_one(time_point until, bool& got) {
   got = false;
   zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
   try {
-    zmq::poll(&item, 1, std::chrono::milliseconds(remaining_ms(until)));
+    zmq::poll(&item, 1,
+              std::chrono::milliseconds(std::min(remaining_ms(until), outside_check_ms)));
   } catch (const zmq::error_t& e) {
     if (e.num() == EINTR)
       return caf::none;
@@ -348,6 +369,7 @@ caf::error socket_collective::on_root_message(const std::string& from, const hea
 
 caf::error socket_collective::root_wait_one(const pending& p, time_point until) {
   for (;;) {
+    take_outside_abort();
     if (peer_error_)
       return fail(peer_error_, peer_blame_);
     auto& g = ops_[p.id];
@@ -463,6 +485,7 @@ caf::error socket_collective::member_wait_one(const pending& p, time_point until
       ++stats_.operations;
       return caf::none;
     }
+    take_outside_abort();
     if (peer_error_)
       return fail(peer_error_, peer_blame_);
     bool got = false;
@@ -495,6 +518,8 @@ caf::expected<ticket> socket_collective::post(reduce_op op, float_span data,
   if (pending_.size() >= max_pending)
     return make_error(errc::capacity_exceeded,
                       self + std::to_string(max_pending) + " operations not yet waited for");
+  if (take_outside_abort())
+    return fail(peer_error_, peer_blame_);
   const uint64_t k = next_;
   if (root()) {
     auto& g = ops_[k];

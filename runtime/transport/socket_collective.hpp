@@ -38,9 +38,13 @@
 //                             (names both), or a socket failed
 // A member that fails tells the others (abort, best effort, no waiting), so
 // they stop at once with the code and the blamed rank instead of at their own
-// deadline: rank 0 relays it to every rank. A SIGKILLed process tells no one:
-// the others reach their deadline. The refusals (not_ready, invalid_argument,
-// capacity_exceeded) change nothing.
+// deadline: rank 0 relays it to every rank connected to it (one that is not
+// yet, at a run's very first operation, stops at its own deadline). A SIGKILLed process tells no one:
+// the others reach their deadline, unless someone who learns of the death
+// sooner (the head's proxy of that rank, through CAF's down message) calls
+// abort_from_outside(), which ends this member's wait within about 100 ms
+// (waits poll in slices of that length to look for it). The refusals
+// (not_ready, invalid_argument, capacity_exceeded) change nothing.
 //
 // Bounds: a member has at most max_pending operations posted and not yet
 // waited for (errc::capacity_exceeded past that); rank 0 stores inputs of at
@@ -53,13 +57,16 @@
 //
 // Thread safety: one thread at a time per object (a ZeroMQ socket); hand it
 // to another thread only through a synchronisation (a mutex, a join).
+// abort_from_outside() alone may be called from any thread at any time.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -118,6 +125,11 @@ public:
 
   socket_collective_stats stats() const { return stats_; }
 
+  /// From any thread: rank `blame` is known to be gone (`why`). This
+  /// member's current or next post/wait fails with `why` naming it, and
+  /// tells the others as after any failure. The first call wins.
+  void abort_from_outside(int blame, caf::error why);
+
   struct header; // the wire header (socket_collective.cpp)
 
 private:
@@ -146,6 +158,8 @@ private:
   caf::error note(gathered& g, int rank, nccl::reduce_op op, uint64_t count, uint64_t k) const;
   void set_peer_error(caf::error err, int blame);
   void tell_peers(uint8_t kind, const caf::error& err, int blame);
+  /// Moves an abort_from_outside() into peer_error_; true if there was one.
+  bool take_outside_abort();
   caf::error root_wait_one(const pending& p, nccl::time_point until);
   caf::error root_answer(const pending& p, gathered& g, nccl::time_point until);
   caf::error member_wait_one(const pending& p, nccl::time_point until);
@@ -162,6 +176,11 @@ private:
   bool front_answered_ = false; // rank r: rank 0 answered pending_.front()
   caf::error peer_error_; // a member's abort or leave, not yet reported
   int peer_blame_ = -1;
+  // abort_from_outside(): set once under outside_mutex_, then flagged.
+  std::atomic<bool> outside_{false};
+  std::mutex outside_mutex_;
+  caf::error outside_error_;
+  int outside_blame_ = -1;
   socket_collective_stats stats_;
 };
 

@@ -256,7 +256,10 @@ TEST_F(LearnerRankFakes, AThrowingRankGivesBackendFailure) {
 
 TEST_F(LearnerRankFakes, ADeadRankGivesPeerDownAndClosesTheLearner) {
   auto rank0 = std::make_shared<fake_rank>();
-  auto proxy_ptr = std::make_shared<remote_rank_backend>(sys, rank, remote_rank_options{1, 10s});
+  std::vector<caf::error> told; // what rank 0's collective would hear
+  remote_rank_options o{1, 10s};
+  o.on_gone = [&told](const caf::error& e) { told.push_back(e); };
+  auto proxy_ptr = std::make_shared<remote_rank_backend>(sys, rank, o);
   auto dp = data_parallel_backend::make({rank0, proxy_ptr}, {});
   ASSERT_TRUE(dp);
   caf::scoped_actor self{sys};
@@ -269,6 +272,8 @@ TEST_F(LearnerRankFakes, ADeadRankGivesPeerDownAndClosesTheLearner) {
   EXPECT_TRUE(is(res.error(), errc::peer_down)) << why;
   EXPECT_NE(why.find("learner rank 1: train: its process is gone"), std::string::npos) << why;
   EXPECT_TRUE((*dp)->closed_by());
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_TRUE(is(told[0], errc::peer_down)) << describe(told[0]);
   EXPECT_TRUE(is((*dp)->import_weights({'a'}, 1), errc::not_ready));
   EXPECT_TRUE(proxy.export_state().empty());
 }

@@ -229,6 +229,38 @@ TEST(SocketCollective, ADepartedRankGivesPeerDownAtOnce) {
   }
 }
 
+// Rank 1's process was SIGKILLed (no leave note); the head learns it from
+// CAF and tells rank 0's collective, whose wait ends long before its
+// deadline with that error naming rank 1, and rank 2 hears it from rank 0.
+TEST(SocketCollective, AnAbortFromOutsideEndsTheWaitsAtOnce) {
+  auto g = make_group(3);
+  // One step together first: every rank is connected to rank 0 (a rank that
+  // is not yet gets no relay and stops at its own deadline).
+  on_every_rank(3, [&](int r) {
+    std::vector<float> buf(8, 1.f);
+    ASSERT_FALSE(g.ranks[r]->all_reduce_sum({buf.data(), buf.size()}, in(10s)));
+  });
+  std::vector<caf::error> errs(3);
+  const auto start = nccl::clock_type::now();
+  std::thread head([&] {
+    g.ranks[0]->abort_from_outside(1, make_error(errc::peer_down, "rank 1's process is gone"));
+  });
+  on_every_rank(3, [&](int r) {
+    if (r == 1)
+      return; // dead
+    std::vector<float> buf(8, 1.f);
+    errs[r] = g.ranks[r]->all_reduce_sum({buf.data(), buf.size()}, in(30s));
+  });
+  head.join();
+  EXPECT_LT(nccl::clock_type::now() - start, 10s);
+  for (int r : {0, 2}) {
+    EXPECT_TRUE(is(errs[r], errc::peer_down)) << text(errs[r]);
+    EXPECT_NE(text(errs[r]).find("rank 1's process is gone"), std::string::npos)
+      << text(errs[r]);
+  }
+  EXPECT_FALSE(g.ranks[0]->ready());
+}
+
 // A rank whose rank 0 never waits (its process hangs or was SIGKILLed).
 TEST(SocketCollective, AMissingRankZeroIsNamedByTheDeadline) {
   auto g = make_group(2);
