@@ -521,6 +521,10 @@ caf::behavior controller_actor(ctl* self, controller_settings cfg, controller_de
     [=](health_atom) { return self->state.deps.monitor; },
     [=](drain_atom, const std::string& name) { return drain_sampler(self, name); },
     [=](data_plane_atom) { return self->state.cfg.data_plane; },
+    [=](learner_rank_atom, int32_t rank, const caf::actor& handle) {
+      if (self->state.cfg.on_learner_rank && handle)
+        self->state.cfg.on_learner_rank(rank, handle);
+    },
     [=](rollouts_atom, generate_result& r) {
       on_data_plane(self, r);
       dispatch(self);

@@ -15,6 +15,8 @@
 //            drain_atom(name)          -> text; that sampler gets no new work and
 //                                      stops once its requests are answered
 //            data_plane_atom           -> data_plane_info (the head's ZeroMQ endpoints)
+//            learner_rank_atom(rank, handle) a worker's learner rank joined
+//                                      (handed to settings.on_learner_rank)
 //            rollouts_atom(result)     groups that arrived over the ZeroMQ data
 //                                      plane (from the rollout intake)
 //            down_msg                  a sampler, reward or the learner died
@@ -95,6 +97,10 @@ struct controller_settings {
   uint32_t max_train_failures = 3; // consecutive failed learner steps before giving up
   // ZeroMQ endpoints handed to workers (empty: that flow stays on CAF).
   data_plane_info data_plane;
+  // Learner ranks in worker processes (learner.ranks placed outside the
+  // head): where their actors go when they join (the head's rank directory,
+  // actors/remote_rank_backend.hpp). Empty: such a join is ignored.
+  std::function<void(int32_t rank, const caf::actor& handle)> on_learner_rank;
   // A sampler's reply says its groups went over the data plane; the frame
   // left before the reply, so it normally lands within milliseconds. Groups
   // still missing after this are requeued (a lost frame costs a redo, never

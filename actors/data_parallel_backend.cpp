@@ -30,6 +30,8 @@ caf::error name_rank(const caf::error& err, size_t rank) {
     text = ctx.get_as<std::string>(0);
   else
     text = to_string(static_cast<errc>(err.code()));
+  if (text.rfind(prefix, 0) == 0) // the rank named itself already (learner_core)
+    return make_error(static_cast<errc>(err.code()), text);
   return make_error(static_cast<errc>(err.code()), prefix + text);
 }
 

@@ -111,13 +111,27 @@ caf::expected<head_graph> spawn_training_graph(caf::actor_system& sys, const loa
                                                head_data_plane& plane, caf::scoped_actor& self,
                                                head_extras& x, restored_run& restored,
                                                bool quiet, head_console& console) {
-  auto parts = make_head_parts(sys, run.config, run.plan);
+  // Learner ranks in worker processes: rank 0's collective endpoint goes to
+  // the workers with the data plane's, their actors come back through the
+  // controller (learner_rank_atom) into the directory the proxies read.
+  learner_link link;
+  link.ctx = plane.ctx;
+  link.bind_host = run.plan.bind_host;
+  auto parts = make_head_parts(sys, run.config, run.plan, &link);
   if (!parts)
     return parts.error();
   if (auto err = restore_learner(*parts->trainer, restored))
     return err;
   auto settings = make_head_settings(run.config, run.plan);
   settings.controller.data_plane = plane.info;
+  settings.controller.data_plane.learner_ranks = link.endpoint;
+  settings.controller.data_plane.learner_group = link.group;
+  settings.controller.data_plane.learner_nccl_id = link.nccl_id;
+  settings.controller.on_learner_rank = [dir = link.directory, n = run.config.learner.ranks](
+                                          int32_t rank, const caf::actor& handle) {
+    if (rank > 0 && rank < n) // rank 0 is the head's own; the directory stays bounded
+      dir->put(rank, handle);
+  };
   settings.controller.first_group_id = static_cast<uint64_t>(restored.incarnation - 1) << 40;
   parts->metrics = std::make_shared<tee_sink>(std::move(restored.metrics), console.metrics());
   auto eval = make_evaluation(sys, run.config, run.plan, restored.step);

@@ -46,6 +46,7 @@ using nccl_seal_atom = caf::atom_constant<caf::atom("ncclSeal")>;     // accept 
 using nccl_version_atom = caf::atom_constant<caf::atom("ncclVer")>;   // broadcast follows
 using nccl_leave_atom = caf::atom_constant<caf::atom("ncclLeave")>;   // bytes only from now
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;      // learner state for a checkpoint
+using learner_rank_atom = caf::atom_constant<caf::atom("lrnRank")>;   // a worker's learner rank joined
 
 // -- rollouts -----------------------------------------------------------------
 
@@ -230,11 +231,18 @@ typename Inspector::result_type inspect(Inspector& f, sampler_hello& x) {
 struct data_plane_info {
   std::string rollouts; // PULL socket of the head's rollout intake
   std::string weights;  // ROUTER socket of the head's weights server
+  // Learner ranks outside the head (CPU): rank 0's socket_collective
+  // (runtime/transport/socket_collective.hpp) and the learner's group id.
+  std::string learner_ranks;
+  uint64_t learner_group = 0;
+  // ... on GPUs instead: the NCCL id (nccl::comm_id's bytes) rank 0 made.
+  std::vector<uint8_t> learner_nccl_id;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, data_plane_info& x) {
-  return f(caf::meta::type_name("data_plane_info"), x.rollouts, x.weights);
+  return f(caf::meta::type_name("data_plane_info"), x.rollouts, x.weights, x.learner_ranks,
+           x.learner_group, x.learner_nccl_id);
 }
 
 /// The learner to a member of communicator epoch `epoch`: join it as `rank`

@@ -25,6 +25,10 @@ tandem_add_test(sampler_test SOURCES actors/sampler_test.cpp LIBS tandem_actors)
 # learner.ranks > 1: N learner ranks on worker threads behind one backend.
 tandem_add_test(data_parallel_backend_test SOURCES actors/data_parallel_backend_test.cpp
                 LIBS tandem_actors tandem_test_support TIMEOUT 120)
+# Learner ranks in another process: a learner_rank actor behind the middleman,
+# a socket_collective between the ranks; fakes for the failure states.
+tandem_add_test(learner_rank_test SOURCES actors/learner_rank_test.cpp
+                LIBS tandem_actors TIMEOUT 120)
 # Evaluation rounds, their schedule and the evaluator actor (fake decoder);
 # the recorder's after-checkpoint hook.
 tandem_add_test(evaluator_test SOURCES actors/evaluator_test.cpp LIBS tandem_actors)
@@ -37,7 +41,7 @@ foreach(check learning basic_smoke two_process interrupt worker_killed worker_hu
               exact_resume chaos durable_failures local_3proc
               two_node_netns scale bad_config hf gpu_run worker_rejoin export
               reward_http reward_command hf_eval prompt_formats control_attacks hf_families
-              learner_ranks)
+              learner_ranks learner_ranks_2proc)
   add_test(NAME e2e_${check}
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/e2e.py
                    $<TARGET_FILE:tandem> ${check})

@@ -9,8 +9,13 @@ tandem_add_test(broadcast_test
   LIBS tandem_broadcast)
 # Reductions among threads (the data-parallel learner's collective).
 tandem_add_test(reduce_collective_test
-  SOURCES runtime/nccl/thread_group_collective_test.cpp
+  SOURCES runtime/nccl/thread_group_collective_test.cpp runtime/nccl/lazy_collective_test.cpp
   LIBS tandem_broadcast)
+# The same reductions across processes: ranks over ZeroMQ sockets (CURVE),
+# checked bit for bit against the thread group.
+tandem_add_test(socket_collective_test
+  SOURCES runtime/transport/socket_collective_test.cpp
+  LIBS tandem_transport)
 
 if(TARGET tandem_nccl)
   add_executable(nccl_broadcast_gpu_test gpu/nccl_broadcast_gpu_test.cpp)

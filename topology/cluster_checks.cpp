@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <initializer_list>
+#include <set>
 
 #include "topology/internal/yaml_binder.hpp"
 
@@ -432,11 +433,20 @@ void checker::check_learner_ranks() {
          {gpath(g) + ".placements"});
 }
 
-// Each rank owns one GPU; ranks without devices share the CPU of one process.
+// Each rank owns one GPU, or the CPU of its process. Ranks are numbered in
+// placement order with the head's first: the head process holds rank 0
+// (the data-parallel learner is driven from there). Ranks may sit in several
+// processes (CPU: a socket_collective; GPUs: one NCCL communicator whose id
+// rank 0 hands out), but all on the CPU or all on GPUs.
 void checker::check_learner_devices(int g) {
   const auto& grp = c_.groups(g);
+  std::set<std::string> processes;
+  bool on_gpus = false, on_cpu = false;
   for (int p = 0; p < grp.placements_size(); ++p) {
     const auto& pl = grp.placements(p);
+    processes.insert(pl.process());
+    on_gpus = on_gpus || pl.devices_size() > 0;
+    on_cpu = on_cpu || pl.devices_size() == 0;
     const int instances = std::max(pl.instances(), 1);
     if (pl.devices_size() > 0 && pl.devices_size() < instances)
       report(ppath(g, p) + ".devices",
@@ -450,11 +460,17 @@ void checker::check_learner_devices(int g) {
                             + learner_.device + "; with learner.ranks "
                             + std::to_string(learner_.ranks)
                             + " each rank needs its own GPU: list them in devices");
-    else if (grp.placements_size() > 1)
-      report(ppath(g, p), "learner ranks on the CPU are threads of one process: put the "
-                          "learner's " + std::to_string(learner_.ranks)
-                            + " ranks in one placement, or give each placement its devices");
   }
+  if (learner_.ranks < 2)
+    return;
+  if (on_gpus && on_cpu)
+    report(gpath(g), "learner ranks are all on the CPU or each on a GPU: give every learner "
+                     "placement its devices, or none",
+           {gpath(g) + ".placements"});
+  if (processes.size() > 1 && processes.count("head") == 0)
+    report(ppath(g, 0) + ".process",
+           "the head process holds learner rank 0: place at least one learner instance in "
+           "process head (the others may go to worker processes)");
 }
 
 bool checker::multi_host() const {

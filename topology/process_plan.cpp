@@ -151,8 +151,15 @@ run_plan resolve_processes(const run_config& cfg, const topo::Cluster& cluster) 
   // The checks guarantee a head process; keep the others in first-mention order.
   std::stable_partition(plan.processes.begin(), plan.processes.end(),
                         [](const process_plan& x) { return x.head; });
-  for (auto& p : plan.processes)
+  int32_t rank = 0;
+  for (auto& p : plan.processes) {
     place_instances(cfg, p);
+    p.first_learner_rank = rank;
+    for (size_t i = 0; i < p.learner_ranks.size(); ++i, ++rank)
+      p.learner_ranks[i].name = rank == 0 ? "learner" : "learner-" + std::to_string(rank);
+    if (!p.learner_ranks.empty())
+      p.learner = p.learner_ranks.front();
+  }
   if (!cluster.transports().rollouts().empty())
     plan.transports.rollouts = cluster.transports().rollouts();
   if (!cluster.transports().weights().empty())
@@ -215,7 +222,14 @@ std::string describe_processes(const run_plan& plan) {
     for (auto& slot : p.actors)
       if (slot.role != topo::SAMPLER && slot.role != topo::LEARNER)
         out += " " + role_name(slot.role) + " x" + std::to_string(slot.instances) + ";";
-    if (p.count(topo::LEARNER) == 1)
+    const int32_t n = p.count(topo::LEARNER);
+    if (n > 0 && !p.head) // ranks of a learner spread over processes
+      out += " learner rank" + std::string(n > 1 ? "s " : " ")
+             + std::to_string(p.first_learner_rank)
+             + (n > 1 ? ".." + std::to_string(p.first_learner_rank + n - 1) : "") + " ["
+             + learner_devices(p, p.learner.device) + ", " + std::to_string(p.learner.threads)
+             + " thread(s) each];";
+    else if (p.count(topo::LEARNER) == 1)
       out += " learner [" + p.learner.device + ", " + std::to_string(p.learner.threads)
              + " thread(s)];";
     else if (p.count(topo::LEARNER) > 1)

@@ -72,6 +72,9 @@ struct process_plan {
   // Every learner rank of this process in rank order (learner.ranks
   // instances; learner is the first), each with its device.
   std::vector<placed_instance> learner_ranks;
+  // The global rank of learner_ranks[0]: ranks are numbered over the
+  // processes in plan order (the head's first, so the head holds rank 0).
+  int32_t first_learner_rank = 0;
 
   int32_t count(topology::Role role) const; // instances of a role
 };

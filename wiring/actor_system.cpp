@@ -2,6 +2,7 @@
 
 #include <caf/io/middleman.hpp>
 
+#include "actors/learner_rank.hpp"
 #include "runtime/cpu_budget.hpp"
 #include "runtime/messages.hpp"
 
@@ -9,6 +10,7 @@ namespace tandem {
 
 void configure_actor_system(caf::actor_system_config& cfg) {
   register_message_types(cfg);
+  register_learner_rank_types(cfg);
   cfg.load<caf::io::middleman>();
   cfg.set("scheduler.max-threads", 2);
   configure_quiet_scheduler(cfg);

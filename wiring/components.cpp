@@ -12,7 +12,10 @@
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 
+#include <random>
+
 #include "actors/data_parallel_backend.hpp"
+#include "runtime/transport/socket_collective.hpp"
 #include "actors/learner.hpp"
 #include "actors/reward.hpp"
 #include "actors/sampler.hpp"
@@ -215,9 +218,6 @@ caf::expected<caf::actor> spawn_sampler(caf::actor_system& sys, const run_config
   return caf::actor{sys.spawn<caf::detached>(sampler_actor, ss, *be)};
 }
 
-namespace {
-
-/// One rank's backend: seeded random weights or model.hf_path's checkpoint.
 caf::expected<std::shared_ptr<training_backend>>
 make_rank_trainer(const run_config& cfg, learner_settings ls, const placed_instance& inst) {
   ls.model = policy_model(cfg);
@@ -228,13 +228,27 @@ make_rank_trainer(const run_config& cfg, learner_settings ls, const placed_insta
                                              inst.threads);
 }
 
+namespace {
+
+std::chrono::milliseconds train_timeout(const run_config& cfg) {
+  return std::chrono::milliseconds(static_cast<int64_t>(cfg.timeouts.train_s * 1000.0));
+}
+
+data_parallel_options parallel_options(const run_config& cfg) {
+  data_parallel_options opts;
+  // A third of train_s after rank 0 returned (topology/run_config.cpp's
+  // make_learner_settings says why).
+  opts.join_timeout = std::max(std::chrono::milliseconds(1), train_timeout(cfg) / 3);
+  opts.collective_export_state = cfg.learner.zero_stage > 0;
+  return opts;
+}
+
 /// learner.ranks ranks of this process behind one data_parallel_backend.
 /// The ranks are built one after another on this thread: a seeded init
 /// draws from LibTorch's global generator.
 caf::expected<std::shared_ptr<training_backend>>
 make_parallel_trainer(const run_config& cfg, const std::vector<placed_instance>& ranks) {
-  const auto timeout = std::chrono::milliseconds(
-    static_cast<int64_t>(cfg.timeouts.train_s * 1000.0));
+  const auto timeout = train_timeout(cfg);
   std::vector<std::string> devices;
   for (auto& r : ranks)
     devices.push_back(r.device);
@@ -251,18 +265,98 @@ make_parallel_trainer(const run_config& cfg, const std::vector<placed_instance>&
       return be.error();
     backends.push_back(std::move(*be));
   }
-  data_parallel_options opts;
-  // A third of train_s after rank 0 returned (topology/run_config.cpp's
-  // make_learner_settings says why).
-  opts.join_timeout = std::max(std::chrono::milliseconds(1), timeout / 3);
-  opts.collective_export_state = cfg.learner.zero_stage > 0;
-  auto dp = data_parallel_backend::make(std::move(backends), opts);
+  auto dp = data_parallel_backend::make(std::move(backends), parallel_options(cfg));
   if (!dp)
     return dp.error();
   return std::shared_ptr<training_backend>{std::move(*dp)};
 }
 
 } // namespace
+
+bool learner_spread(const run_plan& plan) {
+  return !plan.processes.empty()
+         && static_cast<size_t>(plan.total(topology::LEARNER)) > plan.head().learner_ranks.size();
+}
+
+caf::expected<std::shared_ptr<training_backend>>
+make_spread_trainer(caf::actor_system& sys, const run_config& cfg, const run_plan& plan,
+                    learner_link& link) {
+  const int n = std::max(cfg.learner.ranks, 1);
+  const auto& local = plan.head().learner_ranks;
+  if (local.empty() || static_cast<int>(local.size()) >= n || !link.directory
+      || (!link.ctx && local[0].device == "cpu"))
+    return make_error(errc::invalid_config,
+                      "learner.ranks " + std::to_string(n) + ": the head holds "
+                        + std::to_string(local.size())
+                        + " rank(s); rank 0 must be in the head and a link is needed");
+  const bool gpus = local[0].device != "cpu";
+  for (auto& r : local)
+    if ((r.device != "cpu") != gpus)
+      return make_error(errc::invalid_config,
+                        "learner ranks '" + local[0].device + "' and '" + r.device
+                          + "': a learner's ranks are all on the CPU or each on a GPU");
+  if (gpus) {
+    auto id = make_learner_nccl_id(local[0].device);
+    if (!id)
+      return id.error();
+    link.nccl_id = *id;
+  }
+  // A fresh group id per learner: a rank of an earlier head (a stale worker)
+  // cannot take part in this one's sums.
+  link.group = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
+  transport::socket_collective_options o;
+  o.ranks = n;
+  o.group = link.group;
+  o.endpoint = "tcp://" + link.bind_host + ":*";
+  std::vector<std::shared_ptr<training_backend>> backends;
+  std::weak_ptr<transport::socket_collective> root; // CPU: rank 0's collective
+  for (size_t r = 0; r < local.size(); ++r) {
+    auto ls = make_learner_settings(cfg);
+    ls.rank = static_cast<int32_t>(r);
+    if (gpus) {
+      auto coll = make_spread_gpu_collective(static_cast<int>(r), n, local[r].device,
+                                             link.nccl_id);
+      if (!coll)
+        return coll.error();
+      ls.collective = std::move(*coll);
+    } else {
+      o.rank = static_cast<int>(r);
+      auto coll = transport::socket_collective::make(link.ctx, o);
+      if (!coll)
+        return coll.error();
+      std::shared_ptr<transport::socket_collective> shared = std::move(*coll);
+      if (r == 0) {
+        o.endpoint = link.endpoint = shared->endpoint();
+        root = shared;
+      }
+      ls.collective = std::move(shared);
+    }
+    auto be = make_rank_trainer(cfg, ls, local[r]);
+    if (!be)
+      return be.error();
+    backends.push_back(std::move(*be));
+  }
+  for (int r = static_cast<int>(local.size()); r < n; ++r) {
+    remote_rank_options ro;
+    ro.rank = r;
+    ro.join_timeout = std::chrono::milliseconds(
+      static_cast<int64_t>(cfg.timeouts.connect_s * 1000.0));
+    ro.timeout = train_timeout(cfg);
+    // A dead rank's process is known to its proxy within CAF's heartbeat
+    // (~2 s); rank 0's collective would wait for its input until train_s/3.
+    ro.on_gone = [root, r](const caf::error& why) {
+      if (auto c = root.lock())
+        c->abort_from_outside(r, make_error(errc::peer_down, "learner rank " + std::to_string(r)
+                                                               + " is gone (" + describe(why)
+                                                               + ")"));
+    };
+    backends.push_back(std::make_shared<remote_rank_backend>(sys, link.directory, ro));
+  }
+  auto dp = data_parallel_backend::make(std::move(backends), parallel_options(cfg));
+  if (!dp)
+    return dp.error();
+  return std::shared_ptr<training_backend>{std::move(*dp)};
+}
 
 caf::expected<std::shared_ptr<training_backend>> make_trainer(const run_config& cfg,
                                                               const placed_instance& learner) {
@@ -296,7 +390,7 @@ head_settings make_head_settings(const run_config& cfg, const run_plan& plan) {
 }
 
 caf::expected<head_parts> make_head_parts(caf::actor_system& sys, const run_config& cfg,
-                                          const run_plan& plan) {
+                                          const run_plan& plan, learner_link* link) {
   head_parts p;
   auto problems = make_problem_source(cfg);
   if (!problems)
@@ -304,7 +398,9 @@ caf::expected<head_parts> make_head_parts(caf::actor_system& sys, const run_conf
   auto tok = task_tokenizer(cfg);
   if (!tok)
     return tok.error();
-  auto trainer = make_trainer(cfg, plan.head().learner_ranks);
+  auto trainer = learner_spread(plan) && link != nullptr
+                   ? make_spread_trainer(sys, cfg, plan, *link)
+                   : make_trainer(cfg, plan.head().learner_ranks);
   if (!trainer)
     return trainer.error();
   auto nccl = make_learner_nccl(cfg, plan);

@@ -17,6 +17,8 @@
 
 #include "actors/backends.hpp"
 #include "actors/controller.hpp"
+#include "actors/remote_rank_backend.hpp"
+#include "runtime/transport/zmq_channel.hpp"
 #include "wiring/head.hpp"
 #include "topology/process_plan.hpp"
 #include "tasks/text_tokenizer.hpp"
@@ -42,9 +44,41 @@ caf::expected<std::shared_ptr<training_backend>> make_trainer(const run_config& 
 /// > 1 gives a data_parallel_backend over one backend per rank, rank r on
 /// ranks[r].device, their gradients summed over make_learner_collectives
 /// (wiring/nccl_endpoints.hpp). errc::invalid_config when the count is not
-/// learner.ranks (ranks spread over several processes are not wired).
+/// learner.ranks (make_spread_trainer builds the ranks of several processes).
 caf::expected<std::shared_ptr<training_backend>>
 make_trainer(const run_config& cfg, const std::vector<placed_instance>& ranks);
+
+/// One rank's backend on `inst` (its device and threads) with `ls` (rank,
+/// ranks, collective): seeded random weights or model.hf_path's checkpoint.
+/// Every rank built from one config starts with the same weights.
+caf::expected<std::shared_ptr<training_backend>>
+make_rank_trainer(const run_config& cfg, learner_settings ls, const placed_instance& inst);
+
+/// True when some learner rank lives outside the head process.
+bool learner_spread(const run_plan& plan);
+
+/// The head's end of learner ranks in worker processes (CPU): the run's
+/// transport context and the head's host in; rank 0's socket_collective
+/// endpoint and the learner's group id out (for the workers, through
+/// data_plane_info); the directory the controller fills as ranks join.
+struct learner_link {
+  std::shared_ptr<transport::transport_context> ctx;
+  std::string bind_host = "127.0.0.1";
+  std::shared_ptr<rank_directory> directory = std::make_shared<rank_directory>();
+  std::string endpoint; // out
+  uint64_t group = 0;   // out
+  std::vector<uint8_t> nccl_id; // out, GPU ranks: the NCCL id rank 0 made
+};
+
+/// The learner of a run whose ranks the plan spreads over processes: the
+/// head's ranks on socket_collectives (rank 0 binds, the rest connect), the
+/// others as remote_rank_backends over `link.directory`, all behind one
+/// data_parallel_backend (same join rule as in one process). GPU ranks
+/// instead share one NCCL communicator whose id rank 0 makes (link.nccl_id),
+/// each rank's made on its first post (wiring/nccl_endpoints.hpp).
+caf::expected<std::shared_ptr<training_backend>>
+make_spread_trainer(caf::actor_system& sys, const run_config& cfg, const run_plan& plan,
+                    learner_link& link);
 
 /// Problem source for the config's task.
 caf::expected<std::shared_ptr<problem_source>> make_problem_source(const run_config& cfg);
@@ -72,7 +106,8 @@ head_settings make_head_settings(const run_config& cfg, const run_plan& plan);
 /// The head's parts with the real backends (LibTorch trainer and samplers,
 /// NCCL publisher when configured); the caller adds metrics, progress,
 /// observer, scaler and the weights mirror.
+/// `link`: needed when learner_spread(plan) (else errc::invalid_config).
 caf::expected<head_parts> make_head_parts(caf::actor_system& sys, const run_config& cfg,
-                                          const run_plan& plan);
+                                          const run_plan& plan, learner_link* link = nullptr);
 
 } // namespace tandem

@@ -28,7 +28,12 @@ caf::expected<head_data_plane> bind_head_data_plane(const run_plan& plan,
   head_data_plane hp;
   const bool zmq_rollouts = plan.transports.rollouts == "zmq";
   const bool zmq_weights = plan.transports.weights == "zmq";
-  if (!zmq_rollouts && !zmq_weights)
+  // Learner ranks in worker processes sum over a socket_collective, which
+  // runs CURVE on the same context (components.cpp make_spread_trainer).
+  const bool spread_learner = !plan.processes.empty()
+                              && static_cast<size_t>(plan.total(topology::LEARNER))
+                                   > plan.head().learner_ranks.size();
+  if (!zmq_rollouts && !zmq_weights && !spread_learner)
     return hp;
   auto ctx = make_transport_context(secret);
   if (!ctx)

@@ -37,7 +37,9 @@ struct head_data_plane {
   bool enabled() const { return rollouts || weights; }
 };
 
-/// Binds what `plan` puts on ZeroMQ. Nothing to bind = an empty plane.
+/// Binds what `plan` puts on ZeroMQ. Nothing to bind = an empty plane. The
+/// context is made also when learner ranks live outside the head (their
+/// socket_collective is bound by the learner's builder, not here).
 caf::expected<head_data_plane> bind_head_data_plane(const run_plan& plan,
                                                     const std::string& secret);
 

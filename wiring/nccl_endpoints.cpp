@@ -10,6 +10,8 @@
 #include "models/device_name.hpp"
 #include "runtime/error.hpp"
 #include "runtime/nccl/clock_source.hpp"
+#include "runtime/nccl/comm_id.hpp"
+#include "runtime/nccl/lazy_collective.hpp"
 #include "runtime/nccl/thread_group_collective.hpp"
 
 #ifdef TANDEM_HAVE_NCCL
@@ -145,6 +147,62 @@ caf::expected<collectives> make_learner_collectives(const std::vector<std::strin
     gpus.push_back(*index);
   }
   return make_gpu_collectives(gpus, until);
+}
+
+caf::expected<std::vector<uint8_t>> make_learner_nccl_id(const std::string& device) {
+  auto gpu = cuda_index(device);
+  if (!gpu)
+    return make_error(errc::invalid_config,
+                      "learner rank 0 is on '" + device + "': NCCL needs a GPU");
+#ifdef TANDEM_HAVE_NCCL
+  nccl::nccl_options o;
+  o.device = *gpu;
+  nccl::nccl_collective maker(steady_clock(), o);
+  auto id = maker.make_id();
+  if (!id)
+    return id.error();
+  return nccl::to_bytes(*id);
+#else
+  return make_error(errc::invalid_config,
+                    "learner.ranks on CUDA: this build has no NCCL (configure with "
+                    "-DTANDEM_WITH_NCCL=ON, e.g. scripts/gpu-build.sh)");
+#endif
+}
+
+caf::expected<std::shared_ptr<nccl::reduce_collective>>
+make_spread_gpu_collective(int rank, int ranks, const std::string& device,
+                           const std::vector<uint8_t>& id_bytes) {
+  auto gpu = cuda_index(device);
+  if (!gpu)
+    return make_error(errc::invalid_config, "learner rank " + std::to_string(rank) + " is on '"
+                                              + device + "': NCCL needs a GPU");
+  auto id = nccl::from_bytes(id_bytes);
+  if (!id)
+    return id.error();
+#ifdef TANDEM_HAVE_NCCL
+  auto make = [rank, ranks, index = *gpu,
+               comm = *id](nccl::time_point until)
+    -> caf::expected<std::shared_ptr<nccl::reduce_collective>> {
+    nccl::nccl_options o;
+    o.device = index;
+    // As make_gpu_collectives: gradients come from LibTorch's legacy stream.
+    o.after_legacy_stream = true;
+    auto c = std::make_shared<nccl::nccl_collective>(steady_clock(), o);
+    if (auto err = c->init(rank, ranks, comm, until))
+      return make_error(is(err, errc::collective_timeout) ? errc::collective_timeout
+                                                          : errc::backend_failure,
+                        "learner rank " + std::to_string(rank) + ": NCCL init: "
+                          + describe(err));
+    return std::shared_ptr<nccl::reduce_collective>(std::move(c));
+  };
+  return std::shared_ptr<nccl::reduce_collective>(std::make_shared<nccl::lazy_collective>(
+    nccl::lazy_collective::shape{rank, ranks, true, true}, std::move(make)));
+#else
+  (void) ranks;
+  return make_error(errc::invalid_config,
+                    "learner.ranks on CUDA: this build has no NCCL (configure with "
+                    "-DTANDEM_WITH_NCCL=ON, e.g. scripts/gpu-build.sh)");
+#endif
 }
 
 caf::expected<learner_nccl> make_learner_nccl(const run_config& cfg, const run_plan& plan) {

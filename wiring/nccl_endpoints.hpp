@@ -12,6 +12,7 @@
 // used by one actor.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,20 @@ caf::expected<learner_nccl> make_learner_nccl(const run_config& cfg, const run_p
 /// CUDA in a build without NCCL, are errc::invalid_config.
 caf::expected<std::vector<std::shared_ptr<nccl::reduce_collective>>>
 make_learner_collectives(const std::vector<std::string>& devices, nccl::time_point until);
+
+/// GPU learner ranks in several processes: rank 0 (the head) makes the NCCL
+/// id on its GPU `device` ("cuda:K"); its bytes reach the other ranks with
+/// the data plane's endpoints (data_plane_info::learner_nccl_id).
+caf::expected<std::vector<uint8_t>> make_learner_nccl_id(const std::string& device);
+
+/// Rank `rank` of `ranks` on `device` ("cuda:K") of the communicator that
+/// `id` names: a lazy_collective (runtime/nccl/lazy_collective.hpp) whose
+/// first post inits it, because the ranks of other processes come up after
+/// the head built its own; every rank's first post meets in that init, by
+/// the post's deadline. errc::invalid_config without NCCL or a GPU.
+caf::expected<std::shared_ptr<nccl::reduce_collective>>
+make_spread_gpu_collective(int rank, int ranks, const std::string& device,
+                           const std::vector<uint8_t>& id);
 
 /// A sampler's receiver on `device` ("cuda:N"); null unless weights travel
 /// over NCCL.

@@ -3,11 +3,14 @@
 
 #include <caf/all.hpp>
 
+#include "actors/learner_rank.hpp"
 #include "actors/reward.hpp"
+#include "runtime/transport/socket_collective.hpp"
 #include "wiring/reward_plugins.hpp"
 #include "actors/sampler_reset.hpp"
 #include "wiring/components.hpp"
 #include "wiring/data_plane.hpp"
+#include "wiring/nccl_endpoints.hpp"
 
 namespace tandem {
 
@@ -49,12 +52,56 @@ caf::error spawn_samplers(caf::actor_system& sys, const run_config& cfg, const r
   return spawn_fetcher(sys, proc, wp, w);
 }
 
+/// The process's learner ranks, each rank r of learner.ranks on a
+/// socket_collective that reaches rank 0 in the head. Built one after
+/// another (a seeded init draws from LibTorch's global generator).
+caf::error spawn_learner_ranks(caf::actor_system& sys, const run_config& cfg,
+                               const process_plan& proc, const worker_plane& wp,
+                               worker_actors& w) {
+  if (proc.learner_ranks.empty())
+    return caf::none;
+  const bool gpus = !wp.info.learner_nccl_id.empty();
+  if (!gpus && (wp.info.learner_ranks.empty() || !wp.ctx))
+    return make_error(errc::invalid_config,
+                      "worker " + proc.name + " hosts learner ranks but the head offers no "
+                        "learner collective (a head of another config?)");
+  for (size_t i = 0; i < proc.learner_ranks.size(); ++i) {
+    const auto rank = proc.first_learner_rank + static_cast<int32_t>(i);
+    auto ls = make_learner_settings(cfg);
+    ls.rank = rank;
+    if (gpus) { // one NCCL communicator, made on the first post
+      auto coll = make_spread_gpu_collective(rank, cfg.learner.ranks,
+                                             proc.learner_ranks[i].device,
+                                             wp.info.learner_nccl_id);
+      if (!coll)
+        return coll.error();
+      ls.collective = std::move(*coll);
+    } else {
+      transport::socket_collective_options o;
+      o.rank = rank;
+      o.ranks = cfg.learner.ranks;
+      o.endpoint = wp.info.learner_ranks;
+      o.group = wp.info.learner_group;
+      auto coll = transport::socket_collective::make(wp.ctx, o);
+      if (!coll)
+        return coll.error();
+      ls.collective = std::shared_ptr<nccl::reduce_collective>(std::move(*coll));
+    }
+    auto be = make_rank_trainer(cfg, ls, proc.learner_ranks[i]);
+    if (!be)
+      return be.error();
+    w.learner_ranks.push_back(spawn_learner_rank(sys, *be));
+    w.learner_rank_ids.push_back(rank);
+  }
+  return caf::none;
+}
+
 } // namespace
 
 caf::expected<worker_plane> make_worker_plane(data_plane_info info, const std::string& secret) {
   worker_plane wp;
   wp.info = std::move(info);
-  if (!wp.info.rollouts.empty() || !wp.info.weights.empty()) {
+  if (!wp.info.rollouts.empty() || !wp.info.weights.empty() || !wp.info.learner_ranks.empty()) {
     auto ctx = make_transport_context(secret);
     if (!ctx)
       return ctx.error();
@@ -66,6 +113,7 @@ caf::expected<worker_plane> make_worker_plane(data_plane_info info, const std::s
 std::vector<caf::actor> worker_actors::all() const {
   auto out = samplers;
   out.insert(out.end(), rewards.begin(), rewards.end());
+  out.insert(out.end(), learner_ranks.begin(), learner_ranks.end());
   return out;
 }
 
@@ -86,6 +134,8 @@ caf::expected<worker_actors> spawn_worker(caf::actor_system& sys, const run_conf
       return r.error();
     w.rewards.push_back(*r);
   }
+  if (auto err = spawn_learner_ranks(sys, cfg, proc, wp, w))
+    return err;
   announce_worker(w, controller);
   return w;
 }
@@ -95,6 +145,9 @@ void announce_worker(const worker_actors& w, const caf::actor& controller) {
     caf::anon_send(controller, h);
   for (auto& r : w.rewards)
     caf::anon_send(controller, join_atom::value, r);
+  for (size_t i = 0; i < w.learner_ranks.size(); ++i)
+    caf::anon_send(controller, learner_rank_atom::value, w.learner_rank_ids[i],
+                   w.learner_ranks[i]);
 }
 
 void reset_samplers(const worker_actors& w) {
@@ -105,6 +158,10 @@ void reset_samplers(const worker_actors& w) {
 caf::error reattach_worker(caf::actor_system& sys, const process_plan& proc, worker_actors& w,
                            worker_plane& wp, const data_plane_info& fresh,
                            const std::string& secret) {
+  if (!w.learner_ranks.empty())
+    return make_error(errc::invalid_config,
+                      "worker " + proc.name + " hosts learner ranks, which belong to the lost "
+                        "head's learner; a restarted head needs fresh ones (tandem resume)");
   const bool moved = fresh.rollouts != wp.info.rollouts || fresh.weights != wp.info.weights;
   if (moved) {
     auto plane = make_worker_plane(fresh, secret);

@@ -40,7 +40,11 @@ struct worker_actors {
   std::vector<sampler_hello> hellos; // one per sampler, same order
   std::vector<caf::actor> rewards;
   caf::actor fetcher; // null: weights stay on CAF (or no sampler)
-  /// Samplers and reward actors (the fetcher quits with the samplers).
+  // Learner ranks hosted here (actors/learner_rank.hpp) and their ranks.
+  std::vector<caf::actor> learner_ranks;
+  std::vector<int32_t> learner_rank_ids;
+  /// Samplers, reward actors and learner ranks (the fetcher quits with the
+  /// samplers).
   std::vector<caf::actor> all() const;
 };
 
@@ -49,7 +53,8 @@ caf::expected<worker_actors> spawn_worker(caf::actor_system& sys, const run_conf
                                           const run_plan& plan, const process_plan& proc,
                                           const caf::actor& controller, const worker_plane& wp);
 
-/// A sampler_hello per sampler and a join_atom per reward actor to `controller`.
+/// A sampler_hello per sampler, a join_atom per reward actor and a
+/// learner_rank_atom per learner rank to `controller`.
 void announce_worker(const worker_actors& w, const caf::actor& controller);
 
 /// Sends every sampler of `w` a sampler_reset (actors/sampler_reset.hpp),
@@ -63,7 +68,10 @@ void reset_samplers(const worker_actors& w);
 /// itself, and the CURVE keys come from the run secret). Spawns a new
 /// weights fetcher when weights come over ZeroMQ; the previous one must be
 /// gone: its subscriber remembers the newest version of the lost head, and
-/// a restarted head may serve only older ones. Announces nothing.
+/// a restarted head may serve only older ones. Announces nothing. A worker
+/// that hosts learner ranks cannot follow a restarted head (its ranks are
+/// bound to the lost learner's collective and state): errc::invalid_config,
+/// and the worker exits.
 caf::error reattach_worker(caf::actor_system& sys, const process_plan& proc, worker_actors& w,
                            worker_plane& wp, const data_plane_info& fresh,
                            const std::string& secret);

@@ -1961,6 +1961,96 @@ def learner_ranks(binary):
     print("learner.ranks 2: zero_stage 0 and 1 ran 30 steps; killed + resumed matches")
 
 
+def learner_ranks_2proc(binary):
+    """learner.ranks 2 with rank 1 in a worker process: trains 30 steps and
+    ends with the weights of the same run with both ranks in the head, byte
+    for byte, with ZeRO 0 and 1 (the socket collective adds in rank order
+    like the thread group). SIGKILLing the rank's worker gives a typed error naming learner
+    rank 1 within train_s / 3, the run stops failed with its checkpoints, and
+    `tandem resume` (which builds fresh ranks) finishes it with the
+    uninterrupted run's weights."""
+    tmp = tempfile.mkdtemp(prefix="tandem-e2e-ranks2p-")
+    spread = os.path.join(DATA, "e2e_learner_ranks_2proc.yaml")
+    base = os.path.join(DATA, "e2e_exact_resume.yaml")
+    for zero in (0, 1):
+        d = os.path.join(tmp, "cfg%d" % zero)
+        os.makedirs(d)
+        together = derived_config(base, d, [
+            ("steps: 60", "steps: 30"),
+            ("learner: {lr: 0.001}",
+             "learner: {lr: 0.001, ranks: 2, zero_stage: %d}" % zero)])
+        apart = derived_config(spread, d, [
+            ("learner: {lr: 0.001, ranks: 2}",
+             "learner: {lr: 0.001, ranks: 2, zero_stage: %d}" % zero)])
+        ref = os.path.join(tmp, "together%d" % zero)
+        rc, so, se = run(binary, ["run", together, "--output", ref, "--quiet"], timeout=300)
+        check(rc == 0, "zero %d: 2 ranks in the head finished (rc=%d, %s)" % (zero, rc, se[-400:]))
+        out = os.path.join(tmp, "spread%d" % zero)
+        rc, so, se = run(binary, ["run", apart, "--output", out, "--quiet"], timeout=300)
+        check(rc == 0, "zero %d: 2 ranks in 2 processes finished (rc=%d, %s)"
+              % (zero, rc, se[-600:]))
+        check([r["step"] for r in metrics(out)] == list(range(1, 31)),
+              "zero %d, 2 processes: metrics hold steps 1..30" % zero)
+        with open(os.path.join(ref, "weights.tndm"), "rb") as f1, \
+             open(os.path.join(out, "weights.tndm"), "rb") as f2:
+            check(f1.read() == f2.read(), "zero %d, rank 1 in a worker process: final weights "
+                  "byte-identical to the in-head pair" % zero)
+    # Three ranks: two in the head (both on the socket collective), one in a
+    # worker, rollouts and weights over ZeroMQ, the sampler in its own process.
+    d = os.path.join(tmp, "cfg3")
+    os.makedirs(d)
+    together = derived_config(base, d, [("steps: 60", "steps: 30"),
+                                        ("learner: {lr: 0.001}", "learner: {lr: 0.001, ranks: 3}")])
+    apart = derived_config(spread, d, [
+        ("learner: {lr: 0.001, ranks: 2}", "learner: {lr: 0.001, ranks: 3}"),
+        ("        - {node: local, process: head}\n        - {node: local, process: rank-1}",
+         "        - {node: local, process: head, instances: 2}\n"
+         "        - {node: local, process: rank-2}"),
+        ("  groups:", "  transports: {rollouts: zmq, weights: zmq}\n  groups:"),
+        ("    - role: sampler\n      placements: [{node: local, process: head}]",
+         "    - role: sampler\n      placements: [{node: local, process: samplers}]")])
+    for name, cfg in (("together3", together), ("spread3", apart)):
+        rc, so, se = run(binary, ["run", cfg, "--output", os.path.join(tmp, name), "--quiet"],
+                         timeout=300)
+        check(rc == 0, "3 ranks, %s: finished (rc=%d, %s)" % (name, rc, se[-600:]))
+    with open(os.path.join(tmp, "together3", "weights.tndm"), "rb") as f1, \
+         open(os.path.join(tmp, "spread3", "weights.tndm"), "rb") as f2:
+        check(f1.read() == f2.read(), "3 ranks, 2 in the head + 1 in a worker, data plane on "
+              "ZeroMQ: final weights byte-identical to 3 ranks in the head")
+    ref = os.path.join(tmp, "together0")
+
+    killed = os.path.join(tmp, "killed")
+    p, err = start([binary, "run", spread, "--output", killed])
+    try:
+        pids = worker_pids(err)
+        err.wait(lambda l: (progress(l) or (0, 0))[0] >= 12, 180, "12 trained steps")
+        t0 = time.monotonic()
+        os.kill(pids[0], signal.SIGKILL)
+        err.rest(timeout=300)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    reason = summary(killed)["reason"]
+    check(p.returncode != 0, "the run stopped failed after its learner rank died (rc=%s)"
+          % p.returncode)
+    check(re.search(r"learner rank 1|rank 1 (did not join|left)", reason)
+          and ("peer_down" in reason or "collective_timeout" in reason),
+          "a typed error names learner rank 1: %s" % reason)
+    check(time.monotonic() - t0 < 120, "the run stopped within its deadlines")
+    steps = sorted(os.listdir(os.path.join(killed, "checkpoints")))
+    check(any(s.startswith("step-0000") for s in steps), "checkpoints kept: %s" % steps)
+    rc, so, se = run(binary, ["resume", killed, "--quiet"], timeout=300)
+    check(rc == 0 and "resuming from" in se,
+          "the stopped run resumed with fresh ranks (rc=%d, %s)" % (rc, se[-600:]))
+    check([r["step"] for r in metrics(killed)] == list(range(1, 31)),
+          "resumed: metrics hold steps 1..30 once each")
+    with open(os.path.join(ref, "weights.tndm"), "rb") as f1, \
+         open(os.path.join(killed, "weights.tndm"), "rb") as f2:
+        check(f1.read() == f2.read(), "killed + resumed: final weights byte-identical")
+    print("learner.ranks 2 in 2 processes: matches the in-head pair; a killed rank stops "
+          "the run with a typed error; resume finishes it")
+
+
 if __name__ == "__main__":
     {"learning": learning, "basic_smoke": basic_smoke, "two_process": two_process,
      "bad_config": bad_config, "worker_killed": worker_killed, "local_3proc": local_3proc,
@@ -1970,4 +2060,5 @@ if __name__ == "__main__":
      "worker_rejoin": worker_rejoin, "export": export, "reward_http": reward_http,
      "reward_command": reward_command, "hf_eval": hf_eval,
      "prompt_formats": prompt_formats, "control_attacks": control_attacks,
-     "hf_families": hf_families, "learner_ranks": learner_ranks}[sys.argv[2]](sys.argv[1])
+     "hf_families": hf_families, "learner_ranks": learner_ranks,
+     "learner_ranks_2proc": learner_ranks_2proc}[sys.argv[2]](sys.argv[1])

@@ -10,6 +10,7 @@
 
 #include "topology/config_loader.hpp"
 #include "topology/plan.hpp"
+#include "topology/process_plan.hpp"
 #include "topology/run_loader.hpp"
 #include "tests/runtime/temp_dir.hpp"
 
@@ -142,13 +143,56 @@ TEST_F(RunFiles, GpuRanksWithoutDevicesAreRefused) {
                 "learner ranks without devices run on learner.device cuda", 14);
 }
 
-TEST_F(RunFiles, CpuRanksInTwoProcessesAreRefused) {
+// CPU ranks may live in several processes: the head's come first (rank 0),
+// the others are numbered on in plan order.
+TEST_F(RunFiles, CpuRanksInTwoProcessesAreNumberedFromTheHead) {
+  auto run = load(with_cluster("  ranks: 3\n", "        - node: box\n"
+                                               "          process: other\n"
+                                               "          instances: 2\n"
+                                               "        - node: box\n"));
+  ASSERT_TRUE(run.ok()) << all_issues(run.issues);
+  const auto& head = run.plan.head();
+  ASSERT_EQ(head.learner_ranks.size(), 1u);
+  EXPECT_EQ(head.first_learner_rank, 0);
+  EXPECT_EQ(head.learner.name, "learner");
+  const auto* other = run.plan.find("other");
+  ASSERT_NE(other, nullptr);
+  ASSERT_EQ(other->learner_ranks.size(), 2u);
+  EXPECT_EQ(other->first_learner_rank, 1);
+  EXPECT_EQ(other->learner_ranks[0].name, "learner-1");
+  EXPECT_EQ(other->learner_ranks[1].name, "learner-2");
+  EXPECT_EQ(other->learner_ranks[1].device, "cpu");
+  const auto text = describe_processes(run.plan);
+  EXPECT_NE(text.find("tandem worker --process other: learner ranks 1..2 [cpu cpu"),
+            std::string::npos)
+    << text;
+}
+
+TEST_F(RunFiles, RanksWithNoneInTheHeadAreRefusedAtTheProcess) {
   auto run = load(with_cluster("  ranks: 2\n", "        - node: box\n"
+                                               "          process: a\n"
                                                "        - node: box\n"
-                                               "          process: other\n"));
-  ASSERT_EQ(run.issues.size(), 2u) << all_issues(run.issues);
-  EXPECT_NE(run.issues[0].message.find("learner ranks on the CPU are threads of one process"),
-            std::string::npos);
+                                               "          process: b\n"));
+  expect_single(run.issues, "cluster.groups[1].placements[0].process",
+                "the head process holds learner rank 0", 14);
+}
+
+TEST_F(RunFiles, GpuRanksInTwoProcessesEachGetTheirGpu) {
+  auto run = load(with_cluster("  device: cuda\n  ranks: 2\n",
+                               "        - node: box\n          devices: [0]\n"
+                               "        - node: box\n          process: other\n"
+                               "          devices: [1]\n"));
+  ASSERT_TRUE(run.ok()) << all_issues(run.issues);
+  EXPECT_EQ(run.plan.head().learner.device, "cuda:0");
+  ASSERT_NE(run.plan.find("other"), nullptr);
+  EXPECT_EQ(run.plan.find("other")->learner_ranks.at(0).device, "cuda:1");
+}
+
+TEST_F(RunFiles, RanksMixingCpuAndGpusAreRefused) {
+  auto run = load(with_cluster("  ranks: 2\n",
+                               "        - node: box\n          devices: [0]\n"
+                               "        - node: box\n          process: other\n"));
+  expect_single(run.issues, "cluster.groups[1]", "all on the CPU or each on a GPU", 11);
 }
 
 TEST_F(RunFiles, TwoRanksOnTwoGpusEachGetTheirOwnDevice) {
