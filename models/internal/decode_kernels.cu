@@ -19,10 +19,6 @@ constexpr int chunk = 128;
 // Query heads per kv head a block holds in registers (GQA groups seen in the
 // families tandem loads are 1 to 8; 16 leaves room).
 constexpr int max_rep = 16;
-// head_dim up to 32 * max_dims: each lane of the attention's output pass
-// holds max_rep x max_dims partial sums in registers (128 covers the
-// families tandem loads: 64 for Qwen2-0.5B, 128 for Llama, Qwen2.5-7B, Qwen3).
-constexpr int max_dims = 4;
 
 template <class T> __device__ __forceinline__ float to_f(T x);
 template <> __device__ __forceinline__ float to_f<float>(float x) { return x; }
@@ -87,54 +83,6 @@ __global__ void rms_norm_kernel(const T* __restrict__ x, const T* __restrict__ w
   const float inv = rsqrtf(block_sum(ss, red) / static_cast<float>(dim) + eps);
   for (int i = threadIdx.x; i < dim; i += blockDim.x)
     o[i] = from_f<T>(to_f(w[i]) * rt<T>(to_f(xr[i]) * inv));
-}
-
-// The same for dim a multiple of one 16-byte vector and at most
-// rms_vectors vectors per thread: the row is read once, with vector loads,
-// and kept in registers between the sum and the scaling.
-constexpr int rms_threads = 128;
-constexpr int rms_vectors = 8; // 8 x 128 x 8 bf16: rows up to 8,192 wide
-
-template <class T>
-__global__ void rms_norm_vec_kernel(const T* __restrict__ x, const T* __restrict__ w,
-                                    T* __restrict__ out, int dim, float eps) {
-  constexpr int per_vec = 16 / static_cast<int>(sizeof(T));
-  __shared__ float red[32];
-  const int vecs = dim / per_vec;
-  const uint4* xr = reinterpret_cast<const uint4*>(x + static_cast<size_t>(blockIdx.x) * dim);
-  const uint4* wr = reinterpret_cast<const uint4*>(w);
-  uint4* o = reinterpret_cast<uint4*>(out + static_cast<size_t>(blockIdx.x) * dim);
-  uint4 held[rms_vectors];
-  float ss = 0;
-#pragma unroll
-  for (int k = 0; k < rms_vectors; ++k) {
-    const int i = threadIdx.x + k * rms_threads;
-    if (i < vecs) {
-      held[k] = xr[i];
-      const T* e = reinterpret_cast<const T*>(&held[k]);
-#pragma unroll
-      for (int j = 0; j < per_vec; ++j) {
-        const float v = to_f(e[j]);
-        ss += v * v;
-      }
-    }
-  }
-  const float inv = rsqrtf(block_sum(ss, red) / static_cast<float>(dim) + eps);
-#pragma unroll
-  for (int k = 0; k < rms_vectors; ++k) {
-    const int i = threadIdx.x + k * rms_threads;
-    if (i < vecs) {
-      const uint4 gv = wr[i];
-      const T* e = reinterpret_cast<const T*>(&held[k]);
-      const T* g = reinterpret_cast<const T*>(&gv);
-      uint4 res;
-      T* r = reinterpret_cast<T*>(&res);
-#pragma unroll
-      for (int j = 0; j < per_vec; ++j)
-        r[j] = from_f<T>(to_f(g[j]) * rt<T>(to_f(e[j]) * inv));
-      o[i] = res;
-    }
-  }
 }
 
 // ---- q/k norm, rotary and cache store: one warp per (row, head) ------------
@@ -274,46 +222,16 @@ __global__ void attention_chunks(attention_args a, work_layout L) {
       w[rep + h] = l;
     }
   }
-  // p_s now holds exp(s - m); q_s is free: it accumulates the output.
-  for (int i = t; i < rep * hd; i += blockDim.x)
-    q_s[i] = 0.0f;
   __syncthreads();
-  // Output: warp w takes positions [w * per_warp, (w + 1) * per_warp), lane
-  // l dims l, l + 32, ... (head_dim <= 32 * max_dims), so each value row is
-  // read once, coalesced, and the loads of different positions overlap.
-  const int per_warp = chunk / warps;
-  const int end = min(valid, (warp + 1) * per_warp);
-  float o[max_rep][max_dims];
-#pragma unroll
-  for (int h = 0; h < max_rep; ++h)
-#pragma unroll
-    for (int k = 0; k < max_dims; ++k)
-      o[h][k] = 0.0f;
-  for (int i = warp * per_warp; i < end; ++i) {
-    const T* v = vc + static_cast<size_t>(p0 + i) * hd;
-    float vv[max_dims];
-#pragma unroll
-    for (int k = 0; k < max_dims; ++k)
-      vv[k] = lane + 32 * k < hd ? to_f(v[lane + 32 * k]) : 0.0f;
-#pragma unroll
-    for (int h = 0; h < max_rep; ++h)
-      if (h < rep) {
-        const float ph = p_s[h * chunk + i];
-#pragma unroll
-        for (int k = 0; k < max_dims; ++k)
-          o[h][k] += ph * vv[k];
-      }
+  for (int o = t; o < rep * hd; o += blockDim.x) {
+    const int h = o / hd, d = o % hd;
+    const float* p = p_s + h * chunk;
+    const T* v = vc + static_cast<size_t>(p0) * hd + d;
+    float s = 0;
+    for (int i = 0; i < valid; ++i)
+      s += p[i] * to_f(v[static_cast<size_t>(i) * hd]);
+    w[2 * rep + o] = s;
   }
-#pragma unroll
-  for (int h = 0; h < max_rep; ++h)
-    if (h < rep)
-#pragma unroll
-      for (int k = 0; k < max_dims; ++k)
-        if (lane + 32 * k < hd)
-          atomicAdd(&q_s[h * hd + lane + 32 * k], o[h][k]);
-  __syncthreads();
-  for (int i = t; i < rep * hd; i += blockDim.x)
-    w[2 * rep + i] = q_s[i];
 }
 
 template <class T>
@@ -385,100 +303,68 @@ __device__ float block_scan(float v, float* red, float* total) {
   return v + (warp > 0 ? red[warp - 1] : 0.0f);
 }
 
-// Three reads of the row, each coalesced: (1) the maximum of z = logit / T;
-// (2) each warp sums exp(z - max) over its contiguous segment of ids (lanes
-// strided); the segment sums, added in warp order, give every warp the same
-// prefix, so the segments tile [0, total] and exactly one holds the target;
-// (3) the whole block splits that segment into short runs, scans their sums
-// and the run that reaches the target is read once more in id order.
 template <class T>
 __global__ void sample_kernel(const T* __restrict__ logits, int vocab, const float* __restrict__ u,
                               float temperature, int64_t* tokens, float* logp) {
   __shared__ float red[32];
-  __shared__ float seg_sum[32];
+  __shared__ float red_m[32];
   __shared__ float incl_s[draw_threads];
-  __shared__ int found, seg_lo, seg_hi;
-  __shared__ float seg_base;
-  const int r = blockIdx.x, t = threadIdx.x, lane = t & 31, warp = t >> 5;
-  const int warps = blockDim.x >> 5;
+  __shared__ int found;
+  const int r = blockIdx.x, t = threadIdx.x;
   const T* x = logits + static_cast<size_t>(r) * vocab;
-  auto z = [&](int i) { return to_f(x[i]) / temperature; };
   float m = -INFINITY;
   for (int i = t; i < vocab; i += blockDim.x)
-    m = fmaxf(m, z(i));
+    m = fmaxf(m, to_f(x[i]) / temperature);
   m = warp_max(m);
-  if (lane == 0)
-    red[warp] = m;
-  if (t == 0) {
+  if ((t & 31) == 0)
+    red_m[t >> 5] = m;
+  if (t == 0)
     found = vocab - 1; // LibTorch's clamp when the target passes the total
-    seg_lo = -1;
-  }
   __syncthreads();
   m = -INFINITY;
-  for (int i = 0; i < warps; ++i)
-    m = fmaxf(m, red[i]);
-
-  const int seg = (vocab + warps - 1) / warps;
-  const int lo = min(vocab, warp * seg), hi = min(vocab, lo + seg);
+  for (int i = 0; i < (blockDim.x >> 5); ++i)
+    m = fmaxf(m, red_m[i]);
+  // Contiguous segments, so the prefix over threads is the prefix over ids.
+  const int seg = (vocab + blockDim.x - 1) / blockDim.x;
+  const int lo = min(vocab, t * seg), hi = min(vocab, lo + seg);
   float w = 0;
-  for (int i = lo + lane; i < hi; i += 32)
-    w += __expf(z(i) - m);
-  w = warp_sum(w);
-  if (lane == 0)
-    seg_sum[warp] = w;
+  for (int i = lo; i < hi; ++i)
+    w += __expf(to_f(x[i]) / temperature - m);
+  float total = 0;
+  const float incl = block_scan(w, red, &total);
+  incl_s[t] = incl;
   __syncthreads();
-  float excl = 0, total = 0;
-  for (int k = 0; k < warps; ++k) {
-    if (k == warp)
-      excl = total;
-    total += seg_sum[k];
-  }
-  const float target = u[r] * total;
-  if (target > 0.0f && lane == 0 && excl < target && target <= excl + seg_sum[warp]) {
-    seg_lo = lo;
-    seg_hi = hi;
-    seg_base = excl;
-  }
-  __syncthreads();
-  if (seg_lo >= 0) { // block-uniform
-    const int len = seg_hi - seg_lo, run = (len + blockDim.x - 1) / blockDim.x;
-    const int a = min(seg_hi, seg_lo + t * run), b = min(seg_hi, a + run);
-    float v = 0;
-    for (int i = a; i < b; ++i)
-      v += __expf(z(i) - m);
-    float seg_total = 0; // unused: the clamp below takes the last run's end
-    const float incl = block_scan(v, red, &seg_total);
-    incl_s[t] = incl;
-    __syncthreads();
-    // Target within the segment, clamped to the last run's end (rounding);
-    // the runs (incl_s[t - 1], incl_s[t]] then cover (0, goal], and the
-    // first run whose end reaches goal qualifies (atomicMin keeps it when
-    // rounding lets a later one qualify too).
-    const float goal = fminf(target - seg_base, incl_s[blockDim.x - 1]);
-    const float before = t > 0 ? incl_s[t - 1] : 0.0f;
-    if (before < goal && goal <= incl) {
-      float c = before;
-      int pick = -1, last = a;
-      for (int i = a; i < b; ++i) {
-        const float e = __expf(z(i) - m);
-        c += e;
-        if (e > 0.0f)
-          last = i;
-        if (c >= goal) {
-          pick = i;
-          break;
-        }
+  // The segment holding the draw is the first whose inclusive prefix reaches
+  // the target; taking the previous thread's prefix as this one's start
+  // leaves no gap between segments whatever the scan's rounding, and
+  // atomicMin keeps the first where rounding makes two qualify.
+  const float excl = t > 0 ? incl_s[t - 1] : 0.0f;
+  // Clamped to the last segment's end, which can round below the scan's
+  // total: the segments then cover (0, target] whatever u is.
+  const float target = fminf(u[r] * total, incl_s[blockDim.x - 1]);
+  if (target <= 0.0f) {
+    if (t == 0)
+      found = 0;
+  } else if (excl < target && target <= incl) {
+    float c = 0;
+    int pick = -1, last = lo;
+    for (int i = lo; i < hi; ++i) {
+      const float e = __expf(to_f(x[i]) / temperature - m);
+      c += e;
+      if (e > 0.0f)
+        last = i;
+      if (excl + c >= target) {
+        pick = i;
+        break;
       }
-      atomicMin(&found, pick >= 0 ? pick : last); // last: the run fell short by rounding
     }
-  } else if (target <= 0.0f && t == 0) {
-    found = 0;
+    atomicMin(&found, pick >= 0 ? pick : last); // last: the prefix fell short by rounding
   }
   __syncthreads();
   if (t == 0) {
     const int tok = found;
     tokens[r] = tok;
-    logp[r] = z(tok) - m - logf(total);
+    logp[r] = to_f(x[tok]) / temperature - m - logf(total);
   }
 }
 
@@ -499,26 +385,19 @@ size_t elem_size(elem t) { return t == elem::f32 ? 4 : 2; }
 } // namespace
 
 bool supports(elem t, int head_dim, int heads, int kv) {
-  return head_dim > 0 && head_dim % 2 == 0 && head_dim <= 32 * max_dims
-         && (head_dim * elem_size(t)) % 16 == 0 && kv > 0 && heads % kv == 0
-         && heads / kv <= max_rep;
+  return head_dim > 0 && head_dim % 2 == 0 && (head_dim * elem_size(t)) % 16 == 0 && kv > 0
+         && heads % kv == 0 && heads / kv <= max_rep;
 }
 
 const char* rms_norm(elem t, const void* x, const void* w, void* out, int rows, int dim, float eps,
                      void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
-  const size_t per_vec = 16 / elem_size(t);
-  const bool vec = dim % per_vec == 0 && dim / per_vec <= size_t(rms_threads) * rms_vectors;
   const int threads = dim >= 1024 ? 256 : 128;
   return dispatch(t, [&](auto z) {
     using T = decltype(z);
-    if (vec)
-      rms_norm_vec_kernel<T><<<rows, rms_threads, 0, s>>>(
-        static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(out), dim, eps);
-    else
-      rms_norm_kernel<T><<<rows, threads, 0, s>>>(static_cast<const T*>(x),
-                                                  static_cast<const T*>(w), static_cast<T*>(out),
-                                                  dim, eps);
+    rms_norm_kernel<T><<<rows, threads, 0, s>>>(static_cast<const T*>(x),
+                                                static_cast<const T*>(w), static_cast<T*>(out),
+                                                dim, eps);
   });
 }
 
