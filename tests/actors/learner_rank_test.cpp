@@ -32,6 +32,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Rank 1's proxy options with `timeout` (the rest at their defaults).
+remote_rank_options rank_options(std::chrono::milliseconds timeout) {
+  remote_rank_options o;
+  o.rank = 1;
+  o.timeout = timeout;
+  return o;
+}
+
 struct system_config : caf::actor_system_config {
   system_config() {
     register_message_types(*this);
@@ -138,7 +146,7 @@ void remote_pair_matches_in_process_pair(int zero) {
   ASSERT_TRUE(remote) << head.render(remote.error());
 
   auto rank0 = rank_backend(0, zero, std::move(*root));
-  auto proxy = std::make_shared<remote_rank_backend>(head, *remote, remote_rank_options{1, 60s});
+  auto proxy = std::make_shared<remote_rank_backend>(head, *remote, rank_options(60s));
   auto dp = parallel({rank0, proxy}, zero);
   for (size_t k = 0; k < 3; ++k) {
     auto stats = dp->train(make_batch(k));
@@ -220,7 +228,7 @@ struct LearnerRankFakes : ::testing::Test {
   caf::actor_system sys{cfg};
   std::shared_ptr<fake_rank> fake = std::make_shared<fake_rank>();
   caf::actor rank = spawn_learner_rank(sys, fake);
-  remote_rank_backend proxy{sys, rank, remote_rank_options{1, 10s}};
+  remote_rank_backend proxy{sys, rank, rank_options(10s)};
 
   ~LearnerRankFakes() override { caf::anon_send_exit(rank, caf::exit_reason::kill); }
 };
@@ -257,7 +265,7 @@ TEST_F(LearnerRankFakes, AThrowingRankGivesBackendFailure) {
 TEST_F(LearnerRankFakes, ADeadRankGivesPeerDownAndClosesTheLearner) {
   auto rank0 = std::make_shared<fake_rank>();
   std::vector<caf::error> told; // what rank 0's collective would hear
-  remote_rank_options o{1, 10s};
+  auto o = rank_options(10s);
   o.on_gone = [&told](const caf::error& e) { told.push_back(e); };
   auto proxy_ptr = std::make_shared<remote_rank_backend>(sys, rank, o);
   auto dp = data_parallel_backend::make({rank0, proxy_ptr}, {});
@@ -281,7 +289,7 @@ TEST_F(LearnerRankFakes, ADeadRankGivesPeerDownAndClosesTheLearner) {
 TEST_F(LearnerRankFakes, AHungRankGivesCollectiveTimeoutAtTheDeadline) {
   std::promise<void> release;
   fake->hold = release.get_future().share();
-  remote_rank_backend impatient{sys, rank, remote_rank_options{1, 200ms}};
+  remote_rank_backend impatient{sys, rank, rank_options(200ms)};
   const auto start = std::chrono::steady_clock::now();
   auto res = impatient.train(make_batch(0));
   const auto took = std::chrono::steady_clock::now() - start;
@@ -298,7 +306,7 @@ TEST_F(LearnerRankFakes, AHungRankGivesCollectiveTimeoutAtTheDeadline) {
 // job.
 TEST_F(LearnerRankFakes, ImportsBeforeTheRankJoinedAreReplayedToIt) {
   auto dir = std::make_shared<rank_directory>();
-  remote_rank_options o{1, 10s};
+  auto o = rank_options(10s);
   o.join_timeout = 10s;
   remote_rank_backend late{sys, dir, o};
   ASSERT_FALSE(late.import_weights({'k'}, 5));
@@ -313,7 +321,7 @@ TEST_F(LearnerRankFakes, ImportsBeforeTheRankJoinedAreReplayedToIt) {
 
 TEST_F(LearnerRankFakes, ARankThatNeverJoinsGivesPeerDownAtTheJoinTimeout) {
   auto dir = std::make_shared<rank_directory>();
-  remote_rank_options o{1, 10s};
+  auto o = rank_options(10s);
   o.join_timeout = 100ms;
   remote_rank_backend absent{sys, dir, o};
   auto res = absent.train(make_batch(0));
