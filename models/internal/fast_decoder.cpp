@@ -84,6 +84,12 @@ void check_launch(const char* err, const char* what) {
     throw std::runtime_error(std::string("fast_decoder: ") + what + ": " + err);
 }
 
+kernels::elem elem_of(torch::ScalarType t) {
+  return t == torch::kBFloat16 ? kernels::elem::bf16
+         : t == torch::kHalf   ? kernels::elem::f16
+                               : kernels::elem::f32;
+}
+
 void* stream_of(const torch::Device& d) {
   return c10::cuda::getCurrentCUDAStream(d.index()).stream();
 }
@@ -301,9 +307,7 @@ torch::Tensor fast_decoder::decode_raw(const torch::Tensor& tokens) {
 bool fast_decoder::enable_kernels() {
   if (fused_ || !device_.is_cuda() || graph_)
     return static_cast<bool>(fused_);
-  auto t = dtype_ == torch::kBFloat16 ? kernels::elem::bf16
-           : dtype_ == torch::kHalf   ? kernels::elem::f16
-                                      : kernels::elem::f32;
+  auto t = elem_of(dtype_);
   const auto heads = static_cast<int>(cfg_.num_heads), kv = static_cast<int>(cfg_.num_kv_heads);
   if (!kernels::supports(t, static_cast<int>(head_dim_), heads, kv))
     return false;
@@ -395,9 +399,7 @@ std::pair<torch::Tensor, torch::Tensor> fast_decoder::sample(const torch::Tensor
   const auto n = logits.size(0);
   auto tokens = torch::empty({n}, torch::TensorOptions().dtype(torch::kLong).device(device_));
   auto logp = torch::empty({n}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
-  auto t = logits.scalar_type() == torch::kBFloat16 ? kernels::elem::bf16
-           : logits.scalar_type() == torch::kHalf   ? kernels::elem::f16
-                                                     : kernels::elem::f32;
+  auto t = elem_of(logits.scalar_type());
   auto lg = logits.contiguous();
   auto u = uniforms.to(torch::kFloat).contiguous();
   check_launch(kernels::sample_rows(t, lg.data_ptr(), static_cast<int>(n),

@@ -102,7 +102,7 @@ struct socket_collective_stats {
 
 class socket_collective final : public nccl::reduce_collective {
 public:
-  static constexpr size_t max_pending = 4096;
+  static constexpr size_t max_pending = 4096; // far above the buckets of one step
 
   static caf::expected<std::unique_ptr<socket_collective>>
   make(std::shared_ptr<transport_context> ctx, socket_collective_options opts);
