@@ -39,16 +39,6 @@ struct cell_samples {
 
 bool on_cuda(const learner_bench_options& o) { return o.device.rfind("cuda", 0) == 0; }
 
-// The optimizer, gradient and weight bytes per parameter a rank holds
-// (docs/data-parallel.md, "Memory per rank"), before activations.
-double state_bytes_per_param(const cell& c) {
-  if (c.ranks == 1)
-    return 16;
-  if (c.zero == 0)
-    return 20;
-  return 12 + 12.0 / c.ranks;
-}
-
 // One communicator per cell and round: ranks as threads on one host.
 caf::expected<std::vector<std::shared_ptr<nccl::reduce_collective>>>
 make_collectives(const learner_bench_options& o, int n) {
@@ -196,11 +186,11 @@ void print_table(const learner_bench_options& o, const model_config& model,
       std::snprintf(peak, sizeof peak, "%s", format_spread(summarize(s.peak_mib), 0).c_str());
     std::printf("%-6d %-5d %-30s %-26s %-10s %-16.1f %s\n", c.ranks, c.zero,
                 format_spread(t, 1).c_str(), format_spread(summarize(s.step_s), 3).c_str(), eff,
-                state_bytes_per_param(c) * params / (1 << 20), peak);
+                state_bytes_per_param(c.ranks, c.zero) * params / (1 << 20), peak);
   }
   std::printf("efficiency: tokens/s / (ranks x tokens/s of ranks 1 zero 0); state MiB/rank: "
-              "weights, .grad, flat buffers and AdamW moments by docs/data-parallel.md's "
-              "formula, before activations\n");
+              "weights, .grad (views into the flat gradient), weight shard and AdamW moments "
+              "by docs/data-parallel.md's table, before activations\n");
 }
 
 } // namespace
