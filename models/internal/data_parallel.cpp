@@ -143,8 +143,8 @@ dp_rank::dp_rank(const learner_settings& s, const transformer& model, torch::Dev
   const auto f = torch::TensorOptions().dtype(torch::kFloat).device(device);
   grads_ = torch::zeros({layout_.total}, f);
   // Each .grad: the flat buffer's storage at the parameter's offset. Not
-  // narrow().view(): an autograd view cannot be detach_()ed, which 1.13's
-  // Optimizer::zero_grad does to every .grad.
+  // narrow().view(): an autograd view cannot be detach_()ed, which
+  // Optimizer::zero_grad (1.13 and 2.x) does to every .grad.
   for (size_t i = 0; i < params_list_.size(); ++i) {
     auto v = torch::empty({0}, f);
     v.set_(grads_.storage(), layout_.offset[i], shapes_[i], contiguous_strides(shapes_[i]));
