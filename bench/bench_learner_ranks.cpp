@@ -35,19 +35,10 @@ struct cell {
 struct cell_samples {
   std::vector<double> step_s;   // one per round: mean of the timed steps
   std::vector<double> peak_mib; // one per round: the largest CUDA peak of a rank
+  std::vector<double> kept_mib; // one per round: the most state a rank kept after its steps
 };
 
 bool on_cuda(const learner_bench_options& o) { return o.device.rfind("cuda", 0) == 0; }
-
-// The optimizer, gradient and weight bytes per parameter a rank holds
-// (docs/data-parallel.md, "Memory per rank"), before activations.
-double state_bytes_per_param(const cell& c) {
-  if (c.ranks == 1)
-    return 16;
-  if (c.zero == 0)
-    return 20;
-  return 12 + 12.0 / c.ranks;
-}
 
 // One communicator per cell and round: ranks as threads on one host.
 caf::expected<std::vector<std::shared_ptr<nccl::reduce_collective>>>
@@ -147,6 +138,10 @@ caf::error run_cell(const learner_bench_options& o, const rank_scaling_options& 
     for (int r = 0; r < c.ranks; ++r)
       peak = std::max(peak, static_cast<double>(cuda_peak_bytes(r)) / (1 << 20));
   out.peak_mib.push_back(peak);
+  double kept = 0; // measured: learner_core::training_state_bytes
+  for (const auto& l : learners)
+    kept = std::max(kept, static_cast<double>(l->training_state_bytes()) / (1 << 20));
+  out.kept_mib.push_back(kept);
   return {};
 }
 
@@ -183,8 +178,9 @@ void print_table(const learner_bench_options& o, const model_config& model,
   double base_tps = 0;
   if (auto it = got.find({1, 0}); it != got.end())
     base_tps = tokens_per_s(it->second).median;
-  std::printf("%-6s %-5s %-30s %-26s %-10s %-16s %s\n", "ranks", "zero", "tokens/s median [min..max]",
-              "s/step median [min..max]", "efficiency", "state MiB/rank", "CUDA peak MiB/rank");
+  std::printf("%-6s %-5s %-30s %-26s %-10s %-16s %-16s %s\n", "ranks", "zero",
+              "tokens/s median [min..max]", "s/step median [min..max]", "efficiency",
+              "state MiB/rank", "kept MiB/rank", "CUDA peak MiB/rank");
   for (const auto& c : cells) {
     auto& s = got[{c.ranks, c.zero}];
     const auto t = tokens_per_s(s);
@@ -194,13 +190,17 @@ void print_table(const learner_bench_options& o, const model_config& model,
     char peak[48] = "-";
     if (on_cuda(o))
       std::snprintf(peak, sizeof peak, "%s", format_spread(summarize(s.peak_mib), 0).c_str());
-    std::printf("%-6d %-5d %-30s %-26s %-10s %-16.1f %s\n", c.ranks, c.zero,
+    const double kept =
+      s.kept_mib.empty() ? 0 : *std::max_element(s.kept_mib.begin(), s.kept_mib.end());
+    std::printf("%-6d %-5d %-30s %-26s %-10s %-16.1f %-16.1f %s\n", c.ranks, c.zero,
                 format_spread(t, 1).c_str(), format_spread(summarize(s.step_s), 3).c_str(), eff,
-                state_bytes_per_param(c) * params / (1 << 20), peak);
+                state_bytes_per_param(c.ranks, c.zero) * params / (1 << 20), kept, peak);
   }
   std::printf("efficiency: tokens/s / (ranks x tokens/s of ranks 1 zero 0); state MiB/rank: "
-              "weights, .grad, flat buffers and AdamW moments by docs/data-parallel.md's "
-              "formula, before activations\n");
+              "weights, .grad (views into the flat gradient), weight shard and AdamW moments "
+              "by docs/data-parallel.md's table, before activations; kept MiB/rank: the same "
+              "measured (distinct tensor storages a rank keeps after its steps; no reference "
+              "model counted)\n");
 }
 
 } // namespace

@@ -259,13 +259,12 @@ caf::expected<train_step_stats> learner_core::impl::step_ranks(const step_parts&
   const grpo_config g = step_config();
   const int64_t norm_len = normaliser_length(g);
   enter(learner_phase::backward);
-  optimizer->zero_grad();
-  dp->begin_step();
+  dp->begin_step(); // every .grad a zeroed view into the flat gradient
   auto acc = internal::accumulate_gradients(model, step.parts, g, norm_len, numerics, step.whole,
                                             [this] { dp->arm(); });
   enter(learner_phase::optimizer);
   auto fail = [this](caf::error err) {
-    optimizer->zero_grad();
+    dp->zero_gradients();
     return err;
   };
   if (auto err = dp->reduce_gradients(model))
@@ -275,8 +274,9 @@ caf::expected<train_step_stats> learner_core::impl::step_ranks(const step_parts&
     return fail(all.error());
   double grad_norm = NAN;
   if (dp->zero_stage() == 0) {
-    dp->install_gradients(model);
-    grad_norm = clip_gradients(); // the same gradient, so the same norm, on every rank
+    // .grad views the reduced flat gradient: the same on every rank, so
+    // the same norm and update.
+    grad_norm = clip_gradients();
   } else {
     grad_norm = std::sqrt(dp->zero_stage() == 2 ? all->shard_squares : dp->grad_square_sum());
   }
@@ -424,6 +424,23 @@ void learner_core::set_phase_hook(std::function<void(learner_phase)> hook) {
 }
 
 int64_t learner_core::version() const { return impl_->version; }
+
+int64_t learner_core::training_state_bytes() const {
+  std::vector<torch::Tensor> kept;
+  for (const auto& p : impl_->model->parameters()) {
+    kept.push_back(p);
+    kept.push_back(p.grad());
+  }
+  for (const auto& [key, state] : impl_->optimizer->state()) {
+    const auto& st = static_cast<const torch::optim::AdamWParamState&>(*state);
+    kept.insert(kept.end(), {st.exp_avg(), st.exp_avg_sq(), st.max_exp_avg_sq()});
+  }
+  if (impl_->dp) {
+    auto bufs = impl_->dp->lasting_tensors();
+    kept.insert(kept.end(), bufs.begin(), bufs.end());
+  }
+  return internal::distinct_storage_bytes(kept);
+}
 
 std::vector<char> learner_core::export_weights() const {
   try {

@@ -145,6 +145,15 @@ public:
   void set_phase_hook(std::function<void(learner_phase)> hook);
 
   int64_t version() const;
+
+  /// Bytes of the distinct tensor storages this learner keeps between steps
+  /// to train the policy: the weights, their .grad, the AdamW state (with
+  /// ZeRO this rank's shard) and a rank's lasting buffers, each storage once
+  /// (a .grad over a rank's flat gradient adds nothing). Not counted: the
+  /// reference policy, refresh_flat_weights' buffer, activations. The
+  /// figures of docs/data-parallel.md's memory table.
+  int64_t training_state_bytes() const;
+
   std::vector<char> export_weights() const;
 
   /// The current weights copied into a persistent flat float32 buffer on the

@@ -1,6 +1,7 @@
-// learner_core_memory.hpp: device memory figures for the learner benches,
-// behind a torch-free interface: how many CUDA devices LibTorch sees and the
-// peak of its caching allocator on one of them.
+// learner_core_memory.hpp: memory figures for the learner benches, behind a
+// torch-free interface: the state bytes per parameter a rank keeps by
+// docs/data-parallel.md's memory table, how many CUDA devices LibTorch sees
+// and the peak of its caching allocator on one of them.
 //
 // Thread safety: the allocator's statistics are per device and thread-safe in
 // LibTorch; a reset races with a concurrent reader of the same device only.
@@ -9,6 +10,18 @@
 #include <cstdint>
 
 namespace tandem {
+
+/// Float32 bytes per parameter a learner rank keeps between steps, before
+/// activations (docs/data-parallel.md, "Memory per rank"): weights 4, .grad
+/// 4 (with ranks > 1, views into the flat gradient buffer), AdamW moments 8,
+/// or with ZeRO (stages 1 and 2 alike) 8/N of moments and 4/N of the
+/// update's weight shard. learner_core::training_state_bytes() measures it
+/// (learner_dp_test holds the two within 1 %).
+inline double state_bytes_per_param(int ranks, int zero_stage) {
+  if (ranks <= 1 || zero_stage == 0)
+    return 16;
+  return 8 + 12.0 / ranks;
+}
 
 /// CUDA devices visible to LibTorch; 0 in a build without CUDA.
 int cuda_device_count();

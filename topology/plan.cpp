@@ -48,12 +48,13 @@ int64_t activation_bytes(const run_config& cfg, int64_t t) {
   return layers + t * vocab(m) * (b + fp32);
 }
 
-/// Grads, AdamW and the bucket of one rank (plan.hpp).
-void add_optimizer_state(const run_config& cfg, memory_estimate& e) {
+/// Grads, AdamW and ZeRO's weight shard of one rank (plan.hpp; the table of
+/// docs/data-parallel.md).
+void add_optimizer_state(memory_estimate& e) {
   const int64_t p = e.params, n = std::max(e.ranks, 1);
-  const int64_t bucket = std::min(cfg.learner.grad_bucket_mb * mib, fp32 * p);
-  e.grads = e.zero_stage >= 2 ? ceil_div(fp32 * p, n) + bucket : fp32 * p;
+  e.grads = fp32 * p; // with N > 1 the .grad tensors are views into the flat gradient
   e.optimizer = e.zero_stage >= 1 ? ceil_div(2 * fp32 * p, n) : 2 * fp32 * p;
+  e.weight_shard = e.zero_stage >= 1 ? ceil_div(fp32 * p, n) : 0;
 }
 
 topo::Role role_of(const std::string& name) {
@@ -81,6 +82,7 @@ std::string role_breakdown(topo::Role role, const memory_estimate& m) {
   if (role == topo::LEARNER)
     out = part("weights", m.weights) + part("bf16 casts", m.weight_casts)
           + part("grads", m.grads) + part("AdamW", m.optimizer)
+          + part("weight shard", m.weight_shard)
           + part("reference", m.reference) + part("NCCL copy", m.nccl_copy)
           + part("activations", m.activations);
   else if (role == topo::SAMPLER)
@@ -188,7 +190,7 @@ memory_estimate estimate_memory(const run_config& cfg, bool nccl_weights) {
   e.tokens = micro_batch_tokens(cfg);
   e.weights = e.params * fp32;
   e.weight_casts = cfg.learner.precision == "bf16_autocast" ? e.params * 2 : 0;
-  add_optimizer_state(cfg, e);
+  add_optimizer_state(e);
   e.reference = cfg.learner.grpo.kl_beta > 0 ? e.params * fp32 : 0;
   e.nccl_copy = nccl_weights ? e.params * fp32 : 0;
   e.activations = activation_bytes(cfg, e.tokens);

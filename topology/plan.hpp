@@ -20,8 +20,12 @@
 //                        every weight until the forward's guard exits, and
 //                        autograd keeps them for backward (the master
 //                        weights stay fp32)
-//     grads        4P (Z < 2), or 4P/N + one learner.grad_bucket_mb bucket
+//     grads        4P: .grad (with N > 1, views into the rank's flat
+//                  gradient buffer, which the reduction and ZeRO's weight
+//                  gather use; stage 2 keeps it full size too)
 //     AdamW        8P (Z = 0), or 8P/N (Z >= 1): exp_avg and exp_avg_sq
+//     weight shard 4P/N (Z >= 1): the rank's weights that AdamW updates
+//                  (docs/data-parallel.md, "Memory per rank")
 //     reference    4P    learner.kl_beta > 0 (the initial policy, fp32)
 //     NCCL copy    4P    transports.weights: nccl (the flat fp32 buffer the
 //                        broadcast reads; counted on every rank)
@@ -76,6 +80,7 @@ struct memory_estimate {
   int64_t weight_casts = 0;  // 2P bf16 copies under bf16_autocast
   int64_t grads = 0;
   int64_t optimizer = 0;     // AdamW exp_avg and exp_avg_sq (or the rank's shard)
+  int64_t weight_shard = 0;  // ZeRO (Z >= 1): 4P/N, the weights AdamW updates
   int64_t reference = 0;     // when kl_beta > 0
   int64_t nccl_copy = 0;     // flat fp32 weights, with transports.weights: nccl
   int64_t activations = 0;   // layers + logits of one micro-batch
@@ -83,7 +88,8 @@ struct memory_estimate {
   int64_t sampler_weights = 0;
   int64_t kv_cache = 0;
   int64_t learner() const {
-    return weights + weight_casts + grads + optimizer + reference + nccl_copy + activations;
+    return weights + weight_casts + grads + optimizer + weight_shard + reference + nccl_copy
+           + activations;
   }
   int64_t sampler() const { return sampler_weights + kv_cache; }
 };

@@ -5,7 +5,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <string>
+#include <unordered_set>
+
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
 
 #include "models/internal/device_precision.hpp"
 #include "runtime/error.hpp"
@@ -22,7 +28,37 @@ caf::error prefixed(const caf::error& err, int rank, const std::string& what) {
                             + describe(err));
 }
 
+// Runs `fn` after an AccumulateGrad node has accumulated into .grad. The
+// FunctionPostHook interface (operator() on the node's outputs and inputs)
+// is the same in LibTorch 1.13 and 2.x; 2.x adds compiled_args with a
+// default, which compiled autograd alone calls.
+struct after_accumulate final : torch::autograd::FunctionPostHook {
+  explicit after_accumulate(std::function<void()> f) : fn(std::move(f)) {}
+  torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs,
+                                            const torch::autograd::variable_list&) override {
+    fn();
+    return outputs;
+  }
+  std::function<void()> fn;
+};
+
+std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> out(shape.size(), 1);
+  for (size_t k = shape.size(); k-- > 1;)
+    out[k - 1] = out[k] * shape[k];
+  return out;
+}
+
 } // namespace
+
+int64_t distinct_storage_bytes(const std::vector<torch::Tensor>& tensors) {
+  std::unordered_set<const void*> seen;
+  int64_t bytes = 0;
+  for (const auto& t : tensors)
+    if (t.defined() && seen.insert(t.storage().unsafeGetStorageImpl()).second)
+      bytes += static_cast<int64_t>(t.storage().nbytes());
+  return bytes;
+}
 
 flat_layout plan_flat_layout(const std::vector<int64_t>& numel, int ranks, int rank,
                              int64_t bucket_bytes) {
@@ -104,22 +140,46 @@ dp_rank::dp_rank(const learner_settings& s, const transformer& model, torch::Dev
   for (size_t b = 0; b < layout_.buckets.size(); ++b)
     for (size_t i = layout_.buckets[b].first; i < layout_.buckets[b].end; ++i)
       bucket_of_[i] = b;
-  for (size_t i = 0; i < params_list_.size(); ++i)
-    params_list_[i].register_hook([this, i](torch::Tensor g) { on_grad(i, g); });
   const auto f = torch::TensorOptions().dtype(torch::kFloat).device(device);
   grads_ = torch::zeros({layout_.total}, f);
+  // Each .grad: the flat buffer's storage at the parameter's offset. Not
+  // narrow().view(): an autograd view cannot be detach_()ed, which
+  // Optimizer::zero_grad (1.13 and 2.x) does to every .grad.
+  for (size_t i = 0; i < params_list_.size(); ++i) {
+    auto v = torch::empty({0}, f);
+    v.set_(grads_.storage(), layout_.offset[i], shapes_[i], contiguous_strides(shapes_[i]));
+    views_.push_back(v);
+  }
+  for (size_t i = 0; i < params_list_.size(); ++i) {
+    auto acc = torch::autograd::impl::grad_accumulator(params_list_[i]);
+    hook_keys_.push_back(
+      acc->add_post_hook(std::make_unique<after_accumulate>([this, i] { on_accumulated(i); })));
+    accumulators_.push_back(std::move(acc));
+  }
   if (stage_ > 0) {
     const auto& o = s.optimizer;
     adamw_ = std::make_unique<flat_adamw>(
       layout_.shard, adamw_hyper{o.beta1, o.beta2, 1e-8, o.weight_decay}, device);
+    wshard_ = torch::zeros({layout_.shard}, f); // padding stays 0 through every update
   }
+  begin_step();
 }
 
-int64_t dp_rank::buffer_bytes() const {
-  int64_t bytes = grads_.numel() * 4;
-  if (stage_ > 0)
-    bytes += (adamw_->exp_avg().numel() + adamw_->exp_avg_sq().numel()) * 4;
-  return bytes;
+dp_rank::~dp_rank() {
+  for (size_t i = 0; i < accumulators_.size(); ++i)
+    accumulators_[i]->del_post_hook(hook_keys_[i]);
+}
+
+int64_t dp_rank::buffer_bytes() const { return distinct_storage_bytes(lasting_tensors()); }
+
+std::vector<torch::Tensor> dp_rank::lasting_tensors() const {
+  std::vector<torch::Tensor> out{grads_};
+  if (stage_ > 0) {
+    out.push_back(adamw_->exp_avg());
+    out.push_back(adamw_->exp_avg_sq());
+    out.push_back(wshard_);
+  }
+  return out;
 }
 
 nccl::time_point dp_rank::deadline() const {
@@ -156,6 +216,8 @@ caf::error dp_rank::run_one(nccl::reduce_op op, torch::Tensor& flat, const char*
 
 void dp_rank::begin_step() {
   grads_.zero_();
+  for (size_t i = 0; i < params_list_.size(); ++i)
+    params_list_[i].mutable_grad() = views_[i];
   seen_.assign(params_list_.size(), 0);
   missing_.clear();
   for (const auto& b : layout_.buckets)
@@ -167,20 +229,29 @@ void dp_rank::begin_step() {
   twice_ = false;
 }
 
-// On the autograd engine's thread, while the caller's thread is inside
-// backward(): nothing else touches this object meanwhile.
-void dp_rank::on_grad(size_t i, const torch::Tensor& g) {
-  if (!armed_)
+void dp_rank::zero_gradients() { grads_.zero_(); }
+
+// Parameter i's .grad is its view again, holding what .grad held: a
+// replaced .grad is copied in, a dropped one (undefined) contributes zeros.
+void dp_rank::keep_view(size_t i) {
+  auto& g = params_list_[i].mutable_grad();
+  if (g.defined() && g.data_ptr() == views_[i].data_ptr())
     return;
   torch::NoGradGuard no_grad;
-  auto dst = grads_.narrow(0, layout_.offset[i], layout_.numel[i]);
-  const auto& acc = params_list_[i].grad();
-  if (acc.defined()) { // AccumulateGrad will compute acc + g; so does this
-    dst.copy_(acc.reshape({-1}));
-    dst.add_(g.reshape({-1}));
-  } else {
-    dst.copy_(g.reshape({-1}));
-  }
+  if (g.defined())
+    views_[i].copy_(g);
+  else
+    views_[i].zero_();
+  g = views_[i];
+}
+
+// On the autograd engine's thread, after AccumulateGrad wrote parameter i's
+// .grad (its slice of grads_), while the caller's thread is inside
+// backward(): nothing else touches this object meanwhile.
+void dp_rank::on_accumulated(size_t i) {
+  if (!armed_)
+    return;
+  keep_view(i);
   if (++seen_[i] > 1) {
     twice_ = true;
     return;
@@ -211,17 +282,12 @@ caf::error dp_rank::reduce_gradients(const transformer&) {
   if (!armed_ && next_post_ == static_cast<int>(layout_.buckets.size()) - 1)
     until_ = deadline(); // no backward armed the hooks (no rows, a skipped backward)
   armed_ = false;
-  {
-    torch::NoGradGuard no_grad;
-    for (size_t i = 0; i < params_list_.size(); ++i) {
-      if (seen_[i] > 0)
-        continue;
-      const auto& acc = params_list_[i].grad();
-      if (acc.defined())
-        grads_.narrow(0, layout_.offset[i], layout_.numel[i]).copy_(acc.reshape({-1}));
-      seen_[i] = 1;
-      --missing_[bucket_of_[i]];
-    }
+  for (size_t i = 0; i < params_list_.size(); ++i) {
+    if (seen_[i] > 0)
+      continue;
+    keep_view(i);
+    seen_[i] = 1;
+    --missing_[bucket_of_[i]];
   }
   post_ready_buckets();
   if (post_error_)
@@ -273,19 +339,6 @@ double dp_rank::grad_square_sum() const {
   return squares.empty() ? 0.0 : torch::stack(squares).sum().item<double>();
 }
 
-void dp_rank::install_gradients(transformer& model) {
-  torch::NoGradGuard no_grad;
-  auto params = ordered_parameters(model);
-  for (size_t i = 0; i < params.size(); ++i) {
-    auto flat = grads_.narrow(0, layout_.offset[i], layout_.numel[i]).view(shapes_[i]);
-    auto& g = params[i].mutable_grad();
-    if (g.defined())
-      g.copy_(flat);
-    else
-      g = flat.clone();
-  }
-}
-
 // The weights at flat positions [at, at + n) of bucket b, from or into
 // `shard` (n elements); padding positions are left alone.
 void dp_rank::copy_weights(const flat_layout::bucket& b, int64_t at, int64_t n,
@@ -309,7 +362,7 @@ void dp_rank::copy_weights(const flat_layout::bucket& b, int64_t at, int64_t n,
 // The model is written only after every bucket's gather succeeded.
 caf::error dp_rank::sharded_update(transformer&, double lr, double grad_scale) {
   torch::NoGradGuard no_grad;
-  auto shard = torch::zeros({layout_.shard}, grads_.options()); // this rank's weights
+  auto& shard = wshard_; // this rank's weights
   std::vector<torch::Tensor> p, g;
   std::vector<int64_t> at;
   for (const auto& b : layout_.buckets) {

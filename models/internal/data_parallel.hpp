@@ -14,19 +14,36 @@
 // posted last first (backward produces the last parameters' gradients
 // first).
 //
+// Gradients as views (as PyTorch DDP's gradient_as_bucket_view): every
+// parameter's .grad is a tensor over the flat gradient buffer's storage at
+// its offset (not an autograd view: Optimizer::zero_grad may detach_ it),
+// installed by begin_step(). Autograd's AccumulateGrad adds each
+// micro-batch's gradient into .grad in place (backward runs without grad
+// mode), so the flat buffer is the accumulated gradient with no copy and no
+// second full-size gradient. A .grad that someone replaced or dropped (2.x's
+// zero_grad sets it to none) is copied back and re-installed before its
+// bucket is read.
+//
 // Overlap: the reduction of the last micro-batch's gradient runs while its
-// backward goes on. Every parameter carries a tensor hook (LibTorch 1.13
-// and 2.x both have Tensor::register_hook; the post-accumulate hook of 2.x
-// is not needed): armed by arm() just before the last backward, it writes
-// the parameter's final gradient (the .grad accumulated so far plus the
-// incoming one) into the flat buffer, and once a bucket is complete it is
-// posted -- strictly in bucket order, last bucket first, so that every rank
-// posts the same sequence whatever order its autograd engine runs in. A
-// rank with no rows, or whose loss was not finite, posts the same buckets
-// after its backward (reduce_gradients). A gradient arriving twice in one
-// backward (a parameter used by two graph executions) fails the step.
-// Before each post the device is synchronised (the collective reads what
-// LibTorch wrote) unless the collective is device_ordered().
+// backward goes on. Every parameter's AccumulateGrad node carries a post
+// hook (torch::autograd::impl::grad_accumulator + Node::add_post_hook, in
+// LibTorch 1.13 and 2.x alike; dp_rank holds the nodes, which the
+// parameters keep only weakly). A post hook runs after the node has
+// accumulated into .grad, so when it reports a parameter done its slice of
+// the flat buffer is final: a bucket is posted only once every parameter in
+// it has been accumulated, and nothing writes to it afterwards in that
+// backward (a second accumulation of the same parameter is detected and
+// fails the step). The hooks do nothing until arm(), just before the last
+// backward; then, once a bucket is complete, it is posted -- strictly in
+// bucket order, last bucket first, so that every rank posts the same
+// sequence whatever order its autograd engine runs in. A rank with no rows,
+// or whose loss was not finite, posts the same buckets after its backward
+// (reduce_gradients). Before each post the device is synchronised (the
+// collective reads what LibTorch wrote) unless the collective is
+// device_ordered().
+//
+// After a ZeRO update the flat buffer (and so .grad) holds the gathered
+// weights, not a gradient; begin_step() zeroes it before the next step.
 //
 // Thread safety: one thread at a time (the learner's). Private to models/.
 #pragma once
@@ -104,21 +121,37 @@ private:
   torch::Tensor exp_avg_sq_;
 };
 
+/// Bytes of the distinct storages behind `tensors` (undefined ones
+/// skipped): a tensor sharing another's storage (a .grad over the flat
+/// gradient) adds nothing.
+int64_t distinct_storage_bytes(const std::vector<torch::Tensor>& tensors);
+
 class dp_rank {
 public:
+  /// Installs the .grad views and the AccumulateGrad post hooks on the
+  /// model's parameters; the model must outlive this object.
   dp_rank(const learner_settings& s, const transformer& model, torch::Device device);
+  ~dp_rank(); // removes the hooks
+  dp_rank(const dp_rank&) = delete; // the hooks point at this object
+  dp_rank& operator=(const dp_rank&) = delete;
 
   const flat_layout& layout() const { return layout_; }
 
-  /// Bytes of this rank's lasting buffers: the flat gradient (also the
-  /// weights' gather buffer) and the AdamW moments (stages 1, 2); the model's
-  /// weights and .grad, stage 0's torch::optim::AdamW state and the update's
-  /// transient shard of weights are not counted.
+  /// Bytes of this rank's lasting buffers: the flat gradient (which every
+  /// .grad views; also the weights' gather buffer) and, stages 1, 2, the
+  /// AdamW moments and the update's shard of weights; the model's weights
+  /// and stage 0's torch::optim::AdamW state are not counted.
   int64_t buffer_bytes() const;
+  /// Those buffers, for counting storages (distinct_storage_bytes).
+  std::vector<torch::Tensor> lasting_tensors() const;
   int zero_stage() const { return stage_; }
 
-  /// Starts a step: clears the flat gradient and the hooks' bookkeeping.
+  /// Starts a step: zeroes the flat gradient, (re)installs every .grad as
+  /// its view and clears the hooks' bookkeeping.
   void begin_step();
+
+  /// Zeroes the flat gradient, i.e. every .grad (a failed step).
+  void zero_gradients();
 
   /// Arms the hooks: the next backward is the step's last (see Overlap).
   /// The reduction's deadline starts here (not at begin_step: the earlier
@@ -128,9 +161,9 @@ public:
     until_ = deadline();
   }
 
-  /// After the step's backward: the gradient of every parameter the hooks
-  /// did not see (zeros where .grad is undefined) goes into the flat buffer,
-  /// the buckets not posted yet are posted, and all are waited for:
+  /// After the step's backward: every parameter the hooks did not see is
+  /// taken as it is in the flat buffer (a replaced .grad copied back), the
+  /// buckets not posted yet are posted, and all are waited for:
   /// all_reduce (stages 0, 1) or reduce_scatter (stage 2: only this rank's
   /// chunks hold the sum afterwards).
   caf::error reduce_gradients(const transformer& model);
@@ -146,11 +179,8 @@ public:
   /// this rank's chunks (stage 2; add over the ranks).
   double grad_square_sum() const;
 
-  /// Stage 0: the reduced gradient back into every parameter's .grad.
-  void install_gradients(transformer& model);
-
   /// Stages 1, 2: this rank's chunks of the gradient times `grad_scale`,
-  /// the AdamW step on its chunks of the weights (a transient shard), the
+  /// the AdamW step on its chunks of the weights (the shard buffer), the
   /// all_gather of the weights through the flat gradient buffer, then the
   /// model's weights from it. On a collective error the model's weights are
   /// unchanged (the moments have taken the step).
@@ -166,7 +196,8 @@ public:
   caf::error restore_moments(const std::vector<param_moments>& moments);
 
 private:
-  void on_grad(size_t i, const torch::Tensor& g);
+  void on_accumulated(size_t i);
+  void keep_view(size_t i);
   void post_ready_buckets();
   caf::error run_buckets(nccl::reduce_op op, torch::Tensor& flat, const char* what);
   caf::error run_one(nccl::reduce_op op, torch::Tensor& flat, const char* what);
@@ -178,7 +209,11 @@ private:
   int stage_;
   int64_t timeout_ms_;
   flat_layout layout_;
-  torch::Tensor grads_;  // [total] the flat gradient
+  torch::Tensor grads_;  // [total] the flat gradient; every .grad views it
+  torch::Tensor wshard_; // [shard] stages 1, 2: this rank's weights during the update
+  std::vector<torch::Tensor> views_; // by parameter: its .grad over grads_
+  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_; // kept alive
+  std::vector<uintptr_t> hook_keys_;  // by parameter, for del_post_hook
   std::unique_ptr<flat_adamw> adamw_;
   std::vector<std::vector<int64_t>> shapes_;
   // The hooks' bookkeeping, reset by begin_step().

@@ -97,9 +97,13 @@ using test::tiny_model;
 
 } // namespace
 
-// Two accumulated backwards; the hooks armed for the second post every
-// bucket before backward() returns, and the flat gradient they wrote is the
-// accumulated .grad (one rank: the sum is the gradient itself).
+// Two accumulated backwards; the post-accumulate hooks armed for the second
+// post every bucket before backward() returns, and the reduced flat gradient
+// is every .grad (one rank: the sum is the gradient itself). The thread group
+// copies a bucket when it is posted and writes the result back at wait(): a
+// bucket posted before its last parameter was accumulated (a hook before
+// AccumulateGrad, the race that gradient views invite) would come back as
+// 2p for that parameter, not 3p.
 TEST(DpRank, HooksPostEveryBucketDuringTheLastBackward) {
   torch::set_num_threads(1);
   transformer model(tiny_model());
@@ -125,15 +129,73 @@ TEST(DpRank, HooksPostEveryBucketDuringTheLastBackward) {
   EXPECT_EQ(group->completed_posts(), dp.layout().buckets.size());
   ASSERT_FALSE(dp.reduce_gradients(model));
   EXPECT_EQ(group->completed_posts(), dp.layout().buckets.size()); // none posted twice
-  dp.install_gradients(model); // the reduced flat gradient back into .grad
   auto params = ordered_parameters(model);
   for (auto& p : params)
     EXPECT_TRUE(torch::allclose(p.grad(), 3.0 * p.detach(), 1e-6, 1e-7)); // 2p + p
 }
 
+// Every .grad lives in the flat gradient's storage: the parameters' .grad
+// add no byte to the rank's buffers, and writing the flat buffer is writing
+// .grad.
+TEST(DpRank, GradientsAreViewsIntoTheFlatBuffer) {
+  transformer model(tiny_model());
+  model->init_weights(1);
+  auto group = std::make_shared<nccl::thread_group>(1);
+  learner_settings s;
+  s.model = tiny_model();
+  s.collective = nccl::thread_group::share(group, 0);
+  dp_rank dp(s, model, torch::kCPU);
+  auto kept = dp.lasting_tensors();
+  const int64_t buffers = distinct_storage_bytes(kept);
+  for (auto& p : model->parameters())
+    kept.push_back(p.grad());
+  EXPECT_EQ(distinct_storage_bytes(kept), buffers);
+  EXPECT_EQ(buffers, dp.layout().total * 4);
+  kept.front().fill_(2.0f);
+  for (auto& p : model->parameters())
+    EXPECT_TRUE(torch::all(p.grad() == 2.0f).item<bool>());
+  dp.begin_step();
+  for (auto& p : model->parameters())
+    EXPECT_TRUE(torch::all(p.grad() == 0.0f).item<bool>());
+}
+
+// A .grad dropped between micro-batches (LibTorch 2.x's zero_grad sets it to
+// none; AccumulateGrad then makes a fresh tensor) is copied back into the
+// flat buffer before its bucket is posted, and is a view again afterwards.
+TEST(DpRank, AReplacedGradGoesBackIntoTheFlatBuffer) {
+  torch::set_num_threads(1);
+  transformer model(tiny_model());
+  model->init_weights(1);
+  auto group = std::make_shared<nccl::thread_group>(1);
+  learner_settings s;
+  s.model = tiny_model();
+  s.collective = nccl::thread_group::share(group, 0);
+  s.grad_bucket_bytes = 8 << 10;
+  dp_rank dp(s, model, torch::kCPU);
+  auto params = ordered_parameters(model);
+  auto loss = [&](double c) {
+    torch::Tensor sum = torch::zeros({});
+    for (auto& p : params)
+      sum = sum + (p * p * c).sum();
+    return sum;
+  };
+  dp.begin_step();
+  loss(1.0).backward();
+  params[0].mutable_grad() = torch::Tensor(); // dropped: its 2p is gone
+  dp.arm();
+  loss(0.5).backward();
+  ASSERT_FALSE(dp.reduce_gradients(model));
+  const auto flat = dp.lasting_tensors().front();
+  EXPECT_EQ(params[0].grad().storage().unsafeGetStorageImpl(),
+            flat.storage().unsafeGetStorageImpl());
+  EXPECT_TRUE(torch::allclose(params[0].grad(), params[0].detach(), 1e-6, 1e-7));
+  EXPECT_TRUE(torch::allclose(params[1].grad(), 3.0 * params[1].detach(), 1e-6, 1e-7));
+}
+
 // docs/data-parallel.md's memory table: a ZeRO rank's lasting buffers are a
-// flat gradient (4 bytes per parameter, also the weights' gather buffer) and
-// 8/N bytes of moments, up to the padding of the buckets.
+// flat gradient (4 bytes per parameter: every .grad and the weights' gather
+// buffer), 8/N bytes of moments and 4/N of the update's weight shard, up to
+// the padding of the buckets.
 TEST(DpRank, ZeroBuffersMatchTheStatedFormula) {
   transformer model(tiny_model());
   const double params = static_cast<double>(count_parameters(model));
@@ -146,7 +208,7 @@ TEST(DpRank, ZeroBuffersMatchTheStatedFormula) {
     s.zero_stage = 1;
     s.collective = nccl::thread_group::share(group, n - 1);
     dp_rank dp(s, model, torch::kCPU);
-    const double formula = params * (4 + 8.0 / n);
+    const double formula = params * (4 + 12.0 / n);
     EXPECT_NEAR(static_cast<double>(dp.buffer_bytes()), formula, 0.01 * formula) << n << " ranks";
   }
 }

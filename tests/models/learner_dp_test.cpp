@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "models/learner_core_memory.hpp"
 #include "models/policy.hpp"
 #include "runtime/error.hpp"
 #include "runtime/nccl/thread_group_collective.hpp"
@@ -170,6 +171,45 @@ TEST(LearnerDataParallel, EveryRankCountAndStageGivesTheSingleRankStep) {
       const double diff = max_abs_diff(first, want);
       std::printf("ranks %d zero %d: max |weight - single-rank weight| = %.3g\n", n, zero, diff);
       EXPECT_LE(diff, weight_tol);
+    }
+}
+
+// docs/data-parallel.md's memory table, measured: after a step with
+// gradient accumulation, the distinct storages a rank keeps (weights,
+// .grad, flat gradient, weight shard, moments) come to 16 bytes per
+// parameter at stage 0 (the .grad tensors are the flat gradient) and
+// 8 + 12/N at stages 1 and 2, within 1 % (the buckets' padding); one rank
+// keeps 16. A .grad beside the flat buffer instead of inside it would add
+// 4 and fail every row.
+TEST(LearnerDataParallel, EveryRankKeepsTheMemoryTablesBytesPerParameter) {
+  auto s = test::data_parallel_settings();
+  s.mini_batches = 1;
+  s.micro_batch_tokens = 40; // several micro-batches: gradients accumulate
+  const auto batch = make_batches(1)[0];
+  auto single = make_ranks(s, 1, 0, nullptr);
+  train_batches(single, {batch});
+  ASSERT_FALSE(single.errors[0]) << describe(single.errors[0]);
+  auto flat = single.learners[0]->refresh_flat_weights();
+  ASSERT_TRUE(flat);
+  const double params = static_cast<double>(flat->bytes / sizeof(float));
+  EXPECT_DOUBLE_EQ(state_bytes_per_param(1, 0), 16.0);
+  EXPECT_DOUBLE_EQ(single.learners[0]->training_state_bytes() / params, 16.0);
+  for (int n : {2, 4, 8})
+    for (int zero : {0, 1, 2}) {
+      SCOPED_TRACE("ranks " + std::to_string(n) + ", zero " + std::to_string(zero));
+      auto group = std::make_shared<nccl::thread_group>(n);
+      auto run = make_ranks(s, n, zero, group);
+      train_batches(run, {batch});
+      const double table = state_bytes_per_param(n, zero); // what plan and the bench print
+      EXPECT_DOUBLE_EQ(table, zero == 0 ? 16.0 : 8.0 + 12.0 / n);
+      for (int r = 0; r < n; ++r) {
+        ASSERT_FALSE(run.errors[r]) << describe(run.errors[r]);
+        const double per_param = run.learners[r]->training_state_bytes() / params;
+        if (r == 0)
+          std::printf("ranks %d zero %d: %.4f bytes per parameter kept (table %.4f)\n", n, zero,
+                      per_param, table);
+        EXPECT_NEAR(per_param, table, 0.01 * table) << "rank " << r;
+      }
     }
 }
 

@@ -84,18 +84,22 @@ TEST(MemoryModel, LearnerStateShardsWithRanksAndZeroStage) {
   for (int n : {2, 8}) {
     SCOPED_TRACE(n);
     cfg.learner.ranks = n;
-    cfg.learner.zero_stage = 0; // replicated: nothing shrinks
+    cfg.learner.zero_stage = 0; // replicated: .grad views the flat gradient, 16P in all
     e = estimate_memory(cfg);
     EXPECT_EQ(e.grads + e.optimizer, 12 * p);
-    cfg.learner.zero_stage = 1; // AdamW sharded
-    e = estimate_memory(cfg);
-    EXPECT_EQ(e.grads, 4 * p);
-    EXPECT_EQ(e.optimizer, (8 * p + n - 1) / n);
-    cfg.learner.zero_stage = 2; // and the gradients, plus one bucket
-    cfg.learner.grad_bucket_mb = 25; // more than the whole 4P: capped at 4P
-    e = estimate_memory(cfg);
-    EXPECT_EQ(e.grads, (4 * p + n - 1) / n + 4 * p);
-    EXPECT_EQ(e.weights, 4 * p); // master weights stay on every rank
+    EXPECT_EQ(e.weight_shard, 0);
+    for (int z : {1, 2}) { // AdamW sharded, plus the update's weight shard
+      SCOPED_TRACE(z);
+      cfg.learner.zero_stage = z;
+      e = estimate_memory(cfg);
+      EXPECT_EQ(e.grads, 4 * p); // stage 2 keeps the full flat gradient too (for now)
+      EXPECT_EQ(e.optimizer, (8 * p + n - 1) / n);
+      EXPECT_EQ(e.weight_shard, (4 * p + n - 1) / n);
+      EXPECT_EQ(e.weights, 4 * p); // master weights stay on every rank
+      // docs/data-parallel.md's table: 8 + 12/N bytes per parameter.
+      EXPECT_NEAR(double(e.weights + e.grads + e.optimizer + e.weight_shard) / p, 8 + 12.0 / n,
+                  1e-6);
+    }
   }
   cfg.learner.grpo.kl_beta = 0.01;
   EXPECT_EQ(estimate_memory(cfg).reference, 4 * p);
@@ -156,20 +160,25 @@ TEST(MemoryModel, SamplerWeightsAndKvCacheFollowTheSamplerDtype) {
   EXPECT_EQ(e.kv_cache, 2 * 2 * 2 * 16 * 64 * 32 * 2);
 }
 
-TEST(MemoryModel, SevenBillionOnEightRanksWithZero2FitsAnEightyGigabyteGpu) {
+TEST(MemoryModel, SevenBillionOnEightRanksWithZero2NeedsSmallerMicroBatchesForEightyGigabytes) {
   auto cfg = llama7b_run();
   cfg.learner.ranks = 8;
   cfg.learner.zero_stage = 2;
   auto e = estimate_memory(cfg);
   const int64_t p = 6738415616;
-  // States: 4P + 2P (bf16 casts) + 4P/8 + 25 MiB + 8P/8 = 7.5P + 25 MiB = 47.1 GiB.
-  EXPECT_EQ(e.weights + e.weight_casts + e.grads + e.optimizer,
-            4 * p + 2 * p + p / 2 + 25 * mib + p);
+  // States: 4P + 2P (bf16 casts) + 4P (.grad in the flat gradient) + 8P/8
+  // + 4P/8 (weight shard) = 11.5P = 72.2 GiB.
+  EXPECT_EQ(e.weights + e.weight_casts + e.grads + e.optimizer + e.weight_shard,
+            4 * p + 2 * p + 4 * p + p + p / 2);
   // T = 16384: inputs 8.0 GiB + one layer 2.3 GiB + logits 2.9 GiB.
   EXPECT_EQ(e.tokens, 16384);
   EXPECT_NEAR(double(e.activations) / gib, 13.27, 0.01);
-  EXPECT_NEAR(double(e.learner()) / gib, 60.4, 0.1);
+  EXPECT_NEAR(double(e.learner()) / gib, 85.4, 0.1);
+  // 4096 tokens per micro-batch: a quarter of the activations, and it fits.
+  cfg.learner.micro_batch_tokens = 4096;
+  EXPECT_NEAR(double(estimate_memory(cfg).learner()) / gib, 75.5, 0.1);
   // One rank without sharding: 18P + activations, far past 80 GiB.
+  cfg.learner.micro_batch_tokens = 16384;
   cfg.learner.ranks = 1;
   cfg.learner.zero_stage = 0;
   EXPECT_NEAR(double(estimate_memory(cfg).learner()) / gib, 126.2, 0.1);
