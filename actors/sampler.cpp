@@ -35,11 +35,14 @@ void report(sampler_actor_t* self) {
 }
 
 // The newest complete version, installed. The first one after a reset may
-// be older than the one the sampler forgot: it says so, once.
+// be older than the one the sampler forgot: it says so, once; the very first
+// one is said too (a worker's log shows when its sampler can generate).
 void installed(sampler_actor_t* self, int64_t version) {
   auto& st = self->state;
   if (st.was_reset)
     std::cerr << "[" << st.settings.name << "] took v" << version << " after its reset\n";
+  else if (st.version < 0)
+    std::cerr << "[" << st.settings.name << "] took its first weights, v" << version << "\n";
   st.was_reset = false;
   st.version = version;
   report(self);

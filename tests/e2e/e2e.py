@@ -925,8 +925,9 @@ def rejoin_config(tmp, control, data, rejoin_s):
 
 def kill_head_under(binary, cfg, out, worker_name, min_step):
     """Starts a head on `cfg`, a sampler worker joining it by hand, waits
-    until the head trained `min_step` steps with both samplers, SIGKILLs the
-    head. Returns the worker (still running) and its Output."""
+    until its sampler took weights and the head trained `min_step` steps
+    with both samplers, SIGKILLs the head. Returns the worker (still
+    running) and its Output."""
     # The supervisor and its head in a session of their own, both SIGKILLed
     # at once: no restart, no shutdown message — the head just vanishes.
     head, herr = start([binary, "run", cfg, "--steps", "100000", "--output", out], session=True)
@@ -936,9 +937,16 @@ def kill_head_under(binary, cfg, out, worker_name, min_step):
         w, werr = start([binary, "worker", "--role", "sampler", "--name", worker_name,
                          "--config", cfg, "--head", addr])
         werr.wait(lambda l: "worker %s joined" % worker_name in l, 60, "the worker to join")
-        herr.wait(lambda l: progress(l) is not None and progress(l)[0] >= min_step
-                  and progress(l)[1] == 2,
-                  120, "%d steps, the worker's sampler among them" % min_step)
+        two = lambda n: lambda l: (progress(l) is not None and progress(l)[0] >= n
+                                   and progress(l)[1] == 2)
+        herr.wait(two(min_step), 120, "%d steps, the worker's sampler among them" % min_step)
+        # The sampler must hold weights when the head dies (one still
+        # without any, on a loaded machine, would forget v-1), and steps
+        # past its first version: it has taken newer ones since.
+        first = int(werr.wait(lambda l: re.search(r"\[%s\] took its first weights, v(\d+)"
+                                                  % worker_name, l), 60,
+                              "the worker's sampler to take weights").group(1))
+        herr.wait(two(first + 3), 120, "3 steps past v%d" % first)
         ready = True
     finally:
         os.killpg(head.pid, signal.SIGKILL)
