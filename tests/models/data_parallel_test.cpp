@@ -95,6 +95,28 @@ namespace {
 
 using test::tiny_model;
 
+// One rank on a one-member thread group over a seeded tiny model, with
+// `bucket_bytes` gradient buckets (0: the default); `loss(c)` is
+// sum(c * p^2) over the parameters, whose gradient is 2cp.
+struct one_rank {
+  explicit one_rank(int64_t bucket_bytes = 0) : model(tiny_model()) {
+    model->init_weights(1);
+    settings.model = tiny_model();
+    settings.collective = nccl::thread_group::share(group, 0);
+    if (bucket_bytes > 0)
+      settings.grad_bucket_bytes = bucket_bytes;
+  }
+  torch::Tensor loss(double c) {
+    torch::Tensor sum = torch::zeros({});
+    for (auto& p : model->parameters())
+      sum = sum + (p * p * c).sum();
+    return sum;
+  }
+  transformer model;
+  std::shared_ptr<nccl::thread_group> group = std::make_shared<nccl::thread_group>(1);
+  learner_settings settings;
+};
+
 } // namespace
 
 // Two accumulated backwards; the post-accumulate hooks armed for the second
@@ -106,21 +128,12 @@ using test::tiny_model;
 // 2p for that parameter, not 3p.
 TEST(DpRank, HooksPostEveryBucketDuringTheLastBackward) {
   torch::set_num_threads(1);
-  transformer model(tiny_model());
-  model->init_weights(1);
-  auto group = std::make_shared<nccl::thread_group>(1);
-  learner_settings s;
-  s.model = tiny_model();
-  s.collective = nccl::thread_group::share(group, 0);
-  s.grad_bucket_bytes = 8 << 10;
-  dp_rank dp(s, model, torch::kCPU);
+  one_rank r(8 << 10);
+  auto& model = r.model;
+  auto& group = r.group;
+  dp_rank dp(r.settings, model, torch::kCPU);
   ASSERT_GE(dp.layout().buckets.size(), 3u);
-  auto loss = [&](double c) {
-    torch::Tensor sum = torch::zeros({});
-    for (auto& p : model->parameters())
-      sum = sum + (p * p * c).sum();
-    return sum;
-  };
+  auto loss = [&](double c) { return r.loss(c); };
   dp.begin_step();
   loss(1.0).backward();
   EXPECT_EQ(group->completed_posts(), 0u); // not armed
@@ -138,13 +151,9 @@ TEST(DpRank, HooksPostEveryBucketDuringTheLastBackward) {
 // add no byte to the rank's buffers, and writing the flat buffer is writing
 // .grad.
 TEST(DpRank, GradientsAreViewsIntoTheFlatBuffer) {
-  transformer model(tiny_model());
-  model->init_weights(1);
-  auto group = std::make_shared<nccl::thread_group>(1);
-  learner_settings s;
-  s.model = tiny_model();
-  s.collective = nccl::thread_group::share(group, 0);
-  dp_rank dp(s, model, torch::kCPU);
+  one_rank r;
+  auto& model = r.model;
+  dp_rank dp(r.settings, model, torch::kCPU);
   auto kept = dp.lasting_tensors();
   const int64_t buffers = distinct_storage_bytes(kept);
   for (auto& p : model->parameters())
@@ -164,21 +173,11 @@ TEST(DpRank, GradientsAreViewsIntoTheFlatBuffer) {
 // flat buffer before its bucket is posted, and is a view again afterwards.
 TEST(DpRank, AReplacedGradGoesBackIntoTheFlatBuffer) {
   torch::set_num_threads(1);
-  transformer model(tiny_model());
-  model->init_weights(1);
-  auto group = std::make_shared<nccl::thread_group>(1);
-  learner_settings s;
-  s.model = tiny_model();
-  s.collective = nccl::thread_group::share(group, 0);
-  s.grad_bucket_bytes = 8 << 10;
-  dp_rank dp(s, model, torch::kCPU);
+  one_rank r(8 << 10);
+  auto& model = r.model;
+  dp_rank dp(r.settings, model, torch::kCPU);
   auto params = ordered_parameters(model);
-  auto loss = [&](double c) {
-    torch::Tensor sum = torch::zeros({});
-    for (auto& p : params)
-      sum = sum + (p * p * c).sum();
-    return sum;
-  };
+  auto loss = [&](double c) { return r.loss(c); };
   dp.begin_step();
   loss(1.0).backward();
   params[0].mutable_grad() = torch::Tensor(); // dropped: its 2p is gone
